@@ -1,0 +1,12 @@
+//! The sans-IO core: everything that decides, as pure Rust.
+//!
+//! Nothing in here performs IO, reads a clock or touches JavaScript values:
+//! callers pass `now` in and carry out the requests and actions returned.
+//! The browser crates are wasm32-only dependencies, so a slip fails the
+//! native build, and `cargo test` exercises the whole core on the host.
+
+pub mod credentials;
+pub mod encode;
+pub mod error;
+pub mod sigv4;
+pub mod time;

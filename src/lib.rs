@@ -1,0 +1,10 @@
+//! MPS3: a vendorless, multiplayer, offline-first key-value database that
+//! lives in any S3-compatible bucket and runs in the browser.
+//!
+//! [`core`] decides (signing, requests, parsing, the manifest log); `web`
+//! (wasm32 only) carries out what the core asks through `fetch`.
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,0 +1,2 @@
+//! Browser edges: carry out what the core asks (fetch now; IndexedDB and
+//! timers with the database). Compiled for wasm32 only.
