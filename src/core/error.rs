@@ -29,6 +29,10 @@ pub enum ErrorKind {
     BadResponse,
     /// The caller's input is invalid; nothing was sent.
     BadInput,
+    /// The request was signed with a clock too far from the server's
+    /// (`RequestTimeTooSkewed`). Retryable once the offset is corrected
+    /// from the answer's `Date`.
+    ClockSkew,
     /// The client is offline and the value is not cached.
     Offline,
     /// The client was shut down.
@@ -48,6 +52,7 @@ impl ErrorKind {
             ErrorKind::Network => "Network",
             ErrorKind::BadResponse => "BadResponse",
             ErrorKind::BadInput => "BadInput",
+            ErrorKind::ClockSkew => "ClockSkew",
             ErrorKind::Offline => "Offline",
             ErrorKind::Shutdown => "Shutdown",
         }
@@ -57,7 +62,10 @@ impl ErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorKind::SlowDown | ErrorKind::ServerError | ErrorKind::Network
+            ErrorKind::SlowDown
+                | ErrorKind::ServerError
+                | ErrorKind::Network
+                | ErrorKind::ClockSkew
         )
     }
 }
@@ -136,6 +144,7 @@ mod tests {
             ErrorKind::Network,
             ErrorKind::BadResponse,
             ErrorKind::BadInput,
+            ErrorKind::ClockSkew,
             ErrorKind::Offline,
             ErrorKind::Shutdown,
         ]
@@ -147,7 +156,8 @@ mod tests {
             vec![
                 ErrorKind::SlowDown,
                 ErrorKind::ServerError,
-                ErrorKind::Network
+                ErrorKind::Network,
+                ErrorKind::ClockSkew
             ]
         );
     }

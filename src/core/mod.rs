@@ -8,5 +8,8 @@
 pub mod credentials;
 pub mod encode;
 pub mod error;
+pub mod http;
+pub mod s3;
 pub mod sigv4;
 pub mod time;
+pub mod xml;
