@@ -1,0 +1,335 @@
+"""The project's S3 test bed: moto with signatures verified, behind a layer
+that plays the bucket's CORS rule, injects faults and counts requests.
+
+    python tests/testbed/server.py --port 9300 --config-out target/testbed.json
+
+Layers, outermost first:
+  * control endpoint under /__testbed/ (stats, faults, release of held requests);
+  * CORS: preflights answered here (moto fails them when auth is on) and the
+    rule's headers added to every response, injected errors included;
+  * counters by request kind and bytes;
+  * faults chosen by seeded rules: HTTP 500/503, connection reset before or
+    after moto applied the request, delay, hold until released;
+  * one lock: moto races when one key is read and written concurrently.
+
+The CORS rule played here is the one the README asks of real buckets:
+AllowedOrigins *, AllowedMethods GET PUT POST DELETE HEAD, AllowedHeaders *
+(echoed, as S3 does, so Authorization is covered), ExposeHeaders as below.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.request
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+EXPOSE = "ETag, Date, Last-Modified, x-amz-version-id, x-amz-delete-marker, Content-Type, Content-Length, x-amz-request-id"
+KINDS = ("GET", "304", "PUT", "LIST", "DELETE", "HEAD", "POST", "OPTIONS")
+
+
+def cors_headers(environ):
+    return [
+        ("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Expose-Headers", EXPOSE),
+    ]
+
+
+def s3_error(status, code, message):
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        "<RequestId>testbed</RequestId></Error>"
+    ).encode()
+    return status, [("Content-Type", "application/xml")], body
+
+
+def reset_connection(environ):
+    """Abort the TCP connection with an RST, as a crashed proxy would."""
+    sock = environ.get("werkzeug.socket")
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    fd = sock.detach()
+    os.close(fd)
+
+
+class Rule:
+    """One fault rule. `action`: "500", "503", "reset" (before moto sees
+    the request), "drop" (moto applies it, the answer is lost), "delay",
+    "hold" (wait for /__testbed/release, at most `hold_ms`)."""
+
+    def __init__(self, spec):
+        self.action = spec["action"]
+        if self.action not in ("500", "503", "reset", "drop", "delay", "hold"):
+            raise ValueError(f"unknown action {self.action}")
+        self.methods = [m.upper() for m in spec.get("methods", [])]
+        self.path = re.compile(spec["path_regex"]) if spec.get("path_regex") else None
+        self.rate = float(spec.get("rate", 1.0))
+        self.times = spec.get("times")  # None: unlimited
+        self.delay_ms = int(spec.get("delay_ms", 0))
+        self.hold_ms = int(spec.get("hold_ms", 30000))
+
+    def matches(self, method, target, rng):
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.methods and method not in self.methods:
+            return False
+        if self.path and not self.path.search(target):
+            return False
+        if rng.random() >= self.rate:
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
+
+
+class Testbed:
+    def __init__(self, app):
+        self.app = app
+        self.moto_lock = threading.Lock()
+        self.state_lock = threading.Lock()
+        self.rules = []
+        self.rng = random.Random(0)
+        self.release = threading.Event()
+        self.reset_stats()
+
+    def reset_stats(self):
+        with self.state_lock:
+            self.stats = {k: 0 for k in KINDS}
+            self.stats.update(bytes_in=0, bytes_out=0, faults=0, held=0)
+
+    def bump(self, key, n=1):
+        with self.state_lock:
+            self.stats[key] = self.stats.get(key, 0) + n
+
+    # ---- control endpoint -------------------------------------------------
+    def control(self, environ):
+        path = environ["PATH_INFO"][len("/__testbed") :]
+        method = environ["REQUEST_METHOD"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        if path == "/stats" and method == "GET":
+            with self.state_lock:
+                out = dict(self.stats)
+            return 200, out
+        if path == "/stats/reset" and method == "POST":
+            self.reset_stats()
+            return 200, {"ok": True}
+        if path == "/faults" and method == "POST":
+            spec = json.loads(body or b"{}")
+            with self.state_lock:
+                self.rules = [Rule(r) for r in spec.get("rules", [])]
+                self.rng = random.Random(spec.get("seed", 0))
+                self.release.clear()
+            return 200, {"ok": True, "rules": len(self.rules)}
+        if path == "/faults" and method == "DELETE":
+            with self.state_lock:
+                self.rules = []
+            self.release.set()
+            return 200, {"ok": True}
+        if path == "/release" and method == "POST":
+            self.release.set()
+            return 200, {"ok": True}
+        if path == "/health":
+            return 200, {"ok": True}
+        return 404, {"error": f"no control {method} {path}"}
+
+    # ---- the S3 path -------------------------------------------------------
+    def kind(self, method, query):
+        if method == "GET" and "list-type=" in query:
+            return "LIST"
+        return method
+
+    def pick_fault(self, method, target):
+        with self.state_lock:
+            for rule in self.rules:
+                if rule.matches(method, target, self.rng):
+                    self.stats["faults"] += 1
+                    return rule
+        return None
+
+    def call_moto(self, environ):
+        captured = {}
+
+        def start_response(status, headers, exc_info=None):
+            captured["status"] = status
+            captured["headers"] = headers
+
+        with self.moto_lock:
+            chunks = self.app(environ, start_response)
+            try:
+                body = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+        status = int(captured["status"].split()[0])
+        return status, list(captured["headers"]), body
+
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        if path.startswith("/__testbed/"):
+            status, payload = self.control(environ)
+            body = json.dumps(payload).encode()
+            start_response(
+                f"{status} X",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+                + cors_headers(environ),
+            )
+            return [body]
+
+        if method == "OPTIONS":
+            self.bump("OPTIONS")
+            requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "")
+            headers = cors_headers(environ) + [
+                ("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD"),
+                ("Access-Control-Allow-Headers", requested or "*"),
+                ("Access-Control-Max-Age", "600"),
+                ("Content-Length", "0"),
+            ]
+            start_response("200 OK", headers)
+            return [b""]
+
+        kind = self.kind(method, query)
+        signed = "HTTP_AUTHORIZATION" in environ or "X-Amz-Signature=" in query
+        if not signed and not path.startswith("/moto-api/"):
+            # moto answers unsigned requests with 500; S3 says 403.
+            self.bump(kind)
+            status, headers, body = s3_error(403, "AccessDenied", "Anonymous access denied")
+            return self.respond(start_response, environ, status, headers, body)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        self.bump("bytes_in", length)
+        target = environ.get("RAW_URI") or (path + ("?" + query if query else ""))
+        rule = self.pick_fault(method, target)
+        drop_after = False
+        if rule is not None:
+            if rule.action in ("500", "503"):
+                self.bump(kind)
+                status, headers, body = (
+                    s3_error(503, "SlowDown", "Please reduce your request rate. (injected)")
+                    if rule.action == "503"
+                    else s3_error(500, "InternalError", "We encountered an internal error. (injected)")
+                )
+                return self.respond(start_response, environ, status, headers, body)
+            if rule.action == "reset":
+                self.bump(kind)
+                reset_connection(environ)
+                return [b""]
+            if rule.action == "delay":
+                time.sleep(rule.delay_ms / 1000)
+            if rule.action == "hold":
+                self.bump("held")
+                self.release.wait(rule.hold_ms / 1000)
+            drop_after = rule.action == "drop"
+
+        status, headers, body = self.call_moto(environ)
+        if kind == "GET" and status == 304:
+            kind = "304"
+        self.bump(kind)
+        if drop_after:
+            reset_connection(environ)
+            return [b""]
+        return self.respond(start_response, environ, status, headers, body)
+
+    def respond(self, start_response, environ, status, headers, body):
+        names = {k.lower() for k, _ in headers}
+        headers = [h for h in headers if not h[0].lower().startswith("access-control-")]
+        # The HTTP server adds Date (the clock-skew tests read it).
+        if "content-length" not in names and environ["REQUEST_METHOD"] != "HEAD":
+            headers.append(("Content-Length", str(len(body))))
+        headers += cors_headers(environ)
+        self.bump("bytes_out", len(body))
+        start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers)
+        return [body] if environ["REQUEST_METHOD"] != "HEAD" else [b""]
+
+
+class QuietHandler(MotoRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+    def log_error(self, *args, **kwargs):
+        pass
+
+
+def enable_auth(endpoint, region):
+    """Create an IAM user allowed s3:*, then switch moto's auth on: from now
+    on every request must carry a valid signature of that user's key."""
+    import boto3
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
+    )
+    iam.create_user(UserName="mps3-tests")
+    policy = iam.create_policy(
+        PolicyName="mps3-s3-all",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            }
+        ),
+    )
+    iam.attach_user_policy(UserName="mps3-tests", PolicyArn=policy["Policy"]["Arn"])
+    key = iam.create_access_key(UserName="mps3-tests")["AccessKey"]
+    req = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=b"0",
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    urllib.request.urlopen(req).read()
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=9300)
+    ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--config-out", help="write endpoint and keys here as JSON")
+    args = ap.parse_args()
+
+    testbed = Testbed(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", args.port, testbed, threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    access_key, secret = enable_auth(endpoint, args.region)
+    config = {
+        "endpoint": endpoint,
+        "region": args.region,
+        "accessKeyId": access_key,
+        "secretAccessKey": secret,
+        "control": f"{endpoint}/__testbed",
+    }
+    if args.config_out:
+        tmp = args.config_out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(config, f, indent=2)
+        os.replace(tmp, args.config_out)
+    print(f"testbed ready on {endpoint}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
