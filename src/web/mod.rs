@@ -1,2 +1,5 @@
 //! Browser edges: carry out what the core asks (fetch now; IndexedDB and
 //! timers with the database). Compiled for wasm32 only.
+
+pub mod fetch;
+pub mod s3;

@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -38,6 +39,17 @@ from werkzeug.serving import make_server
 
 EXPOSE = "ETag, Date, Last-Modified, x-amz-version-id, x-amz-delete-marker, Content-Type, Content-Length, x-amz-request-id"
 KINDS = ("GET", "304", "PUT", "LIST", "DELETE", "HEAD", "POST", "OPTIONS")
+
+
+def new_counters():
+    counters = {k: 0 for k in KINDS}
+    counters.update(bytes_in=0, bytes_out=0, faults=0, held=0)
+    return counters
+
+
+def bucket_of(path):
+    """The bucket of a path-style request (the first path segment)."""
+    return path.lstrip("/").split("/", 1)[0] or None
 
 
 def cors_headers(environ):
@@ -108,12 +120,15 @@ class Testbed:
 
     def reset_stats(self):
         with self.state_lock:
-            self.stats = {k: 0 for k in KINDS}
-            self.stats.update(bytes_in=0, bytes_out=0, faults=0, held=0)
+            self.stats = {}
 
-    def bump(self, key, n=1):
+    def bump(self, key, n=1, bucket=None):
+        """Counts into the totals and into the bucket's own counters, so
+        that tests running concurrently each read their own figures."""
         with self.state_lock:
-            self.stats[key] = self.stats.get(key, 0) + n
+            for scope in ("*", bucket) if bucket else ("*",):
+                counters = self.stats.setdefault(scope, new_counters())
+                counters[key] = counters.get(key, 0) + n
 
     # ---- control endpoint -------------------------------------------------
     def control(self, environ):
@@ -122,8 +137,9 @@ class Testbed:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         if path == "/stats" and method == "GET":
+            scope = parse_qs(environ.get("QUERY_STRING", "")).get("bucket", ["*"])[0]
             with self.state_lock:
-                out = dict(self.stats)
+                out = dict(self.stats.get(scope, new_counters()))
             return 200, out
         if path == "/stats/reset" and method == "POST":
             self.reset_stats()
@@ -157,7 +173,6 @@ class Testbed:
         with self.state_lock:
             for rule in self.rules:
                 if rule.matches(method, target, self.rng):
-                    self.stats["faults"] += 1
                     return rule
         return None
 
@@ -182,18 +197,9 @@ class Testbed:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
-        if path.startswith("/__testbed/"):
-            status, payload = self.control(environ)
-            body = json.dumps(payload).encode()
-            start_response(
-                f"{status} X",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-                + cors_headers(environ),
-            )
-            return [body]
-
         if method == "OPTIONS":
-            self.bump("OPTIONS")
+            if not path.startswith("/__testbed/"):
+                self.bump("OPTIONS", bucket=bucket_of(path))
             requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "")
             headers = cors_headers(environ) + [
                 ("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD"),
@@ -204,55 +210,72 @@ class Testbed:
             start_response("200 OK", headers)
             return [b""]
 
+        if path.startswith("/__testbed/"):
+            status, payload = self.control(environ)
+            body = json.dumps(payload).encode()
+            start_response(
+                f"{status} X",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+                + cors_headers(environ),
+            )
+            return [body]
+
         kind = self.kind(method, query)
+        bucket = bucket_of(path)
+
+        def bump(key, n=1):
+            self.bump(key, n, bucket)
+
         signed = "HTTP_AUTHORIZATION" in environ or "X-Amz-Signature=" in query
         if not signed and not path.startswith("/moto-api/"):
             # moto answers unsigned requests with 500; S3 says 403.
-            self.bump(kind)
+            bump(kind)
             status, headers, body = s3_error(403, "AccessDenied", "Anonymous access denied")
-            return self.respond(start_response, environ, status, headers, body)
+            return self.respond(start_response, environ, status, headers, body, bucket)
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        self.bump("bytes_in", length)
+        bump("bytes_in", length)
         target = environ.get("RAW_URI") or (path + ("?" + query if query else ""))
         rule = self.pick_fault(method, target)
+        if rule is not None:
+            bump("faults")
         drop_after = False
         if rule is not None:
             if rule.action in ("500", "503"):
-                self.bump(kind)
+                bump(kind)
                 status, headers, body = (
                     s3_error(503, "SlowDown", "Please reduce your request rate. (injected)")
                     if rule.action == "503"
                     else s3_error(500, "InternalError", "We encountered an internal error. (injected)")
                 )
-                return self.respond(start_response, environ, status, headers, body)
+                return self.respond(start_response, environ, status, headers, body, bucket)
             if rule.action == "reset":
-                self.bump(kind)
+                bump(kind)
                 reset_connection(environ)
                 return [b""]
             if rule.action == "delay":
                 time.sleep(rule.delay_ms / 1000)
             if rule.action == "hold":
-                self.bump("held")
+                bump("held")
                 self.release.wait(rule.hold_ms / 1000)
             drop_after = rule.action == "drop"
 
         status, headers, body = self.call_moto(environ)
         if kind == "GET" and status == 304:
             kind = "304"
-        self.bump(kind)
+        bump(kind)
         if drop_after:
             reset_connection(environ)
             return [b""]
-        return self.respond(start_response, environ, status, headers, body)
+        return self.respond(start_response, environ, status, headers, body, bucket)
 
-    def respond(self, start_response, environ, status, headers, body):
+    def respond(self, start_response, environ, status, headers, body, bucket=None):
         names = {k.lower() for k, _ in headers}
         headers = [h for h in headers if not h[0].lower().startswith("access-control-")]
         # The HTTP server adds Date (the clock-skew tests read it).
         if "content-length" not in names and environ["REQUEST_METHOD"] != "HEAD":
             headers.append(("Content-Length", str(len(body))))
         headers += cors_headers(environ)
-        self.bump("bytes_out", len(body))
+        self.bump("bytes_out", len(body), bucket)
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers)
         return [body] if environ["REQUEST_METHOD"] != "HEAD" else [b""]
 

@@ -1,0 +1,78 @@
+//! Shared by the browser tests: the test bed's address and keys (baked in
+//! at compile time by scripts/test.sh, since the test runner forwards no
+//! environment) and its control endpoint.
+#![allow(dead_code)]
+
+use mps3::core::credentials::Credentials;
+use mps3::core::http::{HttpRequest, Method};
+use mps3::core::s3::{S3Config, S3};
+use mps3::web::fetch::send;
+use mps3::web::s3::S3Client;
+
+pub struct Testbed {
+    pub endpoint: &'static str,
+    pub region: &'static str,
+    pub access_key: &'static str,
+    pub secret: &'static str,
+}
+
+/// Fails loudly when the tests were built without a test bed: a browser
+/// test that cannot reach S3 must not pass.
+pub fn testbed() -> Testbed {
+    let missing = "built without MPS3_TESTBED_*: run the browser tests through scripts/test.sh";
+    Testbed {
+        endpoint: option_env!("MPS3_TESTBED_ENDPOINT").expect(missing),
+        region: option_env!("MPS3_TESTBED_REGION").unwrap_or("us-east-1"),
+        access_key: option_env!("MPS3_TESTBED_ACCESS_KEY").expect(missing),
+        secret: option_env!("MPS3_TESTBED_SECRET").expect(missing),
+    }
+}
+
+pub fn client_with_secret(secret: &str) -> S3Client {
+    let tb = testbed();
+    let config = S3Config::new(
+        Some(tb.endpoint),
+        tb.region,
+        Credentials::new(tb.access_key, secret),
+    )
+    .unwrap();
+    S3Client::new(S3::new(config))
+}
+
+pub fn client() -> S3Client {
+    client_with_secret(testbed().secret)
+}
+
+/// A bucket name no other test (or earlier run) uses.
+pub fn unique_bucket(prefix: &str) -> String {
+    let n = (js_sys::Math::random() * 1e12) as u64;
+    format!("{prefix}-{n:x}")
+}
+
+async fn control(method: Method, path: &str, body: &str) -> serde_json::Value {
+    let req = HttpRequest {
+        method,
+        url: format!("{}/__testbed{path}", testbed().endpoint),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.as_bytes().to_vec(),
+    };
+    let resp = send(&req, None).await.expect("test bed control endpoint");
+    assert_eq!(resp.status, 200, "control {path}");
+    serde_json::from_slice(&resp.body).unwrap()
+}
+
+/// Installs fault rules (see tests/testbed/server.py) with a seed.
+pub async fn set_faults(seed: u64, rules: serde_json::Value) {
+    let spec = serde_json::json!({ "seed": seed, "rules": rules });
+    control(Method::Post, "/faults", &spec.to_string()).await;
+}
+
+pub async fn clear_faults() {
+    control(Method::Delete, "/faults", "").await;
+}
+
+/// Request counters of one bucket (tests run concurrently; each reads the
+/// figures of its own bucket).
+pub async fn stats(bucket: &str) -> serde_json::Value {
+    control(Method::Get, &format!("/stats?bucket={bucket}"), "").await
+}
