@@ -324,7 +324,7 @@ def enable_auth(endpoint, region):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=9300)
+    ap.add_argument("--port", type=int, default=0, help="0: any free port")
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--config-out", help="write endpoint and keys here as JSON")
     args = ap.parse_args()
