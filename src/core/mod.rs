@@ -9,6 +9,8 @@ pub mod credentials;
 pub mod encode;
 pub mod error;
 pub mod http;
+pub mod manifest;
+pub mod merge_patch;
 pub mod s3;
 pub mod sigv4;
 pub mod time;
