@@ -5,12 +5,18 @@
 //! The browser crates are wasm32-only dependencies, so a slip fails the
 //! native build, and `cargo test` exercises the whole core on the host.
 
+pub mod clock;
 pub mod credentials;
+pub mod db;
 pub mod encode;
 pub mod error;
 pub mod http;
+pub mod io;
+pub mod lock;
 pub mod manifest;
 pub mod merge_patch;
+pub mod retry;
+pub mod rng;
 pub mod s3;
 pub mod sigv4;
 pub mod time;

@@ -1,0 +1,299 @@
+//! The database engine: put/get/delete/putAll/getAll/subscribe over the
+//! manifest log, for one client.
+//!
+//! Reads resolve the log (protocol v1) behind a change-marker check: an
+//! idle poll is one GET answered 304. Writes upload content, check the log
+//! is fresh, PUT one entry per manifest under a key made just before its
+//! PUT, rewrite it if it landed too late, then touch the marker. Local
+//! writes mask their keys until their entry is seen. Every request is
+//! retried on transient failure, and every answer's `Date` corrects the
+//! clock.
+//!
+//! Single-threaded (browser tasks, or the simulation's executor); state is
+//! borrowed only between awaits, never across one.
+
+mod state;
+mod sync;
+mod write;
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+pub use state::{Event, Json};
+use state::{ManifestState, Subscriber};
+
+use crate::core::clock::ClockSync;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::io::Io;
+use crate::core::manifest::Ref;
+use crate::core::retry::RetryPolicy;
+use crate::core::rng::Rng;
+use crate::core::s3::{validate_bucket, validate_key, S3};
+
+/// How a client behaves (the JS config, minus what only the edges use).
+#[derive(Clone, Debug)]
+pub struct DbConfig {
+    pub default_manifest: Ref,
+    pub use_versioning: bool,
+    pub poll_frequency_ms: u64,
+    pub autoclean: bool,
+    /// Trust a 304 on the change marker instead of listing the log before
+    /// each write and poll.
+    pub minimize_list_calls: bool,
+    pub clock_offset: i64,
+    pub adaptive_clock: bool,
+    pub retry: RetryPolicy,
+}
+
+impl DbConfig {
+    pub fn new(default_bucket: &str) -> DbConfig {
+        DbConfig {
+            default_manifest: Ref::new(default_bucket, "manifest.json"),
+            use_versioning: false,
+            poll_frequency_ms: 1000,
+            autoclean: true,
+            minimize_list_calls: true,
+            clock_offset: 0,
+            adaptive_clock: true,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Servers may report `LastModified` and `Date` in whole seconds (moto,
+/// some S3-compatibles): every time read from them is this uncertain.
+pub const LAST_MODIFIED_PRECISION_MS: i64 = 1_000;
+
+struct Inner {
+    rng: Rng,
+    clock: ClockSync,
+    manifests: BTreeMap<Ref, ManifestState>,
+    /// Immutable content by (url, version).
+    content: BTreeMap<(String, String), Json>,
+    subs: Vec<Subscriber>,
+    next_id: u64,
+    events: Vec<Event>,
+}
+
+pub struct Db<I: Io> {
+    io: I,
+    s3: S3,
+    cfg: DbConfig,
+    inner: RefCell<Inner>,
+    shutdown: Cell<bool>,
+}
+
+/// A batch of writes: key → JSON text, or `None` to delete.
+pub type Batch = Vec<(Ref, Option<Json>)>;
+
+impl<I: Io> Db<I> {
+    pub fn new(io: I, s3: S3, cfg: DbConfig, seed: u64) -> Result<Db<I>> {
+        validate_bucket(&cfg.default_manifest.bucket)?;
+        validate_key(&cfg.default_manifest.key)?;
+        Ok(Db {
+            io,
+            s3,
+            inner: RefCell::new(Inner {
+                rng: Rng::new(seed),
+                clock: ClockSync::new(cfg.clock_offset, cfg.adaptive_clock),
+                manifests: BTreeMap::new(),
+                content: BTreeMap::new(),
+                subs: Vec::new(),
+                next_id: 1,
+                events: Vec::new(),
+            }),
+            cfg,
+            shutdown: Cell::new(false),
+        })
+    }
+
+    pub fn config(&self) -> &DbConfig {
+        &self.cfg
+    }
+
+    pub fn io(&self) -> &I {
+        &self.io
+    }
+
+    /// The corrected clock offset now in use (ms).
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.borrow().clock.offset
+    }
+
+    /// The time the engine believes the server has.
+    pub fn server_now(&self) -> i64 {
+        self.inner.borrow().clock.now(self.io.now())
+    }
+
+    fn with_manifest<T>(&self, m: &Ref, f: impl FnOnce(&mut ManifestState) -> T) -> T {
+        let mut inner = self.inner.borrow_mut();
+        let inner = &mut *inner;
+        if !inner.manifests.contains_key(m) {
+            let session = inner.rng.session_id();
+            inner.manifests.insert(m.clone(), ManifestState::new(session));
+        }
+        f(inner.manifests.get_mut(m).expect("inserted above"))
+    }
+
+    fn check_ref(r: &Ref) -> Result<()> {
+        validate_bucket(&r.bucket)?;
+        validate_key(&r.key)
+    }
+
+    fn check_live(&self) -> Result<()> {
+        if self.shutdown.get() {
+            Err(Error::new(ErrorKind::Shutdown, "the client was shut down"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The value of `key` through `manifest`: a local write if one is
+    /// pending, else the freshly resolved state. `None`: absent.
+    pub async fn get(&self, key: &Ref, manifest: Option<&Ref>) -> Result<Option<Json>> {
+        Ok(self
+            .get_all(std::slice::from_ref(key), manifest)
+            .await?
+            .pop()
+            .expect("one key, one value"))
+    }
+
+    /// Values of `keys` from one resolution of the manifest: a consistent
+    /// snapshot (plus this client's pending writes).
+    pub async fn get_all(&self, keys: &[Ref], manifest: Option<&Ref>) -> Result<Vec<Option<Json>>> {
+        self.check_live()?;
+        for k in keys {
+            Self::check_ref(k)?;
+        }
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        Self::check_ref(&m)?;
+        {
+            let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
+            self.sync(&m).await?;
+            drop(guard);
+        }
+        let snapshot: Vec<(String, Option<String>, Option<Option<Json>>)> = self.with_manifest(&m, |s| {
+            keys.iter()
+                .map(|k| {
+                    let url = k.url();
+                    let (version, masked) = s.effective(&url);
+                    (url, version, masked)
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(keys.len());
+        for (url, version, masked) in snapshot {
+            out.push(match (masked, version) {
+                (Some(value), _) => value,
+                (None, None) => None,
+                (None, Some(v)) => Some(self.content(&url, &v).await?),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Writes one key (`None` deletes) to `manifests` (default: the default
+    /// manifest).
+    pub async fn put(&self, key: Ref, value: Option<Json>, manifests: &[Ref]) -> Result<()> {
+        self.put_all(vec![(key, value)], manifests).await
+    }
+
+    /// Registers a subscriber of `key` through `manifest`; its first event
+    /// is the current value. Returns its id for [`Db::unsubscribe`].
+    pub fn subscribe(&self, key: &Ref, manifest: Option<&Ref>) -> Result<u64> {
+        self.check_live()?;
+        Self::check_ref(key)?;
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        Self::check_ref(&m)?;
+        self.with_manifest(&m, |_| ());
+        let mut inner = self.inner.borrow_mut();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.subs.push(Subscriber {
+            id,
+            manifest: m,
+            url: key.url(),
+            last: None,
+        });
+        Ok(id)
+    }
+
+    pub fn unsubscribe(&self, id: u64) {
+        self.inner.borrow_mut().subs.retain(|s| s.id != id);
+    }
+
+    /// Events queued for delivery, oldest first.
+    pub fn take_events(&self) -> Vec<Event> {
+        std::mem::take(&mut self.inner.borrow_mut().events)
+    }
+
+    fn push_events(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        self.inner.borrow_mut().events.extend(events);
+        self.io.events_ready();
+    }
+
+    pub fn shutdown(&self) {
+        self.shutdown.set(true);
+    }
+
+    pub fn is_shutdown(&self) -> bool {
+        self.shutdown.get()
+    }
+
+    /// Manifests someone subscribes to: what the poller watches.
+    fn watched(&self) -> Vec<Ref> {
+        let inner = self.inner.borrow();
+        let mut v: Vec<Ref> = inner.subs.iter().map(|s| s.manifest.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// One round of polling: resolve each watched manifest (one 304 when
+    /// nothing changed), clean up, and notify. Errors go to the manifest's
+    /// subscribers; polling carries on.
+    pub async fn poll_once(&self) {
+        for m in self.watched() {
+            let result = {
+                let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
+                let r = self.sync(&m).await;
+                drop(guard);
+                r
+            };
+            match result {
+                Ok(()) => {
+                    if self.cfg.autoclean {
+                        self.autoclean(&m).await;
+                    }
+                    self.notify(&m).await;
+                }
+                Err(error) => {
+                    let events = self
+                        .inner
+                        .borrow()
+                        .subs
+                        .iter()
+                        .filter(|s| s.manifest == m)
+                        .map(|s| Event::Error {
+                            sub: s.id,
+                            error: error.clone(),
+                        })
+                        .collect();
+                    self.push_events(events);
+                }
+            }
+        }
+    }
+
+    /// Polls every `poll_frequency_ms` until shut down. Subscribers get
+    /// their first value right away.
+    pub async fn run_poller(&self) {
+        while !self.shutdown.get() {
+            self.poll_once().await;
+            self.io.sleep(self.cfg.poll_frequency_ms).await;
+        }
+    }
+}

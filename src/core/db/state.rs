@@ -1,0 +1,104 @@
+//! What a client knows and owes: per manifest, the known log, its
+//! resolution and the local writes masking it; subscribers; queued events.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::core::error::Error;
+use crate::core::lock::FifoLock;
+use crate::core::manifest::{KnownEntry, Resolution};
+use crate::core::time::EpochMillis;
+
+/// A value as JSON text (the edges convert; the engine never parses values).
+pub type Json = Rc<str>;
+
+/// A local write not yet seen in a resolution: it masks its key so that
+/// `get` and subscribers see it at once (read your writes).
+#[derive(Clone, Debug)]
+pub struct Mask {
+    pub write_id: u64,
+    pub url: String,
+    /// `None`: a delete.
+    pub value: Option<Json>,
+    /// The content version (uuid), or a placeholder until a versioned
+    /// bucket names it; `None` for a delete.
+    pub version: Option<String>,
+    /// The entry that carries the write, once it landed.
+    pub entry: Option<(String, EpochMillis)>,
+}
+
+pub struct ManifestState {
+    /// Three hex digits in this client's entry keys.
+    pub session: String,
+    pub writes: u32,
+    /// Orders this manifest's resolutions and entry writes.
+    pub lock: FifoLock,
+    /// ETag of the change marker when the log was last resolved.
+    pub marker_etag: Option<String>,
+    /// Whether a 304 on `marker_etag` proves nothing changed. Not when the
+    /// marker was written by a client whose marker ETag never changes
+    /// (mps3 0.0.81 writes `""`), nor when our own marker write raced.
+    pub marker_trusted: bool,
+    pub known: BTreeMap<String, KnownEntry>,
+    pub resolution: Option<Resolution>,
+    pub masks: Vec<Mask>,
+}
+
+impl ManifestState {
+    pub fn new(session: String) -> ManifestState {
+        ManifestState {
+            session,
+            writes: 0,
+            lock: FifoLock::new(),
+            marker_etag: None,
+            marker_trusted: false,
+            known: BTreeMap::new(),
+            resolution: None,
+            masks: Vec::new(),
+        }
+    }
+
+    /// What a key is now: the latest local write to it, else the resolved
+    /// state. `Some(version)` or `None` (absent); the mask's value if any.
+    pub fn effective(&self, url: &str) -> (Option<String>, Option<Option<Json>>) {
+        if let Some(m) = self.masks.iter().rev().find(|m| m.url == url) {
+            return (m.version.clone(), Some(m.value.clone()));
+        }
+        let version = self
+            .resolution
+            .as_ref()
+            .and_then(|r| r.files.get(url))
+            .map(|f| f.version.clone());
+        (version, None)
+    }
+
+    /// Drops masks whose entry the resolution now includes.
+    pub fn retire_masks(&mut self) {
+        let Some(r) = &self.resolution else { return };
+        let base_ts = r.base.as_ref().map(|b| b.1);
+        self.masks.retain(|m| match (&m.entry, base_ts) {
+            (Some((key, ts)), Some(base_ts)) => {
+                let included = r.included.iter().any(|k| k == key);
+                let subsumed = *ts < base_ts - crate::core::manifest::LAG_WINDOW_MS;
+                !(included || subsumed)
+            }
+            _ => true,
+        });
+    }
+}
+
+pub struct Subscriber {
+    pub id: u64,
+    pub manifest: crate::core::manifest::Ref,
+    pub url: String,
+    /// The version last delivered: `None` before the first call,
+    /// `Some(None)` after delivering "absent".
+    pub last: Option<Option<String>>,
+}
+
+/// Something for the edge to deliver to a subscriber.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Value { sub: u64, value: Option<Json> },
+    Error { sub: u64, error: Error },
+}

@@ -1,0 +1,289 @@
+//! Requests with retries, resolving the log, fetching content, notifying.
+
+use std::rc::Rc;
+
+use super::state::{Event, Json};
+use super::Db;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::io::Io;
+use crate::core::manifest::{
+    encode_ts, needed_bodies, parse_entry_key, resolve, EntryBody, KnownEntry, Ref,
+    LEGACY_MARKER_BODY,
+};
+use crate::core::s3::{
+    parse_delete, parse_get, parse_list, GetOptions, GetResult, ListAll, ListParams, S3,
+};
+use crate::core::time::{parse_http_date, EpochMillis};
+
+impl<I: Io> Db<I> {
+    /// One S3 call: build (signed at the corrected time), send, correct
+    /// the clock from the answer's `Date`, parse; retry transient failures
+    /// with backoff.
+    pub(crate) async fn call<T>(
+        &self,
+        build: impl Fn(&S3, EpochMillis) -> Result<HttpRequest>,
+        parse: impl Fn(&HttpResponse) -> Result<T>,
+    ) -> Result<T> {
+        let mut attempt = 1;
+        loop {
+            self.check_live()?;
+            let sent = self.io.now();
+            let req = build(&self.s3, self.inner.borrow().clock.now(sent))?;
+            let outcome = self.io.send(req).await;
+            let received = self.io.now();
+            let error = match outcome {
+                Ok(resp) => {
+                    if let Some(date) = resp.header("date").and_then(|d| parse_http_date(d).ok()) {
+                        self.inner.borrow_mut().clock.observe(date, sent, received);
+                    }
+                    match parse(&resp) {
+                        Ok(v) => return Ok(v),
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e,
+            };
+            let random = self.inner.borrow_mut().rng.next_f64();
+            match self.cfg.retry.next_delay(attempt, &error, random) {
+                Some(delay) => {
+                    self.io.sleep(delay).await;
+                    attempt += 1;
+                }
+                None => return Err(error),
+            }
+        }
+    }
+
+    /// Brings the resolution of `m` up to date. The caller holds `m`'s lock.
+    ///
+    /// The marker is read before the log is listed: a writer PUTs its entry
+    /// before touching the marker, so every entry behind the ETag we keep
+    /// is in the listing that follows.
+    pub(crate) async fn sync(&self, m: &Ref) -> Result<()> {
+        let (etag, trusted, resolved) =
+            self.with_manifest(m, |s| (s.marker_etag.clone(), s.marker_trusted, s.resolution.is_some()));
+        let conditional = self.cfg.minimize_list_calls && trusted && resolved;
+        let opts = GetOptions {
+            version_id: None,
+            if_none_match: etag.filter(|_| conditional),
+        };
+        let marker = self
+            .call(|s3, now| s3.get_object(&m.bucket, &m.key, &opts, now), |r| parse_get(r))
+            .await;
+        let (new_etag, legacy) = match marker {
+            Ok(GetResult::NotModified(_)) => return Ok(()),
+            Ok(GetResult::Found(obj)) => (obj.meta.etag, obj.body == LEGACY_MARKER_BODY),
+            // No marker yet; entries may still exist (a writer stopped
+            // between its entry and its marker).
+            Err(e) if e.kind == ErrorKind::NotFound => (None, false),
+            Err(e) => return Err(e),
+        };
+        self.list_and_resolve(m).await?;
+        self.with_manifest(m, |s| {
+            s.marker_trusted = new_etag.is_some() && !legacy;
+            s.marker_etag = new_etag;
+        });
+        Ok(())
+    }
+
+    /// Lists the log (every page), fetches the window's bodies, resolves.
+    async fn list_and_resolve(&self, m: &Ref) -> Result<()> {
+        let prefix = format!("{}@", m.key);
+        // Entries more than 10 s in our future are skipped by the listing.
+        let horizon = self.server_now() + 10_000;
+        let params = ListParams {
+            prefix: Some(prefix.clone()),
+            start_after: Some(format!("{prefix}{}", encode_ts(horizon))),
+            max_keys: None,
+            continuation_token: None,
+        };
+        let mut list = ListAll::new(&m.bucket, params);
+        loop {
+            let page = self
+                .call(|s3, now| list.request(s3, now), |r| parse_list(r))
+                .await?;
+            if !list.on_page(page) {
+                break;
+            }
+        }
+        let listed: Vec<KnownEntry> = self.with_manifest(m, |s| {
+            list.entries
+                .iter()
+                .filter_map(|e| {
+                    let k = parse_entry_key(&m.key, &e.key)?;
+                    let body = s.known.get(&e.key).and_then(|known| known.body.clone());
+                    Some(KnownEntry {
+                        key: e.key.clone(),
+                        ts: k.ts,
+                        last_modified: e.last_modified,
+                        body,
+                    })
+                })
+                .collect()
+        });
+        let mut entries = listed;
+        loop {
+            let needed = needed_bodies(&entries);
+            if needed.is_empty() {
+                break;
+            }
+            for key in needed {
+                let body = self
+                    .call(
+                        |s3, now| s3.get_object(&m.bucket, &key, &GetOptions::default(), now),
+                        |r| parse_get(r),
+                    )
+                    .await;
+                let parsed = match body {
+                    Ok(GetResult::Found(obj)) => EntryBody::parse(&obj.body).ok().map(Rc::new),
+                    // Deleted since the listing (autoclean elsewhere): treat
+                    // as unusable; the window moves on.
+                    Err(e) if e.kind == ErrorKind::NotFound => None,
+                    Ok(GetResult::NotModified(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
+                    e.body = Some(parsed);
+                }
+            }
+        }
+        self.install_log(m, entries);
+        Ok(())
+    }
+
+    /// Replaces the known log of `m` and resolves it (no IO).
+    pub(crate) fn install_log(&self, m: &Ref, entries: Vec<KnownEntry>) {
+        self.with_manifest(m, |s| {
+            s.known = entries.into_iter().map(|e| (e.key.clone(), e)).collect();
+            let all: Vec<KnownEntry> = s.known.values().cloned().collect();
+            s.resolution = Some(resolve(&all));
+            s.retire_masks();
+        });
+    }
+
+    /// The content of `url` at `version`, cached (content is immutable).
+    pub(crate) async fn content(&self, url: &str, version: &str) -> Result<Json> {
+        let cache_key = (url.to_string(), version.to_string());
+        if let Some(v) = self.inner.borrow().content.get(&cache_key) {
+            return Ok(v.clone());
+        }
+        let r = Ref::from_url(url)?;
+        let (key, opts) = if self.cfg.use_versioning {
+            (
+                r.key.clone(),
+                GetOptions {
+                    version_id: Some(version.to_string()),
+                    if_none_match: None,
+                },
+            )
+        } else {
+            (format!("{}@{version}", r.key), GetOptions::default())
+        };
+        let got = self
+            .call(|s3, now| s3.get_object(&r.bucket, &key, &opts, now), |r| parse_get(r))
+            .await?;
+        let GetResult::Found(obj) = got else {
+            return Err(Error::bad_response("unconditional GET answered 304"));
+        };
+        let text: Json = String::from_utf8(obj.body)
+            .map_err(|_| Error::bad_response(format!("content of {url} is not UTF-8")))?
+            .into();
+        self.inner.borrow_mut().content.insert(cache_key, text.clone());
+        Ok(text)
+    }
+
+    /// Remembers content this client wrote (no need to read it back).
+    pub(crate) fn cache_content(&self, url: &str, version: &str, value: Json) {
+        self.inner
+            .borrow_mut()
+            .content
+            .insert((url.to_string(), version.to_string()), value);
+    }
+
+    /// Delivers each subscriber of `m` whose key changed version its new
+    /// value, once per version.
+    pub(crate) async fn notify(&self, m: &Ref) {
+        let pending: Vec<(u64, String, Option<String>, Option<Option<Json>>)> = {
+            let inner = self.inner.borrow();
+            let Some(state) = inner.manifests.get(m) else { return };
+            inner
+                .subs
+                .iter()
+                .filter(|s| &s.manifest == m)
+                .filter_map(|s| {
+                    let (version, masked) = state.effective(&s.url);
+                    let resolved = masked.is_some() || state.resolution.is_some();
+                    (resolved && s.last.as_ref() != Some(&version))
+                        .then(|| (s.id, s.url.clone(), version, masked))
+                })
+                .collect()
+        };
+        for (sub, url, version, masked) in pending {
+            let value = match (masked, &version) {
+                (Some(v), _) => Ok(v),
+                (None, None) => Ok(None),
+                (None, Some(v)) => self.content(&url, v).await.map(Some),
+            };
+            // Deliver only if still current and still undelivered: another
+            // task may have delivered it while we fetched.
+            let current = self.with_manifest(m, |s| s.effective(&url).0);
+            let mut inner = self.inner.borrow_mut();
+            let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else { continue };
+            if current != version || s.last.as_ref() == Some(&version) {
+                continue;
+            }
+            let event = match value {
+                Ok(value) => {
+                    s.last = Some(version);
+                    Event::Value { sub, value }
+                }
+                Err(error) => {
+                    if !error.is_retryable() {
+                        // Permanent (content gone): say so once.
+                        s.last = Some(version);
+                    }
+                    Event::Error { sub, error }
+                }
+            };
+            drop(inner);
+            self.push_events(vec![event]);
+        }
+    }
+
+    /// Resolves `m` and notifies its subscribers (a subscriber's first
+    /// value comes from here).
+    pub async fn refresh(&self, m: Option<&Ref>) -> Result<()> {
+        let m = m.unwrap_or(&self.cfg.default_manifest).clone();
+        let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
+        let r = self.sync(&m).await;
+        drop(guard);
+        r?;
+        self.notify(&m).await;
+        Ok(())
+    }
+
+    /// Deletes entries older than the window behind the base, and only
+    /// those (never content: an offline writer may still reference it).
+    pub(crate) async fn autoclean(&self, m: &Ref) {
+        let garbage: Vec<String> = self.with_manifest(m, |s| {
+            s.resolution
+                .as_ref()
+                .map(|r| r.garbage.clone())
+                .unwrap_or_default()
+        });
+        for key in garbage {
+            let done = self
+                .call(|s3, now| s3.delete_object(&m.bucket, &key, None, now), |r| parse_delete(r))
+                .await;
+            if done.is_ok() {
+                self.with_manifest(m, |s| {
+                    s.known.remove(&key);
+                    if let Some(r) = s.resolution.as_mut() {
+                        r.garbage.retain(|g| g != &key);
+                    }
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Writes: content, then one entry per manifest, then the change marker.
+
+use std::rc::Rc;
+
+use super::state::{Json, Mask};
+use super::{Batch, Db, LAST_MODIFIED_PRECISION_MS};
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::io::Io;
+use crate::core::manifest::{marker_body, EntryBody, EntryKey, KnownEntry, Ref, LAG_WINDOW_MS};
+use crate::core::s3::{parse_delete, parse_list, parse_put, ListParams, PutMode, PutOptions};
+use crate::core::time::EpochMillis;
+
+const JSON: &str = "application/json";
+
+/// How many times a write is committed again after landing too late.
+const MAX_ENTRY_REWRITES: u32 = 5;
+
+impl<I: Io> Db<I> {
+    /// Writes a batch atomically: one entry per manifest carries all of it,
+    /// so readers see all of it or none. Keys are masked (visible to this
+    /// client's `get` and subscribers) from the call until the entry is
+    /// seen; a failed write unmasks and rejects.
+    pub async fn put_all(&self, batch: Batch, manifests: &[Ref]) -> Result<()> {
+        self.check_live()?;
+        let manifests: Vec<Ref> = if manifests.is_empty() {
+            vec![self.cfg.default_manifest.clone()]
+        } else {
+            manifests.to_vec()
+        };
+        for (k, _) in &batch {
+            Self::check_ref(k)?;
+        }
+        for m in &manifests {
+            Self::check_ref(m)?;
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Fix this write's place in each manifest's order now, at the call.
+        let tickets: Vec<_> = manifests
+            .iter()
+            .map(|m| self.with_manifest(m, |s| s.lock.ticket()))
+            .collect();
+        let (write_id, versions) = {
+            let mut inner = self.inner.borrow_mut();
+            let id = inner.next_id;
+            inner.next_id += 1;
+            let versions: Vec<Option<String>> = batch
+                .iter()
+                .map(|(_, v)| {
+                    v.as_ref().map(|_| {
+                        if self.cfg.use_versioning {
+                            format!("local-{id}-{}", inner.rng.uuid_v4())
+                        } else {
+                            inner.rng.uuid_v4()
+                        }
+                    })
+                })
+                .collect();
+            (id, versions)
+        };
+        for m in &manifests {
+            self.with_manifest(m, |s| {
+                for ((key, value), version) in batch.iter().zip(&versions) {
+                    s.masks.push(Mask {
+                        write_id,
+                        url: key.url(),
+                        value: value.clone(),
+                        version: version.clone(),
+                        entry: None,
+                    });
+                }
+            });
+            self.notify_local(m);
+        }
+        let result = self.commit(write_id, &batch, versions, &manifests, tickets).await;
+        if result.is_err() {
+            for m in &manifests {
+                self.with_manifest(m, |s| s.masks.retain(|mask| mask.write_id != write_id));
+                self.notify_local(m);
+            }
+        }
+        result
+    }
+
+    async fn commit(
+        &self,
+        write_id: u64,
+        batch: &Batch,
+        mut versions: Vec<Option<String>>,
+        manifests: &[Ref],
+        tickets: Vec<crate::core::lock::Ticket>,
+    ) -> Result<()> {
+        // 1. Content objects (immutable; a retried PUT rewrites the same bytes).
+        for ((key, value), version) in batch.iter().zip(versions.iter_mut()) {
+            match (value, version.as_mut()) {
+                (Some(value), Some(version)) => {
+                    let body = value.as_bytes().to_vec();
+                    let opts = PutOptions {
+                        content_type: Some(JSON.into()),
+                        mode: PutMode::Overwrite,
+                    };
+                    if self.cfg.use_versioning {
+                        let meta = self
+                            .call(|s3, now| s3.put_object(&key.bucket, &key.key, body.clone(), &opts, now), |r| parse_put(r))
+                            .await?;
+                        let real = meta.version_id.ok_or_else(|| {
+                            Error::bad_response(format!(
+                                "bucket {} answered without a version id: is versioning enabled?",
+                                key.bucket
+                            ))
+                        })?;
+                        self.rename_version(manifests, write_id, &key.url(), version, &real);
+                        *version = real;
+                    } else {
+                        let object = format!("{}@{version}", key.key);
+                        self.call(|s3, now| s3.put_object(&key.bucket, &object, body.clone(), &opts, now), |r| parse_put(r))
+                            .await?;
+                    }
+                    self.cache_content(&key.url(), version, value.clone());
+                }
+                (None, _) if self.cfg.use_versioning => {
+                    // A delete marker keeps plain GETs of the key in step;
+                    // readers go by the manifest, so failure is harmless.
+                    let _ = self
+                        .call(|s3, now| s3.delete_object(&key.bucket, &key.key, None, now), |r| parse_delete(r))
+                        .await;
+                }
+                _ => {}
+            }
+        }
+        let changes: Vec<(String, Option<String>)> = batch
+            .iter()
+            .zip(&versions)
+            .map(|((k, _), v)| (k.url(), v.clone()))
+            .collect();
+        // 2. One entry per manifest, in call order.
+        for (m, ticket) in manifests.iter().zip(tickets) {
+            let guard = ticket.await;
+            let r = self.write_entry(m, write_id, &changes).await;
+            drop(guard);
+            r?;
+            self.notify_local(m);
+        }
+        Ok(())
+    }
+
+    /// Entry then marker, for one manifest. The caller holds its lock.
+    ///
+    /// Why the entry's time is the time the freshness check *started*
+    /// (less the precision of `LastModified`): a valid entry older than
+    /// our window, `ts - LAG_WINDOW_MS`, landed before its time plus the
+    /// window, so before our check began, so the check saw it and `files`
+    /// holds it. Writes are acknowledged only when entry and marker both
+    /// landed inside the window; see docs/protocol.md for the bounds.
+    async fn write_entry(&self, m: &Ref, write_id: u64, changes: &[(String, Option<String>)]) -> Result<()> {
+        let mut rewrites = 0;
+        loop {
+            let check_started = self.server_now();
+            self.sync(m).await?;
+            let (files, newest, session, n) = self.with_manifest(m, |s| {
+                let r = s.resolution.as_ref();
+                let files = r.map(|r| r.files.clone()).unwrap_or_default();
+                let newest = r.and_then(|r| r.newest_ts);
+                (files, newest, s.session.clone(), s.writes)
+            });
+            let clock_ts = check_started - LAST_MODIFIED_PRECISION_MS;
+            let ts = clock_ts.max(newest.map_or(i64::MIN, |t| t + 1));
+            let (object, entry_key) = EntryKey::new(&m.key, ts, &session, n);
+            self.with_manifest(m, |s| s.writes += 1);
+            let body = EntryBody::new(&files, changes);
+            let bytes = body.to_bytes();
+            let opts = PutOptions {
+                content_type: Some(JSON.into()),
+                mode: PutMode::Overwrite,
+            };
+            let meta = self
+                .call(|s3, now| s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now), |r| parse_put(r))
+                .await?;
+            // From the clock, `ts` is no later than the server's time when
+            // the PUT left (give or take the clock's correction), so the
+            // `Date` bounds `LastModified` from above; a `ts` from a newer
+            // entry has no such guarantee: ask the listing.
+            let date = meta.date.filter(|_| ts == clock_ts);
+            let Some(landed) = self.landing_time(m, &object, ts, date).await? else {
+                // Readers ignore it: write again, at the corrected time.
+                rewrites += 1;
+                if rewrites > MAX_ENTRY_REWRITES {
+                    return Err(Error::new(ErrorKind::ClockSkew, "manifest entries keep landing too late to be valid"));
+                }
+                continue;
+            };
+            self.with_manifest(m, |s| {
+                s.known.insert(
+                    object.clone(),
+                    KnownEntry {
+                        key: object.clone(),
+                        ts,
+                        last_modified: landed,
+                        body: Some(Some(Rc::new(body))),
+                    },
+                );
+                for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
+                    mask.entry = Some((object.clone(), ts));
+                }
+            });
+            let entries: Vec<KnownEntry> = self.with_manifest(m, |s| s.known.values().cloned().collect());
+            self.install_log(m, entries);
+            let marker_at = self.touch_marker(m, &entry_key.version).await;
+            if marker_at.is_some_and(|at| at - ts < LAG_WINDOW_MS) {
+                return Ok(());
+            }
+            // The marker is late (or failed): a writer trusting a 304 may
+            // have written a base without our entry. Commit again, later.
+            rewrites += 1;
+            if rewrites > MAX_ENTRY_REWRITES {
+                return Err(Error::new(ErrorKind::Network, "could not announce the write in time"));
+            }
+        }
+    }
+
+    /// When the entry `object` (key time `ts`) landed, if readers accept
+    /// it; `None` if they ignore it. The PUT's `Date` (whole seconds) often
+    /// settles it; otherwise the listing's `LastModified` does, exactly as
+    /// readers will judge.
+    async fn landing_time(&self, m: &Ref, object: &str, ts: EpochMillis, date: Option<EpochMillis>) -> Result<Option<EpochMillis>> {
+        if let Some(date) = date {
+            let latest = date + LAST_MODIFIED_PRECISION_MS;
+            if date >= ts - LAST_MODIFIED_PRECISION_MS && latest - ts < LAG_WINDOW_MS {
+                return Ok(Some(date));
+            }
+        }
+        let params = ListParams {
+            prefix: Some(object.to_string()),
+            start_after: None,
+            max_keys: Some(1),
+            continuation_token: None,
+        };
+        let page = self.call(|s3, now| s3.list_objects_v2(&m.bucket, &params, now), |r| parse_list(r)).await?;
+        Ok(page
+            .entries
+            .iter()
+            .find(|e| e.key == object)
+            .map(|e| e.last_modified)
+            .filter(|lm| (lm - ts).abs() < LAG_WINDOW_MS))
+    }
+
+    /// Tells pollers the log changed; returns when the marker landed (the
+    /// latest the answer allows), `None` if it could not be written.
+    ///
+    /// Conditional on the ETag we resolved against: if it matches, nobody
+    /// else wrote in between and our next poll may trust a 304 on our own
+    /// marker; if not, write anyway and make the next poll list.
+    async fn touch_marker(&self, m: &Ref, version: &str) -> Option<EpochMillis> {
+        let (etag, trusted) = self.with_manifest(m, |s| (s.marker_etag.clone(), s.marker_trusted));
+        let body = marker_body(version);
+        let conditional = PutOptions {
+            content_type: Some(JSON.into()),
+            mode: match (&etag, trusted) {
+                (Some(e), true) => PutMode::Update(e.clone()),
+                _ => PutMode::Overwrite,
+            },
+        };
+        let first = self
+            .call(|s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &conditional, now), |r| parse_put(r))
+            .await;
+        let outcome = match first {
+            Err(e) if e.kind == ErrorKind::PreconditionFailed => {
+                let plain = PutOptions {
+                    content_type: Some(JSON.into()),
+                    mode: PutMode::Overwrite,
+                };
+                self.call(|s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &plain, now), |r| parse_put(r))
+                    .await
+                    .map(|meta| (meta, false))
+            }
+            other => other.map(|meta| (meta, trusted)),
+        };
+        let landed = match &outcome {
+            Ok((meta, _)) => Some(meta.date.map_or(i64::MAX, |d| d + LAST_MODIFIED_PRECISION_MS)),
+            Err(_) => None,
+        };
+        self.with_manifest(m, |s| match outcome {
+            Ok((meta, still_trusted)) => {
+                s.marker_etag = meta.etag;
+                s.marker_trusted = still_trusted;
+            }
+            Err(_) => s.marker_trusted = false,
+        });
+        landed
+    }
+
+    /// A versioned bucket named the version of a local write: subscribers
+    /// that saw the placeholder have seen this version.
+    fn rename_version(&self, manifests: &[Ref], write_id: u64, url: &str, from: &str, to: &str) {
+        for m in manifests {
+            self.with_manifest(m, |s| {
+                for mask in s.masks.iter_mut() {
+                    if mask.write_id == write_id && mask.url == url {
+                        mask.version = Some(to.to_string());
+                    }
+                }
+            });
+        }
+        let mut inner = self.inner.borrow_mut();
+        for sub in inner.subs.iter_mut() {
+            if sub.url == url && sub.last == Some(Some(from.to_string())) {
+                sub.last = Some(Some(to.to_string()));
+            }
+        }
+    }
+
+    /// Notifies from what is known locally (masks, cached content), without
+    /// fetching: local writes reach subscribers synchronously.
+    pub(crate) fn notify_local(&self, m: &Ref) {
+        let mut events = Vec::new();
+        {
+            let mut inner = self.inner.borrow_mut();
+            let inner = &mut *inner;
+            let Some(state) = inner.manifests.get(m) else { return };
+            for s in inner.subs.iter_mut().filter(|s| &s.manifest == m) {
+                let (version, masked) = state.effective(&s.url);
+                if s.last.as_ref() == Some(&version) || (masked.is_none() && state.resolution.is_none()) {
+                    continue;
+                }
+                let value: Option<Option<Json>> = match (masked, &version) {
+                    (Some(v), _) => Some(v),
+                    (None, None) => Some(None),
+                    (None, Some(v)) => inner.content.get(&(s.url.clone(), v.clone())).cloned().map(Some),
+                };
+                if let Some(value) = value {
+                    s.last = Some(version);
+                    events.push(super::Event::Value { sub: s.id, value });
+                }
+            }
+        }
+        self.push_events(events);
+    }
+}
