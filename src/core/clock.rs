@@ -14,11 +14,19 @@ pub struct ClockSync {
     pub offset: i64,
     /// When false the offset stays as configured.
     pub adaptive: bool,
+    /// The largest `date - received` seen: the server's clock is at least
+    /// the local clock plus this (a `Date` is never later than the moment
+    /// its answer arrives). `None` until an answer is seen.
+    pub lower: Option<i64>,
 }
 
 impl ClockSync {
     pub fn new(offset: i64, adaptive: bool) -> ClockSync {
-        ClockSync { offset, adaptive }
+        ClockSync {
+            offset,
+            adaptive,
+            lower: None,
+        }
     }
 
     /// The corrected time for a local clock reading.
@@ -26,9 +34,21 @@ impl ClockSync {
         local + self.offset
     }
 
+    /// A time the server's clock had certainly reached at local time
+    /// `local`, given every answer seen (before or after `local`): what
+    /// reasoning about "landed before" needs, where an estimate that may
+    /// run ahead would not do. Without answers, the estimate less a second.
+    pub fn lower_bound(&self, local: EpochMillis) -> EpochMillis {
+        local + self.lower.unwrap_or(self.offset - 1000)
+    }
+
     /// Takes an answer's `Date`, given the local clock when the request was
     /// sent and when the answer came. Returns whether the offset moved.
     pub fn observe(&mut self, date: EpochMillis, sent: EpochMillis, received: EpochMillis) -> bool {
+        self.lower = Some(
+            self.lower
+                .map_or(date - received, |l| l.max(date - received)),
+        );
         if !self.adaptive {
             return false;
         }
@@ -66,6 +86,13 @@ mod tests {
         // Within a second and the round trip: unchanged.
         let mut c = ClockSync::new(700, true);
         assert!(!c.observe(100_000, 99_990, 100_000));
+        // The lower bound only rises, and stays below the server's clock.
+        let mut c = ClockSync::new(0, true);
+        assert_eq!(c.lower_bound(1_000), 0);
+        c.observe(10_000, 900, 1_000); // server ≥ 10 s at local 1 s
+        c.observe(9_000, 1_900, 2_000); // a slow answer: a weaker bound
+        assert_eq!(c.lower, Some(9_000));
+        assert_eq!(c.lower_bound(3_000), 12_000);
         let mut fixed = ClockSync::new(5, false);
         assert!(!fixed.observe(1_000_000, 0, 0));
         assert_eq!(fixed.offset, 5);

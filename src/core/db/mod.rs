@@ -125,12 +125,19 @@ impl<I: Io> Db<I> {
         self.inner.borrow().clock.now(self.io.now())
     }
 
+    /// The local clock now (bounded later with `ClockSync::lower_bound`).
+    fn local_now(&self) -> i64 {
+        self.io.now()
+    }
+
     fn with_manifest<T>(&self, m: &Ref, f: impl FnOnce(&mut ManifestState) -> T) -> T {
         let mut inner = self.inner.borrow_mut();
         let inner = &mut *inner;
         if !inner.manifests.contains_key(m) {
             let session = inner.rng.session_id();
-            inner.manifests.insert(m.clone(), ManifestState::new(session));
+            inner
+                .manifests
+                .insert(m.clone(), ManifestState::new(session));
         }
         f(inner.manifests.get_mut(m).expect("inserted above"))
     }
@@ -169,18 +176,19 @@ impl<I: Io> Db<I> {
         Self::check_ref(&m)?;
         {
             let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
-            self.sync(&m).await?;
+            self.sync(&m, false).await?;
             drop(guard);
         }
-        let snapshot: Vec<(String, Option<String>, Option<Option<Json>>)> = self.with_manifest(&m, |s| {
-            keys.iter()
-                .map(|k| {
-                    let url = k.url();
-                    let (version, masked) = s.effective(&url);
-                    (url, version, masked)
-                })
-                .collect()
-        });
+        let snapshot: Vec<(String, Option<String>, Option<Option<Json>>)> =
+            self.with_manifest(&m, |s| {
+                keys.iter()
+                    .map(|k| {
+                        let url = k.url();
+                        let (version, masked) = s.effective(&url);
+                        (url, version, masked)
+                    })
+                    .collect()
+            });
         let mut out = Vec::with_capacity(keys.len());
         for (url, version, masked) in snapshot {
             out.push(match (masked, version) {
@@ -259,7 +267,7 @@ impl<I: Io> Db<I> {
         for m in self.watched() {
             let result = {
                 let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
-                let r = self.sync(&m).await;
+                let r = self.sync(&m, false).await;
                 drop(guard);
                 r
             };
@@ -297,3 +305,6 @@ impl<I: Io> Db<I> {
         }
     }
 }
+
+#[cfg(test)]
+mod sim;

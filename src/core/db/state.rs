@@ -42,7 +42,19 @@ pub struct ManifestState {
     pub known: BTreeMap<String, KnownEntry>,
     pub resolution: Option<Resolution>,
     pub masks: Vec<Mask>,
+    /// Local time of the last listing, and how long a 304 is trusted after
+    /// it. A 304 vouches only for entries whose writer touched the marker;
+    /// one that stopped between entry and marker left an entry no marker
+    /// announces, which only a listing finds. The interval doubles while
+    /// listings find nothing new and resets when they do.
+    pub listed_at: Option<EpochMillis>,
+    pub relist_after_ms: i64,
 }
+
+/// The first re-listing comes this long after a listing that changed
+/// something; quiet listings double it up to [`RELIST_MAX_MS`].
+pub const RELIST_MIN_MS: i64 = 10_000;
+pub const RELIST_MAX_MS: i64 = 300_000;
 
 impl ManifestState {
     pub fn new(session: String) -> ManifestState {
@@ -55,6 +67,8 @@ impl ManifestState {
             known: BTreeMap::new(),
             resolution: None,
             masks: Vec::new(),
+            listed_at: None,
+            relist_after_ms: RELIST_MIN_MS,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use super::state::{Event, Json};
+use super::state::{Event, Json, RELIST_MAX_MS, RELIST_MIN_MS};
 use super::Db;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
@@ -59,17 +59,31 @@ impl<I: Io> Db<I> {
     ///
     /// The marker is read before the log is listed: a writer PUTs its entry
     /// before touching the marker, so every entry behind the ETag we keep
-    /// is in the listing that follows.
-    pub(crate) async fn sync(&self, m: &Ref) -> Result<()> {
-        let (etag, trusted, resolved) =
-            self.with_manifest(m, |s| (s.marker_etag.clone(), s.marker_trusted, s.resolution.is_some()));
-        let conditional = self.cfg.minimize_list_calls && trusted && resolved;
+    /// is in the listing that follows. With `list_always` a 304 is not
+    /// trusted: writers need the log itself, since a marker can lag behind
+    /// its entry by any amount (the simulation found both the lost write
+    /// and, when a late marker made us commit again, reordered reads).
+    pub(crate) async fn sync(&self, m: &Ref, list_always: bool) -> Result<()> {
+        let local = self.io.now();
+        let (etag, trusted, resolved, relist_due) = self.with_manifest(m, |s| {
+            (
+                s.marker_etag.clone(),
+                s.marker_trusted,
+                s.resolution.is_some(),
+                s.listed_at.is_none_or(|at| local - at >= s.relist_after_ms),
+            )
+        });
+        let conditional =
+            self.cfg.minimize_list_calls && trusted && resolved && !list_always && !relist_due;
         let opts = GetOptions {
             version_id: None,
-            if_none_match: etag.filter(|_| conditional),
+            if_none_match: etag.clone().filter(|_| conditional),
         };
         let marker = self
-            .call(|s3, now| s3.get_object(&m.bucket, &m.key, &opts, now), |r| parse_get(r))
+            .call(
+                |s3, now| s3.get_object(&m.bucket, &m.key, &opts, now),
+                parse_get,
+            )
             .await;
         let (new_etag, legacy) = match marker {
             Ok(GetResult::NotModified(_)) => return Ok(()),
@@ -79,7 +93,10 @@ impl<I: Io> Db<I> {
             Err(e) if e.kind == ErrorKind::NotFound => (None, false),
             Err(e) => return Err(e),
         };
-        self.list_and_resolve(m).await?;
+        // Only a confirming listing under an unchanged marker may find
+        // nothing and so lengthen the interval.
+        let confirming = relist_due && !list_always && new_etag.is_some() && new_etag == etag;
+        self.list_and_resolve(m, confirming).await?;
         self.with_manifest(m, |s| {
             s.marker_trusted = new_etag.is_some() && !legacy;
             s.marker_etag = new_etag;
@@ -88,7 +105,45 @@ impl<I: Io> Db<I> {
     }
 
     /// Lists the log (every page), fetches the window's bodies, resolves.
-    async fn list_and_resolve(&self, m: &Ref) -> Result<()> {
+    ///
+    /// A window entry that is gone when fetched was collected by a client
+    /// that saw a base more than the window newer than ours: our listing is
+    /// stale, so list again (never resolve around the hole, which would
+    /// fall back to an older base).
+    async fn list_and_resolve(&self, m: &Ref, confirming: bool) -> Result<()> {
+        let mut stale_listings = 0;
+        loop {
+            let listed_at = self.io.now();
+            match self.list_and_fetch(m).await? {
+                Some(entries) => {
+                    let before = self.with_manifest(m, |s| s.resolution.clone());
+                    self.install_log(m, entries);
+                    self.with_manifest(m, |s| {
+                        let quiet = confirming && before == s.resolution;
+                        s.relist_after_ms = if quiet {
+                            (s.relist_after_ms * 2).min(RELIST_MAX_MS)
+                        } else {
+                            RELIST_MIN_MS
+                        };
+                        s.listed_at = Some(listed_at);
+                    });
+                    return Ok(());
+                }
+                None => {
+                    stale_listings += 1;
+                    if stale_listings >= 5 {
+                        return Err(Error::bad_response(
+                            "the manifest log kept changing under the listing",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One listing and the window's bodies; `None` if the listing proved
+    /// stale.
+    async fn list_and_fetch(&self, m: &Ref) -> Result<Option<Vec<KnownEntry>>> {
         let prefix = format!("{}@", m.key);
         // Entries more than 10 s in our future are skipped by the listing.
         let horizon = self.server_now() + 10_000;
@@ -101,13 +156,13 @@ impl<I: Io> Db<I> {
         let mut list = ListAll::new(&m.bucket, params);
         loop {
             let page = self
-                .call(|s3, now| list.request(s3, now), |r| parse_list(r))
+                .call(|s3, now| list.request(s3, now), parse_list)
                 .await?;
             if !list.on_page(page) {
                 break;
             }
         }
-        let listed: Vec<KnownEntry> = self.with_manifest(m, |s| {
+        let mut entries: Vec<KnownEntry> = self.with_manifest(m, |s| {
             list.entries
                 .iter()
                 .filter_map(|e| {
@@ -122,25 +177,22 @@ impl<I: Io> Db<I> {
                 })
                 .collect()
         });
-        let mut entries = listed;
         loop {
             let needed = needed_bodies(&entries);
             if needed.is_empty() {
-                break;
+                return Ok(Some(entries));
             }
             for key in needed {
                 let body = self
                     .call(
                         |s3, now| s3.get_object(&m.bucket, &key, &GetOptions::default(), now),
-                        |r| parse_get(r),
+                        parse_get,
                     )
                     .await;
                 let parsed = match body {
                     Ok(GetResult::Found(obj)) => EntryBody::parse(&obj.body).ok().map(Rc::new),
-                    // Deleted since the listing (autoclean elsewhere): treat
-                    // as unusable; the window moves on.
-                    Err(e) if e.kind == ErrorKind::NotFound => None,
                     Ok(GetResult::NotModified(_)) => None,
+                    Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
                     Err(e) => return Err(e),
                 };
                 if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
@@ -148,8 +200,6 @@ impl<I: Io> Db<I> {
                 }
             }
         }
-        self.install_log(m, entries);
-        Ok(())
     }
 
     /// Replaces the known log of `m` and resolves it (no IO).
@@ -181,7 +231,10 @@ impl<I: Io> Db<I> {
             (format!("{}@{version}", r.key), GetOptions::default())
         };
         let got = self
-            .call(|s3, now| s3.get_object(&r.bucket, &key, &opts, now), |r| parse_get(r))
+            .call(
+                |s3, now| s3.get_object(&r.bucket, &key, &opts, now),
+                parse_get,
+            )
             .await?;
         let GetResult::Found(obj) = got else {
             return Err(Error::bad_response("unconditional GET answered 304"));
@@ -189,7 +242,10 @@ impl<I: Io> Db<I> {
         let text: Json = String::from_utf8(obj.body)
             .map_err(|_| Error::bad_response(format!("content of {url} is not UTF-8")))?
             .into();
-        self.inner.borrow_mut().content.insert(cache_key, text.clone());
+        self.inner
+            .borrow_mut()
+            .content
+            .insert(cache_key, text.clone());
         Ok(text)
     }
 
@@ -204,9 +260,13 @@ impl<I: Io> Db<I> {
     /// Delivers each subscriber of `m` whose key changed version its new
     /// value, once per version.
     pub(crate) async fn notify(&self, m: &Ref) {
-        let pending: Vec<(u64, String, Option<String>, Option<Option<Json>>)> = {
+        // (subscriber, url, version to deliver, the local write's value)
+        type Pending = (u64, String, Option<String>, Option<Option<Json>>);
+        let pending: Vec<Pending> = {
             let inner = self.inner.borrow();
-            let Some(state) = inner.manifests.get(m) else { return };
+            let Some(state) = inner.manifests.get(m) else {
+                return;
+            };
             inner
                 .subs
                 .iter()
@@ -229,7 +289,9 @@ impl<I: Io> Db<I> {
             // task may have delivered it while we fetched.
             let current = self.with_manifest(m, |s| s.effective(&url).0);
             let mut inner = self.inner.borrow_mut();
-            let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else { continue };
+            let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else {
+                continue;
+            };
             if current != version || s.last.as_ref() == Some(&version) {
                 continue;
             }
@@ -256,7 +318,7 @@ impl<I: Io> Db<I> {
     pub async fn refresh(&self, m: Option<&Ref>) -> Result<()> {
         let m = m.unwrap_or(&self.cfg.default_manifest).clone();
         let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
-        let r = self.sync(&m).await;
+        let r = self.sync(&m, false).await;
         drop(guard);
         r?;
         self.notify(&m).await;
@@ -274,7 +336,10 @@ impl<I: Io> Db<I> {
         });
         for key in garbage {
             let done = self
-                .call(|s3, now| s3.delete_object(&m.bucket, &key, None, now), |r| parse_delete(r))
+                .call(
+                    |s3, now| s3.delete_object(&m.bucket, &key, None, now),
+                    parse_delete,
+                )
                 .await;
             if done.is_ok() {
                 self.with_manifest(m, |s| {

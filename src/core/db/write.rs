@@ -73,7 +73,9 @@ impl<I: Io> Db<I> {
             });
             self.notify_local(m);
         }
-        let result = self.commit(write_id, &batch, versions, &manifests, tickets).await;
+        let result = self
+            .commit(write_id, &batch, versions, &manifests, tickets)
+            .await;
         if result.is_err() {
             for m in &manifests {
                 self.with_manifest(m, |s| s.masks.retain(|mask| mask.write_id != write_id));
@@ -102,7 +104,12 @@ impl<I: Io> Db<I> {
                     };
                     if self.cfg.use_versioning {
                         let meta = self
-                            .call(|s3, now| s3.put_object(&key.bucket, &key.key, body.clone(), &opts, now), |r| parse_put(r))
+                            .call(
+                                |s3, now| {
+                                    s3.put_object(&key.bucket, &key.key, body.clone(), &opts, now)
+                                },
+                                parse_put,
+                            )
                             .await?;
                         let real = meta.version_id.ok_or_else(|| {
                             Error::bad_response(format!(
@@ -114,8 +121,11 @@ impl<I: Io> Db<I> {
                         *version = real;
                     } else {
                         let object = format!("{}@{version}", key.key);
-                        self.call(|s3, now| s3.put_object(&key.bucket, &object, body.clone(), &opts, now), |r| parse_put(r))
-                            .await?;
+                        self.call(
+                            |s3, now| s3.put_object(&key.bucket, &object, body.clone(), &opts, now),
+                            parse_put,
+                        )
+                        .await?;
                     }
                     self.cache_content(&key.url(), version, value.clone());
                 }
@@ -123,7 +133,10 @@ impl<I: Io> Db<I> {
                     // A delete marker keeps plain GETs of the key in step;
                     // readers go by the manifest, so failure is harmless.
                     let _ = self
-                        .call(|s3, now| s3.delete_object(&key.bucket, &key.key, None, now), |r| parse_delete(r))
+                        .call(
+                            |s3, now| s3.delete_object(&key.bucket, &key.key, None, now),
+                            parse_delete,
+                        )
                         .await;
                 }
                 _ => {}
@@ -147,24 +160,31 @@ impl<I: Io> Db<I> {
 
     /// Entry then marker, for one manifest. The caller holds its lock.
     ///
-    /// Why the entry's time is the time the freshness check *started*
-    /// (less the precision of `LastModified`): a valid entry older than
-    /// our window, `ts - LAG_WINDOW_MS`, landed before its time plus the
-    /// window, so before our check began, so the check saw it and `files`
-    /// holds it. Writes are acknowledged only when entry and marker both
-    /// landed inside the window; see docs/protocol.md for the bounds.
-    async fn write_entry(&self, m: &Ref, write_id: u64, changes: &[(String, Option<String>)]) -> Result<()> {
+    /// Why the entry's time is a lower bound of the server's clock when the
+    /// listing started (less the precision of `LastModified`): a valid
+    /// entry older than our window, `ts - LAG_WINDOW_MS`, landed before its
+    /// time plus the window, so before our listing began, so the listing
+    /// saw it and `files` holds it. A write is acknowledged only once its
+    /// entry is known to be valid; see docs/protocol.md for the bounds.
+    async fn write_entry(
+        &self,
+        m: &Ref,
+        write_id: u64,
+        changes: &[(String, Option<String>)],
+    ) -> Result<()> {
         let mut rewrites = 0;
         loop {
-            let check_started = self.server_now();
-            self.sync(m).await?;
+            let check_started = self.local_now();
+            self.sync(m, true).await?;
             let (files, newest, session, n) = self.with_manifest(m, |s| {
                 let r = s.resolution.as_ref();
                 let files = r.map(|r| r.files.clone()).unwrap_or_default();
                 let newest = r.and_then(|r| r.newest_ts);
                 (files, newest, s.session.clone(), s.writes)
             });
-            let clock_ts = check_started - LAST_MODIFIED_PRECISION_MS;
+            // Bounded with every answer so far, the sync's included.
+            let clock_ts =
+                self.inner.borrow().clock.lower_bound(check_started) - LAST_MODIFIED_PRECISION_MS;
             let ts = clock_ts.max(newest.map_or(i64::MIN, |t| t + 1));
             let (object, entry_key) = EntryKey::new(&m.key, ts, &session, n);
             self.with_manifest(m, |s| s.writes += 1);
@@ -175,7 +195,10 @@ impl<I: Io> Db<I> {
                 mode: PutMode::Overwrite,
             };
             let meta = self
-                .call(|s3, now| s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now), |r| parse_put(r))
+                .call(
+                    |s3, now| s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now),
+                    parse_put,
+                )
                 .await?;
             // From the clock, `ts` is no later than the server's time when
             // the PUT left (give or take the clock's correction), so the
@@ -186,7 +209,10 @@ impl<I: Io> Db<I> {
                 // Readers ignore it: write again, at the corrected time.
                 rewrites += 1;
                 if rewrites > MAX_ENTRY_REWRITES {
-                    return Err(Error::new(ErrorKind::ClockSkew, "manifest entries keep landing too late to be valid"));
+                    return Err(Error::new(
+                        ErrorKind::ClockSkew,
+                        "manifest entries keep landing too late to be valid",
+                    ));
                 }
                 continue;
             };
@@ -204,18 +230,11 @@ impl<I: Io> Db<I> {
                     mask.entry = Some((object.clone(), ts));
                 }
             });
-            let entries: Vec<KnownEntry> = self.with_manifest(m, |s| s.known.values().cloned().collect());
+            let entries: Vec<KnownEntry> =
+                self.with_manifest(m, |s| s.known.values().cloned().collect());
             self.install_log(m, entries);
-            let marker_at = self.touch_marker(m, &entry_key.version).await;
-            if marker_at.is_some_and(|at| at - ts < LAG_WINDOW_MS) {
-                return Ok(());
-            }
-            // The marker is late (or failed): a writer trusting a 304 may
-            // have written a base without our entry. Commit again, later.
-            rewrites += 1;
-            if rewrites > MAX_ENTRY_REWRITES {
-                return Err(Error::new(ErrorKind::Network, "could not announce the write in time"));
-            }
+            self.touch_marker(m, &entry_key.version).await;
+            return Ok(());
         }
     }
 
@@ -223,7 +242,13 @@ impl<I: Io> Db<I> {
     /// it; `None` if they ignore it. The PUT's `Date` (whole seconds) often
     /// settles it; otherwise the listing's `LastModified` does, exactly as
     /// readers will judge.
-    async fn landing_time(&self, m: &Ref, object: &str, ts: EpochMillis, date: Option<EpochMillis>) -> Result<Option<EpochMillis>> {
+    async fn landing_time(
+        &self,
+        m: &Ref,
+        object: &str,
+        ts: EpochMillis,
+        date: Option<EpochMillis>,
+    ) -> Result<Option<EpochMillis>> {
         if let Some(date) = date {
             let latest = date + LAST_MODIFIED_PRECISION_MS;
             if date >= ts - LAST_MODIFIED_PRECISION_MS && latest - ts < LAG_WINDOW_MS {
@@ -236,7 +261,12 @@ impl<I: Io> Db<I> {
             max_keys: Some(1),
             continuation_token: None,
         };
-        let page = self.call(|s3, now| s3.list_objects_v2(&m.bucket, &params, now), |r| parse_list(r)).await?;
+        let page = self
+            .call(
+                |s3, now| s3.list_objects_v2(&m.bucket, &params, now),
+                parse_list,
+            )
+            .await?;
         Ok(page
             .entries
             .iter()
@@ -245,13 +275,12 @@ impl<I: Io> Db<I> {
             .filter(|lm| (lm - ts).abs() < LAG_WINDOW_MS))
     }
 
-    /// Tells pollers the log changed; returns when the marker landed (the
-    /// latest the answer allows), `None` if it could not be written.
+    /// Tells pollers the log changed.
     ///
     /// Conditional on the ETag we resolved against: if it matches, nobody
     /// else wrote in between and our next poll may trust a 304 on our own
     /// marker; if not, write anyway and make the next poll list.
-    async fn touch_marker(&self, m: &Ref, version: &str) -> Option<EpochMillis> {
+    async fn touch_marker(&self, m: &Ref, version: &str) {
         let (etag, trusted) = self.with_manifest(m, |s| (s.marker_etag.clone(), s.marker_trusted));
         let body = marker_body(version);
         let conditional = PutOptions {
@@ -262,7 +291,10 @@ impl<I: Io> Db<I> {
             },
         };
         let first = self
-            .call(|s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &conditional, now), |r| parse_put(r))
+            .call(
+                |s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &conditional, now),
+                parse_put,
+            )
             .await;
         let outcome = match first {
             Err(e) if e.kind == ErrorKind::PreconditionFailed => {
@@ -270,15 +302,14 @@ impl<I: Io> Db<I> {
                     content_type: Some(JSON.into()),
                     mode: PutMode::Overwrite,
                 };
-                self.call(|s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &plain, now), |r| parse_put(r))
-                    .await
-                    .map(|meta| (meta, false))
+                self.call(
+                    |s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &plain, now),
+                    parse_put,
+                )
+                .await
+                .map(|meta| (meta, false))
             }
             other => other.map(|meta| (meta, trusted)),
-        };
-        let landed = match &outcome {
-            Ok((meta, _)) => Some(meta.date.map_or(i64::MAX, |d| d + LAST_MODIFIED_PRECISION_MS)),
-            Err(_) => None,
         };
         self.with_manifest(m, |s| match outcome {
             Ok((meta, still_trusted)) => {
@@ -287,7 +318,6 @@ impl<I: Io> Db<I> {
             }
             Err(_) => s.marker_trusted = false,
         });
-        landed
     }
 
     /// A versioned bucket named the version of a local write: subscribers
@@ -317,16 +347,24 @@ impl<I: Io> Db<I> {
         {
             let mut inner = self.inner.borrow_mut();
             let inner = &mut *inner;
-            let Some(state) = inner.manifests.get(m) else { return };
+            let Some(state) = inner.manifests.get(m) else {
+                return;
+            };
             for s in inner.subs.iter_mut().filter(|s| &s.manifest == m) {
                 let (version, masked) = state.effective(&s.url);
-                if s.last.as_ref() == Some(&version) || (masked.is_none() && state.resolution.is_none()) {
+                if s.last.as_ref() == Some(&version)
+                    || (masked.is_none() && state.resolution.is_none())
+                {
                     continue;
                 }
                 let value: Option<Option<Json>> = match (masked, &version) {
                     (Some(v), _) => Some(v),
                     (None, None) => Some(None),
-                    (None, Some(v)) => inner.content.get(&(s.url.clone(), v.clone())).cloned().map(Some),
+                    (None, Some(v)) => inner
+                        .content
+                        .get(&(s.url.clone(), v.clone()))
+                        .cloned()
+                        .map(Some),
                 };
                 if let Some(value) = value {
                     s.last = Some(version);

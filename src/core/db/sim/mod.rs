@@ -1,0 +1,721 @@
+//! Deterministic simulation of many clients over one bucket.
+//!
+//! Each seed draws a schedule: 2-4 clients with skewed clocks (some by a
+//! minute), a random workload over a few shared keys, request latencies
+//! from milliseconds to seconds, injected 503/500, lost responses and
+//! resets, sometimes a client crashing mid-write. The executor runs it on a
+//! virtual clock; then faults stop, the survivors and a fresh client read
+//! everything, and the checker judges the history:
+//!
+//! * convergence: every client reads the same final state, and it is the
+//!   oracle's, last-writer-wins over every valid entry ever written (so a
+//!   write the log lost shows as a difference);
+//! * nothing acknowledged is lost: every acknowledged write is in a valid
+//!   entry;
+//! * sessions: a client's reads never go back behind its own acknowledged
+//!   writes or what it already read (read-your-writes, monotonic reads);
+//! * subscribers: one call per version, never the same value twice, the
+//!   last one the final value.
+//!
+//! `MPS3_SIM_SEEDS=N` runs N seeds (default 1000); `MPS3_SIM_SEED=S`
+//! replays one, printing its history.
+
+mod executor;
+mod s3_model;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use executor::Executor;
+use s3_model::S3Model;
+
+use super::{Db, DbConfig, Event, Json};
+use crate::core::credentials::Credentials;
+use crate::core::error::{Error, Result};
+use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::io::Io;
+use crate::core::manifest::{parse_entry_key, EntryBody, Ref, LAG_WINDOW_MS};
+use crate::core::rng::Rng;
+use crate::core::s3::{S3Config, S3};
+
+const BUCKET: &str = "sim";
+
+/// A read's values, key by key (`None`: absent).
+type Reads = Vec<Option<String>>;
+/// An entry's changes: url → version, or `None` for a delete.
+type Changes = Vec<(String, Option<String>)>;
+const MANIFEST: &str = "manifest.json";
+const START: i64 = 1_795_692_057_132;
+
+struct Net {
+    fault_rate: f64,
+    slow_rate: f64,
+}
+
+struct SimIo {
+    exec: Rc<Executor>,
+    model: Rc<RefCell<S3Model>>,
+    net: Rc<RefCell<Net>>,
+    skew: i64,
+    client: usize,
+}
+
+/// Printed when one seed is replayed (`MPS3_SIM_SEED`).
+fn tracing() -> bool {
+    std::env::var("MPS3_SIM_SEED").is_ok()
+}
+
+impl SimIo {
+    fn latency(&self) -> u64 {
+        let slow = self.net.borrow().slow_rate;
+        let mut rng = self.exec.rng.borrow_mut();
+        let roll = rng.next_f64();
+        if roll < slow * 0.2 {
+            rng.range(1_000, 4_000)
+        } else if roll < slow {
+            rng.range(100, 1_000)
+        } else {
+            rng.range(1, 60)
+        }
+    }
+}
+
+impl Io for SimIo {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
+        self.exec.sleep(self.latency()).await;
+        let rate = self.net.borrow().fault_rate;
+        let roll = self.exec.rng.borrow_mut().next_f64();
+        let now = self.exec.now();
+        let fault = |status: u16, code: &str| HttpResponse {
+            status,
+            headers: vec![("date".into(), crate::core::time::format_http_date(now))],
+            body: format!("<Error><Code>{code}</Code><Message>injected</Message></Error>")
+                .into_bytes(),
+        };
+        let label = format!(
+            "{} {}",
+            req.method.as_str(),
+            req.url.trim_start_matches("http://s3.sim/sim")
+        );
+        let outcome = if roll < rate * 0.25 {
+            Ok(fault(503, "SlowDown"))
+        } else if roll < rate * 0.5 {
+            Ok(fault(500, "InternalError"))
+        } else if roll < rate * 0.75 {
+            // Applied, but the answer is lost.
+            self.model.borrow_mut().apply(&req, now);
+            Err(Error::network(
+                "connection reset (after the server applied it)",
+            ))
+        } else if roll < rate {
+            Err(Error::network("connection reset"))
+        } else {
+            Ok(self.model.borrow_mut().apply(&req, now))
+        };
+        if tracing() {
+            let status = match &outcome {
+                Ok(r) => r.status.to_string(),
+                Err(_) => "lost".into(),
+            };
+            let extra = match (&outcome, req.method) {
+                (Ok(r), crate::core::http::Method::Put) if r.status == 200 => {
+                    format!(
+                        " body={}",
+                        String::from_utf8_lossy(&req.body).replace(['\n', ' '], "")
+                    )
+                }
+                _ => String::new(),
+            };
+            eprintln!(
+                "t={} c{} {label} -> {status}{extra}",
+                now - START,
+                self.client
+            );
+        }
+        self.exec.sleep(self.latency()).await;
+        outcome
+    }
+
+    fn now(&self) -> i64 {
+        self.exec.now() + self.skew
+    }
+
+    async fn sleep(&self, ms: u64) {
+        self.exec.sleep(ms).await
+    }
+
+    fn events_ready(&self) {}
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(String, Option<String>),
+    PutAll(Vec<(String, Option<String>)>),
+    Get(String),
+    GetAll(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+struct Record {
+    client: usize,
+    op: Op,
+    completed: Option<i64>,
+    /// Reads: the values; writes: empty. `Err` for a rejected operation.
+    outcome: Option<std::result::Result<Vec<Option<String>>, String>>,
+}
+
+struct Params {
+    clients: usize,
+    keys: Vec<String>,
+    versioning: bool,
+    autoclean: bool,
+    lm_precision: i64,
+    fault_rate: f64,
+    slow_rate: f64,
+    ops: usize,
+    skews: Vec<i64>,
+    crash: Option<(usize, i64)>,
+    poll_ms: u64,
+}
+
+impl Params {
+    fn draw(rng: &mut Rng) -> Params {
+        let clients = rng.range(2, 5) as usize;
+        let skews = (0..clients)
+            .map(|_| {
+                if rng.next_f64() < 0.3 {
+                    rng.range(0, 120_001) as i64 - 60_000
+                } else {
+                    rng.range(0, 4_001) as i64 - 2_000
+                }
+            })
+            .collect();
+        Params {
+            clients,
+            keys: ["a", "b", "c", "dir/d"][..rng.range(2, 5) as usize]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            versioning: rng.next_f64() < 0.2,
+            autoclean: rng.next_f64() < 0.7,
+            lm_precision: if rng.next_f64() < 0.5 { 1000 } else { 1 },
+            fault_rate: [0.0, 0.05, 0.2][rng.range(0, 3) as usize],
+            slow_rate: [0.0, 0.05, 0.2][rng.range(0, 3) as usize],
+            ops: rng.range(3, 10) as usize,
+            skews,
+            crash: (rng.next_f64() < 0.2).then(|| {
+                (
+                    rng.range(0, clients as u64) as usize,
+                    START + rng.range(0, 20_000) as i64,
+                )
+            }),
+            poll_ms: [100, 500, 1000][rng.range(0, 3) as usize],
+        }
+    }
+}
+
+fn json(s: &str) -> Json {
+    serde_json::to_string(s).unwrap().into()
+}
+
+fn unjson(j: &Json) -> String {
+    serde_json::from_str(j).unwrap()
+}
+
+struct Outcome {
+    history: Vec<Record>,
+    finals: Vec<(usize, Vec<Option<String>>)>,
+    notifications: BTreeMap<usize, Vec<Option<String>>>,
+    model: Rc<RefCell<S3Model>>,
+    params: Params,
+}
+
+fn make_db(
+    exec: &Rc<Executor>,
+    model: &Rc<RefCell<S3Model>>,
+    net: &Rc<RefCell<Net>>,
+    p: &Params,
+    client: usize,
+    seed: u64,
+) -> Rc<Db<SimIo>> {
+    let io = SimIo {
+        exec: exec.clone(),
+        model: model.clone(),
+        net: net.clone(),
+        skew: p.skews.get(client).copied().unwrap_or(0),
+        client,
+    };
+    let s3 = S3::new(
+        S3Config::new(
+            Some("http://s3.sim"),
+            "us-east-1",
+            Credentials::new("sim", "sim"),
+        )
+        .unwrap(),
+    );
+    let mut cfg = DbConfig::new(BUCKET);
+    cfg.use_versioning = p.versioning;
+    cfg.autoclean = p.autoclean;
+    cfg.poll_frequency_ms = p.poll_ms;
+    Rc::new(Db::new(io, s3, cfg, seed).unwrap())
+}
+
+fn run(seed: u64) -> Outcome {
+    let mut rng = Rng::new(seed);
+    let p = Params::draw(&mut rng);
+    let exec = Executor::new(START, rng.next_u64());
+    let model = Rc::new(RefCell::new(S3Model::new(p.lm_precision)));
+    model.borrow_mut().create_bucket(BUCKET, p.versioning);
+    let net = Rc::new(RefCell::new(Net {
+        fault_rate: p.fault_rate,
+        slow_rate: p.slow_rate,
+    }));
+    let history: Rc<RefCell<Vec<Record>>> = Rc::default();
+    let notifications: Rc<RefCell<BTreeMap<usize, Vec<Option<String>>>>> = Rc::default();
+    let finals: Rc<RefCell<Vec<(usize, Reads)>>> = Rc::default();
+    let workers_left = Rc::new(Cell::new(p.clients));
+    let stop = Rc::new(Cell::new(false));
+    let dbs: Vec<Rc<Db<SimIo>>> = (0..p.clients)
+        .map(|c| make_db(&exec, &model, &net, &p, c, rng.next_u64()))
+        .collect();
+    let key_ref = |k: &str| Ref::new(BUCKET, k);
+
+    for (c, db) in dbs.iter().enumerate() {
+        // The worker: a random sequence of operations, one at a time.
+        let (db2, exec2, history2, left) = (
+            db.clone(),
+            exec.clone(),
+            history.clone(),
+            workers_left.clone(),
+        );
+        let keys = p.keys.clone();
+        let ops = p.ops;
+        let mut wrng = Rng::new(rng.next_u64());
+        exec.spawn(c, async move {
+            struct Done(Rc<Cell<usize>>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.set(self.0.get() - 1);
+                }
+            }
+            let _done = Done(left);
+            for i in 0..ops {
+                exec2.sleep(wrng.range(0, 400)).await;
+                let pick = |r: &mut Rng| keys[r.range(0, keys.len() as u64) as usize].clone();
+                let value = format!("c{c}-{i}");
+                let roll = wrng.next_f64();
+                let op = if roll < 0.45 {
+                    Op::Put(pick(&mut wrng), Some(value))
+                } else if roll < 0.55 {
+                    Op::Put(pick(&mut wrng), None)
+                } else if roll < 0.7 {
+                    let (a, b) = (pick(&mut wrng), pick(&mut wrng));
+                    let mut entries = vec![(a.clone(), Some(format!("{value}a")))];
+                    if b != a {
+                        entries.push((b, Some(format!("{value}b"))));
+                    }
+                    Op::PutAll(entries)
+                } else if roll < 0.85 {
+                    Op::Get(pick(&mut wrng))
+                } else {
+                    Op::GetAll(keys.clone())
+                };
+                let idx = {
+                    let mut h = history2.borrow_mut();
+                    h.push(Record {
+                        client: c,
+                        op: op.clone(),
+                        completed: None,
+                        outcome: None,
+                    });
+                    h.len() - 1
+                };
+                let outcome = match &op {
+                    Op::Put(k, v) => db2
+                        .put(key_ref(k), v.as_deref().map(json), &[])
+                        .await
+                        .map(|_| vec![]),
+                    Op::PutAll(entries) => db2
+                        .put_all(
+                            entries
+                                .iter()
+                                .map(|(k, v)| (key_ref(k), v.as_deref().map(json)))
+                                .collect(),
+                            &[],
+                        )
+                        .await
+                        .map(|_| vec![]),
+                    Op::Get(k) => db2
+                        .get(&key_ref(k), None)
+                        .await
+                        .map(|v| vec![v.as_ref().map(unjson)]),
+                    Op::GetAll(ks) => {
+                        let refs: Vec<Ref> = ks.iter().map(|k| key_ref(k)).collect();
+                        db2.get_all(&refs, None)
+                            .await
+                            .map(|vs| vs.iter().map(|v| v.as_ref().map(unjson)).collect())
+                    }
+                };
+                let mut h = history2.borrow_mut();
+                h[idx].completed = Some(exec2.now());
+                h[idx].outcome = Some(outcome.map_err(|e| e.to_string()));
+            }
+        });
+        // The subscriber and its poller.
+        let (db3, stop3, notes) = (db.clone(), stop.clone(), notifications.clone());
+        let sub = db.subscribe(&key_ref(&p.keys[0]), None).unwrap();
+        let exec3 = exec.clone();
+        exec.spawn(c, async move {
+            while !stop3.get() {
+                db3.poll_once().await;
+                for e in db3.take_events() {
+                    if let Event::Value { sub: s, value } = e {
+                        assert_eq!(s, sub);
+                        if tracing() {
+                            eprintln!("c{c} notified {value:?}");
+                        }
+                        notes
+                            .borrow_mut()
+                            .entry(c)
+                            .or_default()
+                            .push(value.as_ref().map(unjson));
+                    }
+                }
+                exec3.sleep(db3.config().poll_frequency_ms).await;
+            }
+        });
+    }
+    if let Some((victim, at)) = p.crash {
+        let exec4 = exec.clone();
+        exec.spawn(usize::MAX, async move {
+            exec4.sleep((at - START) as u64).await;
+            exec4.kill(victim);
+        });
+    }
+    // The controller: when the workers are done, calm the network, let the
+    // log settle, then every survivor and a fresh client read everything.
+    let (exec5, net5, finals5, stop5, model5) = (
+        exec.clone(),
+        net.clone(),
+        finals.clone(),
+        stop.clone(),
+        model.clone(),
+    );
+    let survivors: Vec<(usize, Rc<Db<SimIo>>)> = dbs
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| p.crash.map(|(v, _)| v) != Some(*c))
+        .map(|(c, d)| (c, d.clone()))
+        .collect();
+    let keys = p.keys.clone();
+    let fresh = make_db(&exec, &model, &net, &p, 99, rng.next_u64());
+    exec.spawn(usize::MAX - 1, async move {
+        while workers_left.get() > 0 {
+            exec5.sleep(200).await;
+        }
+        *net5.borrow_mut() = Net {
+            fault_rate: 0.0,
+            slow_rate: 0.0,
+        };
+        // Past the window, and past the re-listing that finds entries
+        // whose writer crashed before touching the marker.
+        exec5.sleep(2 * LAG_WINDOW_MS as u64 + 12_000).await;
+        let refs: Vec<Ref> = keys.iter().map(|k| Ref::new(BUCKET, k)).collect();
+        let mut readers = survivors.clone();
+        readers.push((usize::MAX, fresh));
+        for (c, db) in readers {
+            let vs = db
+                .get_all(&refs, None)
+                .await
+                .expect("reads after the faults stop succeed");
+            finals5
+                .borrow_mut()
+                .push((c, vs.iter().map(|v| v.as_ref().map(unjson)).collect()));
+        }
+        // Let pollers deliver the final state too.
+        exec5.sleep(3_000).await;
+        stop5.set(true);
+        let _ = model5;
+    });
+    exec.run_until(START + 30 * 60_000);
+    assert!(
+        stop.get(),
+        "seed {seed}: the run did not finish (deadlock?)"
+    );
+    for db in &dbs {
+        db.shutdown();
+    }
+    let history = history.borrow().clone();
+    let finals = finals.borrow().clone();
+    let notifications = notifications.borrow().clone();
+    Outcome {
+        history,
+        finals,
+        notifications,
+        model,
+        params: p,
+    }
+}
+
+/// Every valid entry ever written, oldest first, with its changes.
+fn oracle_log(model: &S3Model) -> Vec<(i64, String, Changes)> {
+    let mut last: BTreeMap<String, (i64, Vec<u8>)> = BTreeMap::new();
+    for put in &model.puts {
+        if put.bucket == BUCKET && parse_entry_key(MANIFEST, &put.key).is_some() {
+            last.insert(put.key.clone(), (put.last_modified, put.body.clone()));
+        }
+    }
+    let mut log: Vec<(i64, String, Changes)> = last
+        .into_iter()
+        .filter_map(|(key, (lm, body))| {
+            let ts = parse_entry_key(MANIFEST, &key)?.ts;
+            if (lm - ts).abs() >= LAG_WINDOW_MS {
+                return None;
+            }
+            let body = EntryBody::parse(&body).ok()?;
+            let files = body.update.get("files")?.as_object()?.clone();
+            let changes = files
+                .into_iter()
+                .map(|(url, v)| {
+                    (
+                        url,
+                        v.get("version")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string),
+                    )
+                })
+                .collect();
+            Some((ts, key, changes))
+        })
+        .collect();
+    // Oldest first: ascending time, and within a millisecond descending key.
+    log.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
+    log
+}
+
+/// version → value, from the content objects ever written.
+fn contents(model: &S3Model, versioning: bool) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if versioning {
+        for vs in model.buckets[BUCKET].objects.values() {
+            for v in vs.iter().filter(|v| !v.delete_marker) {
+                if let Ok(s) = serde_json::from_slice::<String>(&v.body) {
+                    out.insert(v.version_id.clone(), s);
+                }
+            }
+        }
+    } else {
+        for put in &model.puts {
+            if let Some((_, version)) = put.key.rsplit_once('@') {
+                if let Ok(s) = serde_json::from_slice::<String>(&put.body) {
+                    out.insert(version.to_string(), s);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check(seed: u64, o: &Outcome) -> std::result::Result<(), String> {
+    let model = o.model.borrow();
+    let log = oracle_log(&model);
+    let values = contents(&model, o.params.versioning);
+    let value_of = |v: &Option<String>| {
+        v.as_ref().map(|v| {
+            values
+                .get(v)
+                .cloned()
+                .unwrap_or_else(|| format!("<missing content {v}>"))
+        })
+    };
+    // The oracle state and each value's position in the log.
+    let mut state: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut position: HashMap<(String, String), usize> = HashMap::new();
+    for (i, (_, _, changes)) in log.iter().enumerate() {
+        for (url, version) in changes {
+            let value = value_of(version);
+            if let Some(v) = &value {
+                position.insert((url.clone(), v.clone()), i);
+            }
+            state.insert(url.clone(), value);
+        }
+    }
+    let url = |k: &str| format!("{BUCKET}/{k}");
+    let expected: Vec<Option<String>> = o
+        .params
+        .keys
+        .iter()
+        .map(|k| state.get(&url(k)).cloned().flatten())
+        .collect();
+
+    // Convergence, and to the oracle.
+    let survivors = o.params.clients - usize::from(o.params.crash.is_some());
+    if o.finals.len() != survivors + 1 {
+        return Err(format!(
+            "{} final reads, expected {}",
+            o.finals.len(),
+            survivors + 1
+        ));
+    }
+    for (c, got) in &o.finals {
+        if got != &expected {
+            return Err(format!(
+                "client {c} ended with {got:?}; the log says {expected:?}"
+            ));
+        }
+    }
+    // Acknowledged writes are all in valid entries.
+    for r in &o.history {
+        if !matches!(r.outcome, Some(Ok(_))) {
+            continue;
+        }
+        let written: Vec<(String, String)> = match &r.op {
+            Op::Put(k, Some(v)) => vec![(k.clone(), v.clone())],
+            Op::PutAll(es) => es
+                .iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+                .collect(),
+            _ => vec![],
+        };
+        for (k, v) in written {
+            if !position.contains_key(&(url(&k), v.clone())) {
+                return Err(format!(
+                    "acknowledged write {k}={v} (client {}) is in no valid entry",
+                    r.client
+                ));
+            }
+        }
+    }
+    // Sessions: never behind one's own acknowledged writes or earlier reads.
+    for c in 0..o.params.clients {
+        let mut floor: HashMap<String, usize> = HashMap::new();
+        let mut ops: Vec<&Record> = o
+            .history
+            .iter()
+            .filter(|r| r.client == c && r.completed.is_some())
+            .collect();
+        ops.sort_by_key(|r| r.completed);
+        for r in ops {
+            let Some(Ok(reads)) = &r.outcome else {
+                continue;
+            };
+            let keys: Vec<String> = match &r.op {
+                Op::Get(k) => vec![k.clone()],
+                Op::GetAll(ks) => ks.clone(),
+                Op::Put(k, Some(v)) => {
+                    let p = position[&(url(k), v.clone())];
+                    let f = floor.entry(k.clone()).or_insert(p);
+                    *f = (*f).max(p);
+                    continue;
+                }
+                Op::PutAll(es) => {
+                    for (k, v) in es {
+                        if let Some(v) = v {
+                            let p = position[&(url(k), v.clone())];
+                            let f = floor.entry(k.clone()).or_insert(p);
+                            *f = (*f).max(p);
+                        }
+                    }
+                    continue;
+                }
+                Op::Put(_, None) => continue,
+            };
+            for (k, read) in keys.iter().zip(reads) {
+                let Some(&f) = floor.get(k) else {
+                    if let Some(v) = read {
+                        if let Some(&p) = position.get(&(url(k), v.clone())) {
+                            floor.insert(k.clone(), p);
+                        }
+                    }
+                    continue;
+                };
+                match read {
+                    Some(v) => match position.get(&(url(k), v.clone())) {
+                        Some(&p) if p >= f => {
+                            floor.insert(k.clone(), p);
+                        }
+                        Some(&p) => {
+                            return Err(format!(
+                                "client {c} read {k}={v} (log position {p}) after observing position {f}"
+                            ))
+                        }
+                        None => return Err(format!("client {c} read {k}={v}, which no valid entry holds")),
+                    },
+                    None => {
+                        let deleted_later = log[f + 1..]
+                            .iter()
+                            .any(|(_, _, ch)| ch.iter().any(|(u, v)| u == &url(k) && v.is_none()));
+                        if !deleted_later {
+                            return Err(format!("client {c} read {k} as absent after observing position {f}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Subscribers: one call per version, ending at the final value.
+    for (c, notes) in &o.notifications {
+        let mut seen = std::collections::HashSet::new();
+        for n in notes.iter().flatten() {
+            if !seen.insert(n) {
+                return Err(format!("client {c}'s subscriber got {n} twice: {notes:?}"));
+            }
+        }
+        let survived = o.params.crash.map(|(v, _)| v) != Some(*c);
+        if survived && notes.last() != Some(&expected[0]) {
+            return Err(format!(
+                "client {c}'s subscriber ended at {:?}, not {:?}",
+                notes.last(),
+                expected[0]
+            ));
+        }
+    }
+    let _ = seed;
+    Ok(())
+}
+
+fn seeds() -> Vec<u64> {
+    if let Ok(s) = std::env::var("MPS3_SIM_SEED") {
+        return vec![s.parse().expect("MPS3_SIM_SEED is a number")];
+    }
+    let n: u64 = std::env::var("MPS3_SIM_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    (1..=n).collect()
+}
+
+#[test]
+fn simulated_clients_converge_and_lose_no_acknowledged_write() {
+    let mut failures = Vec::new();
+    let (mut writes, mut reads, mut rejected) = (0, 0, 0);
+    for seed in seeds() {
+        let outcome = run(seed);
+        for r in &outcome.history {
+            match (&r.op, &r.outcome) {
+                (_, Some(Err(_))) => rejected += 1,
+                (Op::Get(_) | Op::GetAll(_), Some(Ok(_))) => reads += 1,
+                (_, Some(Ok(_))) => writes += 1,
+                _ => {}
+            }
+        }
+        if let Err(why) = check(seed, &outcome) {
+            if std::env::var("MPS3_SIM_SEED").is_ok() {
+                for r in &outcome.history {
+                    eprintln!("{r:?}");
+                }
+                eprintln!("requests: {:?}", outcome.model.borrow().requests);
+            }
+            failures.push(format!("seed {seed}: {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
+        }
+    }
+    eprintln!("simulation: {} seeds, {writes} acknowledged writes, {reads} reads, {rejected} rejected operations", seeds().len());
+    assert!(writes > 0 && reads > 0, "the workload did nothing");
+    assert!(
+        failures.is_empty(),
+        "{} failing seeds:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,293 @@
+//! An in-memory S3 with the semantics the protocol leans on: strong
+//! read-after-write, lexicographic ListObjectsV2 with 1000-key pages and
+//! `encoding-type=url`, conditional PUT (`If-None-Match: *`, `If-Match`)
+//! and GET (`If-None-Match` → 304), optional versioning, and a
+//! `LastModified` of configurable precision (moto's is whole seconds).
+//! Signatures are not checked here: the browser tests verify them against
+//! a real server.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::core::encode::{percent_decode, uri_encode};
+use crate::core::http::{HttpRequest, HttpResponse, Method};
+use crate::core::sigv4::sha256_hex;
+use crate::core::time::{format_http_date, format_iso8601};
+use crate::core::xml::escape;
+
+#[derive(Clone, Debug)]
+pub struct Version {
+    pub body: Vec<u8>,
+    pub etag: String,
+    pub last_modified: i64,
+    pub version_id: String,
+    pub delete_marker: bool,
+}
+
+#[derive(Default)]
+pub struct Bucket {
+    pub versioning: bool,
+    pub objects: BTreeMap<String, Vec<Version>>,
+}
+
+/// Every PUT ever applied, deleted or not: what the checker's oracle reads.
+#[derive(Clone, Debug)]
+pub struct PutRecord {
+    pub bucket: String,
+    pub key: String,
+    pub last_modified: i64,
+    pub body: Vec<u8>,
+}
+
+pub struct S3Model {
+    pub buckets: HashMap<String, Bucket>,
+    pub lm_precision_ms: i64,
+    pub puts: Vec<PutRecord>,
+    pub requests: BTreeMap<&'static str, usize>,
+    next_version: u64,
+}
+
+fn respond(status: u16, headers: Vec<(&str, String)>, body: Vec<u8>, now: i64) -> HttpResponse {
+    let mut h: Vec<(String, String)> = headers
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    h.push(("date".into(), format_http_date(now)));
+    HttpResponse {
+        status,
+        headers: h,
+        body,
+    }
+}
+
+fn error(status: u16, code: &str, now: i64) -> HttpResponse {
+    let body = format!("<Error><Code>{code}</Code><Message>{code}</Message></Error>");
+    respond(
+        status,
+        vec![("content-type", "application/xml".into())],
+        body.into_bytes(),
+        now,
+    )
+}
+
+impl S3Model {
+    pub fn new(lm_precision_ms: i64) -> S3Model {
+        S3Model {
+            buckets: HashMap::new(),
+            lm_precision_ms,
+            puts: Vec::new(),
+            requests: BTreeMap::new(),
+            next_version: 1,
+        }
+    }
+
+    pub fn create_bucket(&mut self, name: &str, versioning: bool) {
+        self.buckets.insert(
+            name.to_string(),
+            Bucket {
+                versioning,
+                objects: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// Applies one request at server time `now`.
+    pub fn apply(&mut self, req: &HttpRequest, now: i64) -> HttpResponse {
+        let rest = req
+            .url
+            .split_once("://")
+            .map_or(req.url.as_str(), |(_, r)| r);
+        let path_and_query = &rest[rest.find('/').unwrap_or(rest.len())..];
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let path = percent_decode(path).expect("well-encoded path");
+        let query: HashMap<String, String> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k).unwrap(), percent_decode(v).unwrap())
+            })
+            .collect();
+        let path = path.trim_start_matches('/');
+        let (bucket, key) = match path.split_once('/') {
+            Some((b, k)) => (b.to_string(), Some(k.to_string())),
+            None => (path.to_string(), None),
+        };
+        let lm = now - now.rem_euclid(self.lm_precision_ms);
+        let kind = match (req.method, &key) {
+            (Method::Get, None) => "LIST",
+            (Method::Put, _) => "PUT",
+            (Method::Get, _) => "GET",
+            (Method::Head, _) => "HEAD",
+            (Method::Delete, _) => "DELETE",
+            _ => "OTHER",
+        };
+        *self.requests.entry(kind).or_default() += 1;
+        let S3Model {
+            buckets,
+            puts,
+            requests,
+            next_version,
+            ..
+        } = self;
+        let Some(b) = buckets.get_mut(&bucket) else {
+            return error(404, "NoSuchBucket", now);
+        };
+        match (req.method, key) {
+            (Method::Get, None) => list(b, &query, now),
+            (Method::Put, Some(key)) => {
+                let current = b
+                    .objects
+                    .get(&key)
+                    .and_then(|v| v.last())
+                    .filter(|v| !v.delete_marker);
+                if req.header("if-none-match") == Some("*") && current.is_some() {
+                    return error(412, "PreconditionFailed", now);
+                }
+                if let Some(expected) = req.header("if-match") {
+                    match current {
+                        None => return error(404, "NoSuchKey", now),
+                        Some(v) if v.etag != expected => {
+                            return error(412, "PreconditionFailed", now)
+                        }
+                        _ => {}
+                    }
+                }
+                let etag = format!("\"{}\"", &sha256_hex(&req.body)[..32]);
+                let version_id = format!("v{next_version}");
+                *next_version += 1;
+                let v = Version {
+                    body: req.body.clone(),
+                    etag: etag.clone(),
+                    last_modified: lm,
+                    version_id: version_id.clone(),
+                    delete_marker: false,
+                };
+                let versions = b.objects.entry(key.clone()).or_default();
+                if !b.versioning {
+                    versions.clear();
+                }
+                versions.push(v);
+                let versioned = b.versioning;
+                puts.push(PutRecord {
+                    bucket,
+                    key,
+                    last_modified: lm,
+                    body: req.body.clone(),
+                });
+                let mut h = vec![("etag", etag)];
+                if versioned {
+                    h.push(("x-amz-version-id", version_id));
+                }
+                respond(200, h, Vec::new(), now)
+            }
+            (Method::Get | Method::Head, Some(key)) => {
+                let versions = b.objects.get(&key);
+                let found = match query.get("versionId") {
+                    Some(id) => versions.and_then(|vs| vs.iter().find(|v| &v.version_id == id)),
+                    None => versions
+                        .and_then(|vs| vs.last())
+                        .filter(|v| !v.delete_marker),
+                };
+                let Some(v) = found else {
+                    return error(404, "NoSuchKey", now);
+                };
+                let mut h = vec![
+                    ("etag", v.etag.clone()),
+                    ("last-modified", format_http_date(v.last_modified)),
+                    ("content-type", "application/json".to_string()),
+                ];
+                if b.versioning {
+                    h.push(("x-amz-version-id", v.version_id.clone()));
+                }
+                if req.header("if-none-match") == Some(v.etag.as_str()) {
+                    *requests.entry("304").or_default() += 1;
+                    return respond(304, h, Vec::new(), now);
+                }
+                let body = if req.method == Method::Get {
+                    v.body.clone()
+                } else {
+                    Vec::new()
+                };
+                respond(200, h, body, now)
+            }
+            (Method::Delete, Some(key)) => {
+                if b.versioning {
+                    let version_id = format!("v{next_version}");
+                    *next_version += 1;
+                    b.objects.entry(key).or_default().push(Version {
+                        body: Vec::new(),
+                        etag: String::new(),
+                        last_modified: lm,
+                        version_id,
+                        delete_marker: true,
+                    });
+                    respond(
+                        204,
+                        vec![("x-amz-delete-marker", "true".into())],
+                        Vec::new(),
+                        now,
+                    )
+                } else {
+                    b.objects.remove(&key);
+                    respond(204, vec![], Vec::new(), now)
+                }
+            }
+            _ => error(400, "InvalidRequest", now),
+        }
+    }
+}
+
+fn list(b: &Bucket, query: &HashMap<String, String>, now: i64) -> HttpResponse {
+    let prefix = query.get("prefix").cloned().unwrap_or_default();
+    let after = query
+        .get("continuation-token")
+        .or_else(|| query.get("start-after"))
+        .cloned()
+        .unwrap_or_default();
+    let max: usize = query
+        .get("max-keys")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let url = query.get("encoding-type").map(String::as_str) == Some("url");
+    let keys: Vec<(&String, &Version)> = b
+        .objects
+        .range(after.clone()..)
+        .filter(|(k, _)| **k > after && k.starts_with(&prefix))
+        .filter_map(|(k, vs)| vs.last().filter(|v| !v.delete_marker).map(|v| (k, v)))
+        .take(max + 1)
+        .collect();
+    let truncated = keys.len() > max;
+    let page = &keys[..keys.len().min(max)];
+    let enc = |k: &str| if url { uri_encode(k, true) } else { escape(k) };
+    let mut xml = String::from("<ListBucketResult>");
+    if url {
+        xml.push_str("<EncodingType>url</EncodingType>");
+    }
+    for (k, v) in page {
+        xml.push_str(&format!(
+            "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Contents>",
+            enc(k),
+            format_iso8601(v.last_modified),
+            escape(&v.etag),
+            v.body.len()
+        ));
+    }
+    xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
+    if truncated {
+        let last = page.last().unwrap().0;
+        xml.push_str(&format!(
+            "<NextContinuationToken>{}</NextContinuationToken>",
+            escape(last)
+        ));
+    }
+    xml.push_str("</ListBucketResult>");
+    respond(
+        200,
+        vec![("content-type", "application/xml".into())],
+        xml.into_bytes(),
+        now,
+    )
+}
