@@ -1,0 +1,587 @@
+//! The JavaScript surface: the `MPS3` class. It converts values and
+//! errors and holds no logic: everything it does is a call into the
+//! engine (`core::db`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Map, Object, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::io::{Logger, WebIo};
+use crate::core::credentials::Credentials;
+use crate::core::db::{Db, DbConfig, Event, Json};
+use crate::core::error::Error;
+use crate::core::manifest::Ref;
+use crate::core::s3::{S3Config, S3};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** An object in a bucket. A plain string means `{ bucket: defaultBucket, key }`. */
+export interface Ref { bucket: string; key: string; }
+export type Key = string | Ref;
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface S3Config {
+  /** e.g. "https://<account>.r2.cloudflarestorage.com" or "http://127.0.0.1:9000"; default: AWS in `region`. */
+  endpoint?: string;
+  region?: string;
+  credentials: Credentials;
+  /** Path-style URLs (default: true for a custom endpoint, false for AWS). */
+  forcePathStyle?: boolean;
+}
+
+/** A structured log event, e.g. `{ type: "request", method, url, status, ms }`. */
+export interface LogEvent { type: string; [field: string]: unknown; }
+
+export interface MPS3Config {
+  defaultBucket: string;
+  /** Default `"manifest.json"` in `defaultBucket`. */
+  defaultManifest?: Key;
+  s3Config: S3Config;
+  /** Content under the bucket's own versions instead of `key@uuid` (default false). */
+  useVersioning?: boolean;
+  /** Milliseconds between polls of subscribed manifests (default 1000). */
+  pollFrequency?: number;
+  /** Delete log entries older than the replay window (default true). */
+  autoclean?: boolean;
+  /** Correct the clock from servers' `Date` headers (default true). */
+  adaptiveClock?: boolean;
+  /** Milliseconds added to the local clock (default 0). */
+  clockOffset?: number;
+  /** Polls trust a 304 on the change marker instead of listing (default true). */
+  minimizeListObjectsCalls?: boolean;
+  /** A name for this client in logs. */
+  label?: string;
+  /** `true`: log to the console; a function receives each event. */
+  log?: boolean | ((event: LogEvent) => void);
+}
+
+export interface PutOptions { manifests?: Key[]; }
+export interface GetOptions { manifest?: Key; }
+export interface SubscribeOptions { manifest?: Key; }
+
+/** Errors carry a stable `code`. */
+export interface MPS3Error extends Error {
+  code: "NotFound" | "NotModified" | "PreconditionFailed" | "AccessDenied" | "SlowDown"
+      | "ServerError" | "Network" | "BadResponse" | "BadInput" | "ClockSkew" | "Offline" | "Shutdown";
+  status?: number;
+  s3Code?: string;
+}
+"#;
+
+/// A JS `Error` with `code` (and `status`, `s3Code` when S3 answered).
+pub fn to_js_error(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("MPS3Error");
+    let _ = Reflect::set(&err, &"code".into(), &e.kind.code().into());
+    if let Some(status) = e.status {
+        let _ = Reflect::set(&err, &"status".into(), &status.into());
+    }
+    if let Some(code) = &e.s3_code {
+        let _ = Reflect::set(&err, &"s3Code".into(), &code.as_str().into());
+    }
+    err.into()
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::bad_input(msg)
+}
+
+fn get(o: &JsValue, name: &str) -> JsValue {
+    Reflect::get(o, &name.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn opt_string(o: &JsValue, name: &str) -> Result<Option<String>, Error> {
+    let v = get(o, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| bad(format!("{name} must be a string")))
+}
+
+fn opt_bool(o: &JsValue, name: &str) -> Result<Option<bool>, Error> {
+    let v = get(o, name);
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| bad(format!("{name} must be a boolean")))
+}
+
+fn opt_number(o: &JsValue, name: &str) -> Result<Option<f64>, Error> {
+    let v = get(o, name);
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() => Ok(Some(n)),
+        _ => Err(bad(format!("{name} must be a finite number"))),
+    }
+}
+
+/// Refuses options this version does not know: a typo must not be ignored.
+fn only_known(o: &JsValue, what: &str, known: &[&str]) -> Result<(), Error> {
+    if o.is_undefined() || o.is_null() {
+        return Ok(());
+    }
+    if !o.is_object() {
+        return Err(bad(format!("{what} must be an object")));
+    }
+    for name in Object::keys(o.unchecked_ref::<Object>()).iter() {
+        let name = name.as_string().unwrap_or_default();
+        if !known.contains(&name.as_str()) {
+            return Err(bad(format!("unknown {what} option {name:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// A key: a string (in `bucket`) or `{ bucket, key }`.
+fn to_ref(v: &JsValue, bucket: &str) -> Result<Ref, Error> {
+    if let Some(key) = v.as_string() {
+        return Ok(Ref::new(bucket, key));
+    }
+    if v.is_object() {
+        only_known(v, "key", &["bucket", "key"])?;
+        let key = opt_string(v, "key")?.ok_or_else(|| bad("a key object needs `key`"))?;
+        let b = opt_string(v, "bucket")?.unwrap_or_else(|| bucket.to_string());
+        return Ok(Ref::new(b, key));
+    }
+    Err(bad("a key is a string or { bucket, key }"))
+}
+
+/// `JSON.stringify(value, null, 2)` (the JS client's content format), or
+/// BadInput for what JSON cannot hold: functions, symbols, BigInt, cycles.
+fn to_json(value: &JsValue) -> Result<Json, Error> {
+    let text = JSON::stringify_with_replacer_and_space(value, &JsValue::NULL, &JsValue::from(2))
+        .map_err(|e| {
+            let msg = e
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .unwrap_or_default();
+            bad(format!("value is not JSON: {msg}"))
+        })?;
+    text.as_string()
+        .map(Json::from)
+        .ok_or_else(|| bad("value is not JSON (a function or symbol?)"))
+}
+
+fn from_json(text: &Json) -> Result<JsValue, Error> {
+    JSON::parse(text).map_err(|_| Error::bad_response("stored value is not JSON"))
+}
+
+fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .and_then(|c| c.dyn_into::<web_sys::Crypto>().ok());
+    match crypto {
+        Some(c) if c.get_random_values_with_u8_array(&mut bytes).is_ok() => {
+            u64::from_le_bytes(bytes)
+        }
+        // No Web Crypto: ids need only be unique, not secret.
+        _ => (js_sys::Math::random() * 2f64.powi(53)) as u64 ^ (js_sys::Date::now() as u64) << 11,
+    }
+}
+
+struct Client {
+    db: Db<WebIo>,
+    default_bucket: String,
+    handlers: RefCell<HashMap<u64, Function>>,
+    poller: Cell<bool>,
+}
+
+impl Client {
+    /// Calls handlers for queued events. Runs on its own task, so no Rust
+    /// borrow is held while JavaScript runs (a handler may call back in).
+    fn deliver(&self) {
+        for event in self.db.take_events() {
+            let (sub, args) = match event {
+                Event::Value { sub, value } => {
+                    let v = match value.as_ref().map(from_json).transpose() {
+                        Ok(v) => v.unwrap_or(JsValue::UNDEFINED),
+                        Err(e) => {
+                            self.call(sub, &JsValue::UNDEFINED, &to_js_error(&e));
+                            continue;
+                        }
+                    };
+                    (sub, (v, JsValue::UNDEFINED))
+                }
+                Event::Error { sub, error } => (sub, (JsValue::UNDEFINED, to_js_error(&error))),
+            };
+            self.call(sub, &args.0, &args.1);
+        }
+    }
+
+    fn call(&self, sub: u64, value: &JsValue, error: &JsValue) {
+        let handler = self.handlers.borrow().get(&sub).cloned();
+        if let Some(h) = handler {
+            if let Err(e) = h.call2(&JsValue::NULL, value, error) {
+                web_sys::console::error_2(&"mps3: a subscriber threw".into(), &e);
+            }
+        }
+    }
+}
+
+/// A vendorless, multiplayer, offline-first key-value store in an
+/// S3-compatible bucket.
+#[wasm_bindgen]
+pub struct MPS3 {
+    client: Rc<Client>,
+}
+
+fn config(cfg: &JsValue) -> Result<(DbConfig, S3, Logger, String), Error> {
+    only_known(
+        cfg,
+        "config",
+        &[
+            "defaultBucket",
+            "defaultManifest",
+            "s3Config",
+            "useVersioning",
+            "pollFrequency",
+            "autoclean",
+            "adaptiveClock",
+            "clockOffset",
+            "minimizeListObjectsCalls",
+            "label",
+            "log",
+        ],
+    )?;
+    if !cfg.is_object() {
+        return Err(bad("new MPS3(config) needs a config object"));
+    }
+    let bucket =
+        opt_string(cfg, "defaultBucket")?.ok_or_else(|| bad("config.defaultBucket is required"))?;
+    let mut db = DbConfig::new(&bucket);
+    let manifest = get(cfg, "defaultManifest");
+    if !manifest.is_undefined() {
+        db.default_manifest = to_ref(&manifest, &bucket)?;
+    }
+    db.use_versioning = opt_bool(cfg, "useVersioning")?.unwrap_or(false);
+    if let Some(ms) = opt_number(cfg, "pollFrequency")? {
+        if ms < 10.0 {
+            return Err(bad("pollFrequency must be at least 10 ms"));
+        }
+        db.poll_frequency_ms = ms as u64;
+    }
+    db.autoclean = opt_bool(cfg, "autoclean")?.unwrap_or(true);
+    db.adaptive_clock = opt_bool(cfg, "adaptiveClock")?.unwrap_or(true);
+    db.clock_offset = opt_number(cfg, "clockOffset")?.unwrap_or(0.0) as i64;
+    db.minimize_list_calls = opt_bool(cfg, "minimizeListObjectsCalls")?.unwrap_or(true);
+    let label = opt_string(cfg, "label")?.unwrap_or_default();
+    let log = get(cfg, "log");
+    let logger = if let Some(f) = log.dyn_ref::<Function>() {
+        Logger::Function(f.clone())
+    } else if log.as_bool() == Some(true) {
+        Logger::Console
+    } else if log.is_undefined() || log.as_bool() == Some(false) {
+        Logger::Off
+    } else {
+        return Err(bad("log must be a boolean or a function"));
+    };
+
+    let s3c = get(cfg, "s3Config");
+    if !s3c.is_object() {
+        return Err(bad("config.s3Config is required"));
+    }
+    only_known(
+        &s3c,
+        "s3Config",
+        &["endpoint", "region", "credentials", "forcePathStyle"],
+    )?;
+    let creds = get(&s3c, "credentials");
+    if !creds.is_object() {
+        return Err(bad("s3Config.credentials is required"));
+    }
+    only_known(
+        &creds,
+        "credentials",
+        &["accessKeyId", "secretAccessKey", "sessionToken"],
+    )?;
+    let mut credentials = Credentials::new(
+        opt_string(&creds, "accessKeyId")?
+            .ok_or_else(|| bad("credentials.accessKeyId is required"))?,
+        opt_string(&creds, "secretAccessKey")?
+            .ok_or_else(|| bad("credentials.secretAccessKey is required"))?,
+    );
+    if let Some(token) = opt_string(&creds, "sessionToken")? {
+        credentials = credentials.with_session_token(token);
+    }
+    let region = opt_string(&s3c, "region")?.unwrap_or_else(|| "us-east-1".into());
+    let endpoint = opt_string(&s3c, "endpoint")?;
+    let mut s3 = S3Config::new(endpoint.as_deref(), &region, credentials)?;
+    if let Some(path_style) = opt_bool(&s3c, "forcePathStyle")? {
+        s3.path_style = path_style;
+    }
+    Ok((db, S3::new(s3), logger, label))
+}
+
+#[wasm_bindgen]
+impl MPS3 {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "MPS3Config")] cfg: JsValue,
+    ) -> Result<MPS3, JsValue> {
+        let (db_config, s3, logger, label) = config(&cfg).map_err(|e| to_js_error(&e))?;
+        let default_bucket = db_config.default_manifest.bucket.clone();
+        let io = WebIo::new(logger, label);
+        let db = Db::new(io, s3, db_config, random_seed()).map_err(|e| to_js_error(&e))?;
+        let client = Rc::new(Client {
+            db,
+            default_bucket,
+            handlers: RefCell::new(HashMap::new()),
+            poller: Cell::new(false),
+        });
+        let weak = Rc::downgrade(&client);
+        client.db.io().set_deliver(Rc::new(move || {
+            if let Some(c) = weak.upgrade() {
+                c.deliver();
+            }
+        }));
+        Ok(MPS3 { client })
+    }
+
+    fn key(&self, key: &JsValue) -> Result<Ref, Error> {
+        to_ref(key, &self.client.default_bucket)
+    }
+
+    fn manifests(&self, options: &JsValue, field: &str) -> Result<Vec<Ref>, Error> {
+        let v = get(options, field);
+        if v.is_undefined() {
+            return Ok(vec![]);
+        }
+        let arr = v
+            .dyn_ref::<Array>()
+            .ok_or_else(|| bad(format!("{field} must be an array")))?;
+        arr.iter().map(|m| self.key(&m)).collect()
+    }
+
+    fn manifest(&self, options: &JsValue) -> Result<Option<Ref>, Error> {
+        let v = get(options, "manifest");
+        if v.is_undefined() {
+            Ok(None)
+        } else {
+            self.key(&v).map(Some)
+        }
+    }
+
+    fn run<F>(&self, prepared: Result<F, Error>) -> Promise
+    where
+        F: std::future::Future<Output = Result<JsValue, Error>> + 'static,
+    {
+        match prepared {
+            Err(e) => Promise::reject(&to_js_error(&e)),
+            Ok(fut) => future_to_promise(async move { fut.await.map_err(|e| to_js_error(&e)) }),
+        }
+    }
+
+    /// Writes `value` (any JSON; `undefined` deletes) under `key`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn put(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PutOptions")] options: JsValue,
+    ) -> Promise {
+        let prepared = (|| {
+            only_known(&options, "put", &["manifests"])?;
+            let key = self.key(&key)?;
+            let value = if value.is_undefined() {
+                None
+            } else {
+                Some(to_json(&value)?)
+            };
+            let manifests = self.manifests(&options, "manifests")?;
+            let client = self.client.clone();
+            Ok(async move {
+                client.db.put(key, value, &manifests).await?;
+                Ok(JsValue::UNDEFINED)
+            })
+        })();
+        self.run(prepared)
+    }
+
+    /// Deletes `key` (same as `put(key, undefined)`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PutOptions")] options: JsValue,
+    ) -> Promise {
+        self.put(key, JsValue::UNDEFINED, options)
+    }
+
+    /// Writes several keys atomically: readers see all of them or none.
+    /// `entries`: a `Map` or a plain object of key → value (`undefined`
+    /// deletes).
+    #[wasm_bindgen(js_name = putAll, unchecked_return_type = "Promise<void>")]
+    pub fn put_all(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Map<Key, unknown> | Record<string, unknown>")]
+        entries: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PutOptions")] options: JsValue,
+    ) -> Promise {
+        let prepared = (|| {
+            only_known(&options, "putAll", &["manifests"])?;
+            let pairs: Vec<(JsValue, JsValue)> = if let Some(map) = entries.dyn_ref::<Map>() {
+                let mut v = Vec::new();
+                map.for_each(&mut |value, key| v.push((key, value)));
+                v
+            } else if entries.is_object() {
+                Object::entries(entries.unchecked_ref::<Object>())
+                    .iter()
+                    .map(|kv| {
+                        let kv: Array = kv.unchecked_into();
+                        (kv.get(0), kv.get(1))
+                    })
+                    .collect()
+            } else {
+                return Err(bad("putAll takes a Map or an object"));
+            };
+            let mut batch = Vec::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let value = if v.is_undefined() {
+                    None
+                } else {
+                    Some(to_json(&v)?)
+                };
+                batch.push((self.key(&k)?, value));
+            }
+            let manifests = self.manifests(&options, "manifests")?;
+            let client = self.client.clone();
+            Ok(async move {
+                client.db.put_all(batch, &manifests).await?;
+                Ok(JsValue::UNDEFINED)
+            })
+        })();
+        self.run(prepared)
+    }
+
+    /// The value of `key` (`undefined` when absent), reading your own
+    /// writes.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    pub fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "GetOptions")] options: JsValue,
+    ) -> Promise {
+        let prepared = (|| {
+            only_known(&options, "get", &["manifest"])?;
+            let key = self.key(&key)?;
+            let manifest = self.manifest(&options)?;
+            let client = self.client.clone();
+            Ok(async move {
+                let v = client.db.get(&key, manifest.as_ref()).await?;
+                Ok(v.as_ref()
+                    .map(from_json)
+                    .transpose()?
+                    .unwrap_or(JsValue::UNDEFINED))
+            })
+        })();
+        self.run(prepared)
+    }
+
+    /// Values of `keys` from one consistent snapshot, as a `Map` from each
+    /// given key to its value (`undefined` when absent).
+    #[wasm_bindgen(js_name = getAll, unchecked_return_type = "Promise<Map<Key, unknown>>")]
+    pub fn get_all(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key[]")] keys: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "GetOptions")] options: JsValue,
+    ) -> Promise {
+        let prepared = (|| {
+            only_known(&options, "getAll", &["manifest"])?;
+            let arr = keys
+                .dyn_ref::<Array>()
+                .ok_or_else(|| bad("getAll takes an array of keys"))?;
+            let originals: Vec<JsValue> = arr.iter().collect();
+            let refs = originals
+                .iter()
+                .map(|k| self.key(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            let manifest = self.manifest(&options)?;
+            let client = self.client.clone();
+            Ok(async move {
+                let values = client.db.get_all(&refs, manifest.as_ref()).await?;
+                let out = Map::new();
+                for (k, v) in originals.iter().zip(values) {
+                    let v = v
+                        .as_ref()
+                        .map(from_json)
+                        .transpose()?
+                        .unwrap_or(JsValue::UNDEFINED);
+                    out.set(k, &v);
+                }
+                Ok(out.into())
+            })
+        })();
+        self.run(prepared)
+    }
+
+    /// Calls `handler(value, error)` with the current value of `key`, then
+    /// once per new version of it (`undefined` when deleted); errors go to
+    /// the second argument and polling carries on. Returns a function that
+    /// unsubscribes.
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(value: unknown, error?: MPS3Error) => void")]
+        handler: Function,
+        #[wasm_bindgen(unchecked_param_type = "SubscribeOptions")] options: JsValue,
+    ) -> Result<Function, JsValue> {
+        let (key, manifest) = (|| {
+            only_known(&options, "subscribe", &["manifest"])?;
+            Ok::<_, Error>((self.key(&key)?, self.manifest(&options)?))
+        })()
+        .map_err(|e| to_js_error(&e))?;
+        let c = &self.client;
+        let id =
+            c.db.subscribe(&key, manifest.as_ref())
+                .map_err(|e| to_js_error(&e))?;
+        c.handlers.borrow_mut().insert(id, handler);
+        // The first value now; later ones from the poller.
+        let client = c.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = client.db.refresh(manifest.as_ref()).await {
+                client.call(id, &JsValue::UNDEFINED, &to_js_error(&e));
+            }
+        });
+        if !c.poller.replace(true) {
+            let client = c.clone();
+            wasm_bindgen_futures::spawn_local(async move { client.db.run_poller().await });
+        }
+        let weak = Rc::downgrade(c);
+        let unsubscribe = Closure::once_into_js(move || {
+            if let Some(c) = weak.upgrade() {
+                c.db.unsubscribe(id);
+                c.handlers.borrow_mut().remove(&id);
+            }
+        });
+        Ok(unsubscribe.unchecked_into())
+    }
+
+    /// Stops polling; later calls reject with code `Shutdown`.
+    pub fn shutdown(&self) {
+        self.client.db.shutdown();
+        self.client.handlers.borrow_mut().clear();
+    }
+
+    /// The clock correction in use (ms), learned from servers' `Date`.
+    #[wasm_bindgen(getter, js_name = clockOffset)]
+    pub fn clock_offset(&self) -> f64 {
+        self.client.db.clock_offset() as f64
+    }
+}

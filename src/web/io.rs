@@ -1,0 +1,123 @@
+//! The browser's `Io`: fetch, `Date.now()`, timers, and event delivery on
+//! a later task, after the engine's borrows have ended.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::JsValue;
+
+use crate::core::error::Result;
+use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::io::Io;
+use crate::core::time::EpochMillis;
+
+/// Where structured log events go: nowhere, the console, or a function.
+#[derive(Clone)]
+pub enum Logger {
+    Off,
+    Console,
+    Function(Function),
+}
+
+impl Logger {
+    pub fn emit(&self, event: &Object) {
+        match self {
+            Logger::Off => {}
+            Logger::Console => web_sys::console::log_1(event),
+            Logger::Function(f) => {
+                let _ = f.call1(&JsValue::NULL, event);
+            }
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !matches!(self, Logger::Off)
+    }
+}
+
+/// Builds a log event `{ type, ...fields }`.
+pub fn event(kind: &str, fields: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    let _ = Reflect::set(&o, &"type".into(), &kind.into());
+    for (k, v) in fields {
+        let _ = Reflect::set(&o, &(*k).into(), v);
+    }
+    o
+}
+
+pub struct WebIo {
+    pub logger: Logger,
+    pub label: String,
+    /// Called (on a later task) when the engine queued events.
+    deliver: RefCell<Option<Rc<dyn Fn()>>>,
+    scheduled: Rc<Cell<bool>>,
+}
+
+impl WebIo {
+    pub fn new(logger: Logger, label: String) -> WebIo {
+        WebIo {
+            logger,
+            label,
+            deliver: RefCell::new(None),
+            scheduled: Rc::new(Cell::new(false)),
+        }
+    }
+
+    pub fn set_deliver(&self, f: Rc<dyn Fn()>) {
+        *self.deliver.borrow_mut() = Some(f);
+    }
+}
+
+/// The URL without its query (no secrets are in it either way: requests
+/// are signed in headers).
+fn path_of(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+impl Io for WebIo {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
+        let started = js_sys::Date::now();
+        let method = req.method.as_str();
+        let out = super::fetch::send(&req, None).await;
+        if self.logger.enabled() {
+            let status: JsValue = match &out {
+                Ok(r) => r.status.into(),
+                Err(e) => e.kind.code().into(),
+            };
+            self.logger.emit(&event(
+                "request",
+                &[
+                    ("label", self.label.as_str().into()),
+                    ("method", method.into()),
+                    ("url", path_of(&req.url).into()),
+                    ("status", status),
+                    ("ms", (js_sys::Date::now() - started).into()),
+                ],
+            ));
+        }
+        out
+    }
+
+    fn now(&self) -> EpochMillis {
+        js_sys::Date::now() as EpochMillis
+    }
+
+    async fn sleep(&self, ms: u64) {
+        gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32).await
+    }
+
+    fn events_ready(&self) {
+        if self.scheduled.replace(true) {
+            return;
+        }
+        let deliver = self.deliver.borrow().clone();
+        let scheduled = self.scheduled.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            scheduled.set(false);
+            if let Some(deliver) = deliver {
+                deliver();
+            }
+        });
+    }
+}
