@@ -84,3 +84,37 @@ pub async fn clear_faults() {
 pub async fn stats(bucket: &str) -> serde_json::Value {
     control(Method::Get, &format!("/stats?bucket={bucket}"), "").await
 }
+
+/// A client config for `bucket` (JSON), with `extra` fields merged in.
+pub fn db_config(bucket: &str, extra: serde_json::Value) -> wasm_bindgen::JsValue {
+    let tb = testbed();
+    let mut cfg = serde_json::json!({
+        "defaultBucket": bucket,
+        "pollFrequency": 100,
+        "s3Config": {
+            "endpoint": tb.endpoint,
+            "region": tb.region,
+            "credentials": { "accessKeyId": tb.access_key, "secretAccessKey": tb.secret }
+        }
+    });
+    if let (Some(base), Some(more)) = (cfg.as_object_mut(), extra.as_object()) {
+        for (k, v) in more {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    js_sys::JSON::parse(&cfg.to_string()).unwrap()
+}
+
+pub async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await
+}
+
+/// Waits until `check` holds, polling every 20 ms; panics after `ms`.
+pub async fn eventually(what: &str, ms: u32, check: impl Fn() -> bool) {
+    let mut waited = 0;
+    while !check() {
+        assert!(waited < ms, "timed out after {ms} ms waiting for {what}");
+        sleep(20).await;
+        waited += 20;
+    }
+}

@@ -31,8 +31,11 @@ pub struct ManifestState {
     /// Three hex digits in this client's entry keys.
     pub session: String,
     pub writes: u32,
-    /// Orders this manifest's resolutions and entry writes.
+    /// One resolution or entry write of this manifest at a time.
     pub lock: FifoLock,
+    /// This client's writes reach the log in call order: a write takes its
+    /// ticket when called and waits for it before its entry.
+    pub write_order: FifoLock,
     /// ETag of the change marker when the log was last resolved.
     pub marker_etag: Option<String>,
     /// Whether a 304 on `marker_etag` proves nothing changed. Not when the
@@ -62,6 +65,7 @@ impl ManifestState {
             session,
             writes: 0,
             lock: FifoLock::new(),
+            write_order: FifoLock::new(),
             marker_etag: None,
             marker_trusted: false,
             known: BTreeMap::new(),

@@ -39,7 +39,7 @@ impl<I: Io> Db<I> {
         // Fix this write's place in each manifest's order now, at the call.
         let tickets: Vec<_> = manifests
             .iter()
-            .map(|m| self.with_manifest(m, |s| s.lock.ticket()))
+            .map(|m| self.with_manifest(m, |s| s.write_order.ticket()))
             .collect();
         let (write_id, versions) = {
             let mut inner = self.inner.borrow_mut();
@@ -149,9 +149,11 @@ impl<I: Io> Db<I> {
             .collect();
         // 2. One entry per manifest, in call order.
         for (m, ticket) in manifests.iter().zip(tickets) {
-            let guard = ticket.await;
+            let turn = ticket.await;
+            let guard = self.with_manifest(m, |s| s.lock.clone()).lock().await;
             let r = self.write_entry(m, write_id, &changes).await;
             drop(guard);
+            drop(turn);
             r?;
             self.notify_local(m);
         }
@@ -190,21 +192,31 @@ impl<I: Io> Db<I> {
             self.with_manifest(m, |s| s.writes += 1);
             let body = EntryBody::new(&files, changes);
             let bytes = body.to_bytes();
+            // Create-only: a retry after a lost answer must not PUT again,
+            // which would move `LastModified` under readers who already
+            // accepted the entry (and could make it invalid after the
+            // fact). A 412 means our first attempt landed: the listing
+            // tells when, exactly as readers judge it.
             let opts = PutOptions {
                 content_type: Some(JSON.into()),
-                mode: PutMode::Overwrite,
+                mode: PutMode::Create,
             };
-            let meta = self
+            let put = self
                 .call(
                     |s3, now| s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now),
                     parse_put,
                 )
-                .await?;
+                .await;
+            let answered = match put {
+                Ok(meta) => meta.date,
+                Err(e) if e.kind == ErrorKind::PreconditionFailed => None,
+                Err(e) => return Err(e),
+            };
             // From the clock, `ts` is no later than the server's time when
             // the PUT left (give or take the clock's correction), so the
             // `Date` bounds `LastModified` from above; a `ts` from a newer
             // entry has no such guarantee: ask the listing.
-            let date = meta.date.filter(|_| ts == clock_ts);
+            let date = answered.filter(|_| ts == clock_ts);
             let Some(landed) = self.landing_time(m, &object, ts, date).await? else {
                 // Readers ignore it: write again, at the corrected time.
                 rewrites += 1;

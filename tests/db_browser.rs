@@ -1,0 +1,475 @@
+//! The database through its JavaScript class, in headless Chromium against
+//! the test bed: every call, several clients on one page, faults, skew.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use common::*;
+use js_sys::{Array, Function, Map, Reflect, JSON};
+use mps3::core::manifest::{parse_entry_key, EntryBody};
+use mps3::core::s3::{GetOptions, GetResult, ListParams};
+use mps3::web::api::MPS3;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn bucket(prefix: &str) -> String {
+    let b = unique_bucket(prefix);
+    client().create_bucket(&b).await.expect("create bucket");
+    b
+}
+
+fn js(v: serde_json::Value) -> JsValue {
+    JSON::parse(&v.to_string()).unwrap()
+}
+
+fn to_json(v: &JsValue) -> serde_json::Value {
+    if v.is_undefined() {
+        return serde_json::Value::String("<undefined>".into());
+    }
+    serde_json::from_str(&String::from(JSON::stringify(v).unwrap())).unwrap()
+}
+
+async fn ok(p: js_sys::Promise) -> JsValue {
+    JsFuture::from(p).await.unwrap_or_else(|e| {
+        panic!(
+            "rejected: {:?}",
+            to_json(&Reflect::get(&e, &"message".into()).unwrap())
+        )
+    })
+}
+
+async fn err_code(p: js_sys::Promise) -> String {
+    let e = JsFuture::from(p).await.expect_err("expected a rejection");
+    Reflect::get(&e, &"code".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+fn none() -> JsValue {
+    JsValue::UNDEFINED
+}
+
+/// A subscriber that records what it is called with.
+fn recorder() -> (Function, Rc<RefCell<Vec<serde_json::Value>>>) {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let f = Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, e: JsValue| {
+        if e.is_undefined() {
+            s.borrow_mut().push(to_json(&v));
+        } else {
+            s.borrow_mut()
+                .push(json!({"error": to_json(&Reflect::get(&e, &"code".into()).unwrap())}));
+        }
+    });
+    (f.into_js_value().unchecked_into(), seen)
+}
+
+#[wasm_bindgen_test]
+async fn put_get_delete_round_trip_json_values() {
+    let b = bucket("db-rt").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    assert!(ok(db.get("missing".into(), none())).await.is_undefined());
+    let values = [
+        json!({"hello": "world"}),
+        json!(0),
+        json!(-1.5),
+        json!(""),
+        json!(true),
+        json!([1, {"a": [2, 3]}]),
+        json!({}),
+        json!(null),
+        json!("héllo ✓ 日本"),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let key = format!("k{i}");
+        ok(db.put(key.clone().into(), js(v.clone()), none())).await;
+        assert_eq!(to_json(&ok(db.get(key.into(), none())).await), *v);
+    }
+    // A fresh client reads what the first wrote.
+    let other = MPS3::new(db_config(&b, json!({}))).unwrap();
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(
+            to_json(&ok(other.get(format!("k{i}").into(), none())).await),
+            *v
+        );
+    }
+    ok(db.delete("k0".into(), none())).await;
+    assert!(ok(db.get("k0".into(), none())).await.is_undefined());
+    assert!(ok(other.get("k0".into(), none())).await.is_undefined());
+    // `{bucket, key}` keys and `undefined` deletes.
+    ok(db.put(js(json!({"bucket": b, "key": "obj"})), js(json!(1)), none())).await;
+    assert_eq!(
+        to_json(&ok(other.get("obj".into(), none())).await),
+        json!(1)
+    );
+    ok(db.put("obj".into(), JsValue::UNDEFINED, none())).await;
+    assert!(ok(other.get("obj".into(), none())).await.is_undefined());
+}
+
+#[wasm_bindgen_test]
+async fn put_all_and_get_all_are_one_snapshot() {
+    let b = bucket("db-batch").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let entries = Map::new();
+    entries.set(&"k1".into(), &1.into());
+    entries.set(&"k2".into(), &"two".into());
+    entries.set(&"k3".into(), &js(json!({"nested": [1, 2, 3]})));
+    ok(db.put_all(entries.into(), none())).await;
+    ok(db.put_all(js(json!({"k2": 3})), none())).await;
+    let deleting = Map::new();
+    deleting.set(&"k1".into(), &JsValue::UNDEFINED);
+    ok(db.put_all(deleting.into(), none())).await;
+    let keys = Array::of3(&"k1".into(), &"k2".into(), &"k3".into());
+    let got: Map = ok(db.get_all(keys.into(), none())).await.unchecked_into();
+    assert!(got.get(&"k1".into()).is_undefined());
+    assert_eq!(to_json(&got.get(&"k2".into())), json!(3));
+    assert_eq!(
+        to_json(&got.get(&"k3".into())),
+        json!({"nested": [1, 2, 3]})
+    );
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_is_refused_and_writes_nothing() {
+    let b = bucket("db-bad").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let before = stats(&b).await;
+    let function: JsValue = Function::new_no_args("return 1").into();
+    let bigint: JsValue = js_sys::BigInt::from(5u32).into();
+    let cyclic = js_sys::Object::new();
+    Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
+    for value in [
+        function,
+        bigint,
+        cyclic.into(),
+        js_sys::Symbol::for_("s").into(),
+    ] {
+        assert_eq!(
+            err_code(db.put("k".into(), value, none())).await,
+            "BadInput"
+        );
+    }
+    assert_eq!(
+        err_code(db.put("k".repeat(1025).into(), 1.into(), none())).await,
+        "BadInput"
+    );
+    assert_eq!(
+        err_code(db.put("".into(), 1.into(), none())).await,
+        "BadInput"
+    );
+    assert_eq!(
+        err_code(db.put("k".into(), 1.into(), js(json!({"manifest": "x"})))).await,
+        "BadInput"
+    );
+    assert_eq!(err_code(db.get(js(json!(5)), none())).await, "BadInput");
+    let after = stats(&b).await;
+    for kind in ["PUT", "GET", "LIST", "OPTIONS"] {
+        assert_eq!(
+            after[kind], before[kind],
+            "{kind}: nothing may be sent ({after})"
+        );
+    }
+
+    let code = |cfg: JsValue| {
+        let e = MPS3::new(cfg).err().expect("refused");
+        Reflect::get(&e, &"code".into())
+            .unwrap()
+            .as_string()
+            .unwrap()
+    };
+    assert_eq!(code(db_config(&b, json!({"pollFrequncy": 5}))), "BadInput");
+    let no_bucket = db_config(&b, json!({}));
+    Reflect::delete_property(
+        no_bucket.unchecked_ref::<js_sys::Object>(),
+        &"defaultBucket".into(),
+    )
+    .unwrap();
+    assert_eq!(code(no_bucket), "BadInput");
+    assert_eq!(code(JsValue::UNDEFINED), "BadInput");
+}
+
+#[wasm_bindgen_test]
+async fn wrong_secret_rejects_with_access_denied() {
+    let b = bucket("db-auth").await;
+    let cfg = db_config(&b, json!({}));
+    let creds = Reflect::get(
+        &Reflect::get(&cfg, &"s3Config".into()).unwrap(),
+        &"credentials".into(),
+    )
+    .unwrap();
+    Reflect::set(&creds, &"secretAccessKey".into(), &"wrong".into()).unwrap();
+    let db = MPS3::new(cfg).unwrap();
+    assert_eq!(
+        err_code(db.put("k".into(), 1.into(), none())).await,
+        "AccessDenied"
+    );
+    assert_eq!(err_code(db.get("k".into(), none())).await, "AccessDenied");
+}
+
+#[wasm_bindgen_test]
+async fn subscribers_hear_other_clients_including_deletes() {
+    let b = bucket("db-sub").await;
+    let a = MPS3::new(db_config(&b, json!({"label": "a"}))).unwrap();
+    let w = MPS3::new(db_config(&b, json!({"label": "w"}))).unwrap();
+    // Subscribing right after an awaited put still hears later writes.
+    ok(a.put("k".into(), 1.into(), none())).await;
+    let (handler, seen) = recorder();
+    let unsubscribe = a.subscribe("k".into(), handler, none()).unwrap();
+    eventually("the first value", 5_000, || {
+        seen.borrow().first() == Some(&json!(1))
+    })
+    .await;
+    ok(w.put("k".into(), 2.into(), none())).await;
+    eventually("the other client's write", 5_000, || {
+        seen.borrow().last() == Some(&json!(2))
+    })
+    .await;
+    ok(w.delete("k".into(), none())).await;
+    eventually("the delete", 5_000, || {
+        seen.borrow().last() == Some(&json!("<undefined>"))
+    })
+    .await;
+    ok(w.put("k".into(), 3.into(), none())).await;
+    eventually("a write after the delete", 5_000, || {
+        seen.borrow().last() == Some(&json!(3))
+    })
+    .await;
+    assert_eq!(
+        *seen.borrow(),
+        vec![json!(1), json!(2), json!("<undefined>"), json!(3)],
+        "once per version"
+    );
+    unsubscribe.call0(&JsValue::NULL).unwrap();
+    ok(w.put("k".into(), 4.into(), none())).await;
+    sleep(600).await;
+    assert_eq!(seen.borrow().len(), 4, "no calls after unsubscribe");
+    a.shutdown();
+    assert_eq!(err_code(a.get("k".into(), none())).await, "Shutdown");
+}
+
+#[wasm_bindgen_test]
+async fn reads_see_a_put_while_it_is_in_flight() {
+    let b = bucket("db-ryw").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    ok(db.put("k".into(), 1.into(), none())).await;
+    set_faults(1, json!([{ "action": "delay", "delay_ms": 1500, "methods": ["PUT"], "path_regex": format!("^/{b}/k%40"), "times": 1 }])).await;
+    let (handler, seen) = recorder();
+    let _unsub = db.subscribe("k".into(), handler, none()).unwrap();
+    eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
+    let pending = db.put("k".into(), 2.into(), none());
+    // Before the slow content PUT returns, reads and subscribers see 2.
+    assert_eq!(to_json(&ok(db.get("k".into(), none())).await), json!(2));
+    eventually("the optimistic value", 500, || {
+        seen.borrow().last() == Some(&json!(2))
+    })
+    .await;
+    let other = MPS3::new(db_config(&b, json!({}))).unwrap();
+    assert_eq!(
+        to_json(&ok(other.get("k".into(), none())).await),
+        json!(1),
+        "others see it once committed"
+    );
+    ok(pending).await;
+    assert_eq!(to_json(&ok(other.get("k".into(), none())).await), json!(2));
+    assert_eq!(
+        *seen.borrow(),
+        vec![json!(1), json!(2)],
+        "the committed write is not delivered again"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_write_unmasks_and_rejects() {
+    let b = bucket("db-fail").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    ok(db.put("k".into(), 1.into(), none())).await;
+    let (handler, seen) = recorder();
+    let _unsub = db.subscribe("k".into(), handler, none()).unwrap();
+    eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
+    // Every content PUT of this key fails until the retries give up.
+    set_faults(
+        2,
+        json!([{ "action": "503", "methods": ["PUT"], "path_regex": format!("^/{b}/k%40") }]),
+    )
+    .await;
+    let start = js_sys::Date::now();
+    let code = err_code(db.put("k".into(), 2.into(), none())).await;
+    clear_faults().await;
+    assert_eq!(
+        code,
+        "SlowDown",
+        "retries exhausted after {} ms",
+        js_sys::Date::now() - start
+    );
+    assert_eq!(to_json(&ok(db.get("k".into(), none())).await), json!(1));
+    eventually("the revert", 2_000, || {
+        seen.borrow().last() == Some(&json!(1))
+    })
+    .await;
+    assert_eq!(*seen.borrow(), vec![json!(1), json!(2), json!(1)]);
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_parallel_puts_all_visible_and_batches_never_half_seen() {
+    let b = bucket("db-par").await;
+    let a = Rc::new(MPS3::new(db_config(&b, json!({"label": "a"}))).unwrap());
+    let c = Rc::new(MPS3::new(db_config(&b, json!({"label": "c"}))).unwrap());
+    let mut promises = Vec::new();
+    for i in 0..6 {
+        promises.push(a.put(format!("a{i}").into(), i.into(), none()));
+        promises.push(c.put(format!("c{i}").into(), i.into(), none()));
+    }
+    for p in promises {
+        ok(p).await;
+    }
+    let keys: Array = (0..6)
+        .flat_map(|i| [format!("a{i}"), format!("c{i}")])
+        .map(JsValue::from)
+        .collect();
+    for db in [&a, &c] {
+        let got: Map = ok(db.get_all(keys.clone().into(), none()))
+            .await
+            .unchecked_into();
+        for i in 0..6 {
+            assert_eq!(to_json(&got.get(&format!("a{i}").into())), json!(i));
+            assert_eq!(to_json(&got.get(&format!("c{i}").into())), json!(i));
+        }
+    }
+    // A batch is never seen half-done by the other client.
+    let pair = Array::of2(&"x".into(), &"y".into());
+    let writer = a.clone();
+    let writes = wasm_bindgen_futures::future_to_promise(async move {
+        for round in 0..8 {
+            let m = Map::new();
+            m.set(&"x".into(), &round.into());
+            m.set(&"y".into(), &round.into());
+            JsFuture::from(writer.put_all(m.into(), JsValue::UNDEFINED)).await?;
+        }
+        Ok(JsValue::UNDEFINED)
+    });
+    for _ in 0..12 {
+        let got: Map = ok(c.get_all(pair.clone().into(), none()))
+            .await
+            .unchecked_into();
+        assert_eq!(
+            to_json(&got.get(&"x".into())),
+            to_json(&got.get(&"y".into())),
+            "half a batch"
+        );
+    }
+    ok(writes).await;
+    let got: Map = ok(c.get_all(pair.into(), none())).await.unchecked_into();
+    assert_eq!(to_json(&got.get(&"x".into())), json!(7));
+}
+
+/// Every entry of a bucket's default manifest log, parsed.
+async fn log_entries(b: &str) -> Vec<EntryBody> {
+    let s3 = client();
+    let listed = s3
+        .list_all(
+            b,
+            ListParams {
+                prefix: Some("manifest.json@".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for e in listed {
+        if parse_entry_key("manifest.json", &e.key).is_none() {
+            continue;
+        }
+        if let GetResult::Found(o) = s3
+            .get_object(b, &e.key, &GetOptions::default())
+            .await
+            .unwrap()
+        {
+            out.push(EntryBody::parse(&o.body).unwrap());
+        }
+    }
+    out
+}
+
+#[wasm_bindgen_test]
+async fn with_a_fifth_of_requests_failing_every_write_lands_exactly_once() {
+    let b = bucket("db-faults").await;
+    let db = MPS3::new(db_config(&b, json!({"autoclean": false}))).unwrap();
+    set_faults(
+        20,
+        json!([
+            { "action": "503", "rate": 0.1, "path_regex": format!("^/{b}") },
+            { "action": "reset", "rate": 0.05, "path_regex": format!("^/{b}") },
+            { "action": "drop", "rate": 0.05, "path_regex": format!("^/{b}") },
+        ]),
+    )
+    .await;
+    for i in 0..10 {
+        ok(db.put(format!("k{i}").into(), i.into(), none())).await;
+    }
+    let faults = stats(&b).await["faults"].as_u64().unwrap();
+    clear_faults().await;
+    assert!(faults > 0, "no fault was injected");
+    let reader = MPS3::new(db_config(&b, json!({}))).unwrap();
+    for i in 0..10 {
+        assert_eq!(
+            to_json(&ok(reader.get(format!("k{i}").into(), none())).await),
+            json!(i)
+        );
+    }
+    // Exactly one entry carries each write.
+    let entries = log_entries(&b).await;
+    for i in 0..10 {
+        let url = format!("{b}/k{i}");
+        let carrying = entries
+            .iter()
+            .filter(|e| e.update["files"].get(&url).is_some())
+            .count();
+        assert_eq!(
+            carrying, 1,
+            "k{i} is in {carrying} entries ({faults} faults injected)"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn clients_a_minute_off_converge() {
+    let b = bucket("db-skew").await;
+    let ahead = MPS3::new(db_config(
+        &b,
+        json!({"clockOffset": 60_000, "label": "ahead"}),
+    ))
+    .unwrap();
+    let behind = MPS3::new(db_config(
+        &b,
+        json!({"clockOffset": -60_000, "label": "behind"}),
+    ))
+    .unwrap();
+    for round in 0..3 {
+        ok(ahead.put("k".into(), js(json!(format!("ahead-{round}"))), none())).await;
+        ok(behind.put("k".into(), js(json!(format!("behind-{round}"))), none())).await;
+    }
+    assert!(
+        ahead.clock_offset().abs() < 5_000.0,
+        "corrected: {}",
+        ahead.clock_offset()
+    );
+    assert!(
+        behind.clock_offset().abs() < 5_000.0,
+        "corrected: {}",
+        behind.clock_offset()
+    );
+    let fresh = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let last = json!("behind-2");
+    for db in [&ahead, &behind, &fresh] {
+        assert_eq!(to_json(&ok(db.get("k".into(), none())).await), last);
+    }
+}
