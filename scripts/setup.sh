@@ -45,7 +45,8 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 
 binaryen=$(python3 -c 'import tomllib;print(tomllib.load(open("wasm-pack.toml","rb"))["wasm-opt"]["binaryen"])')
-if [ "$("$tools/node/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "$binaryen" ]; then
+installed=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["version"])' "$tools/node/node_modules/binaryen/package.json" 2>/dev/null || true)
+if [ "$installed" != "$binaryen" ]; then
   step "wasm-opt (npm binaryen@$binaryen)"
   npm install --silent --no-audit --no-fund --prefix "$tools/node" "binaryen@$binaryen"
 fi
@@ -58,8 +59,9 @@ if ! cmp -s "$req" "$tools/venv/.installed" 2>/dev/null; then
   cp "$req" "$tools/venv/.installed"
 fi
 
-if [ -f tests/e2e/package.json ] && ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.package-lock.json 2>/dev/null; then
-  step "end-to-end test packages (tests/e2e)"
+if ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.mps3-installed 2>/dev/null; then
+  step "end-to-end test packages (tests/e2e: playwright-core, no browser download)"
   (cd tests/e2e && npm ci --silent --no-audit --no-fund)
+  cp tests/e2e/package-lock.json tests/e2e/node_modules/.mps3-installed
 fi
 echo "setup: ok"

@@ -20,8 +20,9 @@ step "native tests"
 cargo test
 
 step "S3 test bed"
-config=$(scripts/testbed.sh)
-trap 'kill "$(cat target/testbed.pid)" 2>/dev/null || true' EXIT
+config=$(scripts/testbed.sh --bucket demo-board)
+pids=("$(cat target/testbed.pid)")
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 eval "$(python3 - "$config" <<'PY'
 import json, shlex, sys
 c = json.load(open(sys.argv[1]))
@@ -38,7 +39,22 @@ echo "test bed at $MPS3_TESTBED_ENDPOINT"
 
 step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
-cargo test --target wasm32-unknown-unknown --test "*"
+cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser
+
+step "package build and the demo, end to end (playwright-core + Chromium)"
+scripts/build.py
+mkdir -p target/demo
+python3 - "$config" > target/demo/config.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+print(json.dumps({"bucket": "demo-board", "endpoint": c["endpoint"], "region": c["region"],
+                  "accessKeyId": c["accessKeyId"], "secretAccessKey": c["secretAccessKey"]}))
+PY
+python3 scripts/serve.py --port 0 > target/demo/serve.log 2>&1 &
+pids+=("$!")
+for _ in $(seq 1 50); do grep -q "demo: http" target/demo/serve.log && break; sleep 0.1; done
+export MPS3_DEMO_URL=$(sed -n 's/^demo: //p' target/demo/serve.log)
+(cd tests/e2e && node --test)
 
 echo
 echo "all tests passed in $(( $(date +%s) - started )) s"

@@ -327,6 +327,7 @@ def main():
     ap.add_argument("--port", type=int, default=0, help="0: any free port")
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--config-out", help="write endpoint and keys here as JSON")
+    ap.add_argument("--bucket", action="append", default=[], help="create this bucket at start")
     args = ap.parse_args()
 
     testbed = Testbed(DomainDispatcherApplication(create_backend_app))
@@ -334,6 +335,18 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_port}"
     access_key, secret = enable_auth(endpoint, args.region)
+    if args.bucket:
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=args.region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret,
+        )
+        for name in args.bucket:
+            s3.create_bucket(Bucket=name)
     config = {
         "endpoint": endpoint,
         "region": args.region,
