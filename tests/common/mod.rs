@@ -118,3 +118,9 @@ pub async fn eventually(what: &str, ms: u32, check: impl Fn() -> bool) {
         waited += 20;
     }
 }
+
+/// Hands a benchmark's figures to the test bed, where scripts/bench.sh
+/// collects them.
+pub async fn report(figures: &serde_json::Value) {
+    control(Method::Post, "/report", &figures.to_string()).await;
+}

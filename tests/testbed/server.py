@@ -159,6 +159,13 @@ class Testbed:
         if path == "/release" and method == "POST":
             self.release.set()
             return 200, {"ok": True}
+        if path == "/report" and method == "POST":
+            with self.state_lock:
+                self.report = json.loads(body or b"null")
+            return 200, {"ok": True}
+        if path == "/report" and method == "GET":
+            with self.state_lock:
+                return 200, getattr(self, "report", None)
         if path == "/health":
             return 200, {"ok": True}
         return 404, {"error": f"no control {method} {path}"}

@@ -201,6 +201,7 @@ impl<I: Io> Db<I> {
                 content_type: Some(JSON.into()),
                 mode: PutMode::Create,
             };
+            let sent_lower = self.inner.borrow().clock.lower_bound(self.local_now());
             let put = self
                 .call(
                     |s3, now| s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now),
@@ -212,12 +213,10 @@ impl<I: Io> Db<I> {
                 Err(e) if e.kind == ErrorKind::PreconditionFailed => None,
                 Err(e) => return Err(e),
             };
-            // From the clock, `ts` is no later than the server's time when
-            // the PUT left (give or take the clock's correction), so the
-            // `Date` bounds `LastModified` from above; a `ts` from a newer
-            // entry has no such guarantee: ask the listing.
-            let date = answered.filter(|_| ts == clock_ts);
-            let Some(landed) = self.landing_time(m, &object, ts, date).await? else {
+            let Some(landed) = self
+                .landing_time(m, &object, ts, sent_lower, answered)
+                .await?
+            else {
                 // Readers ignore it: write again, at the corrected time.
                 rewrites += 1;
                 if rewrites > MAX_ENTRY_REWRITES {
@@ -251,19 +250,25 @@ impl<I: Io> Db<I> {
     }
 
     /// When the entry `object` (key time `ts`) landed, if readers accept
-    /// it; `None` if they ignore it. The PUT's `Date` (whole seconds) often
-    /// settles it; otherwise the listing's `LastModified` does, exactly as
-    /// readers will judge.
+    /// it; `None` if they ignore it.
+    ///
+    /// The answer often settles it: `LastModified` is at least the server's
+    /// time when the PUT left (`sent_lower` bounds that from below) and at
+    /// most the answer's `Date`, each give or take a second of whole-second
+    /// precision. When those bounds do not prove it, the listing's
+    /// `LastModified` does, exactly as readers will judge.
     async fn landing_time(
         &self,
         m: &Ref,
         object: &str,
         ts: EpochMillis,
+        sent_lower: EpochMillis,
         date: Option<EpochMillis>,
     ) -> Result<Option<EpochMillis>> {
         if let Some(date) = date {
+            let earliest = sent_lower - LAST_MODIFIED_PRECISION_MS;
             let latest = date + LAST_MODIFIED_PRECISION_MS;
-            if date >= ts - LAST_MODIFIED_PRECISION_MS && latest - ts < LAG_WINDOW_MS {
+            if ts - earliest < LAG_WINDOW_MS && latest - ts < LAG_WINDOW_MS {
                 return Ok(Some(date));
             }
         }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmarks: package size (target/bench/size.json) and, against the test
+# bed's request counters, requests per operation and put → notify latency
+# (target/bench/ops.json). Prints a short table of each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >/dev/null
+export PATH="$HOME/.cargo/bin:$PATH"
+scripts/build.py --bench
+
+config=$(scripts/testbed.sh)
+trap 'kill "$(cat target/testbed.pid)" 2>/dev/null || true' EXIT
+eval "$(python3 - "$config" <<'PY'
+import json, shlex, sys
+c = json.load(open(sys.argv[1]))
+for k, v in {"MPS3_TESTBED_ENDPOINT": c["endpoint"], "MPS3_TESTBED_REGION": c["region"],
+             "MPS3_TESTBED_ACCESS_KEY": c["accessKeyId"], "MPS3_TESTBED_SECRET": c["secretAccessKey"]}.items():
+    print(f"export {k}={shlex.quote(v)}")
+PY
+)"
+WASM_BINDGEN_TEST_TIMEOUT=300 cargo test --release --target wasm32-unknown-unknown --test bench_browser
+python3 - "$config" <<'PY'
+import json, sys, urllib.request
+c = json.load(open(sys.argv[1]))
+figures = json.load(urllib.request.urlopen(c["control"] + "/report"))
+assert figures, "the benchmark reported nothing"
+with open("target/bench/ops.json", "w") as f:
+    json.dump(figures, f, indent=2)
+kinds = ["GET", "304", "PUT", "LIST", "DELETE", "OPTIONS", "bytes_in", "bytes_out"]
+print(f"\n{'operation':<14}" + "".join(f"{k:>10}" for k in kinds))
+for op in ["put_cold", "put_warm", "get_cold", "get_warm"]:
+    print(f"{op:<14}" + "".join(f"{figures[op].get(k, 0):>10}" for k in kinds))
+idle = figures["idle_polls"]
+n = max(idle["polls"], 1)
+print(f"{'idle poll':<14}" + "".join(f"{idle['requests'].get(k, 0) / n:>10.2f}" for k in kinds) + f"   ({n} polls)")
+print(f"\nput (median): {figures['put_ms_median']:.0f} ms; put → other client notified (median, poll 100 ms): {figures['notify_ms_median']:.0f} ms")
+print("wrote target/bench/ops.json")
+PY

@@ -1,0 +1,146 @@
+//! Benchmark (run by scripts/bench.sh, not by the test command): requests
+//! per operation, counted per bucket by the test bed, and the latency from
+//! one client's put to another client's subscriber, in headless Chromium.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use common::*;
+use js_sys::Function;
+use mps3::web::api::MPS3;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const KINDS: [&str; 7] = ["GET", "304", "PUT", "LIST", "DELETE", "HEAD", "OPTIONS"];
+
+async fn ok(p: js_sys::Promise) -> JsValue {
+    JsFuture::from(p).await.expect("operation failed")
+}
+
+/// Requests (by kind) and bytes that `op` caused in bucket `b`.
+async fn counted<F: std::future::Future<Output = ()>>(b: &str, op: F) -> Value {
+    let before = stats(b).await;
+    op.await;
+    let after = stats(b).await;
+    let mut out = serde_json::Map::new();
+    for k in KINDS.iter().copied().chain(["bytes_in", "bytes_out"]) {
+        let d = after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
+        if d > 0 {
+            out.insert(k.to_string(), d.into());
+        }
+    }
+    Value::Object(out)
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+#[wasm_bindgen_test]
+async fn requests_per_operation_and_notify_latency() {
+    let b = unique_bucket("bench");
+    client().create_bucket(&b).await.unwrap();
+    let cfg = |extra: Value| db_config(&b, extra);
+    let none = || JsValue::UNDEFINED;
+    let seed = MPS3::new(cfg(json!({}))).unwrap();
+    ok(seed.put("k".into(), 1.into(), none())).await;
+
+    let cold = MPS3::new(cfg(json!({}))).unwrap();
+    let put_cold = counted(&b, async {
+        ok(cold.put("k".into(), 2.into(), none())).await;
+    })
+    .await;
+    let put_warm = counted(&b, async {
+        ok(cold.put("k".into(), 3.into(), none())).await;
+    })
+    .await;
+    let reader = MPS3::new(cfg(json!({}))).unwrap();
+    let get_cold = counted(&b, async {
+        ok(reader.get("k".into(), none())).await;
+    })
+    .await;
+    let get_warm = counted(&b, async {
+        ok(reader.get("k".into(), none())).await;
+    })
+    .await;
+
+    // Idle polls: subscribe, let it settle, then count ten seconds of polls
+    // at 100 ms (a re-listing is due 10 s after the last listing).
+    let idle = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
+    let calls = Rc::new(RefCell::new(0));
+    let c = calls.clone();
+    let handler: Function =
+        Closure::<dyn Fn(JsValue, JsValue)>::new(move |_v: JsValue, _e: JsValue| {
+            *c.borrow_mut() += 1;
+        })
+        .into_js_value()
+        .unchecked_into();
+    let _off = idle.subscribe("k".into(), handler, none()).unwrap();
+    eventually("the first value", 5_000, || *calls.borrow() > 0).await;
+    sleep(500).await;
+    let idle_window_ms = 5_000;
+    let polls = counted(&b, sleep(idle_window_ms)).await;
+    idle.shutdown();
+    let poll_count = polls["304"].as_u64().unwrap_or(0) + polls["GET"].as_u64().unwrap_or(0);
+
+    // Put → another client's subscriber, pollFrequency 100 ms.
+    let listener = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
+    let seen: Rc<RefCell<Vec<(f64, String)>>> = Rc::default();
+    let s = seen.clone();
+    let handler: Function =
+        Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, _e: JsValue| {
+            if let Some(text) = v.as_string() {
+                s.borrow_mut().push((now(), text));
+            }
+        })
+        .into_js_value()
+        .unchecked_into();
+    let _off = listener
+        .subscribe("latency".into(), handler, none())
+        .unwrap();
+    sleep(500).await;
+    let writer = MPS3::new(cfg(json!({}))).unwrap();
+    let mut latencies = Vec::new();
+    let mut put_ms = Vec::new();
+    for i in 0..10 {
+        let tag = format!("v{i}");
+        let start = now();
+        ok(writer.put("latency".into(), JsValue::from(tag.as_str()), none())).await;
+        put_ms.push(now() - start);
+        let seen2 = seen.clone();
+        let t2 = tag.clone();
+        eventually("the notification", 10_000, move || {
+            seen2.borrow().iter().any(|(_, v)| *v == t2)
+        })
+        .await;
+        let at = seen.borrow().iter().find(|(_, v)| *v == tag).unwrap().0;
+        latencies.push(at - start);
+    }
+    listener.shutdown();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let figures = json!({
+        "put_cold": put_cold,
+        "put_warm": put_warm,
+        "get_cold": get_cold,
+        "get_warm": get_warm,
+        "idle_polls": { "window_ms": idle_window_ms, "polls": poll_count, "requests": polls },
+        "put_ms_median": median(&mut put_ms),
+        "notify_ms_median": median(&mut latencies),
+        "notify_ms_all": latencies,
+        "poll_frequency_ms": 100,
+    });
+    // The figures are measurements, but nonsense must not be reported.
+    assert!(poll_count >= 20, "polls counted: {figures}");
+    assert!(put_warm["PUT"].as_u64() >= Some(3), "{figures}");
+    report(&figures).await;
+}
