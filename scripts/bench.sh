@@ -10,14 +10,7 @@ scripts/build.py --bench
 
 config=$(scripts/testbed.sh)
 trap 'kill "$(cat target/testbed.pid)" 2>/dev/null || true' EXIT
-eval "$(python3 - "$config" <<'PY'
-import json, shlex, sys
-c = json.load(open(sys.argv[1]))
-for k, v in {"MPS3_TESTBED_ENDPOINT": c["endpoint"], "MPS3_TESTBED_REGION": c["region"],
-             "MPS3_TESTBED_ACCESS_KEY": c["accessKeyId"], "MPS3_TESTBED_SECRET": c["secretAccessKey"]}.items():
-    print(f"export {k}={shlex.quote(v)}")
-PY
-)"
+eval "$(scripts/testbed-env.py "$config")"
 WASM_BINDGEN_TEST_TIMEOUT=300 cargo test --release --target wasm32-unknown-unknown --test bench_browser
 python3 - "$config" <<'PY'
 import json, sys, urllib.request

@@ -23,18 +23,7 @@ step "S3 test bed"
 config=$(scripts/testbed.sh --bucket demo-board)
 pids=("$(cat target/testbed.pid)")
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-eval "$(python3 - "$config" <<'PY'
-import json, shlex, sys
-c = json.load(open(sys.argv[1]))
-for k, v in {
-    "MPS3_TESTBED_ENDPOINT": c["endpoint"],
-    "MPS3_TESTBED_REGION": c["region"],
-    "MPS3_TESTBED_ACCESS_KEY": c["accessKeyId"],
-    "MPS3_TESTBED_SECRET": c["secretAccessKey"],
-}.items():
-    print(f"export {k}={shlex.quote(v)}")
-PY
-)"
+eval "$(scripts/testbed-env.py "$config")"
 echo "test bed at $MPS3_TESTBED_ENDPOINT"
 
 step "browser tests (headless Chromium)"

@@ -473,3 +473,67 @@ async fn clients_a_minute_off_converge() {
         assert_eq!(to_json(&ok(db.get("k".into(), none())).await), last);
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_credentials_function_is_asked_first_and_again_when_the_token_expires() {
+    let b = bucket("db-creds").await;
+    let tb = testbed();
+    let calls = Rc::new(RefCell::new(0));
+    let c = calls.clone();
+    let (key, secret) = (tb.access_key.to_string(), tb.secret.to_string());
+    let provider = Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+        *c.borrow_mut() += 1;
+        let creds = js(json!({
+            "accessKeyId": key,
+            "secretAccessKey": secret,
+            "expiration": js_sys::Date::now() + 600_000.0,
+        }));
+        js_sys::Promise::resolve(&creds)
+    });
+    let cfg = db_config(&b, json!({}));
+    let s3c = Reflect::get(&cfg, &"s3Config".into()).unwrap();
+    Reflect::set(&s3c, &"credentials".into(), provider.as_ref()).unwrap();
+    let db = MPS3::new(cfg).unwrap();
+    ok(db.put("k".into(), 1.into(), none())).await;
+    assert_eq!(to_json(&ok(db.get("k".into(), none())).await), json!(1));
+    assert_eq!(*calls.borrow(), 1, "asked once, before the first request");
+    set_faults(3, json!([{ "action": "expired", "methods": ["PUT"], "path_regex": format!("^/{b}/k%40"), "times": 1 }])).await;
+    ok(db.put("k".into(), 2.into(), none())).await;
+    assert_eq!(*calls.borrow(), 2, "asked again after ExpiredToken");
+    assert_eq!(to_json(&ok(db.get("k".into(), none())).await), json!(2));
+    drop(provider);
+}
+
+#[wasm_bindgen_test]
+async fn versioned_buckets_keep_content_under_the_plain_key() {
+    let b = bucket("db-vers").await;
+    client().put_bucket_versioning(&b, true).await.unwrap();
+    let db = MPS3::new(db_config(&b, json!({"useVersioning": true}))).unwrap();
+    let (handler, seen) = recorder();
+    let _off = db.subscribe("a".into(), handler, none()).unwrap();
+    ok(db.put("a".into(), 1.into(), none())).await;
+    ok(db.put("a".into(), 2.into(), none())).await;
+    ok(db.delete("a".into(), none())).await;
+    ok(db.put("b".into(), 3.into(), none())).await;
+    let other = MPS3::new(db_config(&b, json!({"useVersioning": true}))).unwrap();
+    assert!(ok(other.get("a".into(), none())).await.is_undefined());
+    assert_eq!(to_json(&ok(other.get("b".into(), none())).await), json!(3));
+    // Content lives under the plain key; no `key@uuid` objects.
+    let keys: Vec<String> = client()
+        .list_all(&b, ListParams::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .filter(|k| !k.starts_with("manifest.json"))
+        .collect();
+    assert_eq!(keys, vec!["b".to_string()], "a is behind a delete marker");
+    eventually("the delete", 3_000, || {
+        seen.borrow().last() == Some(&json!("<undefined>"))
+    })
+    .await;
+    // The placeholder version of a local write is renamed to S3's, so the
+    // committed write is not delivered twice.
+    let s = seen.borrow().clone();
+    assert_eq!(s.iter().filter(|v| **v == json!(2)).count(), 1, "{s:?}");
+}

@@ -30,6 +30,8 @@ pub struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: Secret,
     pub session_token: Option<Secret>,
+    /// When temporary credentials stop working (epoch ms), if known.
+    pub expiration: Option<i64>,
 }
 
 impl Credentials {
@@ -38,7 +40,18 @@ impl Credentials {
             access_key_id: access_key_id.into(),
             secret_access_key: Secret::new(secret_access_key),
             session_token: None,
+            expiration: None,
         }
+    }
+
+    pub fn with_expiration(mut self, epoch_ms: i64) -> Self {
+        self.expiration = Some(epoch_ms);
+        self
+    }
+
+    /// Due for a refresh at `now`: expired, or within a minute of it.
+    pub fn near_expiry(&self, now: i64) -> bool {
+        self.expiration.is_some_and(|e| now + 60_000 >= e)
     }
 
     pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
@@ -60,5 +73,13 @@ mod tests {
         assert!(!shown.contains("wJalr"), "{shown}");
         assert!(!shown.contains("AQoD"), "{shown}");
         assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn expiry_is_due_a_minute_early() {
+        let c = Credentials::new("a", "b").with_expiration(1_000_000);
+        assert!(!c.near_expiry(900_000));
+        assert!(c.near_expiry(940_000));
+        assert!(!Credentials::new("a", "b").near_expiry(i64::MAX - 60_000));
     }
 }

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 
+use crate::core::credentials::Credentials;
 use crate::core::error::Result;
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::time::EpochMillis;
@@ -18,6 +19,10 @@ pub trait Io {
     /// The local clock (it may be skewed: the engine corrects it).
     fn now(&self) -> EpochMillis;
     fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+    /// Fresh credentials from the application's provider (for temporary
+    /// credentials that expire); `Ok(None)` when it has none, i.e. the
+    /// configured credentials are all there is.
+    fn refresh_credentials(&self) -> impl Future<Output = Result<Option<Credentials>>>;
     /// Events were queued (see `Db::take_events`): deliver them soon, after
     /// the engine's current step, never from inside it.
     fn events_ready(&self);

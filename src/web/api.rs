@@ -27,13 +27,17 @@ export interface Credentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  /** When temporary credentials expire (a Date, epoch ms, or ISO string). */
+  expiration?: Date | number | string;
 }
 
 export interface S3Config {
   /** e.g. "https://<account>.r2.cloudflarestorage.com" or "http://127.0.0.1:9000"; default: AWS in `region`. */
   endpoint?: string;
   region?: string;
-  credentials: Credentials;
+  /** Credentials, or a function returning them (called again near `expiration`
+   *  and when a request is refused for an expired token). */
+  credentials: Credentials | (() => Credentials | Promise<Credentials>);
   /** Path-style URLs (default: true for a custom endpoint, false for AWS). */
   forcePathStyle?: boolean;
 }
@@ -241,7 +245,51 @@ pub struct MPS3 {
     client: Rc<Client>,
 }
 
-fn config(cfg: &JsValue) -> Result<(DbConfig, S3, Logger, String), Error> {
+/// `{ accessKeyId, secretAccessKey, sessionToken?, expiration? }`.
+pub fn credentials_from(creds: &JsValue) -> Result<Credentials, Error> {
+    only_known(
+        creds,
+        "credentials",
+        &[
+            "accessKeyId",
+            "secretAccessKey",
+            "sessionToken",
+            "expiration",
+        ],
+    )?;
+    let mut c = Credentials::new(
+        opt_string(creds, "accessKeyId")?
+            .ok_or_else(|| bad("credentials.accessKeyId is required"))?,
+        opt_string(creds, "secretAccessKey")?
+            .ok_or_else(|| bad("credentials.secretAccessKey is required"))?,
+    );
+    if let Some(token) = opt_string(creds, "sessionToken")? {
+        c = c.with_session_token(token);
+    }
+    let exp = get(creds, "expiration");
+    if !exp.is_undefined() && !exp.is_null() {
+        let ms = if let Some(d) = exp.dyn_ref::<js_sys::Date>() {
+            d.get_time()
+        } else if let Some(n) = exp.as_f64() {
+            n
+        } else if let Some(text) = exp.as_string() {
+            js_sys::Date::parse(&text)
+        } else {
+            f64::NAN
+        };
+        if !ms.is_finite() {
+            return Err(bad(
+                "credentials.expiration must be a Date, epoch ms or ISO string",
+            ));
+        }
+        c = c.with_expiration(ms as i64);
+    }
+    Ok(c)
+}
+
+type Parsed = (DbConfig, S3, Logger, String, Option<Function>);
+
+fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     only_known(
         cfg,
         "config",
@@ -302,30 +350,23 @@ fn config(cfg: &JsValue) -> Result<(DbConfig, S3, Logger, String), Error> {
         &["endpoint", "region", "credentials", "forcePathStyle"],
     )?;
     let creds = get(&s3c, "credentials");
-    if !creds.is_object() {
-        return Err(bad("s3Config.credentials is required"));
-    }
-    only_known(
-        &creds,
-        "credentials",
-        &["accessKeyId", "secretAccessKey", "sessionToken"],
-    )?;
-    let mut credentials = Credentials::new(
-        opt_string(&creds, "accessKeyId")?
-            .ok_or_else(|| bad("credentials.accessKeyId is required"))?,
-        opt_string(&creds, "secretAccessKey")?
-            .ok_or_else(|| bad("credentials.secretAccessKey is required"))?,
-    );
-    if let Some(token) = opt_string(&creds, "sessionToken")? {
-        credentials = credentials.with_session_token(token);
-    }
+    let (credentials, provider) = if let Some(f) = creds.dyn_ref::<Function>() {
+        (Credentials::new("", ""), Some(f.clone()))
+    } else if creds.is_object() {
+        (credentials_from(&creds)?, None)
+    } else {
+        return Err(bad(
+            "s3Config.credentials is required (an object or a function)",
+        ));
+    };
     let region = opt_string(&s3c, "region")?.unwrap_or_else(|| "us-east-1".into());
     let endpoint = opt_string(&s3c, "endpoint")?;
     let mut s3 = S3Config::new(endpoint.as_deref(), &region, credentials)?;
     if let Some(path_style) = opt_bool(&s3c, "forcePathStyle")? {
         s3.path_style = path_style;
     }
-    Ok((db, S3::new(s3), logger, label))
+    db.credentials_from_provider = provider.is_some();
+    Ok((db, S3::new(s3), logger, label, provider))
 }
 
 #[wasm_bindgen]
@@ -334,9 +375,9 @@ impl MPS3 {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "MPS3Config")] cfg: JsValue,
     ) -> Result<MPS3, JsValue> {
-        let (db_config, s3, logger, label) = config(&cfg).map_err(|e| to_js_error(&e))?;
+        let (db_config, s3, logger, label, provider) = config(&cfg).map_err(|e| to_js_error(&e))?;
         let default_bucket = db_config.default_manifest.bucket.clone();
-        let io = WebIo::new(logger, label);
+        let io = WebIo::new(logger, label, provider);
         let db = Db::new(io, s3, db_config, random_seed()).map_err(|e| to_js_error(&e))?;
         let client = Rc::new(Client {
             db,

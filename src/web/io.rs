@@ -7,7 +7,8 @@ use std::rc::Rc;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use crate::core::error::Result;
+use crate::core::credentials::Credentials;
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::io::Io;
 use crate::core::time::EpochMillis;
@@ -49,16 +50,19 @@ pub fn event(kind: &str, fields: &[(&str, JsValue)]) -> Object {
 pub struct WebIo {
     pub logger: Logger,
     pub label: String,
+    /// `s3Config.credentials` when it is a function (temporary credentials).
+    pub provider: Option<Function>,
     /// Called (on a later task) when the engine queued events.
     deliver: RefCell<Option<Rc<dyn Fn()>>>,
     scheduled: Rc<Cell<bool>>,
 }
 
 impl WebIo {
-    pub fn new(logger: Logger, label: String) -> WebIo {
+    pub fn new(logger: Logger, label: String, provider: Option<Function>) -> WebIo {
         WebIo {
             logger,
             label,
+            provider,
             deliver: RefCell::new(None),
             scheduled: Rc::new(Cell::new(false)),
         }
@@ -105,6 +109,26 @@ impl Io for WebIo {
 
     async fn sleep(&self, ms: u64) {
         gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32).await
+    }
+
+    async fn refresh_credentials(&self) -> Result<Option<Credentials>> {
+        let Some(provider) = &self.provider else {
+            return Ok(None);
+        };
+        let denied = |msg: String| Error::new(ErrorKind::AccessDenied, msg);
+        let returned = provider
+            .call0(&JsValue::NULL)
+            .map_err(|_| denied("the credentials function threw".into()))?;
+        let value = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&returned))
+            .await
+            .map_err(|_| denied("the credentials function rejected".into()))?;
+        self.logger.emit(&event(
+            "credentials",
+            &[("label", self.label.as_str().into())],
+        ));
+        super::api::credentials_from(&value)
+            .map(Some)
+            .map_err(|e| denied(e.message))
     }
 
     fn events_ready(&self) {

@@ -79,13 +79,14 @@ def reset_connection(environ):
 
 
 class Rule:
-    """One fault rule. `action`: "500", "503", "reset" (before moto sees
+    """One fault rule. `action`: "500", "503", "expired" (400 ExpiredToken,
+    as S3 answers temporary credentials past their time), "reset" (before moto sees
     the request), "drop" (moto applies it, the answer is lost), "delay",
     "hold" (wait for /__testbed/release, at most `hold_ms`)."""
 
     def __init__(self, spec):
         self.action = spec["action"]
-        if self.action not in ("500", "503", "reset", "drop", "delay", "hold"):
+        if self.action not in ("500", "503", "expired", "reset", "drop", "delay", "hold"):
             raise ValueError(f"unknown action {self.action}")
         self.methods = [m.upper() for m in spec.get("methods", [])]
         self.path = re.compile(spec["path_regex"]) if spec.get("path_regex") else None
@@ -247,13 +248,13 @@ class Testbed:
             bump("faults")
         drop_after = False
         if rule is not None:
-            if rule.action in ("500", "503"):
+            if rule.action in ("500", "503", "expired"):
                 bump(kind)
-                status, headers, body = (
-                    s3_error(503, "SlowDown", "Please reduce your request rate. (injected)")
-                    if rule.action == "503"
-                    else s3_error(500, "InternalError", "We encountered an internal error. (injected)")
-                )
+                status, headers, body = {
+                    "503": lambda: s3_error(503, "SlowDown", "Please reduce your request rate. (injected)"),
+                    "500": lambda: s3_error(500, "InternalError", "We encountered an internal error. (injected)"),
+                    "expired": lambda: s3_error(400, "ExpiredToken", "The provided token has expired. (injected)"),
+                }[rule.action]()
                 return self.respond(start_response, environ, status, headers, body, bucket)
             if rule.action == "reset":
                 bump(kind)

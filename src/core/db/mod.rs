@@ -43,6 +43,8 @@ pub struct DbConfig {
     pub clock_offset: i64,
     pub adaptive_clock: bool,
     pub retry: RetryPolicy,
+    /// No credentials were configured, only a provider: ask it first.
+    pub credentials_from_provider: bool,
 }
 
 impl DbConfig {
@@ -56,6 +58,7 @@ impl DbConfig {
             clock_offset: 0,
             adaptive_clock: true,
             retry: RetryPolicy::default(),
+            credentials_from_provider: false,
         }
     }
 }
@@ -77,7 +80,10 @@ struct Inner {
 
 pub struct Db<I: Io> {
     io: I,
-    s3: S3,
+    /// Replaced credentials and all when a provider refreshes them.
+    s3: RefCell<S3>,
+    /// Credentials must come from the provider before the first request.
+    needs_credentials: Cell<bool>,
     cfg: DbConfig,
     inner: RefCell<Inner>,
     shutdown: Cell<bool>,
@@ -92,7 +98,8 @@ impl<I: Io> Db<I> {
         validate_key(&cfg.default_manifest.key)?;
         Ok(Db {
             io,
-            s3,
+            needs_credentials: Cell::new(cfg.credentials_from_provider),
+            s3: RefCell::new(s3),
             inner: RefCell::new(Inner {
                 rng: Rng::new(seed),
                 clock: ClockSync::new(cfg.clock_offset, cfg.adaptive_clock),

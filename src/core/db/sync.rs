@@ -26,10 +26,18 @@ impl<I: Io> Db<I> {
         parse: impl Fn(&HttpResponse) -> Result<T>,
     ) -> Result<T> {
         let mut attempt = 1;
+        let mut refreshed = false;
         loop {
             self.check_live()?;
             let sent = self.io.now();
-            let req = build(&self.s3, self.inner.borrow().clock.now(sent))?;
+            let now = self.inner.borrow().clock.now(sent);
+            let due = self.needs_credentials.get()
+                || self.s3.borrow().config.credentials.near_expiry(now);
+            if due && !refreshed {
+                self.refresh_credentials().await?;
+                refreshed = true;
+            }
+            let req = build(&self.s3.borrow(), now)?;
             let outcome = self.io.send(req).await;
             let received = self.io.now();
             let error = match outcome {
@@ -44,6 +52,17 @@ impl<I: Io> Db<I> {
                 }
                 Err(e) => e,
             };
+            // Expired temporary credentials: ask the provider once, retry.
+            let expired = matches!(
+                error.s3_code.as_deref(),
+                Some("ExpiredToken" | "TokenRefreshRequired" | "InvalidToken")
+            );
+            if expired && !refreshed {
+                if self.refresh_credentials().await? {
+                    refreshed = true;
+                    continue;
+                }
+            }
             let random = self.inner.borrow_mut().rng.next_f64();
             match self.cfg.retry.next_delay(attempt, &error, random) {
                 Some(delay) => {
@@ -52,6 +71,23 @@ impl<I: Io> Db<I> {
                 }
                 None => return Err(error),
             }
+        }
+    }
+
+    /// Replaces the credentials with the provider's; `false` if there is
+    /// no provider.
+    async fn refresh_credentials(&self) -> Result<bool> {
+        match self.io.refresh_credentials().await? {
+            Some(c) => {
+                self.s3.borrow_mut().config.credentials = c;
+                self.needs_credentials.set(false);
+                Ok(true)
+            }
+            None if self.needs_credentials.get() => Err(Error::new(
+                ErrorKind::AccessDenied,
+                "the credentials provider gave no credentials",
+            )),
+            None => Ok(false),
         }
     }
 

@@ -145,6 +145,10 @@ impl Io for SimIo {
         self.exec.sleep(ms).await
     }
 
+    async fn refresh_credentials(&self) -> Result<Option<Credentials>> {
+        Ok(None)
+    }
+
     fn events_ready(&self) {}
 }
 
