@@ -57,11 +57,9 @@ impl<I: Io> Db<I> {
                 error.s3_code.as_deref(),
                 Some("ExpiredToken" | "TokenRefreshRequired" | "InvalidToken")
             );
-            if expired && !refreshed {
-                if self.refresh_credentials().await? {
-                    refreshed = true;
-                    continue;
-                }
+            if expired && !refreshed && self.refresh_credentials().await? {
+                refreshed = true;
+                continue;
             }
             let random = self.inner.borrow_mut().rng.next_f64();
             match self.cfg.retry.next_delay(attempt, &error, random) {
