@@ -537,3 +537,61 @@ async fn versioned_buckets_keep_content_under_the_plain_key() {
     let s = seen.borrow().clone();
     assert_eq!(s.iter().filter(|v| **v == json!(2)).count(), 1, "{s:?}");
 }
+
+#[wasm_bindgen_test]
+async fn several_manifests_and_buckets_side_by_side() {
+    let b = bucket("db-multi").await;
+    let b2 = bucket("db-multi2").await;
+    let db = MPS3::new(db_config(
+        &b,
+        json!({"defaultManifest": "app/manifest.json"}),
+    ))
+    .unwrap();
+    ok(db.put("x".into(), 1.into(), none())).await;
+    let other = js(json!({"manifests": [{"key": "other.json"}]}));
+    ok(db.put("y".into(), 2.into(), other)).await;
+    let in_other = || js(json!({"manifest": {"key": "other.json"}}));
+    assert_eq!(to_json(&ok(db.get("y".into(), in_other())).await), json!(2));
+    assert!(
+        ok(db.get("y".into(), none())).await.is_undefined(),
+        "not in the default manifest"
+    );
+    assert!(ok(db.get("x".into(), in_other())).await.is_undefined());
+    // A key in another bucket, through a manifest in that bucket.
+    let elsewhere = js(json!({"bucket": b2, "key": "z"}));
+    let m2 = json!({"bucket": b2, "key": "m.json"});
+    ok(db.put(elsewhere.clone(), 3.into(), js(json!({"manifests": [m2]})))).await;
+    let fresh = MPS3::new(db_config(&b, json!({}))).unwrap();
+    assert_eq!(
+        to_json(&ok(fresh.get(elsewhere, js(json!({"manifest": m2})))).await),
+        json!(3)
+    );
+    assert_eq!(
+        to_json(&ok(fresh.get("x".into(), js(json!({"manifest": "app/manifest.json"})))).await),
+        json!(1)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn log_receives_structured_events_without_secrets() {
+    let b = bucket("db-log").await;
+    let events: Rc<RefCell<Vec<serde_json::Value>>> = Rc::default();
+    let e = events.clone();
+    let log = Closure::<dyn Fn(JsValue)>::new(move |ev: JsValue| e.borrow_mut().push(to_json(&ev)));
+    let cfg = db_config(&b, json!({"label": "logged"}));
+    Reflect::set(&cfg, &"log".into(), log.as_ref()).unwrap();
+    let db = MPS3::new(cfg).unwrap();
+    ok(db.put("k".into(), 1.into(), none())).await;
+    let seen = events.borrow().clone();
+    let requests: Vec<_> = seen.iter().filter(|e| e["type"] == "request").collect();
+    assert!(requests.len() >= 4, "{seen:?}");
+    assert!(requests
+        .iter()
+        .all(|r| r["label"] == "logged" && r["status"].is_number() && r["ms"].is_number()));
+    assert!(requests
+        .iter()
+        .any(|r| r["method"] == "PUT" && r["url"].as_str().unwrap().contains("/k%40")));
+    let text = serde_json::to_string(&seen).unwrap();
+    assert!(!text.contains(testbed().secret), "a secret reached the log");
+    drop(log);
+}
