@@ -324,3 +324,37 @@ async fn injected_faults_surface_as_retryable_errors() {
     );
     clear_faults().await;
 }
+
+#[wasm_bindgen_test]
+async fn virtual_hosted_addressing_works_too() {
+    // Chromium resolves `*.localhost` to loopback: `https://bucket.host/key`
+    // style against the same server.
+    let (_, b) = new_bucket("vhost").await;
+    let tb = testbed();
+    let endpoint = tb.endpoint.replace("127.0.0.1", "localhost");
+    let mut config = mps3::core::s3::S3Config::new(
+        Some(&endpoint),
+        tb.region,
+        mps3::core::credentials::Credentials::new(tb.access_key, tb.secret),
+    )
+    .unwrap();
+    config.path_style = false;
+    let c = mps3::web::s3::S3Client::new(mps3::core::s3::S3::new(config));
+    let key = "dir/a b+c";
+    let put = c.put_object(&b, key, b"v".to_vec(), &json()).await.unwrap();
+    assert!(put.etag.is_some());
+    let obj = found(c.get_object(&b, key, &GetOptions::default()).await.unwrap());
+    assert_eq!(obj.body, b"v");
+    let listed = c.list_all(&b, ListParams::default()).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        [key]
+    );
+    c.delete_object(&b, key, None).await.unwrap();
+    // And the path-style client sees the same bucket.
+    let e = client()
+        .get_object(&b, key, &GetOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+}
