@@ -163,7 +163,8 @@ impl<I: Io> Db<I> {
     /// Entry then marker, for one manifest. The caller holds its lock.
     ///
     /// Why the entry's time is a lower bound of the server's clock when the
-    /// listing started (less the precision of `LastModified`): a valid
+    /// listing started (less the precision of `LastModified`), and later
+    /// than every entry we know: a valid
     /// entry older than our window, `ts - LAG_WINDOW_MS`, landed before its
     /// time plus the window, so before our listing began, so the listing
     /// saw it and `files` holds it. A write is acknowledged only once its
@@ -175,6 +176,7 @@ impl<I: Io> Db<I> {
         changes: &[(String, Option<String>)],
     ) -> Result<()> {
         let mut rewrites = 0;
+        let mut waits = 0;
         loop {
             let check_started = self.local_now();
             self.sync(m, true).await?;
@@ -185,9 +187,23 @@ impl<I: Io> Db<I> {
                 (files, newest, s.session.clone(), s.writes)
             });
             // Bounded with every answer so far, the sync's included.
-            let clock_ts =
+            let ts =
                 self.inner.borrow().clock.lower_bound(check_started) - LAST_MODIFIED_PRECISION_MS;
-            let ts = clock_ts.max(newest.map_or(i64::MIN, |t| t + 1));
+            if let Some(newest) = newest.filter(|&n| n >= ts) {
+                // An entry we know is not older than our time (its writer's
+                // clock is ahead of our bound). Sorting after it with a later
+                // `ts` would break the argument above; instead wait until
+                // our bound passes it, and list again.
+                waits += 1;
+                if waits > MAX_ENTRY_REWRITES {
+                    return Err(Error::new(
+                        ErrorKind::ClockSkew,
+                        "the manifest log has entries from a clock far ahead",
+                    ));
+                }
+                self.io.sleep((newest - ts + 1).clamp(1, 10_000) as u64).await;
+                continue;
+            }
             let (object, entry_key) = EntryKey::new(&m.key, ts, &session, n);
             self.with_manifest(m, |s| s.writes += 1);
             let body = EntryBody::new(&files, changes);
