@@ -595,3 +595,29 @@ async fn log_receives_structured_events_without_secrets() {
     assert!(!text.contains(testbed().secret), "a secret reached the log");
     drop(log);
 }
+
+#[wasm_bindgen_test]
+async fn a_poll_error_reaches_the_handler_and_polling_carries_on() {
+    let b = bucket("db-pollerr").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let w = MPS3::new(db_config(&b, json!({}))).unwrap();
+    ok(w.put("k".into(), 1.into(), none())).await;
+    let (handler, seen) = recorder();
+    let _off = db.subscribe("k".into(), handler, none()).unwrap();
+    eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
+    // One poll is refused (not retryable: no credentials function).
+    set_faults(4, json!([{ "action": "expired", "methods": ["GET"], "path_regex": format!("^/{b}/manifest.json$"), "times": 1 }])).await;
+    eventually("the error", 5_000, || {
+        seen.borrow().iter().any(|v| v.get("error").is_some())
+    })
+    .await;
+    ok(w.put("k".into(), 2.into(), none())).await;
+    eventually("a value after the error", 5_000, || {
+        seen.borrow().last() == Some(&json!(2))
+    })
+    .await;
+    assert_eq!(
+        *seen.borrow(),
+        vec![json!(1), json!({"error": "AccessDenied"}), json!(2)]
+    );
+}

@@ -201,7 +201,9 @@ impl<I: Io> Db<I> {
                         "the manifest log has entries from a clock far ahead",
                     ));
                 }
-                self.io.sleep((newest - ts + 1).clamp(1, 10_000) as u64).await;
+                self.io
+                    .sleep((newest - ts + 1).clamp(1, 10_000) as u64)
+                    .await;
                 continue;
             }
             let (object, entry_key) = EntryKey::new(&m.key, ts, &session, n);
