@@ -30,8 +30,11 @@ step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
 cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser
 
-step "package build and the demo, end to end (playwright-core + Chromium)"
+step "package build, its TypeScript types (tsc --noEmit on tests/types/usage.ts)"
 scripts/build.py
+tests/e2e/node_modules/.bin/tsc -p tests/types/tsconfig.json
+
+step "the demo, end to end (playwright-core + Chromium)"
 mkdir -p target/demo
 python3 - "$config" > target/demo/config.json <<'PY'
 import json, sys

@@ -48,7 +48,7 @@ async fn requests_per_operation_and_notify_latency() {
     let b = unique_bucket("bench");
     client().create_bucket(&b).await.unwrap();
     let cfg = |extra: Value| db_config(&b, extra);
-    let none = || JsValue::UNDEFINED;
+    let none = || None;
     let seed = MPS3::new(cfg(json!({}))).unwrap();
     ok(seed.put("k".into(), 1.into(), none())).await;
 

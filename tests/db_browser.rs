@@ -53,8 +53,8 @@ async fn err_code(p: js_sys::Promise) -> String {
         .unwrap()
 }
 
-fn none() -> JsValue {
-    JsValue::UNDEFINED
+fn none() -> Option<JsValue> {
+    None
 }
 
 /// A subscriber that records what it is called with.
@@ -166,7 +166,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
         "BadInput"
     );
     assert_eq!(
-        err_code(db.put("k".into(), 1.into(), js(json!({"manifest": "x"})))).await,
+        err_code(db.put("k".into(), 1.into(), Some(js(json!({"manifest": "x"}))))).await,
         "BadInput"
     );
     assert_eq!(err_code(db.get(js(json!(5)), none())).await, "BadInput");
@@ -351,7 +351,7 @@ async fn two_clients_parallel_puts_all_visible_and_batches_never_half_seen() {
             let m = Map::new();
             m.set(&"x".into(), &round.into());
             m.set(&"y".into(), &round.into());
-            JsFuture::from(writer.put_all(m.into(), JsValue::UNDEFINED)).await?;
+            JsFuture::from(writer.put_all(m.into(), None)).await?;
         }
         Ok(JsValue::UNDEFINED)
     });
@@ -548,9 +548,9 @@ async fn several_manifests_and_buckets_side_by_side() {
     ))
     .unwrap();
     ok(db.put("x".into(), 1.into(), none())).await;
-    let other = js(json!({"manifests": [{"key": "other.json"}]}));
+    let other = Some(js(json!({"manifests": [{"key": "other.json"}]})));
     ok(db.put("y".into(), 2.into(), other)).await;
-    let in_other = || js(json!({"manifest": {"key": "other.json"}}));
+    let in_other = || Some(js(json!({"manifest": {"key": "other.json"}})));
     assert_eq!(to_json(&ok(db.get("y".into(), in_other())).await), json!(2));
     assert!(
         ok(db.get("y".into(), none())).await.is_undefined(),
@@ -560,14 +560,25 @@ async fn several_manifests_and_buckets_side_by_side() {
     // A key in another bucket, through a manifest in that bucket.
     let elsewhere = js(json!({"bucket": b2, "key": "z"}));
     let m2 = json!({"bucket": b2, "key": "m.json"});
-    ok(db.put(elsewhere.clone(), 3.into(), js(json!({"manifests": [m2]})))).await;
+    ok(db.put(
+        elsewhere.clone(),
+        3.into(),
+        Some(js(json!({"manifests": [m2]}))),
+    ))
+    .await;
     let fresh = MPS3::new(db_config(&b, json!({}))).unwrap();
     assert_eq!(
-        to_json(&ok(fresh.get(elsewhere, js(json!({"manifest": m2})))).await),
+        to_json(&ok(fresh.get(elsewhere, Some(js(json!({"manifest": m2}))))).await),
         json!(3)
     );
     assert_eq!(
-        to_json(&ok(fresh.get("x".into(), js(json!({"manifest": "app/manifest.json"})))).await),
+        to_json(
+            &ok(fresh.get(
+                "x".into(),
+                Some(js(json!({"manifest": "app/manifest.json"})))
+            ))
+            .await
+        ),
         json!(1)
     );
 }

@@ -1,7 +1,7 @@
 // The demo board: 12 notes, each one key (`note/<n>`) of the shared
 // database. Edits are written a moment after typing stops; every tab
 // subscribes to every note and sees the others' edits as they land.
-import init, { MPS3 } from "./pkg/mps3.js";
+import { MPS3 } from "./pkg/index.js";
 
 const NOTES = 12;
 const $ = (id) => document.getElementById(id);
@@ -56,7 +56,6 @@ function noteElement(n) {
 
 async function main() {
   settings();
-  await init();
   const cfg = await bucketConfig();
   const db = new MPS3({
     label: me,

@@ -434,8 +434,9 @@ impl MPS3 {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "PutOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
             only_known(&options, "put", &["manifests"])?;
             let key = self.key(&key)?;
@@ -459,9 +460,10 @@ impl MPS3 {
     pub fn delete(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "PutOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.put(key, JsValue::UNDEFINED, options)
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        self.put(key, JsValue::UNDEFINED, Some(options))
     }
 
     /// Writes several keys atomically: readers see all of them or none.
@@ -472,8 +474,9 @@ impl MPS3 {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Map<Key, unknown> | Record<string, unknown>")]
         entries: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "PutOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
             only_known(&options, "putAll", &["manifests"])?;
             let pairs: Vec<(JsValue, JsValue)> = if let Some(map) = entries.dyn_ref::<Map>() {
@@ -516,8 +519,9 @@ impl MPS3 {
     pub fn get(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "GetOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
             only_known(&options, "get", &["manifest"])?;
             let key = self.key(&key)?;
@@ -540,8 +544,9 @@ impl MPS3 {
     pub fn get_all(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key[]")] keys: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "GetOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
             only_known(&options, "getAll", &["manifest"])?;
             let arr = keys
@@ -581,8 +586,11 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "(value: unknown, error?: MPS3Error) => void")]
         handler: Function,
-        #[wasm_bindgen(unchecked_param_type = "SubscribeOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SubscribeOptions")] options: Option<
+            JsValue,
+        >,
     ) -> Result<Function, JsValue> {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         let (key, manifest) = (|| {
             only_known(&options, "subscribe", &["manifest"])?;
             Ok::<_, Error>((self.key(&key)?, self.manifest(&options)?))

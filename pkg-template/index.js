@@ -1,0 +1,8 @@
+// The package entry: loads the WebAssembly module (next to this file, by
+// URL, so it works from npm, a bundler or a CDN) before handing out the
+// class, so `import { MPS3 } from "mps3-rs"` needs no init call.
+import init, { MPS3 } from "./mps3.js";
+
+await init({ module_or_path: new URL("./mps3_bg.wasm", import.meta.url) });
+
+export { MPS3 };

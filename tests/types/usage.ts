@@ -1,0 +1,49 @@
+// Compiled with `tsc --noEmit` by the test command: the package's types
+// describe every call and option, with nothing typed `any`.
+import { MPS3, type MPS3Config, type MPS3Error, type Key } from "../../pkg/index.js";
+
+const config: MPS3Config = {
+  defaultBucket: "b",
+  defaultManifest: { bucket: "b", key: "manifest.json" },
+  useVersioning: false,
+  pollFrequency: 1000,
+  autoclean: true,
+  adaptiveClock: true,
+  clockOffset: 0,
+  minimizeListObjectsCalls: true,
+  label: "tab-1",
+  log: (event) => console.log(event.type),
+  s3Config: {
+    endpoint: "http://127.0.0.1:9000",
+    region: "us-east-1",
+    credentials: async () => ({ accessKeyId: "a", secretAccessKey: "s", sessionToken: "t", expiration: new Date() }),
+  },
+};
+
+async function use(db: MPS3): Promise<void> {
+  const key: Key = { bucket: "b", key: "k" };
+  await db.put("key", { any: ["json", 1, null] });
+  await db.put(key, 1, { manifests: ["other.json", { bucket: "b", key: "m.json" }] });
+  const value: unknown = await db.get("key");
+  await db.get("key", { manifest: "other.json" });
+  await db.delete("key");
+  await db.putAll(new Map<Key, unknown>([["a", 1], ["b", undefined]]));
+  await db.putAll({ a: 1 });
+  const all: Map<Key, unknown> = await db.getAll(["a", "b"]);
+  const unsubscribe: () => void = db.subscribe("key", (v: unknown, error?: MPS3Error) => {
+    if (error) console.log(error.code, error.status, error.s3Code);
+    else console.log(v);
+  });
+  unsubscribe();
+  const offset: number = db.clockOffset;
+  db.shutdown();
+  console.log(value, all, offset);
+}
+
+use(new MPS3(config));
+
+// @ts-expect-error: a config needs defaultBucket.
+new MPS3({ s3Config: config.s3Config });
+// @ts-expect-error: error codes are a closed set.
+const code: MPS3Error["code"] = "Nope";
+console.log(code);
