@@ -3,6 +3,9 @@
 use std::rc::Rc;
 
 use super::state::{Event, Json, RELIST_MAX_MS, RELIST_MIN_MS};
+
+/// How long a log entry stays after it landed, even when it is garbage.
+pub const AUTOCLEAN_GRACE_MS: i64 = 60_000;
 use super::Db;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
@@ -360,13 +363,21 @@ impl<I: Io> Db<I> {
     }
 
     /// Deletes entries older than the window behind the base, and only
-    /// those (never content: an offline writer may still reference it).
+    /// those (never content: an offline writer may still reference it),
+    /// and only once they landed [`AUTOCLEAN_GRACE_MS`] ago: their writer
+    /// may still be checking, by listing it, whether it landed in time,
+    /// and an entry gone from the listing proves nothing either way.
     pub(crate) async fn autoclean(&self, m: &Ref) {
+        let cutoff = self.server_now() - AUTOCLEAN_GRACE_MS;
         let garbage: Vec<String> = self.with_manifest(m, |s| {
-            s.resolution
-                .as_ref()
-                .map(|r| r.garbage.clone())
-                .unwrap_or_default()
+            let Some(r) = s.resolution.as_ref() else {
+                return Vec::new();
+            };
+            r.garbage
+                .iter()
+                .filter(|k| s.known.get(*k).is_some_and(|e| e.last_modified < cutoff))
+                .cloned()
+                .collect()
         });
         for key in garbage {
             let done = self

@@ -181,11 +181,21 @@ struct Params {
     skews: Vec<i64>,
     crash: Option<(usize, i64)>,
     poll_ms: u64,
+    /// Upper bound of the pause before each operation.
+    think_ms: u64,
 }
 
 impl Params {
+    /// One seed's schedule. A third of the seeds are *contended*: more
+    /// clients on one or two keys, no pause between operations, slow
+    /// networks: the schedules where window races live.
     fn draw(rng: &mut Rng) -> Params {
-        let clients = rng.range(2, 5) as usize;
+        let contended = rng.next_f64() < 1.0 / 3.0;
+        let clients = if contended {
+            rng.range(3, 7)
+        } else {
+            rng.range(2, 5)
+        } as usize;
         let skews = (0..clients)
             .map(|_| {
                 if rng.next_f64() < 0.3 {
@@ -197,7 +207,11 @@ impl Params {
             .collect();
         Params {
             clients,
-            keys: ["a", "b", "c", "dir/d"][..rng.range(2, 5) as usize]
+            keys: ["a", "b", "c", "dir/d"][..if contended {
+                rng.range(1, 3)
+            } else {
+                rng.range(2, 5)
+            } as usize]
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
@@ -205,7 +219,12 @@ impl Params {
             autoclean: rng.next_f64() < 0.7,
             lm_precision: if rng.next_f64() < 0.5 { 1000 } else { 1 },
             fault_rate: [0.0, 0.05, 0.2][rng.range(0, 3) as usize],
-            slow_rate: [0.0, 0.05, 0.2][rng.range(0, 3) as usize],
+            slow_rate: if contended {
+                [0.2, 0.4][rng.range(0, 2) as usize]
+            } else {
+                [0.0, 0.05, 0.2][rng.range(0, 3) as usize]
+            },
+            think_ms: if contended { 1 } else { 400 },
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -295,6 +314,7 @@ fn run(seed: u64) -> Outcome {
         );
         let keys = p.keys.clone();
         let ops = p.ops;
+        let think = p.think_ms;
         let mut wrng = Rng::new(rng.next_u64());
         exec.spawn(c, async move {
             struct Done(Rc<Cell<usize>>);
@@ -305,7 +325,7 @@ fn run(seed: u64) -> Outcome {
             }
             let _done = Done(left);
             for i in 0..ops {
-                exec2.sleep(wrng.range(0, 400)).await;
+                exec2.sleep(wrng.range(0, think)).await;
                 let pick = |r: &mut Rng| keys[r.range(0, keys.len() as u64) as usize].clone();
                 let value = format!("c{c}-{i}");
                 let roll = wrng.next_f64();
