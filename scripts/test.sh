@@ -24,6 +24,7 @@ config=$(scripts/testbed.sh --bucket demo-board)
 pids=("$(cat target/testbed.pid)")
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 eval "$(scripts/testbed-env.py "$config")"
+export MPS3_TESTBED_CONFIG="$PWD/$config"
 echo "test bed at $MPS3_TESTBED_ENDPOINT"
 
 step "browser tests (headless Chromium)"
@@ -34,7 +35,7 @@ step "package build, its TypeScript types (tsc --noEmit on tests/types/usage.ts)
 scripts/build.py
 tests/e2e/node_modules/.bin/tsc -p tests/types/tsconfig.json
 
-step "the demo, end to end (playwright-core + Chromium)"
+step "end to end in Chromium (playwright-core): the demo; the package from Vite, esbuild and a CDN URL"
 mkdir -p target/demo
 python3 - "$config" > target/demo/config.json <<'PY'
 import json, sys

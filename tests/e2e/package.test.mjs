@@ -1,0 +1,137 @@
+// The npm package as users meet it: imported by name in a Vite app and in
+// an esbuild bundle, and by URL from another origin (a notebook importing
+// from a CDN). Each page puts and gets a value against the test bed in
+// Chromium. Run by scripts/test.sh after the package is built into pkg/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const pkg = join(root, "pkg");
+const work = join(root, "target", "e2e", "apps");
+let browser;
+const servers = [];
+
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
+
+/** A static server of `dir` on a free port, with CORS like a public CDN. */
+function serve(dir, host = "127.0.0.1") {
+  return new Promise((resolve) => {
+    const server = createServer((req, res) => {
+      const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^\/+/, "");
+      const file = join(dir, path || "index.html");
+      if (!file.startsWith(dir) || !existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, {
+        "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+        "access-control-allow-origin": "*",
+        "cache-control": "no-store",
+      });
+      res.end(readFileSync(file));
+    });
+    server.listen(0, "127.0.0.1", () => {
+      servers.push(server);
+      resolve(`http://${host}:${server.address().port}`);
+    });
+  });
+}
+
+function appConfig(name) {
+  const tb = JSON.parse(readFileSync(process.env.MPS3_TESTBED_CONFIG, "utf8"));
+  return JSON.stringify({ name, bucket: "demo-board", endpoint: tb.endpoint, region: tb.region,
+    accessKeyId: tb.accessKeyId, secretAccessKey: tb.secretAccessKey });
+}
+
+/** The app: one put and one get, the result left in `window.result`. */
+const mainJs = (from) => `import { MPS3 } from ${JSON.stringify(from)};
+const cfg = await (await fetch("./config.json")).json();
+const db = new MPS3({ defaultBucket: cfg.bucket, s3Config: { endpoint: cfg.endpoint, region: cfg.region,
+  credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } } });
+await db.put("package-test/" + cfg.name, { from: cfg.name });
+window.result = await db.get("package-test/" + cfg.name);
+`;
+const indexHtml = (script) => `<!doctype html><meta charset="utf-8"><script type="module" src="${script}"></script>`;
+
+async function runPage(url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  await page.goto(url);
+  try {
+    await page.waitForFunction(() => window.result !== undefined, null, { timeout: 20000 });
+  } catch (e) {
+    throw new Error(`no result at ${url}: ${errors.join("; ")}`);
+  }
+  const result = await page.evaluate(() => window.result);
+  await context.close();
+  return result;
+}
+
+/** An app directory whose node_modules/mps3-rs is the built package. */
+function app(name, main) {
+  const dir = join(work, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, "node_modules"), { recursive: true });
+  symlinkSync(pkg, join(dir, "node_modules", "mps3-rs"));
+  writeFileSync(join(dir, "main.js"), main);
+  return dir;
+}
+
+before(async () => {
+  assert.ok(process.env.MPS3_TESTBED_CONFIG, "MPS3_TESTBED_CONFIG is not set: run through scripts/test.sh");
+  assert.ok(existsSync(join(pkg, "index.js")), "pkg/ is not built");
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+after(async () => {
+  await browser?.close();
+  for (const s of servers) s.close();
+});
+
+test("a Vite app imports the package by name, no init call", async () => {
+  const dir = app("vite", mainJs("mps3-rs"));
+  writeFileSync(join(dir, "index.html"), indexHtml("./main.js"));
+  const { build } = await import("vite");
+  await build({ root: dir, logLevel: "error", build: { outDir: join(dir, "dist"), emptyOutDir: true } });
+  writeFileSync(join(dir, "dist", "config.json"), appConfig("vite"));
+  assert.deepEqual(await runPage(await serve(join(dir, "dist"))), { from: "vite" });
+});
+
+test("an esbuild bundle imports the package by name (the .wasm copied beside it)", async () => {
+  const dir = app("esbuild", mainJs("mps3-rs"));
+  const dist = join(dir, "dist");
+  const esbuild = await import("esbuild");
+  await esbuild.build({ entryPoints: [join(dir, "main.js")], bundle: true, format: "esm",
+    target: "es2022", outdir: dist, logLevel: "error" });
+  // esbuild keeps `new URL("./mps3_bg.wasm", import.meta.url)` as it is:
+  // the module is looked up beside the bundle.
+  cpSync(join(pkg, "mps3_bg.wasm"), join(dist, "mps3_bg.wasm"));
+  writeFileSync(join(dist, "index.html"), indexHtml("./main.js"));
+  writeFileSync(join(dist, "config.json"), appConfig("esbuild"));
+  assert.deepEqual(await runPage(await serve(dist)), { from: "esbuild" });
+});
+
+test("a notebook page imports the package by URL from another origin (a CDN)", async () => {
+  const cdn = await serve(pkg);
+  const dir = join(work, "notebook");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "main.js"), mainJs(`${cdn}/index.js`));
+  writeFileSync(join(dir, "index.html"), indexHtml("./main.js"));
+  writeFileSync(join(dir, "config.json"), appConfig("cdn"));
+  // `localhost` and `127.0.0.1` are different origins.
+  const page = await serve(dir, "localhost");
+  assert.notEqual(new URL(page).origin, new URL(cdn).origin);
+  assert.deepEqual(await runPage(page), { from: "cdn" });
+});
