@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Checks your own bucket from a real browser: which S3 features the vendor
+# supports (conditional requests, versioning, CORS exposure, 304) and
+# whether the database works there. Writes under a fresh prefix
+# `mps3-conformance/…/` and deletes it again.
+#
+#   MPS3_ENDPOINT=https://<account>.r2.cloudflarestorage.com MPS3_REGION=auto \
+#   MPS3_BUCKET=my-bucket AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... \
+#   scripts/conformance.sh
+#
+# MPS3_ENDPOINT may be empty for AWS; AWS_SESSION_TOKEN is optional. The
+# bucket needs the README's CORS rule for origin http://127.0.0.1:*.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${MPS3_BUCKET:?set MPS3_BUCKET}" "${AWS_ACCESS_KEY_ID:?set AWS_ACCESS_KEY_ID}" "${AWS_SECRET_ACCESS_KEY:?set AWS_SECRET_ACCESS_KEY}"
+scripts/setup.sh >/dev/null
+export PATH="$HOME/.cargo/bin:$PATH"
+export MPS3_CONFORMANCE_ENDPOINT="${MPS3_ENDPOINT:-}" MPS3_CONFORMANCE_REGION="${MPS3_REGION:-us-east-1}" \
+  MPS3_CONFORMANCE_BUCKET="$MPS3_BUCKET" MPS3_CONFORMANCE_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
+  MPS3_CONFORMANCE_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" MPS3_CONFORMANCE_SESSION_TOKEN="${AWS_SESSION_TOKEN:-}"
+mkdir -p target
+set +e
+WASM_BINDGEN_TEST_TIMEOUT=300 cargo test --target wasm32-unknown-unknown --test conformance_browser -- --nocapture \
+  > target/conformance.log 2>&1
+status=$?
+set -e
+python3 - <<'PY'
+import json
+rows = [json.loads(l.split("MPS3_CONFORMANCE ", 1)[1]) for l in open("target/conformance.log") if "MPS3_CONFORMANCE {" in l]
+if not rows:
+    print(open("target/conformance.log").read()[-3000:])
+    raise SystemExit("no checks ran")
+json.dump(rows, open("target/conformance.json", "w"), indent=2)
+width = max(len(r["check"]) for r in rows)
+for r in rows:
+    print(f"{r['check']:<{width}}  {'yes' if r['ok'] else 'NO '}  {r['detail'][:100]}")
+print("wrote target/conformance.json")
+PY
+exit $status

@@ -1,0 +1,301 @@
+//! The conformance checks a user points at their own bucket
+//! (scripts/conformance.sh): which S3 features the vendor supports and
+//! whether the database works there, from a real browser under the
+//! bucket's CORS rule. Everything is written under a fresh prefix and
+//! deleted again. Each check prints one `MPS3_CONFORMANCE {json}` line.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Reflect, JSON};
+use mps3::core::credentials::Credentials;
+use mps3::core::error::ErrorKind;
+use mps3::core::s3::{GetOptions, GetResult, ListParams, PutMode, PutOptions, S3Config, S3};
+use mps3::web::api::MPS3;
+use mps3::web::s3::S3Client;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+struct Target {
+    endpoint: Option<&'static str>,
+    region: &'static str,
+    bucket: &'static str,
+    key: &'static str,
+    secret: &'static str,
+    token: Option<&'static str>,
+}
+
+fn target() -> Target {
+    fn required(v: Option<&'static str>, name: &str) -> &'static str {
+        match v {
+            Some(v) if !v.is_empty() => v,
+            _ => panic!("{name} is not set: run scripts/conformance.sh"),
+        }
+    }
+    Target {
+        endpoint: option_env!("MPS3_CONFORMANCE_ENDPOINT").filter(|e| !e.is_empty()),
+        region: option_env!("MPS3_CONFORMANCE_REGION").unwrap_or("us-east-1"),
+        bucket: required(
+            option_env!("MPS3_CONFORMANCE_BUCKET"),
+            "MPS3_CONFORMANCE_BUCKET",
+        ),
+        key: required(
+            option_env!("MPS3_CONFORMANCE_ACCESS_KEY_ID"),
+            "MPS3_CONFORMANCE_ACCESS_KEY_ID",
+        ),
+        secret: required(
+            option_env!("MPS3_CONFORMANCE_SECRET_ACCESS_KEY"),
+            "MPS3_CONFORMANCE_SECRET_ACCESS_KEY",
+        ),
+        token: option_env!("MPS3_CONFORMANCE_SESSION_TOKEN").filter(|t| !t.is_empty()),
+    }
+}
+
+fn client(t: &Target) -> S3Client {
+    let mut creds = Credentials::new(t.key, t.secret);
+    if let Some(token) = t.token {
+        creds = creds.with_session_token(token);
+    }
+    S3Client::new(S3::new(S3Config::new(t.endpoint, t.region, creds).unwrap()))
+}
+
+fn report(check: &str, ok: bool, detail: impl Into<String>) {
+    let line = json!({"check": check, "ok": ok, "detail": detail.into()});
+    web_sys::console::log_1(&format!("MPS3_CONFORMANCE {line}").into());
+}
+
+fn json_opts() -> PutOptions {
+    PutOptions {
+        content_type: Some("application/json".into()),
+        mode: PutMode::Overwrite,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn conformance() {
+    let t = target();
+    let c = client(&t);
+    let b = t.bucket;
+    let prefix = format!(
+        "mps3-conformance/{:x}/",
+        (js_sys::Math::random() * 1e12) as u64
+    );
+    let mut essential_ok = true;
+
+    // Objects, awkward keys, listing.
+    let keys = ["a b+c", "&$@=;:,?", "unicode-ключ-鍵", "dir/sub/key"];
+    let mut problems = Vec::new();
+    let mut etag = None;
+    let mut date = None;
+    for k in keys {
+        let key = format!("{prefix}{k}");
+        match c
+            .put_object(b, &key, k.as_bytes().to_vec(), &json_opts())
+            .await
+        {
+            Ok(meta) => {
+                etag = etag.or(meta.etag);
+                date = date.or(meta.date);
+            }
+            Err(e) => problems.push(format!("PUT {k:?}: {e}")),
+        }
+        match c.get_object(b, &key, &GetOptions::default()).await {
+            Ok(GetResult::Found(o)) if o.body == k.as_bytes() => {}
+            other => problems.push(format!("GET {k:?}: {other:?}")),
+        }
+    }
+    let listed = c
+        .list_all(
+            b,
+            ListParams {
+                prefix: Some(prefix.clone()),
+                max_keys: Some(2),
+                ..Default::default()
+            },
+        )
+        .await;
+    match &listed {
+        Ok(entries) if entries.len() == keys.len() => {}
+        other => problems.push(format!("LIST: {other:?}")),
+    }
+    essential_ok &= problems.is_empty();
+    report(
+        "objects: put, get, list (paged, url-encoded) with awkward keys",
+        problems.is_empty(),
+        problems.join("; "),
+    );
+    report("CORS exposes ETag", etag.is_some(), "needed for writes");
+    report(
+        "CORS exposes Date",
+        date.is_some(),
+        "needed for clock correction",
+    );
+    essential_ok &= etag.is_some();
+    if let Ok(entries) = &listed {
+        let ms = entries.iter().any(|e| e.last_modified % 1000 != 0);
+        report(
+            "LastModified precision",
+            true,
+            if ms {
+                "milliseconds"
+            } else {
+                "whole seconds (or a lucky run)"
+            },
+        );
+    }
+
+    // Conditional requests.
+    let key = format!("{prefix}cond");
+    let first = c.put_object(b, &key, b"1".to_vec(), &json_opts()).await;
+    if let Ok(meta) = first {
+        let e = meta.etag.unwrap_or_default();
+        let g = c
+            .get_object(
+                b,
+                &key,
+                &GetOptions {
+                    version_id: None,
+                    if_none_match: Some(e.clone()),
+                },
+            )
+            .await;
+        report(
+            "GET If-None-Match → 304",
+            matches!(g, Ok(GetResult::NotModified(_))),
+            format!("{g:?}").chars().take(120).collect::<String>(),
+        );
+        let create = PutOptions {
+            content_type: None,
+            mode: PutMode::Create,
+        };
+        let r = c.put_object(b, &key, b"2".to_vec(), &create).await;
+        report(
+            "PUT If-None-Match: * → 412 (create-only entries)",
+            matches!(&r, Err(e) if e.kind == ErrorKind::PreconditionFailed),
+            format!("{r:?}").chars().take(120).collect::<String>(),
+        );
+        let stale = PutOptions {
+            content_type: None,
+            mode: PutMode::Update("\"00000000000000000000000000000000\"".into()),
+        };
+        let r = c.put_object(b, &key, b"3".to_vec(), &stale).await;
+        report(
+            "PUT If-Match → 412 (marker ETag checks)",
+            matches!(&r, Err(e) if e.kind == ErrorKind::PreconditionFailed),
+            format!("{r:?}").chars().take(120).collect::<String>(),
+        );
+    }
+
+    // Versioning (only if the bucket has it on).
+    let vkey = format!("{prefix}versioned");
+    let v1 = c
+        .put_object(b, &vkey, b"1".to_vec(), &json_opts())
+        .await
+        .ok()
+        .and_then(|m| m.version_id);
+    let v2 = c
+        .put_object(b, &vkey, b"2".to_vec(), &json_opts())
+        .await
+        .ok()
+        .and_then(|m| m.version_id);
+    match (v1, v2) {
+        (Some(v1), Some(v2)) if v1 != v2 => {
+            let old = c
+                .get_object(
+                    b,
+                    &vkey,
+                    &GetOptions {
+                        version_id: Some(v1),
+                        if_none_match: None,
+                    },
+                )
+                .await;
+            let ok = matches!(&old, Ok(GetResult::Found(o)) if o.body == b"1");
+            report(
+                "versioning (useVersioning: true)",
+                ok,
+                "x-amz-version-id exposed; old versions readable",
+            );
+        }
+        _ => report(
+            "versioning (useVersioning: true)",
+            false,
+            "no x-amz-version-id: versioning off, or not exposed by CORS",
+        ),
+    }
+
+    // The database itself: two clients under the throwaway prefix.
+    let manifest = format!("{prefix}manifest.json");
+    let cfg = json!({
+        "defaultBucket": b,
+        "defaultManifest": manifest,
+        "pollFrequency": 200,
+        "s3Config": {
+            "endpoint": t.endpoint,
+            "region": t.region,
+            "credentials": { "accessKeyId": t.key, "secretAccessKey": t.secret, "sessionToken": t.token },
+        }
+    });
+    let cfg = JSON::parse(&cfg.to_string()).unwrap();
+    let creds = Reflect::get(
+        &Reflect::get(&cfg, &"s3Config".into()).unwrap(),
+        &"credentials".into(),
+    )
+    .unwrap();
+    if t.token.is_none() {
+        Reflect::delete_property(
+            creds.unchecked_ref::<js_sys::Object>(),
+            &"sessionToken".into(),
+        )
+        .unwrap();
+    }
+    if t.endpoint.is_none() {
+        let s3c = Reflect::get(&cfg, &"s3Config".into()).unwrap();
+        Reflect::delete_property(s3c.unchecked_ref::<js_sys::Object>(), &"endpoint".into())
+            .unwrap();
+    }
+    let db = MPS3::new(cfg.clone()).unwrap();
+    let other = MPS3::new(cfg).unwrap();
+    let key: JsValue = format!("{prefix}db-key").into();
+    let outcome: Result<Value, String> = async {
+        JsFuture::from(db.put(key.clone(), JSON::parse("{\"n\":1}").unwrap(), None))
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let v = JsFuture::from(other.get(key.clone(), None))
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(serde_json::from_str(&String::from(JSON::stringify(&v).unwrap())).unwrap())
+    }
+    .await;
+    let db_ok = outcome.as_ref().is_ok_and(|v| *v == json!({"n": 1}));
+    essential_ok &= db_ok;
+    report(
+        "database: put by one client, get by another",
+        db_ok,
+        format!("{outcome:?}"),
+    );
+    db.shutdown();
+    other.shutdown();
+
+    // Clean up everything under the prefix.
+    if let Ok(all) = c
+        .list_all(
+            b,
+            ListParams {
+                prefix: Some(prefix.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        for e in all {
+            let _ = c.delete_object(b, &e.key, None).await;
+        }
+    }
+    assert!(
+        essential_ok,
+        "the bucket lacks something the database needs: see the table"
+    );
+}
