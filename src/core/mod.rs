@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod io;
 pub mod lock;
+pub mod lru;
 pub mod manifest;
 pub mod merge_patch;
 pub mod retry;

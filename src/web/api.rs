@@ -62,6 +62,8 @@ export interface MPS3Config {
   clockOffset?: number;
   /** Polls trust a 304 on the change marker instead of listing (default true). */
   minimizeListObjectsCalls?: boolean;
+  /** Bytes of content kept in memory, least recently used out (default 4 MiB). */
+  cacheBytes?: number;
   /** A name for this client in logs. */
   label?: string;
   /** `true`: log to the console; a function receives each event. */
@@ -328,6 +330,12 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     db.adaptive_clock = opt_bool(cfg, "adaptiveClock")?.unwrap_or(true);
     db.clock_offset = opt_number(cfg, "clockOffset")?.unwrap_or(0.0) as i64;
     db.minimize_list_calls = opt_bool(cfg, "minimizeListObjectsCalls")?.unwrap_or(true);
+    if let Some(bytes) = opt_number(cfg, "cacheBytes")? {
+        if bytes < 0.0 {
+            return Err(bad("cacheBytes must not be negative"));
+        }
+        db.cache_bytes = bytes as usize;
+    }
     let label = opt_string(cfg, "label")?.unwrap_or_default();
     let log = get(cfg, "log");
     let logger = if let Some(f) = log.dyn_ref::<Function>() {

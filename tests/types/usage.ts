@@ -11,6 +11,7 @@ const config: MPS3Config = {
   adaptiveClock: true,
   clockOffset: 0,
   minimizeListObjectsCalls: true,
+  cacheBytes: 1 << 20,
   label: "tab-1",
   log: (event) => console.log(event.type),
   s3Config: {

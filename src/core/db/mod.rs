@@ -25,6 +25,7 @@ use state::{ManifestState, Subscriber};
 use crate::core::clock::ClockSync;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::io::Io;
+use crate::core::lru::Lru;
 use crate::core::manifest::Ref;
 use crate::core::retry::RetryPolicy;
 use crate::core::rng::Rng;
@@ -45,6 +46,9 @@ pub struct DbConfig {
     pub retry: RetryPolicy,
     /// No credentials were configured, only a provider: ask it first.
     pub credentials_from_provider: bool,
+    /// Memory for cached content (values never change, so reading one
+    /// again costs nothing while it is cached).
+    pub cache_bytes: usize,
 }
 
 impl DbConfig {
@@ -59,6 +63,7 @@ impl DbConfig {
             adaptive_clock: true,
             retry: RetryPolicy::default(),
             credentials_from_provider: false,
+            cache_bytes: 4 << 20,
         }
     }
 }
@@ -71,8 +76,8 @@ struct Inner {
     rng: Rng,
     clock: ClockSync,
     manifests: BTreeMap<Ref, ManifestState>,
-    /// Immutable content by (url, version).
-    content: BTreeMap<(String, String), Json>,
+    /// Immutable content by (url, version), bounded by `cache_bytes`.
+    content: Lru<(String, String)>,
     subs: Vec<Subscriber>,
     next_id: u64,
     events: Vec<Event>,
@@ -104,7 +109,7 @@ impl<I: Io> Db<I> {
                 rng: Rng::new(seed),
                 clock: ClockSync::new(cfg.clock_offset, cfg.adaptive_clock),
                 manifests: BTreeMap::new(),
-                content: BTreeMap::new(),
+                content: Lru::new(cfg.cache_bytes),
                 subs: Vec::new(),
                 next_id: 1,
                 events: Vec::new(),

@@ -252,8 +252,8 @@ impl<I: Io> Db<I> {
     /// The content of `url` at `version`, cached (content is immutable).
     pub(crate) async fn content(&self, url: &str, version: &str) -> Result<Json> {
         let cache_key = (url.to_string(), version.to_string());
-        if let Some(v) = self.inner.borrow().content.get(&cache_key) {
-            return Ok(v.clone());
+        if let Some(v) = self.inner.borrow_mut().content.get(&cache_key) {
+            return Ok(v);
         }
         let r = Ref::from_url(url)?;
         let (key, opts) = if self.cfg.use_versioning {

@@ -395,11 +395,7 @@ impl<I: Io> Db<I> {
                 let value: Option<Option<Json>> = match (masked, &version) {
                     (Some(v), _) => Some(v),
                     (None, None) => Some(None),
-                    (None, Some(v)) => inner
-                        .content
-                        .get(&(s.url.clone(), v.clone()))
-                        .cloned()
-                        .map(Some),
+                    (None, Some(v)) => inner.content.get(&(s.url.clone(), v.clone())).map(Some),
                 };
                 if let Some(value) = value {
                     s.last = Some(version);

@@ -183,6 +183,9 @@ struct Params {
     poll_ms: u64,
     /// Upper bound of the pause before each operation.
     think_ms: u64,
+    /// Content cache size: tiny in half the seeds, so values are evicted
+    /// and fetched again.
+    cache_bytes: usize,
 }
 
 impl Params {
@@ -225,6 +228,7 @@ impl Params {
                 [0.0, 0.05, 0.2][rng.range(0, 3) as usize]
             },
             think_ms: if contended { 1 } else { 400 },
+            cache_bytes: if rng.next_f64() < 0.5 { 64 } else { 4 << 20 },
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -281,6 +285,7 @@ fn make_db(
     cfg.use_versioning = p.versioning;
     cfg.autoclean = p.autoclean;
     cfg.poll_frequency_ms = p.poll_ms;
+    cfg.cache_bytes = p.cache_bytes;
     Rc::new(Db::new(io, s3, cfg, seed).unwrap())
 }
 
