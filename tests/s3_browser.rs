@@ -358,3 +358,58 @@ async fn virtual_hosted_addressing_works_too() {
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
 }
+
+#[wasm_bindgen_test]
+async fn presigned_reads_need_no_preflight() {
+    let (c, b) = new_bucket("presign").await;
+    c.put_object(&b, "a b+c", b"v".to_vec(), &json())
+        .await
+        .unwrap();
+    let mut presigning = client();
+    presigning.s3.config.presign_reads = true;
+    let before = stats(&b).await;
+    for _ in 0..3 {
+        let obj = found(
+            presigning
+                .get_object(&b, "a b+c", &GetOptions::default())
+                .await
+                .unwrap(),
+        );
+        assert_eq!(obj.body, b"v");
+        assert!(
+            obj.meta.etag.is_some() && obj.meta.date.is_some(),
+            "headers exposed"
+        );
+        let listed = presigning
+            .list_all(&b, ListParams::default())
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+    }
+    let missing = presigning
+        .get_object(&b, "nope", &GetOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind, ErrorKind::NotFound);
+    let after = stats(&b).await;
+    assert_eq!(
+        after["OPTIONS"], before["OPTIONS"],
+        "no preflight for presigned reads"
+    );
+    assert_eq!(
+        after["GET"].as_u64().unwrap() - before["GET"].as_u64().unwrap(),
+        4
+    );
+    assert_eq!(
+        after["LIST"].as_u64().unwrap() - before["LIST"].as_u64().unwrap(),
+        3
+    );
+    // A wrong secret is still refused.
+    let mut bad = client_with_secret("wrong");
+    bad.s3.config.presign_reads = true;
+    let e = bad
+        .get_object(&b, "a b+c", &GetOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
+}

@@ -370,6 +370,8 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     let region = opt_string(&s3c, "region")?.unwrap_or_else(|| "us-east-1".into());
     let endpoint = opt_string(&s3c, "endpoint")?;
     let mut s3 = S3Config::new(endpoint.as_deref(), &region, credentials)?;
+    // Reads without a preflight (see `S3Config::presign_reads`).
+    s3.presign_reads = true;
     if let Some(path_style) = opt_bool(&s3c, "forcePathStyle")? {
         s3.path_style = path_style;
     }

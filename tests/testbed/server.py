@@ -28,7 +28,10 @@ import sys
 import threading
 import time
 import urllib.request
-from urllib.parse import parse_qs
+import hashlib
+import hmac
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, parse_qsl, quote
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -109,6 +112,68 @@ class Rule:
         return True
 
 
+def _sigv4_encode(text):
+    return quote(text, safe="-_.~")
+
+
+def verify_presigned(environ, access_key, secret):
+    """Checks a query-signed (presigned) request the way S3 does, with an
+    implementation of its own (hashlib/hmac). Returns an S3 error code, or
+    None when the signature is valid and current."""
+    params = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    given = dict(params)
+    try:
+        akid, day, region, service, _ = given["X-Amz-Credential"].split("/")
+        amz_date = given["X-Amz-Date"]
+        expires = int(given["X-Amz-Expires"])
+        signature = given["X-Amz-Signature"]
+    except (KeyError, ValueError):
+        return "AuthorizationQueryParametersError"
+    if akid != access_key:
+        return "InvalidAccessKeyId"
+    signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    age = (datetime.now(timezone.utc) - signed_at).total_seconds()
+    if age > expires or age < -900:
+        return "AccessDenied"
+    raw_path = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ["PATH_INFO"]).split("?")[0]
+    query = "&".join(
+        f"{_sigv4_encode(k)}={_sigv4_encode(v)}"
+        for k, v in sorted((k, v) for k, v in params if k != "X-Amz-Signature")
+    )
+    host = environ.get("HTTP_HOST", "")
+    creq = "\n".join([environ["REQUEST_METHOD"], raw_path, query, f"host:{host}\n", "host", "UNSIGNED-PAYLOAD"])
+    scope = f"{day}/{region}/{service}/aws4_request"
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
+    key = f"AWS4{secret}".encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+    return None if hmac.compare_digest(expected, signature) else "SignatureDoesNotMatch"
+
+
+def resign_for_moto(environ, access_key, secret, region):
+    """moto's IAM check reads only the Authorization header: hand it the
+    same request signed in headers, the query's auth parameters removed."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    params = [
+        (k, v)
+        for k, v in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        if not k.startswith("X-Amz-")
+    ]
+    query = "&".join(f"{_sigv4_encode(k)}={_sigv4_encode(v)}" for k, v in params)
+    raw_path = (environ.get("RAW_URI") or environ["PATH_INFO"]).split("?")[0]
+    url = f"http://{environ['HTTP_HOST']}{raw_path}" + (f"?{query}" if query else "")
+    req = AWSRequest(method=environ["REQUEST_METHOD"], url=url, data=b"")
+    S3SigV4Auth(Credentials(access_key, secret), "s3", region).add_auth(req)
+    environ["QUERY_STRING"] = query
+    environ["RAW_URI"] = environ["REQUEST_URI"] = raw_path + (f"?{query}" if query else "")
+    for name, value in req.headers.items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+
+
 class Testbed:
     def __init__(self, app):
         self.app = app
@@ -117,6 +182,7 @@ class Testbed:
         self.rules = []
         self.rng = random.Random(0)
         self.release = threading.Event()
+        self.credentials = None  # (access key, secret, region), once auth is on
         self.reset_stats()
 
     def reset_stats(self):
@@ -234,7 +300,16 @@ class Testbed:
         def bump(key, n=1):
             self.bump(key, n, bucket)
 
-        signed = "HTTP_AUTHORIZATION" in environ or "X-Amz-Signature=" in query
+        presigned = "X-Amz-Signature=" in query and "HTTP_AUTHORIZATION" not in environ
+        if presigned and self.credentials:
+            access_key, secret, region = self.credentials
+            problem = verify_presigned(environ, access_key, secret)
+            if problem:
+                bump(kind)
+                return self.respond(start_response, environ, *s3_error(403, problem, "presigned request refused"), bucket)
+            resign_for_moto(environ, access_key, secret, region)
+            query = environ.get("QUERY_STRING", "")
+        signed = "HTTP_AUTHORIZATION" in environ
         if not signed and not path.startswith("/moto-api/"):
             # moto answers unsigned requests with 500; S3 says 403.
             bump(kind)
@@ -343,6 +418,7 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_port}"
     access_key, secret = enable_auth(endpoint, args.region)
+    testbed.credentials = (access_key, secret, args.region)
     if args.bucket:
         import boto3
 

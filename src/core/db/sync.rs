@@ -112,9 +112,12 @@ impl<I: Io> Db<I> {
         });
         let conditional =
             self.cfg.minimize_list_calls && trusted && resolved && !list_always && !relist_due;
+        // With presigned reads the poll is a plain GET (no preflight in a
+        // browser) and we compare the ETag ourselves; else S3 does (304).
+        let presigned = self.s3.borrow().config.presign_reads;
         let opts = GetOptions {
             version_id: None,
-            if_none_match: etag.clone().filter(|_| conditional),
+            if_none_match: etag.clone().filter(|_| conditional && !presigned),
         };
         let marker = self
             .call(
@@ -124,6 +127,11 @@ impl<I: Io> Db<I> {
             .await;
         let (new_etag, legacy) = match marker {
             Ok(GetResult::NotModified(_)) => return Ok(()),
+            Ok(GetResult::Found(obj))
+                if conditional && obj.meta.etag.is_some() && obj.meta.etag == etag =>
+            {
+                return Ok(())
+            }
             Ok(GetResult::Found(obj)) => (obj.meta.etag, obj.body == LEGACY_MARKER_BODY),
             // No marker yet; entries may still exist (a writer stopped
             // between its entry and its marker).

@@ -68,6 +68,12 @@ pub struct S3Config {
     /// false. Custom endpoints (MinIO, moto, R2 account endpoints) default to
     /// path style; AWS to virtual-hosted style.
     pub path_style: bool,
+    /// Sign plain GETs (no conditional headers) in the query string. A
+    /// presigned GET carries no custom header, so a browser sends it as a
+    /// CORS *simple* request: no preflight. Chromium does not reuse
+    /// preflights for requests that bypass its cache, which ours must, so
+    /// without this every read costs two round trips.
+    pub presign_reads: bool,
 }
 
 impl S3Config {
@@ -85,6 +91,7 @@ impl S3Config {
             region: region.to_string(),
             credentials,
             path_style,
+            presign_reads: false,
         })
     }
 }

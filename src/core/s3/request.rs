@@ -6,7 +6,11 @@ use super::response::ListPage;
 use crate::core::encode::uri_encode;
 use crate::core::error::Result;
 use crate::core::http::{HttpRequest, Method};
-use crate::core::sigv4::{sha256_hex, sign_headers, Scope};
+use crate::core::sigv4::{presign_query, sha256_hex, sign_headers, Scope};
+
+/// How long a presigned read stays valid: it is sent at once, so this only
+/// needs to cover the request's flight and the clocks' disagreement.
+const PRESIGNED_READ_SECS: u32 = 300;
 use crate::core::time::{EpochMillis, Utc};
 use crate::core::xml::escape;
 
@@ -115,6 +119,27 @@ impl S3 {
             service: "s3",
             now,
         };
+        if self.config.presign_reads
+            && method == Method::Get
+            && headers.is_empty()
+            && body.is_empty()
+        {
+            let params = presign_query(
+                &self.config.credentials,
+                &scope,
+                method.as_str(),
+                &host,
+                &path,
+                &query,
+                PRESIGNED_READ_SECS,
+            );
+            return Ok(HttpRequest {
+                method,
+                url: self.url(&host, &path, &params),
+                headers: Vec::new(),
+                body,
+            });
+        }
         let payload_hash = sha256_hex(&body);
         headers.push(pair("x-amz-date", Utc::from_millis(now).amz_date()));
         headers.push(pair("x-amz-content-sha256", payload_hash.clone()));
@@ -134,10 +159,20 @@ impl S3 {
             &payload_hash,
         );
         headers.push(pair("authorization", authorization));
+        Ok(HttpRequest {
+            method,
+            url: self.url(&host, &path, &query),
+            headers,
+            body,
+        })
+    }
+
+    /// The wire URL: path and query encoded exactly as they were signed.
+    fn url(&self, host: &str, path: &str, query: &[(String, String)]) -> String {
         let mut url = format!(
             "{}://{host}{}",
             self.config.endpoint.scheme,
-            uri_encode(&path, true)
+            uri_encode(path, true)
         );
         for (i, (k, v)) in query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
@@ -145,12 +180,7 @@ impl S3 {
             url.push('=');
             url.push_str(&uri_encode(v, false));
         }
-        Ok(HttpRequest {
-            method,
-            url,
-            headers,
-            body,
-        })
+        url
     }
 
     pub fn put_object(

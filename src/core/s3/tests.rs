@@ -488,3 +488,73 @@ fn listings_without_url_encoding_are_taken_verbatim_and_garbage_is_refused() {
         ErrorKind::AccessDenied
     );
 }
+
+#[test]
+fn presigned_reads_carry_no_headers_and_sign_the_query() {
+    let mut config = S3Config::new(
+        Some("http://127.0.0.1:9000"),
+        "us-east-1",
+        Credentials::new("AKID", "secret").with_session_token("TOK"),
+    )
+    .unwrap();
+    config.presign_reads = true;
+    let s3 = S3::new(config);
+    let get = s3
+        .get_object("bkt", "a b", &GetOptions::default(), NOW)
+        .unwrap();
+    assert!(
+        get.headers.is_empty(),
+        "a CORS simple request: {:?}",
+        get.headers
+    );
+    assert!(
+        get.url
+            .starts_with("http://127.0.0.1:9000/bkt/a%20b?X-Amz-Algorithm=AWS4-HMAC-SHA256&"),
+        "{}",
+        get.url
+    );
+    for part in [
+        "X-Amz-Credential=AKID%2F20261126%2Fus-east-1%2Fs3%2Faws4_request",
+        "X-Amz-Date=20261126T112057Z",
+        "X-Amz-Expires=300",
+        "X-Amz-SignedHeaders=host",
+        "X-Amz-Security-Token=TOK",
+        "X-Amz-Signature=",
+    ] {
+        assert!(get.url.contains(part), "{part} in {}", get.url);
+    }
+    let list = s3
+        .list_objects_v2(
+            "bkt",
+            &ListParams {
+                prefix: Some("m@".into()),
+                ..Default::default()
+            },
+            NOW,
+        )
+        .unwrap();
+    assert!(list.headers.is_empty());
+    assert!(
+        list.url.contains("list-type=2")
+            && list.url.contains("prefix=m%40")
+            && list.url.contains("X-Amz-Signature=")
+    );
+    // A conditional GET keeps its header, so it is signed in headers.
+    let cond = s3
+        .get_object(
+            "bkt",
+            "k",
+            &GetOptions {
+                version_id: None,
+                if_none_match: Some("\"e\"".into()),
+            },
+            NOW,
+        )
+        .unwrap();
+    assert!(cond.header("authorization").is_some() && !cond.url.contains("X-Amz-Signature"));
+    // Writes are never presigned.
+    let put = s3
+        .put_object("bkt", "k", vec![], &PutOptions::default(), NOW)
+        .unwrap();
+    assert!(put.header("authorization").is_some());
+}

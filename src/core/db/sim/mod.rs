@@ -186,6 +186,8 @@ struct Params {
     /// Content cache size: tiny in half the seeds, so values are evicted
     /// and fetched again.
     cache_bytes: usize,
+    /// Presigned reads (the browser's way) or conditional GETs.
+    presign_reads: bool,
 }
 
 impl Params {
@@ -229,6 +231,7 @@ impl Params {
             },
             think_ms: if contended { 1 } else { 400 },
             cache_bytes: if rng.next_f64() < 0.5 { 64 } else { 4 << 20 },
+            presign_reads: rng.next_f64() < 0.5,
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -273,14 +276,14 @@ fn make_db(
         skew: p.skews.get(client).copied().unwrap_or(0),
         client,
     };
-    let s3 = S3::new(
-        S3Config::new(
-            Some("http://s3.sim"),
-            "us-east-1",
-            Credentials::new("sim", "sim"),
-        )
-        .unwrap(),
-    );
+    let mut s3c = S3Config::new(
+        Some("http://s3.sim"),
+        "us-east-1",
+        Credentials::new("sim", "sim"),
+    )
+    .unwrap();
+    s3c.presign_reads = p.presign_reads;
+    let s3 = S3::new(s3c);
     let mut cfg = DbConfig::new(BUCKET);
     cfg.use_versioning = p.versioning;
     cfg.autoclean = p.autoclean;
