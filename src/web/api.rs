@@ -60,7 +60,7 @@ export interface MPS3Config {
   adaptiveClock?: boolean;
   /** Milliseconds added to the local clock (default 0). */
   clockOffset?: number;
-  /** Polls trust a 304 on the change marker instead of listing (default true). */
+  /** Polls trust an unchanged change marker instead of listing the log (default true). */
   minimizeListObjectsCalls?: boolean;
   /** Bytes of content kept in memory, least recently used out (default 4 MiB). */
   cacheBytes?: number;
