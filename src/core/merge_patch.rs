@@ -1,74 +1,93 @@
 //! RFC 7386 JSON Merge Patch: how a manifest entry's `update` applies.
 
-use serde_json::Value;
+use super::json::Json;
 
 /// Applies `patch` to `target` in place. An object patch merges member by
 /// member (`null` removes a member); any other patch replaces the target.
 /// Idempotent: applying the same patch twice equals applying it once, which
 /// is why replaying the lag window is harmless.
-pub fn merge(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
+pub fn merge(target: &mut Json, patch: &Json) {
+    let Json::Object(members) = patch else {
         *target = patch.clone();
         return;
     };
-    if !target.is_object() {
-        *target = Value::Object(Default::default());
+    if !matches!(target, Json::Object(_)) {
+        *target = Json::object();
     }
-    let Value::Object(target) = target else {
-        unreachable!("made an object above")
-    };
-    for (name, value) in patch {
-        if value.is_null() {
+    for (name, value) in members {
+        if *value == Json::Null {
             target.remove(name);
-        } else {
-            merge(target.entry(name.clone()).or_insert(Value::Null), value);
+            continue;
         }
+        let mut slot = target.get(name).cloned().unwrap_or(Json::Null);
+        merge(&mut slot, value);
+        target.set(name, slot);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::core::json::parse;
+
+    fn j(s: &str) -> Json {
+        parse(s.as_bytes()).unwrap()
+    }
 
     /// The examples of RFC 7386, appendix A.
     #[test]
     fn rfc7386_appendix_a() {
         let cases = [
-            (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
-            (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
-            (json!({"a":"b"}), json!({"a":null}), json!({})),
+            (j(r#"{"a":"b"}"#), j(r#"{"a":"c"}"#), j(r#"{"a":"c"}"#)),
             (
-                json!({"a":"b","b":"c"}),
-                json!({"a":null}),
-                json!({"b":"c"}),
+                j(r#"{"a":"b"}"#),
+                j(r#"{"b":"c"}"#),
+                j(r#"{"a":"b","b":"c"}"#),
             ),
-            (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
-            (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
+            (j(r#"{"a":"b"}"#), j(r#"{"a":null}"#), j(r#"{}"#)),
             (
-                json!({"a":{"b":"c"}}),
-                json!({"a":{"b":"d","c":null}}),
-                json!({"a":{"b":"d"}}),
+                j(r#"{"a":"b","b":"c"}"#),
+                j(r#"{"a":null}"#),
+                j(r#"{"b":"c"}"#),
             ),
-            (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
-            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
-            (json!({"a":"b"}), json!(["c"]), json!(["c"])),
-            (json!({"a":"foo"}), json!(null), json!(null)),
-            (json!({"a":"foo"}), json!("bar"), json!("bar")),
-            (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
-            (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
+            (j(r#"{"a":["b"]}"#), j(r#"{"a":"c"}"#), j(r#"{"a":"c"}"#)),
+            (j(r#"{"a":"c"}"#), j(r#"{"a":["b"]}"#), j(r#"{"a":["b"]}"#)),
             (
-                json!({}),
-                json!({"a":{"bb":{"ccc":null}}}),
-                json!({"a":{"bb":{}}}),
+                j(r#"{"a":{"b":"c"}}"#),
+                j(r#"{"a":{"b":"d","c":null}}"#),
+                j(r#"{"a":{"b":"d"}}"#),
+            ),
+            (
+                j(r#"{"a":[{"b":"c"}]}"#),
+                j(r#"{"a":[1]}"#),
+                j(r#"{"a":[1]}"#),
+            ),
+            (j(r#"["a", "b"]"#), j(r#"["c", "d"]"#), j(r#"["c", "d"]"#)),
+            (j(r#"{"a":"b"}"#), j(r#"["c"]"#), j(r#"["c"]"#)),
+            (j(r#"{"a":"foo"}"#), j(r#"null"#), j(r#"null"#)),
+            (j(r#"{"a":"foo"}"#), j(r#""bar""#), j(r#""bar""#)),
+            (
+                j(r#"{"e":null}"#),
+                j(r#"{"a":1}"#),
+                j(r#"{"e":null,"a":1}"#),
+            ),
+            (
+                j(r#"[1, 2]"#),
+                j(r#"{"a":"b","c":null}"#),
+                j(r#"{"a":"b"}"#),
+            ),
+            (
+                j(r#"{}"#),
+                j(r#"{"a":{"bb":{"ccc":null}}}"#),
+                j(r#"{"a":{"bb":{}}}"#),
             ),
         ];
         for (target, patch, expected) in cases {
             let mut t = target.clone();
             merge(&mut t, &patch);
-            assert_eq!(t, expected, "{target} + {patch}");
+            assert_eq!(t, expected, "{target:?} + {patch:?}");
             merge(&mut t, &patch);
-            assert_eq!(t, expected, "idempotent: {target} + {patch}");
+            assert_eq!(t, expected, "idempotent: {target:?} + {patch:?}");
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod encode;
 pub mod error;
 pub mod http;
 pub mod io;
+pub mod json;
 pub mod lock;
 pub mod lru;
 pub mod manifest;

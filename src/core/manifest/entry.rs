@@ -1,19 +1,17 @@
 //! Manifest entry bodies: `files` (the writer's view of the state before its
 //! write) and `update` (the write, as a merge patch over `files`).
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use crate::core::error::{Error, Result};
+use crate::core::json::{self, Json};
 
 /// Where a logical key's current content lives: the uuid of `<key>@<uuid>`
 /// or, in a versioned bucket, the S3 version id of `<key>`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileRef {
     pub version: String,
     /// Always `""` in protocol v1; kept for the JS client's sake.
-    #[serde(default)]
     pub replication: String,
 }
 
@@ -24,50 +22,77 @@ impl FileRef {
             replication: String::new(),
         }
     }
+
+    /// `{"version": …, "replication": …}`, members in the JS client's order.
+    pub fn to_json(&self) -> Json {
+        Json::Object(vec![
+            ("version".into(), Json::String(self.version.clone())),
+            ("replication".into(), Json::String(self.replication.clone())),
+        ])
+    }
+
+    /// A ref from JSON; `None` unless `version` is a string.
+    pub fn from_json(v: &Json) -> Option<FileRef> {
+        Some(FileRef {
+            version: v.get("version")?.as_str()?.to_string(),
+            replication: v
+                .get("replication")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string(),
+        })
+    }
 }
 
 /// url → where its content is.
 pub type Files = BTreeMap<String, FileRef>;
 
+fn files_json(files: &Files) -> Json {
+    Json::Object(
+        files
+            .iter()
+            .map(|(url, r)| (url.clone(), r.to_json()))
+            .collect(),
+    )
+}
+
 /// A parsed entry. `update` is kept as JSON: it is a merge patch (`null`
 /// deletes), replayed with [`crate::core::merge_patch::merge`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntryBody {
-    pub files: Value,
-    pub update: Value,
+    pub files: Json,
+    pub update: Json,
 }
 
 impl EntryBody {
     /// An entry for a write of `changes` (url → `Some(version)`, or `None`
     /// for a delete) over the state `before`.
     pub fn new(before: &Files, changes: &[(String, Option<String>)]) -> EntryBody {
-        let files = serde_json::to_value(before).expect("files serialize");
-        let mut patch = Map::new();
-        for (url, version) in changes {
-            let v = match version {
-                Some(v) => serde_json::to_value(FileRef::new(v.clone())).expect("ref serializes"),
-                None => Value::Null,
-            };
-            patch.insert(url.clone(), v);
-        }
-        let mut update = Map::new();
-        update.insert("files".into(), Value::Object(patch));
+        let patch = changes
+            .iter()
+            .map(|(url, version)| {
+                let v = match version {
+                    Some(v) => FileRef::new(v.clone()).to_json(),
+                    None => Json::Null,
+                };
+                (url.clone(), v)
+            })
+            .collect();
         EntryBody {
-            files,
-            update: Value::Object(update),
+            files: files_json(before),
+            update: Json::Object(vec![("files".into(), Json::Object(patch))]),
         }
     }
 
     /// Reads an entry, ignoring unknown fields (forward compatibility).
     pub fn parse(bytes: &[u8]) -> Result<EntryBody> {
-        let v: Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::bad_response(format!("manifest entry is not JSON: {e}")))?;
-        let Value::Object(mut o) = v else {
+        let v = json::parse(bytes)?;
+        if !matches!(v, Json::Object(_)) {
             return Err(Error::bad_response("manifest entry is not an object"));
-        };
-        let files = o.remove("files").unwrap_or(Value::Object(Map::new()));
-        let update = o.remove("update").unwrap_or(Value::Object(Map::new()));
-        if !files.is_object() {
+        }
+        let files = v.get("files").cloned().unwrap_or_else(Json::object);
+        let update = v.get("update").cloned().unwrap_or_else(Json::object);
+        if !matches!(files, Json::Object(_)) {
             return Err(Error::bad_response(
                 "manifest entry's files is not an object",
             ));
@@ -77,20 +102,22 @@ impl EntryBody {
 
     /// `JSON.stringify(entry, null, 2)`, as the JS client writes it.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut o = Map::new();
-        o.insert("files".into(), self.files.clone());
-        o.insert("update".into(), self.update.clone());
-        serde_json::to_vec_pretty(&Value::Object(o)).expect("entry serializes")
+        Json::Object(vec![
+            ("files".into(), self.files.clone()),
+            ("update".into(), self.update.clone()),
+        ])
+        .to_pretty()
+        .into_bytes()
     }
 }
 
 /// The state a JSON manifest value describes: its `files` member as url →
 /// ref, skipping members that are not refs (deleted, or foreign).
-pub fn files_of(state: &Value) -> Files {
+pub fn files_of(state: &Json) -> Files {
     let mut out = Files::new();
-    if let Some(Value::Object(files)) = state.get("files") {
+    if let Some(Json::Object(files)) = state.get("files") {
         for (url, v) in files {
-            if let Ok(r) = serde_json::from_value::<FileRef>(v.clone()) {
+            if let Some(r) = FileRef::from_json(v) {
                 out.insert(url.clone(), r);
             }
         }
@@ -111,19 +138,10 @@ mod tests {
             &[("b/a".into(), Some("v2".into())), ("b/x".into(), None)],
         );
         let text = String::from_utf8(e.to_bytes()).unwrap();
-        // Members come out sorted (the JS client writes `version` first);
-        // readers compare parsed JSON, so only structure and layout matter.
-        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        // Byte for byte what JSON.stringify(entry, null, 2) gives.
         assert_eq!(
-            parsed,
-            serde_json::json!({
-                "files": {"b/a": {"version": "v1", "replication": ""}},
-                "update": {"files": {"b/a": {"version": "v2", "replication": ""}, "b/x": null}}
-            })
-        );
-        assert!(
-            text.starts_with("{\n  \"files\": {\n    \"b/a\": {\n      \""),
-            "{text}"
+            text,
+            "{\n  \"files\": {\n    \"b/a\": {\n      \"version\": \"v1\",\n      \"replication\": \"\"\n    }\n  },\n  \"update\": {\n    \"files\": {\n      \"b/a\": {\n        \"version\": \"v2\",\n        \"replication\": \"\"\n      },\n      \"b/x\": null\n    }\n  }\n}"
         );
         assert_eq!(EntryBody::parse(text.as_bytes()).unwrap(), e);
         let empty = EntryBody::new(&Files::new(), &[]);
@@ -134,10 +152,16 @@ mod tests {
 
     #[test]
     fn reading_ignores_unknown_fields_and_refuses_garbage() {
-        let e = EntryBody::parse(br#"{"files":{},"update":{"files":{}},"future":1}"#).unwrap();
-        assert_eq!(e.files, serde_json::json!({}));
+        let e =
+            EntryBody::parse(br#"{"files":{},"update":{"files":{}},"future":[1.5e3]}"#).unwrap();
+        assert_eq!(e.files, Json::object());
         assert!(EntryBody::parse(b"[1]").is_err());
         assert!(EntryBody::parse(b"{\"files\":3}").is_err());
         assert!(EntryBody::parse(b"nope").is_err());
+        let r = files_of(
+            &json::parse(br#"{"files":{"b/a":{"version":"v","extra":1},"b/z":7}}"#).unwrap(),
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(r["b/a"], FileRef::new("v"));
     }
 }

@@ -116,7 +116,8 @@ fn concurrent_writers_resolve_through_the_window_not_files() {
     assert_eq!(log.len(), 20);
     assert!(log
         .iter()
-        .all(|e| e.body.as_ref().unwrap().as_ref().unwrap().files == serde_json::json!({})));
+        .all(|e| e.body.as_ref().unwrap().as_ref().unwrap().files
+            == crate::core::json::Json::object()));
     let r = resolve(&log);
     assert_eq!(r.files.len(), 3);
     assert_eq!(r.included.len(), 20);

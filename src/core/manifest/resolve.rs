@@ -14,10 +14,9 @@
 
 use std::rc::Rc;
 
-use serde_json::{Map, Value};
-
 use super::entry::{files_of, EntryBody, Files};
 use super::key::LAG_WINDOW_MS;
+use crate::core::json::Json;
 use crate::core::merge_patch::merge;
 use crate::core::time::EpochMillis;
 
@@ -99,11 +98,7 @@ pub fn resolve(entries: &[KnownEntry]) -> Resolution {
     };
     let body = |e: &KnownEntry| -> Option<Rc<EntryBody>> { e.body.clone().flatten() };
     let base_body = body(base).expect("window bodies are fetched before resolving");
-    let mut state = Value::Object(Map::new());
-    state
-        .as_object_mut()
-        .expect("object")
-        .insert("files".into(), base_body.files.clone());
+    let mut state = Json::Object(vec![("files".into(), base_body.files.clone())]);
     for e in window.iter().rev() {
         if let Some(b) = body(e) {
             merge(&mut state, &b.update);

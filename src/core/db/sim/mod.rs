@@ -506,7 +506,7 @@ fn oracle_log(model: &S3Model) -> Vec<(i64, String, Changes)> {
                 return None;
             }
             let body = EntryBody::parse(&body).ok()?;
-            let files = body.update.get("files")?.as_object()?.clone();
+            let files = body.update.get("files")?.as_object()?.to_vec();
             let changes = files
                 .into_iter()
                 .map(|(url, v)| {
