@@ -15,7 +15,8 @@ use crate::core::manifest::{
     LEGACY_MARKER_BODY,
 };
 use crate::core::s3::{
-    parse_delete, parse_get, parse_list, GetOptions, GetResult, ListAll, ListParams, S3,
+    error_from_response, parse_delete, parse_get, parse_list, GetOptions, GetResult, ListAll,
+    ListParams, S3,
 };
 use crate::core::time::{parse_http_date, EpochMillis};
 
@@ -28,6 +29,20 @@ impl<I: Io> Db<I> {
         build: impl Fn(&S3, EpochMillis) -> Result<HttpRequest>,
         parse: impl Fn(&HttpResponse) -> Result<T>,
     ) -> Result<T> {
+        // The retry loop is not generic (one copy in the .wasm, not one
+        // per call site): it judges answers by status, then we parse.
+        let resp = self.send_retrying(&build).await?;
+        parse(&resp)
+    }
+
+    /// Sends until an answer is final: 2xx and 304 are returned; other
+    /// statuses and network failures become errors, retried with backoff
+    /// when transient. Each answer's `Date` corrects the clock; an expired
+    /// token gets one refresh from the provider.
+    async fn send_retrying(
+        &self,
+        build: &dyn Fn(&S3, EpochMillis) -> Result<HttpRequest>,
+    ) -> Result<HttpResponse> {
         let mut attempt = 1;
         let mut refreshed = false;
         loop {
@@ -48,10 +63,10 @@ impl<I: Io> Db<I> {
                     if let Some(date) = resp.header("date").and_then(|d| parse_http_date(d).ok()) {
                         self.inner.borrow_mut().clock.observe(date, sent, received);
                     }
-                    match parse(&resp) {
-                        Ok(v) => return Ok(v),
-                        Err(e) => e,
+                    if resp.is_success() || resp.status == 304 {
+                        return Ok(resp);
                     }
+                    error_from_response(&resp)
                 }
                 Err(e) => e,
             };
