@@ -178,6 +178,13 @@ async fn bad_input_is_refused_and_writes_nothing() {
         );
     }
 
+    // Every documented option is accepted.
+    let all = json!({
+        "defaultManifest": "m.json", "useVersioning": false, "pollFrequency": 500, "autoclean": true,
+        "adaptiveClock": true, "clockOffset": 0, "minimizeListObjectsCalls": true, "cacheBytes": 1024,
+        "retry": {"attempts": 2, "baseMs": 1, "capMs": 10}, "label": "x", "log": false,
+    });
+    MPS3::new(db_config(&b, all)).expect("all documented options");
     let code = |cfg: JsValue| {
         let e = MPS3::new(cfg).err().expect("refused");
         Reflect::get(&e, &"code".into())
@@ -289,7 +296,11 @@ async fn reads_see_a_put_while_it_is_in_flight() {
 #[wasm_bindgen_test]
 async fn a_failed_write_unmasks_and_rejects() {
     let b = bucket("db-fail").await;
-    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let db = MPS3::new(db_config(
+        &b,
+        json!({"retry": {"attempts": 3, "baseMs": 10, "capMs": 50}}),
+    ))
+    .unwrap();
     ok(db.put("k".into(), 1.into(), none())).await;
     let (handler, seen) = recorder();
     let _unsub = db.subscribe("k".into(), handler, none()).unwrap();

@@ -62,6 +62,10 @@ export interface MPS3Config {
   clockOffset?: number;
   /** Polls trust an unchanged change marker instead of listing the log (default true). */
   minimizeListObjectsCalls?: boolean;
+  /** Retries of transient failures (5xx, SlowDown, network): attempts in all
+   *  (default 10), and capped exponential backoff with full jitter (default
+   *  100 ms doubling up to 5000 ms). */
+  retry?: { attempts?: number; baseMs?: number; capMs?: number };
   /** Bytes of content kept in memory, least recently used out (default 4 MiB). */
   cacheBytes?: number;
   /** A name for this client in logs. */
@@ -305,6 +309,8 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
             "adaptiveClock",
             "clockOffset",
             "minimizeListObjectsCalls",
+            "cacheBytes",
+            "retry",
             "label",
             "log",
         ],
@@ -330,6 +336,27 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     db.adaptive_clock = opt_bool(cfg, "adaptiveClock")?.unwrap_or(true);
     db.clock_offset = opt_number(cfg, "clockOffset")?.unwrap_or(0.0) as i64;
     db.minimize_list_calls = opt_bool(cfg, "minimizeListObjectsCalls")?.unwrap_or(true);
+    let retry = get(cfg, "retry");
+    if !retry.is_undefined() {
+        only_known(&retry, "retry", &["attempts", "baseMs", "capMs"])?;
+        let whole = |name: &str, min: f64| -> Result<Option<u64>, Error> {
+            match opt_number(&retry, name)? {
+                Some(n) if n < min || n.fract() != 0.0 => Err(bad(format!(
+                    "retry.{name} must be a whole number of at least {min}"
+                ))),
+                n => Ok(n.map(|n| n as u64)),
+            }
+        };
+        if let Some(n) = whole("attempts", 1.0)? {
+            db.retry.max_attempts = n.min(u32::MAX as u64) as u32;
+        }
+        if let Some(n) = whole("baseMs", 0.0)? {
+            db.retry.base_ms = n;
+        }
+        if let Some(n) = whole("capMs", 0.0)? {
+            db.retry.cap_ms = n;
+        }
+    }
     if let Some(bytes) = opt_number(cfg, "cacheBytes")? {
         if bytes < 0.0 {
             return Err(bad("cacheBytes must not be negative"));
