@@ -162,13 +162,13 @@ impl<I: Io> Db<I> {
 
     /// Entry then marker, for one manifest. The caller holds its lock.
     ///
-    /// Why the entry's time is a lower bound of the server's clock when the
+    /// The entry's time is a lower bound of the server's clock when the
     /// listing started (less the precision of `LastModified`), and later
-    /// than every entry we know: a valid
-    /// entry older than our window, `ts - LAG_WINDOW_MS`, landed before its
-    /// time plus the window, so before our listing began, so the listing
-    /// saw it and `files` holds it. A write is acknowledged only once its
-    /// entry is known to be valid; see docs/protocol.md for the bounds.
+    /// than every entry we know. Why: a valid entry older than our window,
+    /// `ts - LAG_WINDOW_MS`, landed before its time plus the window, so
+    /// before our listing began, so the listing saw it and `files` holds
+    /// it. A write is acknowledged only once its entry is known to be
+    /// valid; see docs/protocol.md for the bounds.
     async fn write_entry(
         &self,
         m: &Ref,
