@@ -3,7 +3,7 @@
 
     scripts/build.py                 # release build into pkg/
     scripts/build.py --bench         # ... and write target/bench/size.json
-    scripts/build.py --check-budget  # ... and fail when over the budget
+    scripts/build.py --check-budget  # ... and fail above the size ceiling
 
 Settings come from wasm-pack.toml. Expects the tools of scripts/setup.sh.
 """
@@ -58,7 +58,7 @@ def assemble(out_dir: Path):
     (out_dir / ".gitignore").unlink(missing_ok=True)
 
 
-def measure(out_dir: Path, budget: int):
+def measure(out_dir: Path, budget: int, ceiling: int):
     sizes = {}
     total_gz = 0
     for f in sorted(out_dir.iterdir()):
@@ -71,6 +71,7 @@ def measure(out_dir: Path, budget: int):
         "total_raw": sum(s["raw"] for s in sizes.values()),
         "total_gzip9": total_gz,
         "budget_gzip9": budget,
+        "ceiling_gzip9": ceiling,
     }
     bench = ROOT / "target" / "bench"
     bench.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ def measure(out_dir: Path, budget: int):
     print(f"\n{'file':<28}{'raw':>10}{'gzip -9':>10}")
     for name, s in sizes.items():
         print(f"{name:<28}{s['raw']:>10}{s['gzip9']:>10}")
-    print(f"{'total':<28}{report['total_raw']:>10}{total_gz:>10}   budget {budget}")
+    print(f"{'total':<28}{report['total_raw']:>10}{total_gz:>10}   goal {budget}, ceiling {ceiling}")
     print(f"wrote {bench / 'size.json'}")
     return report
 
@@ -102,9 +103,14 @@ def main():
     wasm_opt = TOOLS / "node" / "node_modules" / ".bin" / "wasm-opt"
     run([wasm_opt, *cfg["wasm-opt"]["flags"], wasm, "-o", wasm])
     assemble(out_dir)
-    report = measure(out_dir, cfg["budget"]["gzip_bytes"]) if (args.bench or args.check_budget) else None
-    if args.check_budget and report["total_gzip9"] > cfg["budget"]["gzip_bytes"]:
-        print(f"size budget exceeded: {report['total_gzip9']} > {cfg['budget']['gzip_bytes']} bytes gzipped")
+    budget = cfg["budget"]
+    report = (
+        measure(out_dir, budget["gzip_bytes"], budget["ceiling_gzip_bytes"])
+        if (args.bench or args.check_budget)
+        else None
+    )
+    if args.check_budget and report["total_gzip9"] > budget["ceiling_gzip_bytes"]:
+        print(f"the package grew past its ceiling: {report['total_gzip9']} > {budget['ceiling_gzip_bytes']} bytes gzipped")
         return 1
     return 0
 

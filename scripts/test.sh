@@ -31,8 +31,8 @@ step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
 cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser
 
-step "package build, its TypeScript types (tsc --noEmit on tests/types/usage.ts)"
-scripts/build.py
+step "package build and size ceiling, its TypeScript types (tsc --noEmit on tests/types/usage.ts)"
+scripts/build.py --check-budget
 tests/e2e/node_modules/.bin/tsc -p tests/types/tsconfig.json
 
 step "end to end in Chromium (playwright-core): the demo; the package from Vite, esbuild and a CDN URL"

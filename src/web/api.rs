@@ -339,21 +339,22 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     let retry = get(cfg, "retry");
     if !retry.is_undefined() {
         only_known(&retry, "retry", &["attempts", "baseMs", "capMs"])?;
-        let whole = |name: &str, min: f64| -> Result<Option<u64>, Error> {
+        // (No float in the message: formatting one costs the .wasm ~16 KB.)
+        let whole = |name: &str, min: u64| -> Result<Option<u64>, Error> {
             match opt_number(&retry, name)? {
-                Some(n) if n < min || n.fract() != 0.0 => Err(bad(format!(
+                Some(n) if n < min as f64 || n.fract() != 0.0 => Err(bad(format!(
                     "retry.{name} must be a whole number of at least {min}"
                 ))),
                 n => Ok(n.map(|n| n as u64)),
             }
         };
-        if let Some(n) = whole("attempts", 1.0)? {
+        if let Some(n) = whole("attempts", 1)? {
             db.retry.max_attempts = n.min(u32::MAX as u64) as u32;
         }
-        if let Some(n) = whole("baseMs", 0.0)? {
+        if let Some(n) = whole("baseMs", 0)? {
             db.retry.base_ms = n;
         }
-        if let Some(n) = whole("capMs", 0.0)? {
+        if let Some(n) = whole("capMs", 0)? {
             db.retry.cap_ms = n;
         }
     }
