@@ -10,11 +10,6 @@ scripts/build.py
 mkdir -p target/demo
 config=$(MPS3_TESTBED_PORT=${MPS3_TESTBED_PORT:-9300} scripts/testbed.sh --bucket demo-board)
 trap 'kill "$(cat target/testbed.pid)" 2>/dev/null || true' EXIT
-python3 - "$config" > target/demo/config.json <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-print(json.dumps({"bucket": "demo-board", "endpoint": c["endpoint"], "region": c["region"],
-                  "accessKeyId": c["accessKeyId"], "secretAccessKey": c["secretAccessKey"]}))
-PY
+scripts/testbed-env.py "$config" --demo demo-board > target/demo/config.json
 echo "S3 test server: $(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["endpoint"])' "$config") (bucket demo-board)"
 python3 scripts/serve.py

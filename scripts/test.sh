@@ -37,12 +37,7 @@ tests/e2e/node_modules/.bin/tsc -p tests/types/tsconfig.json
 
 step "end to end in Chromium (playwright-core): the demo; the package from Vite, esbuild and a CDN URL"
 mkdir -p target/demo
-python3 - "$config" > target/demo/config.json <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-print(json.dumps({"bucket": "demo-board", "endpoint": c["endpoint"], "region": c["region"],
-                  "accessKeyId": c["accessKeyId"], "secretAccessKey": c["secretAccessKey"]}))
-PY
+scripts/testbed-env.py "$config" --demo demo-board > target/demo/config.json
 python3 scripts/serve.py --port 0 > target/demo/serve.log 2>&1 &
 pids+=("$!")
 for _ in $(seq 1 50); do grep -q "demo: http" target/demo/serve.log && break; sleep 0.1; done

@@ -137,11 +137,6 @@ impl<I: Io> Db<I> {
         self.inner.borrow().clock.now(self.io.now())
     }
 
-    /// The local clock now (bounded later with `ClockSync::lower_bound`).
-    fn local_now(&self) -> i64 {
-        self.io.now()
-    }
-
     fn with_manifest<T>(&self, m: &Ref, f: impl FnOnce(&mut ManifestState) -> T) -> T {
         let mut inner = self.inner.borrow_mut();
         let inner = &mut *inner;
@@ -191,9 +186,7 @@ impl<I: Io> Db<I> {
             keys.iter().all(|k| s.effective(&k.url()).1.is_some())
         });
         if !all_masked {
-            let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
-            self.sync(&m, false).await?;
-            drop(guard);
+            self.locked_sync(&m).await?;
         }
         let snapshot: Vec<(String, Option<String>, Option<Option<Json>>)> =
             self.with_manifest(&m, |s| {
@@ -281,13 +274,7 @@ impl<I: Io> Db<I> {
     /// subscribers; polling carries on.
     pub async fn poll_once(&self) {
         for m in self.watched() {
-            let result = {
-                let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
-                let r = self.sync(&m, false).await;
-                drop(guard);
-                r
-            };
-            match result {
+            match self.locked_sync(&m).await {
                 Ok(()) => {
                     if self.cfg.autoclean {
                         self.autoclean(&m).await;

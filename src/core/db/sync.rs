@@ -164,6 +164,12 @@ impl<I: Io> Db<I> {
         Ok(())
     }
 
+    /// [`Self::sync`] under the manifest's lock, as readers do it.
+    pub(crate) async fn locked_sync(&self, m: &Ref) -> Result<()> {
+        let _guard = self.with_manifest(m, |s| s.lock.clone()).lock().await;
+        self.sync(m, false).await
+    }
+
     /// Lists the log (every page), fetches the window's bodies, resolves.
     ///
     /// A window entry that is gone when fetched was collected by a client
@@ -377,10 +383,7 @@ impl<I: Io> Db<I> {
     /// value comes from here).
     pub async fn refresh(&self, m: Option<&Ref>) -> Result<()> {
         let m = m.unwrap_or(&self.cfg.default_manifest).clone();
-        let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
-        let r = self.sync(&m, false).await;
-        drop(guard);
-        r?;
+        self.locked_sync(&m).await?;
         self.notify(&m).await;
         Ok(())
     }

@@ -10,7 +10,13 @@ use crate::core::manifest::{marker_body, EntryBody, EntryKey, KnownEntry, Ref, L
 use crate::core::s3::{parse_delete, parse_list, parse_put, ListParams, PutMode, PutOptions};
 use crate::core::time::EpochMillis;
 
-const JSON: &str = "application/json";
+/// A PUT of JSON (content, entries, the marker) in `mode`.
+fn json_put(mode: PutMode) -> PutOptions {
+    PutOptions {
+        content_type: Some("application/json".into()),
+        mode,
+    }
+}
 
 /// How many times a write is committed again after landing too late.
 const MAX_ENTRY_REWRITES: u32 = 5;
@@ -98,10 +104,7 @@ impl<I: Io> Db<I> {
             match (value, version.as_mut()) {
                 (Some(value), Some(version)) => {
                     let body = value.as_bytes().to_vec();
-                    let opts = PutOptions {
-                        content_type: Some(JSON.into()),
-                        mode: PutMode::Overwrite,
-                    };
+                    let opts = json_put(PutMode::Overwrite);
                     if self.cfg.use_versioning {
                         let meta = self
                             .call(
@@ -178,7 +181,7 @@ impl<I: Io> Db<I> {
         let mut rewrites = 0;
         let mut waits = 0;
         loop {
-            let check_started = self.local_now();
+            let check_started = self.io.now();
             self.sync(m, true).await?;
             let (files, newest, session, n) = self.with_manifest(m, |s| {
                 let r = s.resolution.as_ref();
@@ -215,11 +218,8 @@ impl<I: Io> Db<I> {
             // accepted the entry (and could make it invalid after the
             // fact). A 412 means our first attempt landed: the listing
             // tells when, exactly as readers judge it.
-            let opts = PutOptions {
-                content_type: Some(JSON.into()),
-                mode: PutMode::Create,
-            };
-            let sent_lower = self.inner.borrow().clock.lower_bound(self.local_now());
+            let opts = json_put(PutMode::Create);
+            let sent_lower = self.inner.borrow().clock.lower_bound(self.io.now());
             let put = self
                 .call(
                     |s3, now| s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now),
@@ -318,13 +318,10 @@ impl<I: Io> Db<I> {
     async fn touch_marker(&self, m: &Ref, version: &str) {
         let (etag, trusted) = self.with_manifest(m, |s| (s.marker_etag.clone(), s.marker_trusted));
         let body = marker_body(version);
-        let conditional = PutOptions {
-            content_type: Some(JSON.into()),
-            mode: match (&etag, trusted) {
-                (Some(e), true) => PutMode::Update(e.clone()),
-                _ => PutMode::Overwrite,
-            },
-        };
+        let conditional = json_put(match (&etag, trusted) {
+            (Some(e), true) => PutMode::Update(e.clone()),
+            _ => PutMode::Overwrite,
+        });
         let first = self
             .call(
                 |s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &conditional, now),
@@ -333,10 +330,7 @@ impl<I: Io> Db<I> {
             .await;
         let outcome = match first {
             Err(e) if e.kind == ErrorKind::PreconditionFailed => {
-                let plain = PutOptions {
-                    content_type: Some(JSON.into()),
-                    mode: PutMode::Overwrite,
-                };
+                let plain = json_put(PutMode::Overwrite);
                 self.call(
                     |s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &plain, now),
                     parse_put,
