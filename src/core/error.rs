@@ -35,6 +35,9 @@ pub enum ErrorKind {
     ClockSkew,
     /// The client is offline and the value is not cached.
     Offline,
+    /// The durable store (IndexedDB) failed: writes are kept in memory
+    /// only, and a reload would lose those not yet committed.
+    Storage,
     /// The client was shut down.
     Shutdown,
 }
@@ -54,6 +57,7 @@ impl ErrorKind {
             ErrorKind::BadInput => "BadInput",
             ErrorKind::ClockSkew => "ClockSkew",
             ErrorKind::Offline => "Offline",
+            ErrorKind::Storage => "Storage",
             ErrorKind::Shutdown => "Shutdown",
         }
     }
@@ -146,6 +150,7 @@ mod tests {
             ErrorKind::BadInput,
             ErrorKind::ClockSkew,
             ErrorKind::Offline,
+            ErrorKind::Storage,
             ErrorKind::Shutdown,
         ]
         .into_iter()

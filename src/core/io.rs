@@ -1,10 +1,12 @@
 //! What the database engine needs from the world, and nothing more.
 //!
 //! The engine decides; an `Io` carries out: the browser's is `fetch`,
-//! `Date.now()` and `setTimeout` (src/web), the simulation's a virtual
-//! clock and an in-memory S3 with latencies and faults (tests). The engine
-//! never reaches past this trait, so every schedule it can meet in a
-//! browser can be replayed natively, deterministically.
+//! `Date.now()`, `setTimeout`, IndexedDB, Web Locks and a
+//! `BroadcastChannel` (src/web), the simulation's a virtual clock, an
+//! in-memory S3 with latencies and faults, and a store that survives its
+//! clients' crashes (tests). The engine never reaches past this trait, so
+//! every schedule it can meet in a browser can be replayed natively,
+//! deterministically.
 
 use std::future::Future;
 
@@ -13,7 +15,34 @@ use crate::core::error::Result;
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::time::EpochMillis;
 
+/// The tables of a client's durable store. Keys and values are strings
+/// the engine makes; no credential ever goes into one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// Writes not yet committed (see `db::queue`).
+    Queue,
+    /// Per manifest, the last resolved state (key → content version).
+    State,
+    /// Immutable content by key and version.
+    Content,
+}
+
+impl Table {
+    pub const ALL: [Table; 3] = [Table::Queue, Table::State, Table::Content];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Queue => "queue",
+            Table::State => "state",
+            Table::Content => "content",
+        }
+    }
+}
+
 pub trait Io {
+    /// Held while it lives; dropping it releases the lock.
+    type Lock;
+
     /// Sends a request. Any HTTP answer is `Ok`; no answer is `Network`.
     fn send(&self, req: HttpRequest) -> impl Future<Output = Result<HttpResponse>>;
     /// The local clock (it may be skewed: the engine corrects it).
@@ -26,4 +55,27 @@ pub trait Io {
     /// Events were queued (see `Db::take_events`): deliver them soon, after
     /// the engine's current step, never from inside it.
     fn events_ready(&self);
+
+    /// Durable storage shared by every client of this origin (tabs
+    /// included). `Err` when it is unavailable: the engine then works from
+    /// memory and says so.
+    fn store_get(&self, table: Table, key: &str) -> impl Future<Output = Result<Option<String>>>;
+    fn store_put(&self, table: Table, key: &str, value: &str) -> impl Future<Output = Result<()>>;
+    fn store_delete(&self, table: Table, key: &str) -> impl Future<Output = Result<()>>;
+    /// Every entry whose key starts with `prefix`, in ascending key order.
+    fn store_scan(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>>;
+
+    /// A lock shared with the other clients of this origin (tabs), released
+    /// when its holder drops it or dies. `wait: false` answers `None` at
+    /// once when someone holds it.
+    fn lock(&self, name: &str, wait: bool) -> impl Future<Output = Option<Self::Lock>>;
+    /// Tells the other clients of this origin with the same namespace
+    /// (tabs); they receive it through `Db::on_message`.
+    fn broadcast(&self, message: &str);
+    /// A one-line report for the application's log (never a secret).
+    fn log(&self, kind: &str, message: &str);
 }

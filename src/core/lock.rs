@@ -53,6 +53,16 @@ impl FifoLock {
         }
     }
 
+    /// The lock now, if nobody holds it or waits for it.
+    pub fn try_lock(&self) -> Option<Guard> {
+        let mut s = self.0.borrow_mut();
+        if s.serving != s.next {
+            return None;
+        }
+        s.next += 1;
+        Some(Guard { lock: self.clone() })
+    }
+
     /// A place at the back of the queue, awaited at once.
     pub async fn lock(&self) -> Guard {
         self.ticket().await

@@ -12,6 +12,8 @@
 //! Single-threaded (browser tasks, or the simulation's executor); state is
 //! borrowed only between awaits, never across one.
 
+mod offline;
+mod queue;
 mod state;
 mod sync;
 mod write;
@@ -19,12 +21,15 @@ mod write;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
+pub use offline::Pending;
+pub use queue::QueuedWrite;
 pub use state::{Event, Json};
 use state::{ManifestState, Subscriber};
 
 use crate::core::clock::ClockSync;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::io::Io;
+use crate::core::lock::{FifoLock, Guard};
 use crate::core::lru::Lru;
 use crate::core::manifest::Ref;
 use crate::core::retry::RetryPolicy;
@@ -49,6 +54,13 @@ pub struct DbConfig {
     /// Memory for cached content (values never change, so reading one
     /// again costs nothing while it is cached).
     pub cache_bytes: usize,
+    /// Keep state, content and the write queue in the durable store.
+    pub offline_storage: bool,
+    /// Prefix of this client's keys in the durable store: clients with the
+    /// same namespace (tabs with one label and endpoint) share a queue.
+    pub namespace: String,
+    /// Whether the client starts online.
+    pub online: bool,
 }
 
 impl DbConfig {
@@ -64,6 +76,9 @@ impl DbConfig {
             retry: RetryPolicy::default(),
             credentials_from_provider: false,
             cache_bytes: 4 << 20,
+            offline_storage: true,
+            namespace: String::new(),
+            online: true,
         }
     }
 }
@@ -81,6 +96,16 @@ struct Inner {
     subs: Vec<Subscriber>,
     next_id: u64,
     events: Vec<Event>,
+    /// `Some(false)` once the durable store failed (reported once; from
+    /// then on the client works from memory).
+    durable: Option<bool>,
+    /// The last write sequence number given out (see `db::queue`).
+    last_seq: u64,
+    /// Writes another client of this namespace (a tab) has queued: their
+    /// store key → the write id of their masks here.
+    foreign: BTreeMap<String, u64>,
+    /// Ends this client's queue keys (unique among tabs).
+    tag: String,
 }
 
 pub struct Db<I: Io> {
@@ -92,6 +117,11 @@ pub struct Db<I: Io> {
     cfg: DbConfig,
     inner: RefCell<Inner>,
     shutdown: Cell<bool>,
+    online: Cell<bool>,
+    /// Every call waits on this until [`Db::restore`] loaded the durable
+    /// state: it holds the gate's first turn.
+    gate: FifoLock,
+    booting: RefCell<Option<Guard>>,
 }
 
 /// A batch of writes: key → JSON text, or `None` to delete.
@@ -101,21 +131,32 @@ impl<I: Io> Db<I> {
     pub fn new(io: I, s3: S3, cfg: DbConfig, seed: u64) -> Result<Db<I>> {
         validate_bucket(&cfg.default_manifest.bucket)?;
         validate_key(&cfg.default_manifest.key)?;
+        let mut rng = Rng::new(seed);
+        let tag = format!("-{}", &rng.uuid_v4()[..8]);
+        let gate = FifoLock::new();
+        let booting = RefCell::new(gate.try_lock());
         Ok(Db {
             io,
             needs_credentials: Cell::new(cfg.credentials_from_provider),
             s3: RefCell::new(s3),
             inner: RefCell::new(Inner {
-                rng: Rng::new(seed),
+                rng,
                 clock: ClockSync::new(cfg.clock_offset, cfg.adaptive_clock),
                 manifests: BTreeMap::new(),
                 content: Lru::new(cfg.cache_bytes),
                 subs: Vec::new(),
                 next_id: 1,
                 events: Vec::new(),
+                durable: cfg.offline_storage.then_some(true),
+                last_seq: 0,
+                foreign: BTreeMap::new(),
+                tag,
             }),
+            online: Cell::new(cfg.online),
             cfg,
             shutdown: Cell::new(false),
+            gate,
+            booting,
         })
     }
 
@@ -162,6 +203,14 @@ impl<I: Io> Db<I> {
         }
     }
 
+    pub(crate) fn check_online(&self) -> Result<()> {
+        if self.online.get() {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Offline, "the client is offline"))
+        }
+    }
+
     /// The value of `key` through `manifest`: a local write if one is
     /// pending, else the freshly resolved state. `None`: absent.
     pub async fn get(&self, key: &Ref, manifest: Option<&Ref>) -> Result<Option<Json>> {
@@ -175,6 +224,7 @@ impl<I: Io> Db<I> {
     /// Values of `keys` from one resolution of the manifest: a consistent
     /// snapshot (plus this client's pending writes).
     pub async fn get_all(&self, keys: &[Ref], manifest: Option<&Ref>) -> Result<Vec<Option<Json>>> {
+        self.ready().await;
         self.check_live()?;
         for k in keys {
             Self::check_ref(k)?;
@@ -185,8 +235,22 @@ impl<I: Io> Db<I> {
         let all_masked = self.with_manifest(&m, |s| {
             keys.iter().all(|k| s.effective(&k.url()).1.is_some())
         });
-        if !all_masked {
-            self.locked_sync(&m).await?;
+        // The first read after a reload answers from the stored state at
+        // once (later reads and the poller bring it up to date); offline,
+        // every read does, and a key not stored is `Offline`.
+        let (cached, resolved) = self.with_manifest(&m, |s| {
+            (std::mem::take(&mut s.restored), s.resolution.is_some())
+        });
+        let answer_from_store = cached && resolved;
+        if !all_masked && !answer_from_store {
+            if self.online.get() {
+                self.locked_sync(&m).await?;
+            } else if !resolved {
+                return Err(Error::new(
+                    ErrorKind::Offline,
+                    "offline, and this manifest is not stored locally",
+                ));
+            }
         }
         let snapshot: Vec<(String, Option<String>, Option<Option<Json>>)> =
             self.with_manifest(&m, |s| {
@@ -210,14 +274,32 @@ impl<I: Io> Db<I> {
     }
 
     /// Writes one key (`None` deletes) to `manifests` (default: the default
-    /// manifest).
+    /// manifest) and waits until it is committed.
     pub async fn put(&self, key: Ref, value: Option<Json>, manifests: &[Ref]) -> Result<()> {
         self.put_all(vec![(key, value)], manifests).await
+    }
+
+    /// Whether requests are made. Offline, reads answer from what is
+    /// stored, writes queue up, and requests in flight fail (the edge
+    /// aborts them) without retries.
+    pub fn set_online(&self, online: bool) {
+        self.online.set(online);
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.online.get()
+    }
+
+    /// Waits until [`Db::restore`] is done.
+    async fn ready(&self) {
+        drop(self.gate.lock().await);
     }
 
     /// Registers a subscriber of `key` through `manifest`; its first event
     /// is the current value. Returns its id for [`Db::unsubscribe`].
     pub fn subscribe(&self, key: &Ref, manifest: Option<&Ref>) -> Result<u64> {
+        // (Not gated: registering is synchronous; its first value comes
+        // from `refresh`, which waits for the restore.)
         self.check_live()?;
         Self::check_ref(key)?;
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
@@ -273,6 +355,10 @@ impl<I: Io> Db<I> {
     /// nothing changed), clean up, and notify. Errors go to the manifest's
     /// subscribers; polling carries on.
     pub async fn poll_once(&self) {
+        self.ready().await;
+        if !self.online.get() {
+            return;
+        }
         for m in self.watched() {
             match self.locked_sync(&m).await {
                 Ok(()) => {

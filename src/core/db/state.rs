@@ -52,6 +52,11 @@ pub struct ManifestState {
     /// listings find nothing new and resets when they do.
     pub listed_at: Option<EpochMillis>,
     pub relist_after_ms: i64,
+    /// The resolution came from the durable store and no read has answered
+    /// from it yet: the first read after a reload does, at once.
+    pub restored: bool,
+    /// The files last written to the durable store.
+    pub persisted: Option<crate::core::manifest::Files>,
 }
 
 /// The first re-listing comes this long after a listing that changed
@@ -73,6 +78,8 @@ impl ManifestState {
             masks: Vec::new(),
             listed_at: None,
             relist_after_ms: RELIST_MIN_MS,
+            restored: false,
+            persisted: None,
         }
     }
 

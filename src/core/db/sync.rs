@@ -47,6 +47,7 @@ impl<I: Io> Db<I> {
         let mut refreshed = false;
         loop {
             self.check_live()?;
+            self.check_online()?;
             let sent = self.io.now();
             let now = self.inner.borrow().clock.now(sent);
             let due = self.needs_credentials.get()
@@ -79,6 +80,8 @@ impl<I: Io> Db<I> {
                 refreshed = true;
                 continue;
             }
+            // Gone offline meanwhile (the edge aborted the request).
+            self.check_online()?;
             let random = self.inner.borrow_mut().rng.next_f64();
             match self.cfg.retry.next_delay(attempt, &error, random) {
                 Some(delay) => {
@@ -184,6 +187,7 @@ impl<I: Io> Db<I> {
                 Some(entries) => {
                     let before = self.with_manifest(m, |s| s.resolution.clone());
                     self.install_log(m, entries);
+                    self.persist_state(m).await;
                     self.with_manifest(m, |s| {
                         let quiet = confirming && before == s.resolution;
                         s.relist_after_ms = if quiet {
@@ -284,6 +288,10 @@ impl<I: Io> Db<I> {
         if let Some(v) = self.inner.borrow_mut().content.get(&cache_key) {
             return Ok(v);
         }
+        if let Some(v) = self.stored_content(url, version).await {
+            self.inner.borrow_mut().content.insert(cache_key, v.clone());
+            return Ok(v);
+        }
         let r = Ref::from_url(url)?;
         let (key, opts) = if self.cfg.use_versioning {
             (
@@ -312,6 +320,7 @@ impl<I: Io> Db<I> {
             .borrow_mut()
             .content
             .insert(cache_key, text.clone());
+        self.store_content(url, version, &text).await;
         Ok(text)
     }
 
@@ -367,7 +376,7 @@ impl<I: Io> Db<I> {
                     Event::Value { sub, value }
                 }
                 Err(error) => {
-                    if !error.is_retryable() {
+                    if !error.is_retryable() && error.kind != ErrorKind::Offline {
                         // Permanent (content gone): say so once.
                         s.last = Some(version);
                     }
@@ -382,7 +391,18 @@ impl<I: Io> Db<I> {
     /// Resolves `m` and notifies its subscribers (a subscriber's first
     /// value comes from here).
     pub async fn refresh(&self, m: Option<&Ref>) -> Result<()> {
+        self.ready().await;
         let m = m.unwrap_or(&self.cfg.default_manifest).clone();
+        // What is stored first (after a reload, before any answer), then
+        // what is new.
+        let stored_only =
+            self.with_manifest(&m, |s| s.resolution.is_some() && s.listed_at.is_none());
+        if stored_only || !self.online.get() {
+            self.notify(&m).await;
+        }
+        if !self.online.get() {
+            return Ok(());
+        }
         self.locked_sync(&m).await?;
         self.notify(&m).await;
         Ok(())

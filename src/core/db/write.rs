@@ -2,11 +2,16 @@
 
 use std::rc::Rc;
 
-use super::state::{Json, Mask};
-use super::{Batch, Db, LAST_MODIFIED_PRECISION_MS};
+use super::queue::QueuedWrite;
+use super::state::Json;
+use super::sync::AUTOCLEAN_GRACE_MS;
+use super::{Batch, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::io::Io;
-use crate::core::manifest::{marker_body, EntryBody, EntryKey, KnownEntry, Ref, LAG_WINDOW_MS};
+use crate::core::json::Json as Value;
+use crate::core::manifest::{
+    files_of, marker_body, EntryBody, EntryKey, KnownEntry, Ref, LAG_WINDOW_MS,
+};
 use crate::core::s3::{parse_delete, parse_list, parse_put, ListParams, PutMode, PutOptions};
 use crate::core::time::EpochMillis;
 
@@ -21,12 +26,26 @@ fn json_put(mode: PutMode) -> PutOptions {
 /// How many times a write is committed again after landing too late.
 const MAX_ENTRY_REWRITES: u32 = 5;
 
+/// How often a write waiting for the client to be online looks again.
+const OFFLINE_TICK_MS: u64 = 200;
+
 impl<I: Io> Db<I> {
-    /// Writes a batch atomically: one entry per manifest carries all of it,
-    /// so readers see all of it or none. Keys are masked (visible to this
-    /// client's `get` and subscribers) from the call until the entry is
-    /// seen; a failed write unmasks and rejects.
+    /// Writes a batch atomically and waits until it is committed: one entry
+    /// per manifest carries all of it, so readers see all of it or none.
+    /// Keys are masked (visible to this client's `get` and subscribers)
+    /// from the call until the entry is seen; a write that fails for good
+    /// unmasks and rejects.
     pub async fn put_all(&self, batch: Batch, manifests: &[Ref]) -> Result<()> {
+        let pending = self.enqueue(batch, manifests).await?;
+        self.commit(pending, false).await
+    }
+
+    /// Accepts a write: queued in the store (when it has one), masked, its
+    /// place in each manifest's order taken. Committing it is
+    /// [`Db::commit`]'s job; the edge may acknowledge it first when
+    /// [`Pending::durable`] says it survives a reload.
+    pub async fn enqueue(&self, batch: Batch, manifests: &[Ref]) -> Result<Pending<I::Lock>> {
+        self.ready().await;
         self.check_live()?;
         let manifests: Vec<Ref> = if manifests.is_empty() {
             vec![self.cfg.default_manifest.clone()]
@@ -39,13 +58,10 @@ impl<I: Io> Db<I> {
         for m in &manifests {
             Self::check_ref(m)?;
         }
-        if batch.is_empty() {
-            return Ok(());
-        }
         // Fix this write's place in each manifest's order now, at the call.
         let tickets: Vec<_> = manifests
             .iter()
-            .map(|m| self.with_manifest(m, |s| s.write_order.ticket()))
+            .map(|m| Some(self.with_manifest(m, |s| s.write_order.ticket())))
             .collect();
         let (write_id, versions) = {
             let mut inner = self.inner.borrow_mut();
@@ -65,42 +81,155 @@ impl<I: Io> Db<I> {
                 .collect();
             (id, versions)
         };
-        for m in &manifests {
-            self.with_manifest(m, |s| {
-                for ((key, value), version) in batch.iter().zip(&versions) {
-                    s.masks.push(Mask {
-                        write_id,
-                        url: key.url(),
-                        value: value.clone(),
-                        version: version.clone(),
-                        entry: None,
-                    });
-                }
-            });
-            self.notify_local(m);
-        }
-        let result = self
-            .commit(write_id, &batch, versions, &manifests, tickets)
-            .await;
-        if result.is_err() {
-            for m in &manifests {
-                self.with_manifest(m, |s| s.masks.retain(|mask| mask.write_id != write_id));
-                self.notify_local(m);
+        let key = self.next_queue_key();
+        let n = manifests.len();
+        let write = QueuedWrite {
+            key,
+            batch,
+            manifests,
+            versions,
+            uploaded: false,
+            attempts: Vec::new(),
+            done: Vec::new(),
+        };
+        let empty = write.batch.is_empty();
+        // The lock first: no other tab may take the write over once stored.
+        let lock = if self.storing() && !empty {
+            self.io
+                .lock(&super::offline::lock_name(&write.key), true)
+                .await
+        } else {
+            None
+        };
+        let durable = empty || (lock.is_some() && self.store_write(&write).await);
+        if !empty {
+            self.mask_write(&write, write_id);
+            if durable {
+                self.announce("queued", &write);
             }
         }
-        result
+        Ok(Pending {
+            write,
+            write_id,
+            tickets,
+            turns: (0..n).map(|_| None).collect(),
+            _lock: lock,
+            durable,
+        })
     }
 
-    async fn commit(
-        &self,
-        write_id: u64,
-        batch: &Batch,
-        mut versions: Vec<Option<String>>,
-        manifests: &[Ref],
-        tickets: Vec<crate::core::lock::Ticket>,
-    ) -> Result<()> {
-        // 1. Content objects (immutable; a retried PUT rewrites the same bytes).
-        for ((key, value), version) in batch.iter().zip(versions.iter_mut()) {
+    /// Commits an accepted write, in its place in each manifest's order.
+    ///
+    /// While offline it waits to be online. A transient failure (5xx,
+    /// network) that outlasts the retries fails a write the caller still
+    /// waits for (`keep` false: it is unmasked and dropped, as if never
+    /// made); a write already acknowledged (`keep` true) is never dropped
+    /// for one, and is tried again with a growing pause. A permanent
+    /// failure (refused, bad input) drops the write either way; when it was
+    /// acknowledged, its keys' subscribers and the log hear of it. Shut
+    /// down, the write stays queued for the next client of this namespace.
+    pub async fn commit(&self, mut p: Pending<I::Lock>, keep: bool) -> Result<()> {
+        if p.write.batch.is_empty() {
+            return Ok(());
+        }
+        let mut pause: u64 = 1_000;
+        loop {
+            while !self.online.get() && !self.shutdown.get() {
+                self.io.sleep(OFFLINE_TICK_MS).await;
+            }
+            let error = match self.try_commit(&mut p).await {
+                Ok(()) => {
+                    self.forget_write(&p.write, "done").await;
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            if self.shutdown.get() {
+                return Err(error);
+            }
+            if error.kind == ErrorKind::Offline || !self.online.get() {
+                continue;
+            }
+            if keep && error.is_retryable() {
+                self.io.log(
+                    "queue",
+                    &format!("a queued write will be tried again: {error}"),
+                );
+                self.io.sleep(pause).await;
+                pause = (pause * 2).min(60_000);
+                continue;
+            }
+            self.forget_write(&p.write, "dropped").await;
+            self.unmask_write(p.write_id);
+            if keep {
+                self.io
+                    .log("queue", &format!("a queued write was dropped: {error}"));
+                let urls: Vec<String> = p.write.batch.iter().map(|(k, _)| k.url()).collect();
+                let events = self
+                    .inner
+                    .borrow()
+                    .subs
+                    .iter()
+                    .filter(|s| urls.contains(&s.url))
+                    .map(|s| super::Event::Error {
+                        sub: s.id,
+                        error: error.clone(),
+                    })
+                    .collect();
+                self.push_events(events);
+            }
+            return Err(error);
+        }
+    }
+
+    /// One try at the steps of a queued write not yet done, each stored as
+    /// done before the next.
+    async fn try_commit(&self, p: &mut Pending<I::Lock>) -> Result<()> {
+        if !p.write.uploaded {
+            self.upload(p).await?;
+            p.write.uploaded = true;
+            if p.durable {
+                self.store_write(&p.write).await;
+            }
+        }
+        let changes: Vec<(String, Option<String>)> = p
+            .write
+            .batch
+            .iter()
+            .zip(&p.write.versions)
+            .map(|((k, _), v)| (k.url(), v.clone()))
+            .collect();
+        for i in 0..p.write.manifests.len() {
+            let m = p.write.manifests[i].clone();
+            if p.write.is_done(&m.url()) {
+                continue;
+            }
+            if p.turns[i].is_none() {
+                let ticket = p.tickets[i].take().expect("a ticket until its turn");
+                p.turns[i] = Some(ticket.await);
+            }
+            let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
+            let r = self
+                .write_entry(&m, p.write_id, &changes, &mut p.write, p.durable)
+                .await;
+            drop(guard);
+            r?;
+            p.write.done.push(m.url());
+            if p.durable {
+                self.store_write(&p.write).await;
+            }
+            p.turns[i] = None;
+            self.notify_local(&m);
+        }
+        Ok(())
+    }
+
+    /// Content objects (immutable; a repeated PUT rewrites the same bytes
+    /// under the same uuid).
+    async fn upload(&self, p: &mut Pending<I::Lock>) -> Result<()> {
+        let write_id = p.write_id;
+        let manifests = p.write.manifests.clone();
+        for ((key, value), version) in p.write.batch.iter().zip(p.write.versions.iter_mut()) {
             match (value, version.as_mut()) {
                 (Some(value), Some(version)) => {
                     let body = value.as_bytes().to_vec();
@@ -120,7 +249,7 @@ impl<I: Io> Db<I> {
                                 key.bucket
                             ))
                         })?;
-                        self.rename_version(manifests, write_id, &key.url(), version, &real);
+                        self.rename_version(&manifests, write_id, &key.url(), version, &real);
                         *version = real;
                     } else {
                         let object = format!("{}@{version}", key.key);
@@ -131,6 +260,7 @@ impl<I: Io> Db<I> {
                         .await?;
                     }
                     self.cache_content(&key.url(), version, value.clone());
+                    self.store_content(&key.url(), version, value).await;
                 }
                 (None, _) if self.cfg.use_versioning => {
                     // A delete marker keeps plain GETs of the key in step;
@@ -144,21 +274,6 @@ impl<I: Io> Db<I> {
                 }
                 _ => {}
             }
-        }
-        let changes: Vec<(String, Option<String>)> = batch
-            .iter()
-            .zip(&versions)
-            .map(|((k, _), v)| (k.url(), v.clone()))
-            .collect();
-        // 2. One entry per manifest, in call order.
-        for (m, ticket) in manifests.iter().zip(tickets) {
-            let turn = ticket.await;
-            let guard = self.with_manifest(m, |s| s.lock.clone()).lock().await;
-            let r = self.write_entry(m, write_id, &changes).await;
-            drop(guard);
-            drop(turn);
-            r?;
-            self.notify_local(m);
         }
         Ok(())
     }
@@ -177,7 +292,25 @@ impl<I: Io> Db<I> {
         m: &Ref,
         write_id: u64,
         changes: &[(String, Option<String>)],
+        record: &mut QueuedWrite,
+        durable: bool,
     ) -> Result<()> {
+        // An entry PUT made before (by us before a failure, or by a client
+        // that crashed) may have landed, or may still land: settle that
+        // before writing another, or the write would apply twice.
+        if let Some((object, ts)) = record.attempt(&m.url()).map(|(o, ts)| (o.to_string(), ts)) {
+            if let Some(landed) = self.settle_attempt(m, &object, ts, changes).await? {
+                self.entry_landed(m, write_id, &object, ts, landed, None)
+                    .await;
+                return Ok(());
+            }
+            // It never will: forget it, so a later try does not ask again
+            // (by then autoclean could make the answer uncertain).
+            record.attempts.retain(|(url, _, _)| url != &m.url());
+            if durable {
+                self.store_write(record).await;
+            }
+        }
         let mut rewrites = 0;
         let mut waits = 0;
         loop {
@@ -209,10 +342,18 @@ impl<I: Io> Db<I> {
                     .await;
                 continue;
             }
-            let (object, entry_key) = EntryKey::new(&m.key, ts, &session, n);
+            let (object, _) = EntryKey::new(&m.key, ts, &session, n);
             self.with_manifest(m, |s| s.writes += 1);
             let body = EntryBody::new(&files, changes);
             let bytes = body.to_bytes();
+            // Stored before it is sent: whoever resumes this write must
+            // find out whether this entry landed (see `settle_attempt`).
+            // Not when offline: it will not be sent.
+            self.check_online()?;
+            record.set_attempt(&m.url(), &object, ts);
+            if durable {
+                self.store_write(record).await;
+            }
             // Create-only: a retry after a lost answer must not PUT again,
             // which would move `LastModified` under readers who already
             // accepted the entry (and could make it invalid after the
@@ -245,26 +386,157 @@ impl<I: Io> Db<I> {
                 }
                 continue;
             };
-            self.with_manifest(m, |s| {
-                s.known.insert(
-                    object.clone(),
-                    KnownEntry {
-                        key: object.clone(),
-                        ts,
-                        last_modified: landed,
-                        body: Some(Some(Rc::new(body))),
-                    },
-                );
-                for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
-                    mask.entry = Some((object.clone(), ts));
-                }
-            });
-            let entries: Vec<KnownEntry> =
-                self.with_manifest(m, |s| s.known.values().cloned().collect());
-            self.install_log(m, entries);
-            self.touch_marker(m, &entry_key.version).await;
+            self.entry_landed(m, write_id, &object, ts, Some(landed), Some(body))
+                .await;
             return Ok(());
         }
+    }
+
+    /// Our entry `object` is valid: known, our masks retire once a
+    /// resolution includes it, and pollers are told.
+    async fn entry_landed(
+        &self,
+        m: &Ref,
+        write_id: u64,
+        object: &str,
+        ts: EpochMillis,
+        landed: Option<EpochMillis>,
+        body: Option<EntryBody>,
+    ) {
+        self.with_manifest(m, |s| {
+            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
+                mask.entry = Some((object.to_string(), ts));
+            }
+        });
+        match (landed, body) {
+            (Some(last_modified), Some(body)) => {
+                self.with_manifest(m, |s| {
+                    s.known.insert(
+                        object.to_string(),
+                        KnownEntry {
+                            key: object.to_string(),
+                            ts,
+                            last_modified,
+                            body: Some(Some(Rc::new(body))),
+                        },
+                    );
+                });
+                let entries: Vec<KnownEntry> =
+                    self.with_manifest(m, |s| s.known.values().cloned().collect());
+                self.install_log(m, entries);
+                self.persist_state(m).await;
+            }
+            // Settled from a listing: read the log as readers will (on
+            // failure the masks stay until a later resolution has it).
+            _ => {
+                let _ = self.sync(m, true).await;
+            }
+        }
+        let version = object
+            .strip_prefix(m.key.as_str())
+            .and_then(|v| v.strip_prefix('@'))
+            .unwrap_or(object);
+        self.touch_marker(m, version).await;
+    }
+
+    /// Whether an entry PUT made earlier, `object` at time `ts`, counts:
+    /// `Some(landed)` if readers accept it (`landed`: its `LastModified`
+    /// when listed), `None` if they never will, so the write must be made
+    /// again.
+    ///
+    /// Waits first until any late landing would be invalid (readers ignore
+    /// an entry whose `LastModified` is `LAG_WINDOW_MS` from its time), so
+    /// the answer is final. An entry no longer listed was either never
+    /// written or landed and was collected by autoclean, which waits
+    /// `AUTOCLEAN_GRACE_MS` after landing: young enough, it never landed;
+    /// older, it landed if the log still holds one of our content versions,
+    /// and otherwise no one can tell. Then we count it as landed: writing
+    /// again could put an old value over newer ones, a worse failure than
+    /// the loss of a write whose PUT most likely arrived. That case is
+    /// logged.
+    async fn settle_attempt(
+        &self,
+        m: &Ref,
+        object: &str,
+        ts: EpochMillis,
+        changes: &[(String, Option<String>)],
+    ) -> Result<Option<Option<EpochMillis>>> {
+        let final_after = ts + LAG_WINDOW_MS + LAST_MODIFIED_PRECISION_MS;
+        loop {
+            let (observed, bound) = {
+                let inner = self.inner.borrow();
+                (
+                    inner.clock.lower.is_some(),
+                    inner.clock.lower_bound(self.io.now()),
+                )
+            };
+            if !observed {
+                // The first answer bounds the server's clock.
+                self.sync(m, true).await?;
+                continue;
+            }
+            if bound >= final_after {
+                break;
+            }
+            self.io
+                .sleep((final_after - bound + 1).clamp(1, 10_000) as u64)
+                .await;
+        }
+        let params = ListParams {
+            prefix: Some(object.to_string()),
+            start_after: None,
+            max_keys: Some(1),
+            continuation_token: None,
+        };
+        let page = self
+            .call(
+                |s3, now| s3.list_objects_v2(&m.bucket, &params, now),
+                parse_list,
+            )
+            .await?;
+        if let Some(e) = page.entries.iter().find(|e| e.key == object) {
+            let timely = (e.last_modified - ts).abs() < LAG_WINDOW_MS;
+            return Ok(timely.then_some(Some(e.last_modified)));
+        }
+        // Collected by autoclean only after `AUTOCLEAN_GRACE_MS`, counted
+        // by the collector's clock (leave a margin for its error), and only
+        // behind a base more than the window newer.
+        let age = self.server_now() - ts;
+        if age < AUTOCLEAN_GRACE_MS - LAG_WINDOW_MS - 10_000 {
+            return Ok(None);
+        }
+        self.sync(m, true).await?;
+        let newer_base = self.with_manifest(m, |s| {
+            s.known.values().any(|e| {
+                e.ts > ts + LAG_WINDOW_MS && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS
+            })
+        });
+        if !newer_base {
+            return Ok(None);
+        }
+        let ours: Vec<&(String, Option<String>)> =
+            changes.iter().filter(|(_, v)| v.is_some()).collect();
+        let seen = self.with_manifest(m, |s| {
+            let in_files = |files: &crate::core::manifest::Files| {
+                ours.iter()
+                    .any(|(url, v)| files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref()))
+            };
+            s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
+                || s.known.values().any(|e| match &e.body {
+                    Some(Some(b)) => {
+                        let base = Value::Object(vec![("files".into(), b.files.clone())]);
+                        in_files(&files_of(&b.update)) || in_files(&files_of(&base))
+                    }
+                    _ => false,
+                })
+        });
+        if !seen {
+            self.io.log(
+                "queue",
+                &format!("cannot tell whether entry {object} landed before it was collected; counting it as landed"),
+            );
+        }
+        Ok(Some(None))
     }
 
     /// When the entry `object` (key time `ts`) landed, if readers accept

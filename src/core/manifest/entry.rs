@@ -47,7 +47,8 @@ impl FileRef {
 /// url → where its content is.
 pub type Files = BTreeMap<String, FileRef>;
 
-fn files_json(files: &Files) -> Json {
+/// `files` as the manifest writes it: url → `{version, replication}`.
+pub fn files_json(files: &Files) -> Json {
     Json::Object(
         files
             .iter()

@@ -6,7 +6,7 @@ mod entry;
 mod key;
 mod resolve;
 
-pub use entry::{files_of, EntryBody, FileRef, Files};
+pub use entry::{files_json, files_of, EntryBody, FileRef, Files};
 pub use key::{decode_ts, encode_ts, parse_entry_key, EntryKey, LAG_WINDOW_MS};
 pub use resolve::{needed_bodies, resolve, KnownEntry, Resolution};
 

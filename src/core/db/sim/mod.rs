@@ -20,6 +20,7 @@
 //! `MPS3_SIM_SEEDS=N` runs N seeds (default 1000); `MPS3_SIM_SEED=S`
 //! replays one, printing its history.
 
+mod device;
 mod executor;
 mod s3_model;
 
@@ -27,6 +28,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
+use device::{Device, SimLock};
 use executor::Executor;
 use s3_model::S3Model;
 
@@ -34,7 +36,7 @@ use super::{Db, DbConfig, Event, Json};
 use crate::core::credentials::Credentials;
 use crate::core::error::{Error, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
-use crate::core::io::Io;
+use crate::core::io::{Io, Table};
 use crate::core::manifest::{parse_entry_key, EntryBody, Ref, LAG_WINDOW_MS};
 use crate::core::rng::Rng;
 use crate::core::s3::{S3Config, S3};
@@ -59,6 +61,14 @@ struct SimIo {
     net: Rc<RefCell<Net>>,
     skew: i64,
     client: usize,
+    device: Rc<Device>,
+    /// Offline: requests fail at once, as the browser edge's aborted
+    /// fetches do.
+    offline: Rc<Cell<bool>>,
+    /// Kill this client (its tasks' group) right after its n-th request
+    /// reaches the server: `(n, whether the server applies it)`.
+    crash_at: Cell<Option<(u32, bool)>>,
+    sent: Cell<u32>,
 }
 
 /// Printed when one seed is replayed (`MPS3_SIM_SEED`).
@@ -82,8 +92,32 @@ impl SimIo {
 }
 
 impl Io for SimIo {
+    type Lock = SimLock;
+
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
+        if self.offline.get() {
+            return Err(Error::network("offline"));
+        }
         self.exec.sleep(self.latency()).await;
+        self.sent.set(self.sent.get() + 1);
+        if let Some((n, applied)) = self.crash_at.get() {
+            if self.sent.get() == n {
+                if applied {
+                    self.model.borrow_mut().apply(&req, self.exec.now());
+                }
+                if tracing() {
+                    eprintln!("c{} crashes at request {n} ({})", self.client, req.url);
+                }
+                let (exec, victim) = (self.exec.clone(), self.client);
+                self.exec
+                    .spawn(usize::MAX - 2, async move { exec.kill(victim) });
+                std::future::pending::<()>().await;
+            }
+        }
+        if self.offline.get() {
+            // Went offline meanwhile: the edge aborted it.
+            return Err(Error::network("aborted"));
+        }
         let rate = self.net.borrow().fault_rate;
         let roll = self.exec.rng.borrow_mut().next_f64();
         let now = self.exec.now();
@@ -150,6 +184,42 @@ impl Io for SimIo {
     }
 
     fn events_ready(&self) {}
+
+    async fn store_get(&self, table: Table, key: &str) -> Result<Option<String>> {
+        self.device.get(table, key)
+    }
+
+    async fn store_put(&self, table: Table, key: &str, value: &str) -> Result<()> {
+        self.device.put(table, key, value)
+    }
+
+    async fn store_delete(&self, table: Table, key: &str) -> Result<()> {
+        self.device.delete(table, key)
+    }
+
+    async fn store_scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, String)>> {
+        self.device.scan(table, prefix)
+    }
+
+    async fn lock(&self, name: &str, wait: bool) -> Option<SimLock> {
+        loop {
+            match self.device.try_lock(name) {
+                Some(l) => return Some(l),
+                None if !wait => return None,
+                None => self.exec.sleep(5).await,
+            }
+        }
+    }
+
+    fn broadcast(&self, message: &str) {
+        self.device.messages.borrow_mut().push(message.to_string());
+    }
+
+    fn log(&self, kind: &str, message: &str) {
+        if tracing() {
+            eprintln!("c{} log {kind}: {message}", self.client);
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -169,6 +239,7 @@ struct Record {
     outcome: Option<std::result::Result<Vec<Option<String>>, String>>,
 }
 
+#[derive(Clone)]
 struct Params {
     clients: usize,
     keys: Vec<String>,
@@ -188,6 +259,8 @@ struct Params {
     cache_bytes: usize,
     /// Presigned reads (the browser's way) or conditional GETs.
     presign_reads: bool,
+    /// Clients go offline and back at random while they work.
+    toggles: bool,
 }
 
 impl Params {
@@ -232,6 +305,7 @@ impl Params {
             think_ms: if contended { 1 } else { 400 },
             cache_bytes: if rng.next_f64() < 0.5 { 64 } else { 4 << 20 },
             presign_reads: rng.next_f64() < 0.5,
+            toggles: rng.next_f64() < 0.3,
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -259,22 +333,46 @@ struct Outcome {
     notifications: BTreeMap<usize, Vec<Option<String>>>,
     model: Rc<RefCell<S3Model>>,
     params: Params,
+    device: Rc<Device>,
+    /// Whether a crashed client was started again (it then reads last).
+    restarted: bool,
 }
 
-fn make_db(
+/// A client of the simulation and the switches of its world.
+struct Client {
+    db: Rc<Db<SimIo>>,
+    offline: Rc<Cell<bool>>,
+}
+
+impl Client {
+    fn set_online(&self, online: bool) {
+        self.offline.set(!online);
+        self.db.set_online(online);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_client(
     exec: &Rc<Executor>,
     model: &Rc<RefCell<S3Model>>,
     net: &Rc<RefCell<Net>>,
+    device: &Rc<Device>,
     p: &Params,
     client: usize,
+    group: usize,
     seed: u64,
-) -> Rc<Db<SimIo>> {
+) -> Client {
+    let offline = Rc::new(Cell::new(false));
     let io = SimIo {
         exec: exec.clone(),
         model: model.clone(),
         net: net.clone(),
         skew: p.skews.get(client).copied().unwrap_or(0),
         client,
+        device: device.clone(),
+        offline: offline.clone(),
+        crash_at: Cell::new(None),
+        sent: Cell::new(0),
     };
     let mut s3c = S3Config::new(
         Some("http://s3.sim"),
@@ -289,7 +387,40 @@ fn make_db(
     cfg.autoclean = p.autoclean;
     cfg.poll_frequency_ms = p.poll_ms;
     cfg.cache_bytes = p.cache_bytes;
-    Rc::new(Db::new(io, s3, cfg, seed).unwrap())
+    cfg.namespace = format!("c{client}/");
+    let db = Rc::new(Db::new(io, s3, cfg, seed).unwrap());
+    // Load what the store holds; commit the queued writes found there.
+    let (db2, exec2) = (db.clone(), exec.clone());
+    exec.spawn(group, async move {
+        for pending in db2.restore().await {
+            let db3 = db2.clone();
+            exec2.spawn(group, async move {
+                let _ = db3.commit(pending, true).await;
+            });
+        }
+    });
+    Client { db, offline }
+}
+
+/// A write as the API makes it: acknowledged when committed, or (`local`)
+/// when durably queued, committing on in the background.
+async fn write(
+    exec: &Rc<Executor>,
+    db: &Rc<Db<SimIo>>,
+    group: usize,
+    batch: super::Batch,
+    local: bool,
+) -> Result<()> {
+    let pending = db.enqueue(batch, &[]).await?;
+    if local && pending.durable() {
+        let db2 = db.clone();
+        exec.spawn(group, async move {
+            let _ = db2.commit(pending, true).await;
+        });
+        Ok(())
+    } else {
+        db.commit(pending, false).await
+    }
 }
 
 fn run(seed: u64) -> Outcome {
@@ -307,9 +438,11 @@ fn run(seed: u64) -> Outcome {
     let finals: Rc<RefCell<Vec<(usize, Reads)>>> = Rc::default();
     let workers_left = Rc::new(Cell::new(p.clients));
     let stop = Rc::new(Cell::new(false));
-    let dbs: Vec<Rc<Db<SimIo>>> = (0..p.clients)
-        .map(|c| make_db(&exec, &model, &net, &p, c, rng.next_u64()))
+    let device = Rc::new(Device::default());
+    let clients: Vec<Client> = (0..p.clients)
+        .map(|c| make_client(&exec, &model, &net, &device, &p, c, c, rng.next_u64()))
         .collect();
+    let dbs: Vec<Rc<Db<SimIo>>> = clients.iter().map(|c| c.db.clone()).collect();
     let key_ref = |k: &str| Ref::new(BUCKET, k);
 
     for (c, db) in dbs.iter().enumerate() {
@@ -324,6 +457,7 @@ fn run(seed: u64) -> Outcome {
         let ops = p.ops;
         let think = p.think_ms;
         let mut wrng = Rng::new(rng.next_u64());
+        let offline = clients[c].offline.clone();
         exec.spawn(c, async move {
             struct Done(Rc<Cell<usize>>);
             impl Drop for Done {
@@ -363,21 +497,31 @@ fn run(seed: u64) -> Outcome {
                     });
                     h.len() - 1
                 };
+                // Offline, writes are acknowledged once queued (the API's
+                // default); online, a third of them are.
+                let local = offline.get() || wrng.next_f64() < 0.3;
                 let outcome = match &op {
-                    Op::Put(k, v) => db2
-                        .put(key_ref(k), v.as_deref().map(json), &[])
-                        .await
-                        .map(|_| vec![]),
-                    Op::PutAll(entries) => db2
-                        .put_all(
-                            entries
-                                .iter()
-                                .map(|(k, v)| (key_ref(k), v.as_deref().map(json)))
-                                .collect(),
-                            &[],
-                        )
-                        .await
-                        .map(|_| vec![]),
+                    Op::Put(k, v) => write(
+                        &exec2,
+                        &db2,
+                        c,
+                        vec![(key_ref(k), v.as_deref().map(json))],
+                        local,
+                    )
+                    .await
+                    .map(|_| vec![]),
+                    Op::PutAll(entries) => write(
+                        &exec2,
+                        &db2,
+                        c,
+                        entries
+                            .iter()
+                            .map(|(k, v)| (key_ref(k), v.as_deref().map(json)))
+                            .collect(),
+                        local,
+                    )
+                    .await
+                    .map(|_| vec![]),
                     Op::Get(k) => db2
                         .get(&key_ref(k), None)
                         .await
@@ -418,11 +562,61 @@ fn run(seed: u64) -> Outcome {
             }
         });
     }
+    if p.toggles {
+        // Offline and back at random while the workers work; online at the
+        // end.
+        for (c, client) in clients.iter().enumerate() {
+            let (exec6, left, db6, off6) = (
+                exec.clone(),
+                workers_left.clone(),
+                client.db.clone(),
+                client.offline.clone(),
+            );
+            let mut trng = Rng::new(rng.next_u64());
+            exec.spawn(c + 500, async move {
+                let c6 = Client {
+                    db: db6,
+                    offline: off6,
+                };
+                while left.get() > 0 {
+                    exec6.sleep(trng.range(200, 3_000)).await;
+                    c6.set_online(false);
+                    exec6.sleep(trng.range(100, 5_000)).await;
+                    c6.set_online(true);
+                }
+            });
+        }
+    }
+    // A crash, and the client started again over its store a little
+    // later: it commits what the crash left queued.
+    let restarted: Rc<RefCell<Option<Rc<Db<SimIo>>>>> = Rc::default();
     if let Some((victim, at)) = p.crash {
         let exec4 = exec.clone();
+        let restart_after = rng.range(0, 15_000);
+        let (model4, net4, device4, r4) = (
+            model.clone(),
+            net.clone(),
+            device.clone(),
+            restarted.clone(),
+        );
+        let p4 = p.clone();
+        let seed4 = rng.next_u64();
         exec.spawn(usize::MAX, async move {
             exec4.sleep((at - START) as u64).await;
             exec4.kill(victim);
+            exec4.kill(victim + 500);
+            exec4.sleep(restart_after).await;
+            let again = make_client(
+                &exec4,
+                &model4,
+                &net4,
+                &device4,
+                &p4,
+                victim,
+                1000 + victim,
+                seed4,
+            );
+            *r4.borrow_mut() = Some(again.db);
         });
     }
     // The controller: when the workers are done, calm the network, let the
@@ -441,9 +635,18 @@ fn run(seed: u64) -> Outcome {
         .map(|(c, d)| (c, d.clone()))
         .collect();
     let keys = p.keys.clone();
-    let fresh = make_db(&exec, &model, &net, &p, 99, rng.next_u64());
+    let fresh = make_client(&exec, &model, &net, &device, &p, 99, 99, rng.next_u64()).db;
+    let (device5, restarted5) = (device.clone(), restarted.clone());
+    let crashed = p.crash.is_some();
     exec.spawn(usize::MAX - 1, async move {
-        while workers_left.get() > 0 {
+        while workers_left.get() > 0 || (crashed && restarted5.borrow().is_none()) {
+            exec5.sleep(200).await;
+        }
+        // Queued writes are committed (offline periods are over).
+        for _ in 0..3_000 {
+            if device5.queued() == 0 {
+                break;
+            }
             exec5.sleep(200).await;
         }
         *net5.borrow_mut() = Net {
@@ -455,8 +658,16 @@ fn run(seed: u64) -> Outcome {
         exec5.sleep(2 * LAG_WINDOW_MS as u64 + 12_000).await;
         let refs: Vec<Ref> = keys.iter().map(|k| Ref::new(BUCKET, k)).collect();
         let mut readers = survivors.clone();
+        if let Some(again) = restarted5.borrow().clone() {
+            readers.push((usize::MAX - 1, again));
+        }
         readers.push((usize::MAX, fresh));
         for (c, db) in readers {
+            if c == usize::MAX - 1 {
+                // A restarted client's first read answers from its store
+                // (what it had seen); the next one is fresh.
+                let _ = db.get_all(&refs, None).await;
+            }
             let vs = db
                 .get_all(&refs, None)
                 .await
@@ -481,12 +692,15 @@ fn run(seed: u64) -> Outcome {
     let history = history.borrow().clone();
     let finals = finals.borrow().clone();
     let notifications = notifications.borrow().clone();
+    let restarted = restarted.borrow().is_some();
     Outcome {
         history,
         finals,
         notifications,
         model,
         params: p,
+        device,
+        restarted,
     }
 }
 
@@ -583,12 +797,58 @@ fn check(seed: u64, o: &Outcome) -> std::result::Result<(), String> {
 
     // Convergence, and to the oracle.
     let survivors = o.params.clients - usize::from(o.params.crash.is_some());
-    if o.finals.len() != survivors + 1 {
+    let readers = survivors + 1 + usize::from(o.restarted);
+    if o.finals.len() != readers {
         return Err(format!(
-            "{} final reads, expected {}",
-            o.finals.len(),
-            survivors + 1
+            "{} final reads, expected {readers}",
+            o.finals.len()
         ));
+    }
+    if o.device.queued() != 0 {
+        return Err(format!(
+            "{} queued writes were never committed",
+            o.device.queued()
+        ));
+    }
+    // Exactly once: no content version is in two valid entries.
+    let mut entries_of: HashMap<String, usize> = HashMap::new();
+    for (_, _, changes) in &log {
+        for (_, v) in changes {
+            if let Some(v) = v {
+                *entries_of.entry(v.clone()).or_default() += 1;
+            }
+        }
+    }
+    if let Some((v, n)) = entries_of.iter().find(|(_, n)| **n > 1) {
+        return Err(format!(
+            "write of {:?} was committed {n} times",
+            value_of(&Some(v.clone()))
+        ));
+    }
+    // Each client's writes reach the log in the order they were made.
+    for c in 0..o.params.clients {
+        let mut last: Option<(usize, String)> = None;
+        for r in o.history.iter().filter(|r| r.client == c) {
+            let first_value = match &r.op {
+                Op::Put(k, Some(v)) => Some((k.clone(), v.clone())),
+                Op::PutAll(es) => es
+                    .iter()
+                    .find_map(|(k, v)| v.clone().map(|v| (k.clone(), v))),
+                _ => None,
+            };
+            let Some((k, v)) = first_value else { continue };
+            let Some(&p) = position.get(&(url(&k), v.clone())) else {
+                continue;
+            };
+            if let Some((lp, lv)) = &last {
+                if p <= *lp {
+                    return Err(format!(
+                        "client {c} wrote {lv} before {v}, but the log has them at {lp} and {p}"
+                    ));
+                }
+            }
+            last = Some((p, v));
+        }
     }
     for (c, got) in &o.finals {
         if got != &expected {
@@ -750,4 +1010,128 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A quiet world for one scripted scenario: no faults, no skew.
+fn quiet_params(versioning: bool) -> Params {
+    Params {
+        clients: 1,
+        keys: vec!["a".into()],
+        versioning,
+        autoclean: true,
+        lm_precision: 1000,
+        fault_rate: 0.0,
+        slow_rate: 0.0,
+        ops: 0,
+        skews: vec![0; 8],
+        crash: None,
+        poll_ms: 100,
+        think_ms: 0,
+        cache_bytes: 4 << 20,
+        presign_reads: true,
+        toggles: false,
+    }
+}
+
+/// One write acknowledged locally, its client killed right after its
+/// `n`-th request reached the server (applied or not), started again after
+/// `restart_after_ms`, then a second write. Returns whether the crash
+/// happened (`false`: the write needs fewer than `n` requests).
+fn crash_scenario(
+    n: u32,
+    applied: bool,
+    restart_after_ms: u64,
+    versioning: bool,
+) -> std::result::Result<bool, String> {
+    let p = quiet_params(versioning);
+    let exec = Executor::new(START, n as u64);
+    let model = Rc::new(RefCell::new(S3Model::new(p.lm_precision)));
+    model.borrow_mut().create_bucket(BUCKET, p.versioning);
+    let net = Rc::new(RefCell::new(Net {
+        fault_rate: 0.0,
+        slow_rate: 0.0,
+    }));
+    let device = Rc::new(Device::default());
+    let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    a.db.io().crash_at.set(Some((n, applied)));
+    let acked = Rc::new(Cell::new(false));
+    let (exec1, db1, acked1) = (exec.clone(), a.db.clone(), acked.clone());
+    exec.spawn(0, async move {
+        let batch = vec![(Ref::new(BUCKET, "a"), Some(json("v1")))];
+        if write(&exec1, &db1, 0, batch, true).await.is_ok() {
+            acked1.set(true);
+        }
+    });
+    let final_read: Rc<RefCell<Option<Result<Option<Json>>>>> = Rc::default();
+    let (exec2, model2, net2, device2, read2) = (
+        exec.clone(),
+        model.clone(),
+        net.clone(),
+        device.clone(),
+        final_read.clone(),
+    );
+    exec.spawn(900, async move {
+        exec2.sleep(20_000 + restart_after_ms).await;
+        let b = make_client(&exec2, &model2, &net2, &device2, &p, 0, 1, 2);
+        let r = b.db.put(Ref::new(BUCKET, "a"), Some(json("v2")), &[]).await;
+        assert!(r.is_ok(), "the second write: {r:?}");
+        exec2.sleep(15_000).await;
+        let reader = make_client(&exec2, &model2, &net2, &device2, &p, 5, 5, 3);
+        *read2.borrow_mut() = Some(reader.db.get(&Ref::new(BUCKET, "a"), None).await);
+    });
+    exec.run_until(START + 10 * 60_000);
+    let crashed = a.db.io().sent.get() >= n;
+    if !acked.get() {
+        return Err("the first write was not acknowledged".into());
+    }
+    let model = model.borrow();
+    let log = oracle_log(&model);
+    let values = contents(&model, versioning);
+    let written: Vec<String> = log
+        .iter()
+        .flat_map(|(_, _, changes)| changes.iter())
+        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
+        .collect();
+    if written != ["v1", "v2"] {
+        return Err(format!("valid entries hold {written:?}, not v1 then v2"));
+    }
+    if device.queued() != 0 {
+        return Err(format!("{} writes left queued", device.queued()));
+    }
+    let read = final_read.borrow().clone();
+    match read {
+        Some(Ok(Some(v))) if unjson(&v) == "v2" => Ok(crashed),
+        other => Err(format!("a fresh client reads {other:?}")),
+    }
+}
+
+/// Native proof of the queue's state machine: a write acknowledged from
+/// the store is committed exactly once and in order, whichever request
+/// its client died after (content PUT, the listing, the entry PUT landed
+/// or not, the marker) and whether it comes back at once or long after
+/// (when autoclean could have collected its entry).
+#[test]
+fn every_crash_point_of_a_queued_write_commits_it_exactly_once() {
+    let mut failures = Vec::new();
+    let mut points = 0;
+    for versioning in [false, true] {
+        for applied in [false, true] {
+            for restart_after in [500, 120_000] {
+                for n in 1.. {
+                    match crash_scenario(n, applied, restart_after, versioning) {
+                        Ok(true) => points += 1,
+                        Ok(false) => break,
+                        Err(why) => failures.push(format!(
+                            "crash after request {n} (applied: {applied}, versioning: \
+                             {versioning}, back after {restart_after} ms): {why}"
+                        )),
+                    }
+                    assert!(n < 50, "a write should not take 50 requests");
+                }
+            }
+        }
+    }
+    eprintln!("crash points: {points} checked");
+    assert!(points >= 16, "only {points} crash points were reached");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,0 +1,89 @@
+//! The simulation's durable store and cross-tab locks: what IndexedDB and
+//! Web Locks are in a browser. It outlives the clients using it, so a
+//! client killed mid-write can be started again over what it left.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::io::Table;
+
+#[derive(Default)]
+pub struct Device {
+    pub data: RefCell<BTreeMap<(Table, String), String>>,
+    pub locks: Rc<RefCell<BTreeSet<String>>>,
+    /// Every store operation fails (IndexedDB blocked or over quota).
+    pub broken: Cell<bool>,
+    pub messages: RefCell<Vec<String>>,
+}
+
+pub struct SimLock {
+    name: String,
+    locks: Rc<RefCell<BTreeSet<String>>>,
+}
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        self.locks.borrow_mut().remove(&self.name);
+    }
+}
+
+impl Device {
+    fn check(&self) -> Result<()> {
+        if self.broken.get() {
+            Err(Error::new(ErrorKind::Storage, "QuotaExceededError"))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn get(&self, table: Table, key: &str) -> Result<Option<String>> {
+        self.check()?;
+        Ok(self.data.borrow().get(&(table, key.to_string())).cloned())
+    }
+
+    pub fn put(&self, table: Table, key: &str, value: &str) -> Result<()> {
+        self.check()?;
+        self.data
+            .borrow_mut()
+            .insert((table, key.to_string()), value.to_string());
+        Ok(())
+    }
+
+    pub fn delete(&self, table: Table, key: &str) -> Result<()> {
+        self.check()?;
+        self.data.borrow_mut().remove(&(table, key.to_string()));
+        Ok(())
+    }
+
+    pub fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, String)>> {
+        self.check()?;
+        Ok(self
+            .data
+            .borrow()
+            .range((table, prefix.to_string())..)
+            .take_while(|((t, k), _)| *t == table && k.starts_with(prefix))
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    pub fn try_lock(&self, name: &str) -> Option<SimLock> {
+        if !self.locks.borrow_mut().insert(name.to_string()) {
+            return None;
+        }
+        Some(SimLock {
+            name: name.to_string(),
+            locks: self.locks.clone(),
+        })
+    }
+
+    /// Queued writes left in the store, across namespaces.
+    pub fn queued(&self) -> usize {
+        self.data
+            .borrow()
+            .keys()
+            .filter(|(t, _)| *t == Table::Queue)
+            .count()
+    }
+}
