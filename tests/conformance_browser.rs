@@ -256,8 +256,14 @@ async fn conformance() {
         Reflect::delete_property(s3c.unchecked_ref::<js_sys::Object>(), &"endpoint".into())
             .unwrap();
     }
-    let db = MPS3::new(cfg.clone()).unwrap();
-    let other = MPS3::new(cfg).unwrap();
+    // Two clients, not two tabs of one: labels of their own.
+    let labelled = |label: &str| {
+        let c = cfg.clone();
+        Reflect::set(&c, &"label".into(), &format!("{prefix}{label}").into()).unwrap();
+        JSON::parse(&String::from(JSON::stringify(&c).unwrap())).unwrap()
+    };
+    let db = MPS3::new(labelled("conformance-a")).unwrap();
+    let other = MPS3::new(labelled("conformance-b")).unwrap();
     let key: JsValue = format!("{prefix}db-key").into();
     let outcome: Result<Value, String> = async {
         JsFuture::from(db.put(key.clone(), JSON::parse("{\"n\":1}").unwrap(), None))

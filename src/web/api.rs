@@ -68,20 +68,34 @@ export interface MPS3Config {
   retry?: { attempts?: number; baseMs?: number; capMs?: number };
   /** Bytes of content kept in memory, least recently used out (default 4 MiB). */
   cacheBytes?: number;
-  /** A name for this client in logs. */
+  /** Keep the last state, values read or written and the queue of writes not
+   *  yet committed in IndexedDB, per label and endpoint: reloads start from
+   *  them, and no accepted write is lost (default true). */
+  offlineStorage?: boolean;
+  /** Start online (default true); see `MPS3.online`. */
+  online?: boolean;
+  /** A name for this client in logs, and its offline storage: tabs with the
+   *  same label (and endpoint) share state and queued writes. */
   label?: string;
   /** `true`: log to the console; a function receives each event. */
   log?: boolean | ((event: LogEvent) => void);
 }
 
-export interface PutOptions { manifests?: Key[]; }
+export interface PutOptions {
+  manifests?: Key[];
+  /** Resolve once the write is durable in IndexedDB ("local"), or once its
+   *  entry is in the bucket ("remote"). Default: "remote" online, "local"
+   *  offline. Without IndexedDB, "local" waits for the bucket too. */
+  await?: "local" | "remote";
+}
 export interface GetOptions { manifest?: Key; }
 export interface SubscribeOptions { manifest?: Key; }
 
 /** Errors carry a stable `code`. */
 export interface MPS3Error extends Error {
   code: "NotFound" | "NotModified" | "PreconditionFailed" | "AccessDenied" | "SlowDown"
-      | "ServerError" | "Network" | "BadResponse" | "BadInput" | "ClockSkew" | "Offline" | "Shutdown";
+      | "ServerError" | "Network" | "BadResponse" | "BadInput" | "ClockSkew" | "Offline" | "Storage"
+      | "Shutdown";
   status?: number;
   s3Code?: string;
 }
@@ -205,6 +219,30 @@ fn random_seed() -> u64 {
     }
 }
 
+/// How often a client looks for writes that other tabs queued and left
+/// behind when they closed or crashed.
+const ORPHAN_CHECK_MS: u32 = 10_000;
+
+/// Commits an accepted write on its own task (see `Db::commit`).
+fn commit_in_background(c: &Rc<Client>, pending: crate::core::db::Pending<super::locks::WebLock>) {
+    let c = c.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = c.db.commit(pending, true).await;
+    });
+}
+
+/// `options.await`: whether the promise waits for the bucket.
+fn wait_remote(options: &JsValue, online: bool) -> Result<bool, Error> {
+    match opt_string(options, "await")?.as_deref() {
+        None => Ok(online),
+        Some("remote") => Ok(true),
+        Some("local") => Ok(false),
+        Some(other) => Err(bad(format!(
+            "await must be \"local\" or \"remote\", not {other:?}"
+        ))),
+    }
+}
+
 struct Client {
     db: Db<WebIo>,
     default_bucket: String,
@@ -295,6 +333,12 @@ pub fn credentials_from(creds: &JsValue) -> Result<Credentials, Error> {
 
 type Parsed = (DbConfig, S3, Logger, String, Option<Function>);
 
+/// Which clients share a durable store's keys: one endpoint, one label.
+fn namespace(endpoint: &str, label: &str) -> String {
+    use crate::core::json::quote;
+    format!("{}{}", quote(endpoint), quote(label))
+}
+
 fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     only_known(
         cfg,
@@ -310,6 +354,8 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
             "clockOffset",
             "minimizeListObjectsCalls",
             "cacheBytes",
+            "offlineStorage",
+            "online",
             "retry",
             "label",
             "log",
@@ -364,6 +410,8 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
         }
         db.cache_bytes = bytes as usize;
     }
+    db.offline_storage = opt_bool(cfg, "offlineStorage")?.unwrap_or(true);
+    db.online = opt_bool(cfg, "online")?.unwrap_or(true);
     let label = opt_string(cfg, "label")?.unwrap_or_default();
     let log = get(cfg, "log");
     let logger = if let Some(f) = log.dyn_ref::<Function>() {
@@ -397,6 +445,7 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     };
     let region = opt_string(&s3c, "region")?.unwrap_or_else(|| "us-east-1".into());
     let endpoint = opt_string(&s3c, "endpoint")?;
+    db.namespace = namespace(endpoint.as_deref().unwrap_or(&region), &label);
     let mut s3 = S3Config::new(endpoint.as_deref(), &region, credentials)?;
     // Reads without a preflight (see `S3Config::presign_reads`).
     s3.presign_reads = true;
@@ -407,6 +456,28 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     Ok((db, S3::new(s3), logger, label, provider))
 }
 
+/// A write: queued (and masked) first; the promise resolves once it is
+/// committed (`remote`), or once it is durable with the commit carrying on
+/// in the background. Without a durable store, only the bucket makes a
+/// write durable, so the promise waits for it either way.
+fn write(
+    client: &Rc<Client>,
+    batch: crate::core::db::Batch,
+    manifests: Vec<Ref>,
+    remote: bool,
+) -> impl std::future::Future<Output = Result<JsValue, Error>> + 'static {
+    let client = client.clone();
+    async move {
+        let pending = client.db.enqueue(batch, &manifests).await?;
+        if !remote && pending.durable() {
+            commit_in_background(&client, pending);
+        } else {
+            client.db.commit(pending, false).await?;
+        }
+        Ok(JsValue::UNDEFINED)
+    }
+}
+
 #[wasm_bindgen]
 impl MPS3 {
     #[wasm_bindgen(constructor)]
@@ -415,7 +486,8 @@ impl MPS3 {
     ) -> Result<MPS3, JsValue> {
         let (db_config, s3, logger, label, provider) = config(&cfg).map_err(|e| to_js_error(&e))?;
         let default_bucket = db_config.default_manifest.bucket.clone();
-        let io = WebIo::new(logger, label, provider);
+        let io = WebIo::new(logger, label, provider, &db_config.namespace);
+        let storage = db_config.offline_storage;
         let db = Db::new(io, s3, db_config, random_seed()).map_err(|e| to_js_error(&e))?;
         let client = Rc::new(Client {
             db,
@@ -429,6 +501,32 @@ impl MPS3 {
                 c.deliver();
             }
         }));
+        // Load the stored state and commit what was left queued; then keep
+        // looking for writes other tabs left behind when they closed.
+        let c = client.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            for pending in c.db.restore().await {
+                commit_in_background(&c, pending);
+            }
+            while storage && !c.db.is_shutdown() {
+                gloo_timers::future::TimeoutFuture::new(ORPHAN_CHECK_MS).await;
+                for pending in c.db.adopt_orphans().await {
+                    commit_in_background(&c, pending);
+                }
+            }
+        });
+        if let Some(channel) = &client.db.io().channel {
+            let weak = Rc::downgrade(&client);
+            let on_message =
+                Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                    let (Some(c), Some(text)) = (weak.upgrade(), e.data().as_string()) else {
+                        return;
+                    };
+                    wasm_bindgen_futures::spawn_local(async move { c.db.on_message(&text).await });
+                });
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            on_message.forget();
+        }
         Ok(MPS3 { client })
     }
 
@@ -476,7 +574,8 @@ impl MPS3 {
     ) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
-            only_known(&options, "put", &["manifests"])?;
+            only_known(&options, "put", &["manifests", "await"])?;
+            let remote = wait_remote(&options, self.client.db.is_online())?;
             let key = self.key(&key)?;
             let value = if value.is_undefined() {
                 None
@@ -484,11 +583,7 @@ impl MPS3 {
                 Some(to_json(&value)?)
             };
             let manifests = self.manifests(&options, "manifests")?;
-            let client = self.client.clone();
-            Ok(async move {
-                client.db.put(key, value, &manifests).await?;
-                Ok(JsValue::UNDEFINED)
-            })
+            Ok(write(&self.client, vec![(key, value)], manifests, remote))
         })();
         self.run(prepared)
     }
@@ -516,7 +611,8 @@ impl MPS3 {
     ) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
-            only_known(&options, "putAll", &["manifests"])?;
+            only_known(&options, "putAll", &["manifests", "await"])?;
+            let remote = wait_remote(&options, self.client.db.is_online())?;
             let pairs: Vec<(JsValue, JsValue)> = if let Some(map) = entries.dyn_ref::<Map>() {
                 let mut v = Vec::new();
                 map.for_each(&mut |value, key| v.push((key, value)));
@@ -542,11 +638,7 @@ impl MPS3 {
                 batch.push((self.key(&k)?, value));
             }
             let manifests = self.manifests(&options, "manifests")?;
-            let client = self.client.clone();
-            Ok(async move {
-                client.db.put_all(batch, &manifests).await?;
-                Ok(JsValue::UNDEFINED)
-            })
+            Ok(write(&self.client, batch, manifests, remote))
         })();
         self.run(prepared)
     }
@@ -664,6 +756,28 @@ impl MPS3 {
     pub fn shutdown(&self) {
         self.client.db.shutdown();
         self.client.handlers.borrow_mut().clear();
+    }
+
+    /// Whether the client talks to the bucket. Set it `false` to work
+    /// offline (requests in flight are aborted, reads answer from what is
+    /// stored, writes queue up) and `true` to sync again.
+    #[wasm_bindgen(getter)]
+    pub fn online(&self) -> bool {
+        self.client.db.is_online()
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_online(&self, online: bool) {
+        self.client.db.set_online(online);
+        if !online {
+            self.client.db.io().abort_all();
+        }
+    }
+
+    /// Writes accepted and not yet committed to the bucket.
+    #[wasm_bindgen(getter, js_name = pendingWrites)]
+    pub fn pending_writes(&self) -> u32 {
+        self.client.db.pending_writes() as u32
     }
 
     /// The clock correction in use (ms), learned from servers' `Date`.

@@ -1,5 +1,7 @@
-//! The browser's `Io`: fetch, `Date.now()`, timers, and event delivery on
-//! a later task, after the engine's borrows have ended.
+//! The browser's `Io`: fetch (abortable, for going offline), `Date.now()`,
+//! timers, IndexedDB, Web Locks, a `BroadcastChannel` to the other tabs,
+//! and event delivery on a later task, after the engine's borrows have
+//! ended.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -10,8 +12,11 @@ use wasm_bindgen::JsValue;
 use crate::core::credentials::Credentials;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
-use crate::core::io::Io;
+use crate::core::io::{Io, Table};
 use crate::core::time::EpochMillis;
+
+use super::locks::WebLock;
+use super::store::IdbStore;
 
 /// Where structured log events go: nowhere, the console, or a function.
 #[derive(Clone)]
@@ -55,16 +60,38 @@ pub struct WebIo {
     /// Called (on a later task) when the engine queued events.
     deliver: RefCell<Option<Rc<dyn Fn()>>>,
     scheduled: Rc<Cell<bool>>,
+    store: IdbStore,
+    /// Aborts every request in flight when the client goes offline.
+    abort: RefCell<Option<web_sys::AbortController>>,
+    /// To the other tabs of this namespace (`None`: not supported).
+    pub channel: Option<web_sys::BroadcastChannel>,
 }
 
 impl WebIo {
-    pub fn new(logger: Logger, label: String, provider: Option<Function>) -> WebIo {
+    pub fn new(
+        logger: Logger,
+        label: String,
+        provider: Option<Function>,
+        namespace: &str,
+    ) -> WebIo {
         WebIo {
             logger,
             label,
             provider,
             deliver: RefCell::new(None),
             scheduled: Rc::new(Cell::new(false)),
+            store: IdbStore::new(),
+            abort: RefCell::new(web_sys::AbortController::new().ok()),
+            channel: web_sys::BroadcastChannel::new(&format!("mps3 {namespace}")).ok(),
+        }
+    }
+
+    /// Aborts the requests in flight (they fail as `Network`, and the
+    /// engine, offline, does not retry them).
+    pub fn abort_all(&self) {
+        let fresh = web_sys::AbortController::new().ok();
+        if let Some(old) = self.abort.replace(fresh) {
+            old.abort();
         }
     }
 
@@ -80,10 +107,13 @@ fn path_of(url: &str) -> &str {
 }
 
 impl Io for WebIo {
+    type Lock = WebLock;
+
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
         let started = js_sys::Date::now();
         let method = req.method.as_str();
-        let out = super::fetch::send(&req, None).await;
+        let signal = self.abort.borrow().as_ref().map(|c| c.signal());
+        let out = super::fetch::send(&req, signal.as_ref()).await;
         if self.logger.enabled() {
             let status: JsValue = match &out {
                 Ok(r) => r.status.into(),
@@ -143,5 +173,41 @@ impl Io for WebIo {
                 deliver();
             }
         });
+    }
+
+    async fn store_get(&self, table: Table, key: &str) -> Result<Option<String>> {
+        self.store.get(table, key).await
+    }
+
+    async fn store_put(&self, table: Table, key: &str, value: &str) -> Result<()> {
+        self.store.put(table, key, value).await
+    }
+
+    async fn store_delete(&self, table: Table, key: &str) -> Result<()> {
+        self.store.delete(table, key).await
+    }
+
+    async fn store_scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, String)>> {
+        self.store.scan(table, prefix).await
+    }
+
+    async fn lock(&self, name: &str, wait: bool) -> Option<WebLock> {
+        super::locks::lock(name, wait).await
+    }
+
+    fn broadcast(&self, message: &str) {
+        if let Some(c) = &self.channel {
+            let _ = c.post_message(&message.into());
+        }
+    }
+
+    fn log(&self, kind: &str, message: &str) {
+        self.logger.emit(&event(
+            kind,
+            &[
+                ("label", self.label.as_str().into()),
+                ("message", message.into()),
+            ],
+        ));
     }
 }

@@ -86,10 +86,15 @@ pub async fn stats(bucket: &str) -> serde_json::Value {
 }
 
 /// A client config for `bucket` (JSON), with `extra` fields merged in.
+///
+/// Each config gets a label of its own unless `extra` names one: clients
+/// with one label share their offline storage (they are tabs of one
+/// client), and most tests mean clients on different machines.
 pub fn db_config(bucket: &str, extra: serde_json::Value) -> wasm_bindgen::JsValue {
     let tb = testbed();
     let mut cfg = serde_json::json!({
         "defaultBucket": bucket,
+        "label": unique_bucket("client"),
         "pollFrequency": 100,
         "s3Config": {
             "endpoint": tb.endpoint,

@@ -290,6 +290,22 @@ impl<I: Io> Db<I> {
         self.online.get()
     }
 
+    /// Writes (this client's, and other tabs' it knows of) not yet seen
+    /// committed.
+    pub fn pending_writes(&self) -> usize {
+        let inner = self.inner.borrow();
+        let mut ids: Vec<u64> = inner
+            .manifests
+            .values()
+            .flat_map(|s| s.masks.iter())
+            .filter(|m| m.entry.is_none())
+            .map(|m| m.write_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
     /// Waits until [`Db::restore`] is done.
     async fn ready(&self) {
         drop(self.gate.lock().await);

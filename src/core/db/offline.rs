@@ -439,7 +439,8 @@ impl<I: Io> Db<I> {
                 }
             }
             "dropped" => {
-                if let Some(write_id) = self.inner.borrow_mut().foreign.remove(&key) {
+                let write_id = self.inner.borrow_mut().foreign.remove(&key);
+                if let Some(write_id) = write_id {
                     self.unmask_write(write_id);
                 }
             }
