@@ -80,7 +80,7 @@ impl WebIo {
             provider,
             deliver: RefCell::new(None),
             scheduled: Rc::new(Cell::new(false)),
-            store: IdbStore::new(),
+            store: IdbStore::default(),
             abort: RefCell::new(web_sys::AbortController::new().ok()),
             channel: web_sys::BroadcastChannel::new(&format!("mps3 {namespace}")).ok(),
         }

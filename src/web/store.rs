@@ -30,13 +30,15 @@ fn storage_error(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Storage, format!("IndexedDB: {e}"))
 }
 
-impl IdbStore {
-    pub fn new() -> IdbStore {
+impl Default for IdbStore {
+    fn default() -> IdbStore {
         IdbStore {
             state: RefCell::new(State::Closed),
         }
     }
+}
 
+impl IdbStore {
     async fn db(&self) -> Result<Rc<Rexie>> {
         match &*self.state.borrow() {
             State::Open(db) => return Ok(db.clone()),
