@@ -29,7 +29,7 @@ echo "test bed at $MPS3_TESTBED_ENDPOINT"
 
 step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
-cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser
+cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser --test offline_browser
 
 step "package build and size ceiling, its TypeScript types (tsc --noEmit on tests/types/usage.ts)"
 scripts/build.py --check-budget

@@ -75,6 +75,11 @@ pub async fn set_faults(seed: u64, rules: serde_json::Value) {
     control(Method::Post, "/faults", &spec.to_string()).await;
 }
 
+/// Lets requests held by a "hold" fault go on.
+pub async fn release_held() {
+    control(Method::Post, "/release", "").await;
+}
+
 pub async fn clear_faults() {
     control(Method::Delete, "/faults", "").await;
 }

@@ -1,0 +1,364 @@
+//! Offline-first in one page, in headless Chromium against the test bed:
+//! `await: "local"`, going offline and back, tabs of one label kept in
+//! step, IndexedDB unavailable, and no secret in IndexedDB. (Reloads and
+//! crashes need a driver: tests/e2e/offline.test.mjs.)
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use common::*;
+use js_sys::{Function, Reflect, JSON};
+use mps3::web::api::MPS3;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn bucket(prefix: &str) -> String {
+    let b = unique_bucket(prefix);
+    client().create_bucket(&b).await.expect("create bucket");
+    b
+}
+
+fn to_json(v: &JsValue) -> serde_json::Value {
+    if v.is_undefined() {
+        return serde_json::Value::String("<undefined>".into());
+    }
+    serde_json::from_str(&String::from(JSON::stringify(v).unwrap())).unwrap()
+}
+
+fn js(v: serde_json::Value) -> JsValue {
+    JSON::parse(&v.to_string()).unwrap()
+}
+
+async fn ok(p: js_sys::Promise) -> JsValue {
+    JsFuture::from(p).await.unwrap_or_else(|e| {
+        panic!(
+            "rejected: {:?}",
+            to_json(&Reflect::get(&e, &"message".into()).unwrap())
+        )
+    })
+}
+
+async fn err_code(p: js_sys::Promise) -> String {
+    let e = JsFuture::from(p).await.expect_err("expected a rejection");
+    Reflect::get(&e, &"code".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+/// Whether a promise has settled, polled without waiting.
+fn settled(p: &js_sys::Promise) -> Rc<RefCell<bool>> {
+    let flag = Rc::new(RefCell::new(false));
+    let f = flag.clone();
+    let done = Closure::<dyn FnMut(JsValue)>::new(move |_| *f.borrow_mut() = true);
+    let f2 = flag.clone();
+    let fail = Closure::<dyn FnMut(JsValue)>::new(move |_| *f2.borrow_mut() = true);
+    let _ = p.then2(&done, &fail);
+    done.forget();
+    fail.forget();
+    flag
+}
+
+fn recorder() -> (Function, Rc<RefCell<Vec<serde_json::Value>>>) {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let f = Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, e: JsValue| {
+        if e.is_undefined() {
+            s.borrow_mut().push(to_json(&v));
+        } else {
+            s.borrow_mut()
+                .push(json!({"error": to_json(&Reflect::get(&e, &"code".into()).unwrap())}));
+        }
+    });
+    (f.into_js_value().unchecked_into(), seen)
+}
+
+fn opts(v: serde_json::Value) -> Option<JsValue> {
+    Some(js(v))
+}
+
+/// Requests the test bed has seen for `bucket`, of every kind.
+async fn requests(bucket: &str) -> u64 {
+    let s = stats(bucket).await;
+    s.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "bytes_in" | "bytes_out" | "faults" | "held"))
+        .map(|(_, v)| v.as_u64().unwrap_or(0))
+        .sum()
+}
+
+#[wasm_bindgen_test]
+async fn await_local_resolves_before_the_bucket_has_the_write() {
+    let b = bucket("off-local").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let reader = MPS3::new(db_config(&b, json!({}))).unwrap();
+    // Hold the entry PUT: the write is durable locally, not yet remote.
+    set_faults(
+        1,
+        json!([{ "action": "hold", "methods": ["PUT"], "path_regex": format!("^/{b}/manifest.json%40"), "times": 1, "hold_ms": 20000 }]),
+    )
+    .await;
+    let local = db.put("k".into(), 1.into(), opts(json!({"await": "local"})));
+    ok(local).await;
+    assert_eq!(db.pending_writes(), 1, "accepted, not yet committed");
+    assert_eq!(to_json(&ok(db.get("k".into(), None)).await), json!(1));
+    assert_eq!(
+        to_json(&ok(reader.get("k".into(), None)).await),
+        json!("<undefined>"),
+        "the bucket does not have it yet"
+    );
+    release_held().await;
+    clear_faults().await;
+    eventually("the commit", 10_000, || db.pending_writes() == 0).await;
+    assert_eq!(to_json(&ok(reader.get("k".into(), None)).await), json!(1));
+    assert_eq!(
+        err_code(db.put("k".into(), 2.into(), opts(json!({"await": "soon"})))).await,
+        "BadInput"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn offline_reads_what_is_stored_queues_writes_and_flushes_once_in_order() {
+    let b = bucket("off-toggle").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let other = MPS3::new(db_config(&b, json!({}))).unwrap();
+    ok(db.put("cached".into(), "c".into(), None)).await;
+    ok(other.put("uncached".into(), "u".into(), None)).await;
+    // db now knows "uncached" exists, without having read its value.
+    assert_eq!(to_json(&ok(db.get("cached".into(), None)).await), json!("c"));
+    assert!(db.online());
+    // A write in flight when the client goes offline is not lost.
+    set_faults(
+        2,
+        json!([{ "action": "delay", "delay_ms": 800, "methods": ["PUT"], "path_regex": format!("^/{b}/k%40"), "times": 1 }]),
+    )
+    .await;
+    let in_flight = db.put("k".into(), 0.into(), None);
+    sleep(100).await;
+    db.set_online(false);
+    clear_faults().await;
+    let before = requests(&b).await;
+    // Offline: stored keys read at once, others are `Offline`.
+    assert_eq!(
+        to_json(&ok(db.get("cached".into(), None)).await),
+        json!("c")
+    );
+    assert_eq!(err_code(db.get("uncached".into(), None)).await, "Offline");
+    assert_eq!(
+        err_code(db.get("k".into(), opts(json!({"manifest": "never-read.json"})))).await,
+        "Offline",
+        "a manifest never read"
+    );
+    for i in 1..=5 {
+        ok(db.put("k".into(), i.into(), None)).await; // "local" by default offline
+    }
+    assert_eq!(to_json(&ok(db.get("k".into(), None)).await), json!(5));
+    assert_eq!(db.pending_writes(), 6);
+    sleep(300).await;
+    assert_eq!(requests(&b).await, before, "no request while offline");
+    let in_flight_done = settled(&in_flight);
+    assert!(
+        !*in_flight_done.borrow(),
+        "a remote write waits while offline"
+    );
+    // Back online: the queue drains, in order, each write once.
+    let (handler, seen) = recorder();
+    let _unsub = other.subscribe("k".into(), handler, None).unwrap();
+    db.set_online(true);
+    ok(in_flight).await;
+    eventually("the queue drains", 20_000, || db.pending_writes() == 0).await;
+    eventually("the other client sees 5", 10_000, || {
+        seen.borrow().last() == Some(&json!(5))
+    })
+    .await;
+    let fresh = MPS3::new(db_config(&b, json!({}))).unwrap();
+    assert_eq!(to_json(&ok(fresh.get("k".into(), None)).await), json!(5));
+    let entries = log_entry_count(&b).await;
+    assert_eq!(
+        entries, 8,
+        "2 setup writes + 6 queued writes, each committed once (autoclean is on, so this is read before the grace ends)"
+    );
+}
+
+/// Entries in the manifest log of `bucket`.
+async fn log_entry_count(bucket: &str) -> usize {
+    client()
+        .list_all(
+            bucket,
+            mps3::core::s3::ListParams {
+                prefix: Some("manifest.json@".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .len()
+}
+
+#[wasm_bindgen_test]
+async fn tabs_with_one_label_see_each_others_writes_at_once_and_commit_them_once() {
+    let b = bucket("off-tabs").await;
+    let label = unique_bucket("tab");
+    // A slow poll: what reaches tab 2 quickly came by BroadcastChannel.
+    let cfg = || db_config(&b, json!({"label": label, "pollFrequency": 60000}));
+    let tab1 = MPS3::new(cfg()).unwrap();
+    let tab2 = MPS3::new(cfg()).unwrap();
+    let (handler, seen) = recorder();
+    let _unsub = tab2.subscribe("k".into(), handler, None).unwrap();
+    eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
+    set_faults(
+        3,
+        json!([{ "action": "hold", "methods": ["PUT"], "path_regex": format!("^/{b}/manifest.json%40"), "times": 1, "hold_ms": 20000 }]),
+    )
+    .await;
+    let start = js_sys::Date::now();
+    ok(tab1.put(
+        "k".into(),
+        "from tab 1".into(),
+        opts(json!({"await": "local"})),
+    ))
+    .await;
+    eventually("tab 2 hears tab 1", 1_000, || {
+        seen.borrow().last() == Some(&json!("from tab 1"))
+    })
+    .await;
+    let latency = js_sys::Date::now() - start;
+    assert_eq!(tab2.pending_writes(), 1, "tab 2 knows it is pending");
+    assert_eq!(
+        to_json(&ok(tab2.get("k".into(), None)).await),
+        json!("from tab 1")
+    );
+    release_held().await;
+    clear_faults().await;
+    eventually("committed", 10_000, || {
+        tab1.pending_writes() == 0 && tab2.pending_writes() == 0
+    })
+    .await;
+    assert_eq!(log_entry_count(&b).await, 1, "one tab committed it, once");
+    assert_eq!(
+        *seen.borrow(),
+        vec![json!("<undefined>"), json!("from tab 1")],
+        "heard in {latency} ms, once"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn without_indexeddb_the_client_works_from_memory_and_says_so_once() {
+    let b = bucket("off-noidb").await;
+    let logs = Rc::new(RefCell::new(Vec::<String>::new()));
+    let l = logs.clone();
+    let log = Closure::<dyn Fn(JsValue)>::new(move |e: JsValue| {
+        l.borrow_mut().push(
+            Reflect::get(&e, &"type".into())
+                .unwrap()
+                .as_string()
+                .unwrap_or_default(),
+        )
+    });
+    let cfg = db_config(&b, json!({}));
+    Reflect::set(&cfg, &"log".into(), log.as_ref()).unwrap();
+    let reader = MPS3::new(db_config(&b, json!({"offlineStorage": false}))).unwrap();
+    let (handler, seen) = recorder();
+    // Shadow `window.indexedDB` (as a browser without it would have). No
+    // assertion until it is back: a failure here must not break the tests
+    // that run after this one in the page.
+    let global: js_sys::Object = js_sys::global();
+    let saved = js_sys::Object::get_own_property_descriptor(&global, &"indexedDB".into());
+    let shadow = js(json!({"value": null, "configurable": true, "writable": true}));
+    js_sys::Object::define_property(&global, &"indexedDB".into(), shadow.unchecked_ref());
+    let db = MPS3::new(cfg).unwrap();
+    let _unsub = db.subscribe("k".into(), handler, None).unwrap();
+    // "local" cannot be durable here: it waits for the bucket.
+    let first = JsFuture::from(db.put("k".into(), 1.into(), opts(json!({"await": "local"})))).await;
+    let read_after_local = JsFuture::from(reader.get("k".into(), None)).await;
+    let second = JsFuture::from(db.put("k".into(), 2.into(), None)).await;
+    for _ in 0..250 {
+        if seen.borrow().last() == Some(&json!(2)) {
+            break;
+        }
+        sleep(20).await;
+    }
+    if saved.is_undefined() {
+        Reflect::delete_property(&global, &"indexedDB".into()).unwrap();
+    } else {
+        js_sys::Object::define_property(&global, &"indexedDB".into(), saved.unchecked_ref());
+    }
+    assert!(
+        first.is_ok() && second.is_ok(),
+        "writes: {first:?} {second:?}"
+    );
+    assert_eq!(
+        to_json(&read_after_local.unwrap()),
+        json!(1),
+        "\"local\" resolved only once the bucket had it"
+    );
+    let storage_logs = logs.borrow().iter().filter(|t| *t == "storage").count();
+    assert_eq!(storage_logs, 1, "logged once: {:?}", logs.borrow());
+    let seen = seen.borrow().clone();
+    let errors: Vec<_> = seen
+        .iter()
+        .filter(|v| v.get("error").is_some())
+        .cloned()
+        .collect();
+    assert_eq!(errors, vec![json!({"error": "Storage"})], "{seen:?}");
+    assert_eq!(seen.last(), Some(&json!(2)));
+}
+
+#[wasm_bindgen_test]
+async fn no_secret_goes_into_indexeddb() {
+    let b = bucket("off-secret").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    ok(db.put("k".into(), json!({"v": 1}).to_string().into(), None)).await;
+    ok(db.put("k2".into(), 2.into(), opts(json!({"await": "local"})))).await;
+    let _ = ok(db.get("k".into(), None)).await;
+    eventually("committed", 10_000, || db.pending_writes() == 0).await;
+    let dump = idb_dump().await;
+    assert!(
+        dump.contains(&b),
+        "the dump holds this test's data: {dump:.300}"
+    );
+    let tb = testbed();
+    assert!(!dump.contains(tb.secret), "the secret key is in IndexedDB");
+    assert!(
+        !dump.contains(tb.access_key),
+        "the access key id is in IndexedDB"
+    );
+}
+
+/// Every key and value of every store of the `mps3` IndexedDB database,
+/// read with plain IndexedDB calls (not through the code under test).
+async fn idb_dump() -> String {
+    let script = r#"
+      return new Promise((resolve, reject) => {
+        const open = indexedDB.open("mps3");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const names = Array.from(db.objectStoreNames);
+          const tx = db.transaction(names, "readonly");
+          const out = [];
+          let left = names.length;
+          for (const n of names) {
+            const s = tx.objectStore(n);
+            const keys = s.getAllKeys();
+            const values = s.getAll();
+            values.onsuccess = () => {
+              out.push(JSON.stringify([n, keys.result, values.result]));
+              if (--left === 0) { db.close(); resolve(out.join("\n")); }
+            };
+          }
+        };
+      });
+    "#;
+    let f = Function::new_no_args(script);
+    let p: js_sys::Promise = f.call0(&JsValue::NULL).unwrap().unchecked_into();
+    JsFuture::from(p).await.unwrap().as_string().unwrap()
+}
