@@ -233,6 +233,27 @@ class Testbed:
         if path == "/report" and method == "GET":
             with self.state_lock:
                 return 200, getattr(self, "report", None)
+        if path == "/objects" and method == "GET":
+            # Keys under a prefix, read from moto's memory (no signature):
+            # for end-to-end tests in Node that count manifest entries.
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.s3.models import s3_backends
+
+            q = parse_qs(environ.get("QUERY_STRING", ""))
+            name, prefix = q.get("bucket", [""])[0], q.get("prefix", [""])[0]
+            with self.moto_lock:
+                bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets.get(name)
+                objects = []
+                for k in sorted(bucket.keys.keys()) if bucket else []:
+                    if k.startswith(prefix):
+                        obj = bucket.keys[k]
+                        objects.append({
+                            "key": k,
+                            # As ListObjectsV2 shows it, which is how readers judge entries.
+                            "lastModified": obj.last_modified_ISO8601,
+                            "body": obj.value.decode("utf-8", "replace"),
+                        })
+            return 200, {"objects": objects}
         if path == "/health":
             return 200, {"ok": True}
         return 404, {"error": f"no control {method} {path}"}

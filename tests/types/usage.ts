@@ -29,6 +29,11 @@ async function use(db: MPS3): Promise<void> {
   const value: unknown = await db.get("key");
   await db.get("key", { manifest: "other.json" });
   await db.delete("key");
+  await db.put("key", 2, { await: "local" });
+  db.online = false;
+  const online: boolean = db.online;
+  const pending: number = db.pendingWrites;
+  void online, pending;
   await db.putAll(new Map<Key, unknown>([["a", 1], ["b", undefined]]));
   await db.putAll({ a: 1 });
   const all: Map<Key, unknown> = await db.getAll(["a", "b"]);

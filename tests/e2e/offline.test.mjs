@@ -1,0 +1,220 @@
+// Offline-first across reloads, crashes and tabs, in Chromium driven by
+// playwright-core: what a page cannot test about itself. Run by
+// scripts/test.sh with the package served at MPS3_DEMO_URL (/pkg/) and
+// the test bed at MPS3_TESTBED_ENDPOINT.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const url = process.env.MPS3_DEMO_URL;
+const testbed = process.env.MPS3_TESTBED_ENDPOINT;
+const BUCKET = "demo-board";
+let browser;
+
+before(async () => {
+  assert.ok(url && testbed, "MPS3_DEMO_URL / MPS3_TESTBED_ENDPOINT not set: run through scripts/test.sh");
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+after(async () => browser?.close());
+
+const control = async (method, path, body) => {
+  const r = await fetch(`${testbed}/__testbed${path}`, {
+    method, headers: { "content-type": "application/json" }, body: body && JSON.stringify(body),
+  });
+  assert.equal(r.status, 200, `control ${path}`);
+  return r.json();
+};
+
+/** The valid manifest entries under `prefix` (as readers judge them:
+ *  LastModified within 5 s of the time in the key), with their changes. */
+async function validEntries(prefix) {
+  const { objects } = await control("GET", `/objects?bucket=${BUCKET}&prefix=${encodeURIComponent(prefix + "manifest.json@")}`);
+  return objects.flatMap((o) => {
+    const ts = 2 ** 42 - 1 - parseInt(o.key.split("@")[1].split("_")[0], 32);
+    if (Math.abs(Date.parse(o.lastModified) - ts) >= 5000) return [];
+    return [{ ts, key: o.key, files: JSON.parse(o.body).update?.files ?? {} }];
+  }).sort((a, b) => a.ts - b.ts || (a.key < b.key ? 1 : -1));
+}
+
+/** Gives a page of the package's origin `window.make(label, extra)`,
+ *  making clients of one test's manifest. */
+async function prepare(page, prefix) {
+  await page.evaluate(async (prefix) => {
+    const { MPS3 } = await import("/pkg/index.js");
+    const cfg = await (await fetch("/config.json")).json();
+    window.make = (label, extra = {}) => new MPS3({
+      defaultBucket: cfg.bucket,
+      defaultManifest: `${prefix}manifest.json`,
+      label, pollFrequency: 200,
+      s3Config: { endpoint: cfg.endpoint, region: cfg.region,
+        credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } },
+      ...extra,
+    });
+  }, prefix);
+}
+
+async function openPage(context, prefix) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(`${url}config.json`);
+  await prepare(page, prefix);
+  return { page, errors };
+}
+
+const until = async (page, fn, arg, ms = 20000) => page.waitForFunction(fn, arg, { timeout: ms, polling: 50 });
+
+/** The value of `key` according to a fresh client on its own context. */
+async function freshRead(prefix, key) {
+  const context = await browser.newContext();
+  const { page } = await openPage(context, prefix);
+  const v = await page.evaluate((key) => window.make(`reader-${Math.random()}`).get(key), key);
+  await context.close();
+  return v;
+}
+
+test("writes made offline survive a reload and are committed once, in order", async () => {
+  const prefix = `e2e-reload-${Date.now()}/`;
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, prefix);
+  await page.evaluate(async () => {
+    window.db = window.make("device", { online: false });
+    for (let i = 1; i <= 5; i++) await window.db.put("k", i);
+    await window.db.put("other", "x");
+  });
+  assert.equal(await page.evaluate(() => window.db.pendingWrites), 6);
+  await page.reload();
+  await prepare(page, prefix);
+  const afterReload = await page.evaluate(async () => {
+    window.db = window.make("device", { online: false });
+    return { k: await window.db.get("k"), pending: window.db.pendingWrites };
+  });
+  assert.deepEqual(afterReload, { k: 5, pending: 6 }, "the queue came back from IndexedDB");
+  assert.deepEqual(await validEntries(prefix), [], "nothing reached the bucket while offline");
+  await page.evaluate(() => { window.db.online = true; });
+  await until(page, () => window.db.pendingWrites === 0);
+  const entries = await validEntries(prefix);
+  const order = entries.flatMap((e) => Object.keys(e.files));
+  assert.equal(entries.length, 6, `each queued write committed once: ${JSON.stringify(order)}`);
+  assert.deepEqual(order, [...Array(5).fill(`${BUCKET}/k`), `${BUCKET}/other`], "in the order written");
+  assert.equal(await freshRead(prefix, "k"), 5);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a page closed between the content PUT and the entry PUT: its write lands once after reopening", async () => {
+  for (const fault of ["hold", "drop"]) {
+    const prefix = `e2e-crash-${fault}-${Date.now()}/`;
+    const context = await browser.newContext();
+    const { page } = await openPage(context, prefix);
+    // The entry PUT is held (the page dies waiting), or applied with its
+    // answer lost (the page dies not knowing).
+    // ("drop": its retries are held, so the page dies still not knowing.)
+    const entry = `^/${BUCKET}/${prefix}manifest.json%40`;
+    await control("POST", "/faults", { seed: 1, rules: [
+      { action: fault, methods: ["PUT"], path_regex: entry, times: 1, hold_ms: 3000 },
+      { action: "hold", methods: ["PUT"], path_regex: entry, hold_ms: 3000 },
+    ] });
+    await page.evaluate(() => {
+      window.db = window.make("crashy");
+      window.db.put("k", "survives", { await: "local" }).then(() => { window.accepted = true; });
+    });
+    await until(page, () => window.accepted === true);
+    const held = async () => (await control("GET", `/stats?bucket=${BUCKET}`)).held ?? 0;
+    const start = await held();
+    for (let i = 0; i < 100 && (await held()) === start; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok((await held()) > start, "an entry PUT is held when the page dies");
+    await page.close({ runBeforeUnload: false });
+    await control("DELETE", "/faults");
+    // Reopen: the queue is committed by the new page, once.
+    const again = await openPage(context, prefix);
+    await again.page.evaluate(() => { window.db = window.make("crashy"); });
+    await until(again.page, () => window.db.pendingWrites === 0, null, 40000);
+    const entries = await validEntries(prefix);
+    assert.equal(entries.length, 1, `${fault}: one valid entry, not ${JSON.stringify(entries)}`);
+    assert.equal(await freshRead(prefix, "k"), "survives");
+    assert.deepEqual(again.errors, []);
+    await context.close();
+  }
+});
+
+test("a page boots from IndexedDB with the server unreachable", async () => {
+  const prefix = `e2e-boot-${Date.now()}/`;
+  const context = await browser.newContext();
+  let { page } = await openPage(context, prefix);
+  await page.evaluate(async () => {
+    const db = window.make("booter");
+    await db.put("k", { hello: "cached" });
+    await db.get("k");
+  });
+  // The bucket becomes unreachable: every request to it fails.
+  await context.route(`${testbed}/**`, (route) => route.abort("connectionrefused"));
+  await page.close();
+  ({ page } = await openPage(context, prefix));
+  const got = await page.evaluate(async () => {
+    const t0 = performance.now();
+    const db = window.make("booter");
+    const seen = await new Promise((resolve) => db.subscribe("k", (v, e) => { if (!e) resolve(v); }));
+    return { get: await db.get("k"), seen, ms: performance.now() - t0 };
+  });
+  assert.deepEqual(got.get, { hello: "cached" });
+  assert.deepEqual(got.seen, { hello: "cached" });
+  await context.close();
+});
+
+test("three clients toggling online and offline at random while writing converge with nothing lost", async () => {
+  const prefix = `e2e-toggle-${Date.now()}/`;
+  const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext()));
+  const pages = await Promise.all(contexts.map((c) => openPage(c, prefix)));
+  const written = await Promise.all(pages.map(({ page }, n) => page.evaluate(async ([n, prefix]) => {
+    const db = window.make(`toggler-${n}`);
+    window.db = db;
+    let seed = n + 1;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const mine = [];
+    for (let i = 0; i < 12; i++) {
+      if (rand() < 0.3) db.online = !db.online;
+      const key = `${prefix}key-${Math.floor(rand() * 3)}`;
+      const value = `c${n}-${i}`;
+      await db.put(key, value, { await: "local" });
+      mine.push([key, value]);
+      await new Promise((r) => setTimeout(r, rand() * 300));
+    }
+    db.online = true;
+    return mine;
+  }, [n, prefix])));
+  for (const { page } of pages) await until(page, () => window.db.pendingWrites === 0, null, 60000);
+  const entries = await validEntries(prefix);
+  // Every write is in exactly one valid entry, and each client's are in
+  // the order it made them.
+  const where = new Map();
+  entries.forEach((e, i) => Object.entries(e.files).forEach(([, ref]) => {
+    if (!ref) return;
+    assert.ok(!where.has(ref.version), `version ${ref.version} committed twice`);
+    where.set(ref.version, i);
+  }));
+  assert.equal(where.size, 36, "36 writes, 36 committed versions");
+  // Which value each version holds: the content objects `<key>@<version>`.
+  const { objects } = await control("GET", `/objects?bucket=${BUCKET}&prefix=${encodeURIComponent(prefix + "key-")}`);
+  const position = new Map(objects.map((o) => [JSON.parse(o.body), where.get(o.key.split("@")[1])]));
+  written.forEach((mine, n) => {
+    const at = mine.map(([, value]) => position.get(value));
+    assert.ok(at.every((p) => p !== undefined), `client ${n}: every write committed`);
+    assert.deepEqual(at, [...at].sort((a, b) => a - b), `client ${n}'s writes in the order made`);
+  });
+  // All three converge on one state.
+  const keys = [0, 1, 2].map((i) => `${prefix}key-${i}`);
+  const finals = await Promise.all(pages.map(({ page }) => page.evaluate(async (keys) => {
+    const m = await window.db.getAll(keys);
+    return [...m.values()];
+  }, keys)));
+  const fresh = await Promise.all(keys.map((k) => freshRead(prefix, k)));
+  for (const f of finals) assert.deepEqual(f, fresh);
+  assert.ok(written.flat().length === 36);
+  for (const { errors } of pages) assert.deepEqual(errors, []);
+  await Promise.all(contexts.map((c) => c.close()));
+});
