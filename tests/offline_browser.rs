@@ -133,7 +133,10 @@ async fn offline_reads_what_is_stored_queues_writes_and_flushes_once_in_order() 
     ok(db.put("cached".into(), "c".into(), None)).await;
     ok(other.put("uncached".into(), "u".into(), None)).await;
     // db now knows "uncached" exists, without having read its value.
-    assert_eq!(to_json(&ok(db.get("cached".into(), None)).await), json!("c"));
+    assert_eq!(
+        to_json(&ok(db.get("cached".into(), None)).await),
+        json!("c")
+    );
     assert!(db.online());
     // A write in flight when the client goes offline is not lost.
     set_faults(
