@@ -365,3 +365,62 @@ async fn idb_dump() -> String {
     let p: js_sys::Promise = f.call0(&JsValue::NULL).unwrap().unchecked_into();
     JsFuture::from(p).await.unwrap().as_string().unwrap()
 }
+
+#[wasm_bindgen_test]
+async fn the_local_endpoint_is_a_bucket_in_indexeddb_with_no_server() {
+    let bucket = unique_bucket("local");
+    let cfg = |label: &str, endpoint: &str| {
+        js(json!({
+            "defaultBucket": bucket,
+            "label": label,
+            "pollFrequency": 100,
+            "s3Config": { "endpoint": endpoint },
+        }))
+    };
+    // Every request the clients make, from their logs.
+    let urls = Rc::new(RefCell::new(Vec::<String>::new()));
+    let u = urls.clone();
+    let log = Closure::<dyn Fn(JsValue)>::new(move |e: JsValue| {
+        if let Some(url) = Reflect::get(&e, &"url".into()).unwrap().as_string() {
+            u.borrow_mut().push(url);
+        }
+    });
+    let with_log = |c: JsValue| {
+        Reflect::set(&c, &"log".into(), log.as_ref()).unwrap();
+        c
+    };
+    let a = MPS3::new(with_log(cfg("local-a", "local:"))).unwrap();
+    // mps3's name for it reaches the same bucket.
+    let b = MPS3::new(with_log(cfg("local-b", "indexdb:"))).unwrap();
+    let (handler, seen) = recorder();
+    let _unsub = b.subscribe("k".into(), handler, None).unwrap();
+    ok(a.put("k".into(), js(json!({"n": 1})), None)).await;
+    let batch = js_sys::Map::new();
+    batch.set(&"x".into(), &1.into());
+    batch.set(&"y".into(), &2.into());
+    ok(a.put_all(batch.into(), None)).await;
+    assert_eq!(to_json(&ok(b.get("k".into(), None)).await), json!({"n": 1}));
+    let all = ok(b.get_all(js(json!(["x", "y"])), None)).await;
+    let all: js_sys::Map = all.unchecked_into();
+    assert_eq!(to_json(&all.get(&"y".into())), json!(2));
+    eventually("b's subscriber", 5_000, || {
+        seen.borrow().last() == Some(&json!({"n": 1}))
+    })
+    .await;
+    ok(b.delete("k".into(), None)).await;
+    assert_eq!(
+        to_json(&ok(a.get("k".into(), None)).await),
+        json!("<undefined>")
+    );
+    let urls = urls.borrow();
+    assert!(urls.len() > 5, "requests were logged: {urls:?}");
+    assert!(
+        urls.iter()
+            .all(|u| u.starts_with(mps3::web::local::LOCAL_ENDPOINT)),
+        "every request went to the local bucket, none to a server: {urls:?}"
+    );
+    assert!(MPS3::new(js(json!({
+        "defaultBucket": "b", "useVersioning": true, "s3Config": { "endpoint": "local:" }
+    })))
+    .is_err());
+}

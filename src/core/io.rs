@@ -25,16 +25,20 @@ pub enum Table {
     State,
     /// Immutable content by key and version.
     Content,
+    /// The objects of the browser's own bucket (`endpoint: "local:"`),
+    /// by `<bucket>/<key>`: kept by the edge, not the engine.
+    Bucket,
 }
 
 impl Table {
-    pub const ALL: [Table; 3] = [Table::Queue, Table::State, Table::Content];
+    pub const ALL: [Table; 4] = [Table::Queue, Table::State, Table::Content, Table::Bucket];
 
     pub fn name(self) -> &'static str {
         match self {
             Table::Queue => "queue",
             Table::State => "state",
             Table::Content => "content",
+            Table::Bucket => "bucket",
         }
     }
 }

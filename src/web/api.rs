@@ -32,12 +32,13 @@ export interface Credentials {
 }
 
 export interface S3Config {
-  /** e.g. "https://<account>.r2.cloudflarestorage.com" or "http://127.0.0.1:9000"; default: AWS in `region`. */
+  /** e.g. "https://<account>.r2.cloudflarestorage.com" or "http://127.0.0.1:9000"; default: AWS in `region`.
+   *  `"local:"` (or mps3's `"indexdb:"`): a bucket in this browser's IndexedDB, no server, no credentials. */
   endpoint?: string;
   region?: string;
   /** Credentials, or a function returning them (called again near `expiration`
    *  and when a request is refused for an expired token). */
-  credentials: Credentials | (() => Credentials | Promise<Credentials>);
+  credentials?: Credentials | (() => Credentials | Promise<Credentials>);
   /** Path-style URLs (default: true for a custom endpoint, false for AWS). */
   forcePathStyle?: boolean;
 }
@@ -331,7 +332,7 @@ pub fn credentials_from(creds: &JsValue) -> Result<Credentials, Error> {
     Ok(c)
 }
 
-type Parsed = (DbConfig, S3, Logger, String, Option<Function>);
+type Parsed = (DbConfig, S3, Logger, String, Option<Function>, bool);
 
 /// Which clients share a durable store's keys: one endpoint, one label.
 fn namespace(endpoint: &str, label: &str) -> String {
@@ -434,7 +435,12 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
         &["endpoint", "region", "credentials", "forcePathStyle"],
     )?;
     let creds = get(&s3c, "credentials");
-    let (credentials, provider) = if let Some(f) = creds.dyn_ref::<Function>() {
+    let endpoint = opt_string(&s3c, "endpoint")?;
+    let local = endpoint.as_deref().is_some_and(super::local::is_local);
+    let (credentials, provider) = if local && creds.is_undefined() {
+        // The browser's own bucket checks no signature.
+        (Credentials::new("local", "local"), None)
+    } else if let Some(f) = creds.dyn_ref::<Function>() {
         (Credentials::new("", ""), Some(f.clone()))
     } else if creds.is_object() {
         (credentials_from(&creds)?, None)
@@ -444,16 +450,30 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
         ));
     };
     let region = opt_string(&s3c, "region")?.unwrap_or_else(|| "us-east-1".into());
-    let endpoint = opt_string(&s3c, "endpoint")?;
+    if local && db.use_versioning {
+        return Err(bad(
+            "the local bucket has no versioning: useVersioning must be false",
+        ));
+    }
+    let endpoint = if local {
+        Some("local:".to_string())
+    } else {
+        endpoint
+    };
     db.namespace = namespace(endpoint.as_deref().unwrap_or(&region), &label);
-    let mut s3 = S3Config::new(endpoint.as_deref(), &region, credentials)?;
+    let wire_endpoint = if local {
+        Some(super::local::LOCAL_ENDPOINT)
+    } else {
+        endpoint.as_deref()
+    };
+    let mut s3 = S3Config::new(wire_endpoint, &region, credentials)?;
     // Reads without a preflight (see `S3Config::presign_reads`).
-    s3.presign_reads = true;
+    s3.presign_reads = !local;
     if let Some(path_style) = opt_bool(&s3c, "forcePathStyle")? {
         s3.path_style = path_style;
     }
     db.credentials_from_provider = provider.is_some();
-    Ok((db, S3::new(s3), logger, label, provider))
+    Ok((db, S3::new(s3), logger, label, provider, local))
 }
 
 /// A write: queued (and masked) first; the promise resolves once it is
@@ -484,9 +504,10 @@ impl MPS3 {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "MPS3Config")] cfg: JsValue,
     ) -> Result<MPS3, JsValue> {
-        let (db_config, s3, logger, label, provider) = config(&cfg).map_err(|e| to_js_error(&e))?;
+        let (db_config, s3, logger, label, provider, local) =
+            config(&cfg).map_err(|e| to_js_error(&e))?;
         let default_bucket = db_config.default_manifest.bucket.clone();
-        let io = WebIo::new(logger, label, provider, &db_config.namespace);
+        let io = WebIo::new(logger, label, provider, &db_config.namespace, local);
         let storage = db_config.offline_storage;
         let db = Db::new(io, s3, db_config, random_seed()).map_err(|e| to_js_error(&e))?;
         let client = Rc::new(Client {

@@ -60,7 +60,9 @@ pub struct WebIo {
     /// Called (on a later task) when the engine queued events.
     deliver: RefCell<Option<Rc<dyn Fn()>>>,
     scheduled: Rc<Cell<bool>>,
-    store: IdbStore,
+    store: Rc<IdbStore>,
+    /// The browser's own bucket, when the endpoint is `local:`.
+    local: Option<super::local::LocalBucket>,
     /// Aborts every request in flight when the client goes offline.
     abort: RefCell<Option<web_sys::AbortController>>,
     /// To the other tabs of this namespace (`None`: not supported).
@@ -73,14 +75,17 @@ impl WebIo {
         label: String,
         provider: Option<Function>,
         namespace: &str,
+        local: bool,
     ) -> WebIo {
+        let store = Rc::new(IdbStore::default());
         WebIo {
+            local: local.then(|| super::local::LocalBucket::new(store.clone())),
             logger,
             label,
             provider,
             deliver: RefCell::new(None),
             scheduled: Rc::new(Cell::new(false)),
-            store: IdbStore::default(),
+            store,
             abort: RefCell::new(web_sys::AbortController::new().ok()),
             channel: web_sys::BroadcastChannel::new(&format!("mps3 {namespace}")).ok(),
         }
@@ -113,7 +118,10 @@ impl Io for WebIo {
         let started = js_sys::Date::now();
         let method = req.method.as_str();
         let signal = self.abort.borrow().as_ref().map(|c| c.signal());
-        let out = super::fetch::send(&req, signal.as_ref()).await;
+        let out = match &self.local {
+            Some(bucket) => bucket.send(&req, self.now()).await,
+            None => super::fetch::send(&req, signal.as_ref()).await,
+        };
         if self.logger.enabled() {
             let status: JsValue = match &out {
                 Ok(r) => r.status.into(),

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod fetch;
 pub mod io;
+pub mod local;
 pub mod locks;
 pub mod s3;
 pub mod store;

@@ -3,6 +3,7 @@
 //! caller's: build a request, send it however, hand the response back.
 
 mod config;
+pub mod model;
 mod request;
 mod response;
 

@@ -22,15 +22,14 @@
 
 mod device;
 mod executor;
-mod s3_model;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
+use crate::core::s3::model::S3Model;
 use device::{Device, SimLock};
 use executor::Executor;
-use s3_model::S3Model;
 
 use super::{Db, DbConfig, Event, Json};
 use crate::core::credentials::Credentials;

@@ -5,11 +5,17 @@
 //! `LastModified` of configurable precision (moto's is whole seconds).
 //! Signatures are not checked here: the browser tests verify them against
 //! a real server.
+//!
+//! It serves two masters: the simulation (tests), and the browser's own
+//! bucket (`endpoint: "local:"`), whose edge loads the objects a request
+//! touches from IndexedDB ([`S3Model::access`], [`S3Model::import`]),
+//! applies it here, and stores what changed ([`S3Model::export`]).
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::core::encode::{percent_decode, uri_encode};
 use crate::core::http::{HttpRequest, HttpResponse, Method};
+use crate::core::json::Json;
 use crate::core::sigv4::sha256_hex;
 use crate::core::time::{format_http_date, format_iso8601};
 use crate::core::xml::escape;
@@ -91,28 +97,72 @@ impl S3Model {
     }
 
     /// Applies one request at server time `now`.
+    /// What a request reads or writes: one object, or (a listing) every
+    /// key of a bucket under a prefix. `None` if it is not a request this
+    /// model serves.
+    pub fn access(req: &HttpRequest) -> Option<Access> {
+        let (bucket, key, query) = parse_target(req)?;
+        Some(match key {
+            Some(key) => Access::Key { bucket, key },
+            None => Access::Prefix {
+                bucket,
+                prefix: query.get("prefix").cloned().unwrap_or_default(),
+            },
+        })
+    }
+
+    /// The current object under `key`, as stored text (see [`Self::import`]);
+    /// `None` if there is none. Unversioned buckets only.
+    pub fn export(&self, bucket: &str, key: &str) -> Option<String> {
+        let v = self
+            .buckets
+            .get(bucket)?
+            .objects
+            .get(key)?
+            .last()
+            .filter(|v| !v.delete_marker)?;
+        let mut o = Json::object();
+        o.set(
+            "body",
+            Json::String(String::from_utf8_lossy(&v.body).into()),
+        );
+        o.set("etag", Json::String(v.etag.clone()));
+        o.set("lastModified", Json::Number(v.last_modified.to_string()));
+        Some(o.to_pretty())
+    }
+
+    /// Loads an object exported before into an unversioned bucket.
+    pub fn import(&mut self, bucket: &str, key: &str, text: &str) -> bool {
+        let Ok(v) = crate::core::json::parse(text.as_bytes()) else {
+            return false;
+        };
+        let (Some(body), Some(etag), Some(Json::Number(lm))) = (
+            v.get("body").and_then(Json::as_str),
+            v.get("etag").and_then(Json::as_str),
+            v.get("lastModified"),
+        ) else {
+            return false;
+        };
+        let Ok(last_modified) = lm.parse() else {
+            return false;
+        };
+        let b = self.buckets.entry(bucket.to_string()).or_default();
+        b.objects.insert(
+            key.to_string(),
+            vec![Version {
+                body: body.as_bytes().to_vec(),
+                etag: etag.to_string(),
+                last_modified,
+                version_id: String::new(),
+                delete_marker: false,
+            }],
+        );
+        true
+    }
+
     pub fn apply(&mut self, req: &HttpRequest, now: i64) -> HttpResponse {
-        let rest = req
-            .url
-            .split_once("://")
-            .map_or(req.url.as_str(), |(_, r)| r);
-        let path_and_query = &rest[rest.find('/').unwrap_or(rest.len())..];
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        let path = percent_decode(path).expect("well-encoded path");
-        let query: HashMap<String, String> = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (percent_decode(k).unwrap(), percent_decode(v).unwrap())
-            })
-            .collect();
-        let path = path.trim_start_matches('/');
-        let (bucket, key) = match path.split_once('/') {
-            Some((b, k)) => (b.to_string(), Some(k.to_string())),
-            None => (path.to_string(), None),
+        let Some((bucket, key, query)) = parse_target(req) else {
+            return error(400, "InvalidURI", now);
         };
         let lm = now - now.rem_euclid(self.lm_precision_ms);
         let kind = match (req.method, &key) {
@@ -239,6 +289,38 @@ impl S3Model {
     }
 }
 
+/// What a request touches (see [`S3Model::access`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    Key { bucket: String, key: String },
+    Prefix { bucket: String, prefix: String },
+}
+
+type Target = (String, Option<String>, HashMap<String, String>);
+
+/// Bucket, key and query of a path-style request.
+fn parse_target(req: &HttpRequest) -> Option<Target> {
+    let rest = req
+        .url
+        .split_once("://")
+        .map_or(req.url.as_str(), |(_, r)| r);
+    let path_and_query = &rest[rest.find('/').unwrap_or(rest.len())..];
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let path = percent_decode(path)?;
+    let mut params = HashMap::new();
+    for p in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        params.insert(percent_decode(k)?, percent_decode(v)?);
+    }
+    let path = path.trim_start_matches('/');
+    Some(match path.split_once('/') {
+        Some((b, k)) => (b.to_string(), Some(k.to_string()), params),
+        None => (path.to_string(), None, params),
+    })
+}
+
 fn list(b: &Bucket, query: &HashMap<String, String>, now: i64) -> HttpResponse {
     let prefix = query.get("prefix").cloned().unwrap_or_default();
     let after = query
@@ -290,4 +372,80 @@ fn list(b: &Bucket, query: &HashMap<String, String>, now: i64) -> HttpResponse {
         xml.into_bytes(),
         now,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> HttpRequest {
+        HttpRequest {
+            method,
+            url: format!("http://local.mps3{path}"),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    /// The browser's own bucket serves each request from the objects it
+    /// touches, loaded into a fresh model: the answers must be those of a
+    /// model that held everything all along.
+    #[test]
+    fn a_model_loaded_with_only_what_a_request_touches_answers_the_same() {
+        let mut full = S3Model::new(1);
+        full.create_bucket("b", false);
+        let mut stored: BTreeMap<String, String> = BTreeMap::new();
+        let steps = [
+            req(Method::Put, "/b/m%40001", &[("if-none-match", "*")], "{}"),
+            req(Method::Put, "/b/m%40001", &[("if-none-match", "*")], "{}"),
+            req(Method::Put, "/b/m%40002", &[], "{\"a\":1}"),
+            req(Method::Put, "/b/k%40u1", &[], "\"v\""),
+            req(
+                Method::Get,
+                "/b?list-type=2&prefix=m%40&start-after=m%40001&encoding-type=url",
+                &[],
+                "",
+            ),
+            req(Method::Get, "/b/k%40u1", &[], ""),
+            req(Method::Put, "/b/m", &[("if-match", "\"nope\"")], "\"x\""),
+            req(Method::Delete, "/b/m%40001", &[], ""),
+            req(Method::Get, "/b?list-type=2&prefix=m", &[], ""),
+            req(Method::Get, "/b/missing", &[], ""),
+        ];
+        for (i, r) in steps.iter().enumerate() {
+            let now = 1_795_000_000_000 + i as i64 * 1000;
+            let expected = full.apply(r, now);
+            let mut part = S3Model::new(1);
+            part.create_bucket("b", false);
+            let (bucket, keys): (String, Vec<String>) = match S3Model::access(r).unwrap() {
+                Access::Key { bucket, key } => (bucket, vec![key]),
+                Access::Prefix { bucket, prefix } => (
+                    bucket,
+                    stored
+                        .keys()
+                        .filter(|k| k.starts_with(&prefix))
+                        .cloned()
+                        .collect(),
+                ),
+            };
+            for k in &keys {
+                if let Some(text) = stored.get(k) {
+                    assert!(part.import(&bucket, k, text));
+                }
+            }
+            let got = part.apply(r, now);
+            assert_eq!(got.status, expected.status, "step {i}");
+            assert_eq!(got.body, expected.body, "step {i}");
+            if let Access::Key { key, .. } = S3Model::access(r).unwrap() {
+                match part.export(&bucket, &key) {
+                    Some(t) => stored.insert(key, t),
+                    None => stored.remove(&key),
+                };
+            }
+        }
+        assert_eq!(stored.len(), 2, "m@002 and k@u1 remain");
+    }
 }
