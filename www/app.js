@@ -11,23 +11,23 @@ const me = sessionStorage.getItem("mps3-demo-name") ||
 sessionStorage.setItem("mps3-demo-name", me);
 $("me").textContent = me;
 
-let pending = 0;
-const setPending = (d) => { pending += d; $("pending").textContent = pending; };
 const synced = () => { $("synced").textContent = new Date().toLocaleTimeString(); };
+let lastError = null;
 const showError = (e) => {
+  lastError = e;
   $("error").hidden = !e;
   $("error").textContent = e ? `${e.code ?? "Error"}: ${e.message}` : "";
-  $("conn").className = e ? "pill error" : "pill online";
-  $("conn").textContent = e ? "error" : "online";
 };
 
-/** The bucket to use: the settings of this tab, else the local test server. */
+/** The bucket to use: the settings of this tab, else the local test
+ *  server (config.json, written by scripts/demo.sh), else the browser's
+ *  own bucket, so that opening the page always works. */
 async function bucketConfig() {
   const saved = sessionStorage.getItem("mps3-demo-bucket");
   if (saved) return JSON.parse(saved);
-  const res = await fetch("./config.json", { cache: "no-store" });
-  if (!res.ok) throw new Error("no config.json: start the demo with scripts/demo.sh, or open Settings");
-  return res.json();
+  const res = await fetch("./config.json", { cache: "no-store" }).catch(() => null);
+  if (res?.ok) return res.json();
+  return { bucket: "demo-board", endpoint: "local:" };
 }
 
 function settings() {
@@ -57,18 +57,34 @@ function noteElement(n) {
 async function main() {
   settings();
   const cfg = await bucketConfig();
+  const local = cfg.endpoint === "local:";
   const db = new MPS3({
     label: me,
     defaultBucket: cfg.bucket,
     pollFrequency: 500,
-    s3Config: {
+    s3Config: local ? { endpoint: "local:" } : {
       endpoint: cfg.endpoint,
       region: cfg.region,
       credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
     },
   });
   window.mps3 = db; // for the end-to-end test and the curious
-  $("conn").textContent = "connecting…";
+  $("local-note").hidden = !local;
+  // The status line: online or not, writes not yet in the bucket.
+  let wasPending = 0;
+  const status = () => {
+    const pending = db.pendingWrites;
+    $("pending").textContent = pending;
+    if (wasPending > 0 && pending === 0 && db.online) synced();
+    wasPending = pending;
+    const conn = lastError ? "error" : !db.online ? "offline" : local ? "local only" : "online";
+    $("conn").textContent = conn;
+    $("conn").className = `pill ${conn === "error" ? "error" : conn === "offline" ? "offline" : "online"}`;
+    $("offline-toggle").textContent = db.online ? "Go offline" : "Go online";
+  };
+  $("offline-toggle").onclick = () => { db.online = !db.online; status(); };
+  setInterval(status, 200);
+  status();
   for (let n = 0; n < NOTES; n++) {
     const el = noteElement(n);
     const area = el.querySelector("textarea");
@@ -77,22 +93,21 @@ async function main() {
     area.addEventListener("input", () => {
       clearTimeout(timer);
       timer = setTimeout(async () => {
-        setPending(+1);
         try {
-          await db.put(key, { text: area.value, by: me, at: Date.now() });
-          synced();
+          // Durable in this browser at once; committed to the bucket in the
+          // background (when online).
+          await db.put(key, { text: area.value, by: me, at: Date.now() }, { await: "local" });
           showError(null);
         } catch (e) {
           showError(e);
-        } finally {
-          setPending(-1);
         }
+        status();
       }, 300);
     });
     db.subscribe(key, (value, error) => {
       if (error) return showError(error);
       showError(null);
-      synced();
+      if (db.online) synced();
       const text = value?.text ?? "";
       if (document.activeElement !== area && area.value !== text) {
         area.value = text;
@@ -106,4 +121,4 @@ async function main() {
   }
 }
 
-main().catch((e) => showError(e));
+main().catch((e) => { showError(e); $("conn").textContent = "error"; $("conn").className = "pill error"; });

@@ -20,15 +20,17 @@ before(async () => {
 });
 after(async () => browser?.close());
 
-async function openBoard() {
-  const context = await browser.newContext();
+async function openBoard(context = null, conn = "online") {
+  context ??= await browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
   await page.goto(url);
-  await page.waitForFunction(() => document.querySelector("#conn")?.textContent === "online", null, { timeout: 20000 });
+  await page.waitForFunction((c) => document.querySelector("#conn")?.textContent === c, conn, { timeout: 20000 });
   return { context, page, errors };
 }
+
+const noteText = (page, n) => page.evaluate((n) => document.querySelectorAll("textarea")[n].value, n);
 
 test("two people edit the board and see each other's notes", async () => {
   const alice = await openBoard();
@@ -53,4 +55,37 @@ test("two people edit the board and see each other's notes", async () => {
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   await alice.context.close();
   await bob.context.close();
+});
+
+test("one person goes offline, edits, and syncs when back", async () => {
+  const alice = await openBoard();
+  const bob = await openBoard();
+  await bob.page.click("#offline-toggle");
+  await bob.page.waitForFunction(() => document.querySelector("#conn").textContent === "offline");
+  const edit = `written offline ${Date.now()}`;
+  await bob.page.locator("textarea").nth(2).fill(edit);
+  await bob.page.waitForFunction(() => document.querySelector("#pending").textContent !== "0", null, { timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.notEqual(await noteText(alice.page, 2), edit, "an offline edit stays in its browser");
+  await bob.page.screenshot({ path: `${artifacts}/demo-offline.png`, fullPage: true });
+  await bob.page.click("#offline-toggle");
+  await alice.page.waitForFunction((s) => document.querySelectorAll("textarea")[2].value === s, edit, { timeout: 15000 });
+  await bob.page.waitForFunction(() => document.querySelector("#pending").textContent === "0", null, { timeout: 15000 });
+  assert.deepEqual([...alice.errors, ...bob.errors], []);
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test("with no server configured the board lives in the browser's own bucket", async () => {
+  const context = await browser.newContext();
+  await context.route("**/config.json", (route) => route.fulfill({ status: 404, body: "" }));
+  const one = await openBoard(context, "local only");
+  const two = await openBoard(context, "local only");
+  assert.equal(await one.page.locator("#local-note").isVisible(), true);
+  const stamp = `local ${Date.now()}`;
+  await one.page.locator("textarea").nth(4).fill(stamp);
+  await two.page.waitForFunction((s) => document.querySelectorAll("textarea")[4].value === s, stamp, { timeout: 15000 });
+  await two.page.screenshot({ path: `${artifacts}/demo-local-only.png`, fullPage: true });
+  assert.deepEqual([...one.errors, ...two.errors], []);
+  await context.close();
 });

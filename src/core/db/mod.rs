@@ -383,6 +383,8 @@ impl<I: Io> Db<I> {
                     }
                     self.notify(&m).await;
                 }
+                // Went offline meanwhile: not news for subscribers.
+                Err(error) if error.kind == ErrorKind::Offline || !self.online.get() => {}
                 Err(error) => {
                     let events = self
                         .inner
