@@ -218,3 +218,39 @@ test("three clients toggling online and offline at random while writing converge
   for (const { errors } of pages) assert.deepEqual(errors, []);
   await Promise.all(contexts.map((c) => c.close()));
 });
+
+test("two tabs of one label: a write in one reaches the other at once, and is committed once", async () => {
+  const prefix = `e2e-tabs-${Date.now()}/`;
+  const context = await browser.newContext();
+  const one = await openPage(context, prefix);
+  const two = await openPage(context, prefix);
+  // A slow poll: what reaches tab two within a second came by broadcast.
+  await two.page.evaluate(() => {
+    window.db = window.make("tabbed", { pollFrequency: 60000 });
+    window.seen = [];
+    window.db.subscribe("k", (v, e) => { if (!e) window.seen.push(v); });
+  });
+  await until(two.page, () => window.seen.length === 1);
+  // Tab one's entry PUT is held: the write is queued, not committed.
+  const entry = `^/${BUCKET}/${prefix}manifest.json%40`;
+  await control("POST", "/faults", { seed: 1, rules: [{ action: "hold", methods: ["PUT"], path_regex: entry, times: 1, hold_ms: 10000 }] });
+  await one.page.evaluate(() => {
+    window.db = window.make("tabbed", { pollFrequency: 60000 });
+    return window.db.put("k", "from tab one", { await: "local" });
+  });
+  const t0 = Date.now();
+  await until(two.page, () => window.seen.at(-1) === "from tab one", null, 1000);
+  const ms = Date.now() - t0;
+  assert.equal(await two.page.evaluate(() => window.db.pendingWrites), 1, "tab two knows it is pending");
+  // Tab one goes away with its write held; tab two takes it over.
+  await one.page.close();
+  await control("DELETE", "/faults");
+  await until(two.page, () => window.db.pendingWrites === 0, null, 40000);
+  const entries = await validEntries(prefix);
+  assert.equal(entries.length, 1, `committed once: ${JSON.stringify(entries)}`);
+  const seen = await two.page.evaluate(() => window.seen.map((v) => v ?? "<absent>"));
+  assert.deepEqual(seen, ["<absent>", "from tab one"], "each version once, across the takeover");
+  assert.equal(await freshRead(prefix, "k"), "from tab one");
+  assert.ok(ms < 1000, `heard in ${ms} ms`);
+  await context.close();
+});

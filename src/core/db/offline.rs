@@ -375,11 +375,13 @@ impl<I: Io> Db<I> {
             };
             match self.io.store_get(Table::Queue, &key).await {
                 Ok(Some(text)) => {
-                    self.unmask_write(old_id);
+                    // Masked again before the old masks go: subscribers
+                    // see no flicker across the takeover.
                     match QueuedWrite::from_text(&key, &text) {
                         Ok(w) => out.push(self.adopt(w, lock)),
                         Err(e) => self.io.log("queue", &e.message),
                     }
+                    self.unmask_write(old_id);
                 }
                 // Committed by its tab, whose message we missed: its entry
                 // is in the log, so a fresh listing shows it.
