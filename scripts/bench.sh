@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Benchmarks: package size (target/bench/size.json) and, against the test
+# Benchmarks: package size (target/bench/size.json); against the test
 # bed's request counters, requests per operation and put → notify latency
-# (target/bench/ops.json). Prints a short table of each.
+# (target/bench/ops.json); page load → first value with 1000 keys stored,
+# offline and online (target/bench/offline.json). Prints a short table of
+# each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 scripts/build.py --bench
 
-config=$(scripts/testbed.sh)
-trap 'kill "$(cat target/testbed.pid)" 2>/dev/null || true' EXIT
+config=$(scripts/testbed.sh --bucket demo-board)
+pids=("$(cat target/testbed.pid)")
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 eval "$(scripts/testbed-env.py "$config")"
 WASM_BINDGEN_TEST_TIMEOUT=300 cargo test --release --target wasm32-unknown-unknown --test bench_browser
 python3 - "$config" <<'PY'
@@ -29,3 +32,12 @@ print(f"{'idle poll':<14}" + "".join(f"{idle['requests'].get(k, 0) / n:>10.2f}" 
 print(f"\nput (median): {figures['put_ms_median']:.0f} ms; put → other client notified (median, poll 100 ms): {figures['notify_ms_median']:.0f} ms")
 print("wrote target/bench/ops.json")
 PY
+
+# Page load → first value, in Chromium with the package served.
+mkdir -p target/demo
+scripts/testbed-env.py "$config" --demo demo-board > target/demo/config.json
+python3 scripts/serve.py --port 0 > target/demo/serve.log 2>&1 &
+pids+=("$!")
+for _ in $(seq 1 50); do grep -q "demo: http" target/demo/serve.log && break; sleep 0.1; done
+export MPS3_DEMO_URL=$(sed -n 's/^demo: //p' target/demo/serve.log)
+(cd tests/e2e && node bench-offline.mjs)
