@@ -183,6 +183,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
         "defaultManifest": "m.json", "useVersioning": false, "pollFrequency": 500, "autoclean": true,
         "adaptiveClock": true, "clockOffset": 0, "minimizeListObjectsCalls": true, "cacheBytes": 1024,
         "retry": {"attempts": 2, "baseMs": 1, "capMs": 10}, "label": "x", "log": false,
+        "offlineStorage": true, "offlineBytes": 1 << 20, "online": true,
     });
     MPS3::new(db_config(&b, all)).expect("all documented options");
     let code = |cfg: JsValue| {

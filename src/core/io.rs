@@ -25,19 +25,28 @@ pub enum Table {
     State,
     /// Immutable content by key and version.
     Content,
+    /// Per content object: its size and last use (the `offlineBytes` bound).
+    ContentMeta,
     /// The objects of the browser's own bucket (`endpoint: "local:"`),
     /// by `<bucket>/<key>`: kept by the edge, not the engine.
     Bucket,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Queue, Table::State, Table::Content, Table::Bucket];
+    pub const ALL: [Table; 5] = [
+        Table::Queue,
+        Table::State,
+        Table::Content,
+        Table::ContentMeta,
+        Table::Bucket,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Table::Queue => "queue",
             Table::State => "state",
             Table::Content => "content",
+            Table::ContentMeta => "content_meta",
             Table::Bucket => "bucket",
         }
     }

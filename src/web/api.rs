@@ -73,6 +73,9 @@ export interface MPS3Config {
    *  yet committed in IndexedDB, per label and endpoint: reloads start from
    *  them, and no accepted write is lost (default true). */
   offlineStorage?: boolean;
+  /** Bytes of content kept in IndexedDB, least recently used out (default
+   *  64 MiB); queued writes and the state are never evicted. */
+  offlineBytes?: number;
   /** Start online (default true); see `MPS3.online`. */
   online?: boolean;
   /** A name for this client in logs, and its offline storage: tabs with the
@@ -356,6 +359,7 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
             "minimizeListObjectsCalls",
             "cacheBytes",
             "offlineStorage",
+            "offlineBytes",
             "online",
             "retry",
             "label",
@@ -412,6 +416,12 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
         db.cache_bytes = bytes as usize;
     }
     db.offline_storage = opt_bool(cfg, "offlineStorage")?.unwrap_or(true);
+    if let Some(bytes) = opt_number(cfg, "offlineBytes")? {
+        if bytes < 0.0 {
+            return Err(bad("offlineBytes must not be negative"));
+        }
+        db.offline_bytes = bytes as usize;
+    }
     db.online = opt_bool(cfg, "online")?.unwrap_or(true);
     let label = opt_string(cfg, "label")?.unwrap_or_default();
     let log = get(cfg, "log");

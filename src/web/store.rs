@@ -14,7 +14,8 @@ use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::io::Table;
 
 const DB_NAME: &str = "mps3";
-const DB_VERSION: u32 = 1;
+/// Raised whenever a table is added (the upgrade creates it).
+const DB_VERSION: u32 = 2;
 
 enum State {
     Closed,

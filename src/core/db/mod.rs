@@ -15,6 +15,7 @@
 mod offline;
 mod queue;
 mod state;
+mod stored_lru;
 mod sync;
 mod write;
 
@@ -56,6 +57,9 @@ pub struct DbConfig {
     pub cache_bytes: usize,
     /// Keep state, content and the write queue in the durable store.
     pub offline_storage: bool,
+    /// Bytes of content kept in the durable store, least recently used
+    /// out (queued writes and the state are not counted, never evicted).
+    pub offline_bytes: usize,
     /// Prefix of this client's keys in the durable store: clients with the
     /// same namespace (tabs with one label and endpoint) share a queue.
     pub namespace: String,
@@ -77,6 +81,7 @@ impl DbConfig {
             credentials_from_provider: false,
             cache_bytes: 4 << 20,
             offline_storage: true,
+            offline_bytes: 64 << 20,
             namespace: String::new(),
             online: true,
         }
@@ -106,6 +111,8 @@ struct Inner {
     foreign: BTreeMap<String, u64>,
     /// Ends this client's queue keys (unique among tabs).
     tag: String,
+    /// The durable store's content by last use, loaded at first use.
+    stored: Option<stored_lru::StoredLru>,
 }
 
 pub struct Db<I: Io> {
@@ -151,6 +158,7 @@ impl<I: Io> Db<I> {
                 last_seq: 0,
                 foreign: BTreeMap::new(),
                 tag,
+                stored: None,
             }),
             online: Cell::new(cfg.online),
             cfg,

@@ -11,6 +11,7 @@
 
 use super::queue::{seq_key, QueuedWrite};
 use super::state::Mask;
+use super::stored_lru::StoredLru;
 use super::Db;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::io::{Io, Table};
@@ -153,12 +154,13 @@ impl<I: Io> Db<I> {
         if !self.storing() {
             return None;
         }
-        match self
-            .io
-            .store_get(Table::Content, &self.content_key(url, version))
-            .await
-        {
-            Ok(v) => v.map(Into::into),
+        let key = self.content_key(url, version);
+        match self.io.store_get(Table::Content, &key).await {
+            Ok(Some(v)) => {
+                self.content_used(&key, v.len()).await;
+                Some(v.into())
+            }
+            Ok(None) => None,
             Err(e) => {
                 self.storage_failed(&e);
                 None
@@ -166,9 +168,49 @@ impl<I: Io> Db<I> {
         }
     }
 
+    /// Stores content, then evicts the least recently used beyond
+    /// `offline_bytes`.
     pub(crate) async fn store_content(&self, url: &str, version: &str, value: &str) {
         let key = self.content_key(url, version);
-        self.store_put(Table::Content, &key, value).await;
+        if !self.store_put(Table::Content, &key, value).await {
+            return;
+        }
+        self.content_used(&key, value.len()).await;
+        let evicted = match self.inner.borrow_mut().stored.as_mut() {
+            Some(lru) => lru.evict(self.cfg.offline_bytes, &key),
+            None => Vec::new(),
+        };
+        for k in evicted {
+            self.store_delete(Table::Content, &k).await;
+            self.store_delete(Table::ContentMeta, &k).await;
+        }
+    }
+
+    /// Records a use of stored content (loading the index at first use).
+    async fn content_used(&self, key: &str, bytes: usize) {
+        if self.inner.borrow().stored.is_none() {
+            let rows = match self
+                .io
+                .store_scan(Table::ContentMeta, &self.cfg.namespace)
+                .await
+            {
+                Ok(rows) => rows,
+                Err(e) => return self.storage_failed(&e),
+            };
+            let mut lru = StoredLru::default();
+            for (k, text) in rows {
+                if let Some((b, used)) = StoredLru::parse_meta(&text) {
+                    lru.touch(&k, b, used);
+                }
+            }
+            self.inner.borrow_mut().stored.get_or_insert(lru);
+        }
+        let used = self.io.now().max(0) as u64;
+        if let Some(lru) = self.inner.borrow_mut().stored.as_mut() {
+            lru.touch(key, bytes, used);
+        }
+        self.store_put(Table::ContentMeta, key, &StoredLru::meta(bytes, used))
+            .await;
     }
 
     /// Stores the resolved state of `m` if it changed since last stored.

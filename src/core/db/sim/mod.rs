@@ -260,6 +260,8 @@ struct Params {
     presign_reads: bool,
     /// Clients go offline and back at random while they work.
     toggles: bool,
+    /// The bound on content in each client's durable store.
+    offline_bytes: usize,
 }
 
 impl Params {
@@ -305,6 +307,7 @@ impl Params {
             cache_bytes: if rng.next_f64() < 0.5 { 64 } else { 4 << 20 },
             presign_reads: rng.next_f64() < 0.5,
             toggles: rng.next_f64() < 0.3,
+            offline_bytes: if rng.next_f64() < 0.3 { 100 } else { 64 << 20 },
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -386,6 +389,7 @@ fn make_client(
     cfg.autoclean = p.autoclean;
     cfg.poll_frequency_ms = p.poll_ms;
     cfg.cache_bytes = p.cache_bytes;
+    cfg.offline_bytes = p.offline_bytes;
     cfg.namespace = format!("c{client}/");
     let db = Rc::new(Db::new(io, s3, cfg, seed).unwrap());
     // Load what the store holds; commit the queued writes found there.
@@ -1029,6 +1033,7 @@ fn quiet_params(versioning: bool) -> Params {
         cache_bytes: 4 << 20,
         presign_reads: true,
         toggles: false,
+        offline_bytes: 64 << 20,
     }
 }
 
@@ -1133,4 +1138,63 @@ fn every_crash_point_of_a_queued_write_commits_it_exactly_once() {
     eprintln!("crash points: {points} checked");
     assert!(points >= 16, "only {points} crash points were reached");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `offlineBytes`: the durable store keeps the most recently used content
+/// within the bound; what was evicted reads as `Offline` when offline,
+/// what was kept still reads.
+#[test]
+fn offline_bytes_bounds_the_stored_content_least_recently_used_out() {
+    let p = quiet_params(false);
+    let exec = Executor::new(START, 7);
+    let model = Rc::new(RefCell::new(S3Model::new(1000)));
+    model.borrow_mut().create_bucket(BUCKET, false);
+    let net = Rc::new(RefCell::new(Net {
+        fault_rate: 0.0,
+        slow_rate: 0.0,
+    }));
+    let device = Rc::new(Device::default());
+    let mut small = p.clone();
+    small.cache_bytes = 0; // every read goes to the store
+    small.offline_bytes = 200;
+    let c = make_client(&exec, &model, &net, &device, &small, 0, 0, 1);
+    // Each value is 50 bytes of JSON; the store may keep 200.
+    let db = c.db.clone();
+    let outcome: Rc<RefCell<Vec<String>>> = Rc::default();
+    let out = outcome.clone();
+    let offline = c.offline.clone();
+    exec.spawn(0, async move {
+        let value = |i: usize| json(&format!("{i:0>48}"));
+        for i in 0..8 {
+            db.put(Ref::new(BUCKET, format!("k{i}")), Some(value(i)), &[])
+                .await
+                .unwrap();
+        }
+        // k1 is read again: the newest use, so it stays.
+        db.get(&Ref::new(BUCKET, "k1"), None).await.unwrap();
+        offline.set(true);
+        db.set_online(false);
+        for i in 0..8 {
+            let r = db.get(&Ref::new(BUCKET, format!("k{i}")), None).await;
+            out.borrow_mut().push(match r {
+                Ok(Some(_)) => "kept".into(),
+                Ok(None) => "absent".into(),
+                Err(e) => e.kind.code().into(),
+            });
+        }
+    });
+    exec.run_until(START + 120_000);
+    let content_bytes: usize = device
+        .data
+        .borrow()
+        .iter()
+        .filter(|((t, _), _)| *t == Table::Content)
+        .map(|(_, v)| v.len())
+        .sum();
+    assert!(content_bytes <= 200, "{content_bytes} bytes stored");
+    assert_eq!(
+        *outcome.borrow(),
+        ["Offline", "kept", "Offline", "Offline", "Offline", "kept", "kept", "kept"],
+        "the four most recently used (200 bytes) are kept"
+    );
 }
