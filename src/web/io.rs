@@ -67,6 +67,7 @@ pub struct WebIo {
     abort: RefCell<Option<web_sys::AbortController>>,
     /// To the other tabs of this namespace (`None`: not supported).
     pub channel: Option<web_sys::BroadcastChannel>,
+    warned_locks: Cell<bool>,
 }
 
 impl WebIo {
@@ -88,6 +89,7 @@ impl WebIo {
             store,
             abort: RefCell::new(web_sys::AbortController::new().ok()),
             channel: web_sys::BroadcastChannel::new(&format!("mps3 {namespace}")).ok(),
+            warned_locks: Cell::new(false),
         }
     }
 
@@ -200,6 +202,12 @@ impl Io for WebIo {
     }
 
     async fn lock(&self, name: &str, wait: bool) -> Option<WebLock> {
+        if !super::locks::supported() && !self.warned_locks.replace(true) {
+            self.log(
+                "locks",
+                "no Web Locks in this browser: tabs of one label may commit one queued write twice",
+            );
+        }
         super::locks::lock(name, wait).await
     }
 

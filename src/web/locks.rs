@@ -29,9 +29,14 @@ fn lock_manager() -> Option<JsValue> {
     (!locks.is_undefined()).then_some(locks)
 }
 
+/// Whether this browser has the Web Locks API.
+pub fn supported() -> bool {
+    lock_manager().is_some()
+}
+
 /// Takes the lock `name`, waiting for it if `wait`, else `None` when held.
 /// Without Web Locks (an old browser) every lock is granted: tabs are then
-/// not kept apart, and the log says so.
+/// not kept apart (the client logs it once).
 pub async fn lock(name: &str, wait: bool) -> Option<WebLock> {
     let Some(locks) = lock_manager() else {
         return Some(WebLock { release: None });

@@ -123,8 +123,9 @@ impl<I: Io> Db<I> {
     /// While offline it waits to be online. A transient failure (5xx,
     /// network) that outlasts the retries fails a write the caller still
     /// waits for (`keep` false: it is unmasked and dropped, as if never
-    /// made); a write already acknowledged (`keep` true) is never dropped
-    /// for one, and is tried again with a growing pause. A permanent
+    /// made), unless an entry PUT of it may have been sent; a write already
+    /// acknowledged (`keep` true) is never dropped for one. Those are
+    /// tried again with a growing pause. A permanent
     /// failure (refused, bad input) drops the write either way; when it was
     /// acknowledged, its keys' subscribers and the log hear of it. Shut
     /// down, the write stays queued for the next client of this namespace.
@@ -150,7 +151,11 @@ impl<I: Io> Db<I> {
             if error.kind == ErrorKind::Offline || !self.online.get() {
                 continue;
             }
-            if keep && error.is_retryable() {
+            // Once an entry PUT may have been sent, the write may be in
+            // the log: it is never dropped then (a rejected write must not
+            // appear later); it is settled instead, however long that takes.
+            let maybe_sent = !p.write.attempts.is_empty();
+            if (keep || maybe_sent) && error.is_retryable() {
                 self.io.log(
                     "queue",
                     &format!("a queued write will be tried again: {error}"),

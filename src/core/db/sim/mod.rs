@@ -68,6 +68,9 @@ struct SimIo {
     /// reaches the server: `(n, whether the server applies it)`.
     crash_at: Cell<Option<(u32, bool)>>,
     sent: Cell<u32>,
+    /// Scripted faults by request number: "drop" (applied, the answer
+    /// lost) or "503".
+    script: RefCell<BTreeMap<u32, &'static str>>,
 }
 
 /// Printed when one seed is replayed (`MPS3_SIM_SEED`).
@@ -116,6 +119,25 @@ impl Io for SimIo {
         if self.offline.get() {
             // Went offline meanwhile: the edge aborted it.
             return Err(Error::network("aborted"));
+        }
+        let scripted = self.script.borrow().get(&self.sent.get()).copied();
+        match scripted {
+            Some("drop") => {
+                self.model.borrow_mut().apply(&req, self.exec.now());
+                self.exec.sleep(self.latency()).await;
+                return Err(Error::network("answer lost (scripted)"));
+            }
+            Some(_) => {
+                let now = self.exec.now();
+                self.exec.sleep(self.latency()).await;
+                return Ok(HttpResponse {
+                    status: 503,
+                    headers: vec![("date".into(), crate::core::time::format_http_date(now))],
+                    body: b"<Error><Code>SlowDown</Code><Message>scripted</Message></Error>"
+                        .to_vec(),
+                });
+            }
+            None => {}
         }
         let rate = self.net.borrow().fault_rate;
         let roll = self.exec.rng.borrow_mut().next_f64();
@@ -262,6 +284,8 @@ struct Params {
     toggles: bool,
     /// The bound on content in each client's durable store.
     offline_bytes: usize,
+    /// Attempts per request before a transient failure is final.
+    retry_attempts: u32,
 }
 
 impl Params {
@@ -308,6 +332,7 @@ impl Params {
             presign_reads: rng.next_f64() < 0.5,
             toggles: rng.next_f64() < 0.3,
             offline_bytes: if rng.next_f64() < 0.3 { 100 } else { 64 << 20 },
+            retry_attempts: 10,
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -375,6 +400,7 @@ fn make_client(
         offline: offline.clone(),
         crash_at: Cell::new(None),
         sent: Cell::new(0),
+        script: RefCell::new(BTreeMap::new()),
     };
     let mut s3c = S3Config::new(
         Some("http://s3.sim"),
@@ -390,6 +416,7 @@ fn make_client(
     cfg.poll_frequency_ms = p.poll_ms;
     cfg.cache_bytes = p.cache_bytes;
     cfg.offline_bytes = p.offline_bytes;
+    cfg.retry.max_attempts = p.retry_attempts;
     cfg.namespace = format!("c{client}/");
     let db = Rc::new(Db::new(io, s3, cfg, seed).unwrap());
     // Load what the store holds; commit the queued writes found there.
@@ -860,6 +887,28 @@ fn check(seed: u64, o: &Outcome) -> std::result::Result<(), String> {
             ));
         }
     }
+    // A rejected write never appears: its caller was told it failed.
+    for r in &o.history {
+        if !matches!(r.outcome, Some(Err(_))) {
+            continue;
+        }
+        let tried: Vec<(String, String)> = match &r.op {
+            Op::Put(k, Some(v)) => vec![(k.clone(), v.clone())],
+            Op::PutAll(es) => es
+                .iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+                .collect(),
+            _ => vec![],
+        };
+        for (k, v) in tried {
+            if position.contains_key(&(url(&k), v.clone())) {
+                return Err(format!(
+                    "rejected write {k}={v} (client {}) is in a valid entry",
+                    r.client
+                ));
+            }
+        }
+    }
     // Acknowledged writes are all in valid entries.
     for r in &o.history {
         if !matches!(r.outcome, Some(Ok(_))) {
@@ -1034,6 +1083,7 @@ fn quiet_params(versioning: bool) -> Params {
         presign_reads: true,
         toggles: false,
         offline_bytes: 64 << 20,
+        retry_attempts: 10,
     }
 }
 
@@ -1197,4 +1247,38 @@ fn offline_bytes_bounds_the_stored_content_least_recently_used_out() {
         ["Offline", "kept", "Offline", "Offline", "Offline", "kept", "kept", "kept"],
         "the four most recently used (200 bytes) are kept"
     );
+}
+
+/// A write whose entry PUT landed but whose answers were all lost until
+/// the retries gave up: it may be in the log, so it must not be rejected
+/// (a rejected write must never appear); it is settled and acknowledged.
+#[test]
+fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
+    let mut p = quiet_params(false);
+    p.retry_attempts = 2;
+    let exec = Executor::new(START, 3);
+    let model = Rc::new(RefCell::new(S3Model::new(1000)));
+    model.borrow_mut().create_bucket(BUCKET, false);
+    let net = Rc::new(RefCell::new(Net {
+        fault_rate: 0.0,
+        slow_rate: 0.0,
+    }));
+    let device = Rc::new(Device::default());
+    let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    // Requests: content PUT, marker GET, LIST, then the entry PUT (4):
+    // applied with its answer lost, and its retry refused.
+    c.db.io()
+        .script
+        .borrow_mut()
+        .extend([(4, "drop"), (5, "503")]);
+    let result: Rc<RefCell<Option<Result<()>>>> = Rc::default();
+    let (db, r) = (c.db.clone(), result.clone());
+    exec.spawn(0, async move {
+        *r.borrow_mut() = Some(db.put(Ref::new(BUCKET, "k"), Some(json("v")), &[]).await);
+    });
+    exec.run_until(START + 120_000);
+    let r = result.borrow().clone();
+    assert_eq!(r, Some(Ok(())), "acknowledged once settled");
+    let log = oracle_log(&model.borrow());
+    assert_eq!(log.len(), 1, "committed once: {log:?}");
 }
