@@ -6,7 +6,6 @@
 //! uploads finish in.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -17,14 +16,15 @@ struct State {
     next: u64,
     serving: u64,
     /// Tickets dropped before their turn: skipped when it comes.
-    abandoned: BTreeSet<u64>,
+    abandoned: Vec<u64>,
     wakers: Vec<Waker>,
 }
 
 impl State {
     fn advance(&mut self) {
         self.serving += 1;
-        while self.abandoned.remove(&self.serving) {
+        while let Some(i) = self.abandoned.iter().position(|&n| n == self.serving) {
+            self.abandoned.swap_remove(i);
             self.serving += 1;
         }
         for w in self.wakers.drain(..) {
@@ -102,7 +102,7 @@ impl Drop for Ticket {
         if s.serving == self.n {
             s.advance();
         } else {
-            s.abandoned.insert(self.n);
+            s.abandoned.push(self.n);
         }
     }
 }

@@ -1,18 +1,18 @@
 //! A cache of immutable values bounded by bytes, least recently used out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::rc::Rc;
 
 /// Values are `Rc<str>`; their length is their cost. One larger than the
-/// whole budget is not kept (the caller still has it).
+/// whole budget is not kept (the caller still has it). Eviction scans for
+/// the oldest use: it is rarer than reads, and an ordered index costs the
+/// .wasm more code (a B-tree instantiation) than the scan costs time.
 pub struct Lru<K> {
     budget: usize,
     used: usize,
     tick: u64,
     entries: HashMap<K, (Rc<str>, u64)>,
-    /// Last use → key, oldest first.
-    order: BTreeMap<u64, K>,
 }
 
 impl<K: Hash + Eq + Clone> Lru<K> {
@@ -22,7 +22,6 @@ impl<K: Hash + Eq + Clone> Lru<K> {
             used: 0,
             tick: 0,
             entries: HashMap::new(),
-            order: BTreeMap::new(),
         }
     }
 
@@ -30,22 +29,24 @@ impl<K: Hash + Eq + Clone> Lru<K> {
         self.tick += 1;
         let tick = self.tick;
         let (value, last) = self.entries.get_mut(key)?;
-        self.order.remove(last);
         *last = tick;
-        self.order.insert(tick, key.clone());
         Some(value.clone())
     }
 
     pub fn insert(&mut self, key: K, value: Rc<str>) {
-        if let Some((old, last)) = self.entries.remove(&key) {
+        if let Some((old, _)) = self.entries.remove(&key) {
             self.used -= old.len();
-            self.order.remove(&last);
         }
         if value.len() > self.budget {
             return;
         }
         while self.used + value.len() > self.budget {
-            let Some((_, oldest)) = self.order.pop_first() else {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, last))| *last)
+                .map(|(k, _)| k.clone())
+            else {
                 break;
             };
             if let Some((v, _)) = self.entries.remove(&oldest) {
@@ -54,7 +55,6 @@ impl<K: Hash + Eq + Clone> Lru<K> {
         }
         self.tick += 1;
         self.used += value.len();
-        self.order.insert(self.tick, key.clone());
         self.entries.insert(key, (value, self.tick));
     }
 

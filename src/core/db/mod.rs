@@ -20,7 +20,6 @@ mod sync;
 mod write;
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 
 pub use offline::Pending;
 pub use queue::QueuedWrite;
@@ -92,10 +91,16 @@ impl DbConfig {
 /// some S3-compatibles): every time read from them is this uncertain.
 pub const LAST_MODIFIED_PRECISION_MS: i64 = 1_000;
 
+/// The state of manifest `m`, if known.
+fn state_of<'a>(manifests: &'a [(Ref, ManifestState)], m: &Ref) -> Option<&'a ManifestState> {
+    manifests.iter().find(|(r, _)| r == m).map(|(_, s)| s)
+}
+
 struct Inner {
     rng: Rng,
     clock: ClockSync,
-    manifests: BTreeMap<Ref, ManifestState>,
+    /// Few per client: a list, not a map (less code in the .wasm).
+    manifests: Vec<(Ref, ManifestState)>,
     /// Immutable content by (url, version), bounded by `cache_bytes`.
     content: Lru<(String, String)>,
     subs: Vec<Subscriber>,
@@ -108,7 +113,7 @@ struct Inner {
     last_seq: u64,
     /// Writes another client of this namespace (a tab) has queued: their
     /// store key → the write id of their masks here.
-    foreign: BTreeMap<String, u64>,
+    foreign: Vec<(String, u64)>,
     /// Ends this client's queue keys (unique among tabs).
     tag: String,
     /// The durable store's content by last use, loaded at first use.
@@ -149,14 +154,14 @@ impl<I: Io> Db<I> {
             inner: RefCell::new(Inner {
                 rng,
                 clock: ClockSync::new(cfg.clock_offset, cfg.adaptive_clock),
-                manifests: BTreeMap::new(),
+                manifests: Vec::new(),
                 content: Lru::new(cfg.cache_bytes),
                 subs: Vec::new(),
                 next_id: 1,
                 events: Vec::new(),
                 durable: cfg.offline_storage.then_some(true),
                 last_seq: 0,
-                foreign: BTreeMap::new(),
+                foreign: Vec::new(),
                 tag,
                 stored: None,
             }),
@@ -189,13 +194,17 @@ impl<I: Io> Db<I> {
     fn with_manifest<T>(&self, m: &Ref, f: impl FnOnce(&mut ManifestState) -> T) -> T {
         let mut inner = self.inner.borrow_mut();
         let inner = &mut *inner;
-        if !inner.manifests.contains_key(m) {
-            let session = inner.rng.session_id();
-            inner
-                .manifests
-                .insert(m.clone(), ManifestState::new(session));
-        }
-        f(inner.manifests.get_mut(m).expect("inserted above"))
+        let i = match inner.manifests.iter().position(|(r, _)| r == m) {
+            Some(i) => i,
+            None => {
+                let session = inner.rng.session_id();
+                inner
+                    .manifests
+                    .push((m.clone(), ManifestState::new(session)));
+                inner.manifests.len() - 1
+            }
+        };
+        f(&mut inner.manifests[i].1)
     }
 
     fn check_ref(r: &Ref) -> Result<()> {
@@ -304,8 +313,8 @@ impl<I: Io> Db<I> {
         let inner = self.inner.borrow();
         let mut ids: Vec<u64> = inner
             .manifests
-            .values()
-            .flat_map(|s| s.masks.iter())
+            .iter()
+            .flat_map(|(_, s)| s.masks.iter())
             .filter(|m| m.entry.is_none())
             .map(|m| m.write_id)
             .collect();

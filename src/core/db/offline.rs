@@ -313,12 +313,19 @@ impl<I: Io> Db<I> {
         }
     }
 
+    /// Forgets another tab's write; its masks' id.
+    fn take_foreign(&self, key: &str) -> Option<u64> {
+        let mut inner = self.inner.borrow_mut();
+        let i = inner.foreign.iter().position(|(k, _)| k == key)?;
+        Some(inner.foreign.swap_remove(i).1)
+    }
+
     fn add_foreign(&self, write: QueuedWrite) {
         let write_id = self.new_write_id();
         self.inner
             .borrow_mut()
             .foreign
-            .insert(write.key.clone(), write_id);
+            .push((write.key.clone(), write_id));
         self.mask_write(&write, write_id);
     }
 
@@ -406,13 +413,19 @@ impl<I: Io> Db<I> {
     /// closed or crashed before committing them). For the edge to commit.
     pub async fn adopt_orphans(&self) -> Vec<Pending<I::Lock>> {
         self.ready().await;
-        let keys: Vec<String> = self.inner.borrow().foreign.keys().cloned().collect();
+        let keys: Vec<String> = self
+            .inner
+            .borrow()
+            .foreign
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
         let mut out = Vec::new();
         for key in keys {
             let Some(lock) = self.io.lock(&lock_name(&key), false).await else {
                 continue;
             };
-            let Some(old_id) = self.inner.borrow_mut().foreign.remove(&key) else {
+            let Some(old_id) = self.take_foreign(&key) else {
                 continue;
             };
             match self.io.store_get(Table::Queue, &key).await {
@@ -435,7 +448,7 @@ impl<I: Io> Db<I> {
                     }
                 }
                 Err(e) => {
-                    self.inner.borrow_mut().foreign.insert(key, old_id);
+                    self.inner.borrow_mut().foreign.push((key, old_id));
                     self.storage_failed(&e);
                 }
             }
@@ -451,7 +464,7 @@ impl<I: Io> Db<I> {
         };
         match kind.as_str() {
             "queued" => {
-                if self.inner.borrow().foreign.contains_key(&key) {
+                if self.inner.borrow().foreign.iter().any(|(k, _)| k == &key) {
                     return;
                 }
                 if let Ok(Some(text)) = self.io.store_get(Table::Queue, &key).await {
@@ -461,7 +474,7 @@ impl<I: Io> Db<I> {
                 }
             }
             "done" => {
-                let Some(write_id) = self.inner.borrow_mut().foreign.remove(&key) else {
+                let Some(write_id) = self.take_foreign(&key) else {
                     return;
                 };
                 // Keep the masks until a resolution includes the entries
@@ -483,7 +496,7 @@ impl<I: Io> Db<I> {
                 }
             }
             "dropped" => {
-                let write_id = self.inner.borrow_mut().foreign.remove(&key);
+                let write_id = self.take_foreign(&key);
                 if let Some(write_id) = write_id {
                     self.unmask_write(write_id);
                 }

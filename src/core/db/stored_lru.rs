@@ -6,13 +6,12 @@
 //! use) in its own table, so the index is one cheap scan at first use,
 //! whatever the size of the content itself.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// Content keys by last use, with their sizes.
 #[derive(Default, Debug)]
 pub struct StoredLru {
     entries: HashMap<String, (usize, u64)>,
-    order: BTreeSet<(u64, String)>,
     total: usize,
 }
 
@@ -34,12 +33,10 @@ impl StoredLru {
 
     /// Records a use (or a new entry) of `key`.
     pub fn touch(&mut self, key: &str, bytes: usize, used: u64) {
-        if let Some((old_bytes, old_used)) = self.entries.remove(key) {
-            self.order.remove(&(old_used, key.to_string()));
+        if let Some((old_bytes, _)) = self.entries.remove(key) {
             self.total -= old_bytes;
         }
         self.entries.insert(key.to_string(), (bytes, used));
-        self.order.insert((used, key.to_string()));
         self.total += bytes;
     }
 
@@ -47,16 +44,19 @@ impl StoredLru {
     /// never `keep` (the content just stored). Removes them from the index.
     pub fn evict(&mut self, budget: usize, keep: &str) -> Vec<String> {
         let mut out = Vec::new();
-        let mut candidates = self.order.clone().into_iter();
         while self.total > budget {
-            let Some((used, key)) = candidates.next() else {
+            // The least recently used (a scan: eviction is rare, and a
+            // second ordered index would cost more code than it saves).
+            let Some(key) = self
+                .entries
+                .iter()
+                .filter(|(k, _)| k.as_str() != keep)
+                .min_by_key(|(k, (_, used))| (*used, k.as_str()))
+                .map(|(k, _)| k.clone())
+            else {
                 break;
             };
-            if key == keep {
-                continue;
-            }
             let (bytes, _) = self.entries.remove(&key).expect("indexed");
-            self.order.remove(&(used, key.clone()));
             self.total -= bytes;
             out.push(key);
         }

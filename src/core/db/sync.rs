@@ -339,7 +339,7 @@ impl<I: Io> Db<I> {
         type Pending = (u64, String, Option<String>, Option<Option<Json>>);
         let pending: Vec<Pending> = {
             let inner = self.inner.borrow();
-            let Some(state) = inner.manifests.get(m) else {
+            let Some(state) = super::state_of(&inner.manifests, m) else {
                 return;
             };
             inner

@@ -653,7 +653,7 @@ impl<I: Io> Db<I> {
         {
             let mut inner = self.inner.borrow_mut();
             let inner = &mut *inner;
-            let Some(state) = inner.manifests.get(m) else {
+            let Some(state) = super::state_of(&inner.manifests, m) else {
                 return;
             };
             for s in inner.subs.iter_mut().filter(|s| &s.manifest == m) {

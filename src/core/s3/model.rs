@@ -48,7 +48,8 @@ pub struct S3Model {
     pub buckets: HashMap<String, Bucket>,
     pub lm_precision_ms: i64,
     pub puts: Vec<PutRecord>,
-    pub requests: BTreeMap<&'static str, usize>,
+    /// Requests by kind (`LIST`, `GET`, `304`, ...).
+    pub requests: Vec<(&'static str, usize)>,
     next_version: u64,
 }
 
@@ -81,7 +82,7 @@ impl S3Model {
             buckets: HashMap::new(),
             lm_precision_ms,
             puts: Vec::new(),
-            requests: BTreeMap::new(),
+            requests: Vec::new(),
             next_version: 1,
         }
     }
@@ -173,7 +174,7 @@ impl S3Model {
             (Method::Delete, _) => "DELETE",
             _ => "OTHER",
         };
-        *self.requests.entry(kind).or_default() += 1;
+        count(&mut self.requests, kind);
         let S3Model {
             buckets,
             puts,
@@ -252,7 +253,7 @@ impl S3Model {
                     h.push(("x-amz-version-id", v.version_id.clone()));
                 }
                 if req.header("if-none-match") == Some(v.etag.as_str()) {
-                    *requests.entry("304").or_default() += 1;
+                    count(requests, "304");
                     return respond(304, h, Vec::new(), now);
                 }
                 let body = if req.method == Method::Get {
@@ -286,6 +287,13 @@ impl S3Model {
             }
             _ => error(400, "InvalidRequest", now),
         }
+    }
+}
+
+fn count(requests: &mut Vec<(&'static str, usize)>, kind: &'static str) {
+    match requests.iter_mut().find(|(k, _)| *k == kind) {
+        Some((_, n)) => *n += 1,
+        None => requests.push((kind, 1)),
     }
 }
 
