@@ -3,7 +3,6 @@
 //! engine (`core::db`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Map, Object, Promise, Reflect, JSON};
@@ -250,7 +249,8 @@ fn wait_remote(options: &JsValue, online: bool) -> Result<bool, Error> {
 struct Client {
     db: Db<WebIo>,
     default_bucket: String,
-    handlers: RefCell<HashMap<u64, Function>>,
+    /// Subscribers' handlers by id (few: a list).
+    handlers: RefCell<Vec<(u64, Function)>>,
     poller: Cell<bool>,
 }
 
@@ -277,7 +277,12 @@ impl Client {
     }
 
     fn call(&self, sub: u64, value: &JsValue, error: &JsValue) {
-        let handler = self.handlers.borrow().get(&sub).cloned();
+        let handler = self
+            .handlers
+            .borrow()
+            .iter()
+            .find(|(id, _)| *id == sub)
+            .map(|(_, h)| h.clone());
         if let Some(h) = handler {
             if let Err(e) = h.call2(&JsValue::NULL, value, error) {
                 web_sys::console::error_2(&"mps3: a subscriber threw".into(), &e);
@@ -523,7 +528,7 @@ impl MPS3 {
         let client = Rc::new(Client {
             db,
             default_bucket,
-            handlers: RefCell::new(HashMap::new()),
+            handlers: RefCell::new(Vec::new()),
             poller: Cell::new(false),
         });
         let weak = Rc::downgrade(&client);
@@ -761,7 +766,7 @@ impl MPS3 {
         let id =
             c.db.subscribe(&key, manifest.as_ref())
                 .map_err(|e| to_js_error(&e))?;
-        c.handlers.borrow_mut().insert(id, handler);
+        c.handlers.borrow_mut().push((id, handler));
         // The first value now; later ones from the poller.
         let client = c.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -777,7 +782,7 @@ impl MPS3 {
         let unsubscribe = Closure::once_into_js(move || {
             if let Some(c) = weak.upgrade() {
                 c.db.unsubscribe(id);
-                c.handlers.borrow_mut().remove(&id);
+                c.handlers.borrow_mut().retain(|(h, _)| *h != id);
             }
         });
         Ok(unsubscribe.unchecked_into())

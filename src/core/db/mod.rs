@@ -311,15 +311,12 @@ impl<I: Io> Db<I> {
     /// committed.
     pub fn pending_writes(&self) -> usize {
         let inner = self.inner.borrow();
-        let mut ids: Vec<u64> = inner
-            .manifests
-            .iter()
-            .flat_map(|(_, s)| s.masks.iter())
-            .filter(|m| m.entry.is_none())
-            .map(|m| m.write_id)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let mut ids: Vec<u64> = Vec::new();
+        for m in inner.manifests.iter().flat_map(|(_, s)| s.masks.iter()) {
+            if m.entry.is_none() && !ids.contains(&m.write_id) {
+                ids.push(m.write_id);
+            }
+        }
         ids.len()
     }
 
@@ -378,9 +375,12 @@ impl<I: Io> Db<I> {
     /// Manifests someone subscribes to: what the poller watches.
     fn watched(&self) -> Vec<Ref> {
         let inner = self.inner.borrow();
-        let mut v: Vec<Ref> = inner.subs.iter().map(|s| s.manifest.clone()).collect();
-        v.sort();
-        v.dedup();
+        let mut v: Vec<Ref> = Vec::new();
+        for s in &inner.subs {
+            if !v.contains(&s.manifest) {
+                v.push(s.manifest.clone());
+            }
+        }
         v
     }
 

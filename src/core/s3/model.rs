@@ -11,7 +11,7 @@
 //! touches from IndexedDB ([`S3Model::access`], [`S3Model::import`]),
 //! applies it here, and stores what changed ([`S3Model::export`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::core::encode::{percent_decode, uri_encode};
 use crate::core::http::{HttpRequest, HttpResponse, Method};
@@ -45,7 +45,8 @@ pub struct PutRecord {
 }
 
 pub struct S3Model {
-    pub buckets: HashMap<String, Bucket>,
+    /// By name (few: a list, which is less code in the .wasm than a map).
+    pub buckets: Vec<(String, Bucket)>,
     pub lm_precision_ms: i64,
     pub puts: Vec<PutRecord>,
     /// Requests by kind (`LIST`, `GET`, `304`, ...).
@@ -79,7 +80,7 @@ fn error(status: u16, code: &str, now: i64) -> HttpResponse {
 impl S3Model {
     pub fn new(lm_precision_ms: i64) -> S3Model {
         S3Model {
-            buckets: HashMap::new(),
+            buckets: Vec::new(),
             lm_precision_ms,
             puts: Vec::new(),
             requests: Vec::new(),
@@ -88,16 +89,28 @@ impl S3Model {
     }
 
     pub fn create_bucket(&mut self, name: &str, versioning: bool) {
-        self.buckets.insert(
-            name.to_string(),
-            Bucket {
-                versioning,
-                objects: BTreeMap::new(),
-            },
-        );
+        *self.bucket_mut(name) = Bucket {
+            versioning,
+            objects: BTreeMap::new(),
+        };
     }
 
-    /// Applies one request at server time `now`.
+    pub fn bucket(&self, name: &str) -> Option<&Bucket> {
+        self.buckets.iter().find(|(n, _)| n == name).map(|(_, b)| b)
+    }
+
+    /// The bucket `name`, made empty if it did not exist.
+    fn bucket_mut(&mut self, name: &str) -> &mut Bucket {
+        let i = match self.buckets.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.buckets.push((name.to_string(), Bucket::default()));
+                self.buckets.len() - 1
+            }
+        };
+        &mut self.buckets[i].1
+    }
+
     /// What a request reads or writes: one object, or (a listing) every
     /// key of a bucket under a prefix. `None` if it is not a request this
     /// model serves.
@@ -116,8 +129,7 @@ impl S3Model {
     /// `None` if there is none. Unversioned buckets only.
     pub fn export(&self, bucket: &str, key: &str) -> Option<String> {
         let v = self
-            .buckets
-            .get(bucket)?
+            .bucket(bucket)?
             .objects
             .get(key)?
             .last()
@@ -147,7 +159,7 @@ impl S3Model {
         let Ok(last_modified) = lm.parse() else {
             return false;
         };
-        let b = self.buckets.entry(bucket.to_string()).or_default();
+        let b = self.bucket_mut(bucket);
         b.objects.insert(
             key.to_string(),
             vec![Version {
@@ -182,7 +194,11 @@ impl S3Model {
             next_version,
             ..
         } = self;
-        let Some(b) = buckets.get_mut(&bucket) else {
+        let Some(b) = buckets
+            .iter_mut()
+            .find(|(n, _)| *n == bucket)
+            .map(|(_, b)| b)
+        else {
             return error(404, "NoSuchBucket", now);
         };
         match (req.method, key) {
@@ -304,7 +320,16 @@ pub enum Access {
     Prefix { bucket: String, prefix: String },
 }
 
-type Target = (String, Option<String>, HashMap<String, String>);
+type Target = (String, Option<String>, Query);
+
+/// Query parameters, decoded, in order.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn get(&self, name: &str) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
 
 /// Bucket, key and query of a path-style request.
 fn parse_target(req: &HttpRequest) -> Option<Target> {
@@ -317,19 +342,19 @@ fn parse_target(req: &HttpRequest) -> Option<Target> {
         .split_once('?')
         .unwrap_or((path_and_query, ""));
     let path = percent_decode(path)?;
-    let mut params = HashMap::new();
+    let mut params = Vec::new();
     for p in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        params.insert(percent_decode(k)?, percent_decode(v)?);
+        params.push((percent_decode(k)?, percent_decode(v)?));
     }
     let path = path.trim_start_matches('/');
     Some(match path.split_once('/') {
-        Some((b, k)) => (b.to_string(), Some(k.to_string()), params),
-        None => (path.to_string(), None, params),
+        Some((b, k)) => (b.to_string(), Some(k.to_string()), Query(params)),
+        None => (path.to_string(), None, Query(params)),
     })
 }
 
-fn list(b: &Bucket, query: &HashMap<String, String>, now: i64) -> HttpResponse {
+fn list(b: &Bucket, query: &Query, now: i64) -> HttpResponse {
     let prefix = query.get("prefix").cloned().unwrap_or_default();
     let after = query
         .get("continuation-token")

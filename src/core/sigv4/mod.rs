@@ -93,8 +93,9 @@ pub fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
             None => merged.push((name, value)),
         }
     }
-    // Stable sort keeps the value order of repeated names.
-    merged.sort_by(|a, b| a.0.cmp(&b.0));
+    // Names are unique once merged, so sorting the pairs sorts the names
+    // (and shares one sort with `canonical_query` in the .wasm).
+    merged.sort();
     let mut lines = String::new();
     for (n, v) in &merged {
         lines.push_str(n);

@@ -774,7 +774,7 @@ fn oracle_log(model: &S3Model) -> Vec<(i64, String, Changes)> {
 fn contents(model: &S3Model, versioning: bool) -> HashMap<String, String> {
     let mut out = HashMap::new();
     if versioning {
-        for vs in model.buckets[BUCKET].objects.values() {
+        for vs in model.bucket(BUCKET).expect("the bucket").objects.values() {
             for v in vs.iter().filter(|v| !v.delete_marker) {
                 if let Ok(s) = serde_json::from_slice::<String>(&v.body) {
                     out.insert(v.version_id.clone(), s);
