@@ -14,6 +14,7 @@ $("me").textContent = me;
 const synced = () => { $("synced").textContent = new Date().toLocaleTimeString(); };
 let lastError = null;
 const showError = (e) => {
+  if (e?.code === "Offline") e = null; // the status line says so already
   lastError = e;
   $("error").hidden = !e;
   $("error").textContent = e ? `${e.code ?? "Error"}: ${e.message}` : "";

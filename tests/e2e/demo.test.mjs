@@ -61,7 +61,11 @@ test("one person goes offline, edits, and syncs when back", async () => {
   const alice = await openBoard();
   const bob = await openBoard();
   await bob.page.click("#offline-toggle");
-  await bob.page.waitForFunction(() => document.querySelector("#conn").textContent === "offline");
+  await bob.page.waitForFunction(() => document.querySelector("#conn").textContent === "offline", null, { timeout: 5000 })
+    .catch(async (e) => {
+      const shown = await bob.page.evaluate(() => [document.querySelector("#conn").textContent, document.querySelector("#error").textContent]);
+      throw new Error(`the status line shows ${JSON.stringify(shown)}, not "offline": ${e.message}`);
+    });
   const edit = `written offline ${Date.now()}`;
   await bob.page.locator("textarea").nth(2).fill(edit);
   await bob.page.waitForFunction(() => document.querySelector("#pending").textContent !== "0", null, { timeout: 5000 });

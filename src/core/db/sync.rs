@@ -375,8 +375,11 @@ impl<I: Io> Db<I> {
                     s.last = Some(version);
                     Event::Value { sub, value }
                 }
+                // Offline: the value comes when the client is back online
+                // (`last` is unchanged); being offline is not an error.
+                Err(error) if error.kind == ErrorKind::Offline => continue,
                 Err(error) => {
-                    if !error.is_retryable() && error.kind != ErrorKind::Offline {
+                    if !error.is_retryable() {
                         // Permanent (content gone): say so once.
                         s.last = Some(version);
                     }
@@ -403,7 +406,11 @@ impl<I: Io> Db<I> {
         if !self.online.get() {
             return Ok(());
         }
-        self.locked_sync(&m).await?;
+        match self.locked_sync(&m).await {
+            // Went offline meanwhile: what is stored was delivered above.
+            Err(e) if e.kind == ErrorKind::Offline => return Ok(()),
+            other => other?,
+        }
         self.notify(&m).await;
         Ok(())
     }
