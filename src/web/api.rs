@@ -234,6 +234,31 @@ fn commit_in_background(c: &Rc<Client>, pending: crate::core::db::Pending<super:
     });
 }
 
+/// Waits on the lock of each write another tab queued: granted, its tab
+/// finished it or died, and this client takes over at once (the periodic
+/// check is the fallback).
+fn watch_foreign(c: &Rc<Client>) {
+    // Without Web Locks a lock says nothing about its holder: no takeover.
+    if !super::locks::supported() {
+        return;
+    }
+    for (key, name) in c.db.foreign_writes() {
+        if c.watching.borrow().contains(&key) {
+            continue;
+        }
+        c.watching.borrow_mut().push(key.clone());
+        let c = c.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(lock) = super::locks::lock(&name, true).await {
+                if let Some(pending) = c.db.take_over(&key, lock).await {
+                    commit_in_background(&c, pending);
+                }
+            }
+            c.watching.borrow_mut().retain(|k| k != &key);
+        });
+    }
+}
+
 /// `options.await`: whether the promise waits for the bucket.
 fn wait_remote(options: &JsValue, online: bool) -> Result<bool, Error> {
     match opt_string(options, "await")?.as_deref() {
@@ -251,6 +276,8 @@ struct Client {
     default_bucket: String,
     /// Subscribers' handlers by id (few: a list).
     handlers: RefCell<Vec<(u64, Function)>>,
+    /// Other tabs' writes whose locks we wait on.
+    watching: RefCell<Vec<String>>,
     poller: Cell<bool>,
 }
 
@@ -529,6 +556,7 @@ impl MPS3 {
             db,
             default_bucket,
             handlers: RefCell::new(Vec::new()),
+            watching: RefCell::new(Vec::new()),
             poller: Cell::new(false),
         });
         let weak = Rc::downgrade(&client);
@@ -544,7 +572,8 @@ impl MPS3 {
             for pending in c.db.restore().await {
                 commit_in_background(&c, pending);
             }
-            while storage && !c.db.is_shutdown() {
+            watch_foreign(&c);
+            while storage && super::locks::supported() && !c.db.is_shutdown() {
                 gloo_timers::future::TimeoutFuture::new(ORPHAN_CHECK_MS).await;
                 for pending in c.db.adopt_orphans().await {
                     commit_in_background(&c, pending);
@@ -558,7 +587,10 @@ impl MPS3 {
                     let (Some(c), Some(text)) = (weak.upgrade(), e.data().as_string()) else {
                         return;
                     };
-                    wasm_bindgen_futures::spawn_local(async move { c.db.on_message(&text).await });
+                    wasm_bindgen_futures::spawn_local(async move {
+                        c.db.on_message(&text).await;
+                        watch_foreign(&c);
+                    });
                 });
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             on_message.forget();

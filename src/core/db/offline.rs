@@ -413,47 +413,77 @@ impl<I: Io> Db<I> {
     /// closed or crashed before committing them). For the edge to commit.
     pub async fn adopt_orphans(&self) -> Vec<Pending<I::Lock>> {
         self.ready().await;
-        let keys: Vec<String> = self
-            .inner
-            .borrow()
-            .foreign
-            .iter()
-            .map(|(k, _)| k.clone())
-            .collect();
         let mut out = Vec::new();
-        for key in keys {
-            let Some(lock) = self.io.lock(&lock_name(&key), false).await else {
+        for (key, name) in self.foreign_writes() {
+            let Some(lock) = self.io.lock(&name, false).await else {
                 continue;
             };
-            let Some(old_id) = self.take_foreign(&key) else {
-                continue;
-            };
-            match self.io.store_get(Table::Queue, &key).await {
-                Ok(Some(text)) => {
-                    // Masked again before the old masks go: subscribers
-                    // see no flicker across the takeover.
-                    match QueuedWrite::from_text(&key, &text) {
-                        Ok(w) => out.push(self.adopt(w, lock)),
-                        Err(e) => self.io.log("queue", &e.message),
-                    }
-                    self.unmask_write(old_id);
-                }
-                // Committed by its tab, whose message we missed: its entry
-                // is in the log, so a fresh listing shows it.
-                Ok(None) => {
-                    for m in self.unmask_write(old_id) {
-                        if self.online.get() {
-                            let _ = self.refresh(Some(&m)).await;
-                        }
-                    }
-                }
-                Err(e) => {
-                    self.inner.borrow_mut().foreign.push((key, old_id));
-                    self.storage_failed(&e);
-                }
+            if let Some(p) = self.take_over(&key, lock).await {
+                out.push(p);
             }
         }
         out
+    }
+
+    /// Other tabs' queued writes this client masks: (queue key, the name
+    /// of its lock). An edge may wait for each lock and, granted it (its
+    /// holder finished or died), call [`Db::take_over`].
+    pub fn foreign_writes(&self) -> Vec<(String, String)> {
+        self.inner
+            .borrow()
+            .foreign
+            .iter()
+            .map(|(k, _)| (k.clone(), lock_name(k)))
+            .collect()
+    }
+
+    /// Given the lock of another tab's write `key`: if it is still queued,
+    /// it is ours to commit; if not, its tab committed it, and the log is
+    /// read before its masks go (no flicker either way).
+    pub async fn take_over(&self, key: &str, lock: I::Lock) -> Option<Pending<I::Lock>> {
+        self.ready().await;
+        let old_id = self.take_foreign(key)?;
+        match self.io.store_get(Table::Queue, key).await {
+            Ok(Some(text)) => {
+                // Masked again before the old masks go.
+                let adopted = match QueuedWrite::from_text(key, &text) {
+                    Ok(w) => Some(self.adopt(w, lock)),
+                    Err(e) => {
+                        self.io.log("queue", &e.message);
+                        None
+                    }
+                };
+                self.unmask_write(old_id);
+                adopted
+            }
+            Ok(None) => {
+                let masked: Vec<Ref> = self
+                    .inner
+                    .borrow()
+                    .manifests
+                    .iter()
+                    .filter(|(_, s)| s.masks.iter().any(|m| m.write_id == old_id))
+                    .map(|(m, _)| m.clone())
+                    .collect();
+                if self.online.get() {
+                    for m in &masked {
+                        let _ = self.locked_sync(m).await;
+                    }
+                }
+                for m in self.unmask_write(old_id) {
+                    self.notify(&m).await;
+                }
+                None
+            }
+            Err(e) => {
+                self.inner
+                    .borrow_mut()
+                    .foreign
+                    .push((key.to_string(), old_id));
+                self.storage_failed(&e);
+                None
+            }
+        }
     }
 
     /// A message from another tab of this namespace.
