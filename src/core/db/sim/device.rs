@@ -15,7 +15,8 @@ pub struct Device {
     pub locks: Rc<RefCell<BTreeSet<String>>>,
     /// Every store operation fails (IndexedDB blocked or over quota).
     pub broken: Cell<bool>,
-    pub messages: RefCell<Vec<String>>,
+    /// Each tab's inbox of broadcast messages: (client, namespace, inbox).
+    pub inboxes: RefCell<Vec<(usize, String, Rc<RefCell<Vec<String>>>)>>,
 }
 
 pub struct SimLock {
@@ -76,6 +77,15 @@ impl Device {
             name: name.to_string(),
             locks: self.locks.clone(),
         })
+    }
+
+    /// A `BroadcastChannel`: to every other client of `namespace`.
+    pub fn broadcast(&self, from: usize, namespace: &str, message: &str) {
+        for (c, ns, inbox) in self.inboxes.borrow().iter() {
+            if *c != from && ns == namespace {
+                inbox.borrow_mut().push(message.to_string());
+            }
+        }
     }
 
     /// Queued writes left in the store, across namespaces.

@@ -71,6 +71,9 @@ struct SimIo {
     /// Scripted faults by request number: "drop" (applied, the answer
     /// lost) or "503".
     script: RefCell<BTreeMap<u32, &'static str>>,
+    namespace: String,
+    /// The executor group of this client's tasks (a tab).
+    group: usize,
 }
 
 /// Printed when one seed is replayed (`MPS3_SIM_SEED`).
@@ -110,7 +113,7 @@ impl Io for SimIo {
                 if tracing() {
                     eprintln!("c{} crashes at request {n} ({})", self.client, req.url);
                 }
-                let (exec, victim) = (self.exec.clone(), self.client);
+                let (exec, victim) = (self.exec.clone(), self.group);
                 self.exec
                     .spawn(usize::MAX - 2, async move { exec.kill(victim) });
                 std::future::pending::<()>().await;
@@ -233,7 +236,7 @@ impl Io for SimIo {
     }
 
     fn broadcast(&self, message: &str) {
-        self.device.messages.borrow_mut().push(message.to_string());
+        self.device.broadcast(self.group, &self.namespace, message);
     }
 
     fn log(&self, kind: &str, message: &str) {
@@ -401,6 +404,8 @@ fn make_client(
         crash_at: Cell::new(None),
         sent: Cell::new(0),
         script: RefCell::new(BTreeMap::new()),
+        namespace: format!("c{client}/"),
+        group,
     };
     let mut s3c = S3Config::new(
         Some("http://s3.sim"),
@@ -1281,4 +1286,121 @@ fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
     assert_eq!(r, Some(Ok(())), "acknowledged once settled");
     let log = oracle_log(&model.borrow());
     assert_eq!(log.len(), 1, "committed once: {log:?}");
+}
+
+/// Two tabs of one client (one store, one namespace, messages between
+/// them): a write queued in one is masked in the other at once; when its
+/// tab dies mid-write the other takes it over and commits it once; a write
+/// its own tab commits retires the other's mask without a flicker.
+#[test]
+fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
+    let p = quiet_params(false);
+    let exec = Executor::new(START, 11);
+    let model = Rc::new(RefCell::new(S3Model::new(1000)));
+    model.borrow_mut().create_bucket(BUCKET, false);
+    let net = Rc::new(RefCell::new(Net {
+        fault_rate: 0.0,
+        slow_rate: 0.0,
+    }));
+    let device = Rc::new(Device::default());
+    // Tabs 0 and 1 are client 0 twice (its namespace), in groups 0 and 1.
+    let one = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let two = make_client(&exec, &model, &net, &device, &p, 0, 1, 2);
+    for (group, tab) in [(0usize, &one), (1, &two)] {
+        let inbox: Rc<RefCell<Vec<String>>> = Rc::default();
+        device
+            .inboxes
+            .borrow_mut()
+            .push((group, "c0/".into(), inbox.clone()));
+        let (db, exec2) = (tab.db.clone(), exec.clone());
+        exec.spawn(group, async move {
+            loop {
+                let msgs: Vec<String> = std::mem::take(&mut *inbox.borrow_mut());
+                for m in msgs {
+                    db.on_message(&m).await;
+                }
+                // The edge's takeover: here, the periodic check.
+                for pending in db.adopt_orphans().await {
+                    let db2 = db.clone();
+                    exec2.spawn(group, async move {
+                        let _ = db2.commit(pending, true).await;
+                    });
+                }
+                exec2.sleep(50).await;
+            }
+        });
+    }
+    let sub = two.db.subscribe(&Ref::new(BUCKET, "k"), None).unwrap();
+    // Tab one dies right after its entry PUT for "first" reaches the
+    // server (content PUT, marker GET, LIST, entry PUT = request 4).
+    one.db.io().crash_at.set(Some((4, true)));
+    let (exec1, db1) = (exec.clone(), one.db.clone());
+    exec.spawn(0, async move {
+        let batch = vec![(Ref::new(BUCKET, "k"), Some(json("first")))];
+        write(&exec1, &db1, 0, batch, true).await.unwrap();
+    });
+    let seen: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
+    let observed: Rc<RefCell<Vec<(i64, usize, Option<String>)>>> = Rc::default();
+    let (db2, exec2, seen2, obs2) = (two.db.clone(), exec.clone(), seen.clone(), observed.clone());
+    exec.spawn(1, async move {
+        for _ in 0..400 {
+            db2.poll_once().await;
+            for e in db2.take_events() {
+                if let Event::Value { sub: s, value } = e {
+                    assert_eq!(s, sub);
+                    seen2.borrow_mut().push(value.as_ref().map(unjson));
+                }
+            }
+            let v = db2
+                .get(&Ref::new(BUCKET, "k"), None)
+                .await
+                .ok()
+                .flatten()
+                .map(|v| unjson(&v));
+            obs2.borrow_mut()
+                .push((exec2.now() - START, db2.pending_writes(), v));
+            exec2.sleep(100).await;
+        }
+    });
+    // Then tab two writes "second" itself, committed normally.
+    let (exec3, db3) = (exec.clone(), two.db.clone());
+    exec.spawn(1, async move {
+        exec3.sleep(20_000).await;
+        db3.put(Ref::new(BUCKET, "k"), Some(json("second")), &[])
+            .await
+            .unwrap();
+    });
+    exec.run_until(START + 45_000);
+    let log = oracle_log(&model.borrow());
+    let values = contents(&model.borrow(), false);
+    let written: Vec<String> = log
+        .iter()
+        .flat_map(|(_, _, ch)| ch.iter())
+        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
+        .collect();
+    assert_eq!(
+        written,
+        ["first", "second"],
+        "each committed once, in order"
+    );
+    assert_eq!(device.queued(), 0);
+    let obs = observed.borrow();
+    let first_seen = obs
+        .iter()
+        .position(|(_, _, v)| v.as_deref() == Some("first"))
+        .expect("tab two reads tab one's write");
+    assert!(
+        obs[first_seen].1 == 1 && obs[first_seen].0 < 1_000,
+        "masked in tab two at once, as pending: {:?}",
+        &obs[..first_seen + 1]
+    );
+    assert!(
+        obs[first_seen..].iter().all(|(_, _, v)| v.is_some()),
+        "never absent again (no flicker across the takeover): {obs:?}"
+    );
+    assert_eq!(
+        *seen.borrow(),
+        [Some("first".into()), Some("second".into())],
+        "the first call is the current value (tab one's, already masked), then one per version"
+    );
 }
