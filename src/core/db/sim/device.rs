@@ -9,14 +9,17 @@ use std::rc::Rc;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::io::Table;
 
+/// Messages a tab has not read yet.
+pub type Inbox = Rc<RefCell<Vec<String>>>;
+
 #[derive(Default)]
 pub struct Device {
     pub data: RefCell<BTreeMap<(Table, String), String>>,
     pub locks: Rc<RefCell<BTreeSet<String>>>,
     /// Every store operation fails (IndexedDB blocked or over quota).
     pub broken: Cell<bool>,
-    /// Each tab's inbox of broadcast messages: (client, namespace, inbox).
-    pub inboxes: RefCell<Vec<(usize, String, Rc<RefCell<Vec<String>>>)>>,
+    /// Each tab's inbox of broadcast messages: (group, namespace, inbox).
+    pub inboxes: RefCell<Vec<(usize, String, Inbox)>>,
 }
 
 pub struct SimLock {

@@ -1340,7 +1340,9 @@ fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
         write(&exec1, &db1, 0, batch, true).await.unwrap();
     });
     let seen: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
-    let observed: Rc<RefCell<Vec<(i64, usize, Option<String>)>>> = Rc::default();
+    // (time, pending writes, value read) as tab two saw them.
+    type Observation = (i64, usize, Option<String>);
+    let observed: Rc<RefCell<Vec<Observation>>> = Rc::default();
     let (db2, exec2, seen2, obs2) = (two.db.clone(), exec.clone(), seen.clone(), observed.clone());
     exec.spawn(1, async move {
         for _ in 0..400 {
