@@ -2,12 +2,13 @@
 //! manifest log, for one client.
 //!
 //! Reads resolve the log (protocol v1) behind a change-marker check: an
-//! idle poll is one GET answered 304. Writes upload content, check the log
-//! is fresh, PUT one entry per manifest under a key made just before its
-//! PUT, rewrite it if it landed too late, then touch the marker. Local
-//! writes mask their keys until their entry is seen. Every request is
-//! retried on transient failure, and every answer's `Date` corrects the
-//! clock.
+//! idle poll is one GET answered 304. Writes are queued in the durable
+//! store first (`offline`, `queue`), then upload content, check the log is
+//! fresh, PUT one entry per manifest under a key made just before its PUT,
+//! rewrite it if it landed too late, then touch the marker. Local writes
+//! mask their keys until their entry is seen. Every request is retried on
+//! transient failure, and every answer's `Date` corrects the clock.
+//! Offline, reads answer from what is stored and writes wait in the queue.
 //!
 //! Single-threaded (browser tasks, or the simulation's executor); state is
 //! borrowed only between awaits, never across one.
