@@ -4,6 +4,9 @@
 // the test bed at MPS3_TESTBED_ENDPOINT.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const url = process.env.MPS3_DEMO_URL;
@@ -253,4 +256,34 @@ test("two tabs of one label: a write in one reaches the other at once, and is co
   assert.equal(await freshRead(prefix, "k"), "from tab one");
   assert.ok(ms < 1000, `heard in ${ms} ms`);
   await context.close();
+});
+
+test("writes made offline survive closing the browser itself", async () => {
+  const prefix = `e2e-close-${Date.now()}/`;
+  const profile = mkdtempSync(join(tmpdir(), "mps3-profile-"));
+  const launch = () => chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+  try {
+    let context = await launch();
+    let { page } = await openPage(context, prefix);
+    await page.evaluate(async () => {
+      const db = window.make("closer", { online: false });
+      await db.put("a", 1);
+      await db.put("b", 2);
+    });
+    await context.close(); // the whole browser, offline, writes queued
+    assert.deepEqual(await validEntries(prefix), []);
+    context = await launch();
+    ({ page } = await openPage(context, prefix));
+    await page.evaluate(() => { window.db = window.make("closer"); });
+    await until(page, () => window.db.pendingWrites === 0, null, 40000);
+    const order = (await validEntries(prefix)).flatMap((e) => Object.keys(e.files));
+    assert.deepEqual(order, [`${BUCKET}/a`, `${BUCKET}/b`], "committed once each, in order");
+    assert.equal(await freshRead(prefix, "b"), 2);
+    await context.close();
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
 });
