@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use common::*;
-use js_sys::{Array, Function, Map, Reflect, JSON};
+use js_sys::{Array, Function, Map, Reflect};
 use mps3::core::manifest::{parse_entry_key, EntryBody};
 use mps3::core::s3::{GetOptions, GetResult, ListParams};
 use mps3::web::api::MPS3;
@@ -19,57 +19,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn bucket(prefix: &str) -> String {
-    let b = unique_bucket(prefix);
-    client().create_bucket(&b).await.expect("create bucket");
-    b
-}
-
-fn js(v: serde_json::Value) -> JsValue {
-    JSON::parse(&v.to_string()).unwrap()
-}
-
-fn to_json(v: &JsValue) -> serde_json::Value {
-    if v.is_undefined() {
-        return serde_json::Value::String("<undefined>".into());
-    }
-    serde_json::from_str(&String::from(JSON::stringify(v).unwrap())).unwrap()
-}
-
-async fn ok(p: js_sys::Promise) -> JsValue {
-    JsFuture::from(p).await.unwrap_or_else(|e| {
-        panic!(
-            "rejected: {:?}",
-            to_json(&Reflect::get(&e, &"message".into()).unwrap())
-        )
-    })
-}
-
-async fn err_code(p: js_sys::Promise) -> String {
-    let e = JsFuture::from(p).await.expect_err("expected a rejection");
-    Reflect::get(&e, &"code".into())
-        .unwrap()
-        .as_string()
-        .unwrap()
-}
-
 fn none() -> Option<JsValue> {
     None
-}
-
-/// A subscriber that records what it is called with.
-fn recorder() -> (Function, Rc<RefCell<Vec<serde_json::Value>>>) {
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let s = seen.clone();
-    let f = Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, e: JsValue| {
-        if e.is_undefined() {
-            s.borrow_mut().push(to_json(&v));
-        } else {
-            s.borrow_mut()
-                .push(json!({"error": to_json(&Reflect::get(&e, &"code".into()).unwrap())}));
-        }
-    });
-    (f.into_js_value().unchecked_into(), seen)
 }
 
 #[wasm_bindgen_test]

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use common::*;
-use js_sys::{Function, Reflect, JSON};
+use js_sys::{Function, Reflect};
 use mps3::web::api::MPS3;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -18,40 +18,6 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-async fn bucket(prefix: &str) -> String {
-    let b = unique_bucket(prefix);
-    client().create_bucket(&b).await.expect("create bucket");
-    b
-}
-
-fn to_json(v: &JsValue) -> serde_json::Value {
-    if v.is_undefined() {
-        return serde_json::Value::String("<undefined>".into());
-    }
-    serde_json::from_str(&String::from(JSON::stringify(v).unwrap())).unwrap()
-}
-
-fn js(v: serde_json::Value) -> JsValue {
-    JSON::parse(&v.to_string()).unwrap()
-}
-
-async fn ok(p: js_sys::Promise) -> JsValue {
-    JsFuture::from(p).await.unwrap_or_else(|e| {
-        panic!(
-            "rejected: {:?}",
-            to_json(&Reflect::get(&e, &"message".into()).unwrap())
-        )
-    })
-}
-
-async fn err_code(p: js_sys::Promise) -> String {
-    let e = JsFuture::from(p).await.expect_err("expected a rejection");
-    Reflect::get(&e, &"code".into())
-        .unwrap()
-        .as_string()
-        .unwrap()
-}
 
 /// Whether a promise has settled, polled without waiting.
 fn settled(p: &js_sys::Promise) -> Rc<RefCell<bool>> {
@@ -64,20 +30,6 @@ fn settled(p: &js_sys::Promise) -> Rc<RefCell<bool>> {
     done.forget();
     fail.forget();
     flag
-}
-
-fn recorder() -> (Function, Rc<RefCell<Vec<serde_json::Value>>>) {
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let s = seen.clone();
-    let f = Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, e: JsValue| {
-        if e.is_undefined() {
-            s.borrow_mut().push(to_json(&v));
-        } else {
-            s.borrow_mut()
-                .push(json!({"error": to_json(&Reflect::get(&e, &"code".into()).unwrap())}));
-        }
-    });
-    (f.into_js_value().unchecked_into(), seen)
 }
 
 fn opts(v: serde_json::Value) -> Option<JsValue> {

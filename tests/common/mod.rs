@@ -3,11 +3,18 @@
 //! environment) and its control endpoint.
 #![allow(dead_code)]
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Reflect, JSON};
 use mps3::core::credentials::Credentials;
 use mps3::core::http::{HttpRequest, Method};
 use mps3::core::s3::{S3Config, S3};
 use mps3::web::fetch::send;
 use mps3::web::s3::S3Client;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 pub struct Testbed {
     pub endpoint: &'static str,
@@ -133,4 +140,54 @@ pub async fn eventually(what: &str, ms: u32, check: impl Fn() -> bool) {
 /// collects them.
 pub async fn report(figures: &serde_json::Value) {
     control(Method::Post, "/report", &figures.to_string()).await;
+}
+
+/// A fresh bucket of the test bed.
+pub async fn bucket(prefix: &str) -> String {
+    let b = unique_bucket(prefix);
+    client().create_bucket(&b).await.expect("create bucket");
+    b
+}
+
+pub fn js(v: serde_json::Value) -> JsValue {
+    JSON::parse(&v.to_string()).unwrap()
+}
+
+pub fn to_json(v: &JsValue) -> serde_json::Value {
+    if v.is_undefined() {
+        return serde_json::Value::String("<undefined>".into());
+    }
+    serde_json::from_str(&String::from(JSON::stringify(v).unwrap())).unwrap()
+}
+
+pub async fn ok(p: js_sys::Promise) -> JsValue {
+    JsFuture::from(p).await.unwrap_or_else(|e| {
+        panic!(
+            "rejected: {:?}",
+            to_json(&Reflect::get(&e, &"message".into()).unwrap())
+        )
+    })
+}
+
+pub async fn err_code(p: js_sys::Promise) -> String {
+    let e = JsFuture::from(p).await.expect_err("expected a rejection");
+    Reflect::get(&e, &"code".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+/// A subscriber that records what it is called with.
+pub fn recorder() -> (Function, Rc<RefCell<Vec<serde_json::Value>>>) {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let f = Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, e: JsValue| {
+        if e.is_undefined() {
+            s.borrow_mut().push(to_json(&v));
+        } else {
+            s.borrow_mut()
+                .push(json!({"error": to_json(&Reflect::get(&e, &"code".into()).unwrap())}));
+        }
+    });
+    (f.into_js_value().unchecked_into(), seen)
 }

@@ -487,21 +487,9 @@ impl<I: Io> Db<I> {
                 .sleep((final_after - bound + 1).clamp(1, 10_000) as u64)
                 .await;
         }
-        let params = ListParams {
-            prefix: Some(object.to_string()),
-            start_after: None,
-            max_keys: Some(1),
-            continuation_token: None,
-        };
-        let page = self
-            .call(
-                |s3, now| s3.list_objects_v2(&m.bucket, &params, now),
-                parse_list,
-            )
-            .await?;
-        if let Some(e) = page.entries.iter().find(|e| e.key == object) {
-            let timely = (e.last_modified - ts).abs() < LAG_WINDOW_MS;
-            return Ok(timely.then_some(Some(e.last_modified)));
+        if let Some(last_modified) = self.listed(m, object).await? {
+            let timely = (last_modified - ts).abs() < LAG_WINDOW_MS;
+            return Ok(timely.then_some(Some(last_modified)));
         }
         // Collected by autoclean only after `AUTOCLEAN_GRACE_MS`, counted
         // by the collector's clock (leave a margin for its error), and only
@@ -567,6 +555,15 @@ impl<I: Io> Db<I> {
                 return Ok(Some(date));
             }
         }
+        Ok(self
+            .listed(m, object)
+            .await?
+            .filter(|lm| (lm - ts).abs() < LAG_WINDOW_MS))
+    }
+
+    /// `LastModified` of the entry `object` as a listing shows it (which
+    /// is how readers judge it), or `None` if it is not listed.
+    async fn listed(&self, m: &Ref, object: &str) -> Result<Option<EpochMillis>> {
         let params = ListParams {
             prefix: Some(object.to_string()),
             start_after: None,
@@ -583,8 +580,7 @@ impl<I: Io> Db<I> {
             .entries
             .iter()
             .find(|e| e.key == object)
-            .map(|e| e.last_modified)
-            .filter(|lm| (lm - ts).abs() < LAG_WINDOW_MS))
+            .map(|e| e.last_modified))
     }
 
     /// Tells pollers the log changed.

@@ -254,6 +254,20 @@ enum Op {
     GetAll(Vec<String>),
 }
 
+impl Op {
+    /// The (key, value) pairs a write sets (deletes set none).
+    fn values_written(&self) -> Vec<(String, String)> {
+        match self {
+            Op::Put(k, Some(v)) => vec![(k.clone(), v.clone())],
+            Op::PutAll(es) => es
+                .iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+                .collect(),
+            _ => vec![],
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Record {
     client: usize,
@@ -864,14 +878,9 @@ fn check(seed: u64, o: &Outcome) -> std::result::Result<(), String> {
     for c in 0..o.params.clients {
         let mut last: Option<(usize, String)> = None;
         for r in o.history.iter().filter(|r| r.client == c) {
-            let first_value = match &r.op {
-                Op::Put(k, Some(v)) => Some((k.clone(), v.clone())),
-                Op::PutAll(es) => es
-                    .iter()
-                    .find_map(|(k, v)| v.clone().map(|v| (k.clone(), v))),
-                _ => None,
+            let Some((k, v)) = r.op.values_written().into_iter().next() else {
+                continue;
             };
-            let Some((k, v)) = first_value else { continue };
             let Some(&p) = position.get(&(url(&k), v.clone())) else {
                 continue;
             };
@@ -897,15 +906,7 @@ fn check(seed: u64, o: &Outcome) -> std::result::Result<(), String> {
         if !matches!(r.outcome, Some(Err(_))) {
             continue;
         }
-        let tried: Vec<(String, String)> = match &r.op {
-            Op::Put(k, Some(v)) => vec![(k.clone(), v.clone())],
-            Op::PutAll(es) => es
-                .iter()
-                .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-                .collect(),
-            _ => vec![],
-        };
-        for (k, v) in tried {
+        for (k, v) in r.op.values_written() {
             if position.contains_key(&(url(&k), v.clone())) {
                 return Err(format!(
                     "rejected write {k}={v} (client {}) is in a valid entry",
@@ -919,15 +920,7 @@ fn check(seed: u64, o: &Outcome) -> std::result::Result<(), String> {
         if !matches!(r.outcome, Some(Ok(_))) {
             continue;
         }
-        let written: Vec<(String, String)> = match &r.op {
-            Op::Put(k, Some(v)) => vec![(k.clone(), v.clone())],
-            Op::PutAll(es) => es
-                .iter()
-                .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-                .collect(),
-            _ => vec![],
-        };
-        for (k, v) in written {
+        for (k, v) in r.op.values_written() {
             if !position.contains_key(&(url(&k), v.clone())) {
                 return Err(format!(
                     "acknowledged write {k}={v} (client {}) is in no valid entry",
@@ -1092,6 +1085,31 @@ fn quiet_params(versioning: bool) -> Params {
     }
 }
 
+/// A quiet world for one scripted scenario: an executor, the bucket, a
+/// network without faults, and one device's store.
+struct World {
+    exec: Rc<Executor>,
+    model: Rc<RefCell<S3Model>>,
+    net: Rc<RefCell<Net>>,
+    device: Rc<Device>,
+}
+
+fn quiet_world(p: &Params, seed: u64) -> World {
+    let exec = Executor::new(START, seed);
+    let model = Rc::new(RefCell::new(S3Model::new(p.lm_precision)));
+    model.borrow_mut().create_bucket(BUCKET, p.versioning);
+    let net = Rc::new(RefCell::new(Net {
+        fault_rate: 0.0,
+        slow_rate: 0.0,
+    }));
+    World {
+        exec,
+        model,
+        net,
+        device: Rc::new(Device::default()),
+    }
+}
+
 /// One write acknowledged locally, its client killed right after its
 /// `n`-th request reached the server (applied or not), started again after
 /// `restart_after_ms`, then a second write. Returns whether the crash
@@ -1103,14 +1121,12 @@ fn crash_scenario(
     versioning: bool,
 ) -> std::result::Result<bool, String> {
     let p = quiet_params(versioning);
-    let exec = Executor::new(START, n as u64);
-    let model = Rc::new(RefCell::new(S3Model::new(p.lm_precision)));
-    model.borrow_mut().create_bucket(BUCKET, p.versioning);
-    let net = Rc::new(RefCell::new(Net {
-        fault_rate: 0.0,
-        slow_rate: 0.0,
-    }));
-    let device = Rc::new(Device::default());
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, n as u64);
     let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
     a.db.io().crash_at.set(Some((n, applied)));
     let acked = Rc::new(Cell::new(false));
@@ -1201,14 +1217,12 @@ fn every_crash_point_of_a_queued_write_commits_it_exactly_once() {
 #[test]
 fn offline_bytes_bounds_the_stored_content_least_recently_used_out() {
     let p = quiet_params(false);
-    let exec = Executor::new(START, 7);
-    let model = Rc::new(RefCell::new(S3Model::new(1000)));
-    model.borrow_mut().create_bucket(BUCKET, false);
-    let net = Rc::new(RefCell::new(Net {
-        fault_rate: 0.0,
-        slow_rate: 0.0,
-    }));
-    let device = Rc::new(Device::default());
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, 7);
     let mut small = p.clone();
     small.cache_bytes = 0; // every read goes to the store
     small.offline_bytes = 200;
@@ -1261,14 +1275,12 @@ fn offline_bytes_bounds_the_stored_content_least_recently_used_out() {
 fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
     let mut p = quiet_params(false);
     p.retry_attempts = 2;
-    let exec = Executor::new(START, 3);
-    let model = Rc::new(RefCell::new(S3Model::new(1000)));
-    model.borrow_mut().create_bucket(BUCKET, false);
-    let net = Rc::new(RefCell::new(Net {
-        fault_rate: 0.0,
-        slow_rate: 0.0,
-    }));
-    let device = Rc::new(Device::default());
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, 3);
     let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
     // Requests: content PUT, marker GET, LIST, then the entry PUT (4):
     // applied with its answer lost, and its retry refused.
@@ -1295,14 +1307,12 @@ fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
 #[test]
 fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
     let p = quiet_params(false);
-    let exec = Executor::new(START, 11);
-    let model = Rc::new(RefCell::new(S3Model::new(1000)));
-    model.borrow_mut().create_bucket(BUCKET, false);
-    let net = Rc::new(RefCell::new(Net {
-        fault_rate: 0.0,
-        slow_rate: 0.0,
-    }));
-    let device = Rc::new(Device::default());
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, 11);
     // Tabs 0 and 1 are client 0 twice (its namespace), in groups 0 and 1.
     let one = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
     let two = make_client(&exec, &model, &net, &device, &p, 0, 1, 2);
