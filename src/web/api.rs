@@ -226,6 +226,10 @@ fn random_seed() -> u64 {
 /// behind when they closed or crashed.
 const ORPHAN_CHECK_MS: u32 = 10_000;
 
+/// How long a granted takeover waits before adopting, so that all the
+/// locks a dead tab released have been let go by this client's waiters.
+const TAKEOVER_SETTLE_MS: u32 = 50;
+
 /// Commits an accepted write on its own task (see `Db::commit`).
 fn commit_in_background(c: &Rc<Client>, pending: crate::core::db::Pending<super::locks::WebLock>) {
     let c = c.clone();
@@ -236,7 +240,10 @@ fn commit_in_background(c: &Rc<Client>, pending: crate::core::db::Pending<super:
 
 /// Waits on the lock of each write another tab queued: granted, its tab
 /// finished it or died, and this client takes over at once (the periodic
-/// check is the fallback).
+/// check is the fallback). The lock is let go and every orphan taken over
+/// by one `adopt_orphans`, in key order: a dead tab releases all its locks
+/// at once, and taking each over as its own lock came would commit its
+/// writes in whatever order the locks were granted.
 fn watch_foreign(c: &Rc<Client>) {
     // Without Web Locks a lock says nothing about its holder: no takeover.
     if !super::locks::supported() {
@@ -250,7 +257,11 @@ fn watch_foreign(c: &Rc<Client>) {
         let c = c.clone();
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(lock) = super::locks::lock(&name, true).await {
-                if let Some(pending) = c.db.take_over(&key, lock).await {
+                drop(lock);
+                // Let the dead tab's other locks reach our other waiters
+                // and be let go too.
+                gloo_timers::future::TimeoutFuture::new(TAKEOVER_SETTLE_MS).await;
+                for pending in c.db.adopt_orphans().await {
                     commit_in_background(&c, pending);
                 }
             }

@@ -287,3 +287,30 @@ test("writes made offline survive closing the browser itself", async () => {
     rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test("a tab that dies with several queued writes: the other tab commits them, in order, once", async () => {
+  const prefix = `e2e-tabs-order-${Date.now()}/`;
+  const key = `${prefix}k`;
+  const context = await browser.newContext();
+  const one = await openPage(context, prefix);
+  const two = await openPage(context, prefix);
+  await two.page.evaluate(() => { window.db = window.make("tabbed-order", { pollFrequency: 60000 }); });
+  const entry = `^/${BUCKET}/${prefix}manifest.json%40`;
+  await control("POST", "/faults", { seed: 1, rules: [{ action: "hold", methods: ["PUT"], path_regex: entry, times: 1, hold_ms: 10000 }] });
+  await one.page.evaluate(async (key) => {
+    window.db = window.make("tabbed-order", { pollFrequency: 60000 });
+    for (const v of ["first", "second", "third"]) await window.db.put(key, v, { await: "local" });
+  }, key);
+  await until(two.page, () => window.db.pendingWrites === 3, null, 5000);
+  await one.page.close();
+  await control("DELETE", "/faults");
+  await until(two.page, () => window.db.pendingWrites === 0, null, 40000);
+  const entries = await validEntries(prefix);
+  const { objects } = await control("GET", `/objects?bucket=${BUCKET}&prefix=${encodeURIComponent(key + "@")}`);
+  const valueOf = new Map(objects.map((o) => [o.key.split("@")[1], JSON.parse(o.body)]));
+  const committed = entries.map((e) => valueOf.get(e.files[`${BUCKET}/${key}`]?.version));
+  assert.deepEqual(committed, ["first", "second", "third"], "each once, in the order written");
+  assert.equal(await freshRead(prefix, key), "third");
+  assert.deepEqual([...one.errors, ...two.errors], []);
+  await context.close();
+});

@@ -313,11 +313,13 @@ impl<I: Io> Db<I> {
         }
     }
 
-    /// Forgets another tab's write; its masks' id.
+    /// Forgets another tab's write; its masks' id. (`remove`, not
+    /// `swap_remove`: the list stays in the order writes were queued,
+    /// which is the order takeovers commit them in.)
     fn take_foreign(&self, key: &str) -> Option<u64> {
         let mut inner = self.inner.borrow_mut();
         let i = inner.foreign.iter().position(|(k, _)| k == key)?;
-        Some(inner.foreign.swap_remove(i).1)
+        Some(inner.foreign.remove(i).1)
     }
 
     fn add_foreign(&self, write: QueuedWrite) {
@@ -427,7 +429,8 @@ impl<I: Io> Db<I> {
 
     /// Other tabs' queued writes this client masks: (queue key, the name
     /// of its lock). An edge may wait for each lock and, granted it (its
-    /// holder finished or died), call [`Db::take_over`].
+    /// holder finished or died), let it go and call [`Db::adopt_orphans`],
+    /// which takes them over in key order.
     pub fn foreign_writes(&self) -> Vec<(String, String)> {
         self.inner
             .borrow()
@@ -440,7 +443,7 @@ impl<I: Io> Db<I> {
     /// Given the lock of another tab's write `key`: if it is still queued,
     /// it is ours to commit; if not, its tab committed it, and the log is
     /// read before its masks go (no flicker either way).
-    pub async fn take_over(&self, key: &str, lock: I::Lock) -> Option<Pending<I::Lock>> {
+    async fn take_over(&self, key: &str, lock: I::Lock) -> Option<Pending<I::Lock>> {
         self.ready().await;
         let old_id = self.take_foreign(key)?;
         match self.io.store_get(Table::Queue, key).await {
