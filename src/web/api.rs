@@ -853,7 +853,9 @@ impl MPS3 {
         }
     }
 
-    /// Writes accepted and not yet committed to the bucket.
+    /// Writes accepted and not yet committed to the bucket (this tab's and
+    /// its label's other tabs'). Those queued before a reload count once
+    /// they are loaded from IndexedDB, which every call waits for.
     #[wasm_bindgen(getter, js_name = pendingWrites)]
     pub fn pending_writes(&self) -> u32 {
         self.client.db.pending_writes() as u32

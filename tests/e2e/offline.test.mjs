@@ -135,7 +135,9 @@ test("a page closed between the content PUT and the entry PUT: its write lands o
     await control("DELETE", "/faults");
     // Reopen: the queue is committed by the new page, once.
     const again = await openPage(context, prefix);
-    await again.page.evaluate(() => { window.db = window.make("crashy"); });
+    // A read waits for the stored queue to load (before that,
+    // pendingWrites is 0 for a client that has not looked yet).
+    assert.equal(await again.page.evaluate(() => { window.db = window.make("crashy"); return window.db.get("k"); }), "survives");
     await until(again.page, () => window.db.pendingWrites === 0, null, 40000);
     const entries = await validEntries(prefix);
     assert.equal(entries.length, 1, `${fault}: one valid entry, not ${JSON.stringify(entries)}`);
@@ -277,7 +279,8 @@ test("writes made offline survive closing the browser itself", async () => {
     assert.deepEqual(await validEntries(prefix), []);
     context = await launch();
     ({ page } = await openPage(context, prefix));
-    await page.evaluate(() => { window.db = window.make("closer"); });
+    // A read waits for the stored queue to load.
+    assert.equal(await page.evaluate(() => { window.db = window.make("closer"); return window.db.get("b"); }), 2);
     await until(page, () => window.db.pendingWrites === 0, null, 40000);
     const order = (await validEntries(prefix)).flatMap((e) => Object.keys(e.files));
     assert.deepEqual(order, [`${BUCKET}/a`, `${BUCKET}/b`], "committed once each, in order");
