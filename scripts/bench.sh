@@ -34,10 +34,6 @@ print("wrote target/bench/ops.json")
 PY
 
 # Page load → first value, in Chromium with the package served.
-mkdir -p target/demo
-scripts/testbed-env.py "$config" --demo demo-board > target/demo/config.json
-python3 scripts/serve.py --port 0 > target/demo/serve.log 2>&1 &
-pids+=("$!")
-for _ in $(seq 1 50); do grep -q "demo: http" target/demo/serve.log && break; sleep 0.1; done
-export MPS3_DEMO_URL=$(sed -n 's/^demo: //p' target/demo/serve.log)
+. scripts/serve-demo.sh
+serve_demo "$config"
 (cd tests/e2e && node bench-offline.mjs)

@@ -7,6 +7,7 @@
 // Writes target/bench/offline.json.
 import { writeFileSync, mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { prepare } from "./pages.mjs";
 
 const url = process.env.MPS3_DEMO_URL;
 const KEYS = 1000;
@@ -22,20 +23,13 @@ const browser = await chromium.launch({
 async function load(context, { label, online, wantNewer }) {
   const page = await context.newPage();
   await page.goto(`${url}config.json`);
+  await prepare(page, prefix);
   const r = await page.evaluate(async ({ prefix, label, online, wantNewer }) => {
-    const { MPS3 } = await import("/pkg/index.js");
-    const imported = performance.now();
-    const cfg = await (await fetch("/config.json")).json();
-    const db = new MPS3({
-      defaultBucket: cfg.bucket, defaultManifest: `${prefix}manifest.json`, label, online,
-      pollFrequency: 60000,
-      s3Config: { endpoint: cfg.endpoint, region: cfg.region,
-        credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } },
-    });
+    const db = window.make(label, { online, pollFrequency: 60000 });
     const times = [];
     await new Promise((resolve) => db.subscribe(`${prefix}key-500`, (v, e) => {
       if (e || v === undefined) return;
-      times.push({ ms: performance.now(), imported, v });
+      times.push({ ms: performance.now(), imported: window.imported, v });
       if (!wantNewer || v.round === "newer") resolve();
     }));
     db.shutdown();
@@ -53,14 +47,9 @@ try {
   const device = await browser.newContext();
   const seeder = await device.newPage();
   await seeder.goto(`${url}config.json`);
+  await prepare(seeder, prefix);
   await seeder.evaluate(async ({ prefix, KEYS }) => {
-    const { MPS3 } = await import("/pkg/index.js");
-    const cfg = await (await fetch("/config.json")).json();
-    const make = (label) => new MPS3({
-      defaultBucket: cfg.bucket, defaultManifest: `${prefix}manifest.json`, label,
-      s3Config: { endpoint: cfg.endpoint, region: cfg.region,
-        credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } },
-    });
+    const make = window.make;
     const writer = make("bench-writer");
     for (let b = 0; b < KEYS / 100; b++) {
       const m = new Map();
@@ -86,14 +75,9 @@ try {
   // A newer value in the bucket: warm loads show the stored one first.
   const writer = await device.newPage();
   await writer.goto(`${url}config.json`);
+  await prepare(writer, prefix);
   await writer.evaluate(async ({ prefix }) => {
-    const { MPS3 } = await import("/pkg/index.js");
-    const cfg = await (await fetch("/config.json")).json();
-    const w = new MPS3({
-      defaultBucket: cfg.bucket, defaultManifest: `${prefix}manifest.json`, label: "bench-writer",
-      s3Config: { endpoint: cfg.endpoint, region: cfg.region,
-        credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } },
-    });
+    const w = window.make("bench-writer");
     await w.put(`${prefix}key-500`, { n: 500, round: "newer" });
     w.shutdown();
   }, { prefix });

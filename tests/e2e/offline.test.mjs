@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { prepare } from "./pages.mjs";
 
 const url = process.env.MPS3_DEMO_URL;
 const testbed = process.env.MPS3_TESTBED_ENDPOINT;
@@ -41,23 +42,6 @@ async function validEntries(prefix) {
     if (Math.abs(Date.parse(o.lastModified) - ts) >= 5000) return [];
     return [{ ts, key: o.key, files: JSON.parse(o.body).update?.files ?? {} }];
   }).sort((a, b) => a.ts - b.ts || (a.key < b.key ? 1 : -1));
-}
-
-/** Gives a page of the package's origin `window.make(label, extra)`,
- *  making clients of one test's manifest. */
-async function prepare(page, prefix) {
-  await page.evaluate(async (prefix) => {
-    const { MPS3 } = await import("/pkg/index.js");
-    const cfg = await (await fetch("/config.json")).json();
-    window.make = (label, extra = {}) => new MPS3({
-      defaultBucket: cfg.bucket,
-      defaultManifest: `${prefix}manifest.json`,
-      label, pollFrequency: 200,
-      s3Config: { endpoint: cfg.endpoint, region: cfg.region,
-        credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } },
-      ...extra,
-    });
-  }, prefix);
 }
 
 async function openPage(context, prefix) {

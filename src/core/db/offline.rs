@@ -218,9 +218,12 @@ impl<I: Io> Db<I> {
         if !self.storing() {
             return;
         }
+        // Cloned only when it changed: most listings change nothing.
         let files = self.with_manifest(m, |s| {
-            let files = s.resolution.as_ref().map(|r| r.files.clone());
-            (files != s.persisted).then_some(files).flatten()
+            let files = s.resolution.as_ref().map(|r| &r.files);
+            (files != s.persisted.as_ref())
+                .then(|| files.cloned())
+                .flatten()
         });
         let Some(files) = files else { return };
         let mut o = Value::object();

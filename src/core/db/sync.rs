@@ -316,20 +316,18 @@ impl<I: Io> Db<I> {
         let text: Json = String::from_utf8(obj.body)
             .map_err(|_| Error::bad_response(format!("content of {url} is not UTF-8")))?
             .into();
-        self.inner
-            .borrow_mut()
-            .content
-            .insert(cache_key, text.clone());
-        self.store_content(url, version, &text).await;
+        self.keep_content(url, version, text.clone()).await;
         Ok(text)
     }
 
-    /// Remembers content this client wrote (no need to read it back).
-    pub(crate) fn cache_content(&self, url: &str, version: &str, value: Json) {
+    /// Remembers content read or written: in memory, and in the durable
+    /// store for the next page load (content never changes).
+    pub(crate) async fn keep_content(&self, url: &str, version: &str, value: Json) {
         self.inner
             .borrow_mut()
             .content
-            .insert((url.to_string(), version.to_string()), value);
+            .insert((url.to_string(), version.to_string()), value.clone());
+        self.store_content(url, version, &value).await;
     }
 
     /// Delivers each subscriber of `m` whose key changed version its new

@@ -264,8 +264,7 @@ impl<I: Io> Db<I> {
                         )
                         .await?;
                     }
-                    self.cache_content(&key.url(), version, value.clone());
-                    self.store_content(&key.url(), version, value).await;
+                    self.keep_content(&key.url(), version, value.clone()).await;
                 }
                 (None, _) if self.cfg.use_versioning => {
                     // A delete marker keeps plain GETs of the key in step;
