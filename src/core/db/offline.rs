@@ -157,7 +157,7 @@ impl<I: Io> Db<I> {
         let key = self.content_key(url, version);
         match self.io.store_get(Table::Content, &key).await {
             Ok(Some(v)) => {
-                self.content_used(&key, v.len()).await;
+                self.content_used(&key, v.len(), false).await;
                 Some(v.into())
             }
             Ok(None) => None,
@@ -175,7 +175,7 @@ impl<I: Io> Db<I> {
         if !self.store_put(Table::Content, &key, value).await {
             return;
         }
-        self.content_used(&key, value.len()).await;
+        self.content_used(&key, value.len(), true).await;
         let evicted = match self.inner.borrow_mut().stored.as_mut() {
             Some(lru) => lru.evict(self.cfg.offline_bytes, &key),
             None => Vec::new(),
@@ -186,9 +186,12 @@ impl<I: Io> Db<I> {
         }
     }
 
-    /// Records a use of stored content (loading the index at first use).
-    async fn content_used(&self, key: &str, bytes: usize) {
-        if self.inner.borrow().stored.is_none() {
+    /// Records a use of stored content. The index is loaded (a scan of
+    /// the metadata) only when `for_eviction`: a read from the store, on
+    /// the start-up path, writes its metadata and no more, and the scan
+    /// later finds it.
+    async fn content_used(&self, key: &str, bytes: usize, for_eviction: bool) {
+        if for_eviction && self.inner.borrow().stored.is_none() {
             let rows = match self
                 .io
                 .store_scan(Table::ContentMeta, &self.cfg.namespace)
