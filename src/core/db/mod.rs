@@ -44,8 +44,8 @@ pub struct DbConfig {
     pub use_versioning: bool,
     pub poll_frequency_ms: u64,
     pub autoclean: bool,
-    /// Trust a 304 on the change marker instead of listing the log before
-    /// each write and poll.
+    /// Trust a change marker the log is settled at instead of listing the
+    /// log (polls and writes; see docs/protocol.md, "Claims").
     pub minimize_list_calls: bool,
     pub clock_offset: i64,
     pub adaptive_clock: bool,
@@ -135,6 +135,10 @@ pub struct Db<I: Io> {
     /// state: it holds the gate's first turn.
     gate: FifoLock,
     booting: RefCell<Option<Guard>>,
+    /// Entries written without a listing (the simulation reports them, so
+    /// that it visibly covers that path).
+    #[cfg(test)]
+    pub(crate) unlisted_entries: Cell<u32>,
 }
 
 /// A batch of writes: key → JSON text, or `None` to delete.
@@ -168,6 +172,8 @@ impl<I: Io> Db<I> {
             }),
             online: Cell::new(cfg.online),
             cfg,
+            #[cfg(test)]
+            unlisted_entries: Cell::new(0),
             shutdown: Cell::new(false),
             gate,
             booting,

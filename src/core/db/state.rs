@@ -36,22 +36,31 @@ pub struct ManifestState {
     /// This client's writes reach the log in call order: a write takes its
     /// ticket when called and waits for it before its entry.
     pub write_order: FifoLock,
-    /// ETag of the change marker when the log was last resolved.
-    pub marker_etag: Option<String>,
-    /// Whether a 304 on `marker_etag` proves nothing changed. Not when the
-    /// marker was written by a client whose marker ETag never changes
-    /// (mps3 0.0.81 writes `""`), nor when our own marker write raced.
-    pub marker_trusted: bool,
+    /// The change marker as last read or written.
+    pub marker: Option<MarkerSeen>,
+    /// The ETag of a marker such that every valid entry whose writer
+    /// claimed the marker before it (or in it) is in `known`: a marker
+    /// still carrying this ETag proves nothing new can be in the log, so
+    /// polls need no listing and a writer needs none for its base
+    /// (docs/protocol.md, "Claims"). `Some("")`: no marker and no log.
+    pub settled: Option<String>,
+    /// A client that does not claim (mps3 0.0.81, marker body `""`) has
+    /// written here: no marker vouches for the log any more; list always.
+    pub legacy_seen: bool,
+    /// Listings that looked for the entry the current, unsettled marker
+    /// claims and did not find it: the first few come at once (its PUT is
+    /// usually one round trip behind), later ones wait for the deadline.
+    pub claim_misses: u32,
+    /// Whether the server enforces `If-Match` on PUT (probed once, on the
+    /// first claim): chained claims depend on it.
+    pub conditional: Option<bool>,
     pub known: BTreeMap<String, KnownEntry>,
     pub resolution: Option<Resolution>,
     pub masks: Vec<Mask>,
-    /// Local time of the last listing, and how long a 304 is trusted after
-    /// it. A 304 vouches only for entries whose writer touched the marker;
-    /// one that stopped between entry and marker left an entry no marker
-    /// announces, which only a listing finds. The interval doubles while
-    /// listings find nothing new and resets when they do.
+    /// Local time of the last listing.
     pub listed_at: Option<EpochMillis>,
-    pub relist_after_ms: i64,
+    /// The ETag of the marker read before the last listing (`""`: none).
+    pub listed_marker: Option<String>,
     /// The resolution came from the durable store and no read has answered
     /// from it yet: the first read after a reload does, at once.
     pub restored: bool,
@@ -59,10 +68,15 @@ pub struct ManifestState {
     pub persisted: Option<crate::core::manifest::Files>,
 }
 
-/// The first re-listing comes this long after a listing that changed
-/// something; quiet listings double it up to [`RELIST_MAX_MS`].
-pub const RELIST_MIN_MS: i64 = 10_000;
-pub const RELIST_MAX_MS: i64 = 300_000;
+/// The change marker as a GET showed it (or our PUT wrote it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkerSeen {
+    pub etag: String,
+    /// `Last-Modified` (a GET) or the answer's `Date` (our PUT): the
+    /// marker was written no later than a second after this.
+    pub written: Option<EpochMillis>,
+    pub claim: Option<crate::core::manifest::Claim>,
+}
 
 impl ManifestState {
     pub fn new(session: String) -> ManifestState {
@@ -71,13 +85,16 @@ impl ManifestState {
             writes: 0,
             lock: FifoLock::new(),
             write_order: FifoLock::new(),
-            marker_etag: None,
-            marker_trusted: false,
+            marker: None,
+            settled: None,
+            legacy_seen: false,
+            claim_misses: 0,
+            conditional: None,
             known: BTreeMap::new(),
             resolution: None,
             masks: Vec::new(),
             listed_at: None,
-            relist_after_ms: RELIST_MIN_MS,
+            listed_marker: None,
             restored: false,
             persisted: None,
         }

@@ -2,17 +2,49 @@
 
 use std::rc::Rc;
 
-use super::state::{Event, Json, RELIST_MAX_MS, RELIST_MIN_MS};
+use super::state::{Event, Json, ManifestState, MarkerSeen};
+use super::{Db, LAST_MODIFIED_PRECISION_MS};
 
 /// How long a log entry stays after it landed, even when it is garbage.
 pub const AUTOCLEAN_GRACE_MS: i64 = 60_000;
-use super::Db;
+
+/// How long a writer may take from sending its claim to sending the
+/// listing its entry's time comes from; later, its entry takes the claim's
+/// time plus this (docs/protocol.md, "Claims").
+pub const CLAIM_TO_LISTING_MS: i64 = 2_000;
+
+/// Every valid entry claimed in a marker written at `written` (by its
+/// `Last-Modified`, a second coarse) has landed by `written` plus this: its
+/// time is at most a second after the claim (the listing's lower bound less
+/// a second, within [`CLAIM_TO_LISTING_MS`]), and it landed within the
+/// window plus a second of it.
+pub const CLAIM_SETTLE_MS: i64 = LAST_MODIFIED_PRECISION_MS
+    + (CLAIM_TO_LISTING_MS - LAST_MODIFIED_PRECISION_MS)
+    + LAG_WINDOW_MS
+    + LAST_MODIFIED_PRECISION_MS;
+
+/// Listings at once while a marker's claimed entry is missing (its PUT
+/// follows the claim by a round trip); then the next waits for
+/// [`CLAIM_SETTLE_MS`].
+const EAGER_CLAIM_LISTINGS: u32 = 3;
+
+/// Whether the log we know has the entry `claim` names: a valid entry with
+/// its writer tag and a time no earlier than the claim allows (tags repeat
+/// every 1024 writes of a session).
+fn claimed_entry_listed(s: &ManifestState, claim: &Claim, written: Option<EpochMillis>) -> bool {
+    s.known.values().any(|e| {
+        e.key.ends_with(&claim.tag)
+            && e.key[..e.key.len() - claim.tag.len()].ends_with('_')
+            && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS
+            && written.is_none_or(|w| e.ts > w - LAG_WINDOW_MS - 2 * LAST_MODIFIED_PRECISION_MS)
+    })
+}
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::io::Io;
 use crate::core::manifest::{
-    encode_ts, needed_bodies, parse_entry_key, resolve, EntryBody, KnownEntry, Ref,
-    LEGACY_MARKER_BODY,
+    encode_ts, needed_bodies, parse_entry_key, resolve, Claim, EntryBody, KnownEntry, Ref,
+    LAG_WINDOW_MS, LEGACY_MARKER_BODY,
 };
 use crate::core::s3::{
     error_from_response, parse_delete, parse_get, parse_list, GetOptions, GetResult, ListAll,
@@ -112,59 +144,143 @@ impl<I: Io> Db<I> {
 
     /// Brings the resolution of `m` up to date. The caller holds `m`'s lock.
     ///
-    /// The marker is read before the log is listed: a writer PUTs its entry
-    /// before touching the marker, so every entry behind the ETag we keep
-    /// is in the listing that follows. With `list_always` a 304 is not
-    /// trusted: writers need the log itself, since a marker can lag behind
-    /// its entry by any amount (the simulation found both the lost write
-    /// and, when a late marker made us commit again, reordered reads).
+    /// The marker is read first. A marker still carrying the ETag the log
+    /// is settled at proves nothing new can be in the log: writers claim
+    /// the marker before their entry (docs/protocol.md, "Claims"). Under an
+    /// unsettled marker we list, and again while its claimed entry is
+    /// missing (a few times) or once every entry claimed before it must
+    /// have landed. `list_always` lists anyway (writers, settling).
     pub(crate) async fn sync(&self, m: &Ref, list_always: bool) -> Result<()> {
-        let local = self.io.now();
-        let (etag, trusted, resolved, relist_due) = self.with_manifest(m, |s| {
-            (
-                s.marker_etag.clone(),
-                s.marker_trusted,
-                s.resolution.is_some(),
-                s.listed_at.is_none_or(|at| local - at >= s.relist_after_ms),
-            )
+        let marker = self.read_marker(m).await?;
+        let etag = marker.as_ref().map_or("", |mk| mk.etag.as_str());
+        let bound = self.server_lower_bound();
+        let skip = self.with_manifest(m, |s| {
+            if !self.cfg.minimize_list_calls
+                || list_always
+                || s.legacy_seen
+                || s.resolution.is_none()
+                || s.listed_at.is_none()
+            {
+                return false;
+            }
+            if s.settled.as_deref() == Some(etag) {
+                return true;
+            }
+            // Listed under this very marker already and still unsettled.
+            let deadline = marker
+                .as_ref()
+                .and_then(|mk| mk.written)
+                .map(|w| w + CLAIM_SETTLE_MS);
+            s.listed_marker.as_deref() == Some(etag)
+                && !(1..=EAGER_CLAIM_LISTINGS).contains(&s.claim_misses)
+                && deadline.is_none_or(|d| bound.is_none_or(|b| b < d))
         });
-        let conditional =
-            self.cfg.minimize_list_calls && trusted && resolved && !list_always && !relist_due;
-        // With presigned reads the poll is a plain GET (no preflight in a
-        // browser) and we compare the ETag ourselves; else S3 does (304).
+        if skip {
+            return Ok(());
+        }
+        let settled_before = self.with_manifest(m, |s| s.settled.clone());
+        let list_bound = self.list_and_resolve(m).await?;
+        self.settle(m, marker.as_ref(), settled_before.as_deref(), list_bound);
+        Ok(())
+    }
+
+    /// Whether the listing that started when the server's clock was at
+    /// least `list_bound` settles the log at `marker` (see
+    /// [`ManifestState::settled`]): by time, when every entry claimed up
+    /// to the marker must have landed before the listing; or by chain,
+    /// when the marker's claim replaced the ETag we had settled at under
+    /// `If-Match` and the listing has the entry it claims.
+    pub(crate) fn settle(
+        &self,
+        m: &Ref,
+        marker: Option<&MarkerSeen>,
+        settled_before: Option<&str>,
+        list_bound: Option<EpochMillis>,
+    ) {
+        self.with_manifest(m, |s| {
+            s.listed_marker = Some(marker.map_or(String::new(), |mk| mk.etag.clone()));
+            let Some(mk) = marker else {
+                // No marker: settled only over an empty log (a claim
+                // creates the marker before its entry exists).
+                s.settled = s.known.is_empty().then(String::new);
+                s.claim_misses = 0;
+                return;
+            };
+            let by_time = mk
+                .written
+                .zip(list_bound)
+                .is_some_and(|(w, b)| b >= w + CLAIM_SETTLE_MS);
+            let claimed = mk
+                .claim
+                .as_ref()
+                .map(|c| claimed_entry_listed(s, c, mk.written));
+            let by_chain = claimed == Some(true)
+                && mk.claim.as_ref().and_then(|c| c.prev.as_deref()).is_some()
+                && mk.claim.as_ref().and_then(|c| c.prev.as_deref()) == settled_before;
+            if !s.legacy_seen && (by_time || by_chain) {
+                s.settled = Some(mk.etag.clone());
+                s.claim_misses = 0;
+            } else {
+                s.settled = None;
+                s.claim_misses = if claimed == Some(false) {
+                    s.claim_misses + 1
+                } else {
+                    0
+                };
+            }
+        });
+    }
+
+    /// Reads the change marker (conditionally on the one we know when
+    /// reads are not presigned) and remembers it. A body of `""` means a
+    /// client that does not claim wrote here; a marker without a readable
+    /// ETag (a CORS rule that hides it) cannot vouch for anything either.
+    pub(crate) async fn read_marker(&self, m: &Ref) -> Result<Option<MarkerSeen>> {
+        let known = self.with_manifest(m, |s| s.marker.clone());
         let presigned = self.s3.borrow().config.presign_reads;
         let opts = GetOptions {
             version_id: None,
-            if_none_match: etag.clone().filter(|_| conditional && !presigned),
+            if_none_match: known
+                .as_ref()
+                .filter(|_| !presigned)
+                .map(|k| k.etag.clone()),
         };
-        let marker = self
+        let got = self
             .call(
                 |s3, now| s3.get_object(&m.bucket, &m.key, &opts, now),
                 parse_get,
             )
             .await;
-        let (new_etag, legacy) = match marker {
-            Ok(GetResult::NotModified(_)) => return Ok(()),
-            Ok(GetResult::Found(obj))
-                if conditional && obj.meta.etag.is_some() && obj.meta.etag == etag =>
-            {
-                return Ok(())
+        let (seen, untrusted) = match got {
+            Ok(GetResult::NotModified(_)) => (known, false),
+            Ok(GetResult::Found(obj)) => {
+                let untrusted = obj.body == LEGACY_MARKER_BODY || obj.meta.etag.is_none();
+                let seen = obj.meta.etag.map(|etag| MarkerSeen {
+                    etag,
+                    written: obj.meta.last_modified,
+                    claim: Claim::parse(&obj.body),
+                });
+                (seen, untrusted)
             }
-            Ok(GetResult::Found(obj)) => (obj.meta.etag, obj.body == LEGACY_MARKER_BODY),
-            // No marker yet; entries may still exist (a writer stopped
-            // between its entry and its marker).
             Err(e) if e.kind == ErrorKind::NotFound => (None, false),
             Err(e) => return Err(e),
         };
-        // Only a confirming listing under an unchanged marker may find
-        // nothing and so lengthen the interval.
-        let confirming = relist_due && !list_always && new_etag.is_some() && new_etag == etag;
-        self.list_and_resolve(m, confirming).await?;
         self.with_manifest(m, |s| {
-            s.marker_trusted = new_etag.is_some() && !legacy;
-            s.marker_etag = new_etag;
+            s.marker = seen.clone();
+            s.legacy_seen |= untrusted;
         });
-        Ok(())
+        Ok(seen)
+    }
+
+    /// A time the server's clock has certainly reached, once any answer
+    /// bounded it.
+    pub(crate) fn server_lower_bound(&self) -> Option<EpochMillis> {
+        let inner = self.inner.borrow();
+        inner
+            .clock
+            .lower
+            .is_some()
+            .then(|| inner.clock.lower_bound(self.io.now()))
     }
 
     /// [`Self::sync`] under the manifest's lock, as readers do it.
@@ -174,30 +290,25 @@ impl<I: Io> Db<I> {
     }
 
     /// Lists the log (every page), fetches the window's bodies, resolves.
+    /// Returns a lower bound of the server's clock when the listing that
+    /// counted began (`None` before any answer bounded it).
     ///
     /// A window entry that is gone when fetched was collected by a client
     /// that saw a base more than the window newer than ours: our listing is
     /// stale, so list again (never resolve around the hole, which would
     /// fall back to an older base).
-    async fn list_and_resolve(&self, m: &Ref, confirming: bool) -> Result<()> {
+    pub(crate) async fn list_and_resolve(&self, m: &Ref) -> Result<Option<EpochMillis>> {
         let mut stale_listings = 0;
         loop {
             let listed_at = self.io.now();
             match self.list_and_fetch(m).await? {
                 Some(entries) => {
-                    let before = self.with_manifest(m, |s| s.resolution.clone());
                     self.install_log(m, entries);
                     self.persist_state(m).await;
-                    self.with_manifest(m, |s| {
-                        let quiet = confirming && before == s.resolution;
-                        s.relist_after_ms = if quiet {
-                            (s.relist_after_ms * 2).min(RELIST_MAX_MS)
-                        } else {
-                            RELIST_MIN_MS
-                        };
-                        s.listed_at = Some(listed_at);
-                    });
-                    return Ok(());
+                    self.with_manifest(m, |s| s.listed_at = Some(listed_at));
+                    let inner = self.inner.borrow();
+                    let clock = &inner.clock;
+                    return Ok(clock.lower.is_some().then(|| clock.lower_bound(listed_at)));
                 }
                 None => {
                     stale_listings += 1;

@@ -1,18 +1,21 @@
-//! Writes: content, then one entry per manifest, then the change marker.
+//! Writes: content, then per manifest a claim on the change marker and
+//! one entry.
 
 use std::rc::Rc;
 
 use super::queue::QueuedWrite;
-use super::state::Json;
-use super::sync::AUTOCLEAN_GRACE_MS;
+use super::state::{Json, MarkerSeen};
+use super::sync::{AUTOCLEAN_GRACE_MS, CLAIM_TO_LISTING_MS};
 use super::{Batch, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::io::Io;
 use crate::core::json::Json as Value;
 use crate::core::manifest::{
-    files_of, marker_body, EntryBody, EntryKey, KnownEntry, Ref, LAG_WINDOW_MS,
+    claim_body, files_of, writer_tag, Claim, EntryBody, EntryKey, KnownEntry, Ref, LAG_WINDOW_MS,
 };
-use crate::core::s3::{parse_delete, parse_list, parse_put, ListParams, PutMode, PutOptions};
+use crate::core::s3::{
+    parse_delete, parse_list, parse_put, ListParams, ObjectMeta, PutMode, PutOptions,
+};
 use crate::core::time::EpochMillis;
 
 /// A PUT of JSON (content, entries, the marker) in `mode`.
@@ -318,22 +321,64 @@ impl<I: Io> Db<I> {
         let mut rewrites = 0;
         let mut waits = 0;
         loop {
-            let check_started = self.io.now();
-            self.sync(m, true).await?;
-            let (files, newest, session, n) = self.with_manifest(m, |s| {
+            // Is the log settled at the marker as it is now? Then our claim,
+            // chained on it, leaves nothing unknown to us: no listing.
+            let marker = self.read_marker(m).await?;
+            let (settled_here, legacy, session, n) = self.with_manifest(m, |s| {
+                let here = s.resolution.is_some()
+                    && marker.is_some()
+                    && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
+                // Until our entry is in, nothing is settled.
+                s.settled = None;
+                let n = s.writes;
+                s.writes += 1;
+                (here, s.legacy_seen, s.session.clone(), n)
+            });
+            let tag = writer_tag(&session, n);
+            let claim_sent = self.io.now();
+            let prev = marker.as_ref().filter(|_| !legacy);
+            let (claim_etag, chained, claim_date) = self.claim(m, &tag, prev).await?;
+            let claim_bound = self.inner.borrow().clock.lower_bound(claim_sent);
+            let skip = self.cfg.minimize_list_calls && chained && settled_here;
+            let (ts, settles) = if skip {
+                (claim_bound - LAST_MODIFIED_PRECISION_MS, true)
+            } else {
+                let list_started = self.io.now();
+                let settled_before = self.with_manifest(m, |s| s.settled.clone());
+                let list_bound = self.list_and_resolve(m).await?;
+                self.settle(m, marker.as_ref(), settled_before.as_deref(), list_bound);
+                let settled_prev = self.with_manifest(m, |s| {
+                    s.settled.is_some()
+                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
+                });
+                // Bounded with every answer so far, the listing's included;
+                // and at most a claim's allowance after the claim.
+                let listed = self.inner.borrow().clock.lower_bound(list_started);
+                let ts = listed.min(claim_bound + CLAIM_TO_LISTING_MS) - LAST_MODIFIED_PRECISION_MS;
+                (ts, chained && (settled_here || settled_prev))
+            };
+            self.with_manifest(m, |s| {
+                s.settled = None;
+                s.marker = claim_etag.clone().map(|etag| MarkerSeen {
+                    etag,
+                    written: claim_date,
+                    claim: Some(Claim {
+                        tag: tag.clone(),
+                        prev: None,
+                    }),
+                });
+                s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
+            });
+            let (files, newest) = self.with_manifest(m, |s| {
                 let r = s.resolution.as_ref();
                 let files = r.map(|r| r.files.clone()).unwrap_or_default();
-                let newest = r.and_then(|r| r.newest_ts);
-                (files, newest, s.session.clone(), s.writes)
+                (files, r.and_then(|r| r.newest_ts))
             });
-            // Bounded with every answer so far, the sync's included.
-            let ts =
-                self.inner.borrow().clock.lower_bound(check_started) - LAST_MODIFIED_PRECISION_MS;
             if let Some(newest) = newest.filter(|&n| n >= ts) {
                 // An entry we know is not older than our time (its writer's
                 // clock is ahead of our bound). Sorting after it with a later
                 // `ts` would break the argument above; instead wait until
-                // our bound passes it, and list again.
+                // our bound passes it, and claim and list again.
                 waits += 1;
                 if waits > MAX_ENTRY_REWRITES {
                     return Err(Error::new(
@@ -347,7 +392,6 @@ impl<I: Io> Db<I> {
                 continue;
             }
             let (object, _) = EntryKey::new(&m.key, ts, &session, n);
-            self.with_manifest(m, |s| s.writes += 1);
             let body = EntryBody::new(&files, changes);
             let bytes = body.to_bytes();
             // Stored before it is sent: whoever resumes this write must
@@ -380,7 +424,8 @@ impl<I: Io> Db<I> {
                 .landing_time(m, &object, ts, sent_lower, answered)
                 .await?
             else {
-                // Readers ignore it: write again, at the corrected time.
+                // Readers ignore it: claim and write again, at the
+                // corrected time.
                 rewrites += 1;
                 if rewrites > MAX_ENTRY_REWRITES {
                     return Err(Error::new(
@@ -392,8 +437,73 @@ impl<I: Io> Db<I> {
             };
             self.entry_landed(m, write_id, &object, ts, Some(landed), Some(body))
                 .await;
+            #[cfg(test)]
+            if skip {
+                self.unlisted_entries.set(self.unlisted_entries.get() + 1);
+            }
+            if settles {
+                // Everything claimed before our claim was known, and ours
+                // is in: the log is settled at our marker.
+                self.with_manifest(m, |s| s.settled = claim_etag);
+            }
             return Ok(());
         }
+    }
+
+    /// Writes the marker claiming the entry `tag` (docs/protocol.md,
+    /// "Claims"): under `If-Match` on the marker we read (`prev`) when the
+    /// server enforces it, so that pollers settled there need only find
+    /// our entry; else unconditionally. The first claim probes whether the
+    /// server enforces `If-Match` at all: one that ignores it writes the
+    /// probe, which is then the claim. Returns the new ETag, whether the
+    /// claim is chained on `prev`, and the answer's `Date`.
+    async fn claim(
+        &self,
+        m: &Ref,
+        tag: &str,
+        prev: Option<&MarkerSeen>,
+    ) -> Result<(Option<String>, bool, Option<EpochMillis>)> {
+        let nonce = format!("{:06x}", self.inner.borrow_mut().rng.next_u64() & 0xff_ffff);
+        let refused =
+            |e: &Error| matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound);
+        if self.with_manifest(m, |s| s.conditional.is_none()) {
+            let probe = PutMode::Update("\"mps3-if-match-probe\"".into());
+            let body = claim_body(tag, &nonce, None);
+            match self.put_marker(m, body, probe).await {
+                Ok(meta) => {
+                    self.with_manifest(m, |s| s.conditional = Some(false));
+                    return Ok((meta.etag, false, meta.date));
+                }
+                Err(e) if refused(&e) => self.with_manifest(m, |s| s.conditional = Some(true)),
+                Err(e) if e.is_retryable() || e.kind == ErrorKind::Offline => return Err(e),
+                // Refused some other way (conditions not implemented).
+                Err(_) => self.with_manifest(m, |s| s.conditional = Some(false)),
+            }
+        }
+        if let Some(prev) = prev.filter(|_| self.with_manifest(m, |s| s.conditional == Some(true)))
+        {
+            let body = claim_body(tag, &nonce, Some(&prev.etag));
+            match self
+                .put_marker(m, body, PutMode::Update(prev.etag.clone()))
+                .await
+            {
+                Ok(meta) => return Ok((meta.etag, true, meta.date)),
+                Err(e) if refused(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let body = claim_body(tag, &nonce, None);
+        let meta = self.put_marker(m, body, PutMode::Overwrite).await?;
+        Ok((meta.etag, false, meta.date))
+    }
+
+    async fn put_marker(&self, m: &Ref, body: Vec<u8>, mode: PutMode) -> Result<ObjectMeta> {
+        let opts = json_put(mode);
+        self.call(
+            |s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &opts, now),
+            parse_put,
+        )
+        .await
     }
 
     /// Our entry `object` is valid: known, our masks retire once a
@@ -436,11 +546,6 @@ impl<I: Io> Db<I> {
                 let _ = self.sync(m, true).await;
             }
         }
-        let version = object
-            .strip_prefix(m.key.as_str())
-            .and_then(|v| v.strip_prefix('@'))
-            .unwrap_or(object);
-        self.touch_marker(m, version).await;
     }
 
     /// Whether an entry PUT made earlier, `object` at time `ts`, counts:
@@ -580,45 +685,6 @@ impl<I: Io> Db<I> {
             .iter()
             .find(|e| e.key == object)
             .map(|e| e.last_modified))
-    }
-
-    /// Tells pollers the log changed.
-    ///
-    /// Conditional on the ETag we resolved against: if it matches, nobody
-    /// else wrote in between and our next poll may trust a 304 on our own
-    /// marker; if not, write anyway and make the next poll list.
-    async fn touch_marker(&self, m: &Ref, version: &str) {
-        let (etag, trusted) = self.with_manifest(m, |s| (s.marker_etag.clone(), s.marker_trusted));
-        let body = marker_body(version);
-        let conditional = json_put(match (&etag, trusted) {
-            (Some(e), true) => PutMode::Update(e.clone()),
-            _ => PutMode::Overwrite,
-        });
-        let first = self
-            .call(
-                |s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &conditional, now),
-                parse_put,
-            )
-            .await;
-        let outcome = match first {
-            Err(e) if e.kind == ErrorKind::PreconditionFailed => {
-                let plain = json_put(PutMode::Overwrite);
-                self.call(
-                    |s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &plain, now),
-                    parse_put,
-                )
-                .await
-                .map(|meta| (meta, false))
-            }
-            other => other.map(|meta| (meta, trusted)),
-        };
-        self.with_manifest(m, |s| match outcome {
-            Ok((meta, still_trusted)) => {
-                s.marker_etag = meta.etag;
-                s.marker_trusted = still_trusted;
-            }
-            Err(_) => s.marker_trusted = false,
-        });
     }
 
     /// A versioned bucket named the version of a local write: subscribers

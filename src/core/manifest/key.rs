@@ -68,8 +68,7 @@ pub struct EntryKey {
 impl EntryKey {
     /// A new entry key of `session`'s `n`-th write at `ts`.
     pub fn new(manifest_key: &str, ts: EpochMillis, session: &str, n: u32) -> (String, EntryKey) {
-        let counter = base32((1023 - (n % 1024)) as u64, 2);
-        let version = format!("{}_{session}_{counter}", encode_ts(ts));
+        let version = format!("{}_{}", encode_ts(ts), writer_tag(session, n));
         (
             format!("{manifest_key}@{version}"),
             EntryKey {
@@ -79,6 +78,12 @@ impl EntryKey {
             },
         )
     }
+}
+
+/// `<session>_<counter>`: the part of an entry's version that names its
+/// writer and write, known before its time is (a claim names it).
+pub fn writer_tag(session: &str, n: u32) -> String {
+    format!("{session}_{}", base32((1023 - (n % 1024)) as u64, 2))
 }
 
 /// Parses an object key as an entry of `manifest_key`'s log. Valid keys

@@ -2,12 +2,14 @@
 //! bucket that maps logical keys to immutable content objects (protocol v1,
 //! the layout of the JavaScript mps3 client; see docs/protocol.md).
 
+mod claim;
 mod entry;
 mod key;
 mod resolve;
 
+pub use claim::{claim_body, Claim};
 pub use entry::{files_json, files_of, EntryBody, FileRef, Files};
-pub use key::{decode_ts, encode_ts, parse_entry_key, EntryKey, LAG_WINDOW_MS};
+pub use key::{decode_ts, encode_ts, parse_entry_key, writer_tag, EntryKey, LAG_WINDOW_MS};
 pub use resolve::{needed_bodies, resolve, KnownEntry, Resolution};
 
 use crate::core::error::{Error, Result};
@@ -39,15 +41,6 @@ impl Ref {
             .ok_or_else(|| Error::bad_response(format!("manifest url {url:?} has no '/'")))?;
         Ok(Ref::new(bucket, key))
     }
-}
-
-/// The body of the change marker after a write: a JSON string naming the
-/// entry's version. mps3 0.0.81 writes `""` every time, whose ETag never
-/// changes, so a poll with `If-None-Match` could never see a change; a body
-/// unique to each write gives each write its own ETag. Old clients read any
-/// JSON string here.
-pub fn marker_body(version: &str) -> Vec<u8> {
-    crate::core::json::quote(version).into_bytes()
 }
 
 /// The marker body of clients that write `""`: its ETag says nothing, so a

@@ -51,6 +51,9 @@ pub struct S3Model {
     pub puts: Vec<PutRecord>,
     /// Requests by kind (`LIST`, `GET`, `304`, ...).
     pub requests: Vec<(&'static str, usize)>,
+    /// Behave like servers that ignore `If-Match` and `If-None-Match` on
+    /// PUT (Garage, some S3 gateways).
+    pub ignore_put_conditions: bool,
     next_version: u64,
 }
 
@@ -84,6 +87,7 @@ impl S3Model {
             lm_precision_ms,
             puts: Vec::new(),
             requests: Vec::new(),
+            ignore_put_conditions: false,
             next_version: 1,
         }
     }
@@ -209,10 +213,11 @@ impl S3Model {
                     .get(&key)
                     .and_then(|v| v.last())
                     .filter(|v| !v.delete_marker);
-                if req.header("if-none-match") == Some("*") && current.is_some() {
+                let conditions = !self.ignore_put_conditions;
+                if conditions && req.header("if-none-match") == Some("*") && current.is_some() {
                     return error(412, "PreconditionFailed", now);
                 }
-                if let Some(expected) = req.header("if-match") {
+                if let Some(expected) = req.header("if-match").filter(|_| conditions) {
                     match current {
                         None => return error(404, "NoSuchKey", now),
                         Some(v) if v.etag != expected => {

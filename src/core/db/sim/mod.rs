@@ -68,6 +68,9 @@ struct SimIo {
     /// reaches the server: `(n, whether the server applies it)`.
     crash_at: Cell<Option<(u32, bool)>>,
     sent: Cell<u32>,
+    /// Each request sent, as `<METHOD> <url>`: what scripted tests check
+    /// their request numbers against.
+    requests: RefCell<Vec<String>>,
     /// Scripted faults by request number: "drop" (applied, the answer
     /// lost) or "503".
     script: RefCell<BTreeMap<u32, &'static str>>,
@@ -105,6 +108,9 @@ impl Io for SimIo {
         }
         self.exec.sleep(self.latency()).await;
         self.sent.set(self.sent.get() + 1);
+        self.requests
+            .borrow_mut()
+            .push(format!("{:?} {}", req.method, req.url));
         if let Some((n, applied)) = self.crash_at.get() {
             if self.sent.get() == n {
                 if applied {
@@ -344,7 +350,15 @@ impl Params {
             } else {
                 [0.0, 0.05, 0.2][rng.range(0, 3) as usize]
             },
-            think_ms: if contended { 1 } else { 400 },
+            // Sparse seeds pause past the settling of claims (8 s), so
+            // that writers find their log settled and skip the listing.
+            think_ms: if contended {
+                1
+            } else if rng.next_f64() < 0.4 {
+                12_000
+            } else {
+                400
+            },
             cache_bytes: if rng.next_f64() < 0.5 { 64 } else { 4 << 20 },
             presign_reads: rng.next_f64() < 0.5,
             toggles: rng.next_f64() < 0.3,
@@ -380,6 +394,8 @@ struct Outcome {
     device: Rc<Device>,
     /// Whether a crashed client was started again (it then reads last).
     restarted: bool,
+    /// Entries written without a listing (a settled log, a chained claim).
+    unlisted: u32,
 }
 
 /// A client of the simulation and the switches of its world.
@@ -416,6 +432,7 @@ fn make_client(
         device: device.clone(),
         offline: offline.clone(),
         crash_at: Cell::new(None),
+        requests: RefCell::default(),
         sent: Cell::new(0),
         script: RefCell::new(BTreeMap::new()),
         namespace: format!("c{client}/"),
@@ -735,6 +752,7 @@ fn run(seed: u64) -> Outcome {
         stop.get(),
         "seed {seed}: the run did not finish (deadlock?)"
     );
+    let unlisted = dbs.iter().map(|db| db.unlisted_entries.get()).sum();
     for db in &dbs {
         db.shutdown();
     }
@@ -750,6 +768,7 @@ fn run(seed: u64) -> Outcome {
         params: p,
         device,
         restarted,
+        unlisted,
     }
 }
 
@@ -1031,9 +1050,10 @@ fn seeds() -> Vec<u64> {
 #[test]
 fn simulated_clients_converge_and_lose_no_acknowledged_write() {
     let mut failures = Vec::new();
-    let (mut writes, mut reads, mut rejected) = (0, 0, 0);
+    let (mut writes, mut reads, mut rejected, mut unlisted) = (0, 0, 0, 0);
     for seed in seeds() {
         let outcome = run(seed);
+        unlisted += outcome.unlisted;
         for r in &outcome.history {
             match (&r.op, &r.outcome) {
                 (_, Some(Err(_))) => rejected += 1,
@@ -1052,8 +1072,12 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
             failures.push(format!("seed {seed}: {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
         }
     }
-    eprintln!("simulation: {} seeds, {writes} acknowledged writes, {reads} reads, {rejected} rejected operations", seeds().len());
+    eprintln!("simulation: {} seeds, {writes} acknowledged writes ({unlisted} entries written without a listing), {reads} reads, {rejected} rejected operations", seeds().len());
     assert!(writes > 0 && reads > 0, "the workload did nothing");
+    assert!(
+        unlisted * 40 > writes,
+        "too few entries took the settled path ({unlisted} of {writes}) to test it"
+    );
     assert!(
         failures.is_empty(),
         "{} failing seeds:\n{}",
@@ -1268,6 +1292,16 @@ fn offline_bytes_bounds_the_stored_content_least_recently_used_out() {
     );
 }
 
+/// Scripted tests name requests by number: check that request `n` is the
+/// entry PUT they mean to hit.
+fn assert_is_entry_put(requests: &[String], n: usize) {
+    let r = &requests[n - 1];
+    assert!(
+        r.starts_with("Put ") && r.contains(&format!("/{MANIFEST}%40")),
+        "request {n} is {r}, not the entry PUT: {requests:#?}"
+    );
+}
+
 /// A write whose entry PUT landed but whose answers were all lost until
 /// the retries gave up: it may be in the log, so it must not be rejected
 /// (a rejected write must never appear); it is settled and acknowledged.
@@ -1282,12 +1316,13 @@ fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
         device,
     } = quiet_world(&p, 3);
     let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-    // Requests: content PUT, marker GET, LIST, then the entry PUT (4):
-    // applied with its answer lost, and its retry refused.
+    // Requests: content PUT, marker GET (404), the claim's If-Match probe
+    // (refused), the claim, LIST, then the entry PUT (6): applied with its
+    // answer lost, and its retry refused.
     c.db.io()
         .script
         .borrow_mut()
-        .extend([(4, "drop"), (5, "503")]);
+        .extend([(6, "drop"), (7, "503")]);
     let result: Rc<RefCell<Option<Result<()>>>> = Rc::default();
     let (db, r) = (c.db.clone(), result.clone());
     exec.spawn(0, async move {
@@ -1295,6 +1330,7 @@ fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
     });
     exec.run_until(START + 120_000);
     let r = result.borrow().clone();
+    assert_is_entry_put(&c.db.io().requests.borrow(), 6);
     assert_eq!(r, Some(Ok(())), "acknowledged once settled");
     let log = oracle_log(&model.borrow());
     assert_eq!(log.len(), 1, "committed once: {log:?}");
@@ -1342,8 +1378,9 @@ fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
     }
     let sub = two.db.subscribe(&Ref::new(BUCKET, "k"), None).unwrap();
     // Tab one dies right after its entry PUT for "first" reaches the
-    // server (content PUT, marker GET, LIST, entry PUT = request 4).
-    one.db.io().crash_at.set(Some((4, true)));
+    // server (content PUT, marker GET, probe, claim, LIST, entry PUT =
+    // request 6).
+    one.db.io().crash_at.set(Some((6, true)));
     let (exec1, db1) = (exec.clone(), one.db.clone());
     exec.spawn(0, async move {
         let batch = vec![(Ref::new(BUCKET, "k"), Some(json("first")))];
@@ -1383,6 +1420,7 @@ fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
             .unwrap();
     });
     exec.run_until(START + 45_000);
+    assert_is_entry_put(&one.db.io().requests.borrow(), 6);
     let log = oracle_log(&model.borrow());
     let values = contents(&model.borrow(), false);
     let written: Vec<String> = log
@@ -1415,4 +1453,151 @@ fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
         [Some("first".into()), Some("second".into())],
         "the first call is the current value (tab one's, already masked), then one per version"
     );
+}
+
+/// PUTs and LISTs among the requests a client sent from `from` on.
+fn puts_and_lists(requests: &[String], from: usize) -> (usize, usize) {
+    let r = &requests[from..];
+    (
+        r.iter().filter(|r| r.starts_with("Put ")).count(),
+        r.iter().filter(|r| r.contains("list-type=2")).count(),
+    )
+}
+
+/// A client polling every 100 ms, recording the values its subscriber of
+/// "a" hears.
+fn poll_loop(exec: &Rc<Executor>, c: &Client, group: usize) -> Rc<RefCell<Vec<Option<String>>>> {
+    let heard: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
+    let sub = c.db.subscribe(&Ref::new(BUCKET, "a"), None).unwrap();
+    let (db, exec2, heard2) = (c.db.clone(), exec.clone(), heard.clone());
+    exec.spawn(group, async move {
+        loop {
+            db.poll_once().await;
+            for e in db.take_events() {
+                if let Event::Value { sub: s, value } = e {
+                    assert_eq!(s, sub);
+                    heard2.borrow_mut().push(value.as_ref().map(unjson));
+                }
+            }
+            exec2.sleep(100).await;
+        }
+    });
+    heard
+}
+
+/// Claims (docs/protocol.md): once a client's log is settled, its put is
+/// three PUTs and no listing (content, claim, entry); an idle poll is one
+/// GET; another client settles again by finding the claimed entry in one
+/// listing. Everyone hears every value, in order.
+#[test]
+fn a_settled_writer_puts_without_listing_and_idle_polls_never_list() {
+    let p = quiet_params(false);
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, 21);
+    let w = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let r = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+    let heard_w = poll_loop(&exec, &w, 0);
+    let heard_r = poll_loop(&exec, &r, 1);
+    // (PUTs, LISTs) of each put by the writer, and the reader's LISTs
+    // during the idle minute at the end.
+    let per_put: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
+    let idle_lists: Rc<Cell<Option<(usize, usize)>>> = Rc::default();
+    let (exec1, w1, r1, per_put1, idle1) = (
+        exec.clone(),
+        w.db.clone(),
+        r.db.clone(),
+        per_put.clone(),
+        idle_lists.clone(),
+    );
+    exec.spawn(2, async move {
+        for i in 0..6 {
+            // The first put is cold; the second comes before the log is
+            // settled at its claim; then every 9 s, past the settling.
+            exec1.sleep(if i < 2 { 500 } else { 9_000 }).await;
+            let from = w1.io().requests.borrow().len();
+            w1.put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
+                .await
+                .unwrap();
+            per_put1
+                .borrow_mut()
+                .push(puts_and_lists(&w1.io().requests.borrow(), from));
+        }
+        exec1.sleep(5_000).await;
+        let (fw, fr) = (
+            w1.io().requests.borrow().len(),
+            r1.io().requests.borrow().len(),
+        );
+        exec1.sleep(60_000).await;
+        idle1.set(Some((
+            puts_and_lists(&w1.io().requests.borrow(), fw).1,
+            puts_and_lists(&r1.io().requests.borrow(), fr).1,
+        )));
+    });
+    exec.run_until(START + 180_000);
+    let per_put = per_put.borrow().clone();
+    assert_eq!(per_put.len(), 6, "every put was acknowledged");
+    // Cold: content, the If-Match probe, the claim, the entry; a listing.
+    assert_eq!(per_put[0], (4, 1), "the first put: {per_put:?}");
+    // Settled: content, claim, entry, and no listing.
+    for (i, &counts) in per_put.iter().enumerate().skip(2) {
+        assert_eq!(counts, (3, 0), "put {i} of {per_put:?}");
+    }
+    assert_eq!(
+        idle_lists.get(),
+        Some((0, 0)),
+        "a minute of idle polls lists nothing"
+    );
+    let values: Vec<Option<String>> = (0..6).map(|i| Some(format!("v{i}"))).collect();
+    for heard in [&heard_w, &heard_r] {
+        let mut heard = heard.borrow().clone();
+        // The first call is the current value (absent at the start).
+        assert_eq!(heard.remove(0), None);
+        heard.dedup();
+        assert_eq!(heard, values, "every value, in order");
+    }
+    // The reader listed about once per put: it settled again by finding
+    // each chained claim's entry, not by waiting out the deadline.
+    let reader_lists = puts_and_lists(&r.db.io().requests.borrow(), 0).1;
+    assert!(
+        reader_lists <= 6 * 2 + 2,
+        "the reader listed {reader_lists} times"
+    );
+    assert_eq!(oracle_log(&model.borrow()).len(), 6);
+}
+
+/// A server that ignores `If-Match` could let two claims chain on one
+/// marker: the probe finds that out, and every put then lists.
+#[test]
+fn a_server_ignoring_if_match_makes_every_put_list() {
+    let p = quiet_params(false);
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, 22);
+    model.borrow_mut().ignore_put_conditions = true;
+    let w = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let _heard = poll_loop(&exec, &w, 0);
+    let per_put: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
+    let (exec1, w1, per_put1) = (exec.clone(), w.db.clone(), per_put.clone());
+    exec.spawn(2, async move {
+        for i in 0..4 {
+            exec1.sleep(9_000).await;
+            let from = w1.io().requests.borrow().len();
+            w1.put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
+                .await
+                .unwrap();
+            per_put1
+                .borrow_mut()
+                .push(puts_and_lists(&w1.io().requests.borrow(), from));
+        }
+    });
+    exec.run_until(START + 120_000);
+    // The probe is written (it is the first claim); each put lists.
+    assert_eq!(*per_put.borrow(), [(3, 1), (3, 1), (3, 1), (3, 1)]);
 }
