@@ -27,8 +27,10 @@ pub struct IdbStore {
     state: RefCell<State>,
 }
 
-fn storage_error(e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::Storage, format!("IndexedDB: {e}"))
+/// rexie's errors say no more than "idb error", so the message is ours:
+/// formatting theirs would only bind their formatting code into the .wasm.
+fn storage_error<E>(_: E) -> Error {
+    Error::new(ErrorKind::Storage, "IndexedDB refused the request")
 }
 
 impl Default for IdbStore {
@@ -43,7 +45,7 @@ impl IdbStore {
     async fn db(&self) -> Result<Rc<Rexie>> {
         match &*self.state.borrow() {
             State::Open(db) => return Ok(db.clone()),
-            State::Failed(why) => return Err(storage_error(why)),
+            State::Failed(why) => return Err(Error::new(ErrorKind::Storage, why.clone())),
             State::Closed => {}
         }
         let mut builder = Rexie::builder(DB_NAME).version(DB_VERSION);
@@ -57,10 +59,10 @@ impl IdbStore {
                 *self.state.borrow_mut() = State::Open(db.clone());
                 Ok(db)
             }
-            Err(e) => {
-                let why = e.to_string();
-                *self.state.borrow_mut() = State::Failed(why.clone());
-                Err(storage_error(why))
+            Err(_) => {
+                let why = "IndexedDB could not be opened";
+                *self.state.borrow_mut() = State::Failed(why.into());
+                Err(Error::new(ErrorKind::Storage, why))
             }
         }
     }

@@ -200,8 +200,16 @@ impl<I: Io> Db<I> {
 
     fn with_manifest<T>(&self, m: &Ref, f: impl FnOnce(&mut ManifestState) -> T) -> T {
         let mut inner = self.inner.borrow_mut();
-        let inner = &mut *inner;
-        let i = match inner.manifests.iter().position(|(r, _)| r == m) {
+        let i = Self::manifest_index(&mut inner, m);
+        f(&mut inner.manifests[i].1)
+    }
+
+    /// The index of `m`'s state, created on first use. Not generic, and
+    /// kept out of line: `with_manifest` has some fifty callers, and a copy
+    /// of this in each cost kilobytes of .wasm.
+    #[inline(never)]
+    fn manifest_index(inner: &mut Inner, m: &Ref) -> usize {
+        match inner.manifests.iter().position(|(r, _)| r == m) {
             Some(i) => i,
             None => {
                 let session = inner.rng.session_id();
@@ -210,8 +218,7 @@ impl<I: Io> Db<I> {
                     .push((m.clone(), ManifestState::new(session)));
                 inner.manifests.len() - 1
             }
-        };
-        f(&mut inner.manifests[i].1)
+        }
     }
 
     fn check_ref(r: &Ref) -> Result<()> {
