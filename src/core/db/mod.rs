@@ -26,6 +26,7 @@ pub use offline::Pending;
 pub use queue::QueuedWrite;
 pub use state::{Event, Json};
 use state::{ManifestState, Subscriber};
+use sync::Freshness;
 
 use crate::core::clock::ClockSync;
 use crate::core::error::{Error, ErrorKind, Result};
@@ -275,7 +276,7 @@ impl<I: Io> Db<I> {
         let answer_from_store = cached && resolved;
         if !all_masked && !answer_from_store {
             if self.online.get() {
-                self.locked_sync(&m).await?;
+                self.locked_sync(&m, Freshness::Read).await?;
             } else if !resolved {
                 return Err(Error::new(
                     ErrorKind::Offline,
@@ -407,7 +408,7 @@ impl<I: Io> Db<I> {
             return;
         }
         for m in self.watched() {
-            match self.locked_sync(&m).await {
+            match self.locked_sync(&m, Freshness::Poll).await {
                 Ok(()) => {
                     if self.cfg.autoclean {
                         self.autoclean(&m).await;

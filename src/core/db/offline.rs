@@ -12,6 +12,7 @@
 use super::queue::{seq_key, QueuedWrite};
 use super::state::Mask;
 use super::stored_lru::StoredLru;
+use super::sync::Freshness;
 use super::Db;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::io::{Io, Table};
@@ -476,7 +477,7 @@ impl<I: Io> Db<I> {
                     .collect();
                 if self.online.get() {
                     for m in &masked {
-                        let _ = self.locked_sync(m).await;
+                        let _ = self.locked_sync(m, Freshness::Read).await;
                     }
                 }
                 for m in self.unmask_write(old_id) {

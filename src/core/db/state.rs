@@ -47,10 +47,9 @@ pub struct ManifestState {
     /// A client that does not claim (mps3 0.0.81, marker body `""`) has
     /// written here: no marker vouches for the log any more; list always.
     pub legacy_seen: bool,
-    /// Listings that looked for the entry the current, unsettled marker
-    /// claims and did not find it: the first few come at once (its PUT is
-    /// usually one round trip behind), later ones wait for the deadline.
-    pub claim_misses: u32,
+    /// How long after the last listing a poll lists again under the same
+    /// unsettled marker (doubling, from half a second).
+    pub relist_after_ms: i64,
     /// Whether the server enforces `If-Match` on PUT (probed once, on the
     /// first claim): chained claims depend on it.
     pub conditional: Option<bool>,
@@ -88,7 +87,7 @@ impl ManifestState {
             marker: None,
             settled: None,
             legacy_seen: false,
-            claim_misses: 0,
+            relist_after_ms: 0,
             conditional: None,
             known: BTreeMap::new(),
             resolution: None,

@@ -23,10 +23,24 @@ pub const CLAIM_SETTLE_MS: i64 = LAST_MODIFIED_PRECISION_MS
     + LAG_WINDOW_MS
     + LAST_MODIFIED_PRECISION_MS;
 
-/// Listings at once while a marker's claimed entry is missing (its PUT
-/// follows the claim by a round trip); then the next waits for
-/// [`CLAIM_SETTLE_MS`].
-const EAGER_CLAIM_LISTINGS: u32 = 3;
+/// Under a marker the log is not settled at, polls list again after this,
+/// doubling, until [`CLAIM_SETTLE_MS`] after the marker settles it: an
+/// entry claimed before the marker usually lands within a round trip.
+const RELIST_FIRST_MS: i64 = 500;
+
+/// What a sync may skip.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// A poll: under a marker the log is not settled at, it lists on a
+    /// backoff (see [`RELIST_FIRST_MS`]).
+    Poll,
+    /// A read (`get`, a subscriber's first value): lists unless the log is
+    /// settled at the marker, so that it sees every write acknowledged
+    /// before it.
+    Read,
+    /// Lists whatever the marker says (writers, settling an attempt).
+    List,
+}
 
 /// Whether the log we know has the entry `claim` names: a valid entry with
 /// its writer tag and a time no earlier than the claim allows (tags repeat
@@ -146,33 +160,35 @@ impl<I: Io> Db<I> {
     ///
     /// The marker is read first. A marker still carrying the ETag the log
     /// is settled at proves nothing new can be in the log: writers claim
-    /// the marker before their entry (docs/protocol.md, "Claims"). Under an
-    /// unsettled marker we list, and again while its claimed entry is
-    /// missing (a few times) or once every entry claimed before it must
-    /// have landed. `list_always` lists anyway (writers, settling).
-    pub(crate) async fn sync(&self, m: &Ref, list_always: bool) -> Result<()> {
+    /// the marker before their entry (docs/protocol.md, "Claims"). Under
+    /// an unsettled marker reads list; polls list on a backoff, and once
+    /// every entry claimed before it must have landed.
+    pub(crate) async fn sync(&self, m: &Ref, freshness: Freshness) -> Result<()> {
         let marker = self.read_marker(m).await?;
         let etag = marker.as_ref().map_or("", |mk| mk.etag.as_str());
         let bound = self.server_lower_bound();
+        let local = self.io.now();
         let skip = self.with_manifest(m, |s| {
             if !self.cfg.minimize_list_calls
-                || list_always
+                || freshness == Freshness::List
                 || s.legacy_seen
                 || s.resolution.is_none()
-                || s.listed_at.is_none()
             {
                 return false;
             }
             if s.settled.as_deref() == Some(etag) {
                 return true;
             }
-            // Listed under this very marker already and still unsettled.
+            // A poll, listed under this very marker already, unsettled.
+            let Some(at) = s.listed_at.filter(|_| freshness == Freshness::Poll) else {
+                return false;
+            };
             let deadline = marker
                 .as_ref()
                 .and_then(|mk| mk.written)
                 .map(|w| w + CLAIM_SETTLE_MS);
             s.listed_marker.as_deref() == Some(etag)
-                && !(1..=EAGER_CLAIM_LISTINGS).contains(&s.claim_misses)
+                && local - at < s.relist_after_ms
                 && deadline.is_none_or(|d| bound.is_none_or(|b| b < d))
         });
         if skip {
@@ -198,12 +214,18 @@ impl<I: Io> Db<I> {
         list_bound: Option<EpochMillis>,
     ) {
         self.with_manifest(m, |s| {
-            s.listed_marker = Some(marker.map_or(String::new(), |mk| mk.etag.clone()));
+            let etag = marker.map_or(String::new(), |mk| mk.etag.clone());
+            // Listing again under one marker doubles the wait for the next.
+            s.relist_after_ms = if s.listed_marker.as_deref() == Some(etag.as_str()) {
+                (s.relist_after_ms * 2).min(CLAIM_SETTLE_MS)
+            } else {
+                RELIST_FIRST_MS
+            };
+            s.listed_marker = Some(etag);
             let Some(mk) = marker else {
                 // No marker: settled only over an empty log (a claim
                 // creates the marker before its entry exists).
                 s.settled = s.known.is_empty().then(String::new);
-                s.claim_misses = 0;
                 return;
             };
             let by_time = mk
@@ -217,17 +239,7 @@ impl<I: Io> Db<I> {
             let by_chain = claimed == Some(true)
                 && mk.claim.as_ref().and_then(|c| c.prev.as_deref()).is_some()
                 && mk.claim.as_ref().and_then(|c| c.prev.as_deref()) == settled_before;
-            if !s.legacy_seen && (by_time || by_chain) {
-                s.settled = Some(mk.etag.clone());
-                s.claim_misses = 0;
-            } else {
-                s.settled = None;
-                s.claim_misses = if claimed == Some(false) {
-                    s.claim_misses + 1
-                } else {
-                    0
-                };
-            }
+            s.settled = (!s.legacy_seen && (by_time || by_chain)).then(|| mk.etag.clone());
         });
     }
 
@@ -283,10 +295,11 @@ impl<I: Io> Db<I> {
             .then(|| inner.clock.lower_bound(self.io.now()))
     }
 
-    /// [`Self::sync`] under the manifest's lock, as readers do it.
-    pub(crate) async fn locked_sync(&self, m: &Ref) -> Result<()> {
+    /// [`Self::sync`] under the manifest's lock, as readers and pollers
+    /// do it.
+    pub(crate) async fn locked_sync(&self, m: &Ref, freshness: Freshness) -> Result<()> {
         let _guard = self.with_manifest(m, |s| s.lock.clone()).lock().await;
-        self.sync(m, false).await
+        self.sync(m, freshness).await
     }
 
     /// Lists the log (every page), fetches the window's bodies, resolves.
@@ -515,7 +528,7 @@ impl<I: Io> Db<I> {
         if !self.online.get() {
             return Ok(());
         }
-        match self.locked_sync(&m).await {
+        match self.locked_sync(&m, Freshness::Read).await {
             // Went offline meanwhile: what is stored was delivered above.
             Err(e) if e.kind == ErrorKind::Offline => return Ok(()),
             other => other?,

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::queue::QueuedWrite;
 use super::state::{Json, MarkerSeen};
-use super::sync::{AUTOCLEAN_GRACE_MS, CLAIM_TO_LISTING_MS};
+use super::sync::{Freshness, AUTOCLEAN_GRACE_MS, CLAIM_TO_LISTING_MS};
 use super::{Batch, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::io::Io;
@@ -543,7 +543,7 @@ impl<I: Io> Db<I> {
             // Settled from a listing: read the log as readers will (on
             // failure the masks stay until a later resolution has it).
             _ => {
-                let _ = self.sync(m, true).await;
+                let _ = self.sync(m, Freshness::List).await;
             }
         }
     }
@@ -581,7 +581,7 @@ impl<I: Io> Db<I> {
             };
             if !observed {
                 // The first answer bounds the server's clock.
-                self.sync(m, true).await?;
+                self.sync(m, Freshness::List).await?;
                 continue;
             }
             if bound >= final_after {
@@ -602,7 +602,7 @@ impl<I: Io> Db<I> {
         if age < AUTOCLEAN_GRACE_MS - LAG_WINDOW_MS - 10_000 {
             return Ok(None);
         }
-        self.sync(m, true).await?;
+        self.sync(m, Freshness::List).await?;
         let newer_base = self.with_manifest(m, |s| {
             s.known.values().any(|e| {
                 e.ts > ts + LAG_WINDOW_MS && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS

@@ -396,6 +396,9 @@ struct Outcome {
     restarted: bool,
     /// Entries written without a listing (a settled log, a chained claim).
     unlisted: u32,
+    /// Reads made as soon as every write was committed (before the quiet
+    /// time the final reads wait for): survivors', then a fresh client's.
+    prompt: Vec<(usize, Reads)>,
 }
 
 /// A client of the simulation and the switches of its world.
@@ -703,6 +706,8 @@ fn run(seed: u64) -> Outcome {
     let keys = p.keys.clone();
     let fresh = make_client(&exec, &model, &net, &device, &p, 99, 99, rng.next_u64()).db;
     let (device5, restarted5) = (device.clone(), restarted.clone());
+    let prompt: Rc<RefCell<Vec<(usize, Reads)>>> = Rc::default();
+    let prompt5 = prompt.clone();
     let crashed = p.crash.is_some();
     exec.spawn(usize::MAX - 1, async move {
         while workers_left.get() > 0 || (crashed && restarted5.borrow().is_none()) {
@@ -714,6 +719,23 @@ fn run(seed: u64) -> Outcome {
                 break;
             }
             exec5.sleep(200).await;
+        }
+        // Every write is committed: a read now sees them all, whoever
+        // makes it (a settled log vouches for it; an unsettled one is
+        // listed), as a fresh client's read does.
+        if device5.queued() == 0 {
+            let refs: Vec<Ref> = keys.iter().map(|k| Ref::new(BUCKET, k)).collect();
+            let mut reads = Vec::new();
+            for (c, db) in survivors.iter().chain([&(usize::MAX, fresh.clone())]) {
+                // (Offline, a client answers from its store.)
+                if !db.is_online() {
+                    continue;
+                }
+                if let Ok(vs) = db.get_all(&refs, None).await {
+                    reads.push((*c, vs.iter().map(|v| v.as_ref().map(unjson)).collect()));
+                }
+            }
+            *prompt5.borrow_mut() = reads;
         }
         *net5.borrow_mut() = Net {
             fault_rate: 0.0,
@@ -758,6 +780,7 @@ fn run(seed: u64) -> Outcome {
     }
     let history = history.borrow().clone();
     let finals = finals.borrow().clone();
+    let prompt = prompt.borrow().clone();
     let notifications = notifications.borrow().clone();
     let restarted = restarted.borrow().is_some();
     Outcome {
@@ -769,6 +792,7 @@ fn run(seed: u64) -> Outcome {
         device,
         restarted,
         unlisted,
+        prompt,
     }
 }
 
@@ -892,6 +916,16 @@ fn check(seed: u64, o: &Outcome) -> std::result::Result<(), String> {
             "write of {:?} was committed {n} times",
             value_of(&Some(v.clone()))
         ));
+    }
+    // As soon as every write is committed, every read sees them all.
+    if let Some((_, fresh)) = o.prompt.iter().find(|(c, _)| *c == usize::MAX) {
+        for (c, got) in o.prompt.iter().filter(|(c, _)| *c != usize::MAX) {
+            if got != fresh {
+                return Err(format!(
+                    "client {c} read {got:?} once every write was committed; the log holds {fresh:?}"
+                ));
+            }
+        }
     }
     // Each client's writes reach the log in the order they were made.
     for c in 0..o.params.clients {
