@@ -344,9 +344,10 @@ impl<I: Io> Db<I> {
                 (claim_bound - LAST_MODIFIED_PRECISION_MS, true)
             } else {
                 let list_started = self.io.now();
-                let settled_before = self.with_manifest(m, |s| s.settled.clone());
                 let list_bound = self.list_and_resolve(m).await?;
-                self.settle(m, marker.as_ref(), settled_before.as_deref(), list_bound);
+                // By time only: what we were settled at was cleared for
+                // this write, so no chain starts from it.
+                self.settle(m, marker.as_ref(), None, list_bound);
                 let settled_prev = self.with_manifest(m, |s| {
                     s.settled.is_some()
                         && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
