@@ -573,18 +573,11 @@ impl<I: Io> Db<I> {
     ) -> Result<Option<Option<EpochMillis>>> {
         let final_after = ts + LAG_WINDOW_MS + LAST_MODIFIED_PRECISION_MS;
         loop {
-            let (observed, bound) = {
-                let inner = self.inner.borrow();
-                (
-                    inner.clock.lower.is_some(),
-                    inner.clock.lower_bound(self.io.now()),
-                )
-            };
-            if !observed {
+            let Some(bound) = self.server_lower_bound() else {
                 // The first answer bounds the server's clock.
                 self.sync(m, Freshness::List).await?;
                 continue;
-            }
+            };
             if bound >= final_after {
                 break;
             }

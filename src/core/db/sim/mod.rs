@@ -1498,6 +1498,24 @@ fn puts_and_lists(requests: &[String], from: usize) -> (usize, usize) {
     )
 }
 
+/// Puts "v0", "v1", ... to "a", each after its pause; (PUTs, LISTs) each.
+async fn counted_puts(
+    exec: &Rc<Executor>,
+    db: &Rc<Db<SimIo>>,
+    pauses: &[u64],
+) -> Vec<(usize, usize)> {
+    let mut counts = Vec::new();
+    for (i, &pause) in pauses.iter().enumerate() {
+        exec.sleep(pause).await;
+        let from = db.io().requests.borrow().len();
+        db.put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
+            .await
+            .unwrap();
+        counts.push(puts_and_lists(&db.io().requests.borrow(), from));
+    }
+    counts
+}
+
 /// A client polling every 100 ms, recording the values its subscriber of
 /// "a" hears.
 fn poll_loop(exec: &Rc<Executor>, c: &Client, group: usize) -> Rc<RefCell<Vec<Option<String>>>> {
@@ -1548,18 +1566,10 @@ fn a_settled_writer_puts_without_listing_and_idle_polls_never_list() {
         idle_lists.clone(),
     );
     exec.spawn(2, async move {
-        for i in 0..6 {
-            // The first put is cold; the second comes before the log is
-            // settled at its claim; then every 9 s, past the settling.
-            exec1.sleep(if i < 2 { 500 } else { 9_000 }).await;
-            let from = w1.io().requests.borrow().len();
-            w1.put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
-                .await
-                .unwrap();
-            per_put1
-                .borrow_mut()
-                .push(puts_and_lists(&w1.io().requests.borrow(), from));
-        }
+        // The first put is cold; the second comes before the log is
+        // settled at its claim; then every 9 s, past the settling.
+        let pauses = [500, 500, 9_000, 9_000, 9_000, 9_000];
+        *per_put1.borrow_mut() = counted_puts(&exec1, &w1, &pauses).await;
         exec1.sleep(5_000).await;
         let (fw, fr) = (
             w1.io().requests.borrow().len(),
@@ -1620,16 +1630,7 @@ fn a_server_ignoring_if_match_makes_every_put_list() {
     let per_put: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
     let (exec1, w1, per_put1) = (exec.clone(), w.db.clone(), per_put.clone());
     exec.spawn(2, async move {
-        for i in 0..4 {
-            exec1.sleep(9_000).await;
-            let from = w1.io().requests.borrow().len();
-            w1.put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
-                .await
-                .unwrap();
-            per_put1
-                .borrow_mut()
-                .push(puts_and_lists(&w1.io().requests.borrow(), from));
-        }
+        *per_put1.borrow_mut() = counted_puts(&exec1, &w1, &[9_000; 4]).await;
     });
     exec.run_until(START + 120_000);
     // The probe is written (it is the first claim); each put lists.
