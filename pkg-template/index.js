@@ -5,4 +5,8 @@ import init, { MPS3 } from "./mps3.js";
 
 await init({ module_or_path: new URL("./mps3_bg.wasm", import.meta.url) });
 
+// mps3.js is minified: the class is named again for the console and stack
+// traces.
+Object.defineProperty(MPS3, "name", { value: "MPS3" });
+
 export { MPS3 };

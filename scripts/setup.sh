@@ -2,7 +2,7 @@
 # Installs what the demo and the tests need, skipping what is already there:
 # the wasm32 target, wasm-pack, wasm-bindgen-cli at the version in
 # Cargo.lock, Chromium + chromedriver (Debian), wasm-opt (npm binaryen, the
-# version in wasm-pack.toml), the test bed's Python packages (.tools/venv)
+# version in wasm-pack.toml), esbuild (npm, likewise), the test bed's Python packages (.tools/venv)
 # and the end-to-end tests' npm packages. Safe to run again: quick when all
 # is installed.
 set -euo pipefail
@@ -49,6 +49,13 @@ installed=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["vers
 if [ "$installed" != "$binaryen" ]; then
   step "wasm-opt (npm binaryen@$binaryen)"
   npm install --silent --no-audit --no-fund --prefix "$tools/node" "binaryen@$binaryen"
+fi
+
+esbuild=$(python3 -c 'import tomllib;print(tomllib.load(open("wasm-pack.toml","rb"))["js"]["esbuild"])')
+installed=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["version"])' "$tools/node/node_modules/esbuild/package.json" 2>/dev/null || true)
+if [ "$installed" != "$esbuild" ]; then
+  step "JS minifier (npm esbuild@$esbuild)"
+  npm install --silent --no-audit --no-fund --prefix "$tools/node" "esbuild@$esbuild"
 fi
 
 req=tests/testbed/requirements.txt
