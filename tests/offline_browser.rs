@@ -1,6 +1,7 @@
 //! Offline-first in one page, in headless Chromium against the test bed:
 //! `await: "local"`, going offline and back, tabs of one label kept in
-//! step, IndexedDB unavailable, and no secret in IndexedDB. (Reloads and
+//! step, IndexedDB unavailable, no secret in IndexedDB, and the store
+//! upgrading an earlier release's database. (Reloads and
 //! crashes need a driver: tests/e2e/offline.test.mjs.)
 #![cfg(target_arch = "wasm32")]
 
@@ -375,4 +376,98 @@ async fn the_local_endpoint_is_a_bucket_in_indexeddb_with_no_server() {
         "defaultBucket": "b", "useVersioning": true, "s3Config": { "endpoint": "local:" }
     })))
     .is_err());
+}
+
+/// Runs `body` (JavaScript, returning a promise) and awaits it.
+async fn run_js(body: &str) -> JsValue {
+    let p: js_sys::Promise = Function::new_no_args(body)
+        .call0(&JsValue::NULL)
+        .unwrap()
+        .unchecked_into();
+    JsFuture::from(p).await.unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn the_store_upgrades_an_earlier_releases_database_and_keeps_its_rows() {
+    use mps3::core::io::Table;
+    use mps3::web::store::IdbStore;
+    // The layout releases before the content bound made (rexie's: version
+    // 1, four tables, out-of-line string keys), with a queued write in it.
+    // Deleting the database closes the connections of earlier tests
+    // (their stores let go on `versionchange`).
+    run_js(
+        r#"
+      return new Promise((resolve, reject) => {
+        const del = indexedDB.deleteDatabase("mps3");
+        del.onerror = () => reject(del.error);
+        del.onsuccess = () => {
+          const open = indexedDB.open("mps3", 1);
+          open.onupgradeneeded = () => {
+            for (const t of ["queue", "state", "content", "bucket"]) open.result.createObjectStore(t);
+          };
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const db = open.result;
+            const tx = db.transaction("queue", "readwrite");
+            const q = tx.objectStore("queue");
+            q.put("write b", "ns/0002");
+            q.put("write a", "ns/0001");
+            q.put("other", "nt/0001");
+            tx.oncomplete = () => { db.close(); resolve(); };
+            tx.onerror = () => reject(tx.error);
+          };
+        };
+      });
+    "#,
+    )
+    .await;
+    let store = IdbStore::default();
+    assert_eq!(
+        store.get(Table::Queue, "ns/0001").await.unwrap().as_deref(),
+        Some("write a"),
+        "a row of the earlier release"
+    );
+    assert_eq!(store.get(Table::Queue, "ns/0003").await.unwrap(), None);
+    assert_eq!(
+        store.scan(Table::Queue, "ns/").await.unwrap(),
+        vec![
+            ("ns/0001".to_string(), "write a".to_string()),
+            ("ns/0002".to_string(), "write b".to_string())
+        ],
+        "a prefix scan, in key order"
+    );
+    // The table the upgrade added works like the others.
+    store
+        .put(Table::ContentMeta, "c/1", "{\"bytes\":3}")
+        .await
+        .unwrap();
+    store.delete(Table::Queue, "ns/0001").await.unwrap();
+    assert_eq!(
+        store.scan(Table::Queue, "").await.unwrap(),
+        vec![
+            ("ns/0002".to_string(), "write b".to_string()),
+            ("nt/0001".to_string(), "other".to_string())
+        ]
+    );
+    // What another reader (plain IndexedDB) finds: version 2, five tables.
+    let seen = run_js(
+        r#"
+      return new Promise((resolve, reject) => {
+        const open = indexedDB.open("mps3");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const names = Array.from(db.objectStoreNames).sort().join(",");
+          const get = db.transaction("content_meta").objectStore("content_meta").get("c/1");
+          get.onsuccess = () => { db.close(); resolve(`${db.version} ${names} ${get.result}`); };
+          get.onerror = () => reject(get.error);
+        };
+      });
+    "#,
+    )
+    .await;
+    assert_eq!(
+        seen.as_string().unwrap(),
+        "2 bucket,content,content_meta,queue,state {\"bytes\":3}"
+    );
 }
