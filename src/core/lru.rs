@@ -1,7 +1,6 @@
 //! A cache of immutable values bounded by bytes, least recently used out.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+use crate::core::vec_map::VecMap;
 use std::rc::Rc;
 
 /// Values are `Rc<str>`; their length is their cost. One larger than the
@@ -12,16 +11,16 @@ pub struct Lru<K> {
     budget: usize,
     used: usize,
     tick: u64,
-    entries: HashMap<K, (Rc<str>, u64)>,
+    entries: VecMap<K, (Rc<str>, u64)>,
 }
 
-impl<K: Hash + Eq + Clone> Lru<K> {
+impl<K: Ord + Clone> Lru<K> {
     pub fn new(budget: usize) -> Lru<K> {
         Lru {
             budget,
             used: 0,
             tick: 0,
-            entries: HashMap::new(),
+            entries: VecMap::new(),
         }
     }
 

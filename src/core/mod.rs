@@ -22,4 +22,5 @@ pub mod rng;
 pub mod s3;
 pub mod sigv4;
 pub mod time;
+pub mod vec_map;
 pub mod xml;

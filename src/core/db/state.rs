@@ -1,7 +1,7 @@
 //! What a client knows and owes: per manifest, the known log, its
 //! resolution and the local writes masking it; subscribers; queued events.
 
-use std::collections::BTreeMap;
+use crate::core::vec_map::VecMap;
 use std::rc::Rc;
 
 use crate::core::error::Error;
@@ -53,7 +53,7 @@ pub struct ManifestState {
     /// Whether the server enforces `If-Match` on PUT (probed once, on the
     /// first claim): chained claims depend on it.
     pub conditional: Option<bool>,
-    pub known: BTreeMap<String, KnownEntry>,
+    pub known: VecMap<String, KnownEntry>,
     pub resolution: Option<Resolution>,
     pub masks: Vec<Mask>,
     /// Local time of the last listing.
@@ -89,7 +89,7 @@ impl ManifestState {
             legacy_seen: false,
             relist_after_ms: 0,
             conditional: None,
-            known: BTreeMap::new(),
+            known: VecMap::new(),
             resolution: None,
             masks: Vec::new(),
             listed_at: None,

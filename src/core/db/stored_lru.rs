@@ -6,12 +6,12 @@
 //! use) in its own table, so the index is one cheap scan at first use,
 //! whatever the size of the content itself.
 
-use std::collections::HashMap;
+use crate::core::vec_map::VecMap;
 
 /// Content keys by last use, with their sizes.
 #[derive(Default, Debug)]
 pub struct StoredLru {
-    entries: HashMap<String, (usize, u64)>,
+    entries: VecMap<String, (usize, u64)>,
     total: usize,
 }
 

@@ -1,7 +1,7 @@
 //! Manifest entry bodies: `files` (the writer's view of the state before its
 //! write) and `update` (the write, as a merge patch over `files`).
 
-use std::collections::BTreeMap;
+use crate::core::vec_map::VecMap;
 
 use crate::core::error::{Error, Result};
 use crate::core::json::{self, Json};
@@ -45,7 +45,7 @@ impl FileRef {
 }
 
 /// url → where its content is.
-pub type Files = BTreeMap<String, FileRef>;
+pub type Files = VecMap<String, FileRef>;
 
 /// `files` as the manifest writes it: url → `{version, replication}`.
 pub fn files_json(files: &Files) -> Json {
@@ -163,6 +163,6 @@ mod tests {
             &json::parse(br#"{"files":{"b/a":{"version":"v","extra":1},"b/z":7}}"#).unwrap(),
         );
         assert_eq!(r.len(), 1);
-        assert_eq!(r["b/a"], FileRef::new("v"));
+        assert_eq!(r.get("b/a"), Some(&FileRef::new("v")));
     }
 }

@@ -11,7 +11,7 @@
 //! touches from IndexedDB ([`S3Model::access`], [`S3Model::import`]),
 //! applies it here, and stores what changed ([`S3Model::export`]).
 
-use std::collections::BTreeMap;
+use crate::core::vec_map::VecMap;
 
 use crate::core::encode::{percent_decode, uri_encode};
 use crate::core::http::{HttpRequest, HttpResponse, Method};
@@ -32,7 +32,7 @@ pub struct Version {
 #[derive(Default)]
 pub struct Bucket {
     pub versioning: bool,
-    pub objects: BTreeMap<String, Vec<Version>>,
+    pub objects: VecMap<String, Vec<Version>>,
 }
 
 /// Every PUT ever applied, deleted or not: what the checker's oracle reads.
@@ -95,7 +95,7 @@ impl S3Model {
     pub fn create_bucket(&mut self, name: &str, versioning: bool) {
         *self.bucket_mut(name) = Bucket {
             versioning,
-            objects: BTreeMap::new(),
+            objects: VecMap::new(),
         };
     }
 
@@ -236,7 +236,7 @@ impl S3Model {
                     version_id: version_id.clone(),
                     delete_marker: false,
                 };
-                let versions = b.objects.entry(key.clone()).or_default();
+                let versions = b.objects.entry_or_default(key.clone());
                 if !b.versioning {
                     versions.clear();
                 }
@@ -288,7 +288,7 @@ impl S3Model {
                 if b.versioning {
                     let version_id = format!("v{next_version}");
                     *next_version += 1;
-                    b.objects.entry(key).or_default().push(Version {
+                    b.objects.entry_or_default(key).push(Version {
                         body: Vec::new(),
                         etag: String::new(),
                         last_modified: lm,
@@ -374,7 +374,7 @@ fn list(b: &Bucket, query: &Query, now: i64) -> HttpResponse {
     let url = query.get("encoding-type").map(String::as_str) == Some("url");
     let keys: Vec<(&String, &Version)> = b
         .objects
-        .range(after.clone()..)
+        .iter_from(after.as_str())
         .filter(|(k, _)| **k > after && k.starts_with(&prefix))
         .filter_map(|(k, vs)| vs.last().filter(|v| !v.delete_marker).map(|v| (k, v)))
         .take(max + 1)
@@ -435,7 +435,7 @@ mod tests {
     fn a_model_loaded_with_only_what_a_request_touches_answers_the_same() {
         let mut full = S3Model::new(1);
         full.create_bucket("b", false);
-        let mut stored: BTreeMap<String, String> = BTreeMap::new();
+        let mut stored: std::collections::BTreeMap<String, String> = Default::default();
         let steps = [
             req(Method::Put, "/b/m%40001", &[("if-none-match", "*")], "{}"),
             req(Method::Put, "/b/m%40001", &[("if-none-match", "*")], "{}"),
