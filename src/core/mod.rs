@@ -21,6 +21,7 @@ pub mod retry;
 pub mod rng;
 pub mod s3;
 pub mod sigv4;
+pub mod sort;
 pub mod time;
 pub mod vec_map;
 pub mod xml;

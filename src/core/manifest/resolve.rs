@@ -59,7 +59,9 @@ pub struct Resolution {
 /// write first, as its counter counts down).
 fn ordered(entries: &[KnownEntry]) -> Vec<&KnownEntry> {
     let mut v: Vec<&KnownEntry> = entries.iter().collect();
-    v.sort_by(|a, b| b.ts.cmp(&a.ts).then_with(|| a.key.cmp(&b.key)));
+    crate::core::sort::sort_by(&mut v, |a, b| {
+        b.ts.cmp(&a.ts).then_with(|| a.key.cmp(&b.key))
+    });
     v
 }
 

@@ -63,7 +63,7 @@ pub fn canonical_query(params: &[(String, String)]) -> String {
         .iter()
         .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
         .collect();
-    encoded.sort();
+    crate::core::sort::sort_by(&mut encoded, Ord::cmp);
     let mut out = String::new();
     for (i, (k, v)) in encoded.iter().enumerate() {
         if i > 0 {
@@ -93,9 +93,8 @@ pub fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
             None => merged.push((name, value)),
         }
     }
-    // Names are unique once merged, so sorting the pairs sorts the names
-    // (and shares one sort with `canonical_query` in the .wasm).
-    merged.sort();
+    // Names are unique once merged: sorting the pairs sorts the names.
+    crate::core::sort::sort_by(&mut merged, Ord::cmp);
     let mut lines = String::new();
     for (n, v) in &merged {
         lines.push_str(n);
