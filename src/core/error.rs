@@ -75,8 +75,16 @@ impl ErrorKind {
 }
 
 /// An error with its kind, a human message, and what S3 said, if anything.
+///
+/// Boxed: a `Result` of this is one pointer wide, which keeps the many
+/// `?` in the engine's async state machines from copying the fields
+/// around (smaller .wasm).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Box<ErrorInfo>);
+
+/// The fields of an [`Error`], reached through it (`e.kind`, `e.status`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct ErrorInfo {
     pub kind: ErrorKind,
     pub message: String,
     /// HTTP status, when there was an answer.
@@ -87,12 +95,12 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorInfo {
             kind,
             message: message.into(),
             status: None,
             s3_code: None,
-        }
+        }))
     }
 
     pub fn bad_input(message: impl Into<String>) -> Self {
@@ -109,6 +117,29 @@ impl Error {
 
     pub fn is_retryable(&self) -> bool {
         self.kind.is_retryable()
+    }
+
+    pub fn into_message(self) -> String {
+        self.0.message
+    }
+}
+
+impl std::ops::Deref for Error {
+    type Target = ErrorInfo;
+    fn deref(&self) -> &ErrorInfo {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorInfo {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 

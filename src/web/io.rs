@@ -168,7 +168,7 @@ impl Io for WebIo {
         ));
         super::api::credentials_from(&value)
             .map(Some)
-            .map_err(|e| denied(e.message))
+            .map_err(|e| denied(e.into_message()))
     }
 
     fn events_ready(&self) {

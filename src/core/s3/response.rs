@@ -115,12 +115,10 @@ pub fn error_from_response(resp: &HttpResponse) -> Error {
         ErrorKind::NotModified => "not modified".to_string(),
         _ => format!("HTTP {}", resp.status),
     });
-    Error {
-        kind,
-        message,
-        status: Some(resp.status),
-        s3_code: code,
-    }
+    let mut e = Error::new(kind, message);
+    e.status = Some(resp.status);
+    e.s3_code = code;
+    e
 }
 
 fn check(resp: &HttpResponse) -> Result<()> {
