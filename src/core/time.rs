@@ -91,13 +91,13 @@ const MONTHS: [&str; 12] = [
 
 fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T> {
     s.parse()
-        .map_err(|_| Error::bad_response(format!("bad {what} in timestamp: {s:?}")))
+        .map_err(|_| Error::bad_response(format!("bad {what} in timestamp: \"{s}\"")))
 }
 
 /// Parses an HTTP date (`Thu, 26 Nov 2026 11:20:57 GMT`, RFC 7231 IMF-fixdate,
 /// the form of S3's `Date` and `Last-Modified` headers).
 pub fn parse_http_date(s: &str) -> Result<EpochMillis> {
-    let bad = || Error::bad_response(format!("bad HTTP date {s:?}"));
+    let bad = || Error::bad_response(format!("bad HTTP date \"{s}\""));
     let rest = s.split_once(", ").map(|(_, r)| r).ok_or_else(bad)?;
     let mut parts = rest.split(' ');
     let (day, mon, year, hms) = (
@@ -143,7 +143,7 @@ pub fn format_http_date(ms: EpochMillis) -> String {
 
 /// Parses ISO 8601 as S3 lists it: `2026-11-26T11:20:57.000Z` (fraction optional).
 pub fn parse_iso8601(s: &str) -> Result<EpochMillis> {
-    let bad = || Error::bad_response(format!("bad ISO 8601 time {s:?}"));
+    let bad = || Error::bad_response(format!("bad ISO 8601 time \"{s}\""));
     let s = s.strip_suffix('Z').ok_or_else(bad)?;
     let (date, time) = s.split_once('T').ok_or_else(bad)?;
     let mut d = date.split('-');

@@ -168,7 +168,7 @@ fn only_known(o: &JsValue, what: &str, known: &[&str]) -> Result<(), Error> {
     for name in Object::keys(o.unchecked_ref::<Object>()).iter() {
         let name = name.as_string().unwrap_or_default();
         if !known.contains(&name.as_str()) {
-            return Err(bad(format!("unknown {what} option {name:?}")));
+            return Err(bad(format!("unknown {what} option \"{name}\"")));
         }
     }
     Ok(())
@@ -277,7 +277,7 @@ fn wait_remote(options: &JsValue, online: bool) -> Result<bool, Error> {
         Some("remote") => Ok(true),
         Some("local") => Ok(false),
         Some(other) => Err(bad(format!(
-            "await must be \"local\" or \"remote\", not {other:?}"
+            "await must be \"local\" or \"remote\", not \"{other}\""
         ))),
     }
 }

@@ -64,7 +64,7 @@ impl LocalBucket {
             if !model.import(bucket, &k[base.len()..], &text) {
                 return Err(Error::new(
                     ErrorKind::Storage,
-                    format!("local bucket object {k:?} is damaged"),
+                    format!("local bucket object \"{k}\" is damaged"),
                 ));
             }
         }

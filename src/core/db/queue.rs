@@ -103,7 +103,7 @@ impl QueuedWrite {
     }
 
     pub fn from_text(key: &str, text: &str) -> Result<QueuedWrite> {
-        let bad = || Error::bad_response(format!("queued write {key:?} is damaged"));
+        let bad = || Error::bad_response(format!("queued write \"{key}\" is damaged"));
         let v = json::parse(text.as_bytes())?;
         let arr = |name: &str| match v.get(name) {
             Some(Value::Array(items)) => Ok(items.as_slice()),

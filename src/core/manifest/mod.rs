@@ -38,7 +38,7 @@ impl Ref {
     pub fn from_url(url: &str) -> Result<Ref> {
         let (bucket, key) = url
             .split_once('/')
-            .ok_or_else(|| Error::bad_response(format!("manifest url {url:?} has no '/'")))?;
+            .ok_or_else(|| Error::bad_response(format!("manifest url \"{url}\" has no '/'")))?;
         Ok(Ref::new(bucket, key))
     }
 }

@@ -19,12 +19,12 @@ pub struct Endpoint {
 impl Endpoint {
     pub fn parse(url: &str) -> Result<Endpoint> {
         let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-            Error::bad_input(format!("endpoint {url:?} needs http:// or https://"))
+            Error::bad_input(format!("endpoint \"{url}\" needs http:// or https://"))
         })?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return Err(Error::bad_input(format!(
-                "endpoint scheme must be http or https, not {scheme:?}"
+                "endpoint scheme must be http or https, not \"{scheme}\""
             )));
         }
         let (authority, path) = match rest.find('/') {
@@ -33,7 +33,7 @@ impl Endpoint {
         };
         if authority.is_empty() || authority.contains('@') || rest.contains(['?', '#']) {
             return Err(Error::bad_input(format!(
-                "endpoint {url:?} is not a base URL"
+                "endpoint \"{url}\" is not a base URL"
             )));
         }
         let default_port = if scheme == "http" { ":80" } else { ":443" };
@@ -108,7 +108,9 @@ pub fn validate_bucket(bucket: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::bad_input(format!("invalid bucket name {bucket:?}")))
+        Err(Error::bad_input(format!(
+            "invalid bucket name \"{bucket}\""
+        )))
     }
 }
 
@@ -128,7 +130,7 @@ pub fn validate_key(key: &str) -> Result<()> {
     }
     if key.split('/').any(|seg| seg == "." || seg == "..") {
         return Err(Error::bad_input(format!(
-            "key {key:?} has a '.' or '..' path segment, which URLs cannot carry"
+            "key \"{key}\" has a '.' or '..' path segment, which URLs cannot carry"
         )));
     }
     Ok(())

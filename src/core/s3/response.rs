@@ -183,7 +183,8 @@ pub fn parse_list(resp: &HttpResponse) -> Result<ListPage> {
     let url_encoded = root.child_text("EncodingType") == Some("url");
     let decode = |s: &str| -> Result<String> {
         if url_encoded {
-            url_decode_form(s).ok_or_else(|| Error::bad_response(format!("bad encoded key {s:?}")))
+            url_decode_form(s)
+                .ok_or_else(|| Error::bad_response(format!("bad encoded key \"{s}\"")))
         } else {
             Ok(s.to_string())
         }
