@@ -183,6 +183,9 @@ class Testbed:
         self.rng = random.Random(0)
         self.release = threading.Event()
         self.credentials = None  # (access key, secret, region), once auth is on
+        # MPS3_TESTBED_TRACE=<file>: one line per S3 request answered
+        # (time, method, target, status, If-Match), for reading a schedule.
+        self.trace = os.environ.get("MPS3_TESTBED_TRACE")
         self.reset_stats()
 
     def reset_stats(self):
@@ -364,6 +367,9 @@ class Testbed:
             drop_after = rule.action == "drop"
 
         status, headers, body = self.call_moto(environ)
+        if self.trace:
+            with self.state_lock, open(self.trace, "a") as f:
+                f.write(f"{time.time():.3f} {method} {target} {status} {environ.get('HTTP_IF_MATCH', '')}\n")
         if kind == "GET" and status == 304:
             kind = "304"
         bump(kind)
