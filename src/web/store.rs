@@ -222,7 +222,11 @@ fn open() -> std::result::Result<(IdbOpenDbRequest, Promise), JsValue> {
     let mut set = |resolve: Function, reject: Function| {
         request.set_onsuccess(Some(&resolve));
         request.set_onerror(Some(&reject));
-        // Another tab holds an older version open and does not let go.
+        // A tab of a release before this one holds version 1 open and does
+        // not let go: work from memory rather than wait. Should that tab
+        // close later, the upgrade runs into the handler dropped with the
+        // failed state, which throws; the upgrade aborts, no connection
+        // is left open, and the next page load upgrades.
         request.set_onblocked(Some(&reject));
     };
     let opened = Promise::new(&mut set);
