@@ -208,6 +208,21 @@ fn from_json(text: &Json) -> Result<JsValue, Error> {
     JSON::parse(text).map_err(|_| Error::bad_response("stored value is not JSON"))
 }
 
+/// An API call's work, boxed: one `future_to_promise` serves them all.
+type Task = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, Error>>>>;
+
+fn promise(prepared: Result<Task, Error>) -> Promise {
+    match prepared {
+        Err(e) => Promise::reject(&to_js_error(&e)),
+        Ok(fut) => future_to_promise(async move { fut.await.map_err(|e| to_js_error(&e)) }),
+    }
+}
+
+/// Runs `task` on its own, boxed: one `spawn_local` serves every caller.
+pub(crate) fn spawn(task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+    wasm_bindgen_futures::spawn_local(task);
+}
+
 fn random_seed() -> u64 {
     let mut bytes = [0u8; 8];
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into())
@@ -233,9 +248,9 @@ const TAKEOVER_SETTLE_MS: u32 = 50;
 /// Commits an accepted write on its own task (see `Db::commit`).
 fn commit_in_background(c: &Rc<Client>, pending: crate::core::db::Pending<super::locks::WebLock>) {
     let c = c.clone();
-    wasm_bindgen_futures::spawn_local(async move {
+    spawn(Box::pin(async move {
         let _ = c.db.commit(pending, true).await;
-    });
+    }));
 }
 
 /// Waits on the lock of each write another tab queued: granted, its tab
@@ -255,7 +270,7 @@ fn watch_foreign(c: &Rc<Client>) {
         }
         c.watching.borrow_mut().push(key.clone());
         let c = c.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        spawn(Box::pin(async move {
             if let Some(lock) = super::locks::lock(&name, true).await {
                 drop(lock);
                 // Let the dead tab's other locks reach our other waiters
@@ -266,7 +281,7 @@ fn watch_foreign(c: &Rc<Client>) {
                 }
             }
             c.watching.borrow_mut().retain(|k| k != &key);
-        });
+        }));
     }
 }
 
@@ -579,7 +594,7 @@ impl MPS3 {
         // Load the stored state and commit what was left queued; then keep
         // looking for writes other tabs left behind when they closed.
         let c = client.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        spawn(Box::pin(async move {
             for pending in c.db.restore().await {
                 commit_in_background(&c, pending);
             }
@@ -590,7 +605,7 @@ impl MPS3 {
                     commit_in_background(&c, pending);
                 }
             }
-        });
+        }));
         if let Some(channel) = &client.db.io().channel {
             let weak = Rc::downgrade(&client);
             let on_message =
@@ -598,10 +613,10 @@ impl MPS3 {
                     let (Some(c), Some(text)) = (weak.upgrade(), e.data().as_string()) else {
                         return;
                     };
-                    wasm_bindgen_futures::spawn_local(async move {
+                    spawn(Box::pin(async move {
                         c.db.on_message(&text).await;
                         watch_foreign(&c);
-                    });
+                    }));
                 });
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             on_message.forget();
@@ -637,10 +652,7 @@ impl MPS3 {
     where
         F: std::future::Future<Output = Result<JsValue, Error>> + 'static,
     {
-        match prepared {
-            Err(e) => Promise::reject(&to_js_error(&e)),
-            Ok(fut) => future_to_promise(async move { fut.await.map_err(|e| to_js_error(&e)) }),
-        }
+        promise(prepared.map(|f| Box::pin(f) as Task))
     }
 
     /// Writes `value` (any JSON; `undefined` deletes) under `key`.
@@ -812,14 +824,14 @@ impl MPS3 {
         c.handlers.borrow_mut().push((id, handler));
         // The first value now; later ones from the poller.
         let client = c.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        spawn(Box::pin(async move {
             if let Err(e) = client.db.refresh(manifest.as_ref()).await {
                 client.call(id, &JsValue::UNDEFINED, &to_js_error(&e));
             }
-        });
+        }));
         if !c.poller.replace(true) {
             let client = c.clone();
-            wasm_bindgen_futures::spawn_local(async move { client.db.run_poller().await });
+            spawn(Box::pin(async move { client.db.run_poller().await }));
         }
         let weak = Rc::downgrade(c);
         let unsubscribe = Closure::once_into_js(move || {

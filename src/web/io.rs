@@ -177,12 +177,12 @@ impl Io for WebIo {
         }
         let deliver = self.deliver.borrow().clone();
         let scheduled = self.scheduled.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        super::api::spawn(Box::pin(async move {
             scheduled.set(false);
             if let Some(deliver) = deliver {
                 deliver();
             }
-        });
+        }));
     }
 
     async fn store_get(&self, table: Table, key: &str) -> Result<Option<String>> {
