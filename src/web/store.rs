@@ -80,8 +80,9 @@ fn unavailable<E>(_: E) -> Error {
     Error::new(ErrorKind::Storage, "IndexedDB could not be opened")
 }
 
-/// A promise settled by the first of `success` (resolves) or `failure`
-/// (rejects) that `target` fires; the handlers are set before this returns.
+/// A promise whose `resolve` and `reject` functions `set` installs as
+/// event handlers (before this returns): it settles with the first of
+/// them that fires.
 fn settled(set: impl FnOnce(&Function, &Function)) -> JsFuture {
     let mut set = Some(set);
     JsFuture::from(Promise::new(&mut |resolve, reject| {
