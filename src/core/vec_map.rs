@@ -1,9 +1,10 @@
 //! An ordered map in two sorted vectors, for the engine's maps of keys to
-//! file references, known entries, cached content and a local bucket's
-//! objects.
+//! file references, known entries, cached content, stored content's
+//! metadata and a local bucket's objects.
 //!
-//! Why not `BTreeMap`: each of its instantiations put 4-6 KB of node
-//! code into the .wasm (18 KB for three), and the maps here hold at most
+//! Why not `BTreeMap` or `HashMap`: each B-tree instantiation put 4-6 KB
+//! of node code into the .wasm (18 KB for three), hash maps brought
+//! hashbrown and SipHash, and the maps here hold at most
 //! some thousands of entries, read far more often than written. A binary
 //! search over a key vector is as fast for that, and an insert's shift of
 //! a few thousand pointers costs microseconds. Keys and values live apart
