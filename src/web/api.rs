@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::io::{Logger, WebIo};
+use super::spawn;
 use crate::core::credentials::Credentials;
 use crate::core::db::{Db, DbConfig, Event, Json};
 use crate::core::error::Error;
@@ -216,11 +217,6 @@ fn promise(prepared: Result<Task, Error>) -> Promise {
         Err(e) => Promise::reject(&to_js_error(&e)),
         Ok(fut) => future_to_promise(async move { fut.await.map_err(|e| to_js_error(&e)) }),
     }
-}
-
-/// Runs `task` on its own, boxed: one `spawn_local` serves every caller.
-pub(crate) fn spawn(task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
-    wasm_bindgen_futures::spawn_local(task);
 }
 
 fn random_seed() -> u64 {

@@ -177,7 +177,7 @@ impl Io for WebIo {
         }
         let deliver = self.deliver.borrow().clone();
         let scheduled = self.scheduled.clone();
-        super::api::spawn(Box::pin(async move {
+        super::spawn(Box::pin(async move {
             scheduled.set(false);
             if let Some(deliver) = deliver {
                 deliver();

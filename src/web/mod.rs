@@ -8,3 +8,9 @@ pub mod local;
 pub mod locks;
 pub mod s3;
 pub mod store;
+
+/// Runs `task` on its own, boxed: one `spawn_local` serves every caller
+/// (the API's background tasks and the event delivery in `io`).
+pub(crate) fn spawn(task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+    wasm_bindgen_futures::spawn_local(task);
+}

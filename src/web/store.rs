@@ -38,7 +38,7 @@ extern "C" {
         this: &Database,
         store: &str,
         mode: &str,
-        options: &js_sys::Object,
+        options: &JsValue,
     ) -> std::result::Result<IdbTransaction, JsValue>;
 }
 
@@ -115,15 +115,18 @@ fn committed(tx: &IdbTransaction) -> JsFuture {
 
 impl IdbStore {
     async fn db(&self) -> Result<IdbDatabase> {
-        let (request, opened) = match &*self.state.borrow() {
+        let (request, opened, first) = match &*self.state.borrow() {
             State::Open(db) => return Ok(db.clone()),
             State::Failed => return Err(unavailable(())),
             State::Opening {
                 request, opened, ..
-            } => (request.clone(), opened.clone()),
-            State::Closed => open().map_err(unavailable)?,
+            } => (request.clone(), opened.clone(), false),
+            State::Closed => {
+                let (request, opened) = open().map_err(unavailable)?;
+                (request, opened, true)
+            }
         };
-        if matches!(&*self.state.borrow(), State::Closed) {
+        if first {
             let upgrade = on_upgrade(request.clone());
             request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
             *self.state.borrow_mut() = State::Opening {
@@ -160,10 +163,14 @@ impl IdbStore {
         // The write queue and the browser's own bucket are what an
         // acknowledgement stands on: flushed to disk before `complete`. The
         // other tables are caches of the bucket.
-        let options = js_sys::Object::new();
-        if write && matches!(table, Table::Queue | Table::Bucket) {
-            let _ = js_sys::Reflect::set(&options, &"durability".into(), &"strict".into());
-        }
+        // Other transactions take the browser's defaults (no options).
+        let options = if write && matches!(table, Table::Queue | Table::Bucket) {
+            let o = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&o, &"durability".into(), &"strict".into());
+            o.into()
+        } else {
+            JsValue::UNDEFINED
+        };
         let mode = if write { "readwrite" } else { "readonly" };
         let tx = db
             .unchecked_ref::<Database>()
