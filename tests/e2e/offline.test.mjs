@@ -106,13 +106,15 @@ test("a page closed between the content PUT and the entry PUT: its write lands o
       { action: fault, methods: ["PUT"], path_regex: entry, times: 1, hold_ms: 3000 },
       { action: "hold", methods: ["PUT"], path_regex: entry, hold_ms: 3000 },
     ] });
+    // Counted before the write starts: its commit may reach the entry PUT
+    // before the test has seen the write accepted.
+    const held = async () => (await control("GET", `/stats?bucket=${BUCKET}`)).held ?? 0;
+    const start = await held();
     await page.evaluate(() => {
       window.db = window.make("crashy");
       window.db.put("k", "survives", { await: "local" }).then(() => { window.accepted = true; });
     });
     await until(page, () => window.accepted === true);
-    const held = async () => (await control("GET", `/stats?bucket=${BUCKET}`)).held ?? 0;
-    const start = await held();
     for (let i = 0; i < 100 && (await held()) === start; i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok((await held()) > start, "an entry PUT is held when the page dies");
     await page.close({ runBeforeUnload: false });
