@@ -49,6 +49,33 @@ def minify(js: Path):
     tmp.replace(js)
 
 
+def panic_strategy(panic: str):
+    """The environment and cargo arguments for wasm-pack.toml's `[build]
+    panic`. "immediate-abort" rebuilds core and alloc so that every panic
+    site is a bare trap (10 KB gzipped less: no message, location or
+    formatting code behind it). Both are unstable cargo and rustc options,
+    which the stable toolchain takes under RUSTC_BOOTSTRAP=1; they are
+    tested with the toolchain this project pins (README, "Size").
+    MPS3_PANIC=abort builds with the stable "abort" on a toolchain that
+    refuses them."""
+    panic = os.environ.get("MPS3_PANIC", panic)
+    env = dict(os.environ)
+    if panic == "abort":
+        return env, []
+    if panic != "immediate-abort":
+        sys.exit(f"[build] panic must be \"abort\" or \"immediate-abort\", not {panic!r}")
+    env["RUSTC_BOOTSTRAP"] = "1"
+    with open(ROOT / ".cargo" / "config.toml", "rb") as f:
+        flags = tomllib.load(f)["target"]["wasm32-unknown-unknown"]["rustflags"]
+    # Legacy symbol names, as on stable: under RUSTC_BOOTSTRAP rustc takes
+    # nightly's v0 default, whose longer names reach the JS glue's imports.
+    flags = [*flags, "-Zunstable-options", "-Cpanic=immediate-abort", "-Csymbol-mangling-version=legacy"]
+    # RUSTFLAGS replaces the config file's flags, so they are repeated here.
+    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+    env.pop("RUSTFLAGS", None)
+    return env, ["-Zbuild-std=core,alloc"]
+
+
 def assemble(out_dir: Path):
     """Overlay pkg-template/ on wasm-pack's output: package.json fields
     (the version always from Cargo.toml) and the files users read."""
@@ -104,12 +131,17 @@ def main():
     with open(ROOT / "wasm-pack.toml", "rb") as f:
         cfg = tomllib.load(f)
     out_dir = ROOT / cfg["build"]["out_dir"]
+    env, cargo_args = panic_strategy(cfg["build"]["panic"])
     for target in cfg["build"]["targets"]:
         run(
             [
                 "wasm-pack", "build", "--mode", "no-install", "--" + cfg["build"]["profile"],
                 "--target", target, "--out-dir", out_dir, "--out-name", "mps3",
-            ]
+                # no_std: panics trap without formatting (Cargo.toml, [features]).
+                "--no-default-features",
+                "--", *cargo_args,
+            ],
+            env=env,
         )
     wasm = out_dir / "mps3_bg.wasm"
     wasm_opt = TOOLS / "node" / "node_modules" / ".bin" / "wasm-opt"

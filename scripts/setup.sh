@@ -18,7 +18,9 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
-for c in clippy rustfmt; do
+# rust-src: the release build compiles core and alloc itself (wasm-pack.toml,
+# [build] panic).
+for c in clippy rustfmt rust-src; do
   rustup component list --installed | grep -q "^$c" || rustup component add "$c"
 done
 

@@ -3,8 +3,17 @@
 //!
 //! [`core`] decides (signing, requests, parsing, the manifest log); `web`
 //! (wasm32 only) carries out what the core asks through `fetch`.
+//!
+//! The crate needs only `core` and `alloc`: the release .wasm is built
+//! without the `std` feature and is `no_std` (see Cargo.toml, `[features]`).
+//! Native builds, where the simulation and the other tests run, keep std.
+
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
 
 pub mod core;
+mod prelude;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
@@ -14,3 +23,12 @@ pub mod web;
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// Without std a panic traps, as a panic under std with `panic = "abort"`
+/// does on wasm32-unknown-unknown, where its message goes nowhere. The
+/// caller sees the same `RuntimeError: unreachable`.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo) -> ! {
+    ::core::arch::wasm32::unreachable()
+}

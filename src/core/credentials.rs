@@ -1,6 +1,8 @@
 //! Credentials whose secrets cannot leak through `Debug` or `Display`.
 
-use std::fmt;
+use crate::prelude::*;
+
+use ::core::fmt;
 
 /// A string that prints as `<redacted>`. Secrets live in one of these so that
 /// no `{:?}` in a log line, error or panic message can reveal them.

@@ -1,5 +1,7 @@
 //! Byte encodings shared by signing and request building.
 
+use crate::prelude::*;
+
 /// Lower-case hex, as SigV4 prints hashes and signatures.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

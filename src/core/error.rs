@@ -5,7 +5,9 @@
 //! XML's `Code` and `Message` are kept for diagnosis. No variant ever carries
 //! a secret: credentials are redacted before anything is formatted.
 
-use std::fmt;
+use crate::prelude::*;
+
+use ::core::fmt;
 
 /// What went wrong, in terms a caller can act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -124,14 +126,14 @@ impl Error {
     }
 }
 
-impl std::ops::Deref for Error {
+impl ::core::ops::Deref for Error {
     type Target = ErrorInfo;
     fn deref(&self) -> &ErrorInfo {
         &self.0
     }
 }
 
-impl std::ops::DerefMut for Error {
+impl ::core::ops::DerefMut for Error {
     fn deref_mut(&mut self) -> &mut ErrorInfo {
         &mut self.0
     }
@@ -159,9 +161,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl ::core::error::Error for Error {}
 
-pub type Result<T> = std::result::Result<T, Error>;
+pub type Result<T> = ::core::result::Result<T, Error>;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,7 @@
 //! Plain HTTP values passed between the core and whatever performs IO.
 
+use crate::prelude::*;
+
 /// HTTP methods S3 needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {

@@ -8,7 +8,9 @@
 //! every schedule it can meet in a browser can be replayed natively,
 //! deterministically.
 
-use std::future::Future;
+use crate::prelude::*;
+
+use ::core::future::Future;
 
 use crate::core::credentials::Credentials;
 use crate::core::error::Result;

@@ -8,6 +8,8 @@
 //! Values users store never pass through here: the edges hand them over as
 //! JSON text.
 
+use crate::prelude::*;
+
 use super::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -267,7 +269,7 @@ impl Parser<'_> {
                 return Err(bad("bad exponent"));
             }
         }
-        let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| bad("bad number"))?;
+        let text = ::core::str::from_utf8(&self.b[start..self.i]).map_err(|_| bad("bad number"))?;
         Ok(Json::Number(text.to_string()))
     }
 
@@ -277,7 +279,7 @@ impl Parser<'_> {
             .get(self.i..self.i + 4)
             .ok_or_else(|| bad("short \\u escape"))?;
         self.i += 4;
-        let h = std::str::from_utf8(h).map_err(|_| bad("bad \\u escape"))?;
+        let h = ::core::str::from_utf8(h).map_err(|_| bad("bad \\u escape"))?;
         u32::from_str_radix(h, 16).map_err(|_| bad("bad \\u escape"))
     }
 

@@ -1,7 +1,7 @@
 //! A cache of immutable values bounded by bytes, least recently used out.
 
 use crate::core::vec_map::VecMap;
-use std::rc::Rc;
+use alloc::rc::Rc;
 
 /// Values are `Rc<str>`; their length is their cost. One larger than the
 /// whole budget is not kept (the caller still has it). Eviction scans for

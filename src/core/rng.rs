@@ -1,6 +1,8 @@
 //! Randomness for ids, seeded from outside (the browser's crypto, or a
 //! test's seed), so that simulations replay exactly.
 
+use crate::prelude::*;
+
 /// SplitMix64: small, fast, and fine for ids whose seed is random. Nothing
 /// here is a secret: uuids and session ids only need to be unique.
 #[derive(Clone, Debug)]

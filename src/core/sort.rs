@@ -5,13 +5,15 @@
 //! standard sort runs once, on indices, with the comparison behind a
 //! `dyn`, and the elements are then moved into place: one copy for all.
 
-use std::cmp::Ordering;
+use crate::prelude::*;
+
+use ::core::cmp::Ordering;
 
 /// Sorts `v` by `cmp`, keeping equal elements in their order.
 pub fn sort_by<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
     let mut order: Vec<usize> = (0..v.len()).collect();
     sort_indices(&mut order, &|a, b| cmp(&v[a], &v[b]));
-    let mut slots: Vec<Option<T>> = std::mem::take(v).into_iter().map(Some).collect();
+    let mut slots: Vec<Option<T>> = ::core::mem::take(v).into_iter().map(Some).collect();
     v.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 

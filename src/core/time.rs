@@ -4,6 +4,8 @@
 //! it into the formats S3 speaks (`20150830T123600Z` for SigV4, RFC 7231
 //! `Date` headers, ISO 8601 `LastModified`) and back.
 
+use crate::prelude::*;
+
 use super::error::{Error, Result};
 
 /// Milliseconds since 1970-01-01T00:00:00Z.
@@ -89,7 +91,7 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T> {
+fn num<T: ::core::str::FromStr>(s: &str, what: &str) -> Result<T> {
     s.parse()
         .map_err(|_| Error::bad_response(format!("bad {what} in timestamp: \"{s}\"")))
 }

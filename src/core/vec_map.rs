@@ -10,8 +10,10 @@
 //! a few thousand pointers costs microseconds. Keys and values live apart
 //! so that the search is the same code whatever the value type.
 
-use std::borrow::Borrow;
-use std::fmt;
+use crate::prelude::*;
+
+use ::core::fmt;
+use alloc::borrow::Borrow;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct VecMap<K, V> {
@@ -73,7 +75,7 @@ impl<K: Ord, V> VecMap<K, V> {
     /// Inserts or replaces; the value replaced, if any.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.values[i], value)),
+            Ok(i) => Some(::core::mem::replace(&mut self.values[i], value)),
             Err(i) => {
                 self.keys.insert(i, key);
                 self.values.insert(i, value);
@@ -138,7 +140,7 @@ impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
 
 impl<'a, K: Ord, V> IntoIterator for &'a VecMap<K, V> {
     type Item = (&'a K, &'a V);
-    type IntoIter = std::iter::Zip<std::slice::Iter<'a, K>, std::slice::Iter<'a, V>>;
+    type IntoIter = ::core::iter::Zip<::core::slice::Iter<'a, K>, ::core::slice::Iter<'a, V>>;
     fn into_iter(self) -> Self::IntoIter {
         self.keys.iter().zip(self.values.iter())
     }

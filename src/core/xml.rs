@@ -7,6 +7,8 @@
 //! prefixes. It is a few hundred bytes of wasm where a general XML crate
 //! would be tens of kilobytes.
 
+use crate::prelude::*;
+
 use super::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

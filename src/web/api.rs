@@ -2,8 +2,10 @@
 //! errors and holds no logic: everything it does is a call into the
 //! engine (`core::db`).
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use crate::prelude::*;
+
+use ::core::cell::{Cell, RefCell};
+use alloc::rc::Rc;
 
 use js_sys::{Array, Function, Map, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
@@ -210,7 +212,7 @@ fn from_json(text: &Json) -> Result<JsValue, Error> {
 }
 
 /// An API call's work, boxed: one `future_to_promise` serves them all.
-type Task = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, Error>>>>;
+type Task = ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<JsValue, Error>>>>;
 
 fn promise(prepared: Result<Task, Error>) -> Promise {
     match prepared {
@@ -229,17 +231,20 @@ fn random_seed() -> u64 {
             u64::from_le_bytes(bytes)
         }
         // No Web Crypto: ids need only be unique, not secret.
-        _ => (js_sys::Math::random() * 2f64.powi(53)) as u64 ^ (js_sys::Date::now() as u64) << 11,
+        _ => {
+            (js_sys::Math::random() * 9_007_199_254_740_992.0/* 2^53 */) as u64
+                ^ (js_sys::Date::now() as u64) << 11
+        }
     }
 }
 
 /// How often a client looks for writes that other tabs queued and left
 /// behind when they closed or crashed.
-const ORPHAN_CHECK_MS: u32 = 10_000;
+const ORPHAN_CHECK_MS: u64 = 10_000;
 
 /// How long a granted takeover waits before adopting, so that all the
 /// locks a dead tab released have been let go by this client's waiters.
-const TAKEOVER_SETTLE_MS: u32 = 50;
+const TAKEOVER_SETTLE_MS: u64 = 50;
 
 /// Commits an accepted write on its own task (see `Db::commit`).
 fn commit_in_background(c: &Rc<Client>, pending: crate::core::db::Pending<super::locks::WebLock>) {
@@ -271,7 +276,7 @@ fn watch_foreign(c: &Rc<Client>) {
                 drop(lock);
                 // Let the dead tab's other locks reach our other waiters
                 // and be let go too.
-                gloo_timers::future::TimeoutFuture::new(TAKEOVER_SETTLE_MS).await;
+                super::timer::sleep(TAKEOVER_SETTLE_MS).await;
                 for pending in c.db.adopt_orphans().await {
                     commit_in_background(&c, pending);
                 }
@@ -447,7 +452,7 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
         // (No float in the message: formatting one costs the .wasm ~16 KB.)
         let whole = |name: &str, min: u64| -> Result<Option<u64>, Error> {
             match opt_number(&retry, name)? {
-                Some(n) if n < min as f64 || n.fract() != 0.0 => Err(bad(format!(
+                Some(n) if n < min as f64 || n % 1.0 != 0.0 => Err(bad(format!(
                     "retry.{name} must be a whole number of at least {min}"
                 ))),
                 n => Ok(n.map(|n| n as u64)),
@@ -549,7 +554,7 @@ fn write(
     batch: crate::core::db::Batch,
     manifests: Vec<Ref>,
     remote: bool,
-) -> impl std::future::Future<Output = Result<JsValue, Error>> + 'static {
+) -> impl ::core::future::Future<Output = Result<JsValue, Error>> + 'static {
     let client = client.clone();
     async move {
         let pending = client.db.enqueue(batch, &manifests).await?;
@@ -596,7 +601,7 @@ impl MPS3 {
             }
             watch_foreign(&c);
             while storage && super::locks::supported() && !c.db.is_shutdown() {
-                gloo_timers::future::TimeoutFuture::new(ORPHAN_CHECK_MS).await;
+                super::timer::sleep(ORPHAN_CHECK_MS).await;
                 for pending in c.db.adopt_orphans().await {
                     commit_in_background(&c, pending);
                 }
@@ -646,7 +651,7 @@ impl MPS3 {
 
     fn run<F>(&self, prepared: Result<F, Error>) -> Promise
     where
-        F: std::future::Future<Output = Result<JsValue, Error>> + 'static,
+        F: ::core::future::Future<Output = Result<JsValue, Error>> + 'static,
     {
         promise(prepared.map(|f| Box::pin(f) as Task))
     }

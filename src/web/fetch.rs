@@ -1,5 +1,7 @@
 //! Performs a core `HttpRequest` with the global `fetch` (window or worker).
 
+use crate::prelude::*;
+
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;

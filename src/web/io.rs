@@ -3,8 +3,10 @@
 //! and event delivery on a later task, after the engine's borrows have
 //! ended.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use crate::prelude::*;
+
+use ::core::cell::{Cell, RefCell};
+use alloc::rc::Rc;
 
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::JsValue;
@@ -148,7 +150,7 @@ impl Io for WebIo {
     }
 
     async fn sleep(&self, ms: u64) {
-        gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32).await
+        super::timer::sleep(ms).await
     }
 
     async fn refresh_credentials(&self) -> Result<Option<Credentials>> {

@@ -5,7 +5,9 @@
 //! are loaded into the core's S3 model, the request is applied there, and
 //! what changed is stored back.
 
-use std::rc::Rc;
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{HttpRequest, HttpResponse, Method};

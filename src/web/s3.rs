@@ -2,6 +2,8 @@
 //! Each method is one request (listing: until the last page); retries and
 //! clock correction belong to the callers' policies in the core.
 
+use crate::prelude::*;
+
 use crate::core::error::Result;
 use crate::core::http::HttpRequest;
 use crate::core::s3::{

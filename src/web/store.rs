@@ -14,7 +14,9 @@
 //! are the request's own `onsuccess`/`onerror`: no Rust closure outlives
 //! the call, and the result is read from the request once it settled.
 
-use std::cell::RefCell;
+use crate::prelude::*;
+
+use ::core::cell::RefCell;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::{closure::Closure, prelude::wasm_bindgen, JsCast, JsValue};
@@ -39,7 +41,7 @@ extern "C" {
         store: &str,
         mode: &str,
         options: &JsValue,
-    ) -> std::result::Result<IdbTransaction, JsValue>;
+    ) -> ::core::result::Result<IdbTransaction, JsValue>;
 }
 
 const DB_NAME: &str = "mps3";
@@ -223,7 +225,7 @@ impl IdbStore {
 }
 
 /// Starts opening the database: the request and a promise of its outcome.
-fn open() -> std::result::Result<(IdbOpenDbRequest, Promise), JsValue> {
+fn open() -> ::core::result::Result<(IdbOpenDbRequest, Promise), JsValue> {
     let factory: IdbFactory =
         js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())?.dyn_into()?;
     let request = factory.open_with_u32(DB_NAME, DB_VERSION)?;

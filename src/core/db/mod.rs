@@ -13,6 +13,8 @@
 //! Single-threaded (browser tasks, or the simulation's executor); state is
 //! borrowed only between awaits, never across one.
 
+use crate::prelude::*;
+
 mod offline;
 mod queue;
 mod state;
@@ -20,7 +22,7 @@ mod stored_lru;
 mod sync;
 mod write;
 
-use std::cell::{Cell, RefCell};
+use ::core::cell::{Cell, RefCell};
 
 pub use offline::Pending;
 pub use queue::QueuedWrite;
@@ -247,7 +249,7 @@ impl<I: Io> Db<I> {
     /// pending, else the freshly resolved state. `None`: absent.
     pub async fn get(&self, key: &Ref, manifest: Option<&Ref>) -> Result<Option<Json>> {
         Ok(self
-            .get_all(std::slice::from_ref(key), manifest)
+            .get_all(::core::slice::from_ref(key), manifest)
             .await?
             .pop()
             .expect("one key, one value"))
@@ -271,7 +273,7 @@ impl<I: Io> Db<I> {
         // once (later reads and the poller bring it up to date); offline,
         // every read does, and a key not stored is `Offline`.
         let (cached, resolved) = self.with_manifest(&m, |s| {
-            (std::mem::take(&mut s.restored), s.resolution.is_some())
+            (::core::mem::take(&mut s.restored), s.resolution.is_some())
         });
         let answer_from_store = cached && resolved;
         if !all_masked && !answer_from_store {
@@ -368,7 +370,7 @@ impl<I: Io> Db<I> {
 
     /// Events queued for delivery, oldest first.
     pub fn take_events(&self) -> Vec<Event> {
-        std::mem::take(&mut self.inner.borrow_mut().events)
+        ::core::mem::take(&mut self.inner.borrow_mut().events)
     }
 
     fn push_events(&self, events: Vec<Event>) {

@@ -9,6 +9,8 @@
 //! its keys as its own until that write is committed (read your writes,
 //! across tabs), told by broadcast messages.
 
+use crate::prelude::*;
+
 use super::queue::{seq_key, QueuedWrite};
 use super::state::Mask;
 use super::stored_lru::StoredLru;

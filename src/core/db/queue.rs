@@ -16,6 +16,8 @@
 //! 4. `done` per manifest, once its entry is known valid;
 //! 5. deleted, once every manifest is done.
 
+use crate::prelude::*;
+
 use super::Batch;
 use crate::core::error::{Error, Result};
 use crate::core::json::{self, Json as Value};

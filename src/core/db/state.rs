@@ -1,8 +1,10 @@
 //! What a client knows and owes: per manifest, the known log, its
 //! resolution and the local writes masking it; subscribers; queued events.
 
+use crate::prelude::*;
+
 use crate::core::vec_map::VecMap;
-use std::rc::Rc;
+use alloc::rc::Rc;
 
 use crate::core::error::Error;
 use crate::core::lock::FifoLock;

@@ -6,6 +6,8 @@
 //! use) in its own table, so the index is one cheap scan at first use,
 //! whatever the size of the content itself.
 
+use crate::prelude::*;
+
 use crate::core::vec_map::VecMap;
 
 /// Content keys by last use, with their sizes.

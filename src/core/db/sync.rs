@@ -1,6 +1,8 @@
 //! Requests with retries, resolving the log, fetching content, notifying.
 
-use std::rc::Rc;
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use super::state::{Event, Json, ManifestState, MarkerSeen};
 use super::{Db, LAST_MODIFIED_PRECISION_MS};

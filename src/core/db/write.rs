@@ -1,7 +1,9 @@
 //! Writes: content, then per manifest a claim on the change marker and
 //! one entry.
 
-use std::rc::Rc;
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use super::queue::QueuedWrite;
 use super::state::{Json, MarkerSeen};

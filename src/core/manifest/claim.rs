@@ -14,6 +14,8 @@
 //! Why a claim precedes its entry, and the bound it gives, is in
 //! docs/protocol.md ("Claims").
 
+use crate::prelude::*;
+
 use crate::core::json::{parse, quote, Json};
 
 /// A marker body written by a claim.

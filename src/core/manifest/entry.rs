@@ -1,6 +1,8 @@
 //! Manifest entry bodies: `files` (the writer's view of the state before its
 //! write) and `update` (the write, as a merge patch over `files`).
 
+use crate::prelude::*;
+
 use crate::core::vec_map::VecMap;
 
 use crate::core::error::{Error, Result};

@@ -5,6 +5,8 @@
 //! millisecond, `counter` (base 32 of `1023 - n`) puts a client's later
 //! write first.
 
+use crate::prelude::*;
+
 use crate::core::time::EpochMillis;
 
 /// Entries whose key time and `LastModified` differ by this much or more
@@ -27,8 +29,9 @@ fn base32(mut n: u64, width: usize) -> String {
     while out.len() < width {
         out.push(b'0');
     }
-    out.reverse();
-    String::from_utf8(out).expect("ascii digits")
+    // ASCII digits: chars one to one (no UTF-8 check, whose error's Debug
+    // a failed `expect` would have to print).
+    out.iter().rev().map(|&b| char::from(b)).collect()
 }
 
 fn parse_base32(s: &str) -> Option<u64> {

@@ -2,6 +2,8 @@
 //! bucket that maps logical keys to immutable content objects (protocol v1,
 //! the layout of the JavaScript mps3 client; see docs/protocol.md).
 
+use crate::prelude::*;
+
 mod claim;
 mod entry;
 mod key;

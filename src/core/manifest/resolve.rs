@@ -12,7 +12,9 @@
 //! Pure: the caller lists, fetches the bodies [`needed_bodies`] names, and
 //! calls [`resolve`] again with them.
 
-use std::rc::Rc;
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use super::entry::{files_of, EntryBody, Files};
 use super::key::LAG_WINDOW_MS;

@@ -1,5 +1,7 @@
 //! Where requests go and what keys are acceptable.
 
+use crate::prelude::*;
+
 use crate::core::credentials::Credentials;
 use crate::core::error::{Error, Result};
 

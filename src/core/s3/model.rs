@@ -11,6 +11,8 @@
 //! touches from IndexedDB ([`S3Model::access`], [`S3Model::import`]),
 //! applies it here, and stores what changed ([`S3Model::export`]).
 
+use crate::prelude::*;
+
 use crate::core::vec_map::VecMap;
 
 use crate::core::encode::{percent_decode, uri_encode};

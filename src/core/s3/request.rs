@@ -1,6 +1,8 @@
 //! Building signed S3 requests. Each builder validates its input first, so
 //! a bad key or bucket is refused with `BadInput` before anything is sent.
 
+use crate::prelude::*;
+
 use super::config::{validate_bucket, validate_key, S3Config};
 use super::response::ListPage;
 use crate::core::encode::uri_encode;

@@ -1,5 +1,7 @@
 //! Turning S3's answers into typed results and semantic errors.
 
+use crate::prelude::*;
+
 use crate::core::encode::url_decode_form;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::HttpResponse;
@@ -75,7 +77,7 @@ pub struct ListPage {
 
 /// The semantic error for a non-2xx answer, keeping S3's Code and Message.
 pub fn error_from_response(resp: &HttpResponse) -> Error {
-    let (code, message) = match std::str::from_utf8(&resp.body).ok().map(xml::parse) {
+    let (code, message) = match ::core::str::from_utf8(&resp.body).ok().map(xml::parse) {
         Some(Ok(root)) if root.name == "Error" => (
             root.child_text("Code").map(str::to_string),
             root.child_text("Message").map(str::to_string),
@@ -171,8 +173,8 @@ pub fn parse_delete(resp: &HttpResponse) -> Result<DeleteResult> {
 /// decoded here (and taken as they are if the server did not encode).
 pub fn parse_list(resp: &HttpResponse) -> Result<ListPage> {
     check(resp)?;
-    let text =
-        std::str::from_utf8(&resp.body).map_err(|_| Error::bad_response("listing is not UTF-8"))?;
+    let text = ::core::str::from_utf8(&resp.body)
+        .map_err(|_| Error::bad_response("listing is not UTF-8"))?;
     let root = xml::parse(text)?;
     if root.name != "ListBucketResult" {
         return Err(Error::bad_response(format!(
