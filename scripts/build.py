@@ -69,7 +69,7 @@ def panic_strategy(panic: str):
         flags = tomllib.load(f)["target"]["wasm32-unknown-unknown"]["rustflags"]
     # Legacy symbol names, as on stable: under RUSTC_BOOTSTRAP rustc takes
     # nightly's v0 default, whose longer names reach the JS glue's imports.
-    flags = [*flags, "-Zunstable-options", "-Cpanic=immediate-abort", "-Csymbol-mangling-version=legacy"]
+    flags = [*flags, "-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Csymbol-mangling-version=legacy"]
     # RUSTFLAGS replaces the config file's flags, so they are repeated here.
     env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
     env.pop("RUSTFLAGS", None)
