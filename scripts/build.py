@@ -52,12 +52,12 @@ def minify(js: Path):
 def panic_strategy(panic: str):
     """The environment and cargo arguments for wasm-pack.toml's `[build]
     panic`. "immediate-abort" rebuilds core and alloc so that every panic
-    site is a bare trap (10 KB gzipped less: no message, location or
-    formatting code behind it). Both are unstable cargo and rustc options,
-    which the stable toolchain takes under RUSTC_BOOTSTRAP=1; they are
-    tested with the toolchain this project pins (README, "Size").
-    MPS3_PANIC=abort builds with the stable "abort" on a toolchain that
-    refuses them."""
+    site is a bare trap, with no message, location or formatting code
+    behind it (8.9 KB gzipped less than "abort"). These are unstable cargo
+    and rustc options, which the stable toolchain takes under
+    RUSTC_BOOTSTRAP=1; they are tested with Rust 1.95, this machine kind's
+    toolchain (README, "Size"). MPS3_PANIC=abort builds with stable options
+    only, on a toolchain that refuses them."""
     panic = os.environ.get("MPS3_PANIC", panic)
     env = dict(os.environ)
     if panic == "abort":
