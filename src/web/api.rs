@@ -221,6 +221,9 @@ fn promise(prepared: Result<Task, Error>) -> Promise {
     }
 }
 
+/// 2^53, the integers a double holds exactly (a literal: `powi` is std's).
+const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
+
 fn random_seed() -> u64 {
     let mut bytes = [0u8; 8];
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into())
@@ -231,10 +234,7 @@ fn random_seed() -> u64 {
             u64::from_le_bytes(bytes)
         }
         // No Web Crypto: ids need only be unique, not secret.
-        _ => {
-            (js_sys::Math::random() * 9_007_199_254_740_992.0/* 2^53 */) as u64
-                ^ (js_sys::Date::now() as u64) << 11
-        }
+        _ => (js_sys::Math::random() * TWO_POW_53) as u64 ^ (js_sys::Date::now() as u64) << 11,
     }
 }
 
