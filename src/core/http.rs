@@ -33,6 +33,11 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Not aborted when the client goes offline: a write's entry PUT, let
+    /// finish so that its answer says whether it landed. Aborted, its
+    /// outcome would be unknown, and a writer offline for longer than
+    /// autoclean's grace could no longer find out (docs/protocol.md).
+    pub finish_offline: bool,
 }
 
 impl HttpRequest {

@@ -851,8 +851,9 @@ impl MPS3 {
     }
 
     /// Whether the client talks to the bucket. Set it `false` to work
-    /// offline (requests in flight are aborted, reads answer from what is
-    /// stored, writes queue up) and `true` to sync again.
+    /// offline (requests in flight are aborted, but for a write's entry PUT,
+    /// let finish so that whether it landed is known; reads answer from
+    /// what is stored, writes queue up) and `true` to sync again.
     #[wasm_bindgen(getter)]
     pub fn online(&self) -> bool {
         self.client.db.is_online()

@@ -96,7 +96,8 @@ impl WebIo {
     }
 
     /// Aborts the requests in flight (they fail as `Network`, and the
-    /// engine, offline, does not retry them).
+    /// engine, offline, does not retry them), but those marked
+    /// `finish_offline`: a write's entry PUT, whose answer must be known.
     pub fn abort_all(&self) {
         let fresh = web_sys::AbortController::new().ok();
         if let Some(old) = self.abort.replace(fresh) {
@@ -121,7 +122,11 @@ impl Io for WebIo {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
         let started = js_sys::Date::now();
         let method = req.method.as_str();
-        let signal = self.abort.borrow().as_ref().map(|c| c.signal());
+        // (A request that must finish gets no signal: see `abort_all`.)
+        let signal = match req.finish_offline {
+            true => None,
+            false => self.abort.borrow().as_ref().map(|c| c.signal()),
+        };
         let out = match &self.local {
             Some(bucket) => bucket.send(&req, self.now()).await,
             None => super::fetch::send(&req, signal.as_ref()).await,

@@ -70,6 +70,7 @@ async fn control(method: Method, path: &str, body: &str) -> serde_json::Value {
         url: format!("{}/__testbed{path}", testbed().endpoint),
         headers: vec![("content-type".into(), "application/json".into())],
         body: body.as_bytes().to_vec(),
+        finish_offline: false,
     };
     let resp = send(&req, None).await.expect("test bed control endpoint");
     assert_eq!(resp.status, 200, "control {path}");

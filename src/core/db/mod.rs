@@ -266,9 +266,7 @@ impl<I: Io> Db<I> {
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         Self::check_ref(&m)?;
         // Keys all written locally and pending read as written, at once.
-        let all_masked = self.with_manifest(&m, |s| {
-            keys.iter().all(|k| s.effective(&k.url()).1.is_some())
-        });
+        let all_masked = self.with_manifest(&m, |s| keys.iter().all(|k| s.pending(&k.url())));
         // The first read after a reload answers from the stored state at
         // once (later reads and the poller bring it up to date); offline,
         // every read does, and a key not stored is `Offline`.

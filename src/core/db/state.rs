@@ -115,6 +115,19 @@ impl ManifestState {
         (version, None)
     }
 
+    /// Whether the latest local write to `url` is still on its way to the
+    /// log. Once its entry landed, its mask only bridges the time until the
+    /// resolution includes that entry: a read must bring the resolution up
+    /// to date, or a stale one would keep the mask, and hide newer writes,
+    /// for as long as nothing else lists (simulation seed 4559).
+    pub fn pending(&self, url: &str) -> bool {
+        self.masks
+            .iter()
+            .rev()
+            .find(|m| m.url == url)
+            .is_some_and(|m| m.entry.is_none())
+    }
+
     /// Drops masks whose entry the resolution now includes.
     pub fn retire_masks(&mut self) {
         let Some(r) = &self.resolution else { return };

@@ -404,6 +404,16 @@ impl<I: Io> Db<I> {
             record.set_attempt(&m.url(), &object, ts);
             if durable {
                 self.store_write(record).await;
+                // Gone offline (or shut down) while it was stored: the PUT
+                // will not leave (nothing awaits between here and the
+                // request loop's own checks), so no entry can land. Kept,
+                // the attempt could not be judged on a return after
+                // autoclean's grace (see `settle_attempt`): forget it.
+                if let Err(e) = self.check_live().and_then(|_| self.check_online()) {
+                    record.attempts.retain(|(url, _, _)| url != &m.url());
+                    self.store_write(record).await;
+                    return Err(e);
+                }
             }
             // Create-only: a retry after a lost answer must not PUT again,
             // which would move `LastModified` under readers who already
@@ -412,9 +422,17 @@ impl<I: Io> Db<I> {
             // tells when, exactly as readers judge it.
             let opts = json_put(PutMode::Create);
             let sent_lower = self.inner.borrow().clock.lower_bound(self.io.now());
+            // Let finish if the client goes offline meanwhile: its answer
+            // settles whether it landed, which, aborted, only a listing
+            // could, and not once autoclean may have collected it.
             let put = self
                 .call(
-                    |s3, now| s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now),
+                    |s3, now| {
+                        let mut req =
+                            s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now)?;
+                        req.finish_offline = true;
+                        Ok(req)
+                    },
                     parse_put,
                 )
                 .await;

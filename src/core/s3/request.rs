@@ -140,6 +140,7 @@ impl S3 {
                 url: self.url(&host, &path, &params),
                 headers: Vec::new(),
                 body,
+                finish_offline: false,
             });
         }
         let payload_hash = sha256_hex(&body);
@@ -166,6 +167,7 @@ impl S3 {
             url: self.url(&host, &path, &query),
             headers,
             body,
+            finish_offline: false,
         })
     }
 

@@ -20,6 +20,10 @@ pub struct Device {
     pub broken: Cell<bool>,
     /// Each tab's inbox of broadcast messages: (group, namespace, inbox).
     pub inboxes: RefCell<Vec<(usize, String, Inbox)>>,
+    /// Called after each put, as the stored value lands (a test's hook
+    /// into the moment between a write's steps).
+    #[allow(clippy::type_complexity)]
+    pub on_put: RefCell<Option<Box<dyn Fn(Table, &str, &str)>>>,
 }
 
 pub struct SimLock {
@@ -52,6 +56,9 @@ impl Device {
         self.data
             .borrow_mut()
             .insert((table, key.to_string()), value.to_string());
+        if let Some(hook) = &*self.on_put.borrow() {
+            hook(table, key, value);
+        }
         Ok(())
     }
 
