@@ -123,9 +123,10 @@ impl Io for WebIo {
         let started = js_sys::Date::now();
         let method = req.method.as_str();
         // (A request that must finish gets no signal: see `abort_all`.)
-        let signal = match req.finish_offline {
-            true => None,
-            false => self.abort.borrow().as_ref().map(|c| c.signal()),
+        let signal = if req.finish_offline {
+            None
+        } else {
+            self.abort.borrow().as_ref().map(|c| c.signal())
         };
         let out = match &self.local {
             Some(bucket) => bucket.send(&req, self.now()).await,
