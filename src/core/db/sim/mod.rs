@@ -17,7 +17,8 @@
 //! * subscribers: one call per version, never the same value twice, the
 //!   last one the final value.
 //!
-//! `MPS3_SIM_SEEDS=N` runs N seeds (default 1000); `MPS3_SIM_SEED=S`
+//! `MPS3_SIM_SEEDS=N` runs seeds up to N (default 1000), from
+//! `MPS3_SIM_FROM` (default 1), and the regression seeds; `MPS3_SIM_SEED=S`
 //! replays one, printing its history.
 
 mod device;
@@ -1078,7 +1079,12 @@ fn seeds() -> Vec<u64> {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
-    let mut seeds: Vec<u64> = (1..=n).collect();
+    // `MPS3_SIM_FROM=k`: start at seed k (a sweep past seeds already run).
+    let from: u64 = std::env::var("MPS3_SIM_FROM")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let mut seeds: Vec<u64> = (from..=n).collect();
     seeds.extend(REGRESSION_SEEDS.iter().filter(|&&s| s > n));
     seeds
 }
