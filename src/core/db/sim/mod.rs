@@ -528,14 +528,18 @@ fn run(seed: u64) -> Outcome {
         let think = p.think_ms;
         let mut wrng = Rng::new(rng.next_u64());
         let offline = clients[c].offline.clone();
-        exec.spawn(c, async move {
-            struct Done(Rc<Cell<usize>>);
-            impl Drop for Done {
-                fn drop(&mut self) {
-                    self.0.set(self.0.get() - 1);
-                }
+        // Counts the worker done when its future is dropped: finished, or
+        // killed by a crash, even one before its first poll (seed 32267
+        // crashed its client at the start, and the run waited forever).
+        struct Done(Rc<Cell<usize>>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() - 1);
             }
-            let _done = Done(left);
+        }
+        let done = Done(left);
+        exec.spawn(c, async move {
+            let _done = done;
             for i in 0..ops {
                 exec2.sleep(wrng.range(0, think)).await;
                 let pick = |r: &mut Rng| keys[r.range(0, keys.len() as u64) as usize].clone();
@@ -1094,7 +1098,9 @@ fn seeds() -> Vec<u64> {
 ///   it over a stale resolution instead of listing (`ManifestState::pending`);
 /// - 11804: an entry PUT aborted by going offline, never sent, was later
 ///   counted as landed and the write lost (`HttpRequest::finish_offline`).
-const REGRESSION_SEEDS: [u64; 2] = [4559, 11804];
+/// - 32267: a crash at the very start dropped a worker before its first
+///   poll, which never counted it done, and the run waited forever.
+const REGRESSION_SEEDS: [u64; 3] = [4559, 11804, 32267];
 
 #[test]
 fn simulated_clients_converge_and_lose_no_acknowledged_write() {
