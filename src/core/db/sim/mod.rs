@@ -860,6 +860,16 @@ fn contents(model: &S3Model, versioning: bool) -> HashMap<String, String> {
     out
 }
 
+/// The values of the valid entries' writes, oldest first.
+fn written_values(model: &S3Model, versioning: bool) -> Vec<String> {
+    let values = contents(model, versioning);
+    oracle_log(model)
+        .iter()
+        .flat_map(|(_, _, changes)| changes.iter())
+        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
+        .collect()
+}
+
 fn check(seed: u64, o: &Outcome) -> std::result::Result<(), String> {
     let model = o.model.borrow();
     let log = oracle_log(&model);
@@ -1241,13 +1251,7 @@ fn crash_scenario(
         return Err("the first write was not acknowledged".into());
     }
     let model = model.borrow();
-    let log = oracle_log(&model);
-    let values = contents(&model, versioning);
-    let written: Vec<String> = log
-        .iter()
-        .flat_map(|(_, _, changes)| changes.iter())
-        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
-        .collect();
+    let written = written_values(&model, versioning);
     if written != ["v1", "v2"] {
         return Err(format!("valid entries hold {written:?}, not v1 then v2"));
     }
@@ -1393,6 +1397,32 @@ fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
     assert_eq!(log.len(), 1, "committed once: {log:?}");
 }
 
+/// Another client writing key `a` (v2 to v7), every 25 s: autoclean then
+/// collects the entries of an absent client's time.
+fn overwrite_repeatedly(exec: &Rc<Executor>, b: &Client) {
+    let (exec, db) = (exec.clone(), b.db.clone());
+    exec.clone().spawn(1, async move {
+        for i in 2..8 {
+            exec.sleep(25_000).await;
+            let r = db
+                .put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
+                .await;
+            assert!(r.is_ok(), "v{i}: {r:?}");
+        }
+    });
+}
+
+/// The write of v1 is in exactly one valid entry, and nothing is queued.
+fn assert_v1_committed_once(model: &S3Model, device: &Device) {
+    let written = written_values(model, false);
+    assert_eq!(
+        written.iter().filter(|v| *v == "v1").count(),
+        1,
+        "v1 is in exactly one valid entry: {written:?}"
+    );
+    assert_eq!(device.queued(), 0, "nothing is left queued");
+}
+
 /// A write whose entry PUT is in flight when its client goes offline, and
 /// which stays offline past autoclean's grace while another client writes
 /// the key over and over. The PUT is let finish (`finish_offline`): had it
@@ -1440,16 +1470,7 @@ fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() {
         exec2.sleep(150_000).await;
         a2.set_online(true);
     });
-    let (exec3, db3) = (exec.clone(), b.db.clone());
-    exec.spawn(1, async move {
-        for i in 2..8 {
-            exec3.sleep(25_000).await;
-            let r = db3
-                .put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
-                .await;
-            assert!(r.is_ok(), "v{i}: {r:?}");
-        }
-    });
+    overwrite_repeatedly(&exec, &b);
     exec.run_until(START + 10 * 60_000);
     let (went_offline, object) = offline_at
         .borrow()
@@ -1465,19 +1486,7 @@ fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() {
         entry_put.last_modified > went_offline,
         "the entry PUT was in flight when the client went offline"
     );
-    let log = oracle_log(&model);
-    let values = contents(&model, false);
-    let written: Vec<String> = log
-        .iter()
-        .flat_map(|(_, _, changes)| changes.iter())
-        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
-        .collect();
-    assert_eq!(
-        written.iter().filter(|v| *v == "v1").count(),
-        1,
-        "v1 is in exactly one valid entry: {written:?}"
-    );
-    assert_eq!(device.queued(), 0, "nothing is left queued");
+    assert_v1_committed_once(&model, &device);
 }
 
 /// A write whose client goes offline while the entry's attempt is being
@@ -1521,32 +1530,11 @@ fn an_entry_put_never_sent_because_its_client_went_offline_is_not_lost() {
         exec3.sleep(150_000).await;
         a3.set_online(true);
     });
-    let (exec4, db4) = (exec.clone(), b.db.clone());
-    exec.spawn(1, async move {
-        for i in 2..8 {
-            exec4.sleep(25_000).await;
-            let r = db4
-                .put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
-                .await;
-            assert!(r.is_ok(), "v{i}: {r:?}");
-        }
-    });
+    overwrite_repeatedly(&exec, &b);
     exec.run_until(START + 10 * 60_000);
     assert!(offline_at.get().is_some(), "the entry was attempted");
     let model = model.borrow();
-    let log = oracle_log(&model);
-    let values = contents(&model, false);
-    let written: Vec<String> = log
-        .iter()
-        .flat_map(|(_, _, changes)| changes.iter())
-        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
-        .collect();
-    assert_eq!(
-        written.iter().filter(|v| *v == "v1").count(),
-        1,
-        "v1 is in exactly one valid entry: {written:?}"
-    );
-    assert_eq!(device.queued(), 0, "nothing is left queued");
+    assert_v1_committed_once(&model, &device);
 }
 
 /// Two tabs of one client (one store, one namespace, messages between
@@ -1634,13 +1622,7 @@ fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
     });
     exec.run_until(START + 45_000);
     assert_is_entry_put(&one.db.io().requests.borrow(), 6);
-    let log = oracle_log(&model.borrow());
-    let values = contents(&model.borrow(), false);
-    let written: Vec<String> = log
-        .iter()
-        .flat_map(|(_, _, ch)| ch.iter())
-        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
-        .collect();
+    let written = written_values(&model.borrow(), false);
     assert_eq!(
         written,
         ["first", "second"],
