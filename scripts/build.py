@@ -12,6 +12,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,95 @@ def minify(js: Path):
     tmp = js.with_suffix(".min.js")
     run([esbuild, js, "--minify", "--format=esm", "--legal-comments=none", "--log-level=warning", f"--outfile={tmp}"])
     tmp.replace(js)
+
+
+def leb(data: bytes, i: int):
+    """An unsigned LEB128 at `i`: (value, next index)."""
+    value = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, i
+
+
+def wasm_imports(wasm: bytes):
+    """The (module, name) pairs of a module's import section."""
+    i, found = 8, []
+    while i < len(wasm):
+        section, i = wasm[i], i + 1
+        size, i = leb(wasm, i)
+        end = i + size
+        if section == 2:
+            count, i = leb(wasm, i)
+            for _ in range(count):
+                pair = []
+                for _ in range(2):
+                    n, i = leb(wasm, i)
+                    pair.append(wasm[i : i + n].decode())
+                    i += n
+                kind, i = wasm[i], i + 1
+                if kind == 0:  # function: type index
+                    _, i = leb(wasm, i)
+                elif kind == 1:  # table: element type, limits
+                    i += 1
+                    flags, i = wasm[i], i + 1
+                    for _ in range(1 + (flags & 1)):
+                        _, i = leb(wasm, i)
+                elif kind == 2:  # memory: limits
+                    flags, i = wasm[i], i + 1
+                    for _ in range(1 + (flags & 1)):
+                        _, i = leb(wasm, i)
+                elif kind == 3:  # global: value type, mutability
+                    i += 2
+                else:
+                    sys.exit(f"import of kind {kind} in {pair}: not one wasm-bindgen emits")
+                found.append(tuple(pair))
+        i = end
+    return found
+
+
+def minify_names(out_dir: Path, wasm_opt: Path, features: list):
+    """Gives the module's imports, exports and import module one- or
+    two-letter names, and the glue the same. wasm-bindgen names each import
+    after its JS function plus a 16-digit hash (`__wbg_status_cb85b6c8...`),
+    written twice, in the .wasm and in mps3.js; the hashes do not compress.
+    Binaryen renames the module and prints the mapping; the glue reaches
+    exports only as `wasm.<name>` and imports only as keys of the one
+    imports object, so the rewrite is by name, checked below: a glue
+    this rewrite does not understand fails the build, not a page.
+    2.4 KB gzipped in the .wasm (README, "Size")."""
+    wasm = out_dir / "mps3_bg.wasm"
+    (old_module,) = {m for m, _ in wasm_imports(wasm.read_bytes())}
+    out = subprocess.run(
+        [wasm_opt, *features, "--minify-imports-and-exports-and-modules", wasm, "-o", wasm],
+        check=True, cwd=ROOT, capture_output=True, text=True,
+    ).stdout
+    mapping = json.loads(out[out.index("{"):])
+    imports = {old: new for _, old, new in mapping["imports"]}
+    exports = dict(mapping["exports"])
+    (module,) = {m for m, _ in wasm_imports(wasm.read_bytes())}
+    word = lambda names: re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    js = out_dir / "mps3.js"
+    text = js.read_text()
+    if text.count(f'"{old_module}":') != 1:
+        sys.exit(f"mps3.js: no single imports object for {old_module!r}; update minify_names")
+    text = text.replace(f'"{old_module}":', f"{json.dumps(module)}:")
+    text = word(imports).sub(lambda m: imports[m[1]], text)
+    text = re.sub(r"\bwasm\.(\w+)", lambda m: "wasm." + exports.get(m[1], m[1]), text)
+    unknown = set(re.findall(r"\bwasm\.(\w+)", text)) - set(exports.values())
+    if unknown:
+        sys.exit(f"mps3.js reaches exports the module does not have: {sorted(unknown)}")
+    missing = [n for n in imports.values() if not re.search(rf"(?<![\w$]){re.escape(n)}:", text)]
+    if missing:
+        sys.exit(f"mps3.js lacks imports the module needs: {missing}")
+    js.write_text(text)
+    # The declarations of the raw exports (InitOutput, mps3_bg.wasm.d.ts).
+    decl = re.compile(r"\b(readonly|export const) (\w+):")
+    for ts in out_dir.glob("*.d.ts"):
+        ts.write_text(decl.sub(lambda m: f"{m[1]} {exports.get(m[2], m[2])}:", ts.read_text()))
 
 
 def panic_strategy(panic: str):
@@ -147,7 +237,9 @@ def main():
         )
     wasm = out_dir / "mps3_bg.wasm"
     wasm_opt = TOOLS / "node" / "node_modules" / ".bin" / "wasm-opt"
-    run([wasm_opt, *cfg["wasm-opt"]["flags"], wasm, "-o", wasm])
+    flags = cfg["wasm-opt"]["flags"]
+    run([wasm_opt, *flags, wasm, "-o", wasm])
+    minify_names(out_dir, wasm_opt, [f for f in flags if f.startswith("--enable-")])
     minify(out_dir / "mps3.js")
     assemble(out_dir)
     budget = cfg["budget"]
