@@ -150,19 +150,26 @@ def panic_strategy(panic: str):
     stable options only, on a toolchain that refuses them."""
     panic = os.environ.get("MPS3_PANIC", panic)
     env = dict(os.environ)
+    with open(ROOT / ".cargo" / "config.toml", "rb") as f:
+        flags = tomllib.load(f)["target"]["wasm32-unknown-unknown"]["rustflags"]
+    # Without the reference-types feature (on by default since Rust 1.82),
+    # wasm-bindgen keeps JS values in an array of the glue instead of a
+    # wasm externref table: the .wasm loses the table's shims, 1.0 KB
+    # gzipped in all. Every browser with WebAssembly runs either form. (The
+    # browser tests keep the default: wasm-bindgen-test needs the table.)
+    flags = [*flags, "-Ctarget-feature=-reference-types"]
+    # RUSTFLAGS replaces the config file's flags, so they are repeated here.
+    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+    env.pop("RUSTFLAGS", None)
     if panic == "abort":
         return env, []
     if panic != "immediate-abort":
         sys.exit(f"[build] panic must be \"abort\" or \"immediate-abort\", not {panic!r}")
     env["RUSTC_BOOTSTRAP"] = "1"
-    with open(ROOT / ".cargo" / "config.toml", "rb") as f:
-        flags = tomllib.load(f)["target"]["wasm32-unknown-unknown"]["rustflags"]
     # Legacy symbol names, as on stable: under RUSTC_BOOTSTRAP rustc takes
     # nightly's v0 default, whose longer names reach the JS glue's imports.
     flags = [*flags, "-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Csymbol-mangling-version=legacy"]
-    # RUSTFLAGS replaces the config file's flags, so they are repeated here.
     env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
-    env.pop("RUSTFLAGS", None)
     # core's own size-over-speed choices (integer formatting, float
     # parsing, char counting, escapes): 0.9 KB gzipped.
     return env, ["-Zbuild-std=core,alloc", "-Zbuild-std-features=optimize_for_size"]

@@ -595,3 +595,54 @@ async fn a_poll_error_reaches_the_handler_and_polling_carries_on() {
         vec![json!(1), json!({"error": "AccessDenied"}), json!(2)]
     );
 }
+
+/// A request that never answers (the testbed holds it) counts as a network
+/// failure once its attempt's time limit passes: the fetch is aborted (the
+/// log says "Timeout"), the request retried, and the read answers instead
+/// of waiting for the stalled connection.
+#[wasm_bindgen_test]
+async fn a_request_without_an_answer_times_out_and_is_retried() {
+    let b = bucket("db-timeout").await;
+    let w = MPS3::new(db_config(&b, json!({}))).unwrap();
+    ok(w.put("k".into(), 1.into(), none())).await;
+    let events: Rc<RefCell<Vec<serde_json::Value>>> = Rc::default();
+    let e = events.clone();
+    let log = Closure::<dyn Fn(JsValue)>::new(move |ev: JsValue| e.borrow_mut().push(to_json(&ev)));
+    let cfg = db_config(
+        &b,
+        json!({"retry": {"attempts": 3, "baseMs": 1, "capMs": 10, "timeoutMs": 400}}),
+    );
+    Reflect::set(&cfg, &"log".into(), log.as_ref()).unwrap();
+    let db = MPS3::new(cfg).unwrap();
+    // The reader's first look at the change marker is held for 20 s.
+    set_faults(
+        9,
+        json!([{ "action": "hold", "hold_ms": 20000, "methods": ["GET"], "path_regex": format!("^/{b}/manifest.json(\\?|$)"), "times": 1 }]),
+    )
+    .await;
+    let value = to_json(&ok(db.get("k".into(), none())).await);
+    release_held().await;
+    clear_faults().await;
+    assert_eq!(value, json!(1));
+    assert_eq!(stats(&b).await["held"], json!(1), "the first GET was held");
+    let marker_gets: Vec<serde_json::Value> = events
+        .borrow()
+        .iter()
+        .filter(|e| {
+            e["type"] == "request"
+                && e["method"] == "GET"
+                && e["url"].as_str().unwrap().ends_with("/manifest.json")
+        })
+        .map(|e| e["status"].clone())
+        .collect();
+    assert_eq!(
+        marker_gets.first(),
+        Some(&json!("Timeout")),
+        "the held GET ended at its time limit: {marker_gets:?}"
+    );
+    assert!(
+        marker_gets[1..].iter().any(|s| s.is_number()),
+        "and its retry was answered: {marker_gets:?}"
+    );
+    drop(log);
+}

@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod credentials;
 pub mod db;
+pub mod deadline;
 pub mod encode;
 pub mod error;
 pub mod http;

@@ -2,12 +2,21 @@
 
 use crate::core::error::Error;
 
+/// Long enough for a few megabytes over a slow link; short enough that a
+/// subscriber on a stalled connection hears again within half a minute.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub base_ms: u64,
     pub cap_ms: u64,
     /// Attempts in all, the first included.
     pub max_attempts: u32,
+    /// How long one attempt may wait for its answer before it counts as a
+    /// network failure (and is retried like one); 0: no limit. A request
+    /// that never answers otherwise holds its caller forever: the
+    /// browser's fetch has no limit of its own.
+    pub timeout_ms: u64,
 }
 
 impl Default for RetryPolicy {
@@ -16,6 +25,7 @@ impl Default for RetryPolicy {
             base_ms: 100,
             cap_ms: 5_000,
             max_attempts: 10,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
         }
     }
 }

@@ -67,8 +67,10 @@ export interface MPS3Config {
   minimizeListObjectsCalls?: boolean;
   /** Retries of transient failures (5xx, SlowDown, network): attempts in all
    *  (default 10), and capped exponential backoff with full jitter (default
-   *  100 ms doubling up to 5000 ms). */
-  retry?: { attempts?: number; baseMs?: number; capMs?: number };
+   *  100 ms doubling up to 5000 ms). `timeoutMs`: how long one attempt waits
+   *  for its answer before it counts as a network failure and is retried
+   *  (default 30000; 0: no limit). */
+  retry?: { attempts?: number; baseMs?: number; capMs?: number; timeoutMs?: number };
   /** Bytes of content kept in memory, least recently used out (default 4 MiB). */
   cacheBytes?: number;
   /** Keep the last state, values read or written and the queue of writes not
@@ -448,7 +450,11 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
     db.minimize_list_calls = opt_bool(cfg, "minimizeListObjectsCalls")?.unwrap_or(true);
     let retry = get(cfg, "retry");
     if !retry.is_undefined() {
-        only_known(&retry, "retry", &["attempts", "baseMs", "capMs"])?;
+        only_known(
+            &retry,
+            "retry",
+            &["attempts", "baseMs", "capMs", "timeoutMs"],
+        )?;
         // (No float in the message: formatting one costs the .wasm ~16 KB.)
         let whole = |name: &str, min: u64| -> Result<Option<u64>, Error> {
             match opt_number(&retry, name)? {
@@ -466,6 +472,9 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
         }
         if let Some(n) = whole("capMs", 0)? {
             db.retry.cap_ms = n;
+        }
+        if let Some(n) = whole("timeoutMs", 0)? {
+            db.retry.timeout_ms = n;
         }
     }
     if let Some(bytes) = opt_number(cfg, "cacheBytes")? {

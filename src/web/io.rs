@@ -1,7 +1,7 @@
-//! The browser's `Io`: fetch (abortable, for going offline), `Date.now()`,
-//! timers, IndexedDB, Web Locks, a `BroadcastChannel` to the other tabs,
-//! and event delivery on a later task, after the engine's borrows have
-//! ended.
+//! The browser's `Io`: fetch (aborted by going offline, or when the engine
+//! gives up on a request), `Date.now()`, timers, IndexedDB, Web Locks, a
+//! `BroadcastChannel` to the other tabs, and event delivery on a later
+//! task, after the engine's borrows have ended.
 
 use crate::prelude::*;
 
@@ -65,8 +65,9 @@ pub struct WebIo {
     store: Rc<IdbStore>,
     /// The browser's own bucket, when the endpoint is `local:`.
     local: Option<super::local::LocalBucket>,
-    /// Aborts every request in flight when the client goes offline.
-    abort: RefCell<Option<web_sys::AbortController>>,
+    /// The requests in flight that going offline aborts, by id.
+    inflight: Rc<RefCell<Vec<(u32, web_sys::AbortController)>>>,
+    next_request: Cell<u32>,
     /// To the other tabs of this namespace (`None`: not supported).
     pub channel: Option<web_sys::BroadcastChannel>,
     warned_locks: Cell<bool>,
@@ -89,7 +90,8 @@ impl WebIo {
             deliver: RefCell::new(None),
             scheduled: Rc::new(Cell::new(false)),
             store,
-            abort: RefCell::new(web_sys::AbortController::new().ok()),
+            inflight: Rc::default(),
+            next_request: Cell::new(0),
             channel: web_sys::BroadcastChannel::new(&format!("mps3 {namespace}")).ok(),
             warned_locks: Cell::new(false),
         }
@@ -99,14 +101,54 @@ impl WebIo {
     /// engine, offline, does not retry them), but those marked
     /// `finish_offline`: a write's entry PUT, whose answer must be known.
     pub fn abort_all(&self) {
-        let fresh = web_sys::AbortController::new().ok();
-        if let Some(old) = self.abort.replace(fresh) {
-            old.abort();
+        let aborted: Vec<_> = self.inflight.borrow_mut().drain(..).collect();
+        for (_, controller) in aborted {
+            controller.abort();
         }
     }
 
     pub fn set_deliver(&self, f: Rc<dyn Fn()>) {
         *self.deliver.borrow_mut() = Some(f);
+    }
+}
+
+/// A request in flight: its abort controller (listed in
+/// `WebIo::inflight` while going offline may abort it) and its log event.
+/// Dropped before the answer, the engine gave up on it (its time limit):
+/// the fetch is aborted, so the connection is let go, and the log says
+/// `status: "Timeout"`. After an answer, aborting does nothing.
+struct Sent<'a> {
+    io: &'a WebIo,
+    id: u32,
+    controller: Option<web_sys::AbortController>,
+    method: &'static str,
+    url: &'a str,
+    started: f64,
+    status: Option<JsValue>,
+}
+
+impl Drop for Sent<'_> {
+    fn drop(&mut self) {
+        self.io
+            .inflight
+            .borrow_mut()
+            .retain(|(id, _)| *id != self.id);
+        if let Some(c) = &self.controller {
+            c.abort();
+        }
+        if self.io.logger.enabled() {
+            let status = self.status.take().unwrap_or_else(|| "Timeout".into());
+            self.io.logger.emit(&event(
+                "request",
+                &[
+                    ("label", self.io.label.as_str().into()),
+                    ("method", self.method.into()),
+                    ("url", path_of(self.url).into()),
+                    ("status", status),
+                    ("ms", (js_sys::Date::now() - self.started).into()),
+                ],
+            ));
+        }
     }
 }
 
@@ -120,34 +162,32 @@ impl Io for WebIo {
     type Lock = WebLock;
 
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
-        let started = js_sys::Date::now();
-        let method = req.method.as_str();
-        // (A request that must finish gets no signal: see `abort_all`.)
-        let signal = if req.finish_offline {
-            None
-        } else {
-            self.abort.borrow().as_ref().map(|c| c.signal())
+        let id = self.next_request.get();
+        self.next_request.set(id.wrapping_add(1));
+        let controller = web_sys::AbortController::new().ok();
+        // (A request that must finish is not listed: see `abort_all`.)
+        if let (Some(c), false) = (&controller, req.finish_offline) {
+            self.inflight.borrow_mut().push((id, c.clone()));
+        }
+        let signal = controller.as_ref().map(|c| c.signal());
+        let mut sent = Sent {
+            io: self,
+            id,
+            controller,
+            method: req.method.as_str(),
+            url: &req.url,
+            started: js_sys::Date::now(),
+            status: None,
         };
         let out = match &self.local {
             Some(bucket) => bucket.send(&req, self.now()).await,
             None => super::fetch::send(&req, signal.as_ref()).await,
         };
-        if self.logger.enabled() {
-            let status: JsValue = match &out {
-                Ok(r) => r.status.into(),
-                Err(e) => e.kind.code().into(),
-            };
-            self.logger.emit(&event(
-                "request",
-                &[
-                    ("label", self.label.as_str().into()),
-                    ("method", method.into()),
-                    ("url", path_of(&req.url).into()),
-                    ("status", status),
-                    ("ms", (js_sys::Date::now() - started).into()),
-                ],
-            ));
-        }
+        sent.status = Some(match &out {
+            Ok(r) => r.status.into(),
+            Err(e) => e.kind.code().into(),
+        });
+        drop(sent);
         out
     }
 

@@ -12,7 +12,7 @@ const config: MPS3Config = {
   clockOffset: 0,
   minimizeListObjectsCalls: true,
   cacheBytes: 1 << 20,
-  retry: { attempts: 5, baseMs: 100, capMs: 2000 },
+  retry: { attempts: 5, baseMs: 100, capMs: 2000, timeoutMs: 20000 },
   label: "tab-1",
   log: (event) => console.log(event.type),
   s3Config: {

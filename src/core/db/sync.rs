@@ -7,8 +7,19 @@ use alloc::rc::Rc;
 use super::state::{Event, Json, ManifestState, MarkerSeen};
 use super::{Db, LAST_MODIFIED_PRECISION_MS};
 
-/// How long a log entry stays after it landed, even when it is garbage.
-pub const AUTOCLEAN_GRACE_MS: i64 = 60_000;
+/// How long a log entry stays after it landed, even when it is garbage:
+/// its writer may still be finding out whether it landed in time, by
+/// listing it, and an entry gone from the listing proves nothing either
+/// way. Ten minutes: a writer's own check, through timed-out requests and
+/// their retries, or a tab closed mid-write and reopened, can take minutes
+/// (the simulation of stalled requests found both at one minute).
+pub const AUTOCLEAN_GRACE_MS: i64 = 600_000;
+
+/// An entry PUT is sure not to have been collected this long after it was
+/// sent: the grace less the window and a margin for the collector's
+/// estimate of the server's clock. A listing made sooner that misses the
+/// entry proves it never landed; a later one proves nothing.
+pub const SURELY_UNCOLLECTED_MS: i64 = AUTOCLEAN_GRACE_MS - LAG_WINDOW_MS - 10_000;
 
 /// How long a writer may take from sending its claim to sending the
 /// listing its entry's time comes from; later, its entry takes the claim's
@@ -55,6 +66,7 @@ fn claimed_entry_listed(s: &ManifestState, claim: &Claim, written: Option<EpochM
             && written.is_none_or(|w| e.ts > w - LAG_WINDOW_MS - 2 * LAST_MODIFIED_PRECISION_MS)
     })
 }
+use crate::core::deadline::until;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::io::Io;
@@ -105,7 +117,18 @@ impl<I: Io> Db<I> {
                 refreshed = true;
             }
             let req = build(&self.s3.borrow(), now)?;
-            let outcome = self.io.send(req).await;
+            // One send, raced against the attempt's time limit (one await:
+            // one copy of the send in the state machine).
+            let limit = self.cfg.retry.timeout_ms;
+            let deadline = async move {
+                if limit == 0 {
+                    ::core::future::pending::<()>().await;
+                }
+                self.io.sleep(limit).await
+            };
+            let outcome = until(self.io.send(req), deadline)
+                .await
+                .unwrap_or_else(|| Err(Error::network(format!("no answer within {limit} ms"))));
             let received = self.io.now();
             let error = match outcome {
                 Ok(resp) => {

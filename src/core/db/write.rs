@@ -7,7 +7,7 @@ use alloc::rc::Rc;
 
 use super::queue::QueuedWrite;
 use super::state::{Json, MarkerSeen};
-use super::sync::{Freshness, AUTOCLEAN_GRACE_MS, CLAIM_TO_LISTING_MS};
+use super::sync::{Freshness, CLAIM_TO_LISTING_MS, SURELY_UNCOLLECTED_MS};
 use super::{Batch, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::io::Io;
@@ -421,13 +421,26 @@ impl<I: Io> Db<I> {
             // fact). A 412 means our first attempt landed: the listing
             // tells when, exactly as readers judge it.
             let opts = json_put(PutMode::Create);
-            let sent_lower = self.inner.borrow().clock.lower_bound(self.io.now());
+            let first_sent = self.io.now();
+            let sent_lower = self.inner.borrow().clock.lower_bound(first_sent);
             // Let finish if the client goes offline meanwhile: its answer
             // settles whether it landed, which, aborted, only a listing
             // could, and not once autoclean may have collected it.
+            //
+            // Its retries stop in time for their answers to come before
+            // autoclean could collect a landed first try: a retry after
+            // that would create the entry again, late, and the write would
+            // be judged unlanded and committed twice. Past that, the
+            // attempt is settled as a resumed one (`settle_attempt`).
+            let retry_until = SURELY_UNCOLLECTED_MS - self.cfg.retry.timeout_ms as i64;
             let put = self
                 .call(
                     |s3, now| {
+                        if self.io.now() - first_sent >= retry_until {
+                            return Err(Error::network(
+                                "an entry PUT went unanswered too long to try again; settling it",
+                            ));
+                        }
                         let mut req =
                             s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now)?;
                         req.finish_offline = true;
@@ -442,7 +455,7 @@ impl<I: Io> Db<I> {
                 Err(e) => return Err(e),
             };
             let Some(landed) = self
-                .landing_time(m, &object, ts, sent_lower, answered)
+                .landing_time(m, &object, ts, (first_sent, sent_lower), answered)
                 .await?
             else {
                 // Readers ignore it: claim and write again, at the
@@ -613,7 +626,7 @@ impl<I: Io> Db<I> {
         // by the collector's clock (leave a margin for its error), and only
         // behind a base more than the window newer.
         let age = self.server_now() - ts;
-        if age < AUTOCLEAN_GRACE_MS - LAG_WINDOW_MS - 10_000 {
+        if age < SURELY_UNCOLLECTED_MS {
             return Ok(None);
         }
         self.sync(m, Freshness::List).await?;
@@ -658,12 +671,19 @@ impl<I: Io> Db<I> {
     /// most the answer's `Date`, each give or take a second of whole-second
     /// precision. When those bounds do not prove it, the listing's
     /// `LastModified` does, exactly as readers will judge.
+    ///
+    /// The listing proves the entry absent only while autoclean cannot
+    /// have collected it yet. A PUT whose answers took longer than that
+    /// (requests timed out and retried) may have landed and been collected
+    /// since: then this fails, retryably, with the attempt kept, and the
+    /// write's next try settles it as a resumed one (`settle_attempt`).
+    /// Writing again here would commit it twice.
     async fn landing_time(
         &self,
         m: &Ref,
         object: &str,
         ts: EpochMillis,
-        sent_lower: EpochMillis,
+        (first_sent, sent_lower): (EpochMillis, EpochMillis),
         date: Option<EpochMillis>,
     ) -> Result<Option<EpochMillis>> {
         if let Some(date) = date {
@@ -673,10 +693,16 @@ impl<I: Io> Db<I> {
                 return Ok(Some(date));
             }
         }
-        Ok(self
-            .listed(m, object)
-            .await?
-            .filter(|lm| (lm - ts).abs() < LAG_WINDOW_MS))
+        let listed = self.listed(m, object).await?;
+        // (When the answer came: the listing's retries may have taken long.)
+        let listed_at = self.io.now();
+        match listed {
+            Some(lm) => Ok(((lm - ts).abs() < LAG_WINDOW_MS).then_some(lm)),
+            None if listed_at - first_sent >= SURELY_UNCOLLECTED_MS => Err(Error::network(
+                "an entry PUT answered too late to tell whether it landed; settling it",
+            )),
+            None => Ok(None),
+        }
     }
 
     /// `LastModified` of the entry `object` as a listing shows it (which
