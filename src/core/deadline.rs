@@ -108,6 +108,9 @@ mod tests {
             fut.as_mut().poll(&mut Context::from_waker(&waker)),
             Poll::Ready(None)
         );
-        assert!(dropped.get(), "the stalled work was dropped as the race ended");
+        assert!(
+            dropped.get(),
+            "the stalled work was dropped as the race ended"
+        );
     }
 }
