@@ -432,11 +432,14 @@ impl<I: Io> Db<I> {
             // that would create the entry again, late, and the write would
             // be judged unlanded and committed twice. Past that, the
             // attempt is settled as a resumed one (`settle_attempt`).
+            // (The first try always leaves, whatever the time limit.)
             let retry_until = SURELY_UNCOLLECTED_MS - self.cfg.retry.timeout_ms as i64;
+            let tries = ::core::cell::Cell::new(0u32);
             let put = self
                 .call(
                     |s3, now| {
-                        if self.io.now() - first_sent >= retry_until {
+                        let retry = tries.replace(tries.get() + 1) > 0;
+                        if retry && self.io.now() - first_sent >= retry_until {
                             return Err(Error::network(
                                 "an entry PUT went unanswered too long to try again; settling it",
                             ));

@@ -392,6 +392,8 @@ struct Params {
     offline_bytes: usize,
     /// Attempts per request before a transient failure is final.
     retry_attempts: u32,
+    /// Each attempt's time limit (`RetryPolicy::timeout_ms`).
+    timeout_ms: u64,
 }
 
 impl Params {
@@ -447,6 +449,7 @@ impl Params {
             toggles: rng.next_f64() < 0.3,
             offline_bytes: if rng.next_f64() < 0.3 { 100 } else { 64 << 20 },
             retry_attempts: 10,
+            timeout_ms: DbConfig::new(BUCKET).retry.timeout_ms,
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -539,6 +542,7 @@ fn make_client(
     cfg.cache_bytes = p.cache_bytes;
     cfg.offline_bytes = p.offline_bytes;
     cfg.retry.max_attempts = p.retry_attempts;
+    cfg.retry.timeout_ms = p.timeout_ms;
     cfg.namespace = format!("c{client}/");
     let db = Rc::new(Db::new(io, s3, cfg, seed).unwrap());
     // Load what the store holds; commit the queued writes found there.
@@ -1260,6 +1264,7 @@ fn quiet_params(versioning: bool) -> Params {
         toggles: false,
         offline_bytes: 64 << 20,
         retry_attempts: 10,
+        timeout_ms: DbConfig::new(BUCKET).retry.timeout_ms,
     }
 }
 
@@ -1674,6 +1679,31 @@ fn stalled_past_collection(stalled: Vec<u32>) {
         1,
         "B's subscriber heard v1 once: {heard:?}"
     );
+}
+
+/// A time limit longer than autoclean's grace (or none) still lets the
+/// entry PUT leave: only its retries are cut off in time.
+#[test]
+fn a_time_limit_longer_than_the_grace_still_sends_the_entry() {
+    for limit in [0, 2 * AUTOCLEAN_GRACE_MS as u64] {
+        let mut p = quiet_params(false);
+        p.timeout_ms = limit;
+        let World {
+            exec,
+            model,
+            net,
+            device,
+        } = quiet_world(&p, 11);
+        let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+        let result: Rc<RefCell<Option<Result<()>>>> = Rc::default();
+        let (db, r) = (a.db.clone(), result.clone());
+        exec.spawn(0, async move {
+            *r.borrow_mut() = Some(db.put(Ref::new(BUCKET, "a"), Some(json("v1")), &[]).await);
+        });
+        exec.run_until(START + 60_000);
+        assert_eq!(result.borrow().clone(), Some(Ok(())), "limit {limit}");
+        assert_v1_committed_once(&model.borrow(), &device);
+    }
 }
 
 /// A write whose client goes offline while the entry's attempt is being
