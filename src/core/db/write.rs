@@ -558,6 +558,12 @@ impl<I: Io> Db<I> {
             for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
                 mask.entry = Some((object.to_string(), ts));
             }
+            // The resolution may include the entry already (a resumed
+            // write's listing found it): then the masks go now. Kept, they
+            // would outlive it for as long as nothing lists (a settled log
+            // answers polls with 304), hiding newer writes by others
+            // (simulation seeds 17790 and 21933).
+            s.retire_masks();
         });
         match (landed, body) {
             (Some(last_modified), Some(body)) => {
