@@ -23,6 +23,7 @@ pub mod rng;
 pub mod s3;
 pub mod sigv4;
 pub mod sort;
+pub mod text;
 pub mod time;
 pub mod vec_map;
 pub mod xml;

@@ -100,7 +100,9 @@ fn num<T: ::core::str::FromStr>(s: &str, what: &str) -> Result<T> {
 /// the form of S3's `Date` and `Last-Modified` headers).
 pub fn parse_http_date(s: &str) -> Result<EpochMillis> {
     let bad = || Error::bad_response(format!("bad HTTP date \"{s}\""));
-    let rest = s.split_once(", ").map(|(_, r)| r).ok_or_else(bad)?;
+    let rest = crate::core::text::split_once(s, ", ")
+        .map(|(_, r)| r)
+        .ok_or_else(bad)?;
     let mut parts = rest.split(' ');
     let (day, mon, year, hms) = (
         parts.next().ok_or_else(bad)?,

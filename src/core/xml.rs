@@ -50,7 +50,7 @@ impl<'a> Reader<'a> {
 
     fn skip_until(&mut self, end: &str) -> Result<&'a str> {
         let rest = self.rest();
-        let i = rest.find(end).ok_or_else(|| bad(end))?;
+        let i = crate::core::text::find(rest, end).ok_or_else(|| bad(end))?;
         self.pos += i + end.len();
         Ok(&rest[..i])
     }

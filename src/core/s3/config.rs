@@ -20,7 +20,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn parse(url: &str) -> Result<Endpoint> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        let (scheme, rest) = crate::core::text::split_once(url, "://").ok_or_else(|| {
             Error::bad_input(format!("endpoint \"{url}\" needs http:// or https://"))
         })?;
         let scheme = scheme.to_ascii_lowercase();

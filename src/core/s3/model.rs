@@ -340,10 +340,7 @@ impl Query {
 
 /// Bucket, key and query of a path-style request.
 fn parse_target(req: &HttpRequest) -> Option<Target> {
-    let rest = req
-        .url
-        .split_once("://")
-        .map_or(req.url.as_str(), |(_, r)| r);
+    let rest = crate::core::text::split_once(&req.url, "://").map_or(req.url.as_str(), |(_, r)| r);
     let path_and_query = &rest[rest.find('/').unwrap_or(rest.len())..];
     let (path, query) = path_and_query
         .split_once('?')
