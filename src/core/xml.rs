@@ -88,7 +88,12 @@ impl<'a> Reader<'a> {
         if qname.is_empty() {
             return Err(bad("empty tag name"));
         }
-        let name = qname.rsplit(':').next().unwrap_or(qname).to_string();
+        // The local name: after the namespace prefix, if any.
+        let name = match qname.bytes().rposition(|b| b == b':') {
+            Some(i) => &qname[i + 1..],
+            None => qname,
+        }
+        .to_string();
         self.pos += name_end;
         // Attributes: skip, honouring quotes (a quoted value may hold `>`).
         let mut quote: Option<char> = None;

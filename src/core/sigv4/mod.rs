@@ -82,6 +82,22 @@ pub fn canonical_query(params: &[(String, String)]) -> String {
     out
 }
 
+/// `value` trimmed, each inner run of white space one space. (ASCII white
+/// space: header values are ASCII; `split_whitespace` would bring
+/// Unicode's tables for nothing.)
+fn fold_spaces(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for word in value.split(|c: char| c.is_ascii_whitespace()) {
+        if !word.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+    }
+    out
+}
+
 /// Canonical header lines and the `SignedHeaders` list. Names are
 /// lower-cased and sorted; values trimmed with inner runs of white space
 /// folded to one space; a repeated name becomes one line whose values are
@@ -90,7 +106,7 @@ pub fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
     let mut merged: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {
         let name = name.to_ascii_lowercase();
-        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        let value = fold_spaces(value);
         match merged.iter_mut().find(|(n, _)| *n == name) {
             Some((_, v)) => {
                 v.push(',');
