@@ -1456,6 +1456,22 @@ fn offline_bytes_bounds_the_stored_content_least_recently_used_out() {
     );
 }
 
+/// Puts `value` under `key` on `c`, on a task of its own: the result,
+/// once the executor has run it.
+fn spawn_put(
+    exec: &Rc<Executor>,
+    c: &Client,
+    key: &'static str,
+    value: &'static str,
+) -> Rc<RefCell<Option<Result<()>>>> {
+    let result: Rc<RefCell<Option<Result<()>>>> = Rc::default();
+    let (db, r) = (c.db.clone(), result.clone());
+    exec.spawn(0, async move {
+        *r.borrow_mut() = Some(db.put(Ref::new(BUCKET, key), Some(json(value)), &[]).await);
+    });
+    result
+}
+
 /// Scripted tests name requests by number: check that request `n` is the
 /// entry PUT they mean to hit.
 fn assert_is_entry_put(requests: &[String], n: usize) {
@@ -1487,11 +1503,7 @@ fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
         .script
         .borrow_mut()
         .extend([(6, "drop"), (7, "503")]);
-    let result: Rc<RefCell<Option<Result<()>>>> = Rc::default();
-    let (db, r) = (c.db.clone(), result.clone());
-    exec.spawn(0, async move {
-        *r.borrow_mut() = Some(db.put(Ref::new(BUCKET, "k"), Some(json("v")), &[]).await);
-    });
+    let result = spawn_put(&exec, &c, "k", "v");
     exec.run_until(START + 120_000);
     let r = result.borrow().clone();
     assert_is_entry_put(&c.db.io().requests.borrow(), 6);
@@ -1641,11 +1653,7 @@ fn stalled_past_collection(stalled: Vec<u32>) {
     script.insert(6, "stall-applied");
     script.extend(stalled.iter().map(|&n| (n, "stall")));
     drop(script);
-    let result: Rc<RefCell<Option<Result<()>>>> = Rc::default();
-    let (db, r) = (a.db.clone(), result.clone());
-    exec.spawn(0, async move {
-        *r.borrow_mut() = Some(db.put(Ref::new(BUCKET, "a"), Some(json("v1")), &[]).await);
-    });
+    let result = spawn_put(&exec, &a, "a", "v1");
     // B polls (autoclean runs in polls), and writes other keys: its
     // entries carry A's value in their `files`.
     let heard = poll_loop(&exec, &b, 3);
@@ -1709,11 +1717,7 @@ fn a_time_limit_longer_than_the_grace_still_sends_the_entry() {
             device,
         } = quiet_world(&p, 11);
         let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-        let result: Rc<RefCell<Option<Result<()>>>> = Rc::default();
-        let (db, r) = (a.db.clone(), result.clone());
-        exec.spawn(0, async move {
-            *r.borrow_mut() = Some(db.put(Ref::new(BUCKET, "a"), Some(json("v1")), &[]).await);
-        });
+        let result = spawn_put(&exec, &a, "a", "v1");
         exec.run_until(START + 60_000);
         assert_eq!(result.borrow().clone(), Some(Ok(())), "limit {limit}");
         assert_v1_committed_once(&model.borrow(), &device);
