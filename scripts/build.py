@@ -113,10 +113,12 @@ def optimize_and_minify_names(out_dir: Path, wasm_opt: Path, flags: list):
     wasm = out_dir / "mps3_bg.wasm"
     run([wasm_opt, *flags, wasm, "-o", wasm])
     (old_module,) = {m for m, _ in wasm_imports(wasm.read_bytes())}
-    out = subprocess.run(
-        [wasm_opt, "--minify-imports-and-exports-and-modules", *flags, wasm, "-o", wasm],
-        check=True, cwd=ROOT, capture_output=True, text=True,
-    ).stdout
+    cmd = [wasm_opt, "--minify-imports-and-exports-and-modules", *flags, wasm, "-o", wasm]
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"wasm-opt failed:\n{done.stderr}")
+    out = done.stdout
     mapping = json.loads(out[out.index("{"):])
     imports = {old: new for _, old, new in mapping["imports"]}
     exports = dict(mapping["exports"])
@@ -125,7 +127,7 @@ def optimize_and_minify_names(out_dir: Path, wasm_opt: Path, flags: list):
     js = out_dir / "mps3.js"
     text = js.read_text()
     if text.count(f'"{old_module}":') != 1:
-        sys.exit(f"mps3.js: no single imports object for {old_module!r}; update minify_names")
+        sys.exit(f"mps3.js: no single imports object for {old_module!r}; update optimize_and_minify_names")
     text = text.replace(f'"{old_module}":', f"{json.dumps(module)}:")
     text = word(imports).sub(lambda m: imports[m[1]], text)
     text = re.sub(r"\bwasm\.(\w+)", lambda m: "wasm." + exports.get(m[1], m[1]), text)
@@ -146,33 +148,38 @@ def panic_strategy(panic: str):
     """The environment and cargo arguments for wasm-pack.toml's `[build]
     panic`. "immediate-abort" rebuilds core and alloc so that every panic
     site is a bare trap, with no message, location or formatting code
-    behind it (9.8 KB gzipped less than "abort", with the feature below).
-    These are unstable cargo and rustc options, which the stable toolchain
+    behind it, and drops wasm reference types (10.5 KB gzipped less than
+    "abort" in all). These are unstable cargo and rustc options, which the stable toolchain
     takes under RUSTC_BOOTSTRAP=1; they are tested with Rust 1.95, this
     machine kind's toolchain (README, "Size"). MPS3_PANIC=abort builds with
     stable options only, on a toolchain that refuses them."""
     panic = os.environ.get("MPS3_PANIC", panic)
     env = dict(os.environ)
-    with open(ROOT / ".cargo" / "config.toml", "rb") as f:
-        flags = tomllib.load(f)["target"]["wasm32-unknown-unknown"]["rustflags"]
-    # Without the reference-types feature (on by default since Rust 1.82),
-    # wasm-bindgen keeps JS values in an array of the glue instead of a
-    # wasm externref table: the .wasm loses the table's shims, 1.0 KB
-    # gzipped in all. Every browser with WebAssembly runs either form. (The
-    # browser tests keep the default: wasm-bindgen-test needs the table.)
-    flags = [*flags, "-Ctarget-feature=-reference-types"]
-    # RUSTFLAGS replaces the config file's flags, so they are repeated here.
-    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
-    env.pop("RUSTFLAGS", None)
     if panic == "abort":
         return env, []
     if panic != "immediate-abort":
         sys.exit(f"[build] panic must be \"abort\" or \"immediate-abort\", not {panic!r}")
     env["RUSTC_BOOTSTRAP"] = "1"
-    # Legacy symbol names, as on stable: under RUSTC_BOOTSTRAP rustc takes
-    # nightly's v0 default, whose longer names reach the JS glue's imports.
-    flags = [*flags, "-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Csymbol-mangling-version=legacy"]
+    with open(ROOT / ".cargo" / "config.toml", "rb") as f:
+        flags = tomllib.load(f)["target"]["wasm32-unknown-unknown"]["rustflags"]
+    flags = [
+        *flags,
+        # Legacy symbol names, as on stable: under RUSTC_BOOTSTRAP rustc
+        # takes nightly's v0 default, whose longer names reach the JS
+        # glue's imports.
+        "-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none", "-Csymbol-mangling-version=legacy",
+        # Without the reference-types feature (on by default since Rust
+        # 1.82), wasm-bindgen keeps JS values in an array of the glue
+        # instead of a wasm externref table: the .wasm loses the table's
+        # shims, 1.0 KB gzipped in all. Every browser with WebAssembly runs
+        # either form. Only with core and alloc rebuilt to match: over the
+        # prebuilt ones wasm-bindgen looks for the table and fails. (The
+        # browser tests keep the default: wasm-bindgen-test needs it.)
+        "-Ctarget-feature=-reference-types",
+    ]
+    # RUSTFLAGS replaces the config file's flags, so they are repeated here.
     env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+    env.pop("RUSTFLAGS", None)
     # core's own size-over-speed choices (integer formatting, float
     # parsing, char counting, escapes): 0.9 KB gzipped.
     return env, ["-Zbuild-std=core,alloc", "-Zbuild-std-features=optimize_for_size"]
