@@ -57,7 +57,8 @@ export interface MPS3Config {
   useVersioning?: boolean;
   /** Milliseconds between polls of subscribed manifests (default 1000). */
   pollFrequency?: number;
-  /** Delete log entries older than the replay window (default true). */
+  /** Delete log entries older than the replay window, 10 minutes after
+   *  they landed (default true). */
   autoclean?: boolean;
   /** Correct the clock from servers' `Date` headers (default true). */
   adaptiveClock?: boolean;
