@@ -12,6 +12,9 @@ use crate::core::io::Table;
 /// Messages a tab has not read yet.
 pub type Inbox = Rc<RefCell<Vec<String>>>;
 
+/// A test's hook into each store put: table, key, value.
+pub type PutHook = Box<dyn Fn(Table, &str, &str)>;
+
 #[derive(Default)]
 pub struct Device {
     pub data: RefCell<BTreeMap<(Table, String), String>>,
@@ -22,8 +25,7 @@ pub struct Device {
     pub inboxes: RefCell<Vec<(usize, String, Inbox)>>,
     /// Called after each put, as the stored value lands (a test's hook
     /// into the moment between a write's steps).
-    #[allow(clippy::type_complexity)]
-    pub on_put: RefCell<Option<Box<dyn Fn(Table, &str, &str)>>>,
+    pub on_put: RefCell<Option<PutHook>>,
 }
 
 pub struct SimLock {

@@ -141,15 +141,17 @@ impl SimIo {
     /// server applied the request. Only the engine's time limit ends it,
     /// or going offline, which aborts it as the browser edge does.
     async fn stall(&self, finish_offline: bool) -> Result<HttpResponse> {
-        struct D(usize, Rc<Executor>);
-        impl Drop for D {
+        /// In a replay's trace, when the stall ended: dropped by the time
+        /// limit, a crash, or returning once offline.
+        struct StallEnd(usize, Rc<Executor>);
+        impl Drop for StallEnd {
             fn drop(&mut self) {
                 if tracing() {
                     eprintln!("t={} c{} stall ends", self.1.now() - START, self.0);
                 }
             }
         }
-        let _d = D(self.client, self.exec.clone());
+        let _end = StallEnd(self.client, self.exec.clone());
         loop {
             self.exec.sleep(100).await;
             if self.offline.get() && !finish_offline {
