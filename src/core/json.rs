@@ -280,7 +280,9 @@ impl Parser<'_> {
             .ok_or_else(|| bad("short \\u escape"))?;
         self.i += 4;
         let h = ::core::str::from_utf8(h).map_err(|_| bad("bad \\u escape"))?;
-        u32::from_str_radix(h, 16).map_err(|_| bad("bad \\u escape"))
+        crate::core::text::number(h, 16)
+            .map(|n| n as u32)
+            .ok_or_else(|| bad("bad \\u escape"))
     }
 
     fn string(&mut self) -> Result<String> {

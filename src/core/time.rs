@@ -91,9 +91,10 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-fn num<T: ::core::str::FromStr>(s: &str, what: &str) -> Result<T> {
-    s.parse()
-        .map_err(|_| Error::bad_response(format!("bad {what} in timestamp: \"{s}\"")))
+fn num(s: &str, what: &str) -> Result<u32> {
+    crate::core::text::number(s, 10)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| Error::bad_response(format!("bad {what} in timestamp: \"{s}\"")))
 }
 
 /// Parses an HTTP date (`Thu, 26 Nov 2026 11:20:57 GMT`, RFC 7231 IMF-fixdate,
@@ -118,7 +119,7 @@ pub fn parse_http_date(s: &str) -> Result<EpochMillis> {
         t.next().ok_or_else(bad)?,
     );
     Ok(Utc {
-        year: num(year, "year")?,
+        year: num(year, "year")?.into(),
         month,
         day: num(day, "day")?,
         hour: num(h, "hour")?,
@@ -171,7 +172,7 @@ pub fn parse_iso8601(s: &str) -> Result<EpochMillis> {
         num(&digits, "fraction")?
     };
     Ok(Utc {
-        year: num(y, "year")?,
+        year: num(y, "year")?.into(),
         month: num(mo, "month")?,
         day: num(da, "day")?,
         hour: num(h, "hour")?,

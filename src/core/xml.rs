@@ -9,6 +9,8 @@
 
 use crate::prelude::*;
 
+use crate::core::text::number;
+
 use super::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,13 +172,14 @@ fn decode_text(raw: &str, out: &mut String) -> Result<()> {
             "apos" => '\'',
             _ => {
                 let code = if let Some(hex) = entity.strip_prefix("#x") {
-                    u32::from_str_radix(hex, 16).ok()
+                    number(hex, 16)
                 } else if let Some(dec) = entity.strip_prefix('#') {
-                    dec.parse().ok()
+                    number(dec, 10)
                 } else {
                     None
                 };
-                code.and_then(char::from_u32)
+                code.and_then(|c| u32::try_from(c).ok())
+                    .and_then(char::from_u32)
                     .ok_or_else(|| bad("unknown entity"))?
             }
         };

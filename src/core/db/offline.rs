@@ -11,6 +11,8 @@
 
 use crate::prelude::*;
 
+use crate::core::text::number;
+
 use super::queue::{seq_key, QueuedWrite};
 use super::state::Mask;
 use super::stored_lru::StoredLru;
@@ -79,7 +81,7 @@ fn parse_message(text: &str) -> Option<Message> {
             let [m, o, Value::Number(ts)] = parts.as_slice() else {
                 return None;
             };
-            entries.push((s(m)?, s(o)?, ts.parse().ok()?));
+            entries.push((s(m)?, s(o)?, number(ts, 10)?.try_into().ok()?));
         }
     }
     Some((s(v.get("t")?)?, s(v.get("k")?)?, entries))
@@ -399,10 +401,7 @@ impl<I: Io> Db<I> {
                     continue;
                 }
             };
-            if let Some(seq) = key
-                .get(ns.len()..ns.len() + 20)
-                .and_then(|s| s.parse::<u64>().ok())
-            {
+            if let Some(seq) = key.get(ns.len()..ns.len() + 20).and_then(|s| number(s, 10)) {
                 let mut inner = self.inner.borrow_mut();
                 inner.last_seq = inner.last_seq.max(seq);
             }

@@ -18,6 +18,8 @@
 
 use crate::prelude::*;
 
+use crate::core::text::number;
+
 use super::Batch;
 use crate::core::error::{Error, Result};
 use crate::core::json::{self, Json as Value};
@@ -145,7 +147,8 @@ impl QueuedWrite {
             let Some([m, obj, Value::Number(ts)]) = pair(a) else {
                 return Err(bad());
             };
-            attempts.push((string(m)?, string(obj)?, ts.parse().map_err(|_| bad())?));
+            let ts = number(ts, 10).and_then(|n| n.try_into().ok());
+            attempts.push((string(m)?, string(obj)?, ts.ok_or_else(bad)?));
         }
         let done = arr("done")?
             .iter()

@@ -8,6 +8,8 @@
 
 use crate::prelude::*;
 
+use crate::core::text::number;
+
 use crate::core::vec_map::VecMap;
 
 /// Content keys by last use, with their sizes.
@@ -25,7 +27,7 @@ impl StoredLru {
 
     pub fn parse_meta(text: &str) -> Option<(usize, u64)> {
         let (b, u) = text.split_once(' ')?;
-        Some((b.parse().ok()?, u.parse().ok()?))
+        Some((number(b, 10)? as usize, number(u, 10)?))
     }
 
     #[cfg(test)]

@@ -13,6 +13,8 @@
 
 use crate::prelude::*;
 
+use crate::core::text::number;
+
 use crate::core::vec_map::VecMap;
 
 use crate::core::encode::{percent_decode, uri_encode};
@@ -162,7 +164,7 @@ impl S3Model {
         ) else {
             return false;
         };
-        let Ok(last_modified) = lm.parse() else {
+        let Some(last_modified) = number(lm, 10).and_then(|n| n.try_into().ok()) else {
             return false;
         };
         let b = self.bucket_mut(bucket);
@@ -367,7 +369,8 @@ fn list(b: &Bucket, query: &Query, now: i64) -> HttpResponse {
         .unwrap_or_default();
     let max: usize = query
         .get("max-keys")
-        .and_then(|m| m.parse().ok())
+        .and_then(|m| number(m, 10))
+        .map(|m| m as usize)
         .unwrap_or(1000)
         .min(1000);
     let url = query.get("encoding-type").map(String::as_str) == Some("url");

@@ -2,6 +2,8 @@
 
 use crate::prelude::*;
 
+use crate::core::text::number;
+
 use crate::core::encode::url_decode_form;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::HttpResponse;
@@ -206,7 +208,7 @@ pub fn parse_list(resp: &HttpResponse) -> Result<ListPage> {
             etag: c.child_text("ETag").map(str::to_string),
             size: c
                 .child_text("Size")
-                .and_then(|s| s.parse().ok())
+                .and_then(|s| number(s, 10))
                 .unwrap_or(0),
         });
     }
