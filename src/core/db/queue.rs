@@ -134,14 +134,16 @@ impl QueuedWrite {
                 opt_string(value)?.map(Into::into),
             ));
         }
-        let manifests = arr("manifests")?
-            .iter()
-            .map(|m| Ref::from_url(&string(m)?))
-            .collect::<Result<Vec<_>>>()?;
-        let versions = arr("versions")?
-            .iter()
-            .map(opt_string)
-            .collect::<Result<Vec<_>>>()?;
+        // Loops rather than `collect::<Result<Vec<_>>>`: each of those is
+        // its own iterator adapter in the .wasm.
+        let mut manifests = Vec::new();
+        for m in arr("manifests")? {
+            manifests.push(Ref::from_url(&string(m)?)?);
+        }
+        let mut versions = Vec::new();
+        for v in arr("versions")? {
+            versions.push(opt_string(v)?);
+        }
         let mut attempts = Vec::new();
         for a in arr("attempts")? {
             let Some([m, obj, Value::Number(ts)]) = pair(a) else {
@@ -150,10 +152,10 @@ impl QueuedWrite {
             let ts = number(ts, 10).and_then(|n| n.try_into().ok());
             attempts.push((string(m)?, string(obj)?, ts.ok_or_else(bad)?));
         }
-        let done = arr("done")?
-            .iter()
-            .map(string)
-            .collect::<Result<Vec<_>>>()?;
+        let mut done = Vec::new();
+        for d in arr("done")? {
+            done.push(string(d)?);
+        }
         if versions.len() != batch.len() || manifests.is_empty() {
             return Err(bad());
         }
