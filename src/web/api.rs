@@ -647,7 +647,12 @@ impl MPS3 {
         let arr = v
             .dyn_ref::<Array>()
             .ok_or_else(|| bad(format!("{field} must be an array")))?;
-        arr.iter().map(|m| self.key(&m)).collect()
+        // A loop, not `collect::<Result<..>>` (an adapter of its own).
+        let mut refs = Vec::new();
+        for m in arr.iter() {
+            refs.push(self.key(&m)?);
+        }
+        Ok(refs)
     }
 
     fn manifest(&self, options: &JsValue) -> Result<Option<Ref>, Error> {
@@ -785,10 +790,10 @@ impl MPS3 {
                 .dyn_ref::<Array>()
                 .ok_or_else(|| bad("getAll takes an array of keys"))?;
             let originals: Vec<JsValue> = arr.iter().collect();
-            let refs = originals
-                .iter()
-                .map(|k| self.key(k))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut refs = Vec::with_capacity(originals.len());
+            for k in &originals {
+                refs.push(self.key(k)?);
+            }
             let manifest = self.manifest(&options)?;
             let client = self.client.clone();
             Ok(async move {
