@@ -216,11 +216,13 @@ impl IdbStore {
         let values = store.get_all_with_key(&range).map_err(refused)?;
         let keys = js_sys::Array::from(&result(keys).await?);
         let values = js_sys::Array::from(&result(values).await?);
-        Ok(keys
-            .iter()
-            .zip(values.iter())
-            .filter_map(|(k, v)| Some((k.as_string()?, v.as_string()?)))
-            .collect())
+        let mut out = Vec::new();
+        for (k, v) in keys.iter().zip(values.iter()) {
+            if let (Some(k), Some(v)) = (k.as_string(), v.as_string()) {
+                out.push((k, v));
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -549,15 +549,13 @@ impl<I: Io> Db<I> {
     /// Tells the other tabs about one of our queued writes.
     pub(crate) fn announce(&self, kind: &str, w: &QueuedWrite) {
         if self.storing() {
-            let entries: Vec<_> = w
-                .manifests
-                .iter()
-                .filter_map(|m| {
-                    let url = m.url();
-                    let (o, ts) = w.attempt(&url)?;
-                    Some((url, o.to_string(), ts))
-                })
-                .collect();
+            let mut entries = Vec::new();
+            for m in &w.manifests {
+                let url = m.url();
+                if let Some((o, ts)) = w.attempt(&url) {
+                    entries.push((url, o.to_string(), ts));
+                }
+            }
             self.io.broadcast(&message(kind, &w.key, &entries));
         }
     }

@@ -382,19 +382,19 @@ impl<I: Io> Db<I> {
             }
         }
         let mut entries: Vec<KnownEntry> = self.with_manifest(m, |s| {
-            list.entries
-                .iter()
-                .filter_map(|e| {
-                    let k = parse_entry_key(&m.key, &e.key)?;
-                    let body = s.known.get(&e.key).and_then(|known| known.body.clone());
-                    Some(KnownEntry {
-                        key: e.key.clone(),
-                        ts: k.ts,
-                        last_modified: e.last_modified,
-                        body,
-                    })
-                })
-                .collect()
+            let mut entries = Vec::new();
+            for e in &list.entries {
+                let Some(k) = parse_entry_key(&m.key, &e.key) else {
+                    continue;
+                };
+                entries.push(KnownEntry {
+                    key: e.key.clone(),
+                    ts: k.ts,
+                    last_modified: e.last_modified,
+                    body: s.known.get(&e.key).and_then(|known| known.body.clone()),
+                });
+            }
+            entries
         });
         loop {
             let needed = needed_bodies(&entries);
@@ -489,17 +489,15 @@ impl<I: Io> Db<I> {
             let Some(state) = super::state_of(&inner.manifests, m) else {
                 return;
             };
-            inner
-                .subs
-                .iter()
-                .filter(|s| &s.manifest == m)
-                .filter_map(|s| {
-                    let (version, masked) = state.effective(&s.url);
-                    let resolved = masked.is_some() || state.resolution.is_some();
-                    (resolved && s.last.as_ref() != Some(&version))
-                        .then(|| (s.id, s.url.clone(), version, masked))
-                })
-                .collect()
+            let mut pending = Vec::new();
+            for s in inner.subs.iter().filter(|s| &s.manifest == m) {
+                let (version, masked) = state.effective(&s.url);
+                let resolved = masked.is_some() || state.resolution.is_some();
+                if resolved && s.last.as_ref() != Some(&version) {
+                    pending.push((s.id, s.url.clone(), version, masked));
+                }
+            }
+            pending
         };
         for (sub, url, version, masked) in pending {
             let value = match (masked, &version) {

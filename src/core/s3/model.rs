@@ -374,13 +374,18 @@ fn list(b: &Bucket, query: &Query, now: i64) -> HttpResponse {
         .unwrap_or(1000)
         .min(1000);
     let url = query.get("encoding-type").map(String::as_str) == Some("url");
-    let keys: Vec<(&String, &Version)> = b
-        .objects
-        .iter_from(after.as_str())
-        .filter(|(k, _)| **k > after && k.starts_with(&prefix))
-        .filter_map(|(k, vs)| vs.last().filter(|v| !v.delete_marker).map(|v| (k, v)))
-        .take(max + 1)
-        .collect();
+    let mut keys: Vec<(&String, &Version)> = Vec::new();
+    for (k, vs) in b.objects.iter_from(after.as_str()) {
+        if keys.len() > max {
+            break;
+        }
+        match vs.last() {
+            Some(v) if *k > after && k.starts_with(&prefix) && !v.delete_marker => {
+                keys.push((k, v))
+            }
+            _ => {}
+        }
+    }
     let truncated = keys.len() > max;
     let page = &keys[..keys.len().min(max)];
     let enc = |k: &str| if url { uri_encode(k, true) } else { escape(k) };
