@@ -60,6 +60,13 @@ struct Net {
     /// before stalls were simulated.
     stall_rate: f64,
     stall_rng: Rng,
+    /// Stalled requests the server applies only later, up to `late_max_ms`
+    /// after they reached it (a server slow to finish a request while
+    /// the client's time limit has already given up on it; see
+    /// `late_rate`), drawn from a generator of their own too.
+    late_rate: f64,
+    late_max_ms: u64,
+    late_rng: Rng,
 }
 
 impl Net {
@@ -69,6 +76,9 @@ impl Net {
             slow_rate: 0.0,
             stall_rate: 0.0,
             stall_rng: Rng::new(0),
+            late_rate: 0.0,
+            late_max_ms: 0,
+            late_rng: Rng::new(0),
         }
     }
 }
@@ -88,6 +98,28 @@ fn stall_rate(seed: u64) -> f64 {
 
 fn stall_draws(seed: u64) -> Rng {
     Rng::new(seed ^ 0x5354_414c_4c53)
+}
+
+/// In 30 % of the seeds that stall, half of the stalled requests the
+/// server applies are applied late: up to twice the time limit after
+/// they reached the server, when the client has timed out and may have
+/// retried, gone on, crashed or gone offline.
+fn late_rate(seed: u64) -> f64 {
+    if stall_rate(seed) > 0.0 && late_draws(seed).next_f64() < 0.3 {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+fn late_draws(seed: u64) -> Rng {
+    Rng::new(seed ^ 0x4c41_5445_5f42)
+}
+
+thread_local! {
+    /// Requests the server applied late in this thread's current run
+    /// (the run's figure for the summary: that late requests happened).
+    static APPLIED_LATE: Cell<u32> = const { Cell::new(0) };
 }
 
 struct SimIo {
@@ -201,17 +233,46 @@ impl Io for SimIo {
                 Some(s) => s == "stall-applied",
                 None => self.net.borrow_mut().stall_rng.next_f64() < 0.5,
             };
-            if applied {
-                self.model.borrow_mut().apply(&req, self.exec.now());
-            }
+            let late = if applied {
+                let mut net = self.net.borrow_mut();
+                let (rate, max) = (net.late_rate, net.late_max_ms);
+                (rate > 0.0 && net.late_rng.next_f64() < rate).then(|| net.late_rng.range(1, max))
+            } else {
+                None
+            };
             if tracing() {
                 eprintln!(
-                    "t={} c{} {} {} -> stalls (applied: {applied})",
+                    "t={} c{} {} {} -> stalls (applied: {applied}{})",
                     self.exec.now() - START,
                     self.client,
                     req.method.as_str(),
-                    req.url
+                    req.url,
+                    late.map_or(String::new(), |ms| format!(", {ms} ms late")),
                 );
+            }
+            match late {
+                // The server's own task: the client's crash does not stop it.
+                Some(ms) => {
+                    let (exec, model, req) = (self.exec.clone(), self.model.clone(), req.clone());
+                    let client = self.client;
+                    self.exec.spawn(usize::MAX - 3, async move {
+                        exec.sleep(ms).await;
+                        if tracing() {
+                            eprintln!(
+                                "t={} c{client} {} {} applied late",
+                                exec.now() - START,
+                                req.method.as_str(),
+                                req.url
+                            );
+                        }
+                        model.borrow_mut().apply(&req, exec.now());
+                        APPLIED_LATE.with(|n| n.set(n.get() + 1));
+                    });
+                }
+                None if applied => {
+                    self.model.borrow_mut().apply(&req, self.exec.now());
+                }
+                None => {}
             }
             return self.stall(req.finish_offline).await;
         }
@@ -484,6 +545,8 @@ struct Outcome {
     restarted: bool,
     /// Entries written without a listing (a settled log, a chained claim).
     unlisted: u32,
+    /// Requests the server applied late.
+    applied_late: u32,
     /// Reads made as soon as every write was committed (before the quiet
     /// time the final reads wait for): survivors', then a fresh client's.
     prompt: Vec<(usize, Reads)>,
@@ -582,6 +645,7 @@ async fn write(
 }
 
 fn run(seed: u64) -> Outcome {
+    APPLIED_LATE.with(|n| n.set(0));
     let mut rng = Rng::new(seed);
     let p = Params::draw(&mut rng);
     let exec = Executor::new(START, rng.next_u64());
@@ -589,11 +653,16 @@ fn run(seed: u64) -> Outcome {
     model.borrow_mut().create_bucket(BUCKET, p.versioning);
     let mut stall_rng = stall_draws(seed);
     stall_rng.next_f64();
+    let mut late_rng = late_draws(seed);
+    late_rng.next_f64();
     let net = Rc::new(RefCell::new(Net {
         fault_rate: p.fault_rate,
         slow_rate: p.slow_rate,
         stall_rate: stall_rate(seed),
         stall_rng,
+        late_rate: late_rate(seed),
+        late_max_ms: 2 * p.timeout_ms,
+        late_rng,
     }));
     let history: Rc<RefCell<Vec<Record>>> = Rc::default();
     let notifications: Rc<RefCell<BTreeMap<usize, Vec<Option<String>>>>> = Rc::default();
@@ -838,9 +907,10 @@ fn run(seed: u64) -> Outcome {
         *net5.borrow_mut() = Net::calm();
         // Past the window, and past the re-listing that finds entries
         // whose writer crashed before touching the marker; and past the
-        // time limit, which ends requests that stalled before the calm.
+        // time limit, which ends requests that stalled before the calm,
+        // and twice that, when the last requests applied late land.
         exec5
-            .sleep(2 * LAG_WINDOW_MS as u64 + 12_000 + timeout_ms)
+            .sleep(2 * LAG_WINDOW_MS as u64 + 12_000 + 3 * timeout_ms)
             .await;
         let refs: Vec<Ref> = keys.iter().map(|k| Ref::new(BUCKET, k)).collect();
         let mut readers = survivors.clone();
@@ -890,6 +960,7 @@ fn run(seed: u64) -> Outcome {
         device,
         restarted,
         unlisted,
+        applied_late: APPLIED_LATE.with(Cell::get),
         prompt,
     }
 }
@@ -1216,16 +1287,27 @@ const REGRESSION_SEEDS: [u64; 7] = [4559, 11804, 17790, 21851, 21933, 26197, 322
 /// the schedules they failed on, so they must draw no stalls.
 const PRE_STALL_SEEDS: [u64; 3] = [4559, 11804, 32267];
 
+/// The regression seeds found before late requests were simulated.
+const PRE_LATE_SEEDS: [u64; 7] = REGRESSION_SEEDS;
+
 #[test]
 fn simulated_clients_converge_and_lose_no_acknowledged_write() {
     for seed in PRE_STALL_SEEDS {
         assert_eq!(stall_rate(seed), 0.0, "regression seed {seed} draws stalls");
     }
+    for seed in PRE_LATE_SEEDS {
+        assert_eq!(
+            late_rate(seed),
+            0.0,
+            "regression seed {seed} draws late requests"
+        );
+    }
     let mut failures = Vec::new();
-    let (mut writes, mut reads, mut rejected, mut unlisted) = (0, 0, 0, 0);
+    let (mut writes, mut reads, mut rejected, mut unlisted, mut late) = (0, 0, 0, 0, 0);
     for seed in seeds() {
         let outcome = run(seed);
         unlisted += outcome.unlisted;
+        late += outcome.applied_late;
         for r in &outcome.history {
             match (&r.op, &r.outcome) {
                 (_, Some(Err(_))) => rejected += 1,
@@ -1244,7 +1326,7 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
             failures.push(format!("seed {seed}: {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
         }
     }
-    eprintln!("simulation: {} seeds, {writes} acknowledged writes ({unlisted} entries written without a listing), {reads} reads, {rejected} rejected operations", seeds().len());
+    eprintln!("simulation: {} seeds, {writes} acknowledged writes ({unlisted} entries written without a listing), {reads} reads, {rejected} rejected operations, {late} requests applied late", seeds().len());
     // Failures first: a replay of one seed (or a few) falls short of the
     // coverage figure below, which must not hide why the seed failed.
     assert!(
@@ -1257,6 +1339,11 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
     assert!(
         unlisted * 40 > writes,
         "too few entries took the settled path ({unlisted} of {writes}) to test it"
+    );
+    // (A replay of a few seeds may have none.)
+    assert!(
+        late > 0 || seeds().len() < 100,
+        "no request was applied late"
     );
 }
 
