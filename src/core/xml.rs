@@ -9,9 +9,8 @@
 
 use crate::prelude::*;
 
-use crate::core::text::number;
-
 use super::error::{Error, Result};
+use crate::core::text::number;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Element {

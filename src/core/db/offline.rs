@@ -11,8 +11,6 @@
 
 use crate::prelude::*;
 
-use crate::core::text::number;
-
 use super::queue::{seq_key, QueuedWrite};
 use super::state::Mask;
 use super::stored_lru::StoredLru;
@@ -23,6 +21,7 @@ use crate::core::io::{Io, Table};
 use crate::core::json::{self, quote, Json as Value};
 use crate::core::lock::{Guard, Ticket};
 use crate::core::manifest::{files_json, files_of, Ref, Resolution};
+use crate::core::text::number;
 use crate::core::time::EpochMillis;
 
 /// A queued write and what its commit holds: its place in each manifest's

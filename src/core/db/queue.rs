@@ -18,12 +18,11 @@
 
 use crate::prelude::*;
 
-use crate::core::text::number;
-
 use super::Batch;
 use crate::core::error::{Error, Result};
 use crate::core::json::{self, Json as Value};
 use crate::core::manifest::Ref;
+use crate::core::text::number;
 use crate::core::time::EpochMillis;
 
 /// A queued write, as stored.

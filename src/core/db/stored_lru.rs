@@ -9,7 +9,6 @@
 use crate::prelude::*;
 
 use crate::core::text::number;
-
 use crate::core::vec_map::VecMap;
 
 /// Content keys by last use, with their sizes.

@@ -13,14 +13,13 @@
 
 use crate::prelude::*;
 
-use crate::core::text::number;
-
 use crate::core::vec_map::VecMap;
 
 use crate::core::encode::{percent_decode, uri_encode};
 use crate::core::http::{HttpRequest, HttpResponse, Method};
 use crate::core::json::Json;
 use crate::core::sigv4::sha256_hex;
+use crate::core::text::number;
 use crate::core::time::{format_http_date, format_iso8601};
 use crate::core::xml::escape;
 
@@ -370,9 +369,7 @@ fn list(b: &Bucket, query: &Query, now: i64) -> HttpResponse {
     let max: usize = query
         .get("max-keys")
         .and_then(|m| number(m, 10))
-        .map(|m| m as usize)
-        .unwrap_or(1000)
-        .min(1000);
+        .map_or(1000, |m| m.min(1000) as usize);
     let url = query.get("encoding-type").map(String::as_str) == Some("url");
     let mut keys: Vec<(&String, &Version)> = Vec::new();
     for (k, vs) in b.objects.iter_from(after.as_str()) {

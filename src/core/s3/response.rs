@@ -2,11 +2,10 @@
 
 use crate::prelude::*;
 
-use crate::core::text::number;
-
 use crate::core::encode::url_decode_form;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::HttpResponse;
+use crate::core::text::number;
 use crate::core::time::{parse_http_date, parse_iso8601, EpochMillis};
 use crate::core::xml;
 
