@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks your own bucket from a real browser: which S3 features the vendor
-# supports (conditional requests, versioning, CORS exposure, 304) and
+# supports (conditional requests, versioning, CORS exposure, 304, gzip) and
 # whether the database works there. Writes under a fresh prefix
 # `mps3-conformance/…/` and deletes it again.
 #

@@ -65,6 +65,59 @@ async fn put_get_delete_round_trip_json_values() {
     assert!(ok(other.get("obj".into(), none())).await.is_undefined());
 }
 
+/// Values of 1 KiB or more go up gzipped (`Content-Encoding: gzip`, by the
+/// browser's CompressionStream) and come back as written: the browser
+/// decodes them as it fetches. Smaller ones, and every one with
+/// `gzip: false`, go up as they are.
+#[wasm_bindgen_test]
+async fn large_values_go_up_gzipped_and_read_back_as_written() {
+    let b = bucket("db-gzip").await;
+    let big = json!({"text": "mps3 ".repeat(4000), "n": [1, 2, 3]});
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    ok(db.put("big".into(), js(big.clone()), none())).await;
+    ok(db.put("small".into(), js(json!({"a": 1})), none())).await;
+    let plain = MPS3::new(db_config(&b, json!({"gzip": false}))).unwrap();
+    ok(plain.put("plain".into(), js(big.clone()), none())).await;
+
+    // Another client reads each back as it was written.
+    let reader = MPS3::new(db_config(&b, json!({}))).unwrap();
+    assert_eq!(to_json(&ok(reader.get("big".into(), none())).await), big);
+    assert_eq!(to_json(&ok(reader.get("plain".into(), none())).await), big);
+    assert_eq!(
+        to_json(&ok(reader.get("small".into(), none())).await),
+        json!({"a": 1})
+    );
+
+    // What the bucket holds: each value's one content object.
+    let stored = |key: &str, all: &[serde_json::Value]| {
+        let found: Vec<_> = all
+            .iter()
+            .filter(|o| o["key"].as_str().unwrap().starts_with(&format!("{key}@")))
+            .collect();
+        assert_eq!(found.len(), 1, "one content object of {key}: {found:?}");
+        let o = found[0];
+        (
+            o["size"].as_u64().unwrap(),
+            o["contentEncoding"].as_str().map(String::from),
+        )
+    };
+    let all = objects(&b, "").await;
+    let (big_size, big_encoding) = stored("big", &all);
+    let (plain_size, plain_encoding) = stored("plain", &all);
+    let (_, small_encoding) = stored("small", &all);
+    assert_eq!(big_encoding.as_deref(), Some("gzip"));
+    assert_eq!(plain_encoding, None);
+    assert_eq!(small_encoding, None);
+    assert!(
+        plain_size > 20_000,
+        "the value as written: {plain_size} bytes"
+    );
+    assert!(
+        big_size * 20 < plain_size,
+        "gzipped: {big_size} bytes of {plain_size}"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn put_all_and_get_all_are_one_snapshot() {
     let b = bucket("db-batch").await;
@@ -131,7 +184,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
 
     // Every documented option is accepted.
     let all = json!({
-        "defaultManifest": "m.json", "useVersioning": false, "pollFrequency": 500, "autoclean": true,
+        "defaultManifest": "m.json", "useVersioning": false, "pollFrequency": 500, "autoclean": true, "gzip": true,
         "adaptiveClock": true, "clockOffset": 0, "minimizeListObjectsCalls": true, "cacheBytes": 1024,
         "retry": {"attempts": 2, "baseMs": 1, "capMs": 10}, "label": "x", "log": false,
         "offlineStorage": true, "offlineBytes": 1 << 20, "online": true,

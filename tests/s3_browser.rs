@@ -14,6 +14,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 fn json() -> PutOptions {
     PutOptions {
         content_type: Some("application/json".into()),
+        content_encoding: None,
         mode: PutMode::Overwrite,
     }
 }
@@ -101,6 +102,7 @@ async fn conditional_get_answers_304_and_conditional_put_412() {
 
     let create = PutOptions {
         content_type: None,
+        content_encoding: None,
         mode: PutMode::Create,
     };
     let e = c
@@ -114,6 +116,7 @@ async fn conditional_get_answers_304_and_conditional_put_412() {
 
     let stale = PutOptions {
         content_type: None,
+        content_encoding: None,
         mode: PutMode::Update("\"0123456789abcdef0123456789abcdef\"".into()),
     };
     let e = c
@@ -123,6 +126,7 @@ async fn conditional_get_answers_304_and_conditional_put_412() {
     assert_eq!(e.kind, ErrorKind::PreconditionFailed, "{e}");
     let current = PutOptions {
         content_type: None,
+        content_encoding: None,
         mode: PutMode::Update(etag),
     };
     c.put_object(&b, "m", b"3".to_vec(), &current)

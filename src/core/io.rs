@@ -63,6 +63,10 @@ pub trait Io {
     /// The local clock (it may be skewed: the engine corrects it).
     fn now(&self) -> EpochMillis;
     fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+    /// `body` gzipped, or `None` where this edge does not compress (a
+    /// browser without `CompressionStream`, the browser's own bucket, the
+    /// simulation): the engine then sends it as it is.
+    fn gzip(&self, body: &[u8]) -> impl Future<Output = Option<Vec<u8>>>;
     /// Fresh credentials from the application's provider (for temporary
     /// credentials that expire); `Ok(None)` when it has none, i.e. the
     /// configured credentials are all there is.

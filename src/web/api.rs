@@ -60,6 +60,10 @@ export interface MPS3Config {
   /** Delete log entries older than the replay window, 10 minutes after
    *  they landed (default true). */
   autoclean?: boolean;
+  /** Upload values of 1 KiB or more gzipped (`Content-Encoding: gzip`),
+   *  where the browser has `CompressionStream`; readers' browsers decode
+   *  them as they fetch (default true). */
+  gzip?: boolean;
   /** Correct the clock from servers' `Date` headers (default true). */
   adaptiveClock?: boolean;
   /** Milliseconds added to the local clock (default 0). */
@@ -416,6 +420,7 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
             "useVersioning",
             "pollFrequency",
             "autoclean",
+            "gzip",
             "adaptiveClock",
             "clockOffset",
             "minimizeListObjectsCalls",
@@ -446,6 +451,7 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
         db.poll_frequency_ms = ms as u64;
     }
     db.autoclean = opt_bool(cfg, "autoclean")?.unwrap_or(true);
+    db.gzip = opt_bool(cfg, "gzip")?.unwrap_or(true);
     db.adaptive_clock = opt_bool(cfg, "adaptiveClock")?.unwrap_or(true);
     db.clock_offset = opt_number(cfg, "clockOffset")?.unwrap_or(0.0) as i64;
     db.minimize_list_calls = opt_bool(cfg, "minimizeListObjectsCalls")?.unwrap_or(true);

@@ -199,6 +199,15 @@ impl Io for WebIo {
         super::timer::sleep(ms).await
     }
 
+    async fn gzip(&self, body: &[u8]) -> Option<Vec<u8>> {
+        // The browser's own bucket stores what it is sent, and no fetch
+        // would decode it on the way back; nor is there bandwidth to save.
+        if self.local.is_some() {
+            return None;
+        }
+        super::gzip::gzip(body).await
+    }
+
     async fn refresh_credentials(&self) -> Result<Option<Credentials>> {
         let Some(provider) = &self.provider else {
             return Ok(None);

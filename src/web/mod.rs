@@ -5,6 +5,7 @@ use crate::prelude::*;
 
 pub mod api;
 pub mod fetch;
+pub mod gzip;
 pub mod io;
 pub mod local;
 pub mod locks;

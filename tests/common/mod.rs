@@ -98,6 +98,18 @@ pub async fn stats(bucket: &str) -> serde_json::Value {
     control(Method::Get, &format!("/stats?bucket={bucket}"), "").await
 }
 
+/// The objects of `bucket` under `prefix`, as the test bed's server holds
+/// them: key, body, stored size and `Content-Encoding`.
+pub async fn objects(bucket: &str, prefix: &str) -> Vec<serde_json::Value> {
+    let found = control(
+        Method::Get,
+        &format!("/objects?bucket={bucket}&prefix={prefix}"),
+        "",
+    )
+    .await;
+    found["objects"].as_array().cloned().unwrap_or_default()
+}
+
 /// A client config for `bucket` (JSON), with `extra` fields merged in.
 ///
 /// Each config gets a label of its own unless `extra` names one: clients

@@ -255,6 +255,9 @@ class Testbed:
                             # As ListObjectsV2 shows it, which is how readers judge entries.
                             "lastModified": obj.last_modified_ISO8601,
                             "body": obj.value.decode("utf-8", "replace"),
+                            # Stored bytes and encoding: compressed content.
+                            "size": obj.size,
+                            "contentEncoding": obj.metadata.get("content-encoding"),
                         })
             return 200, {"objects": objects}
         if path == "/health":

@@ -8,6 +8,7 @@ const config: MPS3Config = {
   useVersioning: false,
   pollFrequency: 1000,
   autoclean: true,
+  gzip: true,
   adaptiveClock: true,
   clockOffset: 0,
   minimizeListObjectsCalls: true,

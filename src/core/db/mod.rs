@@ -47,6 +47,9 @@ pub struct DbConfig {
     pub use_versioning: bool,
     pub poll_frequency_ms: u64,
     pub autoclean: bool,
+    /// Upload content of `GZIP_MIN_BYTES` or more gzipped, where the edge
+    /// can compress (`Io::gzip`).
+    pub gzip: bool,
     /// Trust a change marker the log is settled at instead of listing the
     /// log (polls and writes; see docs/protocol.md, "Claims").
     pub minimize_list_calls: bool,
@@ -77,6 +80,7 @@ impl DbConfig {
             use_versioning: false,
             poll_frequency_ms: 1000,
             autoclean: true,
+            gzip: true,
             minimize_list_calls: true,
             clock_offset: 0,
             adaptive_clock: true,

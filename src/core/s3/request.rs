@@ -32,6 +32,9 @@ pub enum PutMode {
 #[derive(Clone, Debug, Default)]
 pub struct PutOptions {
     pub content_type: Option<String>,
+    /// `Content-Encoding` of the body as sent (and stored): `gzip` for
+    /// content the engine compressed, which readers' browsers decode.
+    pub content_encoding: Option<&'static str>,
     pub mode: PutMode,
 }
 
@@ -198,6 +201,9 @@ impl S3 {
         let mut headers = Vec::new();
         if let Some(ct) = &opts.content_type {
             headers.push(pair("content-type", ct.as_str()));
+        }
+        if let Some(ce) = opts.content_encoding {
+            headers.push(pair("content-encoding", ce));
         }
         match &opts.mode {
             PutMode::Overwrite => {}

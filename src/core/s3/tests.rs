@@ -94,6 +94,40 @@ fn path_style_for_custom_endpoints_virtual_hosted_for_aws() {
     );
 }
 
+/// Compressed content says so, and the header is signed with the rest:
+/// the hash covers the gzipped bytes as sent.
+#[test]
+fn a_gzipped_body_is_sent_and_signed_with_its_content_encoding() {
+    let s3 = s3(Some("http://127.0.0.1:9000"));
+    let body = vec![0x1f, 0x8b, 8, 0];
+    let opts = PutOptions {
+        content_type: Some("application/json".into()),
+        content_encoding: Some("gzip"),
+        mode: PutMode::Overwrite,
+    };
+    let req = s3
+        .put_object("bkt", "k@u", body.clone(), &opts, NOW)
+        .unwrap();
+    assert_eq!(req.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        req.header("x-amz-content-sha256"),
+        Some(sha256_hex(&body).as_str())
+    );
+    let auth = req.header("authorization").unwrap();
+    assert!(
+        auth.contains(
+            "SignedHeaders=content-encoding;content-type;host;x-amz-content-sha256;x-amz-date,"
+        ),
+        "{auth}"
+    );
+    let plain = PutOptions {
+        content_encoding: None,
+        ..opts
+    };
+    let req = s3.put_object("bkt", "k@u", body, &plain, NOW).unwrap();
+    assert_eq!(req.header("content-encoding"), None);
+}
+
 #[test]
 fn every_request_is_signed_with_date_and_payload_hash() {
     let s3 = s3(Some("http://127.0.0.1:9000"));
@@ -105,6 +139,7 @@ fn every_request_is_signed_with_date_and_payload_hash() {
             body.clone(),
             &PutOptions {
                 content_type: Some("application/json".into()),
+                content_encoding: None,
                 mode: PutMode::Create,
             },
             NOW,
@@ -138,6 +173,7 @@ fn every_request_is_signed_with_date_and_payload_hash() {
             vec![],
             &PutOptions {
                 content_type: None,
+                content_encoding: None,
                 mode: PutMode::Update("\"e1\"".into()),
             },
             NOW,

@@ -355,6 +355,13 @@ impl Io for SimIo {
         self.exec.sleep(ms).await
     }
 
+    /// The simulation's model is no browser that would decode
+    /// `Content-Encoding`: content is sent as it is (the browser tests
+    /// cover compressed content, against a real server).
+    async fn gzip(&self, _body: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
     async fn refresh_credentials(&self) -> Result<Option<Credentials>> {
         Ok(None)
     }
