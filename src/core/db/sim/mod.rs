@@ -146,7 +146,13 @@ struct SimIo {
     namespace: String,
     /// The executor group of this client's tasks (a tab).
     group: usize,
+    /// What `Io::gzip` answers with: none (content goes up as it is) but
+    /// in the scripted test of the engine's choice of what to compress.
+    compress: Cell<Option<Compressor>>,
 }
+
+/// A stand-in for the browser's gzip (`SimIo::compress`).
+type Compressor = fn(&[u8]) -> Vec<u8>;
 
 /// Printed when one seed is replayed (`MPS3_SIM_SEED`).
 fn tracing() -> bool {
@@ -357,9 +363,10 @@ impl Io for SimIo {
 
     /// The simulation's model is no browser that would decode
     /// `Content-Encoding`: content is sent as it is (the browser tests
-    /// cover compressed content, against a real server).
-    async fn gzip(&self, _body: &[u8]) -> Option<Vec<u8>> {
-        None
+    /// cover compressed content, against a real server), unless a scripted
+    /// test set a compressor.
+    async fn gzip(&self, body: &[u8]) -> Option<Vec<u8>> {
+        self.compress.get().map(|f| f(body))
     }
 
     async fn refresh_credentials(&self) -> Result<Option<Credentials>> {
@@ -464,6 +471,9 @@ struct Params {
     retry_attempts: u32,
     /// Each attempt's time limit (`RetryPolicy::timeout_ms`).
     timeout_ms: u64,
+    /// `DbConfig::gzip` (the simulation's edge compresses only where a
+    /// scripted test gives it a compressor: `SimIo::compress`).
+    gzip: bool,
 }
 
 impl Params {
@@ -520,6 +530,7 @@ impl Params {
             offline_bytes: if rng.next_f64() < 0.3 { 100 } else { 64 << 20 },
             retry_attempts: 10,
             timeout_ms: DbConfig::new(BUCKET).retry.timeout_ms,
+            gzip: true,
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -598,6 +609,7 @@ fn make_client(
         script: RefCell::new(BTreeMap::new()),
         namespace: format!("c{client}/"),
         group,
+        compress: Cell::new(None),
     };
     let mut s3c = S3Config::new(
         Some("http://s3.sim"),
@@ -615,6 +627,7 @@ fn make_client(
     cfg.offline_bytes = p.offline_bytes;
     cfg.retry.max_attempts = p.retry_attempts;
     cfg.retry.timeout_ms = p.timeout_ms;
+    cfg.gzip = p.gzip;
     cfg.namespace = format!("c{client}/");
     let db = Rc::new(Db::new(io, s3, cfg, seed).unwrap());
     // Load what the store holds; commit the queued writes found there.
@@ -1375,6 +1388,7 @@ fn quiet_params(versioning: bool) -> Params {
         offline_bytes: 64 << 20,
         retry_attempts: 10,
         timeout_ms: DbConfig::new(BUCKET).retry.timeout_ms,
+        gzip: true,
     }
 }
 
@@ -1566,6 +1580,65 @@ fn spawn_put(
         *r.borrow_mut() = Some(db.put(Ref::new(BUCKET, key), Some(json(value)), &[]).await);
     });
     result
+}
+
+/// Values of `GZIP_MIN_BYTES` or more go up as the edge compressed them,
+/// when that is smaller; the rest as they are, and every one with `gzip`
+/// off. (What goes up is read back by browsers, which decode it: the
+/// browser test `large_values_go_up_gzipped_and_read_back_as_written`.)
+#[test]
+fn large_values_go_up_as_the_edge_compressed_them() {
+    use super::write::GZIP_MIN_BYTES;
+    fn halve(b: &[u8]) -> Vec<u8> {
+        b[..b.len() / 2].to_vec()
+    }
+    fn double(b: &[u8]) -> Vec<u8> {
+        [b, b].concat()
+    }
+    let big: &'static str = "x".repeat(GZIP_MIN_BYTES).leak();
+    let small: &'static str = "x".repeat(GZIP_MIN_BYTES - 10).leak();
+    let mut p = quiet_params(false);
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, 1);
+    let halving = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    halving.db.io().compress.set(Some(halve));
+    let doubling = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+    doubling.db.io().compress.set(Some(double));
+    p.gzip = false;
+    let off = make_client(&exec, &model, &net, &device, &p, 2, 2, 3);
+    off.db.io().compress.set(Some(halve));
+    let results = [
+        spawn_put(&exec, &halving, "big", big),
+        spawn_put(&exec, &halving, "small", small),
+        spawn_put(&exec, &doubling, "grown", big),
+        spawn_put(&exec, &off, "off", big),
+    ];
+    exec.run_until(START + 60_000);
+    for r in &results {
+        assert!(matches!(*r.borrow(), Some(Ok(()))), "{:?}", r.borrow());
+    }
+    let model = model.borrow();
+    let stored = |key: &str| -> Vec<u8> {
+        let found: Vec<_> = model
+            .bucket(BUCKET)
+            .unwrap()
+            .objects
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{key}@")))
+            .map(|(_, versions)| versions.last().unwrap().body.clone())
+            .collect();
+        assert_eq!(found.len(), 1, "one content object of {key}");
+        found.into_iter().next().unwrap()
+    };
+    let as_written = |v: &str| json(v).as_bytes().to_vec();
+    assert_eq!(stored("big"), halve(&as_written(big)));
+    assert_eq!(stored("small"), as_written(small));
+    assert_eq!(stored("grown"), as_written(big));
+    assert_eq!(stored("off"), as_written(big));
 }
 
 /// Scripted tests name requests by number: check that request `n` is the
