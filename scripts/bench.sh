@@ -24,11 +24,12 @@ with open("target/bench/ops.json", "w") as f:
     json.dump(figures, f, indent=2)
 kinds = ["GET", "304", "PUT", "LIST", "DELETE", "OPTIONS", "bytes_in", "bytes_out"]
 print(f"\n{'operation':<16}" + "".join(f"{k:>10}" for k in kinds))
-for op in ["put_cold", "put_warm", "put_after_other", "get_cold", "get_warm"]:
+for op in ["put_cold", "put_warm", "put_after_other", "get_cold", "get_warm", "put_large", "put_large_plain"]:
     print(f"{op:<16}" + "".join(f"{figures[op].get(k, 0):>10}" for k in kinds))
 idle = figures["idle_polls"]
 n = max(idle["polls"], 1)
 print(f"{'idle poll':<16}" + "".join(f"{idle['requests'].get(k, 0) / n:>10.2f}" for k in kinds) + f"   ({n} polls)")
+print(f"(put_large: a {figures['large_value_bytes']} B value, gzipped by default; put_large_plain: the same with gzip: false)")
 print(f"\nput (median): {figures['put_ms_median']:.0f} ms; put → other client notified (median, poll 100 ms): {figures['notify_ms_median']:.0f} ms")
 print("wrote target/bench/ops.json")
 PY

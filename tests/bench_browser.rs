@@ -85,6 +85,27 @@ async fn requests_per_operation_and_notify_latency() {
     })
     .await;
 
+    // A large value (a board of 400 notes): bytes sent gzipped (the
+    // default) and as it is (`gzip: false`), each by a warm client.
+    let notes: Vec<Value> = (0..400)
+        .map(|i| json!({"id": i, "text": format!("note {i} on the board"), "done": i % 3 == 0}))
+        .collect();
+    let large = js(json!({ "notes": notes }));
+    let large_bytes =
+        js_sys::JSON::stringify_with_replacer_and_space(&large, &JsValue::NULL, &2.into())
+            .unwrap()
+            .length();
+    let put_large = counted(&b, async {
+        ok(cold.put("large".into(), large.clone(), none())).await;
+    })
+    .await;
+    let plain = MPS3::new(cfg(json!({"gzip": false}))).unwrap();
+    ok(plain.put("k".into(), 6.into(), none())).await;
+    let put_large_plain = counted(&b, async {
+        ok(plain.put("large-plain".into(), large.clone(), none())).await;
+    })
+    .await;
+
     // Idle polls: subscribe, let the log settle (a listing 8 s after the
     // last claim), then count five seconds of polls at 100 ms.
     let idle = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
@@ -148,6 +169,9 @@ async fn requests_per_operation_and_notify_latency() {
         "put_after_other": put_after_other,
         "get_cold": get_cold,
         "get_warm": get_warm,
+        "put_large": put_large,
+        "put_large_plain": put_large_plain,
+        "large_value_bytes": large_bytes,
         "idle_polls": { "window_ms": idle_window_ms, "polls": poll_count, "requests": polls },
         "put_ms_median": median(&mut put_ms),
         "notify_ms_median": median(&mut latencies),
@@ -158,5 +182,10 @@ async fn requests_per_operation_and_notify_latency() {
     assert!(poll_count >= 20, "polls counted: {figures}");
     assert!(put_warm["PUT"].as_u64() >= Some(3), "{figures}");
     assert!(put_after_other["PUT"].as_u64() >= Some(3), "{figures}");
+    assert!(
+        put_large_plain["bytes_in"].as_u64() > Some(large_bytes as u64)
+            && put_large["bytes_in"].as_u64() < Some(large_bytes as u64 / 4),
+        "gzip: {figures}"
+    );
     report(&figures).await;
 }
