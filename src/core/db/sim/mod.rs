@@ -242,7 +242,8 @@ impl Io for SimIo {
             let late = if applied {
                 let mut net = self.net.borrow_mut();
                 let (rate, max) = (net.late_rate, net.late_max_ms);
-                (rate > 0.0 && net.late_rng.next_f64() < rate).then(|| net.late_rng.range(1, max))
+                (rate > 0.0 && net.late_rng.next_f64() < rate)
+                    .then(|| net.late_rng.range(1, max.max(2)))
             } else {
                 None
             };
