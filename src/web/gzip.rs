@@ -20,7 +20,10 @@ extern "C" {
     fn new(format: &str) -> Result<Compressor, JsValue>;
 
     /// `Response`, as the one way to turn bytes into a stream and a
-    /// stream back into bytes.
+    /// stream back into bytes. Bound here rather than through web-sys's
+    /// `Response` (which `fetch.rs` uses): its constructors are fallible
+    /// (`catch`) and its stream methods need the `ReadableStream` and
+    /// `ReadableWritablePair` bindings; this way is 0.2 KB gzipped less.
     type Response;
     #[wasm_bindgen(constructor)]
     fn new(body: &JsValue) -> Response;

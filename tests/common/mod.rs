@@ -103,7 +103,10 @@ pub async fn stats(bucket: &str) -> serde_json::Value {
 pub async fn objects(bucket: &str, prefix: &str) -> Vec<serde_json::Value> {
     let found = control(
         Method::Get,
-        &format!("/objects?bucket={bucket}&prefix={prefix}"),
+        &format!(
+            "/objects?bucket={bucket}&prefix={}",
+            mps3::core::encode::uri_encode(prefix, false)
+        ),
         "",
     )
     .await;
