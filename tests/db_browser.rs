@@ -10,7 +10,7 @@ use std::rc::Rc;
 use common::*;
 use js_sys::{Array, Function, Map, Reflect};
 use mps3::core::manifest::{parse_entry_key, EntryBody};
-use mps3::core::s3::{GetOptions, GetResult, ListParams};
+use mps3::core::s3::{GetOptions, GetResult, ListParams, PutMode, PutOptions};
 use mps3::web::api::MPS3;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -552,6 +552,97 @@ async fn versioned_buckets_keep_content_under_the_plain_key() {
     // committed write is not delivered twice.
     let s = seen.borrow().clone();
     assert_eq!(s.iter().filter(|v| **v == json!(2)).count(), 1, "{s:?}");
+}
+
+/// Objects another tool wrote, imported; keys moved and forgotten: what a
+/// second client reads, and that the objects themselves are left as they
+/// were (a versioned bucket's import uploads nothing, and its forget puts
+/// no delete marker).
+#[wasm_bindgen_test]
+async fn imported_moved_and_forgotten_keys_read_back_and_leave_the_objects() {
+    for versioning in [false, true] {
+        let b = bucket(if versioning { "db-keys-v" } else { "db-keys" }).await;
+        let c = client();
+        c.put_bucket_versioning(&b, versioning).await.unwrap();
+        let plain = PutOptions {
+            content_type: None,
+            content_encoding: None,
+            mode: PutMode::Overwrite,
+        };
+        let body = "{\"name\": \"cat\", \"legs\": 4}";
+        c.put_object(&b, "photos/cat.json", body.as_bytes().to_vec(), &plain)
+            .await
+            .unwrap();
+        c.put_object(&b, "notes.txt", b"not JSON".to_vec(), &plain)
+            .await
+            .unwrap();
+        let cfg = || db_config(&b, json!({ "useVersioning": versioning }));
+        let db = MPS3::new(cfg()).unwrap();
+        ok(db.import_key("photos/cat.json".into(), none())).await;
+        assert_eq!(
+            err_code(db.import_key("notes.txt".into(), none())).await,
+            "BadInput"
+        );
+        assert_eq!(
+            err_code(db.import_key("absent".into(), none())).await,
+            "NotFound"
+        );
+        ok(db.put("drafts/1".into(), js(json!({"text": "hi"})), none())).await;
+        ok(db.move_key("drafts/1".into(), "archive/1".into(), none())).await;
+        assert_eq!(
+            err_code(db.move_key("drafts/1".into(), "archive/2".into(), none())).await,
+            "NotFound"
+        );
+        ok(db.put("kept".into(), 1.into(), none())).await;
+        ok(db.forget("kept".into(), none())).await;
+
+        let other = MPS3::new(cfg()).unwrap();
+        let keys = js(json!([
+            "photos/cat.json",
+            "notes.txt",
+            "drafts/1",
+            "archive/1",
+            "kept"
+        ]));
+        let values: Map = ok(other.get_all(keys, none())).await.unchecked_into();
+        let value = |k: &str| to_json(&values.get(&k.into()));
+        assert_eq!(value("photos/cat.json"), json!({"name": "cat", "legs": 4}));
+        assert_eq!(value("notes.txt"), json!("<undefined>"));
+        assert_eq!(value("drafts/1"), json!("<undefined>"));
+        assert_eq!(value("archive/1"), json!({"text": "hi"}));
+        assert_eq!(value("kept"), json!("<undefined>"));
+
+        // The imported object and the forgotten key's content are as they
+        // were, readable by plain GETs (content is under the plain key in
+        // a versioned bucket, under `<key>@<uuid>` otherwise).
+        let kept = if versioning {
+            "kept".to_string()
+        } else {
+            let content = objects(&b, "kept@").await;
+            assert_eq!(content.len(), 1, "{content:?}");
+            content[0]["key"].as_str().unwrap().to_string()
+        };
+        for (key, stored) in [("photos/cat.json", body), (kept.as_str(), "1")] {
+            let GetResult::Found(o) = c.get_object(&b, key, &GetOptions::default()).await.unwrap()
+            else {
+                panic!("{key} answered 304");
+            };
+            assert_eq!(String::from_utf8(o.body).unwrap(), stored, "{key}");
+        }
+        if versioning {
+            // Nothing uploaded for the import, no delete marker put by the
+            // forget: each object has its one version.
+            for key in ["photos/cat.json", "kept"] {
+                let listed = objects(&b, key).await;
+                assert_eq!(listed[0]["key"], json!(key));
+                assert_eq!(listed[0]["versions"], json!(1), "{listed:?}");
+            }
+            assert!(objects(&b, "photos/cat.json@").await.is_empty());
+        } else {
+            let copies = objects(&b, "photos/cat.json@").await;
+            assert_eq!(copies.len(), 1, "one copy as content: {copies:?}");
+        }
+    }
 }
 
 #[wasm_bindgen_test]

@@ -14,7 +14,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::io::{Logger, WebIo};
 use super::spawn;
 use crate::core::credentials::Credentials;
-use crate::core::db::{Db, DbConfig, Event, Json};
+use crate::core::db::{Change, Db, DbConfig, Event, Json};
 use crate::core::error::Error;
 use crate::core::manifest::Ref;
 use crate::core::s3::{S3Config, S3};
@@ -567,13 +567,13 @@ fn config(cfg: &JsValue) -> Result<Parsed, Error> {
 /// write durable, so the promise waits for it either way.
 fn write(
     client: &Rc<Client>,
-    batch: crate::core::db::Batch,
+    change: Change,
     manifests: Vec<Ref>,
     remote: bool,
 ) -> impl ::core::future::Future<Output = Result<JsValue, Error>> + 'static {
     let client = client.clone();
     async move {
-        let pending = client.db.enqueue(batch, &manifests).await?;
+        let pending = client.db.accept(change, &manifests).await?;
         if !remote && pending.durable() {
             commit_in_background(&client, pending);
         } else {
@@ -696,7 +696,12 @@ impl MPS3 {
                 Some(to_json(&value)?)
             };
             let manifests = self.manifests(&options, "manifests")?;
-            Ok(write(&self.client, vec![(key, value)], manifests, remote))
+            Ok(write(
+                &self.client,
+                Change::Values(vec![(key, value)]),
+                manifests,
+                remote,
+            ))
         })();
         self.run(prepared)
     }
@@ -751,7 +756,72 @@ impl MPS3 {
                 batch.push((self.key(&k)?, value));
             }
             let manifests = self.manifests(&options, "manifests")?;
-            Ok(write(&self.client, batch, manifests, remote))
+            Ok(write(
+                &self.client,
+                Change::Values(batch),
+                manifests,
+                remote,
+            ))
+        })();
+        self.run(prepared)
+    }
+
+    /// Makes the object stored under `key` itself (written by another
+    /// tool; it must hold JSON) the value of `key`. The object stays as it
+    /// is: a versioned bucket's manifest names its version, an unversioned
+    /// bucket gets a copy under `<key>@<uuid>`. Needs the bucket.
+    #[wasm_bindgen(js_name = "import", unchecked_return_type = "Promise<void>")]
+    pub fn import_key(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        self.change("import", options, self.key(&key).map(Change::Import))
+    }
+
+    /// Takes `key` out of the manifest and touches no object: a delete
+    /// that puts no delete marker in a versioned bucket (the inverse of
+    /// `import`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn forget(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        self.change("forget", options, self.key(&key).map(Change::Forget))
+    }
+
+    /// Moves the value of `from` to `to` in one entry: readers see the
+    /// value under one key or the other, never both or neither. `from` is
+    /// read in the first of `manifests` (or the default); `NotFound` when
+    /// it has no value.
+    #[wasm_bindgen(js_name = "move", unchecked_return_type = "Promise<void>")]
+    pub fn move_key(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] from: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Key")] to: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let change = self
+            .key(&from)
+            .and_then(|from| Ok(Change::Move(from, self.key(&to)?)));
+        self.change("move", options, change)
+    }
+
+    /// A write of one of the kinds above, with `put`'s options.
+    fn change(
+        &self,
+        name: &str,
+        options: Option<JsValue>,
+        change: Result<Change, Error>,
+    ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let prepared = (|| {
+            only_known(&options, name, &["manifests", "await"])?;
+            let remote = wait_remote(&options, self.client.db.is_online())?;
+            let change = change?;
+            let manifests = self.manifests(&options, "manifests")?;
+            Ok(write(&self.client, change, manifests, remote))
         })();
         self.run(prepared)
     }

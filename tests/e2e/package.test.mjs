@@ -48,14 +48,20 @@ function appConfig(name) {
     accessKeyId: tb.accessKeyId, secretAccessKey: tb.secretAccessKey });
 }
 
-/** The app: one put and one get, the result left in `window.result` with
- * the class's name (mps3.js is minified; index.js names it again). */
+/** The app: a put and a get, then a move and a forget, the result left in
+ * `window.result` with the class's name (mps3.js is minified; index.js
+ * names it again). */
 const mainJs = (from) => `import { MPS3 } from ${JSON.stringify(from)};
 const cfg = await (await fetch("./config.json")).json();
 const db = new MPS3({ defaultBucket: cfg.bucket, s3Config: { endpoint: cfg.endpoint, region: cfg.region,
   credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } } });
-await db.put("package-test/" + cfg.name, { from: cfg.name });
-window.result = { ...(await db.get("package-test/" + cfg.name)), className: MPS3.name };
+const key = "package-test/" + cfg.name;
+await db.put(key, { from: cfg.name });
+const value = await db.get(key);
+await db.move(key, key + "-moved");
+const moved = (await db.get(key + "-moved")).from;
+await db.forget(key + "-moved");
+window.result = { ...value, className: MPS3.name, moved, forgotten: await db.get(key + "-moved") === undefined };
 `;
 const indexHtml = (script) => `<!doctype html><meta charset="utf-8"><script type="module" src="${script}"></script>`;
 
@@ -106,7 +112,7 @@ test("a Vite app imports the package by name, no init call", async () => {
   const { build } = await import("vite");
   await build({ root: dir, logLevel: "error", build: { outDir: join(dir, "dist"), emptyOutDir: true } });
   writeFileSync(join(dir, "dist", "config.json"), appConfig("vite"));
-  assert.deepEqual(await runPage(await serve(join(dir, "dist"))), { from: "vite", className: "MPS3" });
+  assert.deepEqual(await runPage(await serve(join(dir, "dist"))), { from: "vite", className: "MPS3", moved: "vite", forgotten: true });
 });
 
 test("an esbuild bundle imports the package by name (the .wasm copied beside it)", async () => {
@@ -120,7 +126,7 @@ test("an esbuild bundle imports the package by name (the .wasm copied beside it)
   cpSync(join(pkg, "mps3_bg.wasm"), join(dist, "mps3_bg.wasm"));
   writeFileSync(join(dist, "index.html"), indexHtml("./main.js"));
   writeFileSync(join(dist, "config.json"), appConfig("esbuild"));
-  assert.deepEqual(await runPage(await serve(dist)), { from: "esbuild", className: "MPS3" });
+  assert.deepEqual(await runPage(await serve(dist)), { from: "esbuild", className: "MPS3", moved: "esbuild", forgotten: true });
 });
 
 test("a notebook page imports the package by URL from another origin (a CDN)", async () => {
@@ -134,5 +140,5 @@ test("a notebook page imports the package by URL from another origin (a CDN)", a
   // `localhost` and `127.0.0.1` are different origins.
   const page = await serve(dir, "localhost");
   assert.notEqual(new URL(page).origin, new URL(cdn).origin);
-  assert.deepEqual(await runPage(page), { from: "cdn", className: "MPS3" });
+  assert.deepEqual(await runPage(page), { from: "cdn", className: "MPS3", moved: "cdn", forgotten: true });
 });

@@ -258,6 +258,8 @@ class Testbed:
                             # Stored bytes and encoding: compressed content.
                             "size": obj.size,
                             "contentEncoding": obj.metadata.get("content-encoding"),
+                            # Versions kept, delete markers included.
+                            "versions": len(bucket.keys.getlist(k, [])),
                         })
             return 200, {"objects": objects}
         if path == "/health":

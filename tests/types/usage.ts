@@ -38,6 +38,10 @@ async function use(db: MPS3): Promise<void> {
   await db.putAll(new Map<Key, unknown>([["a", 1], ["b", undefined]]));
   await db.putAll({ a: 1 });
   const all: Map<Key, unknown> = await db.getAll(["a", "b"]);
+  await db.import("photos/cat.json");
+  await db.import(key, { manifests: ["other.json"], await: "remote" });
+  await db.move("drafts/1", { bucket: "b", key: "archive/1" }, { await: "local" });
+  await db.forget("archive/1");
   const unsubscribe: () => void = db.subscribe("key", (v: unknown, error?: MPS3Error) => {
     if (error) console.log(error.code, error.status, error.s3Code);
     else console.log(v);
@@ -52,6 +56,8 @@ use(new MPS3(config));
 
 // @ts-expect-error: a config needs defaultBucket.
 new MPS3({ s3Config: config.s3Config });
+// @ts-expect-error: a move needs the key it moves to.
+new MPS3(config).move("a");
 // @ts-expect-error: error codes are a closed set.
 const code: MPS3Error["code"] = "Nope";
 console.log(code);

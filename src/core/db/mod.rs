@@ -15,6 +15,7 @@
 
 use crate::prelude::*;
 
+mod keys;
 mod offline;
 mod queue;
 mod state;
@@ -24,6 +25,7 @@ mod write;
 
 use ::core::cell::{Cell, RefCell};
 
+pub use keys::Change;
 pub use offline::Pending;
 pub use queue::QueuedWrite;
 pub use state::{Event, Json};

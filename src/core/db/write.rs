@@ -29,6 +29,13 @@ fn json_put(mode: PutMode) -> PutOptions {
     }
 }
 
+/// A versioned write's answer without the version S3 gave the object.
+pub(super) fn no_version_id(bucket: &str) -> Error {
+    Error::bad_response(format!(
+        "bucket {bucket} answered without a version id: is versioning enabled?"
+    ))
+}
+
 /// Content shorter than this is sent as it is: gzip's header and trailer
 /// (18 bytes) and the CPU are not worth it for small values.
 pub const GZIP_MIN_BYTES: usize = 1024;
@@ -55,6 +62,18 @@ impl<I: Io> Db<I> {
     /// [`Db::commit`]'s job; the edge may acknowledge it first when
     /// [`Pending::durable`] says it survives a reload.
     pub async fn enqueue(&self, batch: Batch, manifests: &[Ref]) -> Result<Pending<I::Lock>> {
+        self.enqueue_with(batch, manifests, None).await
+    }
+
+    /// [`Db::enqueue`], where `in_place` (one per key) are the versions of
+    /// values already in the bucket: an import's object, or `None` for a
+    /// key forgotten. Nothing is then uploaded, and no delete marker put.
+    pub(super) async fn enqueue_with(
+        &self,
+        batch: Batch,
+        manifests: &[Ref],
+        in_place: Option<Vec<Option<String>>>,
+    ) -> Result<Pending<I::Lock>> {
         self.ready().await;
         self.check_live()?;
         let manifests: Vec<Ref> = if manifests.is_empty() {
@@ -73,22 +92,25 @@ impl<I: Io> Db<I> {
             .iter()
             .map(|m| Some(self.with_manifest(m, |s| s.write_order.ticket())))
             .collect();
+        let uploaded = in_place.is_some();
         let (write_id, versions) = {
             let mut inner = self.inner.borrow_mut();
             let id = inner.next_id;
             inner.next_id += 1;
-            let versions: Vec<Option<String>> = batch
-                .iter()
-                .map(|(_, v)| {
-                    v.as_ref().map(|_| {
-                        if self.cfg.use_versioning {
-                            format!("local-{id}-{}", inner.rng.uuid_v4())
-                        } else {
-                            inner.rng.uuid_v4()
-                        }
+            let versions: Vec<Option<String>> = in_place.unwrap_or_else(|| {
+                batch
+                    .iter()
+                    .map(|(_, v)| {
+                        v.as_ref().map(|_| {
+                            if self.cfg.use_versioning {
+                                format!("local-{id}-{}", inner.rng.uuid_v4())
+                            } else {
+                                inner.rng.uuid_v4()
+                            }
+                        })
                     })
-                })
-                .collect();
+                    .collect()
+            });
             (id, versions)
         };
         let key = self.next_queue_key();
@@ -98,7 +120,7 @@ impl<I: Io> Db<I> {
             batch,
             manifests,
             versions,
-            uploaded: false,
+            uploaded,
             attempts: Vec::new(),
             done: Vec::new(),
         };
@@ -258,12 +280,7 @@ impl<I: Io> Db<I> {
                                 parse_put,
                             )
                             .await?;
-                        let real = meta.version_id.ok_or_else(|| {
-                            Error::bad_response(format!(
-                                "bucket {} answered without a version id: is versioning enabled?",
-                                key.bucket
-                            ))
-                        })?;
+                        let real = meta.version_id.ok_or_else(|| no_version_id(&key.bucket))?;
                         self.rename_version(&manifests, write_id, &key.url(), version, &real);
                         *version = real;
                     } else {

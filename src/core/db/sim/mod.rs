@@ -24,6 +24,7 @@
 
 mod device;
 mod executor;
+mod keys;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
