@@ -26,7 +26,15 @@ status=$?
 set -e
 python3 - <<'PY'
 import json
-rows = [json.loads(l.split("MPS3_CONFORMANCE ", 1)[1]) for l in open("target/conformance.log") if "MPS3_CONFORMANCE {" in l]
+rows, seen = [], set()
+# A failed run prints its console output twice (as it runs, and in the
+# failure report): one row per check.
+for l in open("target/conformance.log"):
+    if "MPS3_CONFORMANCE {" in l:
+        row = json.loads(l.split("MPS3_CONFORMANCE ", 1)[1])
+        if row["check"] not in seen:
+            seen.add(row["check"])
+            rows.append(row)
 if not rows:
     print(open("target/conformance.log").read()[-3000:])
     raise SystemExit("no checks ran")

@@ -3,8 +3,9 @@
 # the wasm32 target, wasm-pack, wasm-bindgen-cli at the version in
 # Cargo.lock, Chromium + chromedriver (Debian), wasm-opt (npm binaryen, the
 # version in wasm-pack.toml), esbuild (npm, likewise), the test bed's Python packages (.tools/venv)
-# and the end-to-end tests' npm packages. Safe to run again: quick when all
-# is installed.
+# and the end-to-end tests' npm packages; with `--with-s3s-fs` (the test
+# command) also s3s-fs, the conformance checks' second server. Safe to run
+# again: quick when all is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -66,6 +67,17 @@ if ! cmp -s "$req" "$tools/venv/.installed" 2>/dev/null; then
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
   cp "$req" "$tools/venv/.installed"
+fi
+
+# A second S3 server for the conformance checks, stricter than moto: it
+# verifies SigV4 to the body hash and the date. 0.14.1 is the newest that
+# builds with this machine's rustc (toolchain.md).
+# Only the test command asks for it (`--with-s3s-fs`).
+s3s=0.14.1
+if [ "${1:-}" = --with-s3s-fs ] && [ "$("$tools/s3s/bin/s3s-fs" --version 2>/dev/null | awk '{print $2}')" != "$s3s" ]; then
+  step "s3s-fs $s3s in .tools/s3s (about 3 minutes)"
+  # A debug build: half the compile time, and fast enough for a few hundred requests.
+  cargo install s3s-fs --version "$s3s" --features binary --locked --debug --root "$tools/s3s"
 fi
 
 if ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.mps3-installed 2>/dev/null; then

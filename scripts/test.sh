@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints (host and wasm32), the native core
 # tests (signing vectors, parsing, simulation), then the browser tests in
-# headless Chromium against the S3 test bed started here on 127.0.0.1.
+# headless Chromium against the S3 test bed started here on 127.0.0.1, the
+# conformance checks against s3s-fs, the package build and the end-to-end
+# tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
-scripts/setup.sh
+scripts/setup.sh --with-s3s-fs
 export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n== test: %s\n' "$*"; }
 
@@ -32,6 +34,11 @@ echo "test bed at $MPS3_TESTBED_ENDPOINT"
 step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
 cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser --test offline_browser
+
+step "conformance checks against s3s-fs (SigV4 verified to the body hash and date), behind a CORS proxy"
+s3s_env=$(scripts/s3s-fs.sh)
+pids+=($(cat target/s3s-fs.pids))
+(eval "$s3s_env" && scripts/conformance.sh)
 
 step "package build and size ceiling, its TypeScript types (tsc --noEmit on tests/types/usage.ts)"
 scripts/build.py --check-budget
