@@ -5,6 +5,9 @@
 //! deleted again. Each check prints one `MPS3_CONFORMANCE {json}` line.
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use js_sys::{Reflect, JSON};
 use mps3::core::credentials::Credentials;
 use mps3::core::error::ErrorKind;
@@ -64,6 +67,24 @@ fn client(t: &Target) -> S3Client {
 fn report(check: &str, ok: bool, detail: impl Into<String>) {
     let line = json!({"check": check, "ok": ok, "detail": detail.into()});
     web_sys::console::log_1(&format!("MPS3_CONFORMANCE {line}").into());
+}
+
+/// A JS value as JSON (`undefined` as the string `"<undefined>"`).
+fn value(v: &JsValue) -> Value {
+    if v.is_undefined() {
+        return json!("<undefined>");
+    }
+    serde_json::from_str(&String::from(JSON::stringify(v).unwrap())).unwrap()
+}
+
+async fn sleep(ms: i32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
 }
 
 fn json_opts() -> PutOptions {
@@ -300,7 +321,7 @@ async fn conformance() {
         let v = JsFuture::from(other.get(key.clone(), None))
             .await
             .map_err(|e| format!("{e:?}"))?;
-        Ok(serde_json::from_str(&String::from(JSON::stringify(&v).unwrap())).unwrap())
+        Ok(value(&v))
     }
     .await;
     let db_ok = outcome.as_ref().is_ok_and(|v| *v == json!({"n": 1}));
@@ -309,6 +330,76 @@ async fn conformance() {
         "database: put by one client, get by another",
         db_ok,
         format!("{outcome:?}"),
+    );
+
+    // The rest of the API between the two: a subscriber hears a write, a
+    // batch reads back whole, an object written by S3 alone is imported.
+    let outcome: Result<(), String> = async {
+        let fail = |e: JsValue| format!("{e:?}");
+        let heard: Rc<RefCell<Vec<Value>>> = Rc::default();
+        let h = heard.clone();
+        let handler =
+            Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| h.borrow_mut().push(value(&v)));
+        let off = other
+            .subscribe(
+                key.clone(),
+                handler.as_ref().unchecked_ref::<js_sys::Function>().clone(),
+                None,
+            )
+            .map_err(fail)?;
+        JsFuture::from(db.put(key.clone(), JSON::parse("{\"n\":2}").unwrap(), None))
+            .await
+            .map_err(fail)?;
+        let deadline = js_sys::Date::now() + 10_000.0;
+        while !heard.borrow().contains(&json!({"n": 2})) {
+            if js_sys::Date::now() > deadline {
+                return Err(format!(
+                    "the subscriber heard {:?}, not the write",
+                    heard.borrow()
+                ));
+            }
+            sleep(100).await;
+        }
+        off.call0(&JsValue::NULL).map_err(fail)?;
+        let (a, b2): (JsValue, JsValue) = (
+            format!("{prefix}batch-a").into(),
+            format!("{prefix}batch-b").into(),
+        );
+        let batch = js_sys::Map::new();
+        batch.set(&a, &1.into());
+        batch.set(&b2, &2.into());
+        JsFuture::from(db.put_all(batch.into(), None))
+            .await
+            .map_err(fail)?;
+        let both = js_sys::Array::of2(&a, &b2);
+        let got: js_sys::Map = JsFuture::from(other.get_all(both.into(), None))
+            .await
+            .map_err(fail)?
+            .unchecked_into();
+        if (value(&got.get(&a)), value(&got.get(&b2))) != (json!(1), json!(2)) {
+            return Err(format!("getAll after putAll: {:?}", value(&got.into())));
+        }
+        let raw = format!("{prefix}imported.json");
+        c.put_object(b, &raw, b"{\"from\": \"S3\"}".to_vec(), &json_opts())
+            .await
+            .map_err(|e| format!("{e}"))?;
+        JsFuture::from(db.import_key(raw.clone().into(), None))
+            .await
+            .map_err(fail)?;
+        let v = JsFuture::from(other.get(raw.into(), None))
+            .await
+            .map_err(fail)?;
+        if value(&v) != json!({"from": "S3"}) {
+            return Err(format!("the imported object read back as {:?}", value(&v)));
+        }
+        Ok(())
+    }
+    .await;
+    essential_ok &= outcome.is_ok();
+    report(
+        "database: subscribe, putAll/getAll, import",
+        outcome.is_ok(),
+        outcome.err().unwrap_or_default(),
     );
     db.shutdown();
     other.shutdown();
