@@ -23,13 +23,15 @@ assert figures, "the benchmark reported nothing"
 with open("target/bench/ops.json", "w") as f:
     json.dump(figures, f, indent=2)
 kinds = ["GET", "304", "PUT", "LIST", "DELETE", "OPTIONS", "bytes_in", "bytes_out"]
-print(f"\n{'operation':<16}" + "".join(f"{k:>10}" for k in kinds))
-for op in ["put_cold", "put_warm", "put_after_other", "get_cold", "get_warm", "put_large", "put_large_plain"]:
-    print(f"{op:<16}" + "".join(f"{figures[op].get(k, 0):>10}" for k in kinds))
+print(f"\n{'operation':<20}" + "".join(f"{k:>10}" for k in kinds))
+for op in ["put_cold", "put_warm", "put_after_other", "get_cold", "get_warm", "put_large", "put_large_plain",
+           "put_many_keys", "put_many_keys_plain"]:
+    print(f"{op:<20}" + "".join(f"{figures[op].get(k, 0):>10}" for k in kinds))
 idle = figures["idle_polls"]
 n = max(idle["polls"], 1)
-print(f"{'idle poll':<16}" + "".join(f"{idle['requests'].get(k, 0) / n:>10.2f}" for k in kinds) + f"   ({n} polls)")
-print(f"(put_large: a {figures['large_value_bytes']} B value, gzipped by default; put_large_plain: the same with gzip: false)")
+print(f"{'idle poll':<20}" + "".join(f"{idle['requests'].get(k, 0) / n:>10.2f}" for k in kinds) + f"   ({n} polls)")
+print(f"(put_large: a {figures['large_value_bytes']} B value, gzipped by default; put_large_plain: the same with gzip: false;")
+print(f" put_many_keys: one key of a manifest of {figures['many_keys']}, whose entry carries them all; _plain: gzip: false)")
 print(f"\nput (median): {figures['put_ms_median']:.0f} ms; put → other client notified (median, poll 100 ms): {figures['notify_ms_median']:.0f} ms")
 print("wrote target/bench/ops.json")
 PY

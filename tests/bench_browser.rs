@@ -106,6 +106,32 @@ async fn requests_per_operation_and_notify_latency() {
     })
     .await;
 
+    // A put of one key in a manifest of 500: its entry carries all of them
+    // (gzipped by default), by warm clients.
+    let many = |extra: Value| {
+        let mut c = json!({"defaultManifest": "many.json"});
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        MPS3::new(cfg(c)).unwrap()
+    };
+    let batch = js_sys::Map::new();
+    for i in 0..500 {
+        batch.set(&format!("many/{i}").into(), &i.into());
+    }
+    let zipped = many(json!({}));
+    ok(zipped.put_all(batch.into(), none())).await;
+    let unzipped = many(json!({"gzip": false}));
+    ok(unzipped.put("many/1".into(), (-1).into(), none())).await;
+    let put_many_keys = counted(&b, async {
+        ok(zipped.put("many/2".into(), (-2).into(), none())).await;
+    })
+    .await;
+    let put_many_keys_plain = counted(&b, async {
+        ok(unzipped.put("many/3".into(), (-3).into(), none())).await;
+    })
+    .await;
+
     // Idle polls: subscribe, let the log settle (a listing 8 s after the
     // last claim), then count five seconds of polls at 100 ms.
     let idle = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
@@ -172,6 +198,9 @@ async fn requests_per_operation_and_notify_latency() {
         "put_large": put_large,
         "put_large_plain": put_large_plain,
         "large_value_bytes": large_bytes,
+        "put_many_keys": put_many_keys,
+        "put_many_keys_plain": put_many_keys_plain,
+        "many_keys": 500,
         "idle_polls": { "window_ms": idle_window_ms, "polls": poll_count, "requests": polls },
         "put_ms_median": median(&mut put_ms),
         "notify_ms_median": median(&mut latencies),
@@ -186,6 +215,11 @@ async fn requests_per_operation_and_notify_latency() {
         put_large_plain["bytes_in"].as_u64() > Some(large_bytes as u64)
             && put_large["bytes_in"].as_u64() < Some(large_bytes as u64 / 4),
         "gzip: {figures}"
+    );
+    assert!(
+        put_many_keys["bytes_in"].as_u64().unwrap() * 2
+            < put_many_keys_plain["bytes_in"].as_u64().unwrap(),
+        "gzipped entries: {figures}"
     );
     report(&figures).await;
 }

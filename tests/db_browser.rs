@@ -118,6 +118,57 @@ async fn large_values_go_up_gzipped_and_read_back_as_written() {
     );
 }
 
+/// Log entries carry the whole state, so in a manifest of many keys they
+/// go up gzipped too (the test bed's `/objects` shows each body as a
+/// browser reads it, and the size and encoding stored); other clients read
+/// them as they would a plain one.
+#[wasm_bindgen_test]
+async fn large_entries_go_up_gzipped_and_read_back() {
+    let b = bucket("db-gzip-entries").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let batch = Map::new();
+    for i in 0..40 {
+        batch.set(&format!("notes/{i}").into(), &i.into());
+    }
+    ok(db.put_all(batch.into(), none())).await;
+    let plain = MPS3::new(db_config(&b, json!({"gzip": false}))).unwrap();
+    ok(plain.put("notes/plain".into(), 41.into(), none())).await;
+
+    let entries = objects(&b, "manifest.json@").await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for e in &entries {
+        let body: serde_json::Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+        let by_plain = body["update"]["files"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.ends_with("/notes/plain"));
+        let (size, read) = (
+            e["size"].as_u64().unwrap(),
+            e["body"].as_str().unwrap().len() as u64,
+        );
+        assert!(read > 2_000, "an entry of 40 keys: {read} bytes");
+        if by_plain {
+            assert_eq!(e["contentEncoding"], json!(null), "{e}");
+            assert_eq!(size, read);
+        } else {
+            assert_eq!(e["contentEncoding"], json!("gzip"), "{e}");
+            assert!(size * 2 < read, "gzipped: {size} bytes of {read}");
+        }
+    }
+
+    let reader = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let mut expected: Vec<(String, i32)> = (0..40).map(|i| (format!("notes/{i}"), i)).collect();
+    expected.push(("notes/plain".into(), 41));
+    let keys: Vec<&str> = expected.iter().map(|(k, _)| k.as_str()).collect();
+    let values: Map = ok(reader.get_all(js(json!(keys)), none()))
+        .await
+        .unchecked_into();
+    for (k, v) in &expected {
+        assert_eq!(to_json(&values.get(&k.into())), json!(v), "{k}");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn put_all_and_get_all_are_one_snapshot() {
     let b = bucket("db-batch").await;

@@ -18,6 +18,7 @@ AllowedOrigins *, AllowedMethods GET PUT POST DELETE HEAD, AllowedHeaders *
 """
 
 import argparse
+import gzip
 import json
 import os
 import random
@@ -237,6 +238,12 @@ class Testbed:
             with self.state_lock:
                 return 200, getattr(self, "report", None)
         if path == "/objects" and method == "GET":
+            def readable(obj):
+                data = obj.value
+                if obj.metadata.get("content-encoding") == "gzip":
+                    data = gzip.decompress(data)
+                return data.decode("utf-8", "replace")
+
             # Keys under a prefix, read from moto's memory (no signature):
             # for end-to-end tests in Node that count manifest entries.
             from moto.core import DEFAULT_ACCOUNT_ID
@@ -254,7 +261,8 @@ class Testbed:
                             "key": k,
                             # As ListObjectsV2 shows it, which is how readers judge entries.
                             "lastModified": obj.last_modified_ISO8601,
-                            "body": obj.value.decode("utf-8", "replace"),
+                            # As a browser reads it: gzipped objects decoded.
+                            "body": readable(obj),
                             # Stored bytes and encoding: compressed content.
                             "size": obj.size,
                             "contentEncoding": obj.metadata.get("content-encoding"),

@@ -270,7 +270,7 @@ impl<I: Io> Db<I> {
             match (value, version.as_mut()) {
                 (Some(value), Some(version)) => {
                     let mut opts = json_put(PutMode::Overwrite);
-                    let body = self.content_body(value, &mut opts).await;
+                    let body = self.upload_body(value.as_bytes(), &mut opts).await;
                     if self.cfg.use_versioning {
                         let meta = self
                             .call(
@@ -309,14 +309,13 @@ impl<I: Io> Db<I> {
         Ok(())
     }
 
-    /// A value's bytes as uploaded: gzipped (`Content-Encoding: gzip`) when
-    /// `DbConfig::gzip` is on, the value is at least `GZIP_MIN_BYTES` and
-    /// the edge can compress and that makes it smaller. Readers need
-    /// nothing: browsers (ours, and the JS client's) undo a stored
-    /// object's `Content-Encoding` as they fetch it. Compressed once, so
-    /// every retry sends the same bytes.
-    async fn content_body(&self, value: &str, opts: &mut PutOptions) -> Vec<u8> {
-        let raw = value.as_bytes();
+    /// The bytes of a value or a log entry as uploaded: gzipped
+    /// (`Content-Encoding: gzip`) when `DbConfig::gzip` is on, they are at
+    /// least `GZIP_MIN_BYTES` and the edge can compress and that makes them
+    /// smaller. Readers need nothing: browsers (ours, and the JS client's)
+    /// undo a stored object's `Content-Encoding` as they fetch it.
+    /// Compressed once, so every retry sends the same bytes.
+    async fn upload_body(&self, raw: &[u8], opts: &mut PutOptions) -> Vec<u8> {
         if self.cfg.gzip && raw.len() >= GZIP_MIN_BYTES {
             if let Some(zipped) = self.io.gzip(raw).await.filter(|z| z.len() < raw.len()) {
                 opts.content_encoding = Some("gzip");
@@ -435,7 +434,15 @@ impl<I: Io> Db<I> {
             }
             let (object, _) = EntryKey::new(&m.key, ts, &session, n);
             let body = EntryBody::new(&files, changes);
-            let bytes = body.to_bytes();
+            // Create-only: a retry after a lost answer must not PUT again,
+            // which would move `LastModified` under readers who already
+            // accepted the entry (and could make it invalid after the
+            // fact). A 412 means our first attempt landed: the listing
+            // tells when, exactly as readers judge it.
+            let mut opts = json_put(PutMode::Create);
+            // An entry carries the whole state (`files`): in a manifest of
+            // many keys it is most of what a write sends.
+            let bytes = self.upload_body(&body.to_bytes(), &mut opts).await;
             // Stored before it is sent: whoever resumes this write must
             // find out whether this entry landed (see `settle_attempt`).
             // Not when offline: it will not be sent.
@@ -454,12 +461,6 @@ impl<I: Io> Db<I> {
                     return Err(e);
                 }
             }
-            // Create-only: a retry after a lost answer must not PUT again,
-            // which would move `LastModified` under readers who already
-            // accepted the entry (and could make it invalid after the
-            // fact). A 412 means our first attempt landed: the listing
-            // tells when, exactly as readers judge it.
-            let opts = json_put(PutMode::Create);
             let first_sent = self.io.now();
             let sent_lower = self.inner.borrow().clock.lower_bound(first_sent);
             // Let finish if the client goes offline meanwhile: its answer

@@ -1586,10 +1586,11 @@ fn spawn_put(
     result
 }
 
-/// Values of `GZIP_MIN_BYTES` or more go up as the edge compressed them,
-/// when that is smaller; the rest as they are, and every one with `gzip`
-/// off. (What goes up is read back by browsers, which decode it: the
-/// browser test `large_values_go_up_gzipped_and_read_back_as_written`.)
+/// Values and log entries of `GZIP_MIN_BYTES` or more go up as the edge
+/// compressed them, when that is smaller; the rest as they are, and every
+/// one with `gzip` off. (What goes up is read back by browsers, which
+/// decode it: the browser tests `large_values_go_up_gzipped_and_read_back_as_written`
+/// and `large_entries_go_up_gzipped_and_read_back`.)
 #[test]
 fn large_values_go_up_as_the_edge_compressed_them() {
     use super::write::GZIP_MIN_BYTES;
@@ -1625,9 +1626,9 @@ fn large_values_go_up_as_the_edge_compressed_them() {
     for r in &results {
         assert!(matches!(*r.borrow(), Some(Ok(()))), "{:?}", r.borrow());
     }
-    let model = model.borrow();
+    let stored_now = model.borrow();
     let stored = |key: &str| -> Vec<u8> {
-        let found: Vec<_> = model
+        let found: Vec<_> = stored_now
             .bucket(BUCKET)
             .unwrap()
             .objects
@@ -1643,6 +1644,40 @@ fn large_values_go_up_as_the_edge_compressed_them() {
     assert_eq!(stored("small"), as_written(small));
     assert_eq!(stored("grown"), as_written(big));
     assert_eq!(stored("off"), as_written(big));
+    drop(stored_now);
+
+    // Entries too: the same batch of 30 keys, in a manifest of its own per
+    // client, makes entries of one length (same keys, versions of one
+    // length), over 1 KiB; the halving client's goes up halved.
+    let entry_len = |c: &Client, manifest: &'static str| -> usize {
+        let batch: super::Batch = (0..30)
+            .map(|i| (Ref::new(BUCKET, format!("k{i}")), Some(json("v"))))
+            .collect();
+        let db = c.db.clone();
+        let m = Ref::new(BUCKET, manifest);
+        let done: Rc<RefCell<Option<Result<()>>>> = Rc::default();
+        let d = done.clone();
+        exec.spawn(0, async move {
+            *d.borrow_mut() = Some(db.put_all(batch, &[m]).await);
+        });
+        exec.run_until(exec.now() + 60_000);
+        assert!(
+            matches!(*done.borrow(), Some(Ok(()))),
+            "{:?}",
+            done.borrow()
+        );
+        let model = model.borrow();
+        let entries: Vec<_> = model
+            .puts
+            .iter()
+            .filter(|p| parse_entry_key(manifest, &p.key).is_some())
+            .collect();
+        assert_eq!(entries.len(), 1, "one entry in {manifest}");
+        entries[0].body.len()
+    };
+    let plain = entry_len(&off, "plain.json");
+    assert!(plain >= GZIP_MIN_BYTES, "{plain}");
+    assert_eq!(entry_len(&halving, "halved.json"), plain / 2);
 }
 
 /// Scripted tests name requests by number: check that request `n` is the
