@@ -105,6 +105,23 @@ fn objects_under(model: &Rc<RefCell<S3Model>>, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// A quiet world (see `quiet_world`) and two clients of it.
+fn two_clients(
+    versioning: bool,
+    seed: u64,
+) -> (Rc<Executor>, Rc<RefCell<S3Model>>, Client, Client) {
+    let p = quiet_params(versioning);
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, seed);
+    let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+    (exec, model, a, b)
+}
+
 fn entries(model: &Rc<RefCell<S3Model>>) -> usize {
     oracle_log(&model.borrow()).len()
 }
@@ -115,18 +132,10 @@ fn entries(model: &Rc<RefCell<S3Model>>) -> usize {
 #[test]
 fn an_object_another_tool_wrote_is_imported_as_it_is() {
     for versioning in [false, true] {
-        let p = quiet_params(versioning);
-        let World {
-            exec,
-            model,
-            net,
-            device,
-        } = quiet_world(&p, 1);
+        let (exec, model, a, b) = two_clients(versioning, 1);
         let body = "{\n  \"name\": \"cat\",\n  \"legs\": 4\n}";
         put_raw(&model, &exec, "photos/cat.json", body);
         put_raw(&model, &exec, "notes.txt", "not JSON");
-        let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-        let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
 
         change(&exec, &a, Change::Import(r("photos/cat.json"))).unwrap();
         assert_eq!(entries(&model), 1);
@@ -155,15 +164,7 @@ fn an_object_another_tool_wrote_is_imported_as_it_is() {
 /// versioned bucket no delete marker hides it, as `delete`'s does.
 #[test]
 fn a_forgotten_key_is_gone_from_the_manifest_and_its_object_stays() {
-    let p = quiet_params(true);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 2);
-    let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-    let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+    let (exec, model, a, b) = two_clients(true, 2);
     let value = |n: u32| Some(n.to_string().into());
     change(&exec, &a, Change::Values(vec![(r("kept"), value(1))])).unwrap();
     change(&exec, &a, Change::Values(vec![(r("deleted"), value(2))])).unwrap();
@@ -187,15 +188,7 @@ fn a_forgotten_key_is_gone_from_the_manifest_and_its_object_stays() {
 #[test]
 fn a_moved_value_changes_key_in_one_entry() {
     for versioning in [false, true] {
-        let p = quiet_params(versioning);
-        let World {
-            exec,
-            model,
-            net,
-            device,
-        } = quiet_world(&p, 3);
-        let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-        let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+        let (exec, model, a, b) = two_clients(versioning, 3);
         change(
             &exec,
             &a,
