@@ -204,6 +204,19 @@ def assemble(out_dir: Path):
     pkg_json["files"] = sorted(files)
     (out_dir / "package.json").write_text(json.dumps(pkg_json, indent=2) + "\n")
     (out_dir / ".gitignore").unlink(missing_ok=True)
+    package_readme(out_dir)
+
+
+def package_readme(out_dir: Path):
+    """The package's README, which npm shows: pkg-template's introduction,
+    then the project README's "Use" section (quick start, the API, the
+    options, the bucket's CORS rule), so that users meet the API where they
+    install the package, kept in one place."""
+    project = (ROOT / "README.md").read_text()
+    start = project.index("\n## Use\n")
+    end = project.index("\n## ", start + 1)
+    intro = (ROOT / "pkg-template" / "README.md").read_text().rstrip()
+    (out_dir / "README.md").write_text(intro + "\n" + project[start:end].rstrip() + "\n")
 
 
 def measure(out_dir: Path, budget: int, ceiling: int):
