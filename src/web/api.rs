@@ -60,9 +60,9 @@ export interface MPS3Config {
   /** Delete log entries older than the replay window, 10 minutes after
    *  they landed (default true). */
   autoclean?: boolean;
-  /** Upload values of 1 KiB or more gzipped (`Content-Encoding: gzip`),
-   *  where the browser has `CompressionStream`; readers' browsers decode
-   *  them as they fetch (default true). */
+  /** Upload values and log entries of 1 KiB or more gzipped
+   *  (`Content-Encoding: gzip`), where the browser has `CompressionStream`;
+   *  readers' browsers decode them as they fetch (default true). */
   gzip?: boolean;
   /** Correct the clock from servers' `Date` headers (default true). */
   adaptiveClock?: boolean;

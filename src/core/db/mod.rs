@@ -49,8 +49,8 @@ pub struct DbConfig {
     pub use_versioning: bool,
     pub poll_frequency_ms: u64,
     pub autoclean: bool,
-    /// Upload content of `GZIP_MIN_BYTES` or more gzipped, where the edge
-    /// can compress (`Io::gzip`).
+    /// Upload values and log entries of `GZIP_MIN_BYTES` or more gzipped,
+    /// where the edge can compress (`Io::gzip`).
     pub gzip: bool,
     /// Trust a change marker the log is settled at instead of listing the
     /// log (polls and writes; see docs/protocol.md, "Claims").

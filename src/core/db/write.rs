@@ -36,8 +36,8 @@ pub(super) fn no_version_id(bucket: &str) -> Error {
     ))
 }
 
-/// Content shorter than this is sent as it is: gzip's header and trailer
-/// (18 bytes) and the CPU are not worth it for small values.
+/// Values and log entries shorter than this are sent as they are: gzip's
+/// header and trailer (18 bytes) and the CPU are not worth it for them.
 pub const GZIP_MIN_BYTES: usize = 1024;
 
 /// How many times a write is committed again after landing too late.
@@ -270,7 +270,7 @@ impl<I: Io> Db<I> {
             match (value, version.as_mut()) {
                 (Some(value), Some(version)) => {
                     let mut opts = json_put(PutMode::Overwrite);
-                    let body = self.upload_body(value.as_bytes(), &mut opts).await;
+                    let body = self.upload_body(value.as_bytes().to_vec(), &mut opts).await;
                     if self.cfg.use_versioning {
                         let meta = self
                             .call(
@@ -314,15 +314,16 @@ impl<I: Io> Db<I> {
     /// least `GZIP_MIN_BYTES` and the edge can compress and that makes them
     /// smaller. Readers need nothing: browsers (ours, and the JS client's)
     /// undo a stored object's `Content-Encoding` as they fetch it.
-    /// Compressed once, so every retry sends the same bytes.
-    async fn upload_body(&self, raw: &[u8], opts: &mut PutOptions) -> Vec<u8> {
+    /// Compressed once, so every retry sends the same bytes; taken by
+    /// value, so bytes sent as they are are not copied.
+    async fn upload_body(&self, raw: Vec<u8>, opts: &mut PutOptions) -> Vec<u8> {
         if self.cfg.gzip && raw.len() >= GZIP_MIN_BYTES {
-            if let Some(zipped) = self.io.gzip(raw).await.filter(|z| z.len() < raw.len()) {
+            if let Some(zipped) = self.io.gzip(&raw).await.filter(|z| z.len() < raw.len()) {
                 opts.content_encoding = Some("gzip");
                 return zipped;
             }
         }
-        raw.to_vec()
+        raw
     }
 
     /// Entry then marker, for one manifest. The caller holds its lock.
@@ -442,7 +443,7 @@ impl<I: Io> Db<I> {
             let mut opts = json_put(PutMode::Create);
             // An entry carries the whole state (`files`): in a manifest of
             // many keys it is most of what a write sends.
-            let bytes = self.upload_body(&body.to_bytes(), &mut opts).await;
+            let bytes = self.upload_body(body.to_bytes(), &mut opts).await;
             // Stored before it is sent: whoever resumes this write must
             // find out whether this entry landed (see `settle_attempt`).
             // Not when offline: it will not be sent.

@@ -32,8 +32,9 @@ pub enum PutMode {
 #[derive(Clone, Debug, Default)]
 pub struct PutOptions {
     pub content_type: Option<String>,
-    /// `Content-Encoding` of the body as sent (and stored): `gzip` for
-    /// content the engine compressed, which readers' browsers decode.
+    /// `Content-Encoding` of the body as sent (and stored): `gzip` for a
+    /// value or log entry the engine compressed, which readers' browsers
+    /// decode.
     pub content_encoding: Option<&'static str>,
     pub mode: PutMode,
 }

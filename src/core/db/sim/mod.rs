@@ -147,7 +147,7 @@ struct SimIo {
     namespace: String,
     /// The executor group of this client's tasks (a tab).
     group: usize,
-    /// What `Io::gzip` answers with: none (content goes up as it is) but
+    /// What `Io::gzip` answers with: none (uploads go as they are) but
     /// in the scripted test of the engine's choice of what to compress.
     compress: Cell<Option<Compressor>>,
 }
@@ -364,9 +364,9 @@ impl Io for SimIo {
     }
 
     /// The simulation's model is no browser that would decode
-    /// `Content-Encoding`: content is sent as it is (the browser tests
-    /// cover compressed content, against a real server), unless a scripted
-    /// test set a compressor.
+    /// `Content-Encoding`: values and entries are sent as they are (the
+    /// browser tests cover compressed ones, against a real server), unless
+    /// a scripted test set a compressor.
     async fn gzip(&self, body: &[u8]) -> Option<Vec<u8>> {
         self.compress.get().map(|f| f(body))
     }
