@@ -1,9 +1,8 @@
 //! gzip by the browser's own `CompressionStream`: uploads (values, log
 //! entries) shrink without a compressor in the .wasm (miniz_oxide's
 //! deflate would add more to the package than this whole edge). Readers
-//! need no inflater
-//! either: a browser undoes a stored object's `Content-Encoding: gzip` as
-//! it fetches it.
+//! need no inflater either: a browser undoes a stored object's
+//! `Content-Encoding: gzip` as it fetches it.
 
 use crate::prelude::*;
 
