@@ -293,6 +293,15 @@ fn watch_foreign(c: &Rc<Client>) {
     }
 }
 
+/// A value as written: `undefined` deletes, anything else must be JSON.
+fn written(value: &JsValue) -> Result<Option<Json>, Error> {
+    if value.is_undefined() {
+        Ok(None)
+    } else {
+        to_json(value).map(Some)
+    }
+}
+
 /// `options.await`: whether the promise waits for the bucket.
 fn wait_remote(options: &JsValue, online: bool) -> Result<bool, Error> {
     match opt_string(options, "await")?.as_deref() {
@@ -685,25 +694,10 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let prepared = (|| {
-            only_known(&options, "put", &["manifests", "await"])?;
-            let remote = wait_remote(&options, self.client.db.is_online())?;
-            let key = self.key(&key)?;
-            let value = if value.is_undefined() {
-                None
-            } else {
-                Some(to_json(&value)?)
-            };
-            let manifests = self.manifests(&options, "manifests")?;
-            Ok(write(
-                &self.client,
-                Change::Values(vec![(key, value)]),
-                manifests,
-                remote,
-            ))
-        })();
-        self.run(prepared)
+        let change = self
+            .key(&key)
+            .and_then(|key| Ok(Change::Values(vec![(key, written(&value)?)])));
+        self.change("put", options, change)
     }
 
     /// Deletes `key` (same as `put(key, undefined)`).
@@ -727,10 +721,7 @@ impl MPS3 {
         entries: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let prepared = (|| {
-            only_known(&options, "putAll", &["manifests", "await"])?;
-            let remote = wait_remote(&options, self.client.db.is_online())?;
+        let change = (|| {
             let pairs: Vec<(JsValue, JsValue)> = if let Some(map) = entries.dyn_ref::<Map>() {
                 let mut v = Vec::new();
                 map.for_each(&mut |value, key| v.push((key, value)));
@@ -748,22 +739,12 @@ impl MPS3 {
             };
             let mut batch = Vec::with_capacity(pairs.len());
             for (k, v) in pairs {
-                let value = if v.is_undefined() {
-                    None
-                } else {
-                    Some(to_json(&v)?)
-                };
+                let value = written(&v)?;
                 batch.push((self.key(&k)?, value));
             }
-            let manifests = self.manifests(&options, "manifests")?;
-            Ok(write(
-                &self.client,
-                Change::Values(batch),
-                manifests,
-                remote,
-            ))
+            Ok(Change::Values(batch))
         })();
-        self.run(prepared)
+        self.change("putAll", options, change)
     }
 
     /// Makes the object stored under `key` itself (written by another
@@ -808,7 +789,8 @@ impl MPS3 {
         self.change("move", options, change)
     }
 
-    /// A write of one of the kinds above, with `put`'s options.
+    /// A write of any kind, with `put`'s options (`change` is checked
+    /// after them, so a bad option is reported first).
     fn change(
         &self,
         name: &str,
