@@ -5,9 +5,13 @@
 //! deleted again. Each check prints one `MPS3_CONFORMANCE {json}` line.
 #![cfg(target_arch = "wasm32")]
 
+// Only its helpers: the test bed itself is not used here.
+mod common;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use common::{sleep, to_json};
 use js_sys::{Reflect, JSON};
 use mps3::core::credentials::Credentials;
 use mps3::core::error::ErrorKind;
@@ -67,24 +71,6 @@ fn client(t: &Target) -> S3Client {
 fn report(check: &str, ok: bool, detail: impl Into<String>) {
     let line = json!({"check": check, "ok": ok, "detail": detail.into()});
     web_sys::console::log_1(&format!("MPS3_CONFORMANCE {line}").into());
-}
-
-/// A JS value as JSON (`undefined` as the string `"<undefined>"`).
-fn value(v: &JsValue) -> Value {
-    if v.is_undefined() {
-        return json!("<undefined>");
-    }
-    serde_json::from_str(&String::from(JSON::stringify(v).unwrap())).unwrap()
-}
-
-async fn sleep(ms: i32) {
-    let p = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap();
-    });
-    JsFuture::from(p).await.unwrap();
 }
 
 fn json_opts() -> PutOptions {
@@ -321,7 +307,7 @@ async fn conformance() {
         let v = JsFuture::from(other.get(key.clone(), None))
             .await
             .map_err(|e| format!("{e:?}"))?;
-        Ok(value(&v))
+        Ok(to_json(&v))
     }
     .await;
     let db_ok = outcome.as_ref().is_ok_and(|v| *v == json!({"n": 1}));
@@ -339,7 +325,7 @@ async fn conformance() {
         let heard: Rc<RefCell<Vec<Value>>> = Rc::default();
         let h = heard.clone();
         let handler =
-            Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| h.borrow_mut().push(value(&v)));
+            Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| h.borrow_mut().push(to_json(&v)));
         let off = other
             .subscribe(
                 key.clone(),
@@ -376,8 +362,10 @@ async fn conformance() {
             .await
             .map_err(fail)?
             .unchecked_into();
-        if (value(&got.get(&a)), value(&got.get(&b2))) != (json!(1), json!(2)) {
-            return Err(format!("getAll after putAll: {:?}", value(&got.into())));
+        let read = (to_json(&got.get(&a)), to_json(&got.get(&b2)));
+        if read != (json!(1), json!(2)) {
+            // (A `Map` stringifies as `{}`: the two values themselves.)
+            return Err(format!("getAll after putAll: {read:?}"));
         }
         let raw = format!("{prefix}imported.json");
         c.put_object(b, &raw, b"{\"from\": \"S3\"}".to_vec(), &json_opts())
@@ -389,8 +377,11 @@ async fn conformance() {
         let v = JsFuture::from(other.get(raw.into(), None))
             .await
             .map_err(fail)?;
-        if value(&v) != json!({"from": "S3"}) {
-            return Err(format!("the imported object read back as {:?}", value(&v)));
+        if to_json(&v) != json!({"from": "S3"}) {
+            return Err(format!(
+                "the imported object read back as {:?}",
+                to_json(&v)
+            ));
         }
         Ok(())
     }
