@@ -2,29 +2,17 @@
 //! leaves in the bucket, and what another client then reads.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
 
 use super::executor::Executor;
-use super::{make_client, oracle_log, quiet_params, quiet_world, Client, World, BUCKET};
+use super::{
+    finish, make_client, oracle_log, quiet_params, quiet_world, s3_config, Client, World, BUCKET,
+};
 use crate::core::db::Change;
 use crate::core::error::{ErrorKind, Result};
 use crate::core::manifest::Ref;
 use crate::core::s3::model::S3Model;
-use crate::core::s3::{PutMode, PutOptions, S3Config, S3};
-
-/// Runs `fut` on the simulation's clock until it is done (a minute of
-/// virtual time at most: every scripted step here takes well under one).
-fn finish<T: 'static>(exec: &Rc<Executor>, fut: impl Future<Output = T> + 'static) -> T {
-    let out: Rc<RefCell<Option<T>>> = Rc::default();
-    let o = out.clone();
-    exec.spawn(0, async move {
-        *o.borrow_mut() = Some(fut.await);
-    });
-    exec.run_until(exec.now() + 60_000);
-    let done = out.borrow_mut().take();
-    done.expect("the step finished within a minute")
-}
+use crate::core::s3::{PutOptions, S3};
 
 /// A write as the API makes it: accepted, then committed.
 fn change(exec: &Rc<Executor>, c: &Client, change: Change) -> Result<()> {
@@ -49,21 +37,14 @@ fn r(key: &str) -> Ref {
 
 /// An object written by some other tool, straight into the bucket.
 fn put_raw(model: &Rc<RefCell<S3Model>>, exec: &Rc<Executor>, key: &str, body: &str) {
-    let s3 = S3::new(
-        S3Config::new(
-            Some("http://s3.sim"),
-            "us-east-1",
-            crate::core::credentials::Credentials::new("sim", "sim"),
+    let req = S3::new(s3_config())
+        .put_object(
+            BUCKET,
+            key,
+            body.as_bytes().to_vec(),
+            &PutOptions::default(),
+            exec.now(),
         )
-        .unwrap(),
-    );
-    let opts = PutOptions {
-        content_type: None,
-        content_encoding: None,
-        mode: PutMode::Overwrite,
-    };
-    let req = s3
-        .put_object(BUCKET, key, body.as_bytes().to_vec(), &opts, exec.now())
         .unwrap();
     let resp = model.borrow_mut().apply(&req, exec.now());
     assert_eq!(resp.status, 200);

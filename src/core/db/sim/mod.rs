@@ -28,6 +28,7 @@ mod keys;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::rc::Rc;
 
 use crate::core::s3::model::S3Model;
@@ -585,6 +586,29 @@ impl Client {
     }
 }
 
+/// The simulated bucket's endpoint and keys, as every client uses them.
+fn s3_config() -> S3Config {
+    S3Config::new(
+        Some("http://s3.sim"),
+        "us-east-1",
+        Credentials::new("sim", "sim"),
+    )
+    .unwrap()
+}
+
+/// Runs `fut` on the simulation's clock until it is done (a minute of
+/// virtual time at most: every scripted step takes well under one).
+fn finish<T: 'static>(exec: &Rc<Executor>, fut: impl Future<Output = T> + 'static) -> T {
+    let out: Rc<RefCell<Option<T>>> = Rc::default();
+    let o = out.clone();
+    exec.spawn(0, async move {
+        *o.borrow_mut() = Some(fut.await);
+    });
+    exec.run_until(exec.now() + 60_000);
+    let done = out.borrow_mut().take();
+    done.expect("the step finished within a minute")
+}
+
 #[allow(clippy::too_many_arguments)]
 fn make_client(
     exec: &Rc<Executor>,
@@ -613,12 +637,7 @@ fn make_client(
         group,
         compress: Cell::new(None),
     };
-    let mut s3c = S3Config::new(
-        Some("http://s3.sim"),
-        "us-east-1",
-        Credentials::new("sim", "sim"),
-    )
-    .unwrap();
+    let mut s3c = s3_config();
     s3c.presign_reads = p.presign_reads;
     let s3 = S3::new(s3c);
     let mut cfg = DbConfig::new(BUCKET);
@@ -1655,17 +1674,7 @@ fn large_values_go_up_as_the_edge_compressed_them() {
             .collect();
         let db = c.db.clone();
         let m = Ref::new(BUCKET, manifest);
-        let done: Rc<RefCell<Option<Result<()>>>> = Rc::default();
-        let d = done.clone();
-        exec.spawn(0, async move {
-            *d.borrow_mut() = Some(db.put_all(batch, &[m]).await);
-        });
-        exec.run_until(exec.now() + 60_000);
-        assert!(
-            matches!(*done.borrow(), Some(Ok(()))),
-            "{:?}",
-            done.borrow()
-        );
+        finish(&exec, async move { db.put_all(batch, &[m]).await }).unwrap();
         let model = model.borrow();
         let entries: Vec<_> = model
             .puts
