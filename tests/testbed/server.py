@@ -82,6 +82,15 @@ def reset_connection(environ):
     os.close(fd)
 
 
+def as_read(obj):
+    """A stored object's body as a browser's fetch returns it: a gzipped
+    one (`Content-Encoding: gzip`) decoded."""
+    data = obj.value
+    if obj.metadata.get("content-encoding") == "gzip":
+        data = gzip.decompress(data)
+    return data.decode("utf-8", "replace")
+
+
 class Rule:
     """One fault rule. `action`: "500", "503", "expired" (400 ExpiredToken,
     as S3 answers temporary credentials past their time), "reset" (before moto sees
@@ -238,12 +247,6 @@ class Testbed:
             with self.state_lock:
                 return 200, getattr(self, "report", None)
         if path == "/objects" and method == "GET":
-            def readable(obj):
-                data = obj.value
-                if obj.metadata.get("content-encoding") == "gzip":
-                    data = gzip.decompress(data)
-                return data.decode("utf-8", "replace")
-
             # Keys under a prefix, read from moto's memory (no signature):
             # for end-to-end tests in Node that count manifest entries.
             from moto.core import DEFAULT_ACCOUNT_ID
@@ -262,7 +265,7 @@ class Testbed:
                             # As ListObjectsV2 shows it, which is how readers judge entries.
                             "lastModified": obj.last_modified_ISO8601,
                             # As a browser reads it: gzipped objects decoded.
-                            "body": readable(obj),
+                            "body": as_read(obj),
                             # Stored bytes and encoding: compressed content.
                             "size": obj.size,
                             "contentEncoding": obj.metadata.get("content-encoding"),
