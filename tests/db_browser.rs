@@ -10,7 +10,7 @@ use std::rc::Rc;
 use common::*;
 use js_sys::{Array, Function, Map, Reflect};
 use mps3::core::manifest::{parse_entry_key, EntryBody};
-use mps3::core::s3::{GetOptions, GetResult, ListParams, PutMode, PutOptions};
+use mps3::core::s3::{GetOptions, GetResult, ListParams, PutOptions};
 use mps3::web::api::MPS3;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -615,11 +615,7 @@ async fn imported_moved_and_forgotten_keys_read_back_and_leave_the_objects() {
         let b = bucket(if versioning { "db-keys-v" } else { "db-keys" }).await;
         let c = client();
         c.put_bucket_versioning(&b, versioning).await.unwrap();
-        let plain = PutOptions {
-            content_type: None,
-            content_encoding: None,
-            mode: PutMode::Overwrite,
-        };
+        let plain = PutOptions::default();
         let body = "{\"name\": \"cat\", \"legs\": 4}";
         c.put_object(&b, "photos/cat.json", body.as_bytes().to_vec(), &plain)
             .await
