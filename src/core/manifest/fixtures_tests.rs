@@ -1,4 +1,4 @@
-//! Resolving the bucket dumps written by mps3 0.0.81 (../shared/fixtures):
+//! Resolving the bucket dumps written by mps3 0.0.81 (tests/fixtures/mps3-0.0.81):
 //! every read the JS client made must resolve to the same value here.
 
 use std::path::Path;
@@ -10,7 +10,7 @@ use super::*;
 use crate::core::time::parse_iso8601;
 
 fn fixture_dir() -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mps3-0.0.81");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mps3-0.0.81");
     assert!(dir.is_dir(), "fixtures missing at {}", dir.display());
     dir
 }

@@ -1,5 +1,5 @@
 //! SigV4 against the AWS test suite and the S3 documentation examples in
-//! `../shared/fixtures/sigv4`. A missing fixture folder fails the tests:
+//! `tests/fixtures/sigv4`. A missing fixture folder fails the tests:
 //! vectors that are not there prove nothing.
 
 use super::*;
@@ -8,7 +8,7 @@ use crate::core::time::Utc;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sigv4");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sigv4");
     assert!(dir.is_dir(), "SigV4 fixtures missing at {}", dir.display());
     dir
 }
