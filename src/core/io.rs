@@ -11,6 +11,7 @@
 use crate::prelude::*;
 
 use ::core::future::Future;
+use ::core::pin::Pin;
 
 use crate::core::credentials::Credentials;
 use crate::core::error::Result;
@@ -54,6 +55,18 @@ impl Table {
     }
 }
 
+/// Whether [`Io::lock`] waits for a lock someone holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockWait {
+    /// Until it is granted.
+    Wait,
+    /// Not at all: `None` at once when it is held.
+    IfFree,
+}
+
+/// A task the engine runs on its own (see [`Io::spawn`]).
+pub type Task = Pin<Box<dyn Future<Output = ()>>>;
+
 pub trait Io {
     /// Held while it lives; dropping it releases the lock.
     type Lock;
@@ -63,6 +76,14 @@ pub trait Io {
     /// The local clock (it may be skewed: the engine corrects it).
     fn now(&self) -> EpochMillis;
     fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+    /// Runs `task` on its own, after the current step (the engine's
+    /// background work: commits, takeovers, the poller). It ends when the
+    /// client does, as a browser tab's tasks do.
+    fn spawn(&self, task: Task);
+    /// The client went offline (`false`: end the requests in flight, but
+    /// those marked `finish_offline`, as failed by the network) or online
+    /// again.
+    fn online_changed(&self, online: bool);
     /// `body` gzipped, or `None` where this edge does not compress (a
     /// browser without `CompressionStream`, the browser's own bucket, the
     /// simulation): the engine then sends it as it is.
@@ -89,9 +110,12 @@ pub trait Io {
     ) -> impl Future<Output = Result<Vec<(String, String)>>>;
 
     /// A lock shared with the other clients of this origin (tabs), released
-    /// when its holder drops it or dies. `wait: false` answers `None` at
-    /// once when someone holds it.
-    fn lock(&self, name: &str, wait: bool) -> impl Future<Output = Option<Self::Lock>>;
+    /// when its holder drops it or dies.
+    fn lock(&self, name: &str, wait: LockWait) -> impl Future<Output = Option<Self::Lock>>;
+    /// Whether locks are shared with the other clients of this origin.
+    /// Where they are not (a browser without Web Locks), every lock is
+    /// granted and says nothing about another tab: no takeover is tried.
+    fn locks_shared(&self) -> bool;
     /// Tells the other clients of this origin with the same namespace
     /// (tabs); they receive it through `Db::on_message`.
     fn broadcast(&self, message: &str);

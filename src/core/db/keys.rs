@@ -27,14 +27,14 @@ pub enum Change {
 }
 
 /// A batch to enqueue, and the versions of its values when they are
-/// already in the bucket (see [`Db::enqueue_with`]).
+/// already in the bucket (see [`Db::enqueue`]).
 type Prepared = (Batch, Option<Vec<Option<String>>>);
 
 impl<I: Io> Db<I> {
     /// Accepts a write of any kind (see [`Db::enqueue`]). An import reads
     /// its object first and a move its key's value, so an import needs the
     /// bucket at the call, and a move the manifest's state.
-    pub async fn accept(&self, change: Change, manifests: &[Ref]) -> Result<Pending<I::Lock>> {
+    pub(super) async fn accept(&self, change: Change, manifests: &[Ref]) -> Result<Pending<I::Lock>> {
         let (batch, in_place) = match change {
             Change::Values(batch) => (batch, None),
             Change::Import(key) => self.import(key).await?,
@@ -54,7 +54,7 @@ impl<I: Io> Db<I> {
                 (vec![(to, Some(value)), (from, None)], None)
             }
         };
-        self.enqueue_with(batch, manifests, in_place).await
+        self.enqueue(batch, manifests, in_place).await
     }
 
     /// The object under `key` itself, which must hold JSON, as `key`'s

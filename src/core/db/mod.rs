@@ -15,6 +15,7 @@
 
 use crate::prelude::*;
 
+mod background;
 mod keys;
 mod offline;
 mod queue;
@@ -25,6 +26,7 @@ mod write;
 
 use ::core::cell::{Cell, RefCell};
 
+pub use background::{Ack, Committer};
 pub use keys::Change;
 pub use offline::Pending;
 pub use queue::QueuedWrite;
@@ -128,6 +130,10 @@ struct Inner {
     tag: String,
     /// The durable store's content by last use, loaded at first use.
     stored: Option<stored_lru::StoredLru>,
+    /// Other tabs' writes whose locks a task waits on (their queue keys).
+    watching: Vec<String>,
+    /// Whether the poller was started (with the first subscription).
+    polling: bool,
 }
 
 pub struct Db<I: Io> {
@@ -178,6 +184,8 @@ impl<I: Io> Db<I> {
                 foreign: Vec::new(),
                 tag,
                 stored: None,
+                watching: Vec::new(),
+                polling: false,
             }),
             online: Cell::new(cfg.online),
             cfg,
@@ -311,17 +319,12 @@ impl<I: Io> Db<I> {
         Ok(out)
     }
 
-    /// Writes one key (`None` deletes) to `manifests` (default: the default
-    /// manifest) and waits until it is committed.
-    pub async fn put(&self, key: Ref, value: Option<Json>, manifests: &[Ref]) -> Result<()> {
-        self.put_all(vec![(key, value)], manifests).await
-    }
-
     /// Whether requests are made. Offline, reads answer from what is
     /// stored, writes queue up, and requests in flight fail (the edge
     /// aborts them) without retries.
     pub fn set_online(&self, online: bool) {
         self.online.set(online);
+        self.io.online_changed(online);
     }
 
     pub fn is_online(&self) -> bool {
@@ -346,9 +349,9 @@ impl<I: Io> Db<I> {
         drop(self.gate.lock().await);
     }
 
-    /// Registers a subscriber of `key` through `manifest`; its first event
-    /// is the current value. Returns its id for [`Db::unsubscribe`].
-    pub fn subscribe(&self, key: &Ref, manifest: Option<&Ref>) -> Result<u64> {
+    /// Registers a subscriber of `key` through `manifest` (see
+    /// [`Db::subscribe`], which also delivers its values).
+    fn register(&self, key: &Ref, manifest: Option<&Ref>) -> Result<u64> {
         // (Not gated: registering is synchronous; its first value comes
         // from `refresh`, which waits for the restore.)
         self.check_live()?;

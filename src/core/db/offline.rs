@@ -17,7 +17,7 @@ use super::stored_lru::StoredLru;
 use super::sync::Freshness;
 use super::Db;
 use crate::core::error::{Error, ErrorKind};
-use crate::core::io::{Io, Table};
+use crate::core::io::{Io, LockWait, Table};
 use crate::core::json::{self, quote, Json as Value};
 use crate::core::lock::{Guard, Ticket};
 use crate::core::manifest::{files_json, files_of, Ref, Resolution};
@@ -343,11 +343,11 @@ impl<I: Io> Db<I> {
 
     /// Loads what the store holds for this namespace: each manifest's last
     /// state (a read answers from it at once) and the queued writes. Those
-    /// no live client holds are returned, for the edge to commit (in
-    /// order: their tickets are taken here, before any new write's); those
+    /// no live client holds are returned, to be committed (in order:
+    /// their tickets are taken here, before any new write's); those
     /// another tab holds are masked here until it commits them. Every call
     /// waits until this is done.
-    pub async fn restore(&self) -> Vec<Pending<I::Lock>> {
+    pub(super) async fn restore(&self) -> Vec<Pending<I::Lock>> {
         let out = self.load_stored().await;
         self.booting.borrow_mut().take();
         out
@@ -404,7 +404,7 @@ impl<I: Io> Db<I> {
                 let mut inner = self.inner.borrow_mut();
                 inner.last_seq = inner.last_seq.max(seq);
             }
-            match self.io.lock(&lock_name(&key), false).await {
+            match self.io.lock(&lock_name(&key), LockWait::IfFree).await {
                 Some(lock) => out.push(self.adopt(write, lock)),
                 None => self.add_foreign(write),
             }
@@ -419,12 +419,12 @@ impl<I: Io> Db<I> {
     }
 
     /// Takes over writes other tabs queued and no longer hold (the tab
-    /// closed or crashed before committing them). For the edge to commit.
-    pub async fn adopt_orphans(&self) -> Vec<Pending<I::Lock>> {
+    /// closed or crashed before committing them), to be committed.
+    pub(super) async fn adopt_orphans(&self) -> Vec<Pending<I::Lock>> {
         self.ready().await;
         let mut out = Vec::new();
         for (key, name) in self.foreign_writes() {
-            let Some(lock) = self.io.lock(&name, false).await else {
+            let Some(lock) = self.io.lock(&name, LockWait::IfFree).await else {
                 continue;
             };
             if let Some(p) = self.take_over(&key, lock).await {
@@ -435,10 +435,8 @@ impl<I: Io> Db<I> {
     }
 
     /// Other tabs' queued writes this client masks: (queue key, the name
-    /// of its lock). An edge may wait for each lock and, granted it (its
-    /// holder finished or died), let it go and call [`Db::adopt_orphans`],
-    /// which takes them over in key order.
-    pub fn foreign_writes(&self) -> Vec<(String, String)> {
+    /// of its lock), for `watch_foreign` to wait on.
+    pub(super) fn foreign_writes(&self) -> Vec<(String, String)> {
         self.inner
             .borrow()
             .foreign
@@ -497,7 +495,7 @@ impl<I: Io> Db<I> {
     }
 
     /// A message from another tab of this namespace.
-    pub async fn on_message(&self, text: &str) {
+    pub(super) async fn on_message(&self, text: &str) {
         self.ready().await;
         let Some((kind, key, entries)) = parse_message(text) else {
             return;

@@ -8,9 +8,9 @@ use alloc::rc::Rc;
 use super::queue::QueuedWrite;
 use super::state::{Json, MarkerSeen};
 use super::sync::{Freshness, CLAIM_TO_LISTING_MS, SURELY_UNCOLLECTED_MS};
-use super::{Batch, Db, Pending, LAST_MODIFIED_PRECISION_MS};
+use super::{Batch, Committer, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::io::Io;
+use crate::core::io::{Io, LockWait};
 use crate::core::json::Json as Value;
 use crate::core::manifest::{
     claim_body, files_of, writer_tag, Claim, EntryBody, EntryKey, KnownEntry, Ref, LAG_WINDOW_MS,
@@ -47,28 +47,15 @@ const MAX_ENTRY_REWRITES: u32 = 5;
 const OFFLINE_TICK_MS: u64 = 200;
 
 impl<I: Io> Db<I> {
-    /// Writes a batch atomically and waits until it is committed: one entry
-    /// per manifest carries all of it, so readers see all of it or none.
-    /// Keys are masked (visible to this client's `get` and subscribers)
-    /// from the call until the entry is seen; a write that fails for good
-    /// unmasks and rejects.
-    pub async fn put_all(&self, batch: Batch, manifests: &[Ref]) -> Result<()> {
-        let pending = self.enqueue(batch, manifests).await?;
-        self.commit(pending, false).await
-    }
-
     /// Accepts a write: queued in the store (when it has one), masked, its
-    /// place in each manifest's order taken. Committing it is
-    /// [`Db::commit`]'s job; the edge may acknowledge it first when
-    /// [`Pending::durable`] says it survives a reload.
-    pub async fn enqueue(&self, batch: Batch, manifests: &[Ref]) -> Result<Pending<I::Lock>> {
-        self.enqueue_with(batch, manifests, None).await
-    }
-
-    /// [`Db::enqueue`], where `in_place` (one per key) are the versions of
+    /// place in each manifest's order taken: one entry per manifest will
+    /// carry all of it, so readers see all of it or none. Committing it is
+    /// [`Db::commit`]'s job; [`Db::write`] may acknowledge it first when
+    /// [`Pending::durable`] says it survives a reload. `in_place` (one per
+    /// key) are the versions of
     /// values already in the bucket: an import's object, or `None` for a
     /// key forgotten. Nothing is then uploaded, and no delete marker put.
-    pub(super) async fn enqueue_with(
+    pub(super) async fn enqueue(
         &self,
         batch: Batch,
         manifests: &[Ref],
@@ -128,7 +115,7 @@ impl<I: Io> Db<I> {
         // The lock first: no other tab may take the write over once stored.
         let lock = if self.storing() && !empty {
             self.io
-                .lock(&super::offline::lock_name(&write.key), true)
+                .lock(&super::offline::lock_name(&write.key), LockWait::Wait)
                 .await
         } else {
             None
@@ -153,15 +140,16 @@ impl<I: Io> Db<I> {
     /// Commits an accepted write, in its place in each manifest's order.
     ///
     /// While offline it waits to be online. A transient failure (5xx,
-    /// network) that outlasts the retries fails a write the caller still
-    /// waits for (`keep` false: it is unmasked and dropped, as if never
-    /// made), unless an entry PUT of it may have been sent; a write already
-    /// acknowledged (`keep` true) is never dropped for one. Those are
-    /// tried again with a growing pause. A permanent
+    /// network) that outlasts the retries fails a write its caller waits
+    /// for (it is unmasked and dropped, as if never made), unless an entry
+    /// PUT of it may have been sent; a write committed in the background
+    /// (acknowledged already) is never dropped for one. Those are tried
+    /// again with a growing pause. A permanent
     /// failure (refused, bad input) drops the write either way; when it was
     /// acknowledged, its keys' subscribers and the log hear of it. Shut
     /// down, the write stays queued for the next client of this namespace.
-    pub async fn commit(&self, mut p: Pending<I::Lock>, keep: bool) -> Result<()> {
+    pub(super) async fn commit(&self, mut p: Pending<I::Lock>, committer: Committer) -> Result<()> {
+        let keep = committer == Committer::Background;
         if p.write.batch.is_empty() {
             return Ok(());
         }

@@ -8,18 +8,17 @@ use super::executor::Executor;
 use super::{
     finish, make_client, oracle_log, quiet_params, quiet_world, s3_config, Client, World, BUCKET,
 };
-use crate::core::db::Change;
+use crate::core::db::{Ack, Change};
 use crate::core::error::{ErrorKind, Result};
 use crate::core::manifest::Ref;
 use crate::core::s3::model::S3Model;
 use crate::core::s3::{PutOptions, S3};
 
-/// A write as the API makes it: accepted, then committed.
+/// A write as the API makes it, acknowledged once committed.
 fn change(exec: &Rc<Executor>, c: &Client, change: Change) -> Result<()> {
     let db = c.db.clone();
     finish(exec, async move {
-        let pending = db.accept(change, &[]).await?;
-        db.commit(pending, false).await
+        db.write(change, &[], Some(Ack::Remote)).await
     })
 }
 

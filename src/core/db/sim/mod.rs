@@ -36,11 +36,11 @@ use device::{Device, SimLock};
 use executor::Executor;
 
 use super::sync::{AUTOCLEAN_GRACE_MS, SURELY_UNCOLLECTED_MS};
-use super::{Db, DbConfig, Event, Json, QueuedWrite};
+use super::{Ack, Change, Db, DbConfig, Event, Json, QueuedWrite};
 use crate::core::credentials::Credentials;
 use crate::core::error::{Error, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
-use crate::core::io::{Io, Table};
+use crate::core::io::{Io, LockWait, Table, Task};
 use crate::core::manifest::{parse_entry_key, EntryBody, Ref, LAG_WINDOW_MS};
 use crate::core::rng::Rng;
 use crate::core::s3::{S3Config, S3};
@@ -151,6 +151,9 @@ struct SimIo {
     /// What `Io::gzip` answers with: none (uploads go as they are) but
     /// in the scripted test of the engine's choice of what to compress.
     compress: Cell<Option<Compressor>>,
+    /// Called on a task of its own when the engine queued events, as the
+    /// browser edge delivers them to subscribers' handlers.
+    deliver: RefCell<Option<Rc<dyn Fn()>>>,
 }
 
 /// A stand-in for the browser's gzip (`SimIo::compress`).
@@ -364,6 +367,15 @@ impl Io for SimIo {
         self.exec.sleep(ms).await
     }
 
+    /// In this client's group: a crash of the client ends its tasks.
+    fn spawn(&self, task: Task) {
+        self.exec.spawn(self.group, task);
+    }
+
+    fn online_changed(&self, online: bool) {
+        self.offline.set(!online);
+    }
+
     /// The simulation's model is no browser that would decode
     /// `Content-Encoding`: values and entries are sent as they are (the
     /// browser tests cover compressed ones, against a real server), unless
@@ -376,7 +388,11 @@ impl Io for SimIo {
         Ok(None)
     }
 
-    fn events_ready(&self) {}
+    fn events_ready(&self) {
+        if let Some(deliver) = self.deliver.borrow().clone() {
+            self.exec.spawn(self.group, async move { deliver() });
+        }
+    }
 
     async fn store_get(&self, table: Table, key: &str) -> Result<Option<String>> {
         self.device.get(table, key)
@@ -394,14 +410,18 @@ impl Io for SimIo {
         self.device.scan(table, prefix)
     }
 
-    async fn lock(&self, name: &str, wait: bool) -> Option<SimLock> {
+    async fn lock(&self, name: &str, wait: LockWait) -> Option<SimLock> {
         loop {
-            match self.device.try_lock(name) {
-                Some(l) => return Some(l),
-                None if !wait => return None,
-                None => self.exec.sleep(5).await,
+            match (self.device.try_lock(name), wait) {
+                (Some(l), _) => return Some(l),
+                (None, LockWait::IfFree) => return None,
+                (None, LockWait::Wait) => self.exec.sleep(5).await,
             }
         }
+    }
+
+    fn locks_shared(&self) -> bool {
+        true
     }
 
     fn broadcast(&self, message: &str) {
@@ -573,17 +593,44 @@ struct Outcome {
     prompt: Vec<(usize, Reads)>,
 }
 
-/// A client of the simulation and the switches of its world.
+/// A client of the simulation.
 struct Client {
     db: Rc<Db<SimIo>>,
-    offline: Rc<Cell<bool>>,
 }
 
 impl Client {
     fn set_online(&self, online: bool) {
-        self.offline.set(!online);
         self.db.set_online(online);
     }
+
+    /// Subscribes to `key` through the engine (its poller), recording
+    /// every value its handler hears.
+    fn hear(&self, key: &str) -> Rc<RefCell<Vec<Option<String>>>> {
+        let heard: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
+        let sub = self.db.subscribe(&Ref::new(BUCKET, key), None).unwrap();
+        let (weak, heard2) = (Rc::downgrade(&self.db), heard.clone());
+        *self.db.io().deliver.borrow_mut() = Some(Rc::new(move || {
+            let Some(db) = weak.upgrade() else { return };
+            for e in db.take_events() {
+                if let Event::Value { sub: s, value } = e {
+                    assert_eq!(s, sub);
+                    heard2.borrow_mut().push(value.as_ref().map(unjson));
+                }
+            }
+        }));
+        heard
+    }
+}
+
+/// A write of `batch` as the API makes it (`Db::write`), acknowledged as
+/// `ack` asks.
+async fn write(db: &Rc<Db<SimIo>>, batch: super::Batch, ack: impl Into<Option<Ack>>) -> Result<()> {
+    db.write(Change::Values(batch), &[], ack.into()).await
+}
+
+/// A put of one key, acknowledged once committed.
+async fn put(db: &Rc<Db<SimIo>>, key: Ref, value: Option<Json>) -> Result<()> {
+    write(db, vec![(key, value)], Ack::Remote).await
 }
 
 /// The simulated bucket's endpoint and keys, as every client uses them.
@@ -620,7 +667,6 @@ fn make_client(
     group: usize,
     seed: u64,
 ) -> Client {
-    let offline = Rc::new(Cell::new(false));
     let io = SimIo {
         exec: exec.clone(),
         model: model.clone(),
@@ -628,7 +674,7 @@ fn make_client(
         skew: p.skews.get(client).copied().unwrap_or(0),
         client,
         device: device.clone(),
-        offline: offline.clone(),
+        offline: Rc::new(Cell::new(false)),
         crash_at: Cell::new(None),
         requests: RefCell::default(),
         sent: Cell::new(0),
@@ -636,6 +682,7 @@ fn make_client(
         namespace: format!("c{client}/"),
         group,
         compress: Cell::new(None),
+        deliver: RefCell::new(None),
     };
     let mut s3c = s3_config();
     s3c.presign_reads = p.presign_reads;
@@ -651,38 +698,8 @@ fn make_client(
     cfg.gzip = p.gzip;
     cfg.namespace = format!("c{client}/");
     let db = Rc::new(Db::new(io, s3, cfg, seed).unwrap());
-    // Load what the store holds; commit the queued writes found there.
-    let (db2, exec2) = (db.clone(), exec.clone());
-    exec.spawn(group, async move {
-        for pending in db2.restore().await {
-            let db3 = db2.clone();
-            exec2.spawn(group, async move {
-                let _ = db3.commit(pending, true).await;
-            });
-        }
-    });
-    Client { db, offline }
-}
-
-/// A write as the API makes it: acknowledged when committed, or (`local`)
-/// when durably queued, committing on in the background.
-async fn write(
-    exec: &Rc<Executor>,
-    db: &Rc<Db<SimIo>>,
-    group: usize,
-    batch: super::Batch,
-    local: bool,
-) -> Result<()> {
-    let pending = db.enqueue(batch, &[]).await?;
-    if local && pending.durable() {
-        let db2 = db.clone();
-        exec.spawn(group, async move {
-            let _ = db2.commit(pending, true).await;
-        });
-        Ok(())
-    } else {
-        db.commit(pending, false).await
-    }
+    db.start();
+    Client { db }
 }
 
 fn run(seed: u64) -> Outcome {
@@ -729,7 +746,6 @@ fn run(seed: u64) -> Outcome {
         let ops = p.ops;
         let think = p.think_ms;
         let mut wrng = Rng::new(rng.next_u64());
-        let offline = clients[c].offline.clone();
         // Counts the worker done when its future is dropped: finished, or
         // killed by a crash, even one before its first poll (seed 32267
         // crashed its client at the start, and the run waited forever).
@@ -773,31 +789,32 @@ fn run(seed: u64) -> Outcome {
                     });
                     h.len() - 1
                 };
-                // Offline, writes are acknowledged once queued (the API's
-                // default); online, a third of them are.
-                let local = offline.get() || wrng.next_f64() < 0.3;
+                // A third of the writes ask to be acknowledged once
+                // queued; the rest take the engine's default (once
+                // committed online, once queued offline).
+                let ack = (wrng.next_f64() < 0.3).then_some(Ack::Local);
                 let outcome = match &op {
-                    Op::Put(k, v) => write(
-                        &exec2,
-                        &db2,
-                        c,
-                        vec![(key_ref(k), v.as_deref().map(json))],
-                        local,
-                    )
-                    .await
-                    .map(|_| vec![]),
-                    Op::PutAll(entries) => write(
-                        &exec2,
-                        &db2,
-                        c,
-                        entries
-                            .iter()
-                            .map(|(k, v)| (key_ref(k), v.as_deref().map(json)))
-                            .collect(),
-                        local,
-                    )
-                    .await
-                    .map(|_| vec![]),
+                    Op::Put(k, v) => db2
+                        .write(
+                            Change::Values(vec![(key_ref(k), v.as_deref().map(json))]),
+                            &[],
+                            ack,
+                        )
+                        .await
+                        .map(|_| vec![]),
+                    Op::PutAll(entries) => db2
+                        .write(
+                            Change::Values(
+                                entries
+                                    .iter()
+                                    .map(|(k, v)| (key_ref(k), v.as_deref().map(json)))
+                                    .collect(),
+                            ),
+                            &[],
+                            ack,
+                        )
+                        .await
+                        .map(|_| vec![]),
                     Op::Get(k) => db2
                         .get(&key_ref(k), None)
                         .await
@@ -814,46 +831,35 @@ fn run(seed: u64) -> Outcome {
                 h[idx].outcome = Some(outcome.map_err(|e| e.to_string()));
             }
         });
-        // The subscriber and its poller.
-        let (db3, stop3, notes) = (db.clone(), stop.clone(), notifications.clone());
+        // The subscriber, polled by the engine's poller.
+        let notes = notifications.clone();
         let sub = db.subscribe(&key_ref(&p.keys[0]), None).unwrap();
-        let exec3 = exec.clone();
-        exec.spawn(c, async move {
-            while !stop3.get() {
-                db3.poll_once().await;
-                for e in db3.take_events() {
-                    if let Event::Value { sub: s, value } = e {
-                        assert_eq!(s, sub);
-                        if tracing() {
-                            eprintln!("c{c} notified {value:?}");
-                        }
-                        notes
-                            .borrow_mut()
-                            .entry(c)
-                            .or_default()
-                            .push(value.as_ref().map(unjson));
+        let weak = Rc::downgrade(db);
+        *db.io().deliver.borrow_mut() = Some(Rc::new(move || {
+            let Some(db) = weak.upgrade() else { return };
+            for e in db.take_events() {
+                if let Event::Value { sub: s, value } = e {
+                    assert_eq!(s, sub);
+                    if tracing() {
+                        eprintln!("c{c} notified {value:?}");
                     }
+                    notes
+                        .borrow_mut()
+                        .entry(c)
+                        .or_default()
+                        .push(value.as_ref().map(unjson));
                 }
-                exec3.sleep(db3.config().poll_frequency_ms).await;
             }
-        });
+        }));
     }
     if p.toggles {
         // Offline and back at random while the workers work; online at the
         // end.
         for (c, client) in clients.iter().enumerate() {
-            let (exec6, left, db6, off6) = (
-                exec.clone(),
-                workers_left.clone(),
-                client.db.clone(),
-                client.offline.clone(),
-            );
+            let (exec6, left, db6) = (exec.clone(), workers_left.clone(), client.db.clone());
             let mut trng = Rng::new(rng.next_u64());
             exec.spawn(c + 500, async move {
-                let c6 = Client {
-                    db: db6,
-                    offline: off6,
-                };
+                let c6 = Client { db: db6 };
                 while left.get() > 0 {
                     exec6.sleep(trng.range(200, 3_000)).await;
                     c6.set_online(false);
@@ -897,12 +903,13 @@ fn run(seed: u64) -> Outcome {
     }
     // The controller: when the workers are done, calm the network, let the
     // log settle, then every survivor and a fresh client read everything.
-    let (exec5, net5, finals5, stop5, model5) = (
+    let (exec5, net5, finals5, stop5, model5, all5) = (
         exec.clone(),
         net.clone(),
         finals.clone(),
         stop.clone(),
         model.clone(),
+        dbs.clone(),
     );
     let survivors: Vec<(usize, Rc<Db<SimIo>>)> = dbs
         .iter()
@@ -959,7 +966,7 @@ fn run(seed: u64) -> Outcome {
             readers.push((usize::MAX - 1, again));
         }
         readers.push((usize::MAX, fresh));
-        for (c, db) in readers {
+        for (c, db) in readers.clone() {
             if c == usize::MAX - 1 {
                 // A restarted client's first read answers from its store
                 // (what it had seen); the next one is fresh.
@@ -973,8 +980,11 @@ fn run(seed: u64) -> Outcome {
                 .borrow_mut()
                 .push((c, vs.iter().map(|v| v.as_ref().map(unjson)).collect()));
         }
-        // Let pollers deliver the final state too.
+        // Let pollers deliver the final state too; then the clients stop.
         exec5.sleep(3_000).await;
+        for db in all5.iter().chain(readers.iter().map(|(_, db)| db)) {
+            db.shutdown();
+        }
         stop5.set(true);
         let _ = model5;
     });
@@ -1457,10 +1467,10 @@ fn crash_scenario(
     let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
     a.db.io().crash_at.set(Some((n, applied)));
     let acked = Rc::new(Cell::new(false));
-    let (exec1, db1, acked1) = (exec.clone(), a.db.clone(), acked.clone());
+    let (db1, acked1) = (a.db.clone(), acked.clone());
     exec.spawn(0, async move {
         let batch = vec![(Ref::new(BUCKET, "a"), Some(json("v1")))];
-        if write(&exec1, &db1, 0, batch, true).await.is_ok() {
+        if write(&db1, batch, Ack::Local).await.is_ok() {
             acked1.set(true);
         }
     });
@@ -1475,7 +1485,7 @@ fn crash_scenario(
     exec.spawn(900, async move {
         exec2.sleep(20_000 + restart_after_ms).await;
         let b = make_client(&exec2, &model2, &net2, &device2, &p, 0, 1, 2);
-        let r = b.db.put(Ref::new(BUCKET, "a"), Some(json("v2")), &[]).await;
+        let r = put(&b.db, Ref::new(BUCKET, "a"), Some(json("v2"))).await;
         assert!(r.is_ok(), "the second write: {r:?}");
         exec2.sleep(15_000).await;
         let reader = make_client(&exec2, &model2, &net2, &device2, &p, 5, 5, 3);
@@ -1552,17 +1562,15 @@ fn offline_bytes_bounds_the_stored_content_least_recently_used_out() {
     let db = c.db.clone();
     let outcome: Rc<RefCell<Vec<String>>> = Rc::default();
     let out = outcome.clone();
-    let offline = c.offline.clone();
     exec.spawn(0, async move {
         let value = |i: usize| json(&format!("{i:0>48}"));
         for i in 0..8 {
-            db.put(Ref::new(BUCKET, format!("k{i}")), Some(value(i)), &[])
+            put(&db, Ref::new(BUCKET, format!("k{i}")), Some(value(i)))
                 .await
                 .unwrap();
         }
         // k1 is read again: the newest use, so it stays.
         db.get(&Ref::new(BUCKET, "k1"), None).await.unwrap();
-        offline.set(true);
         db.set_online(false);
         for i in 0..8 {
             let r = db.get(&Ref::new(BUCKET, format!("k{i}")), None).await;
@@ -1600,7 +1608,7 @@ fn spawn_put(
     let result: Rc<RefCell<Option<Result<()>>>> = Rc::default();
     let (db, r) = (c.db.clone(), result.clone());
     exec.spawn(0, async move {
-        *r.borrow_mut() = Some(db.put(Ref::new(BUCKET, key), Some(json(value)), &[]).await);
+        *r.borrow_mut() = Some(put(&db, Ref::new(BUCKET, key), Some(json(value))).await);
     });
     result
 }
@@ -1674,7 +1682,11 @@ fn large_values_go_up_as_the_edge_compressed_them() {
             .collect();
         let db = c.db.clone();
         let m = Ref::new(BUCKET, manifest);
-        finish(&exec, async move { db.put_all(batch, &[m]).await }).unwrap();
+        finish(&exec, async move {
+            db.write(Change::Values(batch), &[m], Some(Ack::Remote))
+                .await
+        })
+        .unwrap();
         let model = model.borrow();
         let entries: Vec<_> = model
             .puts
@@ -1741,8 +1753,7 @@ fn overwrite_repeatedly(exec: &Rc<Executor>, b: &Client) {
     exec.clone().spawn(1, async move {
         for i in 2..2 + ABSENCE_MS / 25_000 {
             exec.sleep(25_000).await;
-            let r = db
-                .put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
+            let r = put(&db, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))))
                 .await;
             assert!(r.is_ok(), "v{i}: {r:?}");
         }
@@ -1780,10 +1791,10 @@ fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() {
     let a = Rc::new(make_client(&exec, &model, &net, &device, &p, 0, 0, 1));
     let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
     let offline_at: Rc<RefCell<Option<(i64, String)>>> = Rc::default();
-    let (exec1, db1) = (exec.clone(), a.db.clone());
+    let db1 = a.db.clone();
     exec.spawn(0, async move {
         let batch = vec![(Ref::new(BUCKET, "a"), Some(json("v1")))];
-        write(&exec1, &db1, 0, batch, true).await.expect("accepted");
+        write(&db1, batch, Ack::Local).await.expect("accepted");
     });
     // Offline the moment the entry's attempt is stored: its PUT has just
     // left, and the network takes at least a millisecond.
@@ -1873,13 +1884,12 @@ fn stalled_past_collection(stalled: Vec<u32>) {
     let result = spawn_put(&exec, &a, "a", "v1");
     // B polls (autoclean runs in polls), and writes other keys: its
     // entries carry A's value in their `files`.
-    let heard = poll_loop(&exec, &b, 3);
+    let heard = b.hear("a");
     let (exec2, db2) = (exec.clone(), b.db.clone());
     exec.spawn(1, async move {
         for i in 0..(stalls as i64 * limit / 25_000 + 8) {
             exec2.sleep(25_000).await;
-            let r = db2
-                .put(Ref::new(BUCKET, "b"), Some(json(&format!("b{i}"))), &[])
+            let r = put(&db2, Ref::new(BUCKET, "b"), Some(json(&format!("b{i}"))))
                 .await;
             assert!(r.is_ok(), "b{i}: {r:?}");
         }
@@ -1968,10 +1978,10 @@ fn an_entry_put_never_sent_because_its_client_went_offline_is_not_lost() {
             at1.set(Some(exec1.now()));
         }
     }));
-    let (exec2, db2) = (exec.clone(), a.db.clone());
+    let db2 = a.db.clone();
     exec.spawn(0, async move {
         let batch = vec![(Ref::new(BUCKET, "a"), Some(json("v1")))];
-        write(&exec2, &db2, 0, batch, true).await.expect("accepted");
+        write(&db2, batch, Ack::Local).await.expect("accepted");
     });
     let (exec3, a3, at3) = (exec.clone(), a.clone(), offline_at.clone());
     exec.spawn(2, async move {
@@ -2014,45 +2024,31 @@ fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
         let (db, exec2) = (tab.db.clone(), exec.clone());
         exec.spawn(group, async move {
             loop {
+                // The edge's channel: each message to the engine.
                 let msgs: Vec<String> = std::mem::take(&mut *inbox.borrow_mut());
                 for m in msgs {
-                    db.on_message(&m).await;
-                }
-                // The edge's takeover: here, the periodic check.
-                for pending in db.adopt_orphans().await {
-                    let db2 = db.clone();
-                    exec2.spawn(group, async move {
-                        let _ = db2.commit(pending, true).await;
-                    });
+                    db.receive(&m).await;
                 }
                 exec2.sleep(50).await;
             }
         });
     }
-    let sub = two.db.subscribe(&Ref::new(BUCKET, "k"), None).unwrap();
+    let seen = two.hear("k");
     // Tab one dies right after its entry PUT for "first" reaches the
     // server (content PUT, marker GET, probe, claim, LIST, entry PUT =
     // request 6).
     one.db.io().crash_at.set(Some((6, true)));
-    let (exec1, db1) = (exec.clone(), one.db.clone());
+    let db1 = one.db.clone();
     exec.spawn(0, async move {
         let batch = vec![(Ref::new(BUCKET, "k"), Some(json("first")))];
-        write(&exec1, &db1, 0, batch, true).await.unwrap();
+        write(&db1, batch, Ack::Local).await.unwrap();
     });
-    let seen: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
     // (time, pending writes, value read) as tab two saw them.
     type Observation = (i64, usize, Option<String>);
     let observed: Rc<RefCell<Vec<Observation>>> = Rc::default();
-    let (db2, exec2, seen2, obs2) = (two.db.clone(), exec.clone(), seen.clone(), observed.clone());
+    let (db2, exec2, obs2) = (two.db.clone(), exec.clone(), observed.clone());
     exec.spawn(1, async move {
         for _ in 0..400 {
-            db2.poll_once().await;
-            for e in db2.take_events() {
-                if let Event::Value { sub: s, value } = e {
-                    assert_eq!(s, sub);
-                    seen2.borrow_mut().push(value.as_ref().map(unjson));
-                }
-            }
             let v = db2
                 .get(&Ref::new(BUCKET, "k"), None)
                 .await
@@ -2068,7 +2064,7 @@ fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
     let (exec3, db3) = (exec.clone(), two.db.clone());
     exec.spawn(1, async move {
         exec3.sleep(20_000).await;
-        db3.put(Ref::new(BUCKET, "k"), Some(json("second")), &[])
+        put(&db3, Ref::new(BUCKET, "k"), Some(json("second")))
             .await
             .unwrap();
     });
@@ -2121,33 +2117,12 @@ async fn counted_puts(
     for (i, &pause) in pauses.iter().enumerate() {
         exec.sleep(pause).await;
         let from = db.io().requests.borrow().len();
-        db.put(Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))), &[])
+        put(&db, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))))
             .await
             .unwrap();
         counts.push(puts_and_lists(&db.io().requests.borrow(), from));
     }
     counts
-}
-
-/// A client polling every 100 ms, recording the values its subscriber of
-/// "a" hears.
-fn poll_loop(exec: &Rc<Executor>, c: &Client, group: usize) -> Rc<RefCell<Vec<Option<String>>>> {
-    let heard: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
-    let sub = c.db.subscribe(&Ref::new(BUCKET, "a"), None).unwrap();
-    let (db, exec2, heard2) = (c.db.clone(), exec.clone(), heard.clone());
-    exec.spawn(group, async move {
-        loop {
-            db.poll_once().await;
-            for e in db.take_events() {
-                if let Event::Value { sub: s, value } = e {
-                    assert_eq!(s, sub);
-                    heard2.borrow_mut().push(value.as_ref().map(unjson));
-                }
-            }
-            exec2.sleep(100).await;
-        }
-    });
-    heard
 }
 
 /// Claims (docs/protocol.md): once a client's log is settled, its put is
@@ -2165,8 +2140,8 @@ fn a_settled_writer_puts_without_listing_and_idle_polls_never_list() {
     } = quiet_world(&p, 21);
     let w = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
     let r = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
-    let heard_w = poll_loop(&exec, &w, 0);
-    let heard_r = poll_loop(&exec, &r, 1);
+    let heard_w = w.hear("a");
+    let heard_r = r.hear("a");
     // (PUTs, LISTs) of each put by the writer, and the reader's LISTs
     // during the idle minute at the end.
     let per_put: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
@@ -2239,7 +2214,7 @@ fn a_server_ignoring_if_match_makes_every_put_list() {
     } = quiet_world(&p, 22);
     model.borrow_mut().ignore_put_conditions = true;
     let w = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-    let _heard = poll_loop(&exec, &w, 0);
+    let _heard = w.hear("a");
     let per_put: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
     let (exec1, w1, per_put1) = (exec.clone(), w.db.clone(), per_put.clone());
     exec.spawn(2, async move {
@@ -2248,4 +2223,123 @@ fn a_server_ignoring_if_match_makes_every_put_list() {
     exec.run_until(START + 120_000);
     // The probe is written (it is the first claim); each put lists.
     assert_eq!(*per_put.borrow(), [(3, 1), (3, 1), (3, 1), (3, 1)]);
+}
+
+/// When `Db::write` resolves, by what it was asked and the client's
+/// state: the entries in the bucket at that moment. `Local` resolves once
+/// the write is durable in the store, before any entry; `Remote`, and the
+/// default online, once the entry landed; the default offline is `Local`;
+/// and `Local` over a failed store waits for the bucket, since nothing
+/// else would keep the write.
+#[test]
+fn a_write_resolves_as_its_acknowledgement_asks() {
+    fn entries_at_resolution(ack: Option<Ack>, online: bool, store_broken: bool) -> usize {
+        let p = quiet_params(false);
+        let World {
+            exec,
+            model,
+            net,
+            device,
+        } = quiet_world(&p, 5);
+        device.broken.set(store_broken);
+        let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+        c.set_online(online);
+        let (db, model2) = (c.db.clone(), model.clone());
+        let at = Rc::new(Cell::new(None));
+        let at2 = at.clone();
+        exec.spawn(0, async move {
+            write(&db, vec![(Ref::new(BUCKET, "a"), Some(json("v")))], ack)
+                .await
+                .expect("the write is accepted");
+            at2.set(Some(oracle_log(&model2.borrow()).len()));
+        });
+        if !online {
+            let c2 = c.db.clone();
+            let exec2 = exec.clone();
+            exec.spawn(0, async move {
+                exec2.sleep(5_000).await;
+                c2.set_online(true);
+            });
+        }
+        exec.run_until(START + 60_000);
+        assert_eq!(oracle_log(&model.borrow()).len(), 1, "committed in the end");
+        at.get().expect("resolved")
+    }
+    assert_eq!(entries_at_resolution(Some(Ack::Local), true, false), 0);
+    assert_eq!(entries_at_resolution(Some(Ack::Remote), true, false), 1);
+    assert_eq!(entries_at_resolution(None, true, false), 1, "online default");
+    assert_eq!(entries_at_resolution(None, false, false), 0, "offline default");
+    assert_eq!(
+        entries_at_resolution(Some(Ack::Local), true, true),
+        1,
+        "no store: only the bucket keeps the write"
+    );
+}
+
+/// Two tabs of one client; tab one queues two writes offline and dies
+/// before committing them. Tab two, which waits on their locks, takes
+/// them over at once (well before the periodic check) and commits them in
+/// the order they were made, whichever lock it was granted first.
+#[test]
+fn a_dead_tabs_writes_are_taken_over_at_once_and_in_order() {
+    let p = quiet_params(false);
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, 13);
+    let one = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let two = make_client(&exec, &model, &net, &device, &p, 0, 1, 2);
+    connect_tabs(&exec, &device, &[(0, &one), (1, &two)]);
+    one.set_online(false);
+    let db1 = one.db.clone();
+    exec.spawn(0, async move {
+        for value in ["first", "second", "third"] {
+            write(&db1, vec![(Ref::new(BUCKET, "k"), Some(json(value)))], None)
+                .await
+                .expect("queued offline");
+        }
+    });
+    let exec2 = exec.clone();
+    const DIES_AT: i64 = 1_000;
+    exec.spawn(usize::MAX, async move {
+        exec2.sleep(DIES_AT as u64).await;
+        exec2.kill(0);
+    });
+    exec.run_until(START + 30_000);
+    let log = oracle_log(&model.borrow());
+    assert_eq!(
+        written_values(&model.borrow(), false),
+        ["first", "second", "third"],
+        "each committed once, in the order made"
+    );
+    let taken_over_in = log[0].0 - START - DIES_AT;
+    assert!(
+        taken_over_in < 2_000,
+        "taken over at once, not at the periodic check: {taken_over_in} ms"
+    );
+    assert_eq!(device.queued(), 0);
+}
+
+/// The tabs' `BroadcastChannel`: each tab's inbox delivered to its engine
+/// (`Db::receive`) every 50 ms, on the tab's own group.
+fn connect_tabs(exec: &Rc<Executor>, device: &Rc<Device>, tabs: &[(usize, &Client)]) {
+    for (group, tab) in tabs {
+        let inbox: Rc<RefCell<Vec<String>>> = Rc::default();
+        device
+            .inboxes
+            .borrow_mut()
+            .push((*group, tab.db.io().namespace.clone(), inbox.clone()));
+        let (db, exec2) = (tab.db.clone(), exec.clone());
+        exec.spawn(*group, async move {
+            loop {
+                let msgs: Vec<String> = std::mem::take(&mut *inbox.borrow_mut());
+                for m in msgs {
+                    db.receive(&m).await;
+                }
+                exec2.sleep(50).await;
+            }
+        });
+    }
 }
