@@ -1,12 +1,15 @@
 // The package entry: loads the WebAssembly module (next to this file, by
 // URL, so it works from npm, a bundler or a CDN) before handing out the
-// class, so `import { MPS3 } from "mps3-rs"` needs no init call.
-import init, { MPS3 } from "./mps3.js";
+// classes, so `import { MPS3 } from "mps3-rs"` needs no init call.
+import init, { MPS3, errorClass } from "./mps3.js";
 
 await init({ module_or_path: new URL("./mps3_bg.wasm", import.meta.url) });
 
-// mps3.js is minified: the class is named again for the console and stack
-// traces.
-Object.defineProperty(MPS3, "name", { value: "MPS3" });
+const MPS3Error = errorClass();
 
-export { MPS3 };
+// mps3.js is minified: the classes are named again for the console and
+// stack traces.
+Object.defineProperty(MPS3, "name", { value: "MPS3" });
+Object.defineProperty(MPS3Error, "name", { value: "MPS3Error" });
+
+export { MPS3, MPS3Error };

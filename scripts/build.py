@@ -42,12 +42,16 @@ def minify(js: Path):
     """Minifies wasm-bindgen's glue in place. Only whitespace, names of
     locals and syntax shortcuts change, with no target lowering: the exports,
     `import.meta.url` and the types in mps3.d.ts stay as they are. The
-    class's own name is given back in index.js (`--keep-names` would keep
-    every function's, for 1 KB gzipped)."""
+    classes' own names are given back in index.js (`--keep-names` would
+    keep every function's, for 1 KB gzipped)."""
     esbuild = TOOLS / "node" / "node_modules" / ".bin" / "esbuild"
     tmp = js.with_suffix(".min.js")
-    run([esbuild, js, "--minify", "--format=esm", "--legal-comments=none", "--log-level=warning", f"--outfile={tmp}"])
+    # Bundled: the JS the crate brings (`src/web/errors.rs`'s class, a
+    # snippet wasm-bindgen writes beside the glue) goes into mps3.js, so the
+    # package stays three files that a CDN serves as they are.
+    run([esbuild, js, "--bundle", "--minify", "--format=esm", "--legal-comments=none", "--log-level=warning", f"--outfile={tmp}"])
     tmp.replace(js)
+    shutil.rmtree(js.parent / "snippets", ignore_errors=True)
 
 
 def leb(data: bytes, i: int):
@@ -108,7 +112,7 @@ def optimize_and_minify_names(out_dir: Path, wasm_opt: Path, flags: list):
     exports only as `wasm.<name>` and imports only as keys of the one
     imports object, so the rewrite is by name, checked below: a glue
     this rewrite does not understand fails the build, not a page.
-    2.4 KB gzipped in the .wasm (README, "Size"); the second run after the
+    2.4 KB gzipped in the .wasm (docs/size.md); the second run after the
     renaming finds 0.4 KB more (a third, nothing)."""
     wasm = out_dir / "mps3_bg.wasm"
     run([wasm_opt, *flags, wasm, "-o", wasm])
@@ -151,7 +155,7 @@ def panic_strategy(panic: str):
     behind it, and drops wasm reference types (10.5 KB gzipped less than
     "abort" in all). These are unstable cargo and rustc options, which the stable toolchain
     takes under RUSTC_BOOTSTRAP=1; they are tested with Rust 1.95, this
-    machine kind's toolchain (README, "Size"). MPS3_PANIC=abort builds with
+    machine kind's toolchain (docs/size.md). MPS3_PANIC=abort builds with
     stable options only, on a toolchain that refuses them."""
     panic = os.environ.get("MPS3_PANIC", panic)
     env = dict(os.environ)

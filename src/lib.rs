@@ -13,6 +13,7 @@
 extern crate alloc;
 
 pub mod core;
+pub mod js_api;
 mod prelude;
 
 #[cfg(target_arch = "wasm32")]

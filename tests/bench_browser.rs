@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use common::*;
 use js_sys::Function;
-use mps3::web::api::MPS3;
+use mps3::web::class::MPS3;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;

@@ -11,7 +11,7 @@ use common::*;
 use js_sys::{Array, Function, Map, Reflect};
 use mps3::core::manifest::{parse_entry_key, EntryBody};
 use mps3::core::s3::{GetOptions, GetResult, ListParams, PutOptions};
-use mps3::web::api::MPS3;
+use mps3::web::class::MPS3;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -243,6 +243,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
     MPS3::new(db_config(&b, all)).expect("all documented options");
     let code = |cfg: JsValue| {
         let e = MPS3::new(cfg).err().expect("refused");
+        assert_mps3_error(&e);
         Reflect::get(&e, &"code".into())
             .unwrap()
             .as_string()
@@ -275,6 +276,16 @@ async fn wrong_secret_rejects_with_access_denied() {
         "AccessDenied"
     );
     assert_eq!(err_code(db.get("k".into(), none())).await, "AccessDenied");
+    // What S3 said travels on the error.
+    let e = wasm_bindgen_futures::JsFuture::from(db.get("k".into(), none()))
+        .await
+        .unwrap_err();
+    assert_mps3_error(&e);
+    assert_eq!(
+        Reflect::get(&e, &"status".into()).unwrap().as_f64(),
+        Some(403.0)
+    );
+    assert!(Reflect::get(&e, &"s3Code".into()).unwrap().is_string());
 }
 
 #[wasm_bindgen_test]

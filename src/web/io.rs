@@ -8,51 +8,18 @@ use crate::prelude::*;
 use ::core::cell::{Cell, RefCell};
 use alloc::rc::Rc;
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::Function;
 use wasm_bindgen::JsValue;
 
 use crate::core::credentials::Credentials;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{HttpRequest, HttpResponse};
-use crate::core::io::{Io, Table};
+use crate::core::io::{Io, LockWait, Table, Task};
 use crate::core::time::EpochMillis;
 
 use super::locks::WebLock;
+use super::log::{event, Logger};
 use super::store::IdbStore;
-
-/// Where structured log events go: nowhere, the console, or a function.
-#[derive(Clone)]
-pub enum Logger {
-    Off,
-    Console,
-    Function(Function),
-}
-
-impl Logger {
-    pub fn emit(&self, event: &Object) {
-        match self {
-            Logger::Off => {}
-            Logger::Console => web_sys::console::log_1(event),
-            Logger::Function(f) => {
-                let _ = f.call1(&JsValue::NULL, event);
-            }
-        }
-    }
-
-    pub fn enabled(&self) -> bool {
-        !matches!(self, Logger::Off)
-    }
-}
-
-/// Builds a log event `{ type, ...fields }`.
-pub fn event(kind: &str, fields: &[(&str, JsValue)]) -> Object {
-    let o = Object::new();
-    let _ = Reflect::set(&o, &"type".into(), &kind.into());
-    for (k, v) in fields {
-        let _ = Reflect::set(&o, &(*k).into(), v);
-    }
-    o
-}
 
 pub struct WebIo {
     pub logger: Logger,
@@ -100,7 +67,7 @@ impl WebIo {
     /// Aborts the requests in flight (they fail as `Network`, and the
     /// engine, offline, does not retry them), but those marked
     /// `finish_offline`: a write's entry PUT, whose answer must be known.
-    pub fn abort_all(&self) {
+    fn abort_all(&self) {
         let aborted: Vec<_> = self.inflight.borrow_mut().drain(..).collect();
         for (_, controller) in aborted {
             controller.abort();
@@ -199,6 +166,16 @@ impl Io for WebIo {
         super::timer::sleep(ms).await
     }
 
+    fn spawn(&self, task: Task) {
+        super::spawn(task);
+    }
+
+    fn online_changed(&self, online: bool) {
+        if !online {
+            self.abort_all();
+        }
+    }
+
     async fn gzip(&self, body: &[u8]) -> Option<Vec<u8>> {
         // The browser's own bucket stores what it is sent, and no fetch
         // would decode it on the way back; nor is there bandwidth to save.
@@ -223,7 +200,7 @@ impl Io for WebIo {
             "credentials",
             &[("label", self.label.as_str().into())],
         ));
-        super::api::credentials_from(&value)
+        super::convert::credentials_from(&value)
             .map(Some)
             .map_err(|e| denied(e.into_message()))
     }
@@ -258,14 +235,18 @@ impl Io for WebIo {
         self.store.scan(table, prefix).await
     }
 
-    async fn lock(&self, name: &str, wait: bool) -> Option<WebLock> {
+    async fn lock(&self, name: &str, wait: LockWait) -> Option<WebLock> {
         if !super::locks::supported() && !self.warned_locks.replace(true) {
             self.log(
                 "locks",
                 "no Web Locks in this browser: tabs of one label may commit one queued write twice",
             );
         }
-        super::locks::lock(name, wait).await
+        super::locks::lock(name, wait == LockWait::Wait).await
+    }
+
+    fn locks_shared(&self) -> bool {
+        super::locks::supported()
     }
 
     fn broadcast(&self, message: &str) {

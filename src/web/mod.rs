@@ -3,18 +3,22 @@
 
 use crate::prelude::*;
 
-pub mod api;
+pub mod class;
+pub mod convert;
+pub mod errors;
 pub mod fetch;
 pub mod gzip;
 pub mod io;
 pub mod local;
 pub mod locks;
+pub mod log;
 pub mod s3;
 pub mod store;
 pub mod timer;
 
 /// Runs `task` on its own, boxed: one `spawn_local` serves every caller
-/// (the API's background tasks and the event delivery in `io`).
+/// (the engine's background tasks, the event delivery in `io`, the
+/// channel's messages in `class`).
 pub(crate) fn spawn(task: ::core::pin::Pin<Box<dyn ::core::future::Future<Output = ()>>>) {
     wasm_bindgen_futures::spawn_local(task);
 }

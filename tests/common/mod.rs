@@ -187,10 +187,27 @@ pub async fn ok(p: js_sys::Promise) -> JsValue {
 
 pub async fn err_code(p: js_sys::Promise) -> String {
     let e = JsFuture::from(p).await.expect_err("expected a rejection");
+    assert_mps3_error(&e);
     Reflect::get(&e, &"code".into())
         .unwrap()
         .as_string()
         .unwrap()
+}
+
+/// `e instanceof MPS3Error` (the class the package exports) and
+/// `instanceof Error`, named `MPS3Error`, with a stack trace.
+pub fn assert_mps3_error(e: &JsValue) {
+    let check = Function::new_with_args(
+        "e, C",
+        "return e instanceof C && e instanceof Error && e.name === 'MPS3Error' \
+         && typeof e.stack === 'string' && typeof e.code === 'string'",
+    );
+    let class = mps3::web::errors::error_class();
+    assert_eq!(
+        check.call2(&JsValue::NULL, e, &class).unwrap().as_bool(),
+        Some(true),
+        "not an MPS3Error: {e:?}"
+    );
 }
 
 /// A subscriber that records what it is called with.
@@ -201,6 +218,7 @@ pub fn recorder() -> (Function, Rc<RefCell<Vec<serde_json::Value>>>) {
         if e.is_undefined() {
             s.borrow_mut().push(to_json(&v));
         } else {
+            assert_mps3_error(&e);
             s.borrow_mut()
                 .push(json!({"error": to_json(&Reflect::get(&e, &"code".into()).unwrap())}));
         }

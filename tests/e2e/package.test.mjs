@@ -48,10 +48,10 @@ function appConfig(name) {
     accessKeyId: tb.accessKeyId, secretAccessKey: tb.secretAccessKey });
 }
 
-/** The app: a put and a get, then a move and a forget, the result left in
- * `window.result` with the class's name (mps3.js is minified; index.js
- * names it again). */
-const mainJs = (from) => `import { MPS3 } from ${JSON.stringify(from)};
+/** The app: a put and a get, then a move and a forget, and a refused call
+ * caught as an `MPS3Error`; the result left in `window.result` with the
+ * classes' names (mps3.js is minified; index.js names them again). */
+const mainJs = (from) => `import { MPS3, MPS3Error } from ${JSON.stringify(from)};
 const cfg = await (await fetch("./config.json")).json();
 const db = new MPS3({ defaultBucket: cfg.bucket, s3Config: { endpoint: cfg.endpoint, region: cfg.region,
   credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } } });
@@ -61,8 +61,12 @@ const value = await db.get(key);
 await db.move(key, key + "-moved");
 const moved = (await db.get(key + "-moved")).from;
 await db.forget(key + "-moved");
-window.result = { ...value, className: MPS3.name, moved, forgotten: await db.get(key + "-moved") === undefined };
+const refused = await db.get("").catch((e) => e);
+const error = { instance: refused instanceof MPS3Error && refused instanceof Error, code: refused.code, name: MPS3Error.name };
+window.result = { ...value, className: MPS3.name, moved, forgotten: await db.get(key + "-moved") === undefined, error };
 `;
+/** What the app's refused call (an empty key) shows of its error. */
+const EXPECTED_ERROR = { instance: true, code: "BadInput", name: "MPS3Error" };
 const indexHtml = (script) => `<!doctype html><meta charset="utf-8"><script type="module" src="${script}"></script>`;
 
 async function runPage(url) {
@@ -112,7 +116,7 @@ test("a Vite app imports the package by name, no init call", async () => {
   const { build } = await import("vite");
   await build({ root: dir, logLevel: "error", build: { outDir: join(dir, "dist"), emptyOutDir: true } });
   writeFileSync(join(dir, "dist", "config.json"), appConfig("vite"));
-  assert.deepEqual(await runPage(await serve(join(dir, "dist"))), { from: "vite", className: "MPS3", moved: "vite", forgotten: true });
+  assert.deepEqual(await runPage(await serve(join(dir, "dist"))), { from: "vite", className: "MPS3", moved: "vite", forgotten: true, error: EXPECTED_ERROR });
 });
 
 test("an esbuild bundle imports the package by name (the .wasm copied beside it)", async () => {
@@ -126,7 +130,7 @@ test("an esbuild bundle imports the package by name (the .wasm copied beside it)
   cpSync(join(pkg, "mps3_bg.wasm"), join(dist, "mps3_bg.wasm"));
   writeFileSync(join(dist, "index.html"), indexHtml("./main.js"));
   writeFileSync(join(dist, "config.json"), appConfig("esbuild"));
-  assert.deepEqual(await runPage(await serve(dist)), { from: "esbuild", className: "MPS3", moved: "esbuild", forgotten: true });
+  assert.deepEqual(await runPage(await serve(dist)), { from: "esbuild", className: "MPS3", moved: "esbuild", forgotten: true, error: EXPECTED_ERROR });
 });
 
 test("a notebook page imports the package by URL from another origin (a CDN)", async () => {
@@ -140,5 +144,5 @@ test("a notebook page imports the package by URL from another origin (a CDN)", a
   // `localhost` and `127.0.0.1` are different origins.
   const page = await serve(dir, "localhost");
   assert.notEqual(new URL(page).origin, new URL(cdn).origin);
-  assert.deepEqual(await runPage(page), { from: "cdn", className: "MPS3", moved: "cdn", forgotten: true });
+  assert.deepEqual(await runPage(page), { from: "cdn", className: "MPS3", moved: "cdn", forgotten: true, error: EXPECTED_ERROR });
 });

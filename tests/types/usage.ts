@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit` by the test command: the package's types
 // describe every call and option, with nothing typed `any`.
-import { MPS3, type MPS3Config, type MPS3Error, type Key } from "../../pkg/index.js";
+import { MPS3, MPS3Error, type MPS3Config, type Key } from "../../pkg/index.js";
 
 const config: MPS3Config = {
   defaultBucket: "b",
@@ -61,3 +61,16 @@ new MPS3(config).move("a");
 // @ts-expect-error: error codes are a closed set.
 const code: MPS3Error["code"] = "Nope";
 console.log(code);
+
+// The error class narrows a caught value.
+export async function caught(db: MPS3): Promise<string | undefined> {
+  try {
+    await db.get("key");
+  } catch (e) {
+    if (e instanceof MPS3Error) {
+      const c: MPS3Error["code"] = e.code;
+      return c;
+    }
+  }
+  return undefined;
+}

@@ -34,7 +34,11 @@ impl<I: Io> Db<I> {
     /// Accepts a write of any kind (see [`Db::enqueue`]). An import reads
     /// its object first and a move its key's value, so an import needs the
     /// bucket at the call, and a move the manifest's state.
-    pub(super) async fn accept(&self, change: Change, manifests: &[Ref]) -> Result<Pending<I::Lock>> {
+    pub(super) async fn accept(
+        &self,
+        change: Change,
+        manifests: &[Ref],
+    ) -> Result<Pending<I::Lock>> {
         let (batch, in_place) = match change {
             Change::Values(batch) => (batch, None),
             Change::Import(key) => self.import(key).await?,

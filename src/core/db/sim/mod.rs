@@ -1753,8 +1753,7 @@ fn overwrite_repeatedly(exec: &Rc<Executor>, b: &Client) {
     exec.clone().spawn(1, async move {
         for i in 2..2 + ABSENCE_MS / 25_000 {
             exec.sleep(25_000).await;
-            let r = put(&db, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))))
-                .await;
+            let r = put(&db, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}")))).await;
             assert!(r.is_ok(), "v{i}: {r:?}");
         }
     });
@@ -1889,8 +1888,7 @@ fn stalled_past_collection(stalled: Vec<u32>) {
     exec.spawn(1, async move {
         for i in 0..(stalls as i64 * limit / 25_000 + 8) {
             exec2.sleep(25_000).await;
-            let r = put(&db2, Ref::new(BUCKET, "b"), Some(json(&format!("b{i}"))))
-                .await;
+            let r = put(&db2, Ref::new(BUCKET, "b"), Some(json(&format!("b{i}")))).await;
             assert!(r.is_ok(), "b{i}: {r:?}");
         }
     });
@@ -2117,7 +2115,7 @@ async fn counted_puts(
     for (i, &pause) in pauses.iter().enumerate() {
         exec.sleep(pause).await;
         let from = db.io().requests.borrow().len();
-        put(&db, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))))
+        put(db, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))))
             .await
             .unwrap();
         counts.push(puts_and_lists(&db.io().requests.borrow(), from));
@@ -2267,8 +2265,16 @@ fn a_write_resolves_as_its_acknowledgement_asks() {
     }
     assert_eq!(entries_at_resolution(Some(Ack::Local), true, false), 0);
     assert_eq!(entries_at_resolution(Some(Ack::Remote), true, false), 1);
-    assert_eq!(entries_at_resolution(None, true, false), 1, "online default");
-    assert_eq!(entries_at_resolution(None, false, false), 0, "offline default");
+    assert_eq!(
+        entries_at_resolution(None, true, false),
+        1,
+        "online default"
+    );
+    assert_eq!(
+        entries_at_resolution(None, false, false),
+        0,
+        "offline default"
+    );
     assert_eq!(
         entries_at_resolution(Some(Ack::Local), true, true),
         1,

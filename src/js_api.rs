@@ -1,0 +1,283 @@
+//! The JavaScript API's names in one place: the options each call and the
+//! config take, the error codes, and the TypeScript declarations that name
+//! them. Target-independent, so a native test holds the declarations to
+//! exactly these lists; the browser binding (`web::convert`) refuses any
+//! option not listed here, and `web::class` publishes the declarations.
+
+use crate::core::error::ErrorKind;
+
+/// `new MPS3(config)`.
+pub const CONFIG: &[&str] = &[
+    "defaultBucket",
+    "defaultManifest",
+    "s3Config",
+    "useVersioning",
+    "pollFrequency",
+    "autoclean",
+    "gzip",
+    "adaptiveClock",
+    "clockOffset",
+    "minimizeListObjectsCalls",
+    "cacheBytes",
+    "offlineStorage",
+    "offlineBytes",
+    "online",
+    "retry",
+    "label",
+    "log",
+];
+/// `config.s3Config`.
+pub const S3_CONFIG: &[&str] = &["endpoint", "region", "credentials", "forcePathStyle"];
+/// `config.s3Config.credentials`, or what its function returns.
+pub const CREDENTIALS: &[&str] = &[
+    "accessKeyId",
+    "secretAccessKey",
+    "sessionToken",
+    "expiration",
+];
+/// `config.retry`.
+pub const RETRY: &[&str] = &["attempts", "baseMs", "capMs", "timeoutMs"];
+/// The options of `put`, `putAll`, `delete`, `import`, `forget`, `move`.
+pub const PUT: &[&str] = &["manifests", "await"];
+/// The options of `get` and `getAll`.
+pub const GET: &[&str] = &["manifest"];
+/// The options of `subscribe`.
+pub const SUBSCRIBE: &[&str] = &["manifest"];
+/// A key given as an object.
+pub const REF: &[&str] = &["bucket", "key"];
+
+/// Every error kind, in the order of their codes in [`TYPESCRIPT`].
+pub const ERROR_KINDS: [ErrorKind; 13] = [
+    ErrorKind::NotFound,
+    ErrorKind::NotModified,
+    ErrorKind::PreconditionFailed,
+    ErrorKind::AccessDenied,
+    ErrorKind::SlowDown,
+    ErrorKind::ServerError,
+    ErrorKind::Network,
+    ErrorKind::BadResponse,
+    ErrorKind::BadInput,
+    ErrorKind::ClockSkew,
+    ErrorKind::Offline,
+    ErrorKind::Storage,
+    ErrorKind::Shutdown,
+];
+
+/// The declarations of the config, options and errors (the class's own
+/// methods are declared by wasm-bindgen from their signatures).
+pub const TYPESCRIPT: &str = r#"
+/** An object in a bucket. A plain string means `{ bucket: defaultBucket, key }`. */
+export interface Ref { bucket: string; key: string; }
+export type Key = string | Ref;
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** When temporary credentials expire (a Date, epoch ms, or ISO string). */
+  expiration?: Date | number | string;
+}
+
+export interface S3Config {
+  /** e.g. "https://<account>.r2.cloudflarestorage.com" or "http://127.0.0.1:9000"; default: AWS in `region`.
+   *  `"local:"` (or mps3's `"indexdb:"`): a bucket in this browser's IndexedDB, no server, no credentials. */
+  endpoint?: string;
+  region?: string;
+  /** Credentials, or a function returning them (called again near `expiration`
+   *  and when a request is refused for an expired token). */
+  credentials?: Credentials | (() => Credentials | Promise<Credentials>);
+  /** Path-style URLs (default: true for a custom endpoint, false for AWS). */
+  forcePathStyle?: boolean;
+}
+
+/** A structured log event, e.g. `{ type: "request", method, url, status, ms }`. */
+export interface LogEvent { type: string; [field: string]: unknown; }
+
+export interface MPS3Config {
+  defaultBucket: string;
+  /** Default `"manifest.json"` in `defaultBucket`. */
+  defaultManifest?: Key;
+  s3Config: S3Config;
+  /** Content under the bucket's own versions instead of `key@uuid` (default false). */
+  useVersioning?: boolean;
+  /** Milliseconds between polls of subscribed manifests (default 1000). */
+  pollFrequency?: number;
+  /** Delete log entries older than the replay window, 10 minutes after
+   *  they landed (default true). */
+  autoclean?: boolean;
+  /** Upload values and log entries of 1 KiB or more gzipped
+   *  (`Content-Encoding: gzip`), where the browser has `CompressionStream`;
+   *  readers' browsers decode them as they fetch (default true). */
+  gzip?: boolean;
+  /** Correct the clock from servers' `Date` headers (default true). */
+  adaptiveClock?: boolean;
+  /** Milliseconds added to the local clock (default 0). */
+  clockOffset?: number;
+  /** Polls trust an unchanged change marker instead of listing the log (default true). */
+  minimizeListObjectsCalls?: boolean;
+  /** Retries of transient failures (5xx, SlowDown, network): attempts in all
+   *  (default 10), and capped exponential backoff with full jitter (default
+   *  100 ms doubling up to 5000 ms). `timeoutMs`: how long one attempt waits
+   *  for its answer before it counts as a network failure and is retried
+   *  (default 30000; 0: no limit). */
+  retry?: RetryOptions;
+  /** Bytes of content kept in memory, least recently used out (default 4 MiB). */
+  cacheBytes?: number;
+  /** Keep the last state, values read or written and the queue of writes not
+   *  yet committed in IndexedDB, per label and endpoint: reloads start from
+   *  them, and no accepted write is lost (default true). */
+  offlineStorage?: boolean;
+  /** Bytes of content kept in IndexedDB, least recently used out (default
+   *  64 MiB); queued writes and the state are never evicted. */
+  offlineBytes?: number;
+  /** Start online (default true); see `MPS3.online`. */
+  online?: boolean;
+  /** A name for this client in logs, and its offline storage: tabs with the
+   *  same label (and endpoint) share state and queued writes. */
+  label?: string;
+  /** `true`: log to the console; a function receives each event. */
+  log?: boolean | ((event: LogEvent) => void);
+}
+
+export interface RetryOptions { attempts?: number; baseMs?: number; capMs?: number; timeoutMs?: number; }
+
+export interface PutOptions {
+  manifests?: Key[];
+  /** Resolve once the write is durable in IndexedDB ("local"), or once its
+   *  entry is in the bucket ("remote"). Default: "remote" online, "local"
+   *  offline. Without IndexedDB, "local" waits for the bucket too. */
+  await?: "local" | "remote";
+}
+export interface GetOptions { manifest?: Key; }
+export interface SubscribeOptions { manifest?: Key; }
+
+export type MPS3ErrorCode =
+  | "NotFound" | "NotModified" | "PreconditionFailed" | "AccessDenied" | "SlowDown"
+  | "ServerError" | "Network" | "BadResponse" | "BadInput" | "ClockSkew" | "Offline" | "Storage"
+  | "Shutdown";
+
+/** What every call rejects with and subscribers receive: an `Error` with a
+ *  stable `code`, and the HTTP `status` and S3 `s3Code` when S3 answered.
+ *  `e instanceof MPS3Error` holds (the class is exported by the package). */
+export interface MPS3Error extends Error {
+  readonly name: "MPS3Error";
+  readonly code: MPS3ErrorCode;
+  readonly status?: number;
+  readonly s3Code?: string;
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The property names of `interface <name> { ... }` in the declarations.
+    fn properties(name: &str) -> Vec<String> {
+        let start = TYPESCRIPT
+            .find(&format!("export interface {name} "))
+            .unwrap_or_else(|| panic!("no interface {name}"));
+        let body = &TYPESCRIPT[start..];
+        let open = body.find('{').unwrap();
+        let mut depth = 0;
+        let mut end = open;
+        for (i, c) in body[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = open + i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Comments out, then each `name?:` or `name:` at depth one.
+        let mut text = String::new();
+        let mut rest = &body[open + 1..end];
+        while let Some(i) = rest.find("/*") {
+            text.push_str(&rest[..i]);
+            rest = &rest[rest[i..].find("*/").unwrap() + i + 2..];
+        }
+        text.push_str(rest);
+        let mut names = Vec::new();
+        let mut depth = 0;
+        let mut token = String::new();
+        for c in text.chars() {
+            match c {
+                '{' | '(' => depth += 1,
+                '}' | ')' => depth -= 1,
+                _ => {}
+            }
+            if c.is_alphanumeric() || c == '_' || c == '$' {
+                token.push(c);
+                continue;
+            }
+            if depth == 0 && (c == '?' || c == ':') && !token.is_empty() && !names.contains(&token)
+            {
+                names.push(token.clone());
+            }
+            if c != '?' {
+                token.clear();
+            }
+        }
+        names
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    fn sorted_props(name: &str) -> Vec<String> {
+        let mut v = properties(name);
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_declarations_name_exactly_the_options_the_binding_takes() {
+        assert_eq!(sorted_props("MPS3Config"), sorted(CONFIG));
+        assert_eq!(sorted_props("S3Config"), sorted(S3_CONFIG));
+        assert_eq!(sorted_props("Credentials"), sorted(CREDENTIALS));
+        assert_eq!(sorted_props("RetryOptions"), sorted(RETRY));
+        assert_eq!(sorted_props("PutOptions"), sorted(PUT));
+        assert_eq!(sorted_props("GetOptions"), sorted(GET));
+        assert_eq!(sorted_props("SubscribeOptions"), sorted(SUBSCRIBE));
+        assert_eq!(sorted_props("Ref"), sorted(REF));
+    }
+
+    #[test]
+    fn the_declarations_name_exactly_the_error_codes() {
+        let start = TYPESCRIPT.find("export type MPS3ErrorCode =").unwrap();
+        let decl = &TYPESCRIPT[start..start + TYPESCRIPT[start..].find(';').unwrap()];
+        let declared: Vec<&str> = decl.split('"').skip(1).step_by(2).collect();
+        let codes: Vec<&str> = ERROR_KINDS.iter().map(|k| k.code()).collect();
+        assert_eq!(declared, codes);
+        // A new variant breaks this match: list it in ERROR_KINDS and in
+        // the declarations too.
+        for kind in ERROR_KINDS {
+            match kind {
+                ErrorKind::NotFound
+                | ErrorKind::NotModified
+                | ErrorKind::PreconditionFailed
+                | ErrorKind::AccessDenied
+                | ErrorKind::SlowDown
+                | ErrorKind::ServerError
+                | ErrorKind::Network
+                | ErrorKind::BadResponse
+                | ErrorKind::BadInput
+                | ErrorKind::ClockSkew
+                | ErrorKind::Offline
+                | ErrorKind::Storage
+                | ErrorKind::Shutdown => {}
+            }
+        }
+        let mut unique = codes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ERROR_KINDS.len(), "each kind once");
+    }
+}

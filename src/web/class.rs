@@ -1,0 +1,374 @@
+//! The `MPS3` class: each method converts its arguments (`convert`),
+//! makes one engine call and converts the answer or the error (`errors`).
+//! It decides nothing: acknowledgement, background commits, takeovers and
+//! polling are the engine's (`core::db`).
+
+use crate::prelude::*;
+
+use ::core::cell::RefCell;
+use alloc::rc::Rc;
+
+use js_sys::{Function, Map, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::convert::{self, bad, only_known};
+use super::errors::to_js_error;
+use super::io::WebIo;
+use crate::core::db::{Change, Db, Event};
+use crate::core::error::Error;
+use crate::core::manifest::Ref;
+use crate::js_api;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = js_api::TYPESCRIPT;
+
+/// An API call's work, boxed: one `future_to_promise` serves them all.
+type Task = ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<JsValue, Error>>>>;
+
+fn promise(prepared: Result<Task, Error>) -> Promise {
+    match prepared {
+        Err(e) => Promise::reject(&to_js_error(&e)),
+        Ok(fut) => future_to_promise(async move { fut.await.map_err(|e| to_js_error(&e)) }),
+    }
+}
+
+fn run<F>(prepared: Result<F, Error>) -> Promise
+where
+    F: ::core::future::Future<Output = Result<JsValue, Error>> + 'static,
+{
+    promise(prepared.map(|f| Box::pin(f) as Task))
+}
+
+/// A stored value as JavaScript reads it (`undefined` when absent).
+fn value(v: Option<&crate::core::db::Json>) -> Result<JsValue, Error> {
+    Ok(v.map(convert::from_json)
+        .transpose()?
+        .unwrap_or(JsValue::UNDEFINED))
+}
+
+/// 2^53, the integers a double holds exactly (a literal: `powi` is std's).
+const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
+
+fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .and_then(|c| c.dyn_into::<web_sys::Crypto>().ok());
+    match crypto {
+        Some(c) if c.get_random_values_with_u8_array(&mut bytes).is_ok() => {
+            u64::from_le_bytes(bytes)
+        }
+        // No Web Crypto: ids need only be unique, not secret.
+        _ => (js_sys::Math::random() * TWO_POW_53) as u64 ^ (js_sys::Date::now() as u64) << 11,
+    }
+}
+
+/// Subscribers' handlers by subscription id (few: a list).
+type Handlers = Rc<RefCell<Vec<(u64, Function)>>>;
+
+/// Calls handlers for the events the engine queued. Runs on its own task
+/// (`Io::events_ready`), so no Rust borrow is held while JavaScript runs
+/// (a handler may call back in).
+fn deliver(db: &Db<WebIo>, handlers: &Handlers) {
+    for event in db.take_events() {
+        let (sub, value, error) = match event {
+            Event::Value { sub, value: v } => match value(v.as_ref()) {
+                Ok(v) => (sub, v, JsValue::UNDEFINED),
+                Err(e) => (sub, JsValue::UNDEFINED, to_js_error(&e)),
+            },
+            Event::Error { sub, error } => (sub, JsValue::UNDEFINED, to_js_error(&error)),
+        };
+        let handler = handlers
+            .borrow()
+            .iter()
+            .find(|(id, _)| *id == sub)
+            .map(|(_, h)| h.clone());
+        if let Some(h) = handler {
+            if let Err(e) = h.call2(&JsValue::NULL, &value, &error) {
+                web_sys::console::error_2(&"mps3: a subscriber threw".into(), &e);
+            }
+        }
+    }
+}
+
+/// A vendorless, multiplayer, offline-first key-value store in an
+/// S3-compatible bucket.
+#[wasm_bindgen]
+pub struct MPS3 {
+    db: Rc<Db<WebIo>>,
+    default_bucket: String,
+    handlers: Handlers,
+}
+
+#[wasm_bindgen]
+impl MPS3 {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "MPS3Config")] cfg: JsValue,
+    ) -> Result<MPS3, JsValue> {
+        let c = convert::config(&cfg).map_err(|e| to_js_error(&e))?;
+        let default_bucket = c.db.default_manifest.bucket.clone();
+        let io = WebIo::new(c.logger, c.label, c.provider, &c.db.namespace, c.local);
+        let db = Rc::new(Db::new(io, c.s3, c.db, random_seed()).map_err(|e| to_js_error(&e))?);
+        let handlers: Handlers = Rc::default();
+        let (weak, h) = (Rc::downgrade(&db), handlers.clone());
+        db.io().set_deliver(Rc::new(move || {
+            if let Some(db) = weak.upgrade() {
+                deliver(&db, &h);
+            }
+        }));
+        if let Some(channel) = &db.io().channel {
+            let weak = Rc::downgrade(&db);
+            let on_message =
+                Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                    let (Some(db), Some(text)) = (weak.upgrade(), e.data().as_string()) else {
+                        return;
+                    };
+                    super::spawn(Box::pin(async move { db.receive(&text).await }));
+                });
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            on_message.forget();
+        }
+        db.start();
+        Ok(MPS3 {
+            db,
+            default_bucket,
+            handlers,
+        })
+    }
+
+    fn key(&self, key: &JsValue) -> Result<Ref, Error> {
+        convert::to_ref(key, &self.default_bucket)
+    }
+
+    /// Writes `value` (any JSON; `undefined` deletes) under `key`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn put(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let change = self
+            .key(&key)
+            .and_then(|key| Ok(Change::Values(vec![(key, convert::written(&value)?)])));
+        self.change("put", options, change)
+    }
+
+    /// Deletes `key` (same as `put(key, undefined)`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        self.put(key, JsValue::UNDEFINED, Some(options))
+    }
+
+    /// Writes several keys atomically: readers see all of them or none.
+    /// `entries`: a `Map` or a plain object of key → value (`undefined`
+    /// deletes).
+    #[wasm_bindgen(js_name = putAll, unchecked_return_type = "Promise<void>")]
+    pub fn put_all(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Map<Key, unknown> | Record<string, unknown>")]
+        entries: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let change = convert::entries(&entries).and_then(|pairs| {
+            let mut batch = Vec::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let value = convert::written(&v)?;
+                batch.push((self.key(&k)?, value));
+            }
+            Ok(Change::Values(batch))
+        });
+        self.change("putAll", options, change)
+    }
+
+    /// Makes the object stored under `key` itself (written by another
+    /// tool; it must hold JSON) the value of `key`. The object stays as it
+    /// is: a versioned bucket's manifest names its version, an unversioned
+    /// bucket gets a copy under `<key>@<uuid>`. Needs the bucket.
+    #[wasm_bindgen(js_name = "import", unchecked_return_type = "Promise<void>")]
+    pub fn import_key(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        self.change("import", options, self.key(&key).map(Change::Import))
+    }
+
+    /// Takes `key` out of the manifest and touches no object: a delete
+    /// that puts no delete marker in a versioned bucket (the inverse of
+    /// `import`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn forget(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        self.change("forget", options, self.key(&key).map(Change::Forget))
+    }
+
+    /// Moves the value of `from` to `to` in one entry: readers see the
+    /// value under one key or the other, never both or neither. `from` is
+    /// read in the first of `manifests` (or the default); `NotFound` when
+    /// it has no value.
+    #[wasm_bindgen(js_name = "move", unchecked_return_type = "Promise<void>")]
+    pub fn move_key(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] from: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Key")] to: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let change = self
+            .key(&from)
+            .and_then(|from| Ok(Change::Move(from, self.key(&to)?)));
+        self.change("move", options, change)
+    }
+
+    /// A write of any kind, with `put`'s options (`change` is checked
+    /// after them, so a bad option is reported first).
+    fn change(
+        &self,
+        name: &str,
+        options: Option<JsValue>,
+        change: Result<Change, Error>,
+    ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let prepared = (|| {
+            only_known(&options, name, js_api::PUT)?;
+            let ack = convert::ack(&options)?;
+            let change = change?;
+            let manifests = convert::refs(&options, "manifests", &self.default_bucket)?;
+            let db = self.db.clone();
+            Ok(async move {
+                db.write(change, &manifests, ack).await?;
+                Ok(JsValue::UNDEFINED)
+            })
+        })();
+        run(prepared)
+    }
+
+    /// The value of `key` (`undefined` when absent), reading your own
+    /// writes.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    pub fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let prepared = (|| {
+            only_known(&options, "get", js_api::GET)?;
+            let key = self.key(&key)?;
+            let manifest = convert::manifest(&options, &self.default_bucket)?;
+            let db = self.db.clone();
+            Ok(async move { value(db.get(&key, manifest.as_ref()).await?.as_ref()) })
+        })();
+        run(prepared)
+    }
+
+    /// Values of `keys` from one consistent snapshot, as a `Map` from each
+    /// given key to its value (`undefined` when absent).
+    #[wasm_bindgen(js_name = getAll, unchecked_return_type = "Promise<Map<Key, unknown>>")]
+    pub fn get_all(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key[]")] keys: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let prepared = (|| {
+            only_known(&options, "getAll", js_api::GET)?;
+            let arr = keys
+                .dyn_ref::<js_sys::Array>()
+                .ok_or_else(|| bad("getAll takes an array of keys"))?;
+            let originals: Vec<JsValue> = arr.iter().collect();
+            let mut refs = Vec::with_capacity(originals.len());
+            for k in &originals {
+                refs.push(self.key(k)?);
+            }
+            let manifest = convert::manifest(&options, &self.default_bucket)?;
+            let db = self.db.clone();
+            Ok(async move {
+                let values = db.get_all(&refs, manifest.as_ref()).await?;
+                let out = Map::new();
+                for (k, v) in originals.iter().zip(values) {
+                    out.set(k, &value(v.as_ref())?);
+                }
+                Ok(out.into())
+            })
+        })();
+        run(prepared)
+    }
+
+    /// Calls `handler(value, error)` with the current value of `key`, then
+    /// once per new version of it (`undefined` when deleted); errors go to
+    /// the second argument and polling carries on. Returns a function that
+    /// unsubscribes.
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(value: unknown, error?: MPS3Error) => void")]
+        handler: Function,
+        #[wasm_bindgen(unchecked_optional_param_type = "SubscribeOptions")] options: Option<
+            JsValue,
+        >,
+    ) -> Result<Function, JsValue> {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let id = (|| {
+            only_known(&options, "subscribe", js_api::SUBSCRIBE)?;
+            let key = self.key(&key)?;
+            let manifest = convert::manifest(&options, &self.default_bucket)?;
+            self.db.subscribe(&key, manifest.as_ref())
+        })()
+        .map_err(|e| to_js_error(&e))?;
+        self.handlers.borrow_mut().push((id, handler));
+        let (weak, handlers) = (Rc::downgrade(&self.db), self.handlers.clone());
+        let unsubscribe = Closure::once_into_js(move || {
+            if let Some(db) = weak.upgrade() {
+                db.unsubscribe(id);
+            }
+            handlers.borrow_mut().retain(|(h, _)| *h != id);
+        });
+        Ok(unsubscribe.unchecked_into())
+    }
+
+    /// Stops polling; later calls reject with code `Shutdown`.
+    pub fn shutdown(&self) {
+        self.db.shutdown();
+        self.handlers.borrow_mut().clear();
+    }
+
+    /// Whether the client talks to the bucket. Set it `false` to work
+    /// offline (requests in flight are aborted, but for a write's entry PUT,
+    /// let finish so that whether it landed is known; reads answer from
+    /// what is stored, writes queue up) and `true` to sync again.
+    #[wasm_bindgen(getter)]
+    pub fn online(&self) -> bool {
+        self.db.is_online()
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_online(&self, online: bool) {
+        self.db.set_online(online);
+    }
+
+    /// Writes accepted and not yet committed to the bucket (this tab's and
+    /// its label's other tabs'). Those queued before a reload count once
+    /// they are loaded from IndexedDB, which every call waits for.
+    #[wasm_bindgen(getter, js_name = pendingWrites)]
+    pub fn pending_writes(&self) -> u32 {
+        self.db.pending_writes() as u32
+    }
+
+    /// The clock correction in use (ms), learned from servers' `Date`.
+    #[wasm_bindgen(getter, js_name = clockOffset)]
+    pub fn clock_offset(&self) -> f64 {
+        self.db.clock_offset() as f64
+    }
+}

@@ -1,0 +1,357 @@
+//! Values between JavaScript and the engine: the config, options, keys,
+//! JSON values and credentials, each checked as it is read, so that bad
+//! input is refused with a clear `BadInput` before anything is written.
+//! Option names come from `js_api`, where the TypeScript declarations are
+//! held to them.
+
+use crate::prelude::*;
+
+use js_sys::{Array, Function, Object, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+
+use super::log::Logger;
+use crate::core::credentials::Credentials;
+use crate::core::db::{Ack, DbConfig, Json};
+use crate::core::error::Error;
+use crate::core::manifest::Ref;
+use crate::core::s3::{S3Config, S3};
+use crate::js_api;
+
+/// What `new MPS3(config)` configures: the engine, its S3 client, and
+/// what only the browser edge uses.
+pub struct ClientConfig {
+    pub db: DbConfig,
+    pub s3: S3,
+    pub logger: Logger,
+    pub label: String,
+    /// `s3Config.credentials` when it is a function.
+    pub provider: Option<Function>,
+    /// The browser's own bucket (`endpoint: "local:"`).
+    pub local: bool,
+}
+
+pub fn bad(msg: impl Into<String>) -> Error {
+    Error::bad_input(msg)
+}
+
+pub fn get(o: &JsValue, name: &str) -> JsValue {
+    Reflect::get(o, &name.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn opt_string(o: &JsValue, name: &str) -> Result<Option<String>, Error> {
+    let v = get(o, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| bad(format!("{name} must be a string")))
+}
+
+fn opt_bool(o: &JsValue, name: &str) -> Result<Option<bool>, Error> {
+    let v = get(o, name);
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| bad(format!("{name} must be a boolean")))
+}
+
+fn opt_number(o: &JsValue, name: &str) -> Result<Option<f64>, Error> {
+    let v = get(o, name);
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() => Ok(Some(n)),
+        _ => Err(bad(format!("{name} must be a finite number"))),
+    }
+}
+
+/// Refuses options this version does not know: a typo must not be ignored.
+pub fn only_known(o: &JsValue, what: &str, known: &[&str]) -> Result<(), Error> {
+    if o.is_undefined() || o.is_null() {
+        return Ok(());
+    }
+    if !o.is_object() {
+        return Err(bad(format!("{what} must be an object")));
+    }
+    for name in Object::keys(o.unchecked_ref::<Object>()).iter() {
+        let name = name.as_string().unwrap_or_default();
+        if !known.contains(&name.as_str()) {
+            return Err(bad(format!("unknown {what} option \"{name}\"")));
+        }
+    }
+    Ok(())
+}
+
+/// A key: a string (in `bucket`) or `{ bucket, key }`.
+pub fn to_ref(v: &JsValue, bucket: &str) -> Result<Ref, Error> {
+    if let Some(key) = v.as_string() {
+        return Ok(Ref::new(bucket, key));
+    }
+    if v.is_object() {
+        only_known(v, "key", js_api::REF)?;
+        let key = opt_string(v, "key")?.ok_or_else(|| bad("a key object needs `key`"))?;
+        let b = opt_string(v, "bucket")?.unwrap_or_else(|| bucket.to_string());
+        return Ok(Ref::new(b, key));
+    }
+    Err(bad("a key is a string or { bucket, key }"))
+}
+
+/// `JSON.stringify(value, null, 2)` (the JS client's content format), or
+/// BadInput for what JSON cannot hold: functions, symbols, BigInt, cycles.
+fn to_json(value: &JsValue) -> Result<Json, Error> {
+    let text = JSON::stringify_with_replacer_and_space(value, &JsValue::NULL, &JsValue::from(2))
+        .map_err(|e| {
+            let msg = e
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .unwrap_or_default();
+            bad(format!("value is not JSON: {msg}"))
+        })?;
+    text.as_string()
+        .map(Json::from)
+        .ok_or_else(|| bad("value is not JSON (a function or symbol?)"))
+}
+
+pub fn from_json(text: &Json) -> Result<JsValue, Error> {
+    JSON::parse(text).map_err(|_| Error::bad_response("stored value is not JSON"))
+}
+
+/// `{ accessKeyId, secretAccessKey, sessionToken?, expiration? }`.
+pub fn credentials_from(creds: &JsValue) -> Result<Credentials, Error> {
+    only_known(creds, "credentials", js_api::CREDENTIALS)?;
+    let mut c = Credentials::new(
+        opt_string(creds, "accessKeyId")?
+            .ok_or_else(|| bad("credentials.accessKeyId is required"))?,
+        opt_string(creds, "secretAccessKey")?
+            .ok_or_else(|| bad("credentials.secretAccessKey is required"))?,
+    );
+    if let Some(token) = opt_string(creds, "sessionToken")? {
+        c = c.with_session_token(token);
+    }
+    let exp = get(creds, "expiration");
+    if !exp.is_undefined() && !exp.is_null() {
+        let ms = if let Some(d) = exp.dyn_ref::<js_sys::Date>() {
+            d.get_time()
+        } else if let Some(n) = exp.as_f64() {
+            n
+        } else if let Some(text) = exp.as_string() {
+            js_sys::Date::parse(&text)
+        } else {
+            f64::NAN
+        };
+        if !ms.is_finite() {
+            return Err(bad(
+                "credentials.expiration must be a Date, epoch ms or ISO string",
+            ));
+        }
+        c = c.with_expiration(ms as i64);
+    }
+    Ok(c)
+}
+
+/// Which clients share a durable store's keys: one endpoint, one label.
+fn namespace(endpoint: &str, label: &str) -> String {
+    use crate::core::json::quote;
+    format!("{}{}", quote(endpoint), quote(label))
+}
+
+/// `new MPS3(config)`, read and checked.
+pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
+    only_known(cfg, "config", js_api::CONFIG)?;
+    if !cfg.is_object() {
+        return Err(bad("new MPS3(config) needs a config object"));
+    }
+    let bucket =
+        opt_string(cfg, "defaultBucket")?.ok_or_else(|| bad("config.defaultBucket is required"))?;
+    let mut db = DbConfig::new(&bucket);
+    let manifest = get(cfg, "defaultManifest");
+    if !manifest.is_undefined() {
+        db.default_manifest = to_ref(&manifest, &bucket)?;
+    }
+    db.use_versioning = opt_bool(cfg, "useVersioning")?.unwrap_or(false);
+    if let Some(ms) = opt_number(cfg, "pollFrequency")? {
+        if ms < 10.0 {
+            return Err(bad("pollFrequency must be at least 10 ms"));
+        }
+        db.poll_frequency_ms = ms as u64;
+    }
+    db.autoclean = opt_bool(cfg, "autoclean")?.unwrap_or(true);
+    db.gzip = opt_bool(cfg, "gzip")?.unwrap_or(true);
+    db.adaptive_clock = opt_bool(cfg, "adaptiveClock")?.unwrap_or(true);
+    db.clock_offset = opt_number(cfg, "clockOffset")?.unwrap_or(0.0) as i64;
+    db.minimize_list_calls = opt_bool(cfg, "minimizeListObjectsCalls")?.unwrap_or(true);
+    let retry = get(cfg, "retry");
+    if !retry.is_undefined() {
+        only_known(&retry, "retry", js_api::RETRY)?;
+        // (No float in the message: formatting one costs the .wasm ~16 KB.)
+        let whole = |name: &str, min: u64| -> Result<Option<u64>, Error> {
+            match opt_number(&retry, name)? {
+                Some(n) if n < min as f64 || n % 1.0 != 0.0 => Err(bad(format!(
+                    "retry.{name} must be a whole number of at least {min}"
+                ))),
+                n => Ok(n.map(|n| n as u64)),
+            }
+        };
+        if let Some(n) = whole("attempts", 1)? {
+            db.retry.max_attempts = n.min(u32::MAX as u64) as u32;
+        }
+        if let Some(n) = whole("baseMs", 0)? {
+            db.retry.base_ms = n;
+        }
+        if let Some(n) = whole("capMs", 0)? {
+            db.retry.cap_ms = n;
+        }
+        if let Some(n) = whole("timeoutMs", 0)? {
+            db.retry.timeout_ms = n;
+        }
+    }
+    if let Some(bytes) = opt_number(cfg, "cacheBytes")? {
+        if bytes < 0.0 {
+            return Err(bad("cacheBytes must not be negative"));
+        }
+        db.cache_bytes = bytes as usize;
+    }
+    db.offline_storage = opt_bool(cfg, "offlineStorage")?.unwrap_or(true);
+    if let Some(bytes) = opt_number(cfg, "offlineBytes")? {
+        if bytes < 0.0 {
+            return Err(bad("offlineBytes must not be negative"));
+        }
+        db.offline_bytes = bytes as usize;
+    }
+    db.online = opt_bool(cfg, "online")?.unwrap_or(true);
+    let label = opt_string(cfg, "label")?.unwrap_or_default();
+    let log = get(cfg, "log");
+    let logger = if let Some(f) = log.dyn_ref::<Function>() {
+        Logger::Function(f.clone())
+    } else if log.as_bool() == Some(true) {
+        Logger::Console
+    } else if log.is_undefined() || log.as_bool() == Some(false) {
+        Logger::Off
+    } else {
+        return Err(bad("log must be a boolean or a function"));
+    };
+
+    let s3c = get(cfg, "s3Config");
+    if !s3c.is_object() {
+        return Err(bad("config.s3Config is required"));
+    }
+    only_known(&s3c, "s3Config", js_api::S3_CONFIG)?;
+    let creds = get(&s3c, "credentials");
+    let endpoint = opt_string(&s3c, "endpoint")?;
+    let local = endpoint.as_deref().is_some_and(super::local::is_local);
+    let (credentials, provider) = if local && creds.is_undefined() {
+        // The browser's own bucket checks no signature.
+        (Credentials::new("local", "local"), None)
+    } else if let Some(f) = creds.dyn_ref::<Function>() {
+        (Credentials::new("", ""), Some(f.clone()))
+    } else if creds.is_object() {
+        (credentials_from(&creds)?, None)
+    } else {
+        return Err(bad(
+            "s3Config.credentials is required (an object or a function)",
+        ));
+    };
+    let region = opt_string(&s3c, "region")?.unwrap_or_else(|| "us-east-1".into());
+    if local && db.use_versioning {
+        return Err(bad(
+            "the local bucket has no versioning: useVersioning must be false",
+        ));
+    }
+    let endpoint = if local {
+        Some("local:".to_string())
+    } else {
+        endpoint
+    };
+    db.namespace = namespace(endpoint.as_deref().unwrap_or(&region), &label);
+    let wire_endpoint = if local {
+        Some(super::local::LOCAL_ENDPOINT)
+    } else {
+        endpoint.as_deref()
+    };
+    let mut s3 = S3Config::new(wire_endpoint, &region, credentials)?;
+    // Reads without a preflight (see `S3Config::presign_reads`).
+    s3.presign_reads = !local;
+    if let Some(path_style) = opt_bool(&s3c, "forcePathStyle")? {
+        s3.path_style = path_style;
+    }
+    db.credentials_from_provider = provider.is_some();
+    Ok(ClientConfig {
+        db,
+        s3: S3::new(s3),
+        logger,
+        label,
+        provider,
+        local,
+    })
+}
+
+/// A value as written: `undefined` deletes, anything else must be JSON.
+pub fn written(value: &JsValue) -> Result<Option<Json>, Error> {
+    if value.is_undefined() {
+        Ok(None)
+    } else {
+        to_json(value).map(Some)
+    }
+}
+
+/// `options.await`: `None` leaves the choice to the engine.
+pub fn ack(options: &JsValue) -> Result<Option<Ack>, Error> {
+    match opt_string(options, "await")?.as_deref() {
+        None => Ok(None),
+        Some("remote") => Ok(Some(Ack::Remote)),
+        Some("local") => Ok(Some(Ack::Local)),
+        Some(other) => Err(bad(format!(
+            "await must be \"local\" or \"remote\", not \"{other}\""
+        ))),
+    }
+}
+
+/// `options[field]`: an array of keys, or none.
+pub fn refs(options: &JsValue, field: &str, bucket: &str) -> Result<Vec<Ref>, Error> {
+    let v = get(options, field);
+    if v.is_undefined() {
+        return Ok(vec![]);
+    }
+    let arr = v
+        .dyn_ref::<Array>()
+        .ok_or_else(|| bad(format!("{field} must be an array")))?;
+    // A loop, not `collect::<Result<..>>` (an adapter of its own).
+    let mut refs = Vec::new();
+    for m in arr.iter() {
+        refs.push(to_ref(&m, bucket)?);
+    }
+    Ok(refs)
+}
+
+/// `options.manifest`: a key, or none.
+pub fn manifest(options: &JsValue, bucket: &str) -> Result<Option<Ref>, Error> {
+    let v = get(options, "manifest");
+    if v.is_undefined() {
+        Ok(None)
+    } else {
+        to_ref(&v, bucket).map(Some)
+    }
+}
+
+/// The pairs of `putAll`'s argument: a `Map` or a plain object.
+pub fn entries(entries: &JsValue) -> Result<Vec<(JsValue, JsValue)>, Error> {
+    if let Some(map) = entries.dyn_ref::<js_sys::Map>() {
+        let mut v = Vec::new();
+        map.for_each(&mut |value, key| v.push((key, value)));
+        Ok(v)
+    } else if entries.is_object() {
+        Ok(Object::entries(entries.unchecked_ref::<Object>())
+            .iter()
+            .map(|kv| {
+                let kv: Array = kv.unchecked_into();
+                (kv.get(0), kv.get(1))
+            })
+            .collect())
+    } else {
+        Err(bad("putAll takes a Map or an object"))
+    }
+}

@@ -1,0 +1,39 @@
+//! Structured log events for the application: `{ type, label, ... }` to
+//! nowhere, the console, or the function given as `config.log`.
+
+use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::JsValue;
+
+/// Where structured log events go.
+#[derive(Clone)]
+pub enum Logger {
+    Off,
+    Console,
+    Function(Function),
+}
+
+impl Logger {
+    pub fn emit(&self, event: &Object) {
+        match self {
+            Logger::Off => {}
+            Logger::Console => web_sys::console::log_1(event),
+            Logger::Function(f) => {
+                let _ = f.call1(&JsValue::NULL, event);
+            }
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !matches!(self, Logger::Off)
+    }
+}
+
+/// Builds a log event `{ type, ...fields }`.
+pub fn event(kind: &str, fields: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    let _ = Reflect::set(&o, &"type".into(), &kind.into());
+    for (k, v) in fields {
+        let _ = Reflect::set(&o, &(*k).into(), v);
+    }
+    o
+}
