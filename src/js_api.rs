@@ -4,7 +4,7 @@
 //! exactly these lists; the browser binding (`web::convert`) refuses any
 //! option not listed here, and `web::class` publishes the declarations.
 
-use crate::core::error::ErrorKind;
+use crate::engine::error::ErrorKind;
 
 /// `new MPS3(config)`.
 pub const CONFIG: &[&str] = &[

@@ -1,8 +1,10 @@
 //! MPS3: a vendorless, multiplayer, offline-first key-value database that
 //! lives in any S3-compatible bucket and runs in the browser.
 //!
-//! [`core`] decides (signing, requests, parsing, the manifest log); `web`
-//! (wasm32 only) carries out what the core asks through `fetch`.
+//! [`engine`] decides (signing, requests, parsing, the manifest log, the
+//! database and its background work); `web` (wasm32 only) binds it to
+//! JavaScript and carries out what it asks through `fetch`, IndexedDB and
+//! the other browser APIs.
 //!
 //! The crate needs only `core` and `alloc`: the release .wasm is built
 //! without the `std` feature and is `no_std` (see Cargo.toml, `[features]`).
@@ -12,7 +14,7 @@
 
 extern crate alloc;
 
-pub mod core;
+pub mod engine;
 pub mod js_api;
 mod prelude;
 
@@ -30,6 +32,6 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 /// caller sees the same `RuntimeError: unreachable`.
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
-fn panic(_: &::core::panic::PanicInfo) -> ! {
-    ::core::arch::wasm32::unreachable()
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
 }

@@ -13,9 +13,9 @@ use std::rc::Rc;
 
 use common::{sleep, to_json};
 use js_sys::{Reflect, JSON};
-use mps3::core::credentials::Credentials;
-use mps3::core::error::ErrorKind;
-use mps3::core::s3::{GetOptions, GetResult, ListParams, PutMode, PutOptions, S3Config, S3};
+use mps3::engine::credentials::Credentials;
+use mps3::engine::error::ErrorKind;
+use mps3::engine::s3::{GetOptions, GetResult, ListParams, PutMode, PutOptions, S3Config, S3};
 use mps3::web::class::MPS3;
 use mps3::web::s3::S3Client;
 use serde_json::{json, Value};

@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use common::*;
 use js_sys::{Array, Function, Map, Reflect};
-use mps3::core::manifest::{parse_entry_key, EntryBody};
-use mps3::core::s3::{GetOptions, GetResult, ListParams, PutOptions};
+use mps3::engine::manifest::{parse_entry_key, EntryBody};
+use mps3::engine::s3::{GetOptions, GetResult, ListParams, PutOptions};
 use mps3::web::class::MPS3;
 use serde_json::json;
 use wasm_bindgen::prelude::*;

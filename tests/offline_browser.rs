@@ -149,7 +149,7 @@ async fn log_entry_count(bucket: &str) -> usize {
     client()
         .list_all(
             bucket,
-            mps3::core::s3::ListParams {
+            mps3::engine::s3::ListParams {
                 prefix: Some("manifest.json@".into()),
                 ..Default::default()
             },
@@ -389,7 +389,7 @@ async fn run_js(body: &str) -> JsValue {
 
 #[wasm_bindgen_test]
 async fn the_store_upgrades_an_earlier_releases_database_and_keeps_its_rows() {
-    use mps3::core::io::Table;
+    use mps3::engine::io::Table;
     use mps3::web::store::IdbStore;
     // The layout releases before the content bound made (rexie's: version
     // 1, four tables, out-of-line string keys), with a queued write in it.

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use mps3::core::error::ErrorKind;
-use mps3::core::s3::{CorsRule, GetOptions, GetResult, ListParams, PutMode, PutOptions};
+use mps3::engine::error::ErrorKind;
+use mps3::engine::s3::{CorsRule, GetOptions, GetResult, ListParams, PutMode, PutOptions};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -26,7 +26,7 @@ async fn new_bucket(prefix: &str) -> (mps3::web::s3::S3Client, String) {
     (c, b)
 }
 
-fn found(r: GetResult) -> mps3::core::s3::Object {
+fn found(r: GetResult) -> mps3::engine::s3::Object {
     match r {
         GetResult::Found(o) => o,
         GetResult::NotModified(_) => panic!("expected the object, got 304"),
@@ -336,14 +336,14 @@ async fn virtual_hosted_addressing_works_too() {
     let (_, b) = new_bucket("vhost").await;
     let tb = testbed();
     let endpoint = tb.endpoint.replace("127.0.0.1", "localhost");
-    let mut config = mps3::core::s3::S3Config::new(
+    let mut config = mps3::engine::s3::S3Config::new(
         Some(&endpoint),
         tb.region,
-        mps3::core::credentials::Credentials::new(tb.access_key, tb.secret),
+        mps3::engine::credentials::Credentials::new(tb.access_key, tb.secret),
     )
     .unwrap();
     config.path_style = false;
-    let c = mps3::web::s3::S3Client::new(mps3::core::s3::S3::new(config));
+    let c = mps3::web::s3::S3Client::new(mps3::engine::s3::S3::new(config));
     let key = "dir/a b+c";
     let put = c.put_object(&b, key, b"v".to_vec(), &json()).await.unwrap();
     assert!(put.etag.is_some());

@@ -1,12 +1,12 @@
 //! The `MPS3` class: each method converts its arguments (`convert`),
 //! makes one engine call and converts the answer or the error (`errors`).
 //! It decides nothing: acknowledgement, background commits, takeovers and
-//! polling are the engine's (`core::db`).
+//! polling are the engine's (`engine::db`).
 
 use crate::prelude::*;
 
-use ::core::cell::RefCell;
 use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use js_sys::{Function, Map, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -15,16 +15,16 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{self, bad, only_known};
 use super::errors::to_js_error;
 use super::io::WebIo;
-use crate::core::db::{Change, Db, Event};
-use crate::core::error::Error;
-use crate::core::manifest::Ref;
+use crate::engine::db::{Change, Db, Event};
+use crate::engine::error::Error;
+use crate::engine::manifest::Ref;
 use crate::js_api;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = js_api::TYPESCRIPT;
 
 /// An API call's work, boxed: one `future_to_promise` serves them all.
-type Task = ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<JsValue, Error>>>>;
+type Task = core::pin::Pin<Box<dyn core::future::Future<Output = Result<JsValue, Error>>>>;
 
 fn promise(prepared: Result<Task, Error>) -> Promise {
     match prepared {
@@ -35,13 +35,13 @@ fn promise(prepared: Result<Task, Error>) -> Promise {
 
 fn run<F>(prepared: Result<F, Error>) -> Promise
 where
-    F: ::core::future::Future<Output = Result<JsValue, Error>> + 'static,
+    F: core::future::Future<Output = Result<JsValue, Error>> + 'static,
 {
     promise(prepared.map(|f| Box::pin(f) as Task))
 }
 
 /// A stored value as JavaScript reads it (`undefined` when absent).
-fn value(v: Option<&crate::core::db::Json>) -> Result<JsValue, Error> {
+fn value(v: Option<&crate::engine::db::JsonText>) -> Result<JsValue, Error> {
     Ok(v.map(convert::from_json)
         .transpose()?
         .unwrap_or(JsValue::UNDEFINED))

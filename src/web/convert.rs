@@ -10,11 +10,11 @@ use js_sys::{Array, Function, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
 use super::log::Logger;
-use crate::core::credentials::Credentials;
-use crate::core::db::{Ack, DbConfig, Json};
-use crate::core::error::Error;
-use crate::core::manifest::Ref;
-use crate::core::s3::{S3Config, S3};
+use crate::engine::credentials::Credentials;
+use crate::engine::db::{Ack, DbConfig, JsonText};
+use crate::engine::error::Error;
+use crate::engine::manifest::Ref;
+use crate::engine::s3::{S3Config, S3};
 use crate::js_api;
 
 /// What `new MPS3(config)` configures: the engine, its S3 client, and
@@ -102,7 +102,7 @@ pub fn to_ref(v: &JsValue, bucket: &str) -> Result<Ref, Error> {
 
 /// `JSON.stringify(value, null, 2)` (the JS client's content format), or
 /// BadInput for what JSON cannot hold: functions, symbols, BigInt, cycles.
-fn to_json(value: &JsValue) -> Result<Json, Error> {
+fn to_json(value: &JsValue) -> Result<JsonText, Error> {
     let text = JSON::stringify_with_replacer_and_space(value, &JsValue::NULL, &JsValue::from(2))
         .map_err(|e| {
             let msg = e
@@ -112,11 +112,11 @@ fn to_json(value: &JsValue) -> Result<Json, Error> {
             bad(format!("value is not JSON: {msg}"))
         })?;
     text.as_string()
-        .map(Json::from)
+        .map(JsonText::from)
         .ok_or_else(|| bad("value is not JSON (a function or symbol?)"))
 }
 
-pub fn from_json(text: &Json) -> Result<JsValue, Error> {
+pub fn from_json(text: &JsonText) -> Result<JsValue, Error> {
     JSON::parse(text).map_err(|_| Error::bad_response("stored value is not JSON"))
 }
 
@@ -155,7 +155,7 @@ pub fn credentials_from(creds: &JsValue) -> Result<Credentials, Error> {
 
 /// Which clients share a durable store's keys: one endpoint, one label.
 fn namespace(endpoint: &str, label: &str) -> String {
-    use crate::core::json::quote;
+    use crate::engine::json::quote;
     format!("{}{}", quote(endpoint), quote(label))
 }
 
@@ -290,7 +290,7 @@ pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
 }
 
 /// A value as written: `undefined` deletes, anything else must be JSON.
-pub fn written(value: &JsValue) -> Result<Option<Json>, Error> {
+pub fn written(value: &JsValue) -> Result<Option<JsonText>, Error> {
     if value.is_undefined() {
         Ok(None)
     } else {

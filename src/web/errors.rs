@@ -8,7 +8,7 @@ use crate::prelude::*;
 
 use wasm_bindgen::prelude::*;
 
-use crate::core::error::Error;
+use crate::engine::error::Error;
 
 #[wasm_bindgen(inline_js = "
 export class MPS3Error extends Error {

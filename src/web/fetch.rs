@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, Request, RequestCache, RequestInit, RequestMode, Response};
 
-use crate::core::error::{Error, Result};
-use crate::core::http::{HttpRequest, HttpResponse, Method, EXPOSED_HEADERS};
+use crate::engine::error::{Error, Result};
+use crate::engine::http::{HttpRequest, HttpResponse, Method, EXPOSED_HEADERS};
 
 #[wasm_bindgen]
 extern "C" {

@@ -5,17 +5,17 @@
 
 use crate::prelude::*;
 
-use ::core::cell::{Cell, RefCell};
 use alloc::rc::Rc;
+use core::cell::{Cell, RefCell};
 
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
-use crate::core::credentials::Credentials;
-use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::http::{HttpRequest, HttpResponse};
-use crate::core::io::{Io, LockWait, Table, Task};
-use crate::core::time::EpochMillis;
+use crate::engine::credentials::Credentials;
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::http::{HttpRequest, HttpResponse};
+use crate::engine::io::{Io, LockWait, Table, Task};
+use crate::engine::time::EpochMillis;
 
 use super::locks::WebLock;
 use super::log::{event, Logger};

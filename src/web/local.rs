@@ -2,18 +2,18 @@
 //! mps3 names it): S3 requests answered from IndexedDB, same protocol, no
 //! server. Each request runs under a Web Lock shared by the origin's tabs
 //! (conditional writes stay atomic across them): the objects it touches
-//! are loaded into the core's S3 model, the request is applied there, and
-//! what changed is stored back.
+//! are loaded into the engine's in-memory S3 (`s3::in_memory`), the
+//! request is applied there, and what changed is stored back.
 
 use crate::prelude::*;
 
 use alloc::rc::Rc;
 
-use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::http::{HttpRequest, HttpResponse, Method};
-use crate::core::io::Table;
-use crate::core::s3::model::{Access, S3Model};
-use crate::core::time::EpochMillis;
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::http::{HttpRequest, HttpResponse, Method};
+use crate::engine::io::Table;
+use crate::engine::s3::in_memory::{Access, InMemoryS3};
+use crate::engine::time::EpochMillis;
 
 use super::store::IdbStore;
 
@@ -35,7 +35,7 @@ impl LocalBucket {
     }
 
     pub async fn send(&self, req: &HttpRequest, now: EpochMillis) -> Result<HttpResponse> {
-        let Some(access) = S3Model::access(req) else {
+        let Some(access) = InMemoryS3::access(req) else {
             return Err(Error::bad_input("not a request the local bucket serves"));
         };
         let _lock = super::locks::lock("mps3 local bucket", true).await;
@@ -60,7 +60,7 @@ impl LocalBucket {
             }
         };
         // Whole-millisecond `LastModified`: no precision is lost here.
-        let mut model = S3Model::new(1);
+        let mut model = InMemoryS3::new(1);
         model.create_bucket(bucket, false);
         for (k, text) in rows {
             if !model.import(bucket, &k[base.len()..], &text) {

@@ -4,8 +4,8 @@
 //! locks of a tab that closes or crashes, which is what lets another tab
 //! take over its queued writes.
 
-use ::core::cell::RefCell;
 use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;

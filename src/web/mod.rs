@@ -19,6 +19,6 @@ pub mod timer;
 /// Runs `task` on its own, boxed: one `spawn_local` serves every caller
 /// (the engine's background tasks, the event delivery in `io`, the
 /// channel's messages in `class`).
-pub(crate) fn spawn(task: ::core::pin::Pin<Box<dyn ::core::future::Future<Output = ()>>>) {
+pub(crate) fn spawn(task: core::pin::Pin<Box<dyn core::future::Future<Output = ()>>>) {
     wasm_bindgen_futures::spawn_local(task);
 }

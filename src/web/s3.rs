@@ -4,13 +4,13 @@
 
 use crate::prelude::*;
 
-use crate::core::error::Result;
-use crate::core::http::HttpRequest;
-use crate::core::s3::{
+use crate::engine::error::Result;
+use crate::engine::http::HttpRequest;
+use crate::engine::s3::{
     parse_delete, parse_get, parse_head, parse_list, parse_ok, parse_put, CorsRule, DeleteResult,
     GetOptions, GetResult, ListAll, ListEntry, ListParams, ObjectMeta, PutOptions, S3,
 };
-use crate::core::time::EpochMillis;
+use crate::engine::time::EpochMillis;
 
 use super::fetch::send;
 
@@ -37,7 +37,7 @@ impl S3Client {
         now(self.clock_offset)
     }
 
-    async fn exec(&self, req: Result<HttpRequest>) -> Result<crate::core::http::HttpResponse> {
+    async fn exec(&self, req: Result<HttpRequest>) -> Result<crate::engine::http::HttpResponse> {
         send(&req?, None).await
     }
 

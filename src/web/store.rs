@@ -16,7 +16,7 @@
 
 use crate::prelude::*;
 
-use ::core::cell::RefCell;
+use core::cell::RefCell;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::{closure::Closure, prelude::wasm_bindgen, JsCast, JsValue};
@@ -26,8 +26,8 @@ use web_sys::{
     IdbTransaction,
 };
 
-use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::io::Table;
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::io::Table;
 
 #[wasm_bindgen]
 extern "C" {
@@ -41,7 +41,7 @@ extern "C" {
         store: &str,
         mode: &str,
         options: &JsValue,
-    ) -> ::core::result::Result<IdbTransaction, JsValue>;
+    ) -> core::result::Result<IdbTransaction, JsValue>;
 }
 
 const DB_NAME: &str = "mps3";
@@ -227,7 +227,7 @@ impl IdbStore {
 }
 
 /// Starts opening the database: the request and a promise of its outcome.
-fn open() -> ::core::result::Result<(IdbOpenDbRequest, Promise), JsValue> {
+fn open() -> core::result::Result<(IdbOpenDbRequest, Promise), JsValue> {
     let factory: IdbFactory =
         js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())?.dyn_into()?;
     let request = factory.open_with_u32(DB_NAME, DB_VERSION)?;

@@ -7,9 +7,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Reflect, JSON};
-use mps3::core::credentials::Credentials;
-use mps3::core::http::{HttpRequest, Method};
-use mps3::core::s3::{S3Config, S3};
+use mps3::engine::credentials::Credentials;
+use mps3::engine::http::{HttpRequest, Method};
+use mps3::engine::s3::{S3Config, S3};
 use mps3::web::fetch::send;
 use mps3::web::s3::S3Client;
 use serde_json::json;
@@ -105,7 +105,7 @@ pub async fn objects(bucket: &str, prefix: &str) -> Vec<serde_json::Value> {
         Method::Get,
         &format!(
             "/objects?bucket={bucket}&prefix={}",
-            mps3::core::encode::uri_encode(prefix, false)
+            mps3::engine::encode::uri_encode(prefix, false)
         ),
         "",
     )

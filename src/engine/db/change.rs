@@ -1,0 +1,101 @@
+//! Keys and the content already in the bucket: `import` makes an object
+//! another tool wrote a key's value, `forget` takes a key out of the
+//! manifest and leaves its objects, `move` gives a value another key in
+//! one entry. They are the original mps3's issue "import / forget and move
+//! keys", and each is a write of protocol v1 as it is: readers, the JS
+//! client's included, see an ordinary entry.
+
+use crate::prelude::*;
+
+use super::{Batch, Db, JsonText, Pending};
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::io::Io;
+use crate::engine::manifest::Ref;
+use crate::engine::s3::{parse_get, GetOptions, GetResult};
+
+/// What a write asks for.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// New values, `None` deleting (put, putAll, delete).
+    Values(Batch),
+    /// The object stored under the key itself becomes the key's value.
+    Import(Ref),
+    /// The key leaves the manifest; no object is touched.
+    Forget(Ref),
+    /// The first key's value moves to the second, in one entry.
+    Move(Ref, Ref),
+}
+
+/// A batch to enqueue, and the versions of its values when they are
+/// already in the bucket (see [`Db::enqueue`]).
+type Prepared = (Batch, Option<Vec<Option<String>>>);
+
+impl<I: Io> Db<I> {
+    /// Accepts a write of any kind (see [`Db::enqueue`]). An import reads
+    /// its object first and a move its key's value, so an import needs the
+    /// bucket at the call, and a move the manifest's state.
+    pub(super) async fn accept(
+        &self,
+        change: Change,
+        manifests: &[Ref],
+    ) -> Result<Pending<I::Lock>> {
+        let (batch, in_place) = match change {
+            Change::Values(batch) => (batch, None),
+            Change::Import(key) => self.import(key).await?,
+            // A delete that places no delete marker (which only versioned
+            // buckets get), so the objects are as they were.
+            Change::Forget(key) => (vec![(key, None)], Some(vec![None])),
+            Change::Move(from, to) => {
+                if from == to {
+                    return Err(Error::bad_input("move needs two different keys"));
+                }
+                let value = self.get(&from, manifests.first()).await?.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!("{} has no value to move", from.url()),
+                    )
+                })?;
+                (vec![(to, Some(value)), (from, None)], None)
+            }
+        };
+        self.enqueue(batch, manifests, in_place).await
+    }
+
+    /// The object under `key` itself, which must hold JSON, as `key`'s
+    /// value. In a versioned bucket the entry names the object's current
+    /// version and nothing is uploaded: the import is the manifest update
+    /// alone. Otherwise content lives under `<key>@<uuid>`, so a copy of
+    /// the bytes goes up there; the object stays as it is either way.
+    async fn import(&self, key: Ref) -> Result<Prepared> {
+        self.ready().await;
+        self.check_live()?;
+        Self::check_ref(&key)?;
+        let got = self
+            .call(
+                |s3, now| s3.get_object(&key.bucket, &key.key, &GetOptions::default(), now),
+                parse_get,
+            )
+            .await?;
+        let GetResult::Found(obj) = got else {
+            return Err(Error::bad_response("unconditional GET answered 304"));
+        };
+        let url = key.url();
+        let value: JsonText = match String::from_utf8(obj.body) {
+            Ok(text) if crate::engine::json::parse(text.as_bytes()).is_ok() => text.into(),
+            _ => {
+                return Err(Error::bad_input(format!(
+                    "{url} does not hold JSON: only JSON values can be imported"
+                )))
+            }
+        };
+        if !self.cfg.use_versioning {
+            return Ok((vec![(key, Some(value))], None));
+        }
+        let version = obj
+            .meta
+            .version_id
+            .ok_or_else(|| super::write::no_version_id(&key.bucket))?;
+        self.keep_content(&url, &version, value.clone()).await;
+        Ok((vec![(key, Some(value))], Some(vec![Some(version)])))
+    }
+}

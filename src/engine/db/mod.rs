@@ -1,0 +1,462 @@
+//! The database engine: put/get/delete/putAll/getAll/subscribe over the
+//! manifest log, for one client.
+//!
+//! Reads resolve the log (protocol v1) behind a change-marker check: an
+//! idle poll is one GET answered 304. Writes are queued in the durable
+//! store first (`offline`, `queue`), then upload content, check the log is
+//! fresh, PUT one entry per manifest under a key made just before its PUT,
+//! rewrite it if it landed too late, then touch the marker. Local writes
+//! mask their keys until their entry is seen. Every request is retried on
+//! transient failure, and every answer's `Date` corrects the clock.
+//! Offline, reads answer from what is stored and writes wait in the queue.
+//!
+//! Single-threaded (browser tasks, or the simulation's executor); state is
+//! borrowed only between awaits, never across one.
+
+use crate::prelude::*;
+
+mod background;
+mod change;
+mod offline;
+mod queue;
+mod state;
+mod stored_lru;
+mod sync;
+mod write;
+
+use core::cell::{Cell, RefCell};
+
+pub use background::{Ack, Committer};
+pub use change::Change;
+pub use offline::Pending;
+pub use queue::QueuedWrite;
+pub use state::{Event, JsonText};
+use state::{ManifestState, Subscriber};
+use sync::Freshness;
+
+use crate::engine::clock_sync::ClockSync;
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::io::Io;
+use crate::engine::lean::lru::Lru;
+use crate::engine::lock::{FifoLock, Guard};
+use crate::engine::manifest::Ref;
+use crate::engine::retry::RetryPolicy;
+use crate::engine::rng::Rng;
+use crate::engine::s3::{validate_bucket, validate_key, S3};
+
+/// How a client behaves (the JS config, minus what only the edges use).
+#[derive(Clone, Debug)]
+pub struct DbConfig {
+    pub default_manifest: Ref,
+    pub use_versioning: bool,
+    pub poll_frequency_ms: u64,
+    pub autoclean: bool,
+    /// Upload values and log entries of `GZIP_MIN_BYTES` or more gzipped,
+    /// where the edge can compress (`Io::gzip`).
+    pub gzip: bool,
+    /// Trust a change marker the log is settled at instead of listing the
+    /// log (polls and writes; see docs/protocol.md, "Claims").
+    pub minimize_list_calls: bool,
+    pub clock_offset: i64,
+    pub adaptive_clock: bool,
+    pub retry: RetryPolicy,
+    /// No credentials were configured, only a provider: ask it first.
+    pub credentials_from_provider: bool,
+    /// Memory for cached content (values never change, so reading one
+    /// again costs nothing while it is cached).
+    pub cache_bytes: usize,
+    /// Keep state, content and the write queue in the durable store.
+    pub offline_storage: bool,
+    /// Bytes of content kept in the durable store, least recently used
+    /// out (queued writes and the state are not counted, never evicted).
+    pub offline_bytes: usize,
+    /// Prefix of this client's keys in the durable store: clients with the
+    /// same namespace (tabs with one label and endpoint) share a queue.
+    pub namespace: String,
+    /// Whether the client starts online.
+    pub online: bool,
+}
+
+impl DbConfig {
+    pub fn new(default_bucket: &str) -> DbConfig {
+        DbConfig {
+            default_manifest: Ref::new(default_bucket, "manifest.json"),
+            use_versioning: false,
+            poll_frequency_ms: 1000,
+            autoclean: true,
+            gzip: true,
+            minimize_list_calls: true,
+            clock_offset: 0,
+            adaptive_clock: true,
+            retry: RetryPolicy::default(),
+            credentials_from_provider: false,
+            cache_bytes: 4 << 20,
+            offline_storage: true,
+            offline_bytes: 64 << 20,
+            namespace: String::new(),
+            online: true,
+        }
+    }
+}
+
+/// Servers may report `LastModified` and `Date` in whole seconds (moto,
+/// some S3-compatibles): every time read from them is this uncertain.
+pub const LAST_MODIFIED_PRECISION_MS: i64 = 1_000;
+
+/// The state of manifest `m`, if known.
+fn state_of<'a>(manifests: &'a [(Ref, ManifestState)], m: &Ref) -> Option<&'a ManifestState> {
+    manifests.iter().find(|(r, _)| r == m).map(|(_, s)| s)
+}
+
+struct Inner {
+    rng: Rng,
+    clock: ClockSync,
+    /// Few per client: a list, not a map (less code in the .wasm).
+    manifests: Vec<(Ref, ManifestState)>,
+    /// Immutable content by (url, version), bounded by `cache_bytes`.
+    content: Lru<(String, String)>,
+    subs: Vec<Subscriber>,
+    next_id: u64,
+    events: Vec<Event>,
+    /// `Some(false)` once the durable store failed (reported once; from
+    /// then on the client works from memory).
+    durable: Option<bool>,
+    /// The last write sequence number given out (see `db::queue`).
+    last_seq: u64,
+    /// Writes another client of this namespace (a tab) has queued: their
+    /// store key → the write id of their masks here.
+    foreign: Vec<(String, u64)>,
+    /// Ends this client's queue keys (unique among tabs).
+    tag: String,
+    /// The durable store's content by last use, loaded at first use.
+    stored: Option<stored_lru::StoredLru>,
+    /// Other tabs' writes whose locks a task waits on (their queue keys).
+    watching: Vec<String>,
+    /// Whether the poller was started (with the first subscription).
+    polling: bool,
+}
+
+pub struct Db<I: Io> {
+    io: I,
+    /// Replaced credentials and all when a provider refreshes them.
+    s3: RefCell<S3>,
+    /// Credentials must come from the provider before the first request.
+    needs_credentials: Cell<bool>,
+    cfg: DbConfig,
+    inner: RefCell<Inner>,
+    shutdown: Cell<bool>,
+    online: Cell<bool>,
+    /// Every call waits on this until [`Db::restore`] loaded the durable
+    /// state: it holds the gate's first turn.
+    gate: FifoLock,
+    booting: RefCell<Option<Guard>>,
+    /// Entries written without a listing (the simulation reports them, so
+    /// that it visibly covers that path).
+    #[cfg(test)]
+    pub(crate) unlisted_entries: Cell<u32>,
+}
+
+/// A batch of writes: key → JSON text, or `None` to delete.
+pub type Batch = Vec<(Ref, Option<JsonText>)>;
+
+impl<I: Io> Db<I> {
+    pub fn new(io: I, s3: S3, cfg: DbConfig, seed: u64) -> Result<Db<I>> {
+        validate_bucket(&cfg.default_manifest.bucket)?;
+        validate_key(&cfg.default_manifest.key)?;
+        let mut rng = Rng::new(seed);
+        let tag = format!("-{}", &rng.uuid_v4()[..8]);
+        let gate = FifoLock::new();
+        let booting = RefCell::new(gate.try_lock());
+        Ok(Db {
+            io,
+            needs_credentials: Cell::new(cfg.credentials_from_provider),
+            s3: RefCell::new(s3),
+            inner: RefCell::new(Inner {
+                rng,
+                clock: ClockSync::new(cfg.clock_offset, cfg.adaptive_clock),
+                manifests: Vec::new(),
+                content: Lru::new(cfg.cache_bytes),
+                subs: Vec::new(),
+                next_id: 1,
+                events: Vec::new(),
+                durable: cfg.offline_storage.then_some(true),
+                last_seq: 0,
+                foreign: Vec::new(),
+                tag,
+                stored: None,
+                watching: Vec::new(),
+                polling: false,
+            }),
+            online: Cell::new(cfg.online),
+            cfg,
+            #[cfg(test)]
+            unlisted_entries: Cell::new(0),
+            shutdown: Cell::new(false),
+            gate,
+            booting,
+        })
+    }
+
+    pub fn config(&self) -> &DbConfig {
+        &self.cfg
+    }
+
+    pub fn io(&self) -> &I {
+        &self.io
+    }
+
+    /// The corrected clock offset now in use (ms).
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.borrow().clock.offset
+    }
+
+    /// The time the engine believes the server has.
+    pub fn server_now(&self) -> i64 {
+        self.inner.borrow().clock.now(self.io.now())
+    }
+
+    fn with_manifest<T>(&self, m: &Ref, f: impl FnOnce(&mut ManifestState) -> T) -> T {
+        let mut inner = self.inner.borrow_mut();
+        let i = Self::manifest_index(&mut inner, m);
+        f(&mut inner.manifests[i].1)
+    }
+
+    /// The index of `m`'s state, created on first use. Not generic, and
+    /// kept out of line: `with_manifest` has some fifty callers, and a copy
+    /// of this in each cost kilobytes of .wasm.
+    #[inline(never)]
+    fn manifest_index(inner: &mut Inner, m: &Ref) -> usize {
+        match inner.manifests.iter().position(|(r, _)| r == m) {
+            Some(i) => i,
+            None => {
+                let session = inner.rng.session_id();
+                inner
+                    .manifests
+                    .push((m.clone(), ManifestState::new(session)));
+                inner.manifests.len() - 1
+            }
+        }
+    }
+
+    fn check_ref(r: &Ref) -> Result<()> {
+        validate_bucket(&r.bucket)?;
+        validate_key(&r.key)
+    }
+
+    fn check_live(&self) -> Result<()> {
+        if self.shutdown.get() {
+            Err(Error::new(ErrorKind::Shutdown, "the client was shut down"))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn check_online(&self) -> Result<()> {
+        if self.online.get() {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Offline, "the client is offline"))
+        }
+    }
+
+    /// The value of `key` through `manifest`: a local write if one is
+    /// pending, else the freshly resolved state. `None`: absent.
+    pub async fn get(&self, key: &Ref, manifest: Option<&Ref>) -> Result<Option<JsonText>> {
+        Ok(self
+            .get_all(core::slice::from_ref(key), manifest)
+            .await?
+            .pop()
+            .expect("one key, one value"))
+    }
+
+    /// Values of `keys` from one resolution of the manifest: a consistent
+    /// snapshot (plus this client's pending writes).
+    pub async fn get_all(
+        &self,
+        keys: &[Ref],
+        manifest: Option<&Ref>,
+    ) -> Result<Vec<Option<JsonText>>> {
+        self.ready().await;
+        self.check_live()?;
+        for k in keys {
+            Self::check_ref(k)?;
+        }
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        Self::check_ref(&m)?;
+        // Keys all written locally and pending read as written, at once.
+        let all_masked = self.with_manifest(&m, |s| keys.iter().all(|k| s.pending(&k.url())));
+        // The first read after a reload answers from the stored state at
+        // once (later reads and the poller bring it up to date); offline,
+        // every read does, and a key not stored is `Offline`.
+        let (cached, resolved) = self.with_manifest(&m, |s| {
+            (core::mem::take(&mut s.restored), s.resolution.is_some())
+        });
+        let answer_from_store = cached && resolved;
+        if !all_masked && !answer_from_store {
+            if self.online.get() {
+                self.locked_sync(&m, Freshness::Read).await?;
+            } else if !resolved {
+                return Err(Error::new(
+                    ErrorKind::Offline,
+                    "offline, and this manifest is not stored locally",
+                ));
+            }
+        }
+        let snapshot: Vec<(String, Option<String>, Option<Option<JsonText>>)> =
+            self.with_manifest(&m, |s| {
+                keys.iter()
+                    .map(|k| {
+                        let url = k.url();
+                        let (version, masked) = s.effective(&url);
+                        (url, version, masked)
+                    })
+                    .collect()
+            });
+        let mut out = Vec::with_capacity(keys.len());
+        for (url, version, masked) in snapshot {
+            out.push(match (masked, version) {
+                (Some(value), _) => value,
+                (None, None) => None,
+                (None, Some(v)) => Some(self.content(&url, &v).await?),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether requests are made. Offline, reads answer from what is
+    /// stored, writes queue up, and requests in flight fail (the edge
+    /// aborts them) without retries.
+    pub fn set_online(&self, online: bool) {
+        self.online.set(online);
+        self.io.online_changed(online);
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.online.get()
+    }
+
+    /// Writes (this client's, and other tabs' it knows of) not yet seen
+    /// committed.
+    pub fn pending_writes(&self) -> usize {
+        let inner = self.inner.borrow();
+        let mut ids: Vec<u64> = Vec::new();
+        for m in inner.manifests.iter().flat_map(|(_, s)| s.masks.iter()) {
+            if m.entry.is_none() && !ids.contains(&m.write_id) {
+                ids.push(m.write_id);
+            }
+        }
+        ids.len()
+    }
+
+    /// Waits until [`Db::restore`] is done.
+    async fn ready(&self) {
+        drop(self.gate.lock().await);
+    }
+
+    /// Registers a subscriber of `key` through `manifest` (see
+    /// [`Db::subscribe`], which also delivers its values).
+    fn register(&self, key: &Ref, manifest: Option<&Ref>) -> Result<u64> {
+        // (Not gated: registering is synchronous; its first value comes
+        // from `refresh`, which waits for the restore.)
+        self.check_live()?;
+        Self::check_ref(key)?;
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        Self::check_ref(&m)?;
+        self.with_manifest(&m, |_| ());
+        let mut inner = self.inner.borrow_mut();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.subs.push(Subscriber {
+            id,
+            manifest: m,
+            url: key.url(),
+            last: None,
+        });
+        Ok(id)
+    }
+
+    pub fn unsubscribe(&self, id: u64) {
+        self.inner.borrow_mut().subs.retain(|s| s.id != id);
+    }
+
+    /// Events queued for delivery, oldest first.
+    pub fn take_events(&self) -> Vec<Event> {
+        core::mem::take(&mut self.inner.borrow_mut().events)
+    }
+
+    fn push_events(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        self.inner.borrow_mut().events.extend(events);
+        self.io.events_ready();
+    }
+
+    pub fn shutdown(&self) {
+        self.shutdown.set(true);
+    }
+
+    pub fn is_shutdown(&self) -> bool {
+        self.shutdown.get()
+    }
+
+    /// Manifests someone subscribes to: what the poller watches.
+    fn watched(&self) -> Vec<Ref> {
+        let inner = self.inner.borrow();
+        let mut v: Vec<Ref> = Vec::new();
+        for s in &inner.subs {
+            if !v.contains(&s.manifest) {
+                v.push(s.manifest.clone());
+            }
+        }
+        v
+    }
+
+    /// One round of polling: resolve each watched manifest (one 304 when
+    /// nothing changed), clean up, and notify. Errors go to the manifest's
+    /// subscribers; polling carries on.
+    pub async fn poll_once(&self) {
+        self.ready().await;
+        if !self.online.get() {
+            return;
+        }
+        for m in self.watched() {
+            match self.locked_sync(&m, Freshness::Poll).await {
+                Ok(()) => {
+                    if self.cfg.autoclean {
+                        self.autoclean(&m).await;
+                    }
+                    self.notify(&m).await;
+                }
+                // Went offline meanwhile: not news for subscribers.
+                Err(error) if error.kind == ErrorKind::Offline || !self.online.get() => {}
+                Err(error) => {
+                    let events = self
+                        .inner
+                        .borrow()
+                        .subs
+                        .iter()
+                        .filter(|s| s.manifest == m)
+                        .map(|s| Event::Error {
+                            sub: s.id,
+                            error: error.clone(),
+                        })
+                        .collect();
+                    self.push_events(events);
+                }
+            }
+        }
+    }
+
+    /// Polls every `poll_frequency_ms` until shut down. Subscribers get
+    /// their first value right away.
+    pub async fn run_poller(&self) {
+        while !self.shutdown.get() {
+            self.poll_once().await;
+            self.io.sleep(self.cfg.poll_frequency_ms).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod sim;

@@ -1,0 +1,227 @@
+//! The queue of writes not yet committed, as stored durably (IndexedDB in a
+//! browser) so that a write accepted locally survives a reload or a crash.
+//!
+//! A record is written before the write is acknowledged locally and then
+//! at each step that must not be repeated blindly:
+//!
+//! 1. accepted: the batch, the manifests, the content versions (uuids
+//!    chosen up front, so a repeated content PUT rewrites the same object);
+//! 2. `uploaded`: every content object is in the bucket (for a versioned
+//!    bucket, `versions` now holds the bucket's version ids);
+//! 3. an *attempt* per manifest, stored before its entry PUT is sent: the
+//!    entry's object key and time. Whoever resumes the write finds out
+//!    whether that entry landed, and in time, before writing another: an
+//!    entry PUT whose answer was lost may still land, and committing twice
+//!    would apply the write twice;
+//! 4. `done` per manifest, once its entry is known valid;
+//! 5. deleted, once every manifest is done.
+
+use crate::prelude::*;
+
+use super::Batch;
+use crate::engine::error::{Error, Result};
+use crate::engine::json::{self, JsonValue as Value};
+use crate::engine::lean::scan::number;
+use crate::engine::manifest::Ref;
+use crate::engine::time::EpochMillis;
+
+/// A queued write, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuedWrite {
+    /// Its key in the queue table: the client's namespace, then a sequence
+    /// that sorts in the order writes were made.
+    pub key: String,
+    pub batch: Batch,
+    pub manifests: Vec<Ref>,
+    /// Content version per batch item (`None`: a delete).
+    pub versions: Vec<Option<String>>,
+    pub uploaded: bool,
+    /// (manifest url, entry object key, entry time), latest last.
+    pub attempts: Vec<(String, String, EpochMillis)>,
+    /// Manifest urls whose entry is known valid.
+    pub done: Vec<String>,
+}
+
+impl QueuedWrite {
+    /// The attempt last made for `manifest`, if any.
+    pub fn attempt(&self, manifest: &str) -> Option<(&str, EpochMillis)> {
+        self.attempts
+            .iter()
+            .rev()
+            .find(|(m, _, _)| m == manifest)
+            .map(|(_, o, ts)| (o.as_str(), *ts))
+    }
+
+    pub fn set_attempt(&mut self, manifest: &str, object: &str, ts: EpochMillis) {
+        self.attempts.retain(|(m, _, _)| m != manifest);
+        self.attempts
+            .push((manifest.to_string(), object.to_string(), ts));
+    }
+
+    pub fn is_done(&self, manifest: &str) -> bool {
+        self.done.iter().any(|m| m == manifest)
+    }
+
+    pub fn to_text(&self) -> String {
+        let s = |v: &str| Value::String(v.to_string());
+        let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
+        let mut o = Value::object();
+        o.set("v", Value::Number("1".into()));
+        o.set(
+            "batch",
+            Value::Array(
+                self.batch
+                    .iter()
+                    .map(|(k, v)| {
+                        Value::Array(vec![s(&k.url()), v.as_deref().map_or(Value::Null, s)])
+                    })
+                    .collect(),
+            ),
+        );
+        o.set(
+            "manifests",
+            Value::Array(self.manifests.iter().map(|m| s(&m.url())).collect()),
+        );
+        o.set(
+            "versions",
+            Value::Array(self.versions.iter().map(opt).collect()),
+        );
+        o.set("uploaded", Value::Bool(self.uploaded));
+        o.set(
+            "attempts",
+            Value::Array(
+                self.attempts
+                    .iter()
+                    .map(|(m, obj, ts)| {
+                        Value::Array(vec![s(m), s(obj), Value::Number(ts.to_string())])
+                    })
+                    .collect(),
+            ),
+        );
+        o.set(
+            "done",
+            Value::Array(self.done.iter().map(|m| s(m)).collect()),
+        );
+        o.to_pretty()
+    }
+
+    pub fn from_text(key: &str, text: &str) -> Result<QueuedWrite> {
+        let bad = || Error::bad_response(format!("queued write \"{key}\" is damaged"));
+        let v = json::parse(text.as_bytes())?;
+        let arr = |name: &str| match v.get(name) {
+            Some(Value::Array(items)) => Ok(items.as_slice()),
+            _ => Err(bad()),
+        };
+        let string = |v: &Value| v.as_str().map(str::to_string).ok_or_else(bad);
+        let opt_string = |v: &Value| match v {
+            Value::Null => Ok(None),
+            other => string(other).map(Some),
+        };
+        fn pair(v: &Value) -> Option<&[Value]> {
+            match v {
+                Value::Array(items) => Some(items.as_slice()),
+                _ => None,
+            }
+        }
+        let mut batch = Vec::new();
+        for item in arr("batch")? {
+            let Some([k, value]) = pair(item) else {
+                return Err(bad());
+            };
+            batch.push((
+                Ref::from_url(&string(k)?)?,
+                opt_string(value)?.map(Into::into),
+            ));
+        }
+        // Loops rather than `collect::<Result<Vec<_>>>`: each of those is
+        // its own iterator adapter in the .wasm.
+        let mut manifests = Vec::new();
+        for m in arr("manifests")? {
+            manifests.push(Ref::from_url(&string(m)?)?);
+        }
+        let mut versions = Vec::new();
+        for v in arr("versions")? {
+            versions.push(opt_string(v)?);
+        }
+        let mut attempts = Vec::new();
+        for a in arr("attempts")? {
+            let Some([m, obj, Value::Number(ts)]) = pair(a) else {
+                return Err(bad());
+            };
+            let ts = number(ts, 10).and_then(|n| n.try_into().ok());
+            attempts.push((string(m)?, string(obj)?, ts.ok_or_else(bad)?));
+        }
+        let mut done = Vec::new();
+        for d in arr("done")? {
+            done.push(string(d)?);
+        }
+        if versions.len() != batch.len() || manifests.is_empty() {
+            return Err(bad());
+        }
+        Ok(QueuedWrite {
+            key: key.to_string(),
+            batch,
+            manifests,
+            versions,
+            uploaded: matches!(v.get("uploaded"), Some(Value::Bool(true))),
+            attempts,
+            done,
+        })
+    }
+}
+
+/// A sequence number as a fixed-width key part: keys sort as numbers do.
+pub fn seq_key(seq: u64) -> String {
+    format!("{seq:020}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_through_its_text() {
+        let mut w = QueuedWrite {
+            key: "ns00000000000000000001".into(),
+            batch: vec![
+                (Ref::new("b", "k/é \"q\""), Some("{\n  \"a\": 1\n}".into())),
+                (Ref::new("b", "gone"), None),
+            ],
+            manifests: vec![Ref::new("b", "manifest.json"), Ref::new("c", "m2")],
+            versions: vec![Some("uuid-1".into()), None],
+            uploaded: true,
+            attempts: vec![],
+            done: vec![],
+        };
+        w.set_attempt("b/manifest.json", "manifest.json@0x1", 1_795_000_000_000);
+        w.set_attempt("b/manifest.json", "manifest.json@0x2", 1_795_000_000_001);
+        w.done.push("c/m2".into());
+        let back = QueuedWrite::from_text(&w.key, &w.to_text()).unwrap();
+        assert_eq!(back, w);
+        assert_eq!(
+            back.attempt("b/manifest.json"),
+            Some(("manifest.json@0x2", 1_795_000_000_001)),
+            "the latest attempt replaces the earlier"
+        );
+        assert!(back.is_done("c/m2") && !back.is_done("b/manifest.json"));
+    }
+
+    #[test]
+    fn a_damaged_record_is_an_error_not_a_panic() {
+        for text in [
+            "",
+            "{}",
+            r#"{"batch":[["b/k"]],"manifests":["b/m"],"versions":[null],"attempts":[],"done":[]}"#,
+            r#"{"batch":[],"manifests":[],"versions":[],"attempts":[],"done":[]}"#,
+            r#"{"batch":[["b/k",null]],"manifests":["b/m"],"versions":[],"attempts":[],"done":[]}"#,
+        ] {
+            assert!(QueuedWrite::from_text("k", text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn sequence_keys_sort_numerically() {
+        assert!(seq_key(9) < seq_key(10));
+        assert!(seq_key(u64::MAX - 1) < seq_key(u64::MAX));
+    }
+}

@@ -1,0 +1,160 @@
+//! What a client knows and owes: per manifest, the known log, its
+//! resolution and the local writes masking it; subscribers; queued events.
+
+use crate::prelude::*;
+
+use crate::engine::lean::vec_map::VecMap;
+use alloc::rc::Rc;
+
+use crate::engine::error::Error;
+use crate::engine::lock::FifoLock;
+use crate::engine::manifest::{KnownEntry, Resolution};
+use crate::engine::time::EpochMillis;
+
+/// A value as JSON text (the edges convert; the engine never parses values).
+pub type JsonText = Rc<str>;
+
+/// A local write not yet seen in a resolution: it masks its key so that
+/// `get` and subscribers see it at once (read your writes).
+#[derive(Clone, Debug)]
+pub struct Mask {
+    pub write_id: u64,
+    pub url: String,
+    /// `None`: a delete.
+    pub value: Option<JsonText>,
+    /// The content version (uuid), or a placeholder until a versioned
+    /// bucket names it; `None` for a delete.
+    pub version: Option<String>,
+    /// The entry that carries the write, once it landed.
+    pub entry: Option<(String, EpochMillis)>,
+}
+
+pub struct ManifestState {
+    /// Three hex digits in this client's entry keys.
+    pub session: String,
+    pub writes: u32,
+    /// One resolution or entry write of this manifest at a time.
+    pub lock: FifoLock,
+    /// This client's writes reach the log in call order: a write takes its
+    /// ticket when called and waits for it before its entry.
+    pub write_order: FifoLock,
+    /// The change marker as last read or written.
+    pub marker: Option<MarkerSeen>,
+    /// The ETag of a marker such that every valid entry whose writer
+    /// claimed the marker before it (or in it) is in `known`: a marker
+    /// still carrying this ETag proves nothing new can be in the log, so
+    /// polls need no listing and a writer needs none for its base
+    /// (docs/protocol.md, "Claims"). `Some("")`: no marker and no log.
+    pub settled: Option<String>,
+    /// A client that does not claim (mps3 0.0.81, marker body `""`) has
+    /// written here: no marker vouches for the log any more; list always.
+    pub legacy_seen: bool,
+    /// How long after the last listing a poll lists again under the same
+    /// unsettled marker (doubling, from half a second).
+    pub relist_after_ms: i64,
+    /// Whether the server enforces `If-Match` on PUT (probed once, on the
+    /// first claim): chained claims depend on it.
+    pub conditional: Option<bool>,
+    pub known: VecMap<String, KnownEntry>,
+    pub resolution: Option<Resolution>,
+    pub masks: Vec<Mask>,
+    /// Local time of the last listing.
+    pub listed_at: Option<EpochMillis>,
+    /// The ETag of the marker read before the last listing (`""`: none).
+    pub listed_marker: Option<String>,
+    /// The resolution came from the durable store and no read has answered
+    /// from it yet: the first read after a reload does, at once.
+    pub restored: bool,
+    /// The files last written to the durable store.
+    pub persisted: Option<crate::engine::manifest::Files>,
+}
+
+/// The change marker as a GET showed it (or our PUT wrote it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkerSeen {
+    pub etag: String,
+    /// `Last-Modified` (a GET) or the answer's `Date` (our PUT): the
+    /// marker was written no later than a second after this.
+    pub written: Option<EpochMillis>,
+    pub claim: Option<crate::engine::manifest::Claim>,
+}
+
+impl ManifestState {
+    pub fn new(session: String) -> ManifestState {
+        ManifestState {
+            session,
+            writes: 0,
+            lock: FifoLock::new(),
+            write_order: FifoLock::new(),
+            marker: None,
+            settled: None,
+            legacy_seen: false,
+            relist_after_ms: 0,
+            conditional: None,
+            known: VecMap::new(),
+            resolution: None,
+            masks: Vec::new(),
+            listed_at: None,
+            listed_marker: None,
+            restored: false,
+            persisted: None,
+        }
+    }
+
+    /// What a key is now: the latest local write to it, else the resolved
+    /// state. `Some(version)` or `None` (absent); the mask's value if any.
+    pub fn effective(&self, url: &str) -> (Option<String>, Option<Option<JsonText>>) {
+        if let Some(m) = self.masks.iter().rev().find(|m| m.url == url) {
+            return (m.version.clone(), Some(m.value.clone()));
+        }
+        let version = self
+            .resolution
+            .as_ref()
+            .and_then(|r| r.files.get(url))
+            .map(|f| f.version.clone());
+        (version, None)
+    }
+
+    /// Whether the latest local write to `url` is still on its way to the
+    /// log. Once its entry landed, its mask only bridges the time until the
+    /// resolution includes that entry: a read must bring the resolution up
+    /// to date, or a stale one would keep the mask, and hide newer writes,
+    /// for as long as nothing else lists (simulation seed 4559).
+    pub fn pending(&self, url: &str) -> bool {
+        self.masks
+            .iter()
+            .rev()
+            .find(|m| m.url == url)
+            .is_some_and(|m| m.entry.is_none())
+    }
+
+    /// Drops masks whose entry the resolution now includes.
+    pub fn retire_masks(&mut self) {
+        let Some(r) = &self.resolution else { return };
+        let base_ts = r.base.as_ref().map(|b| b.1);
+        self.masks.retain(|m| match (&m.entry, base_ts) {
+            (Some((key, ts)), Some(base_ts)) => {
+                let included = r.included.iter().any(|k| k == key);
+                let subsumed = *ts < base_ts - crate::engine::manifest::LAG_WINDOW_MS;
+                !(included || subsumed)
+            }
+            _ => true,
+        });
+    }
+}
+
+pub struct Subscriber {
+    pub id: u64,
+    pub manifest: crate::engine::manifest::Ref,
+    pub url: String,
+    /// The version last delivered: `None` before the first call,
+    /// `Some(None)` after delivering "absent".
+    pub last: Option<Option<String>>,
+}
+
+/// Something for the edge to deliver to a subscriber.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Value { sub: u64, value: Option<JsonText> },
+    Error { sub: u64, error: Error },
+}

@@ -1,0 +1,601 @@
+//! Requests with retries, resolving the log, fetching content, notifying.
+
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+
+use super::state::{Event, JsonText, ManifestState, MarkerSeen};
+use super::{Db, LAST_MODIFIED_PRECISION_MS};
+
+/// How long a log entry stays after it landed, even when it is garbage:
+/// its writer may still be finding out whether it landed in time, by
+/// listing it, and an entry gone from the listing proves nothing either
+/// way. Ten minutes: a writer's own check, through timed-out requests and
+/// their retries, or a tab closed mid-write and reopened, can take minutes
+/// (the simulation of stalled requests found both at one minute).
+pub const AUTOCLEAN_GRACE_MS: i64 = 600_000;
+
+/// An entry PUT is sure not to have been collected this long after it was
+/// sent: the grace less the window and a margin for the collector's
+/// estimate of the server's clock. A listing made sooner that misses the
+/// entry proves it never landed; a later one proves nothing.
+pub const SURELY_UNCOLLECTED_MS: i64 = AUTOCLEAN_GRACE_MS - LAG_WINDOW_MS - 10_000;
+
+/// How long a writer may take from sending its claim to sending the
+/// listing its entry's time comes from; later, its entry takes the claim's
+/// time plus this (docs/protocol.md, "Claims").
+pub const CLAIM_TO_LISTING_MS: i64 = 2_000;
+
+/// Every valid entry claimed in a marker written at `written` (by its
+/// `Last-Modified`, a second coarse) has landed by `written` plus this: its
+/// time is at most a second after the claim (the listing's lower bound less
+/// a second, within [`CLAIM_TO_LISTING_MS`]), and it landed within the
+/// window plus a second of it.
+pub const CLAIM_SETTLE_MS: i64 = LAST_MODIFIED_PRECISION_MS
+    + (CLAIM_TO_LISTING_MS - LAST_MODIFIED_PRECISION_MS)
+    + LAG_WINDOW_MS
+    + LAST_MODIFIED_PRECISION_MS;
+
+/// Under a marker the log is not settled at, polls list again after this,
+/// doubling, until [`CLAIM_SETTLE_MS`] after the marker settles it: an
+/// entry claimed before the marker usually lands within a round trip.
+const RELIST_FIRST_MS: i64 = 500;
+
+/// What a sync may skip.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// A poll: under a marker the log is not settled at, it lists on a
+    /// backoff (see [`RELIST_FIRST_MS`]).
+    Poll,
+    /// A read (`get`, a subscriber's first value): lists unless the log is
+    /// settled at the marker, so that it sees every write acknowledged
+    /// before it.
+    Read,
+    /// Lists whatever the marker says (writers, settling an attempt).
+    List,
+}
+
+/// Whether the log we know has the entry `claim` names: a valid entry with
+/// its writer tag and a time no earlier than the claim allows (tags repeat
+/// every 1024 writes of a session).
+fn claimed_entry_listed(s: &ManifestState, claim: &Claim, written: Option<EpochMillis>) -> bool {
+    s.known.values().any(|e| {
+        e.key.ends_with(&claim.tag)
+            && e.key[..e.key.len() - claim.tag.len()].ends_with('_')
+            && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS
+            && written.is_none_or(|w| e.ts > w - LAG_WINDOW_MS - 2 * LAST_MODIFIED_PRECISION_MS)
+    })
+}
+use crate::engine::deadline::until;
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::http::{HttpRequest, HttpResponse};
+use crate::engine::io::Io;
+use crate::engine::manifest::{
+    encode_ts, needed_bodies, parse_entry_key, resolve, Claim, EntryBody, KnownEntry, Ref,
+    LAG_WINDOW_MS, LEGACY_MARKER_BODY,
+};
+use crate::engine::s3::{
+    error_from_response, parse_delete, parse_get, parse_list, GetOptions, GetResult, ListAll,
+    ListParams, S3,
+};
+use crate::engine::time::{parse_http_date, EpochMillis};
+
+impl<I: Io> Db<I> {
+    /// One S3 call: build (signed at the corrected time), send, correct
+    /// the clock from the answer's `Date`, parse; retry transient failures
+    /// with backoff.
+    pub(crate) async fn call<T>(
+        &self,
+        build: impl Fn(&S3, EpochMillis) -> Result<HttpRequest>,
+        parse: impl Fn(&HttpResponse) -> Result<T>,
+    ) -> Result<T> {
+        // The retry loop is not generic (one copy in the .wasm, not one
+        // per call site): it judges answers by status, then we parse. Its
+        // state (the request, the fetch in flight) lives on the heap, so
+        // each of its dozen callers' state machines holds a pointer to it
+        // instead of moving and dropping it in place (0.2 KB gzipped; one
+        // allocation per call, beside a network request).
+        let resp = Box::pin(self.send_retrying(&build)).await?;
+        parse(&resp)
+    }
+
+    /// Sends until an answer is final: 2xx and 304 are returned; other
+    /// statuses and network failures become errors, retried with backoff
+    /// when transient. Each answer's `Date` corrects the clock; an expired
+    /// token gets one refresh from the provider.
+    async fn send_retrying(
+        &self,
+        build: &dyn Fn(&S3, EpochMillis) -> Result<HttpRequest>,
+    ) -> Result<HttpResponse> {
+        let mut attempt = 1;
+        let mut refreshed = false;
+        loop {
+            self.check_live()?;
+            self.check_online()?;
+            let sent = self.io.now();
+            let now = self.inner.borrow().clock.now(sent);
+            let due = self.needs_credentials.get()
+                || self.s3.borrow().config.credentials.near_expiry(now);
+            if due && !refreshed {
+                self.refresh_credentials().await?;
+                refreshed = true;
+            }
+            let req = build(&self.s3.borrow(), now)?;
+            // One send, raced against the attempt's time limit (one await:
+            // one copy of the send in the state machine).
+            let limit = self.cfg.retry.timeout_ms;
+            let deadline = async move {
+                if limit == 0 {
+                    core::future::pending::<()>().await;
+                }
+                self.io.sleep(limit).await
+            };
+            let outcome = until(self.io.send(req), deadline)
+                .await
+                .unwrap_or_else(|| Err(Error::network(format!("no answer within {limit} ms"))));
+            let received = self.io.now();
+            let error = match outcome {
+                Ok(resp) => {
+                    if let Some(date) = resp.header("date").and_then(|d| parse_http_date(d).ok()) {
+                        self.inner.borrow_mut().clock.observe(date, sent, received);
+                    }
+                    if resp.is_success() || resp.status == 304 {
+                        return Ok(resp);
+                    }
+                    error_from_response(&resp)
+                }
+                Err(e) => e,
+            };
+            // Expired temporary credentials: ask the provider once, retry.
+            let expired = matches!(
+                error.s3_code.as_deref(),
+                Some("ExpiredToken" | "TokenRefreshRequired" | "InvalidToken")
+            );
+            if expired && !refreshed && self.refresh_credentials().await? {
+                refreshed = true;
+                continue;
+            }
+            // Gone offline meanwhile (the edge aborted the request).
+            self.check_online()?;
+            let random = self.inner.borrow_mut().rng.next_f64();
+            match self.cfg.retry.next_delay(attempt, &error, random) {
+                Some(delay) => {
+                    self.io.sleep(delay).await;
+                    attempt += 1;
+                }
+                None => return Err(error),
+            }
+        }
+    }
+
+    /// Replaces the credentials with the provider's; `false` if there is
+    /// no provider.
+    async fn refresh_credentials(&self) -> Result<bool> {
+        match self.io.refresh_credentials().await? {
+            Some(c) => {
+                self.s3.borrow_mut().config.credentials = c;
+                self.needs_credentials.set(false);
+                Ok(true)
+            }
+            None if self.needs_credentials.get() => Err(Error::new(
+                ErrorKind::AccessDenied,
+                "the credentials provider gave no credentials",
+            )),
+            None => Ok(false),
+        }
+    }
+
+    /// Brings the resolution of `m` up to date. The caller holds `m`'s lock.
+    ///
+    /// The marker is read first. A marker still carrying the ETag the log
+    /// is settled at proves nothing new can be in the log: writers claim
+    /// the marker before their entry (docs/protocol.md, "Claims"). Under
+    /// an unsettled marker reads list; polls list on a backoff, and once
+    /// every entry claimed before it must have landed.
+    pub(crate) async fn sync(&self, m: &Ref, freshness: Freshness) -> Result<()> {
+        let marker = self.read_marker(m).await?;
+        let etag = marker.as_ref().map_or("", |mk| mk.etag.as_str());
+        let bound = self.server_lower_bound();
+        let local = self.io.now();
+        let skip = self.with_manifest(m, |s| {
+            if !self.cfg.minimize_list_calls
+                || freshness == Freshness::List
+                || s.legacy_seen
+                || s.resolution.is_none()
+            {
+                return false;
+            }
+            if s.settled.as_deref() == Some(etag) {
+                return true;
+            }
+            // A poll, listed under this very marker already, unsettled.
+            let Some(at) = s.listed_at.filter(|_| freshness == Freshness::Poll) else {
+                return false;
+            };
+            let deadline = marker
+                .as_ref()
+                .and_then(|mk| mk.written)
+                .map(|w| w + CLAIM_SETTLE_MS);
+            s.listed_marker.as_deref() == Some(etag)
+                && local - at < s.relist_after_ms
+                && deadline.is_none_or(|d| bound.is_none_or(|b| b < d))
+        });
+        if skip {
+            return Ok(());
+        }
+        let settled_before = self.with_manifest(m, |s| s.settled.clone());
+        let list_bound = self.list_and_resolve(m).await?;
+        self.settle(m, marker.as_ref(), settled_before.as_deref(), list_bound);
+        Ok(())
+    }
+
+    /// Whether the listing that started when the server's clock was at
+    /// least `list_bound` settles the log at `marker` (see
+    /// [`ManifestState::settled`]): by time, when every entry claimed up
+    /// to the marker must have landed before the listing; or by chain,
+    /// when the marker's claim replaced the ETag we had settled at under
+    /// `If-Match` and the listing has the entry it claims.
+    pub(crate) fn settle(
+        &self,
+        m: &Ref,
+        marker: Option<&MarkerSeen>,
+        settled_before: Option<&str>,
+        list_bound: Option<EpochMillis>,
+    ) {
+        self.with_manifest(m, |s| {
+            let etag = marker.map_or(String::new(), |mk| mk.etag.clone());
+            // Listing again under one marker doubles the wait for the next.
+            s.relist_after_ms = if s.listed_marker.as_deref() == Some(etag.as_str()) {
+                (s.relist_after_ms * 2).min(CLAIM_SETTLE_MS)
+            } else {
+                RELIST_FIRST_MS
+            };
+            s.listed_marker = Some(etag);
+            let Some(mk) = marker else {
+                // No marker: settled only over an empty log (a claim
+                // creates the marker before its entry exists).
+                s.settled = s.known.is_empty().then(String::new);
+                return;
+            };
+            let by_time = mk
+                .written
+                .zip(list_bound)
+                .is_some_and(|(w, b)| b >= w + CLAIM_SETTLE_MS);
+            let claimed = mk
+                .claim
+                .as_ref()
+                .map(|c| claimed_entry_listed(s, c, mk.written));
+            let by_chain = claimed == Some(true)
+                && mk.claim.as_ref().and_then(|c| c.prev.as_deref()).is_some()
+                && mk.claim.as_ref().and_then(|c| c.prev.as_deref()) == settled_before;
+            s.settled = (!s.legacy_seen && (by_time || by_chain)).then(|| mk.etag.clone());
+        });
+    }
+
+    /// Reads the change marker (conditionally on the one we know when
+    /// reads are not presigned) and remembers it. A body of `""` means a
+    /// client that does not claim wrote here; a marker without a readable
+    /// ETag (a CORS rule that hides it) cannot vouch for anything either.
+    pub(crate) async fn read_marker(&self, m: &Ref) -> Result<Option<MarkerSeen>> {
+        let known = self.with_manifest(m, |s| s.marker.clone());
+        let presigned = self.s3.borrow().config.presign_reads;
+        let opts = GetOptions {
+            version_id: None,
+            if_none_match: known
+                .as_ref()
+                .filter(|_| !presigned)
+                .map(|k| k.etag.clone()),
+        };
+        let got = self
+            .call(
+                |s3, now| s3.get_object(&m.bucket, &m.key, &opts, now),
+                parse_get,
+            )
+            .await;
+        let (seen, untrusted) = match got {
+            Ok(GetResult::NotModified(_)) => (known, false),
+            Ok(GetResult::Found(obj)) => {
+                let untrusted = obj.body == LEGACY_MARKER_BODY || obj.meta.etag.is_none();
+                let seen = obj.meta.etag.map(|etag| MarkerSeen {
+                    etag,
+                    written: obj.meta.last_modified,
+                    claim: Claim::parse(&obj.body),
+                });
+                (seen, untrusted)
+            }
+            Err(e) if e.kind == ErrorKind::NotFound => (None, false),
+            Err(e) => return Err(e),
+        };
+        self.with_manifest(m, |s| {
+            s.marker = seen.clone();
+            s.legacy_seen |= untrusted;
+        });
+        Ok(seen)
+    }
+
+    /// A time the server's clock has certainly reached, once any answer
+    /// bounded it.
+    pub(crate) fn server_lower_bound(&self) -> Option<EpochMillis> {
+        let inner = self.inner.borrow();
+        inner
+            .clock
+            .lower
+            .is_some()
+            .then(|| inner.clock.lower_bound(self.io.now()))
+    }
+
+    /// [`Self::sync`] under the manifest's lock, as readers and pollers
+    /// do it.
+    pub(crate) async fn locked_sync(&self, m: &Ref, freshness: Freshness) -> Result<()> {
+        let _guard = self.with_manifest(m, |s| s.lock.clone()).lock().await;
+        self.sync(m, freshness).await
+    }
+
+    /// Lists the log (every page), fetches the window's bodies, resolves.
+    /// Returns a lower bound of the server's clock when the listing that
+    /// counted began (`None` before any answer bounded it).
+    ///
+    /// A window entry that is gone when fetched was collected by a client
+    /// that saw a base more than the window newer than ours: our listing is
+    /// stale, so list again (never resolve around the hole, which would
+    /// fall back to an older base).
+    pub(crate) async fn list_and_resolve(&self, m: &Ref) -> Result<Option<EpochMillis>> {
+        let mut stale_listings = 0;
+        loop {
+            let listed_at = self.io.now();
+            match self.list_and_fetch(m).await? {
+                Some(entries) => {
+                    self.install_log(m, entries);
+                    self.persist_state(m).await;
+                    self.with_manifest(m, |s| s.listed_at = Some(listed_at));
+                    let inner = self.inner.borrow();
+                    let clock = &inner.clock;
+                    return Ok(clock.lower.is_some().then(|| clock.lower_bound(listed_at)));
+                }
+                None => {
+                    stale_listings += 1;
+                    if stale_listings >= 5 {
+                        return Err(Error::bad_response(
+                            "the manifest log kept changing under the listing",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One listing and the window's bodies; `None` if the listing proved
+    /// stale.
+    async fn list_and_fetch(&self, m: &Ref) -> Result<Option<Vec<KnownEntry>>> {
+        let prefix = format!("{}@", m.key);
+        // Entries more than 10 s in our future are skipped by the listing.
+        let horizon = self.server_now() + 10_000;
+        let params = ListParams {
+            prefix: Some(prefix.clone()),
+            start_after: Some(format!("{prefix}{}", encode_ts(horizon))),
+            max_keys: None,
+            continuation_token: None,
+        };
+        let mut list = ListAll::new(&m.bucket, params);
+        loop {
+            let page = self
+                .call(|s3, now| list.request(s3, now), parse_list)
+                .await?;
+            if !list.on_page(page) {
+                break;
+            }
+        }
+        let mut entries: Vec<KnownEntry> = self.with_manifest(m, |s| {
+            let mut entries = Vec::new();
+            for e in &list.entries {
+                let Some(k) = parse_entry_key(&m.key, &e.key) else {
+                    continue;
+                };
+                entries.push(KnownEntry {
+                    key: e.key.clone(),
+                    ts: k.ts,
+                    last_modified: e.last_modified,
+                    body: s.known.get(&e.key).and_then(|known| known.body.clone()),
+                });
+            }
+            entries
+        });
+        loop {
+            let needed = needed_bodies(&entries);
+            if needed.is_empty() {
+                return Ok(Some(entries));
+            }
+            for key in needed {
+                let body = self
+                    .call(
+                        |s3, now| s3.get_object(&m.bucket, &key, &GetOptions::default(), now),
+                        parse_get,
+                    )
+                    .await;
+                let parsed = match body {
+                    Ok(GetResult::Found(obj)) => EntryBody::parse(&obj.body).ok().map(Rc::new),
+                    Ok(GetResult::NotModified(_)) => None,
+                    Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
+                    e.body = Some(parsed);
+                }
+            }
+        }
+    }
+
+    /// Replaces the known log of `m` and resolves it (no IO).
+    pub(crate) fn install_log(&self, m: &Ref, entries: Vec<KnownEntry>) {
+        self.with_manifest(m, |s| {
+            s.known = entries.into_iter().map(|e| (e.key.clone(), e)).collect();
+            let all: Vec<KnownEntry> = s.known.values().cloned().collect();
+            s.resolution = Some(resolve(&all));
+            s.retire_masks();
+        });
+    }
+
+    /// The content of `url` at `version`, cached (content is immutable).
+    pub(crate) async fn content(&self, url: &str, version: &str) -> Result<JsonText> {
+        let cache_key = (url.to_string(), version.to_string());
+        if let Some(v) = self.inner.borrow_mut().content.get(&cache_key) {
+            return Ok(v);
+        }
+        if let Some(v) = self.stored_content(url, version).await {
+            self.inner.borrow_mut().content.insert(cache_key, v.clone());
+            return Ok(v);
+        }
+        let r = Ref::from_url(url)?;
+        let (key, opts) = if self.cfg.use_versioning {
+            (
+                r.key.clone(),
+                GetOptions {
+                    version_id: Some(version.to_string()),
+                    if_none_match: None,
+                },
+            )
+        } else {
+            (format!("{}@{version}", r.key), GetOptions::default())
+        };
+        let got = self
+            .call(
+                |s3, now| s3.get_object(&r.bucket, &key, &opts, now),
+                parse_get,
+            )
+            .await?;
+        let GetResult::Found(obj) = got else {
+            return Err(Error::bad_response("unconditional GET answered 304"));
+        };
+        let text: JsonText = String::from_utf8(obj.body)
+            .map_err(|_| Error::bad_response(format!("content of {url} is not UTF-8")))?
+            .into();
+        self.keep_content(url, version, text.clone()).await;
+        Ok(text)
+    }
+
+    /// Remembers content read or written: in memory, and in the durable
+    /// store for the next page load (content never changes).
+    pub(crate) async fn keep_content(&self, url: &str, version: &str, value: JsonText) {
+        self.inner
+            .borrow_mut()
+            .content
+            .insert((url.to_string(), version.to_string()), value.clone());
+        self.store_content(url, version, &value).await;
+    }
+
+    /// Delivers each subscriber of `m` whose key changed version its new
+    /// value, once per version.
+    pub(crate) async fn notify(&self, m: &Ref) {
+        // (subscriber, url, version to deliver, the local write's value)
+        type Pending = (u64, String, Option<String>, Option<Option<JsonText>>);
+        let pending: Vec<Pending> = {
+            let inner = self.inner.borrow();
+            let Some(state) = super::state_of(&inner.manifests, m) else {
+                return;
+            };
+            let mut pending = Vec::new();
+            for s in inner.subs.iter().filter(|s| &s.manifest == m) {
+                let (version, masked) = state.effective(&s.url);
+                let resolved = masked.is_some() || state.resolution.is_some();
+                if resolved && s.last.as_ref() != Some(&version) {
+                    pending.push((s.id, s.url.clone(), version, masked));
+                }
+            }
+            pending
+        };
+        for (sub, url, version, masked) in pending {
+            let value = match (masked, &version) {
+                (Some(v), _) => Ok(v),
+                (None, None) => Ok(None),
+                (None, Some(v)) => self.content(&url, v).await.map(Some),
+            };
+            // Deliver only if still current and still undelivered: another
+            // task may have delivered it while we fetched.
+            let current = self.with_manifest(m, |s| s.effective(&url).0);
+            let mut inner = self.inner.borrow_mut();
+            let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else {
+                continue;
+            };
+            if current != version || s.last.as_ref() == Some(&version) {
+                continue;
+            }
+            let event = match value {
+                Ok(value) => {
+                    s.last = Some(version);
+                    Event::Value { sub, value }
+                }
+                // Offline: the value comes when the client is back online
+                // (`last` is unchanged); being offline is not an error.
+                Err(error) if error.kind == ErrorKind::Offline => continue,
+                Err(error) => {
+                    if !error.is_retryable() {
+                        // Permanent (content gone): say so once.
+                        s.last = Some(version);
+                    }
+                    Event::Error { sub, error }
+                }
+            };
+            drop(inner);
+            self.push_events(vec![event]);
+        }
+    }
+
+    /// Resolves `m` and notifies its subscribers (a subscriber's first
+    /// value comes from here).
+    pub async fn refresh(&self, m: Option<&Ref>) -> Result<()> {
+        self.ready().await;
+        let m = m.unwrap_or(&self.cfg.default_manifest).clone();
+        // What is stored first (after a reload, before any answer), then
+        // what is new.
+        let stored_only =
+            self.with_manifest(&m, |s| s.resolution.is_some() && s.listed_at.is_none());
+        if stored_only || !self.online.get() {
+            self.notify(&m).await;
+        }
+        if !self.online.get() {
+            return Ok(());
+        }
+        match self.locked_sync(&m, Freshness::Read).await {
+            // Went offline meanwhile: what is stored was delivered above.
+            Err(e) if e.kind == ErrorKind::Offline => return Ok(()),
+            other => other?,
+        }
+        self.notify(&m).await;
+        Ok(())
+    }
+
+    /// Deletes entries older than the window behind the base, and only
+    /// those (never content: an offline writer may still reference it),
+    /// and only once they landed [`AUTOCLEAN_GRACE_MS`] ago: their writer
+    /// may still be checking, by listing it, whether it landed in time,
+    /// and an entry gone from the listing proves nothing either way.
+    pub(crate) async fn autoclean(&self, m: &Ref) {
+        let cutoff = self.server_now() - AUTOCLEAN_GRACE_MS;
+        let garbage: Vec<String> = self.with_manifest(m, |s| {
+            let Some(r) = s.resolution.as_ref() else {
+                return Vec::new();
+            };
+            r.garbage
+                .iter()
+                .filter(|k| s.known.get(*k).is_some_and(|e| e.last_modified < cutoff))
+                .cloned()
+                .collect()
+        });
+        for key in garbage {
+            let done = self
+                .call(
+                    |s3, now| s3.delete_object(&m.bucket, &key, None, now),
+                    parse_delete,
+                )
+                .await;
+            if done.is_ok() {
+                self.with_manifest(m, |s| {
+                    s.known.remove(&key);
+                    if let Some(r) = s.resolution.as_mut() {
+                        r.garbage.retain(|g| g != &key);
+                    }
+                });
+            }
+        }
+    }
+}

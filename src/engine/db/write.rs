@@ -1,0 +1,818 @@
+//! Writes: content, then per manifest a claim on the change marker and
+//! one entry.
+
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+
+use super::queue::QueuedWrite;
+use super::state::{JsonText, MarkerSeen};
+use super::sync::{Freshness, CLAIM_TO_LISTING_MS, SURELY_UNCOLLECTED_MS};
+use super::{Batch, Committer, Db, Pending, LAST_MODIFIED_PRECISION_MS};
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::io::{Io, LockWait};
+use crate::engine::json::JsonValue as Value;
+use crate::engine::manifest::{
+    claim_body, files_of, writer_tag, Claim, EntryBody, EntryKey, KnownEntry, Ref, LAG_WINDOW_MS,
+};
+use crate::engine::s3::{
+    parse_delete, parse_list, parse_put, ListParams, ObjectMeta, PutMode, PutOptions,
+};
+use crate::engine::time::EpochMillis;
+
+/// A PUT of JSON (content, entries, the marker) in `mode`.
+fn json_put(mode: PutMode) -> PutOptions {
+    PutOptions {
+        content_type: Some("application/json".into()),
+        content_encoding: None,
+        mode,
+    }
+}
+
+/// A versioned write's answer without the version S3 gave the object.
+pub(super) fn no_version_id(bucket: &str) -> Error {
+    Error::bad_response(format!(
+        "bucket {bucket} answered without a version id: is versioning enabled?"
+    ))
+}
+
+/// Values and log entries shorter than this are sent as they are: gzip's
+/// header and trailer (18 bytes) and the CPU are not worth it for them.
+pub const GZIP_MIN_BYTES: usize = 1024;
+
+/// How many times a write is committed again after landing too late.
+const MAX_ENTRY_REWRITES: u32 = 5;
+
+/// How often a write waiting for the client to be online looks again.
+const OFFLINE_TICK_MS: u64 = 200;
+
+impl<I: Io> Db<I> {
+    /// Accepts a write: queued in the store (when it has one), masked, its
+    /// place in each manifest's order taken: one entry per manifest will
+    /// carry all of it, so readers see all of it or none. Committing it is
+    /// [`Db::commit`]'s job; [`Db::write`] may acknowledge it first when
+    /// [`Pending::durable`] says it survives a reload. `in_place` (one per
+    /// key) are the versions of
+    /// values already in the bucket: an import's object, or `None` for a
+    /// key forgotten. Nothing is then uploaded, and no delete marker put.
+    pub(super) async fn enqueue(
+        &self,
+        batch: Batch,
+        manifests: &[Ref],
+        in_place: Option<Vec<Option<String>>>,
+    ) -> Result<Pending<I::Lock>> {
+        self.ready().await;
+        self.check_live()?;
+        let manifests: Vec<Ref> = if manifests.is_empty() {
+            vec![self.cfg.default_manifest.clone()]
+        } else {
+            manifests.to_vec()
+        };
+        for (k, _) in &batch {
+            Self::check_ref(k)?;
+        }
+        for m in &manifests {
+            Self::check_ref(m)?;
+        }
+        // Fix this write's place in each manifest's order now, at the call.
+        let tickets: Vec<_> = manifests
+            .iter()
+            .map(|m| Some(self.with_manifest(m, |s| s.write_order.ticket())))
+            .collect();
+        let uploaded = in_place.is_some();
+        let (write_id, versions) = {
+            let mut inner = self.inner.borrow_mut();
+            let id = inner.next_id;
+            inner.next_id += 1;
+            let versions: Vec<Option<String>> = in_place.unwrap_or_else(|| {
+                batch
+                    .iter()
+                    .map(|(_, v)| {
+                        v.as_ref().map(|_| {
+                            if self.cfg.use_versioning {
+                                format!("local-{id}-{}", inner.rng.uuid_v4())
+                            } else {
+                                inner.rng.uuid_v4()
+                            }
+                        })
+                    })
+                    .collect()
+            });
+            (id, versions)
+        };
+        let key = self.next_queue_key();
+        let n = manifests.len();
+        let write = QueuedWrite {
+            key,
+            batch,
+            manifests,
+            versions,
+            uploaded,
+            attempts: Vec::new(),
+            done: Vec::new(),
+        };
+        let empty = write.batch.is_empty();
+        // The lock first: no other tab may take the write over once stored.
+        let lock = if self.storing() && !empty {
+            self.io
+                .lock(&super::offline::lock_name(&write.key), LockWait::Wait)
+                .await
+        } else {
+            None
+        };
+        let durable = empty || (lock.is_some() && self.store_write(&write).await);
+        if !empty {
+            self.mask_write(&write, write_id);
+            if durable {
+                self.announce("queued", &write);
+            }
+        }
+        Ok(Pending {
+            write,
+            write_id,
+            tickets,
+            turns: (0..n).map(|_| None).collect(),
+            _lock: lock,
+            durable,
+        })
+    }
+
+    /// Commits an accepted write, in its place in each manifest's order.
+    ///
+    /// While offline it waits to be online. A transient failure (5xx,
+    /// network) that outlasts the retries fails a write its caller waits
+    /// for (it is unmasked and dropped, as if never made), unless an entry
+    /// PUT of it may have been sent; a write committed in the background
+    /// (acknowledged already) is never dropped for one. Those are tried
+    /// again with a growing pause. A permanent
+    /// failure (refused, bad input) drops the write either way; when it was
+    /// acknowledged, its keys' subscribers and the log hear of it. Shut
+    /// down, the write stays queued for the next client of this namespace.
+    pub(super) async fn commit(&self, mut p: Pending<I::Lock>, committer: Committer) -> Result<()> {
+        let keep = committer == Committer::Background;
+        if p.write.batch.is_empty() {
+            return Ok(());
+        }
+        let mut pause: u64 = 1_000;
+        loop {
+            while !self.online.get() && !self.shutdown.get() {
+                self.io.sleep(OFFLINE_TICK_MS).await;
+            }
+            let error = match self.try_commit(&mut p).await {
+                Ok(()) => {
+                    self.forget_write(&p.write, "done").await;
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            if self.shutdown.get() {
+                return Err(error);
+            }
+            if error.kind == ErrorKind::Offline || !self.online.get() {
+                continue;
+            }
+            // Once an entry PUT may have been sent, the write may be in
+            // the log: it is never dropped then (a rejected write must not
+            // appear later); it is settled instead, however long that takes.
+            let maybe_sent = !p.write.attempts.is_empty();
+            if (keep || maybe_sent) && error.is_retryable() {
+                self.io.log(
+                    "queue",
+                    &format!("a queued write will be tried again: {error}"),
+                );
+                self.io.sleep(pause).await;
+                pause = (pause * 2).min(60_000);
+                continue;
+            }
+            self.forget_write(&p.write, "dropped").await;
+            self.unmask_write(p.write_id);
+            if keep {
+                self.io
+                    .log("queue", &format!("a queued write was dropped: {error}"));
+                let urls: Vec<String> = p.write.batch.iter().map(|(k, _)| k.url()).collect();
+                let events = self
+                    .inner
+                    .borrow()
+                    .subs
+                    .iter()
+                    .filter(|s| urls.contains(&s.url))
+                    .map(|s| super::Event::Error {
+                        sub: s.id,
+                        error: error.clone(),
+                    })
+                    .collect();
+                self.push_events(events);
+            }
+            return Err(error);
+        }
+    }
+
+    /// One try at the steps of a queued write not yet done, each stored as
+    /// done before the next.
+    async fn try_commit(&self, p: &mut Pending<I::Lock>) -> Result<()> {
+        if !p.write.uploaded {
+            self.upload(p).await?;
+            p.write.uploaded = true;
+            if p.durable {
+                self.store_write(&p.write).await;
+            }
+        }
+        let changes: Vec<(String, Option<String>)> = p
+            .write
+            .batch
+            .iter()
+            .zip(&p.write.versions)
+            .map(|((k, _), v)| (k.url(), v.clone()))
+            .collect();
+        for i in 0..p.write.manifests.len() {
+            let m = p.write.manifests[i].clone();
+            if p.write.is_done(&m.url()) {
+                continue;
+            }
+            if p.turns[i].is_none() {
+                let ticket = p.tickets[i].take().expect("a ticket until its turn");
+                p.turns[i] = Some(ticket.await);
+            }
+            let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
+            let r = self
+                .write_entry(&m, p.write_id, &changes, &mut p.write, p.durable)
+                .await;
+            drop(guard);
+            r?;
+            p.write.done.push(m.url());
+            if p.durable {
+                self.store_write(&p.write).await;
+            }
+            p.turns[i] = None;
+            self.notify_local(&m);
+        }
+        Ok(())
+    }
+
+    /// Content objects (immutable; a repeated PUT rewrites the same bytes
+    /// under the same uuid).
+    async fn upload(&self, p: &mut Pending<I::Lock>) -> Result<()> {
+        let write_id = p.write_id;
+        let manifests = p.write.manifests.clone();
+        for ((key, value), version) in p.write.batch.iter().zip(p.write.versions.iter_mut()) {
+            match (value, version.as_mut()) {
+                (Some(value), Some(version)) => {
+                    let mut opts = json_put(PutMode::Overwrite);
+                    let body = self.upload_body(value.as_bytes().to_vec(), &mut opts).await;
+                    if self.cfg.use_versioning {
+                        let meta = self
+                            .call(
+                                |s3, now| {
+                                    s3.put_object(&key.bucket, &key.key, body.clone(), &opts, now)
+                                },
+                                parse_put,
+                            )
+                            .await?;
+                        let real = meta.version_id.ok_or_else(|| no_version_id(&key.bucket))?;
+                        self.rename_version(&manifests, write_id, &key.url(), version, &real);
+                        *version = real;
+                    } else {
+                        let object = format!("{}@{version}", key.key);
+                        self.call(
+                            |s3, now| s3.put_object(&key.bucket, &object, body.clone(), &opts, now),
+                            parse_put,
+                        )
+                        .await?;
+                    }
+                    self.keep_content(&key.url(), version, value.clone()).await;
+                }
+                (None, _) if self.cfg.use_versioning => {
+                    // A delete marker keeps plain GETs of the key in step;
+                    // readers go by the manifest, so failure is harmless.
+                    let _ = self
+                        .call(
+                            |s3, now| s3.delete_object(&key.bucket, &key.key, None, now),
+                            parse_delete,
+                        )
+                        .await;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes of a value or a log entry as uploaded: gzipped
+    /// (`Content-Encoding: gzip`) when `DbConfig::gzip` is on, they are at
+    /// least `GZIP_MIN_BYTES` and the edge can compress and that makes them
+    /// smaller. Readers need nothing: browsers (ours, and the JS client's)
+    /// undo a stored object's `Content-Encoding` as they fetch it.
+    /// Compressed once, so every retry sends the same bytes; taken by
+    /// value, so bytes sent as they are are not copied.
+    async fn upload_body(&self, raw: Vec<u8>, opts: &mut PutOptions) -> Vec<u8> {
+        if self.cfg.gzip && raw.len() >= GZIP_MIN_BYTES {
+            if let Some(zipped) = self.io.gzip(&raw).await.filter(|z| z.len() < raw.len()) {
+                opts.content_encoding = Some("gzip");
+                return zipped;
+            }
+        }
+        raw
+    }
+
+    /// Entry then marker, for one manifest. The caller holds its lock.
+    ///
+    /// The entry's time is a lower bound of the server's clock when the
+    /// listing started (less the precision of `LastModified`), and later
+    /// than every entry we know. Why: a valid entry older than our window,
+    /// `ts - LAG_WINDOW_MS`, landed before its time plus the window, so
+    /// before our listing began, so the listing saw it and `files` holds
+    /// it. A write is acknowledged only once its entry is known to be
+    /// valid; see docs/protocol.md for the bounds.
+    async fn write_entry(
+        &self,
+        m: &Ref,
+        write_id: u64,
+        changes: &[(String, Option<String>)],
+        record: &mut QueuedWrite,
+        durable: bool,
+    ) -> Result<()> {
+        // An entry PUT made before (by us before a failure, or by a client
+        // that crashed) may have landed, or may still land: settle that
+        // before writing another, or the write would apply twice.
+        if let Some((object, ts)) = record.attempt(&m.url()).map(|(o, ts)| (o.to_string(), ts)) {
+            if let Some(landed) = self.settle_attempt(m, &object, ts, changes).await? {
+                self.entry_landed(m, write_id, &object, ts, landed, None)
+                    .await;
+                return Ok(());
+            }
+            // It never will: forget it, so a later try does not ask again
+            // (by then autoclean could make the answer uncertain).
+            record.attempts.retain(|(url, _, _)| url != &m.url());
+            if durable {
+                self.store_write(record).await;
+            }
+        }
+        let mut rewrites = 0;
+        let mut waits = 0;
+        loop {
+            // Is the log settled at the marker as it is now? Then our claim,
+            // chained on it, leaves nothing unknown to us: no listing.
+            let marker = self.read_marker(m).await?;
+            let (settled_here, legacy, session, n) = self.with_manifest(m, |s| {
+                let here = s.resolution.is_some()
+                    && marker.is_some()
+                    && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
+                // Until our entry is in, nothing is settled.
+                s.settled = None;
+                let n = s.writes;
+                s.writes += 1;
+                (here, s.legacy_seen, s.session.clone(), n)
+            });
+            let tag = writer_tag(&session, n);
+            let claim_sent = self.io.now();
+            let prev = marker.as_ref().filter(|_| !legacy);
+            let (claim_etag, chained, claim_date) = self.claim(m, &tag, prev).await?;
+            let claim_bound = self.inner.borrow().clock.lower_bound(claim_sent);
+            let skip = self.cfg.minimize_list_calls && chained && settled_here;
+            let (ts, settles) = if skip {
+                (claim_bound - LAST_MODIFIED_PRECISION_MS, true)
+            } else {
+                let list_started = self.io.now();
+                let list_bound = self.list_and_resolve(m).await?;
+                // By time only: what we were settled at was cleared for
+                // this write, so no chain starts from it.
+                self.settle(m, marker.as_ref(), None, list_bound);
+                let settled_prev = self.with_manifest(m, |s| {
+                    s.settled.is_some()
+                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
+                });
+                // Bounded with every answer so far, the listing's included;
+                // and at most a claim's allowance after the claim.
+                let listed = self.inner.borrow().clock.lower_bound(list_started);
+                let ts = listed.min(claim_bound + CLAIM_TO_LISTING_MS) - LAST_MODIFIED_PRECISION_MS;
+                (ts, chained && (settled_here || settled_prev))
+            };
+            self.with_manifest(m, |s| {
+                s.settled = None;
+                s.marker = claim_etag.clone().map(|etag| MarkerSeen {
+                    etag,
+                    written: claim_date,
+                    claim: Some(Claim {
+                        tag: tag.clone(),
+                        prev: None,
+                    }),
+                });
+                s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
+            });
+            let (files, newest) = self.with_manifest(m, |s| {
+                let r = s.resolution.as_ref();
+                let files = r.map(|r| r.files.clone()).unwrap_or_default();
+                (files, r.and_then(|r| r.newest_ts))
+            });
+            if let Some(newest) = newest.filter(|&n| n >= ts) {
+                // An entry we know is not older than our time (its writer's
+                // clock is ahead of our bound). Sorting after it with a later
+                // `ts` would break the argument above; instead wait until
+                // our bound passes it, and claim and list again.
+                waits += 1;
+                if waits > MAX_ENTRY_REWRITES {
+                    return Err(Error::new(
+                        ErrorKind::ClockSkew,
+                        "the manifest log has entries from a clock far ahead",
+                    ));
+                }
+                self.io
+                    .sleep((newest - ts + 1).clamp(1, 10_000) as u64)
+                    .await;
+                continue;
+            }
+            let (object, _) = EntryKey::new(&m.key, ts, &session, n);
+            let body = EntryBody::new(&files, changes);
+            // Create-only: a retry after a lost answer must not PUT again,
+            // which would move `LastModified` under readers who already
+            // accepted the entry (and could make it invalid after the
+            // fact). A 412 means our first attempt landed: the listing
+            // tells when, exactly as readers judge it.
+            let mut opts = json_put(PutMode::Create);
+            // An entry carries the whole state (`files`): in a manifest of
+            // many keys it is most of what a write sends.
+            let bytes = self.upload_body(body.to_bytes(), &mut opts).await;
+            // Stored before it is sent: whoever resumes this write must
+            // find out whether this entry landed (see `settle_attempt`).
+            // Not when offline: it will not be sent.
+            self.check_online()?;
+            record.set_attempt(&m.url(), &object, ts);
+            if durable {
+                self.store_write(record).await;
+                // Gone offline (or shut down) while it was stored: the PUT
+                // will not leave (nothing awaits between here and the
+                // request loop's own checks), so no entry can land. Kept,
+                // the attempt could not be judged on a return after
+                // autoclean's grace (see `settle_attempt`): forget it.
+                if let Err(e) = self.check_live().and_then(|_| self.check_online()) {
+                    record.attempts.retain(|(url, _, _)| url != &m.url());
+                    self.store_write(record).await;
+                    return Err(e);
+                }
+            }
+            let first_sent = self.io.now();
+            let sent_lower = self.inner.borrow().clock.lower_bound(first_sent);
+            // Let finish if the client goes offline meanwhile: its answer
+            // settles whether it landed, which, aborted, only a listing
+            // could, and not once autoclean may have collected it.
+            //
+            // Its retries stop in time for their answers to come before
+            // autoclean could collect a landed first try: a retry after
+            // that would create the entry again, late, and the write would
+            // be judged unlanded and committed twice. Past that, the
+            // attempt is settled as a resumed one (`settle_attempt`).
+            // (The first try always leaves, whatever the time limit.)
+            let retry_until = SURELY_UNCOLLECTED_MS - self.cfg.retry.timeout_ms as i64;
+            let tries = core::cell::Cell::new(0u32);
+            let put = self
+                .call(
+                    |s3, now| {
+                        let retry = tries.replace(tries.get() + 1) > 0;
+                        if retry && self.io.now() - first_sent >= retry_until {
+                            return Err(Error::network(
+                                "an entry PUT went unanswered too long to try again; settling it",
+                            ));
+                        }
+                        let mut req =
+                            s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now)?;
+                        req.finish_offline = true;
+                        Ok(req)
+                    },
+                    parse_put,
+                )
+                .await;
+            let answered = match put {
+                Ok(meta) => meta.date,
+                Err(e) if e.kind == ErrorKind::PreconditionFailed => None,
+                Err(e) => return Err(e),
+            };
+            let Some(landed) = self
+                .landing_time(m, &object, ts, (first_sent, sent_lower), answered)
+                .await?
+            else {
+                // Readers ignore it: claim and write again, at the
+                // corrected time.
+                rewrites += 1;
+                if rewrites > MAX_ENTRY_REWRITES {
+                    return Err(Error::new(
+                        ErrorKind::ClockSkew,
+                        "manifest entries keep landing too late to be valid",
+                    ));
+                }
+                continue;
+            };
+            self.entry_landed(m, write_id, &object, ts, Some(landed), Some(body))
+                .await;
+            #[cfg(test)]
+            if skip {
+                self.unlisted_entries.set(self.unlisted_entries.get() + 1);
+            }
+            if settles {
+                // Everything claimed before our claim was known, and ours
+                // is in: the log is settled at our marker.
+                self.with_manifest(m, |s| s.settled = claim_etag);
+            }
+            return Ok(());
+        }
+    }
+
+    /// Writes the marker claiming the entry `tag` (docs/protocol.md,
+    /// "Claims"): under `If-Match` on the marker we read (`prev`) when the
+    /// server enforces it, so that pollers settled there need only find
+    /// our entry; else unconditionally. The first claim probes whether the
+    /// server enforces `If-Match` at all: one that ignores it writes the
+    /// probe, which is then the claim. Returns the new ETag, whether the
+    /// claim is chained on `prev`, and the answer's `Date`.
+    async fn claim(
+        &self,
+        m: &Ref,
+        tag: &str,
+        prev: Option<&MarkerSeen>,
+    ) -> Result<(Option<String>, bool, Option<EpochMillis>)> {
+        let nonce = format!("{:06x}", self.inner.borrow_mut().rng.next_u64() & 0xff_ffff);
+        let refused =
+            |e: &Error| matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound);
+        if self.with_manifest(m, |s| s.conditional.is_none()) {
+            let probe = PutMode::Update("\"mps3-if-match-probe\"".into());
+            let body = claim_body(tag, &nonce, None);
+            match self.put_marker(m, body, probe).await {
+                Ok(meta) => {
+                    self.with_manifest(m, |s| s.conditional = Some(false));
+                    return Ok((meta.etag, false, meta.date));
+                }
+                Err(e) if refused(&e) => self.with_manifest(m, |s| s.conditional = Some(true)),
+                Err(e) if e.is_retryable() || e.kind == ErrorKind::Offline => return Err(e),
+                // Refused some other way (conditions not implemented).
+                Err(_) => self.with_manifest(m, |s| s.conditional = Some(false)),
+            }
+        }
+        if let Some(prev) = prev.filter(|_| self.with_manifest(m, |s| s.conditional == Some(true)))
+        {
+            let body = claim_body(tag, &nonce, Some(&prev.etag));
+            match self
+                .put_marker(m, body, PutMode::Update(prev.etag.clone()))
+                .await
+            {
+                Ok(meta) => return Ok((meta.etag, true, meta.date)),
+                Err(e) if refused(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let body = claim_body(tag, &nonce, None);
+        let meta = self.put_marker(m, body, PutMode::Overwrite).await?;
+        Ok((meta.etag, false, meta.date))
+    }
+
+    async fn put_marker(&self, m: &Ref, body: Vec<u8>, mode: PutMode) -> Result<ObjectMeta> {
+        let opts = json_put(mode);
+        self.call(
+            |s3, now| s3.put_object(&m.bucket, &m.key, body.clone(), &opts, now),
+            parse_put,
+        )
+        .await
+    }
+
+    /// Our entry `object` is valid: known, our masks retire once a
+    /// resolution includes it, and pollers are told.
+    async fn entry_landed(
+        &self,
+        m: &Ref,
+        write_id: u64,
+        object: &str,
+        ts: EpochMillis,
+        landed: Option<EpochMillis>,
+        body: Option<EntryBody>,
+    ) {
+        self.with_manifest(m, |s| {
+            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
+                mask.entry = Some((object.to_string(), ts));
+            }
+            // The resolution may include the entry already (a resumed
+            // write's listing found it): then the masks go now. Kept, they
+            // would outlive it for as long as nothing lists (a settled log
+            // answers polls with 304), hiding newer writes by others
+            // (simulation seeds 17790 and 21933).
+            s.retire_masks();
+        });
+        match (landed, body) {
+            (Some(last_modified), Some(body)) => {
+                self.with_manifest(m, |s| {
+                    s.known.insert(
+                        object.to_string(),
+                        KnownEntry {
+                            key: object.to_string(),
+                            ts,
+                            last_modified,
+                            body: Some(Some(Rc::new(body))),
+                        },
+                    );
+                });
+                let entries: Vec<KnownEntry> =
+                    self.with_manifest(m, |s| s.known.values().cloned().collect());
+                self.install_log(m, entries);
+                self.persist_state(m).await;
+            }
+            // Settled from a listing: read the log as readers will (on
+            // failure the masks stay until a later resolution has it).
+            _ => {
+                let _ = self.sync(m, Freshness::List).await;
+            }
+        }
+    }
+
+    /// Whether an entry PUT made earlier, `object` at time `ts`, counts:
+    /// `Some(landed)` if readers accept it (`landed`: its `LastModified`
+    /// when listed), `None` if they never will, so the write must be made
+    /// again.
+    ///
+    /// Waits first until any late landing would be invalid (readers ignore
+    /// an entry whose `LastModified` is `LAG_WINDOW_MS` from its time), so
+    /// the answer is final. An entry no longer listed was either never
+    /// written or landed and was collected by autoclean, which waits
+    /// `AUTOCLEAN_GRACE_MS` after landing: young enough, it never landed;
+    /// older, it landed if the log still holds one of our content versions,
+    /// and otherwise no one can tell. Then we count it as landed: writing
+    /// again could put an old value over newer ones, a worse failure than
+    /// the loss of a write whose PUT most likely arrived. That case is
+    /// logged.
+    async fn settle_attempt(
+        &self,
+        m: &Ref,
+        object: &str,
+        ts: EpochMillis,
+        changes: &[(String, Option<String>)],
+    ) -> Result<Option<Option<EpochMillis>>> {
+        let final_after = ts + LAG_WINDOW_MS + LAST_MODIFIED_PRECISION_MS;
+        loop {
+            let Some(bound) = self.server_lower_bound() else {
+                // The first answer bounds the server's clock.
+                self.sync(m, Freshness::List).await?;
+                continue;
+            };
+            if bound >= final_after {
+                break;
+            }
+            self.io
+                .sleep((final_after - bound + 1).clamp(1, 10_000) as u64)
+                .await;
+        }
+        if let Some(last_modified) = self.listed(m, object).await? {
+            let timely = (last_modified - ts).abs() < LAG_WINDOW_MS;
+            return Ok(timely.then_some(Some(last_modified)));
+        }
+        // Collected by autoclean only after `AUTOCLEAN_GRACE_MS`, counted
+        // by the collector's clock (leave a margin for its error), and only
+        // behind a base more than the window newer.
+        let age = self.server_now() - ts;
+        if age < SURELY_UNCOLLECTED_MS {
+            return Ok(None);
+        }
+        self.sync(m, Freshness::List).await?;
+        let newer_base = self.with_manifest(m, |s| {
+            s.known.values().any(|e| {
+                e.ts > ts + LAG_WINDOW_MS && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS
+            })
+        });
+        if !newer_base {
+            return Ok(None);
+        }
+        let ours: Vec<&(String, Option<String>)> =
+            changes.iter().filter(|(_, v)| v.is_some()).collect();
+        let seen = self.with_manifest(m, |s| {
+            let in_files = |files: &crate::engine::manifest::Files| {
+                ours.iter()
+                    .any(|(url, v)| files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref()))
+            };
+            s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
+                || s.known.values().any(|e| match &e.body {
+                    Some(Some(b)) => {
+                        let base = Value::Object(vec![("files".into(), b.files.clone())]);
+                        in_files(&files_of(&b.update)) || in_files(&files_of(&base))
+                    }
+                    _ => false,
+                })
+        });
+        if !seen {
+            self.io.log(
+                "queue",
+                &format!("cannot tell whether entry {object} landed before it was collected; counting it as landed"),
+            );
+        }
+        Ok(Some(None))
+    }
+
+    /// When the entry `object` (key time `ts`) landed, if readers accept
+    /// it; `None` if they ignore it.
+    ///
+    /// The answer often settles it: `LastModified` is at least the server's
+    /// time when the PUT left (`sent_lower` bounds that from below) and at
+    /// most the answer's `Date`, each give or take a second of whole-second
+    /// precision. When those bounds do not prove it, the listing's
+    /// `LastModified` does, exactly as readers will judge.
+    ///
+    /// The listing proves the entry absent only while autoclean cannot
+    /// have collected it yet. A PUT whose answers took longer than that
+    /// (requests timed out and retried) may have landed and been collected
+    /// since: then this fails, retryably, with the attempt kept, and the
+    /// write's next try settles it as a resumed one (`settle_attempt`).
+    /// Writing again here would commit it twice.
+    async fn landing_time(
+        &self,
+        m: &Ref,
+        object: &str,
+        ts: EpochMillis,
+        (first_sent, sent_lower): (EpochMillis, EpochMillis),
+        date: Option<EpochMillis>,
+    ) -> Result<Option<EpochMillis>> {
+        if let Some(date) = date {
+            let earliest = sent_lower - LAST_MODIFIED_PRECISION_MS;
+            let latest = date + LAST_MODIFIED_PRECISION_MS;
+            if ts - earliest < LAG_WINDOW_MS && latest - ts < LAG_WINDOW_MS {
+                return Ok(Some(date));
+            }
+        }
+        let listed = self.listed(m, object).await?;
+        // (When the answer came: the listing's retries may have taken long.)
+        let listed_at = self.io.now();
+        match listed {
+            Some(lm) => Ok(((lm - ts).abs() < LAG_WINDOW_MS).then_some(lm)),
+            None if listed_at - first_sent >= SURELY_UNCOLLECTED_MS => Err(Error::network(
+                "an entry PUT answered too late to tell whether it landed; settling it",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// `LastModified` of the entry `object` as a listing shows it (which
+    /// is how readers judge it), or `None` if it is not listed.
+    async fn listed(&self, m: &Ref, object: &str) -> Result<Option<EpochMillis>> {
+        let params = ListParams {
+            prefix: Some(object.to_string()),
+            start_after: None,
+            max_keys: Some(1),
+            continuation_token: None,
+        };
+        let page = self
+            .call(
+                |s3, now| s3.list_objects_v2(&m.bucket, &params, now),
+                parse_list,
+            )
+            .await?;
+        Ok(page
+            .entries
+            .iter()
+            .find(|e| e.key == object)
+            .map(|e| e.last_modified))
+    }
+
+    /// A versioned bucket named the version of a local write: subscribers
+    /// that saw the placeholder have seen this version.
+    fn rename_version(&self, manifests: &[Ref], write_id: u64, url: &str, from: &str, to: &str) {
+        for m in manifests {
+            self.with_manifest(m, |s| {
+                for mask in s.masks.iter_mut() {
+                    if mask.write_id == write_id && mask.url == url {
+                        mask.version = Some(to.to_string());
+                    }
+                }
+            });
+        }
+        let mut inner = self.inner.borrow_mut();
+        for sub in inner.subs.iter_mut() {
+            if sub.url == url && sub.last == Some(Some(from.to_string())) {
+                sub.last = Some(Some(to.to_string()));
+            }
+        }
+    }
+
+    /// Notifies from what is known locally (masks, cached content), without
+    /// fetching: local writes reach subscribers synchronously.
+    pub(crate) fn notify_local(&self, m: &Ref) {
+        let mut events = Vec::new();
+        {
+            let mut inner = self.inner.borrow_mut();
+            let inner = &mut *inner;
+            let Some(state) = super::state_of(&inner.manifests, m) else {
+                return;
+            };
+            for s in inner.subs.iter_mut().filter(|s| &s.manifest == m) {
+                let (version, masked) = state.effective(&s.url);
+                if s.last.as_ref() == Some(&version)
+                    || (masked.is_none() && state.resolution.is_none())
+                {
+                    continue;
+                }
+                let value: Option<Option<JsonText>> = match (masked, &version) {
+                    (Some(v), _) => Some(v),
+                    (None, None) => Some(None),
+                    (None, Some(v)) => inner.content.get(&(s.url.clone(), v.clone())).map(Some),
+                };
+                if let Some(value) = value {
+                    s.last = Some(version);
+                    events.push(super::Event::Value { sub: s.id, value });
+                }
+            }
+        }
+        self.push_events(events);
+    }
+}

@@ -1,0 +1,213 @@
+//! The semantic error type every layer speaks.
+//!
+//! Callers branch on [`ErrorKind`] (is it retryable? should the user re-enter
+//! credentials?), never on HTTP status codes or message text. The S3 error
+//! XML's `Code` and `Message` are kept for diagnosis. No variant ever carries
+//! a secret: credentials are redacted before anything is formatted.
+
+use crate::prelude::*;
+
+use core::fmt;
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The object, bucket or version does not exist (404).
+    NotFound,
+    /// A conditional GET/HEAD matched (304): the caller's copy is current.
+    NotModified,
+    /// A conditional write lost (`If-None-Match: *` on an existing object,
+    /// `If-Match` on a changed one): HTTP 412 or 409.
+    PreconditionFailed,
+    /// Wrong, missing or expired credentials, or a policy refused (401/403).
+    AccessDenied,
+    /// The server asked us to slow down (503 SlowDown, 429). Retryable.
+    SlowDown,
+    /// The server failed (5xx). Retryable.
+    ServerError,
+    /// The request never got an HTTP answer (DNS, reset, CORS, abort). Retryable.
+    Network,
+    /// The answer could not be understood (bad XML/JSON, missing header).
+    BadResponse,
+    /// The caller's input is invalid; nothing was sent.
+    BadInput,
+    /// The request was signed with a clock too far from the server's
+    /// (`RequestTimeTooSkewed`). Retryable once the offset is corrected
+    /// from the answer's `Date`.
+    ClockSkew,
+    /// The client is offline and the value is not cached.
+    Offline,
+    /// The durable store (IndexedDB) failed: writes are kept in memory
+    /// only, and a reload would lose those not yet committed.
+    Storage,
+    /// The client was shut down.
+    Shutdown,
+}
+
+impl ErrorKind {
+    /// The stable code JavaScript sees as `error.code`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::NotModified => "NotModified",
+            ErrorKind::PreconditionFailed => "PreconditionFailed",
+            ErrorKind::AccessDenied => "AccessDenied",
+            ErrorKind::SlowDown => "SlowDown",
+            ErrorKind::ServerError => "ServerError",
+            ErrorKind::Network => "Network",
+            ErrorKind::BadResponse => "BadResponse",
+            ErrorKind::BadInput => "BadInput",
+            ErrorKind::ClockSkew => "ClockSkew",
+            ErrorKind::Offline => "Offline",
+            ErrorKind::Storage => "Storage",
+            ErrorKind::Shutdown => "Shutdown",
+        }
+    }
+
+    /// Transient failures worth another attempt with backoff.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::SlowDown
+                | ErrorKind::ServerError
+                | ErrorKind::Network
+                | ErrorKind::ClockSkew
+        )
+    }
+}
+
+/// An error with its kind, a human message, and what S3 said, if anything.
+///
+/// Boxed: a `Result` of this is one pointer wide, which keeps the many
+/// `?` in the engine's async state machines from copying the fields
+/// around (smaller .wasm).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Box<ErrorInfo>);
+
+/// The fields of an [`Error`], reached through it (`e.kind`, `e.status`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorInfo {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// `<Code>` of the S3 error XML, e.g. `SignatureDoesNotMatch`.
+    pub s3_code: Option<String>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error(Box::new(ErrorInfo {
+            kind,
+            message: message.into(),
+            status: None,
+            s3_code: None,
+        }))
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::BadInput, message)
+    }
+
+    pub fn bad_response(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::BadResponse, message)
+    }
+
+    pub fn network(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Network, message)
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+
+    pub fn into_message(self) -> String {
+        self.0.message
+    }
+}
+
+impl core::ops::Deref for Error {
+    type Target = ErrorInfo;
+    fn deref(&self) -> &ErrorInfo {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorInfo {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.message)?;
+        if let Some(code) = &self.s3_code {
+            write!(f, " (S3 {code}")?;
+            if let Some(status) = self.status {
+                write!(f, ", HTTP {status}")?;
+            }
+            write!(f, ")")?;
+        } else if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for Error {}
+
+pub type Result<T> = core::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_kinds_retry() {
+        let retryable: Vec<_> = [
+            ErrorKind::NotFound,
+            ErrorKind::NotModified,
+            ErrorKind::PreconditionFailed,
+            ErrorKind::AccessDenied,
+            ErrorKind::SlowDown,
+            ErrorKind::ServerError,
+            ErrorKind::Network,
+            ErrorKind::BadResponse,
+            ErrorKind::BadInput,
+            ErrorKind::ClockSkew,
+            ErrorKind::Offline,
+            ErrorKind::Storage,
+            ErrorKind::Shutdown,
+        ]
+        .into_iter()
+        .filter(|k| k.is_retryable())
+        .collect();
+        assert_eq!(
+            retryable,
+            vec![
+                ErrorKind::SlowDown,
+                ErrorKind::ServerError,
+                ErrorKind::Network,
+                ErrorKind::ClockSkew
+            ]
+        );
+    }
+
+    #[test]
+    fn display_names_code_and_s3_code() {
+        let mut e = Error::new(ErrorKind::AccessDenied, "signature rejected");
+        e.status = Some(403);
+        e.s3_code = Some("SignatureDoesNotMatch".into());
+        assert_eq!(
+            e.to_string(),
+            "AccessDenied: signature rejected (S3 SignatureDoesNotMatch, HTTP 403)"
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! What the database engine needs from the world, and nothing more.
+//!
+//! The engine decides; an `Io` carries out: the browser's is `fetch`,
+//! `Date.now()`, `setTimeout`, IndexedDB, Web Locks and a
+//! `BroadcastChannel` (src/web), the simulation's a virtual clock, an
+//! in-memory S3 with latencies and faults, and a store that survives its
+//! clients' crashes (tests). The engine never reaches past this trait, so
+//! every schedule it can meet in a browser can be replayed natively,
+//! deterministically.
+
+use crate::prelude::*;
+
+use core::future::Future;
+use core::pin::Pin;
+
+use crate::engine::credentials::Credentials;
+use crate::engine::error::Result;
+use crate::engine::http::{HttpRequest, HttpResponse};
+use crate::engine::time::EpochMillis;
+
+/// The tables of a client's durable store. Keys and values are strings
+/// the engine makes; no credential ever goes into one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// Writes not yet committed (see `db::queue`).
+    Queue,
+    /// Per manifest, the last resolved state (key → content version).
+    State,
+    /// Immutable content by key and version.
+    Content,
+    /// Per content object: its size and last use (the `offlineBytes` bound).
+    ContentMeta,
+    /// The objects of the browser's own bucket (`endpoint: "local:"`),
+    /// by `<bucket>/<key>`: kept by the edge, not the engine.
+    Bucket,
+}
+
+impl Table {
+    pub const ALL: [Table; 5] = [
+        Table::Queue,
+        Table::State,
+        Table::Content,
+        Table::ContentMeta,
+        Table::Bucket,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Queue => "queue",
+            Table::State => "state",
+            Table::Content => "content",
+            Table::ContentMeta => "content_meta",
+            Table::Bucket => "bucket",
+        }
+    }
+}
+
+/// Whether [`Io::lock`] waits for a lock someone holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockWait {
+    /// Until it is granted.
+    Wait,
+    /// Not at all: `None` at once when it is held.
+    IfFree,
+}
+
+/// A task the engine runs on its own (see [`Io::spawn`]).
+pub type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+pub trait Io {
+    /// Held while it lives; dropping it releases the lock.
+    type Lock;
+
+    /// Sends a request. Any HTTP answer is `Ok`; no answer is `Network`.
+    fn send(&self, req: HttpRequest) -> impl Future<Output = Result<HttpResponse>>;
+    /// The local clock (it may be skewed: the engine corrects it).
+    fn now(&self) -> EpochMillis;
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+    /// Runs `task` on its own, after the current step (the engine's
+    /// background work: commits, takeovers, the poller). It ends when the
+    /// client does, as a browser tab's tasks do.
+    fn spawn(&self, task: Task);
+    /// The client went offline (`false`: end the requests in flight, but
+    /// those marked `finish_offline`, as failed by the network) or online
+    /// again.
+    fn online_changed(&self, online: bool);
+    /// `body` gzipped, or `None` where this edge does not compress (a
+    /// browser without `CompressionStream`, the browser's own bucket, the
+    /// simulation): the engine then sends it as it is.
+    fn gzip(&self, body: &[u8]) -> impl Future<Output = Option<Vec<u8>>>;
+    /// Fresh credentials from the application's provider (for temporary
+    /// credentials that expire); `Ok(None)` when it has none, i.e. the
+    /// configured credentials are all there is.
+    fn refresh_credentials(&self) -> impl Future<Output = Result<Option<Credentials>>>;
+    /// Events were queued (see `Db::take_events`): deliver them soon, after
+    /// the engine's current step, never from inside it.
+    fn events_ready(&self);
+
+    /// Durable storage shared by every client of this origin (tabs
+    /// included). `Err` when it is unavailable: the engine then works from
+    /// memory and says so.
+    fn store_get(&self, table: Table, key: &str) -> impl Future<Output = Result<Option<String>>>;
+    fn store_put(&self, table: Table, key: &str, value: &str) -> impl Future<Output = Result<()>>;
+    fn store_delete(&self, table: Table, key: &str) -> impl Future<Output = Result<()>>;
+    /// Every entry whose key starts with `prefix`, in ascending key order.
+    fn store_scan(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>>;
+
+    /// A lock shared with the other clients of this origin (tabs), released
+    /// when its holder drops it or dies.
+    fn lock(&self, name: &str, wait: LockWait) -> impl Future<Output = Option<Self::Lock>>;
+    /// Whether locks are shared with the other clients of this origin.
+    /// Where they are not (a browser without Web Locks), every lock is
+    /// granted and says nothing about another tab: no takeover is tried.
+    fn locks_shared(&self) -> bool;
+    /// Tells the other clients of this origin with the same namespace
+    /// (tabs); they receive it through `Db::on_message`.
+    fn broadcast(&self, message: &str);
+    /// A one-line report for the application's log (never a secret).
+    fn log(&self, kind: &str, message: &str);
+}

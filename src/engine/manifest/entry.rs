@@ -1,0 +1,173 @@
+//! Manifest entry bodies: `files` (the writer's view of the state before its
+//! write) and `update` (the write, as a merge patch over `files`).
+
+use crate::prelude::*;
+
+use crate::engine::lean::vec_map::VecMap;
+
+use crate::engine::error::{Error, Result};
+use crate::engine::json::{self, JsonValue};
+
+/// Where a logical key's current content lives: the uuid of `<key>@<uuid>`
+/// or, in a versioned bucket, the S3 version id of `<key>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRef {
+    pub version: String,
+    /// Always `""` in protocol v1; kept for the JS client's sake.
+    pub replication: String,
+}
+
+impl FileRef {
+    pub fn new(version: impl Into<String>) -> FileRef {
+        FileRef {
+            version: version.into(),
+            replication: String::new(),
+        }
+    }
+
+    /// `{"version": …, "replication": …}`, members in the JS client's order.
+    pub fn to_json(&self) -> JsonValue {
+        JsonValue::Object(vec![
+            ("version".into(), JsonValue::String(self.version.clone())),
+            (
+                "replication".into(),
+                JsonValue::String(self.replication.clone()),
+            ),
+        ])
+    }
+
+    /// A ref from JSON; `None` unless `version` is a string.
+    pub fn from_json(v: &JsonValue) -> Option<FileRef> {
+        Some(FileRef {
+            version: v.get("version")?.as_str()?.to_string(),
+            replication: v
+                .get("replication")
+                .and_then(JsonValue::as_str)
+                .unwrap_or("")
+                .to_string(),
+        })
+    }
+}
+
+/// url → where its content is.
+pub type Files = VecMap<String, FileRef>;
+
+/// `files` as the manifest writes it: url → `{version, replication}`.
+pub fn files_json(files: &Files) -> JsonValue {
+    JsonValue::Object(
+        files
+            .iter()
+            .map(|(url, r)| (url.clone(), r.to_json()))
+            .collect(),
+    )
+}
+
+/// A parsed entry. `update` is kept as JSON: it is a merge patch (`null`
+/// deletes), replayed with [`crate::engine::merge_patch::merge`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryBody {
+    pub files: JsonValue,
+    pub update: JsonValue,
+}
+
+impl EntryBody {
+    /// An entry for a write of `changes` (url → `Some(version)`, or `None`
+    /// for a delete) over the state `before`.
+    pub fn new(before: &Files, changes: &[(String, Option<String>)]) -> EntryBody {
+        let patch = changes
+            .iter()
+            .map(|(url, version)| {
+                let v = match version {
+                    Some(v) => FileRef::new(v.clone()).to_json(),
+                    None => JsonValue::Null,
+                };
+                (url.clone(), v)
+            })
+            .collect();
+        EntryBody {
+            files: files_json(before),
+            update: JsonValue::Object(vec![("files".into(), JsonValue::Object(patch))]),
+        }
+    }
+
+    /// Reads an entry, ignoring unknown fields (forward compatibility).
+    pub fn parse(bytes: &[u8]) -> Result<EntryBody> {
+        let v = json::parse(bytes)?;
+        if !matches!(v, JsonValue::Object(_)) {
+            return Err(Error::bad_response("manifest entry is not an object"));
+        }
+        let files = v.get("files").cloned().unwrap_or_else(JsonValue::object);
+        let update = v.get("update").cloned().unwrap_or_else(JsonValue::object);
+        if !matches!(files, JsonValue::Object(_)) {
+            return Err(Error::bad_response(
+                "manifest entry's files is not an object",
+            ));
+        }
+        Ok(EntryBody { files, update })
+    }
+
+    /// `JSON.stringify(entry, null, 2)`, as the JS client writes it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        JsonValue::Object(vec![
+            ("files".into(), self.files.clone()),
+            ("update".into(), self.update.clone()),
+        ])
+        .to_pretty()
+        .into_bytes()
+    }
+}
+
+/// The state a JSON manifest value describes: its `files` member as url →
+/// ref, skipping members that are not refs (deleted, or foreign).
+pub fn files_of(state: &JsonValue) -> Files {
+    let mut out = Files::new();
+    if let Some(JsonValue::Object(files)) = state.get("files") {
+        for (url, v) in files {
+            if let Some(r) = FileRef::from_json(v) {
+                out.insert(url.clone(), r);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_what_the_js_client_writes() {
+        let mut before = Files::new();
+        before.insert("b/a".into(), FileRef::new("v1"));
+        let e = EntryBody::new(
+            &before,
+            &[("b/a".into(), Some("v2".into())), ("b/x".into(), None)],
+        );
+        let text = String::from_utf8(e.to_bytes()).unwrap();
+        // Byte for byte what JSON.stringify(entry, null, 2) gives.
+        assert_eq!(
+            text,
+            "{\n  \"files\": {\n    \"b/a\": {\n      \"version\": \"v1\",\n      \"replication\": \"\"\n    }\n  },\n  \"update\": {\n    \"files\": {\n      \"b/a\": {\n        \"version\": \"v2\",\n        \"replication\": \"\"\n      },\n      \"b/x\": null\n    }\n  }\n}"
+        );
+        assert_eq!(EntryBody::parse(text.as_bytes()).unwrap(), e);
+        let empty = EntryBody::new(&Files::new(), &[]);
+        assert!(String::from_utf8(empty.to_bytes())
+            .unwrap()
+            .contains("\"files\": {}"));
+    }
+
+    #[test]
+    fn reading_ignores_unknown_fields_and_refuses_garbage() {
+        let e =
+            EntryBody::parse(br#"{"files":{},"update":{"files":{}},"future":[1.5e3]}"#).unwrap();
+        assert_eq!(e.files, JsonValue::object());
+        assert!(EntryBody::parse(b"[1]").is_err());
+        assert!(EntryBody::parse(b"{\"files\":3}").is_err());
+        assert!(EntryBody::parse(b"nope").is_err());
+        let r = files_of(
+            &json::parse(br#"{"files":{"b/a":{"version":"v","extra":1},"b/z":7}}"#).unwrap(),
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.get("b/a"), Some(&FileRef::new("v")));
+    }
+}

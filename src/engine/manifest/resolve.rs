@@ -1,0 +1,127 @@
+//! Resolving the manifest log into a state (protocol v1, "Reading").
+//!
+//! 1. Entries whose key time differs from `LastModified` by `LAG_WINDOW_MS`
+//!    or more are ignored (skewed writer, or landed too late); so are
+//!    entries whose body is not a manifest entry.
+//! 2. The newest remaining entry is the base: state := its `files`.
+//! 3. The `update`s of every valid entry from `ts(base) - LAG_WINDOW_MS` up
+//!    to and including the base are merged in, oldest first: writes that
+//!    were in flight when the base was written are repaired.
+//! 4. Entries older than that window are garbage.
+//!
+//! Pure: the caller lists, fetches the bodies [`needed_bodies`] names, and
+//! calls [`resolve`] again with them.
+
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+
+use super::entry::{files_of, EntryBody, Files};
+use super::key::LAG_WINDOW_MS;
+use crate::engine::json::JsonValue;
+use crate::engine::merge_patch::merge;
+use crate::engine::time::EpochMillis;
+
+/// What is known of one listed entry.
+#[derive(Clone, Debug)]
+pub struct KnownEntry {
+    pub key: String,
+    pub ts: EpochMillis,
+    pub last_modified: EpochMillis,
+    /// `None`: not fetched yet. `Some(None)`: fetched, not an entry.
+    pub body: Option<Option<Rc<EntryBody>>>,
+}
+
+impl KnownEntry {
+    fn timely(&self) -> bool {
+        (self.last_modified - self.ts).abs() < LAG_WINDOW_MS
+    }
+
+    fn usable(&self) -> bool {
+        self.timely() && !matches!(self.body, Some(None))
+    }
+}
+
+/// The outcome of a resolution.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resolution {
+    pub files: Files,
+    /// The base entry's key and time; `None` for an empty log.
+    pub base: Option<(String, EpochMillis)>,
+    /// Keys of the entries the state includes: the window's, and every valid
+    /// entry older than it (subsumed by the base).
+    pub included: Vec<String>,
+    /// Entries older than the window: safe to delete.
+    pub garbage: Vec<String>,
+    /// The newest time of any timely entry (writers must sort after it).
+    pub newest_ts: Option<EpochMillis>,
+}
+
+/// Newest first; within one millisecond, ascending key (a client's later
+/// write first, as its counter counts down).
+fn ordered(entries: &[KnownEntry]) -> Vec<&KnownEntry> {
+    let mut v: Vec<&KnownEntry> = entries.iter().collect();
+    crate::engine::lean::sort::sort_by(&mut v, |a, b| {
+        b.ts.cmp(&a.ts).then_with(|| a.key.cmp(&b.key))
+    });
+    v
+}
+
+/// The window of a log: the base and the usable entries replayed with it.
+fn window<'a>(ordered: &[&'a KnownEntry]) -> Vec<&'a KnownEntry> {
+    let Some(base) = ordered.iter().find(|e| e.usable()) else {
+        return Vec::new();
+    };
+    ordered
+        .iter()
+        .filter(|e| e.usable() && e.ts <= base.ts && e.ts >= base.ts - LAG_WINDOW_MS)
+        .copied()
+        .collect()
+}
+
+/// Bodies to fetch before [`resolve`] can finish: the window's. Fetching
+/// one may show it is not an entry, which moves the window: call again
+/// until it returns nothing.
+pub fn needed_bodies(entries: &[KnownEntry]) -> Vec<String> {
+    window(&ordered(entries))
+        .into_iter()
+        .filter(|e| e.body.is_none())
+        .map(|e| e.key.clone())
+        .collect()
+}
+
+/// Resolves a log whose window bodies are all known (see [`needed_bodies`]).
+pub fn resolve(entries: &[KnownEntry]) -> Resolution {
+    let ordered = ordered(entries);
+    let window = window(&ordered);
+    let Some(base) = window.first() else {
+        return Resolution {
+            newest_ts: ordered.iter().filter(|e| e.timely()).map(|e| e.ts).max(),
+            ..Default::default()
+        };
+    };
+    let body = |e: &KnownEntry| -> Option<Rc<EntryBody>> { e.body.clone().flatten() };
+    let base_body = body(base).expect("window bodies are fetched before resolving");
+    let mut state = JsonValue::Object(vec![("files".into(), base_body.files.clone())]);
+    for e in window.iter().rev() {
+        if let Some(b) = body(e) {
+            merge(&mut state, &b.update);
+        }
+    }
+    let floor = base.ts - LAG_WINDOW_MS;
+    Resolution {
+        files: files_of(&state),
+        base: Some((base.key.clone(), base.ts)),
+        included: ordered
+            .iter()
+            .filter(|e| e.usable() && e.ts <= base.ts)
+            .map(|e| e.key.clone())
+            .collect(),
+        garbage: ordered
+            .iter()
+            .filter(|e| e.ts < floor)
+            .map(|e| e.key.clone())
+            .collect(),
+        newest_ts: ordered.iter().filter(|e| e.timely()).map(|e| e.ts).max(),
+    }
+}

@@ -1,0 +1,26 @@
+//! The sans-IO core: everything that decides, as pure Rust.
+//!
+//! Nothing in here performs IO, reads a clock or touches JavaScript values:
+//! callers pass `now` in and carry out the requests and actions returned.
+//! The browser crates are wasm32-only dependencies, so a slip fails the
+//! native build, and `cargo test` exercises the whole core on the host.
+
+pub mod clock_sync;
+pub mod credentials;
+pub mod db;
+pub mod deadline;
+pub mod encode;
+pub mod error;
+pub mod http;
+pub mod io;
+pub mod json;
+pub mod lean;
+pub mod lock;
+pub mod manifest;
+pub mod merge_patch;
+pub mod retry;
+pub mod rng;
+pub mod s3;
+pub mod sigv4;
+pub mod time;
+pub mod xml;
