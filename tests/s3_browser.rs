@@ -342,7 +342,7 @@ async fn virtual_hosted_addressing_works_too() {
         mps3::engine::credentials::Credentials::new(tb.access_key, tb.secret),
     )
     .unwrap();
-    config.path_style = false;
+    config.addressing = mps3::engine::s3::Addressing::VirtualHost;
     let c = mps3::web::s3::S3Client::new(mps3::engine::s3::S3::new(config));
     let key = "dir/a b+c";
     let put = c.put_object(&b, key, b"v".to_vec(), &json()).await.unwrap();

@@ -14,7 +14,7 @@ use crate::engine::credentials::Credentials;
 use crate::engine::db::{Ack, DbConfig, JsonText};
 use crate::engine::error::Error;
 use crate::engine::manifest::Ref;
-use crate::engine::s3::{S3Config, S3};
+use crate::engine::s3::{Addressing, S3Config, S3};
 use crate::js_api;
 
 /// What `new MPS3(config)` configures: the engine, its S3 client, and
@@ -276,7 +276,11 @@ pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
     // Reads without a preflight (see `S3Config::presign_reads`).
     s3.presign_reads = !local;
     if let Some(path_style) = opt_bool(&s3c, "forcePathStyle")? {
-        s3.path_style = path_style;
+        s3.addressing = if path_style {
+            Addressing::Path
+        } else {
+            Addressing::VirtualHost
+        };
     }
     db.credentials_from_provider = provider.is_some();
     Ok(ClientConfig {

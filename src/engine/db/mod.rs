@@ -30,8 +30,8 @@ pub use background::{Ack, Committer};
 pub use change::Change;
 pub use offline::Pending;
 pub use queue::QueuedWrite;
+use state::{Current, Delivered, ManifestState, Subscriber};
 pub use state::{Event, JsonText};
-use state::{ManifestState, Subscriber};
 use sync::Freshness;
 
 use crate::engine::clock_sync::ClockSync;
@@ -302,22 +302,21 @@ impl<I: Io> Db<I> {
                 ));
             }
         }
-        let snapshot: Vec<(String, Option<String>, Option<Option<JsonText>>)> =
-            self.with_manifest(&m, |s| {
-                keys.iter()
-                    .map(|k| {
-                        let url = k.url();
-                        let (version, masked) = s.effective(&url);
-                        (url, version, masked)
-                    })
-                    .collect()
-            });
+        let snapshot: Vec<(String, Current)> = self.with_manifest(&m, |s| {
+            keys.iter()
+                .map(|k| {
+                    let url = k.url();
+                    let current = s.effective(&url);
+                    (url, current)
+                })
+                .collect()
+        });
         let mut out = Vec::with_capacity(keys.len());
-        for (url, version, masked) in snapshot {
-            out.push(match (masked, version) {
-                (Some(value), _) => value,
-                (None, None) => None,
-                (None, Some(v)) => Some(self.content(&url, &v).await?),
+        for (url, current) in snapshot {
+            out.push(match current {
+                Current::Local { value, .. } => value,
+                Current::Resolved(None) => None,
+                Current::Resolved(Some(v)) => Some(self.content(&url, &v).await?),
             });
         }
         Ok(out)
@@ -370,7 +369,7 @@ impl<I: Io> Db<I> {
             id,
             manifest: m,
             url: key.url(),
-            last: None,
+            last: Delivered::Nothing,
         });
         Ok(id)
     }

@@ -102,17 +102,20 @@ impl ManifestState {
     }
 
     /// What a key is now: the latest local write to it, else the resolved
-    /// state. `Some(version)` or `None` (absent); the mask's value if any.
-    pub fn effective(&self, url: &str) -> (Option<String>, Option<Option<JsonText>>) {
+    /// state.
+    pub fn effective(&self, url: &str) -> Current {
         if let Some(m) = self.masks.iter().rev().find(|m| m.url == url) {
-            return (m.version.clone(), Some(m.value.clone()));
+            return Current::Local {
+                version: m.version.clone(),
+                value: m.value.clone(),
+            };
         }
         let version = self
             .resolution
             .as_ref()
             .and_then(|r| r.files.get(url))
             .map(|f| f.version.clone());
-        (version, None)
+        Current::Resolved(version)
     }
 
     /// Whether the latest local write to `url` is still on its way to the
@@ -143,13 +146,48 @@ impl ManifestState {
     }
 }
 
+/// What a key is now, for a read or a subscriber.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Current {
+    /// A local write not yet in the resolution masks the key: its value is
+    /// in memory (`None`: a delete).
+    Local {
+        version: Option<String>,
+        value: Option<JsonText>,
+    },
+    /// As resolved: the content version, `None` when absent.
+    Resolved(Option<String>),
+}
+
+impl Current {
+    /// The content version (`None`: absent).
+    pub fn version(&self) -> &Option<String> {
+        match self {
+            Current::Local { version, .. } | Current::Resolved(version) => version,
+        }
+    }
+}
+
+/// What a subscriber was last called with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delivered {
+    /// Not called yet.
+    Nothing,
+    /// The value of this content version (`None`: absent).
+    Version(Option<String>),
+}
+
+impl Delivered {
+    pub fn is(&self, version: &Option<String>) -> bool {
+        matches!(self, Delivered::Version(v) if v == version)
+    }
+}
+
 pub struct Subscriber {
     pub id: u64,
     pub manifest: crate::engine::manifest::Ref,
     pub url: String,
-    /// The version last delivered: `None` before the first call,
-    /// `Some(None)` after delivering "absent".
-    pub last: Option<Option<String>>,
+    pub last: Delivered,
 }
 
 /// Something for the edge to deliver to a subscriber.

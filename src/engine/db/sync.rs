@@ -4,7 +4,7 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 
-use super::state::{Event, JsonText, ManifestState, MarkerSeen};
+use super::state::{Current, Delivered, Event, JsonText, ManifestState, MarkerSeen};
 use super::{Db, LAST_MODIFIED_PRECISION_MS};
 
 /// How long a log entry stays after it landed, even when it is garbage:
@@ -71,7 +71,7 @@ use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
 use crate::engine::io::Io;
 use crate::engine::manifest::{
-    encode_ts, needed_bodies, parse_entry_key, resolve, Claim, EntryBody, KnownEntry, Ref,
+    encode_ts, needed_bodies, parse_entry_key, resolve, Body, Claim, EntryBody, KnownEntry, Ref,
     LAG_WINDOW_MS, LEGACY_MARKER_BODY,
 };
 use crate::engine::s3::{
@@ -395,7 +395,10 @@ impl<I: Io> Db<I> {
                     key: e.key.clone(),
                     ts: k.ts,
                     last_modified: e.last_modified,
-                    body: s.known.get(&e.key).and_then(|known| known.body.clone()),
+                    body: s
+                        .known
+                        .get(&e.key)
+                        .map_or(Body::NotFetched, |known| known.body.clone()),
                 });
             }
             entries
@@ -419,7 +422,7 @@ impl<I: Io> Db<I> {
                     Err(e) => return Err(e),
                 };
                 if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
-                    e.body = Some(parsed);
+                    e.body = Body::fetched(parsed);
                 }
             }
         }
@@ -486,42 +489,42 @@ impl<I: Io> Db<I> {
     /// Delivers each subscriber of `m` whose key changed version its new
     /// value, once per version.
     pub(crate) async fn notify(&self, m: &Ref) {
-        // (subscriber, url, version to deliver, the local write's value)
-        type Pending = (u64, String, Option<String>, Option<Option<JsonText>>);
-        let pending: Vec<Pending> = {
+        // (subscriber, url, what to deliver)
+        let pending: Vec<(u64, String, Current)> = {
             let inner = self.inner.borrow();
             let Some(state) = super::state_of(&inner.manifests, m) else {
                 return;
             };
             let mut pending = Vec::new();
             for s in inner.subs.iter().filter(|s| &s.manifest == m) {
-                let (version, masked) = state.effective(&s.url);
-                let resolved = masked.is_some() || state.resolution.is_some();
-                if resolved && s.last.as_ref() != Some(&version) {
-                    pending.push((s.id, s.url.clone(), version, masked));
+                let current = state.effective(&s.url);
+                let known = matches!(current, Current::Local { .. }) || state.resolution.is_some();
+                if known && !s.last.is(current.version()) {
+                    pending.push((s.id, s.url.clone(), current));
                 }
             }
             pending
         };
-        for (sub, url, version, masked) in pending {
-            let value = match (masked, &version) {
-                (Some(v), _) => Ok(v),
-                (None, None) => Ok(None),
-                (None, Some(v)) => self.content(&url, v).await.map(Some),
+        for (sub, url, current) in pending {
+            let version = current.version().clone();
+            let value = match current {
+                Current::Local { value, .. } => Ok(value),
+                Current::Resolved(None) => Ok(None),
+                Current::Resolved(Some(v)) => self.content(&url, &v).await.map(Some),
             };
             // Deliver only if still current and still undelivered: another
             // task may have delivered it while we fetched.
-            let current = self.with_manifest(m, |s| s.effective(&url).0);
+            let current = self.with_manifest(m, |s| s.effective(&url).version().clone());
             let mut inner = self.inner.borrow_mut();
             let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else {
                 continue;
             };
-            if current != version || s.last.as_ref() == Some(&version) {
+            if current != version || s.last.is(&version) {
                 continue;
             }
             let event = match value {
                 Ok(value) => {
-                    s.last = Some(version);
+                    s.last = Delivered::Version(version);
                     Event::Value { sub, value }
                 }
                 // Offline: the value comes when the client is back online
@@ -530,7 +533,7 @@ impl<I: Io> Db<I> {
                 Err(error) => {
                     if !error.is_retryable() {
                         // Permanent (content gone): say so once.
-                        s.last = Some(version);
+                        s.last = Delivered::Version(version);
                     }
                     Event::Error { sub, error }
                 }

@@ -6,14 +6,15 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 
 use super::queue::QueuedWrite;
-use super::state::{JsonText, MarkerSeen};
+use super::state::{Current, Delivered, MarkerSeen};
 use super::sync::{Freshness, CLAIM_TO_LISTING_MS, SURELY_UNCOLLECTED_MS};
 use super::{Batch, Committer, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::{Io, LockWait};
 use crate::engine::json::JsonValue as Value;
 use crate::engine::manifest::{
-    claim_body, files_of, writer_tag, Claim, EntryBody, EntryKey, KnownEntry, Ref, LAG_WINDOW_MS,
+    claim_body, files_of, writer_tag, Body, Claim, EntryBody, EntryKey, KnownEntry, Ref,
+    LAG_WINDOW_MS,
 };
 use crate::engine::s3::{
     parse_delete, parse_list, parse_put, ListParams, ObjectMeta, PutMode, PutOptions,
@@ -39,6 +40,14 @@ pub(super) fn no_version_id(bucket: &str) -> Error {
 /// Values and log entries shorter than this are sent as they are: gzip's
 /// header and trailer (18 bytes) and the CPU are not worth it for them.
 pub const GZIP_MIN_BYTES: usize = 1024;
+
+/// What became of an entry PUT made earlier whose answer is not known.
+enum Attempt {
+    /// Readers never accept it: the write is made again.
+    Lost,
+    /// Readers accept it; its `LastModified` when it was listed.
+    Landed(Option<EpochMillis>),
+}
 
 /// How many times a write is committed again after landing too late.
 const MAX_ENTRY_REWRITES: u32 = 5;
@@ -335,7 +344,7 @@ impl<I: Io> Db<I> {
         // that crashed) may have landed, or may still land: settle that
         // before writing another, or the write would apply twice.
         if let Some((object, ts)) = record.attempt(&m.url()).map(|(o, ts)| (o.to_string(), ts)) {
-            if let Some(landed) = self.settle_attempt(m, &object, ts, changes).await? {
+            if let Attempt::Landed(landed) = self.settle_attempt(m, &object, ts, changes).await? {
                 self.entry_landed(m, write_id, &object, ts, landed, None)
                     .await;
                 return Ok(());
@@ -603,7 +612,7 @@ impl<I: Io> Db<I> {
                             key: object.to_string(),
                             ts,
                             last_modified,
-                            body: Some(Some(Rc::new(body))),
+                            body: Body::Parsed(Rc::new(body)),
                         },
                     );
                 });
@@ -621,9 +630,8 @@ impl<I: Io> Db<I> {
     }
 
     /// Whether an entry PUT made earlier, `object` at time `ts`, counts:
-    /// `Some(landed)` if readers accept it (`landed`: its `LastModified`
-    /// when listed), `None` if they never will, so the write must be made
-    /// again.
+    /// landed if readers accept it, lost if they never will, so the write
+    /// must be made again.
     ///
     /// Waits first until any late landing would be invalid (readers ignore
     /// an entry whose `LastModified` is `LAG_WINDOW_MS` from its time), so
@@ -641,7 +649,7 @@ impl<I: Io> Db<I> {
         object: &str,
         ts: EpochMillis,
         changes: &[(String, Option<String>)],
-    ) -> Result<Option<Option<EpochMillis>>> {
+    ) -> Result<Attempt> {
         let final_after = ts + LAG_WINDOW_MS + LAST_MODIFIED_PRECISION_MS;
         loop {
             let Some(bound) = self.server_lower_bound() else {
@@ -658,14 +666,18 @@ impl<I: Io> Db<I> {
         }
         if let Some(last_modified) = self.listed(m, object).await? {
             let timely = (last_modified - ts).abs() < LAG_WINDOW_MS;
-            return Ok(timely.then_some(Some(last_modified)));
+            return Ok(if timely {
+                Attempt::Landed(Some(last_modified))
+            } else {
+                Attempt::Lost
+            });
         }
         // Collected by autoclean only after `AUTOCLEAN_GRACE_MS`, counted
         // by the collector's clock (leave a margin for its error), and only
         // behind a base more than the window newer.
         let age = self.server_now() - ts;
         if age < SURELY_UNCOLLECTED_MS {
-            return Ok(None);
+            return Ok(Attempt::Lost);
         }
         self.sync(m, Freshness::List).await?;
         let newer_base = self.with_manifest(m, |s| {
@@ -674,7 +686,7 @@ impl<I: Io> Db<I> {
             })
         });
         if !newer_base {
-            return Ok(None);
+            return Ok(Attempt::Lost);
         }
         let ours: Vec<&(String, Option<String>)> =
             changes.iter().filter(|(_, v)| v.is_some()).collect();
@@ -685,7 +697,7 @@ impl<I: Io> Db<I> {
             };
             s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
                 || s.known.values().any(|e| match &e.body {
-                    Some(Some(b)) => {
+                    Body::Parsed(b) => {
                         let base = Value::Object(vec![("files".into(), b.files.clone())]);
                         in_files(&files_of(&b.update)) || in_files(&files_of(&base))
                     }
@@ -698,7 +710,7 @@ impl<I: Io> Db<I> {
                 &format!("cannot tell whether entry {object} landed before it was collected; counting it as landed"),
             );
         }
-        Ok(Some(None))
+        Ok(Attempt::Landed(None))
     }
 
     /// When the entry `object` (key time `ts`) landed, if readers accept
@@ -779,8 +791,8 @@ impl<I: Io> Db<I> {
         }
         let mut inner = self.inner.borrow_mut();
         for sub in inner.subs.iter_mut() {
-            if sub.url == url && sub.last == Some(Some(from.to_string())) {
-                sub.last = Some(Some(to.to_string()));
+            if sub.url == url && sub.last.is(&Some(from.to_string())) {
+                sub.last = Delivered::Version(Some(to.to_string()));
             }
         }
     }
@@ -796,21 +808,24 @@ impl<I: Io> Db<I> {
                 return;
             };
             for s in inner.subs.iter_mut().filter(|s| &s.manifest == m) {
-                let (version, masked) = state.effective(&s.url);
-                if s.last.as_ref() == Some(&version)
-                    || (masked.is_none() && state.resolution.is_none())
-                {
+                let current = state.effective(&s.url);
+                let version = current.version().clone();
+                if s.last.is(&version) {
                     continue;
                 }
-                let value: Option<Option<JsonText>> = match (masked, &version) {
-                    (Some(v), _) => Some(v),
-                    (None, None) => Some(None),
-                    (None, Some(v)) => inner.content.get(&(s.url.clone(), v.clone())).map(Some),
+                // Only what is in memory: a value not cached waits for
+                // `notify`.
+                let value = match current {
+                    Current::Local { value, .. } => value,
+                    Current::Resolved(_) if state.resolution.is_none() => continue,
+                    Current::Resolved(None) => None,
+                    Current::Resolved(Some(v)) => match inner.content.get(&(s.url.clone(), v)) {
+                        Some(value) => Some(value),
+                        None => continue,
+                    },
                 };
-                if let Some(value) = value {
-                    s.last = Some(version);
-                    events.push(super::Event::Value { sub: s.id, value });
-                }
+                s.last = Delivered::Version(version);
+                events.push(super::Event::Value { sub: s.id, value });
             }
         }
         self.push_events(events);

@@ -26,7 +26,7 @@ fn log_of(objects: &[Value], manifest_key: &str) -> Vec<KnownEntry> {
                 key: key.to_string(),
                 ts: parsed.ts,
                 last_modified: parse_iso8601(o["last_modified"].as_str()?).ok()?,
-                body: Some(
+                body: Body::fetched(
                     EntryBody::parse(o["body"].as_str()?.as_bytes())
                         .ok()
                         .map(Rc::new),
@@ -116,8 +116,7 @@ fn concurrent_writers_resolve_through_the_window_not_files() {
     assert_eq!(log.len(), 20);
     assert!(log
         .iter()
-        .all(|e| e.body.as_ref().unwrap().as_ref().unwrap().files
-            == crate::engine::json::JsonValue::object()));
+        .all(|e| e.body.parsed().unwrap().files == crate::engine::json::JsonValue::object()));
     let r = resolve(&log);
     assert_eq!(r.files.len(), 3);
     assert_eq!(r.included.len(), 20);
@@ -129,10 +128,10 @@ fn skewed_entries_are_ignored_and_old_ones_are_garbage() {
         key: key.to_string(),
         ts,
         last_modified: lm,
-        body: Some(Some(Rc::new(EntryBody::new(
+        body: Body::Parsed(Rc::new(EntryBody::new(
             &Files::new(),
             &[(url.to_string(), Some(v.to_string()))],
-        )))),
+        ))),
     };
     let t = 1_000_000;
     let log = vec![
@@ -158,13 +157,13 @@ fn skewed_entries_are_ignored_and_old_ones_are_garbage() {
 
     // A body that is not an entry moves the base to the next one.
     let mut broken = log.clone();
-    broken[1].body = Some(None);
+    broken[1].body = Body::Invalid;
     let r = resolve(&broken);
     assert_eq!(r.base.unwrap().0, "m@3");
     // Unknown bodies are asked for, window first.
     let mut unknown = log;
     for x in &mut unknown {
-        x.body = None;
+        x.body = Body::NotFetched;
     }
     assert_eq!(
         needed_bodies(&unknown),

@@ -12,7 +12,7 @@ mod resolve;
 pub use claim::{claim_body, Claim};
 pub use entry::{files_json, files_of, EntryBody, FileRef, Files};
 pub use key::{decode_ts, encode_ts, parse_entry_key, writer_tag, EntryKey, LAG_WINDOW_MS};
-pub use resolve::{needed_bodies, resolve, KnownEntry, Resolution};
+pub use resolve::{needed_bodies, resolve, Body, KnownEntry, Resolution};
 
 use crate::engine::error::{Error, Result};
 

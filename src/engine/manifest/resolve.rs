@@ -28,8 +28,30 @@ pub struct KnownEntry {
     pub key: String,
     pub ts: EpochMillis,
     pub last_modified: EpochMillis,
-    /// `None`: not fetched yet. `Some(None)`: fetched, not an entry.
-    pub body: Option<Option<Rc<EntryBody>>>,
+    pub body: Body,
+}
+
+/// What is known of a listed entry's body.
+#[derive(Clone, Debug)]
+pub enum Body {
+    NotFetched,
+    /// Fetched, and not an entry (readers skip it).
+    Invalid,
+    Parsed(Rc<EntryBody>),
+}
+
+impl Body {
+    /// A fetched body: parsed, or `None` when it is not an entry.
+    pub fn fetched(parsed: Option<Rc<EntryBody>>) -> Body {
+        parsed.map_or(Body::Invalid, Body::Parsed)
+    }
+
+    pub fn parsed(&self) -> Option<&Rc<EntryBody>> {
+        match self {
+            Body::Parsed(b) => Some(b),
+            _ => None,
+        }
+    }
 }
 
 impl KnownEntry {
@@ -38,7 +60,7 @@ impl KnownEntry {
     }
 
     fn usable(&self) -> bool {
-        self.timely() && !matches!(self.body, Some(None))
+        self.timely() && !matches!(self.body, Body::Invalid)
     }
 }
 
@@ -85,7 +107,7 @@ fn window<'a>(ordered: &[&'a KnownEntry]) -> Vec<&'a KnownEntry> {
 pub fn needed_bodies(entries: &[KnownEntry]) -> Vec<String> {
     window(&ordered(entries))
         .into_iter()
-        .filter(|e| e.body.is_none())
+        .filter(|e| matches!(e.body, Body::NotFetched))
         .map(|e| e.key.clone())
         .collect()
 }
@@ -100,7 +122,7 @@ pub fn resolve(entries: &[KnownEntry]) -> Resolution {
             ..Default::default()
         };
     };
-    let body = |e: &KnownEntry| -> Option<Rc<EntryBody>> { e.body.clone().flatten() };
+    let body = |e: &KnownEntry| -> Option<Rc<EntryBody>> { e.body.parsed().cloned() };
     let base_body = body(base).expect("window bodies are fetched before resolving");
     let mut state = JsonValue::Object(vec![("files".into(), base_body.files.clone())]);
     for e in window.iter().rev() {

@@ -61,16 +61,24 @@ impl Endpoint {
     }
 }
 
+/// Where a request's URL names the bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addressing {
+    /// `https://host/bucket/key` (`forcePathStyle: true`).
+    Path,
+    /// `https://bucket.host/key`.
+    VirtualHost,
+}
+
 /// Everything needed to address and sign requests to one service.
 #[derive(Clone, Debug)]
 pub struct S3Config {
     pub endpoint: Endpoint,
     pub region: String,
     pub credentials: Credentials,
-    /// `https://host/bucket/key` when true, `https://bucket.host/key` when
-    /// false. Custom endpoints (MinIO, moto, R2 account endpoints) default to
-    /// path style; AWS to virtual-hosted style.
-    pub path_style: bool,
+    /// Where the bucket goes in a URL. Custom endpoints (MinIO, moto, R2
+    /// account endpoints) default to the path; AWS to the host.
+    pub addressing: Addressing,
     /// Sign plain GETs (no conditional headers) in the query string. A
     /// presigned GET carries no custom header, so a browser sends it as a
     /// CORS *simple* request: no preflight. Chromium does not reuse
@@ -85,15 +93,15 @@ impl S3Config {
         if region.is_empty() {
             return Err(Error::bad_input("region must not be empty"));
         }
-        let (endpoint, path_style) = match endpoint {
-            Some(url) => (Endpoint::parse(url)?, true),
-            None => (Endpoint::aws(region), false),
+        let (endpoint, addressing) = match endpoint {
+            Some(url) => (Endpoint::parse(url)?, Addressing::Path),
+            None => (Endpoint::aws(region), Addressing::VirtualHost),
         };
         Ok(S3Config {
             endpoint,
             region: region.to_string(),
             credentials,
-            path_style,
+            addressing,
             presign_reads: false,
         })
     }

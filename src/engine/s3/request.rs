@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use super::config::{validate_bucket, validate_key, S3Config};
+use super::config::{validate_bucket, validate_key, Addressing, S3Config};
 use super::response::ListPage;
 use crate::engine::encode::uri_encode;
 use crate::engine::error::Result;
@@ -86,7 +86,7 @@ impl S3 {
     fn locate(&self, bucket: &str, key: Option<&str>) -> (String, String) {
         let ep = &self.config.endpoint;
         let key_part = key.map(|k| format!("/{k}")).unwrap_or_default();
-        if self.config.path_style {
+        if self.config.addressing == Addressing::Path {
             (
                 ep.authority.clone(),
                 format!("{}/{bucket}{key_part}", ep.base_path),
