@@ -1,0 +1,376 @@
+//! The judge of a run: an oracle of what the bucket holds (every valid
+//! entry ever written, last writer wins), and the invariants each history
+//! must keep (`check`).
+
+use super::*;
+
+/// Every valid entry ever written, oldest first, with its changes.
+pub(super) fn oracle_log(model: &InMemoryS3) -> Vec<(i64, String, Changes)> {
+    let mut last: BTreeMap<String, (i64, Vec<u8>)> = BTreeMap::new();
+    for put in &model.puts {
+        if put.bucket == BUCKET && parse_entry_key(MANIFEST, &put.key).is_some() {
+            last.insert(put.key.clone(), (put.last_modified, put.body.clone()));
+        }
+    }
+    let mut log: Vec<(i64, String, Changes)> = last
+        .into_iter()
+        .filter_map(|(key, (lm, body))| {
+            let ts = parse_entry_key(MANIFEST, &key)?.ts;
+            if (lm - ts).abs() >= LAG_WINDOW_MS {
+                return None;
+            }
+            let body = EntryBody::parse(&body).ok()?;
+            let files = body.update.get("files")?.as_object()?.to_vec();
+            let changes = files
+                .into_iter()
+                .map(|(url, v)| {
+                    (
+                        url,
+                        v.get("version")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string),
+                    )
+                })
+                .collect();
+            Some((ts, key, changes))
+        })
+        .collect();
+    // Oldest first: ascending time, and within a millisecond descending key.
+    log.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
+    log
+}
+
+/// version → value, from the content objects ever written.
+pub(super) fn contents(model: &InMemoryS3, versioning: bool) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if versioning {
+        for vs in model.bucket(BUCKET).expect("the bucket").objects.values() {
+            for v in vs.iter().filter(|v| !v.delete_marker) {
+                if let Ok(s) = serde_json::from_slice::<String>(&v.body) {
+                    out.insert(v.version_id.clone(), s);
+                }
+            }
+        }
+    } else {
+        for put in &model.puts {
+            if let Some((_, version)) = put.key.rsplit_once('@') {
+                if let Ok(s) = serde_json::from_slice::<String>(&put.body) {
+                    out.insert(version.to_string(), s);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The values of the valid entries' writes, oldest first.
+pub(super) fn written_values(model: &InMemoryS3, versioning: bool) -> Vec<String> {
+    let values = contents(model, versioning);
+    oracle_log(model)
+        .iter()
+        .flat_map(|(_, _, changes)| changes.iter())
+        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
+        .collect()
+}
+
+/// A violated invariant, said plainly.
+type Verdict = std::result::Result<(), String>;
+
+/// Judges a run: every invariant, in turn; the first broken one is the
+/// verdict.
+pub(super) fn check(o: &Outcome) -> Verdict {
+    let model = o.model.borrow();
+    let oracle = Oracle::new(&model, o);
+    all_read_and_committed(o)?;
+    oracle.exactly_once()?;
+    prompt_reads_see_every_write(o)?;
+    oracle.each_clients_writes_in_order(o)?;
+    oracle.converged(o)?;
+    oracle.rejected_writes_absent(o)?;
+    oracle.acknowledged_writes_present(o)?;
+    oracle.sessions(o)?;
+    oracle.subscribers(o)
+}
+
+/// What the bucket says: its valid entries, the state they resolve to, and
+/// where each written value stands in the log.
+struct Oracle {
+    log: Vec<(i64, String, Changes)>,
+    values: HashMap<String, String>,
+    /// (url, value) → the index of its entry in `log`.
+    position: HashMap<(String, String), usize>,
+    /// The final value of each of the run's keys.
+    expected: Vec<Option<String>>,
+}
+
+fn url(k: &str) -> String {
+    format!("{BUCKET}/{k}")
+}
+
+impl Oracle {
+    fn new(model: &InMemoryS3, o: &Outcome) -> Oracle {
+        let log = oracle_log(model);
+        let values = contents(model, o.params.versioning);
+        let mut oracle = Oracle {
+            log,
+            values,
+            position: HashMap::new(),
+            expected: Vec::new(),
+        };
+        let mut state: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for (i, (_, _, changes)) in oracle.log.iter().enumerate() {
+            for (url, version) in changes {
+                let value = oracle.value_of(version);
+                if let Some(v) = &value {
+                    oracle.position.insert((url.clone(), v.clone()), i);
+                }
+                state.insert(url.clone(), value);
+            }
+        }
+        oracle.expected = o
+            .params
+            .keys
+            .iter()
+            .map(|k| state.get(&url(k)).cloned().flatten())
+            .collect();
+        oracle
+    }
+
+    /// The value of a content version.
+    fn value_of(&self, v: &Option<String>) -> Option<String> {
+        v.as_ref().map(|v| {
+            self.values
+                .get(v)
+                .cloned()
+                .unwrap_or_else(|| format!("<missing content {v}>"))
+        })
+    }
+
+    /// Exactly once: no content version is in two valid entries.
+    fn exactly_once(&self) -> Verdict {
+        let mut entries_of: HashMap<String, usize> = HashMap::new();
+        for (_, _, changes) in &self.log {
+            for v in changes.iter().filter_map(|(_, v)| v.as_ref()) {
+                *entries_of.entry(v.clone()).or_default() += 1;
+            }
+        }
+        match entries_of.iter().find(|(_, n)| **n > 1) {
+            Some((v, n)) => Err(format!(
+                "write of {:?} was committed {n} times",
+                self.value_of(&Some(v.clone()))
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Each client's writes reach the log in the order they were made.
+    fn each_clients_writes_in_order(&self, o: &Outcome) -> Verdict {
+        for c in 0..o.params.clients {
+            let mut last: Option<(usize, String)> = None;
+            for r in o.history.iter().filter(|r| r.client == c) {
+                let Some((k, v)) = r.op.values_written().into_iter().next() else {
+                    continue;
+                };
+                let Some(&p) = self.position.get(&(url(&k), v.clone())) else {
+                    continue;
+                };
+                if let Some((lp, lv)) = &last {
+                    if p <= *lp {
+                        return Err(format!(
+                            "client {c} wrote {lv} before {v}, but the log has them at {lp} and {p}"
+                        ));
+                    }
+                }
+                last = Some((p, v));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every reader ends on the oracle's state.
+    fn converged(&self, o: &Outcome) -> Verdict {
+        for (c, got) in &o.finals {
+            if got != &self.expected {
+                return Err(format!(
+                    "client {c} ended with {got:?}; the log says {:?}",
+                    self.expected
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A rejected write never appears: its caller was told it failed.
+    fn rejected_writes_absent(&self, o: &Outcome) -> Verdict {
+        for r in o
+            .history
+            .iter()
+            .filter(|r| matches!(r.outcome, Some(Err(_))))
+        {
+            for (k, v) in r.op.values_written() {
+                if self.position.contains_key(&(url(&k), v.clone())) {
+                    return Err(format!(
+                        "rejected write {k}={v} (client {}) is in a valid entry",
+                        r.client
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Acknowledged writes are all in valid entries.
+    fn acknowledged_writes_present(&self, o: &Outcome) -> Verdict {
+        for r in o
+            .history
+            .iter()
+            .filter(|r| matches!(r.outcome, Some(Ok(_))))
+        {
+            for (k, v) in r.op.values_written() {
+                if !self.position.contains_key(&(url(&k), v.clone())) {
+                    return Err(format!(
+                        "acknowledged write {k}={v} (client {}) is in no valid entry",
+                        r.client
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sessions: a client's reads are never behind its own acknowledged
+    /// writes or what it already read (read-your-writes, monotonic reads).
+    fn sessions(&self, o: &Outcome) -> Verdict {
+        for c in 0..o.params.clients {
+            // Per key, the log position this client has seen or written.
+            let mut floor: HashMap<String, usize> = HashMap::new();
+            let mut ops: Vec<&Record> = o
+                .history
+                .iter()
+                .filter(|r| r.client == c && r.completed.is_some())
+                .collect();
+            ops.sort_by_key(|r| r.completed);
+            for r in ops {
+                let Some(Ok(reads)) = &r.outcome else {
+                    continue;
+                };
+                let keys: Vec<String> = match &r.op {
+                    Op::Get(k) => vec![k.clone()],
+                    Op::GetAll(ks) => ks.clone(),
+                    Op::Put(..) | Op::PutAll(_) => {
+                        for (k, v) in r.op.values_written() {
+                            let p = self.position[&(url(&k), v)];
+                            let f = floor.entry(k).or_insert(p);
+                            *f = (*f).max(p);
+                        }
+                        continue;
+                    }
+                };
+                for (k, read) in keys.iter().zip(reads) {
+                    self.read_not_behind(c, k, read, &mut floor)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Client `c`'s read of `k` against what it has seen of `k` before.
+    fn read_not_behind(
+        &self,
+        c: usize,
+        k: &str,
+        read: &Option<String>,
+        floor: &mut HashMap<String, usize>,
+    ) -> Verdict {
+        let Some(&f) = floor.get(k) else {
+            if let Some(&p) = read
+                .as_ref()
+                .and_then(|v| self.position.get(&(url(k), v.clone())))
+            {
+                floor.insert(k.to_string(), p);
+            }
+            return Ok(());
+        };
+        match read {
+            Some(v) => match self.position.get(&(url(k), v.clone())) {
+                Some(&p) if p >= f => {
+                    floor.insert(k.to_string(), p);
+                    Ok(())
+                }
+                Some(&p) => Err(format!(
+                    "client {c} read {k}={v} (log position {p}) after observing position {f}"
+                )),
+                None => Err(format!(
+                    "client {c} read {k}={v}, which no valid entry holds"
+                )),
+            },
+            None => {
+                let deleted_later = self.log[f + 1..]
+                    .iter()
+                    .any(|(_, _, ch)| ch.iter().any(|(u, v)| u == &url(k) && v.is_none()));
+                if deleted_later {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "client {c} read {k} as absent after observing position {f}"
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Subscribers: one call per version, the last one the final value.
+    fn subscribers(&self, o: &Outcome) -> Verdict {
+        for (c, notes) in &o.notifications {
+            let mut seen = std::collections::HashSet::new();
+            for n in notes.iter().flatten() {
+                if !seen.insert(n) {
+                    return Err(format!("client {c}'s subscriber got {n} twice: {notes:?}"));
+                }
+            }
+            let survived = o.params.crash.map(|(v, _)| v) != Some(*c);
+            if survived && notes.last() != Some(&self.expected[0]) {
+                return Err(format!(
+                    "client {c}'s subscriber ended at {:?}, not {:?}",
+                    notes.last(),
+                    self.expected[0]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every reader read, and nothing was left queued.
+fn all_read_and_committed(o: &Outcome) -> Verdict {
+    let survivors = o.params.clients - usize::from(o.params.crash.is_some());
+    let readers = survivors + 1 + usize::from(o.restarted);
+    if o.finals.len() != readers {
+        return Err(format!(
+            "{} final reads, expected {readers}",
+            o.finals.len()
+        ));
+    }
+    if o.device.queued() != 0 {
+        return Err(format!(
+            "{} queued writes were never committed",
+            o.device.queued()
+        ));
+    }
+    Ok(())
+}
+
+/// As soon as every write is committed, every read sees them all.
+fn prompt_reads_see_every_write(o: &Outcome) -> Verdict {
+    let Some((_, fresh)) = o.prompt.iter().find(|(c, _)| *c == usize::MAX) else {
+        return Ok(());
+    };
+    for (c, got) in o.prompt.iter().filter(|(c, _)| *c != usize::MAX) {
+        if got != fresh {
+            return Err(format!(
+                "client {c} read {got:?} once every write was committed; the log holds {fresh:?}"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Scripted scenarios, each a test of one behaviour on a quiet world (or
+//! one fault placed by request number), beside the random simulation.
+
+use super::*;
+
+mod ack;
+mod change;
+mod claims;
+mod crash;
+mod storage;
+mod tabs;
