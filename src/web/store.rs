@@ -1,14 +1,13 @@
 //! The durable store in IndexedDB: one database, `mps3`, with an object
-//! store per `core::io::Table`, string keys and string values. Opened on
+//! store per `engine::io::Table`, string keys and string values. Opened on
 //! first use; when it cannot be (private mode, blocked, no IndexedDB)
 //! every call fails with `Storage` and the engine works from memory.
 //!
 //! Written on web-sys's IndexedDB bindings rather than a wrapper crate:
-//! the engine needs four operations of one request each, and rexie, which
-//! did this before, with the idb, tokio and indexmap code under it, was
-//! 26.5 KB of the 175 KB gzipped package (measured by building without
-//! it). The layout is the one rexie made (out-of-line string keys, no
-//! indexes, version 2), so stores written by earlier releases read on.
+//! the engine needs four operations of one request each, and a wrapper
+//! brings tens of kilobytes (docs/size.md). The layout is rexie's
+//! (out-of-line string keys, no indexes, version 2), so stores written by
+//! earlier releases read on.
 //!
 //! Each IndexedDB request becomes a `Promise` whose `resolve`/`reject`
 //! are the request's own `onsuccess`/`onerror`: no Rust closure outlives

@@ -122,7 +122,7 @@ impl ManifestState {
     /// log. Once its entry landed, its mask only bridges the time until the
     /// resolution includes that entry: a read must bring the resolution up
     /// to date, or a stale one would keep the mask, and hide newer writes,
-    /// for as long as nothing else lists (simulation seed 4559).
+    /// for as long as nothing else lists.
     pub fn pending(&self, url: &str) -> bool {
         self.masks
             .iter()

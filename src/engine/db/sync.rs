@@ -11,8 +11,8 @@ use super::{Db, LAST_MODIFIED_PRECISION_MS};
 /// its writer may still be finding out whether it landed in time, by
 /// listing it, and an entry gone from the listing proves nothing either
 /// way. Ten minutes: a writer's own check, through timed-out requests and
-/// their retries, or a tab closed mid-write and reopened, can take minutes
-/// (the simulation of stalled requests found both at one minute).
+/// their retries, or a tab closed mid-write and reopened, can take
+/// minutes.
 pub const AUTOCLEAN_GRACE_MS: i64 = 600_000;
 
 /// An entry PUT is sure not to have been collected this long after it was

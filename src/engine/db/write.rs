@@ -599,8 +599,7 @@ impl<I: Io> Db<I> {
             // The resolution may include the entry already (a resumed
             // write's listing found it): then the masks go now. Kept, they
             // would outlive it for as long as nothing lists (a settled log
-            // answers polls with 304), hiding newer writes by others
-            // (simulation seeds 17790 and 21933).
+            // answers polls with 304), hiding newer writes by others.
             s.retire_masks();
         });
         match (landed, body) {

@@ -82,20 +82,31 @@ fn seeds() -> Vec<u64> {
     seeds
 }
 
-/// Seeds beyond the default thousand that once failed, run every time:
+/// Seeds beyond the default thousand that once failed, run every time,
+/// and what each found:
 /// - 4559: a committed write's mask outlived it, and reads answered from
 ///   it over a stale resolution instead of listing (`ManifestState::pending`);
 /// - 11804: an entry PUT aborted by going offline, never sent, was later
-///   counted as landed and the write lost (`HttpRequest::finish_offline`).
+///   counted as landed and the write lost (`HttpRequest::finish_offline`;
+///   scripted as `an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost`);
 /// - 32267: a crash at the very start dropped a worker before its first
-///   poll, which never counted it done, and the run waited forever.
+///   poll, which never counted it done, and the run waited forever (the
+///   worker's `Done` guard);
 ///
-/// And four found once requests could stall (seeds 10,001-30,000):
+/// and four found once requests could stall (seeds 10,001-30,000):
 /// - 17790, 21933: a resumed write's masks outlived its entry, which the
-///   resolution already held, and hid a newer write by another client;
+///   resolution already held, and hid a newer write by another client
+///   (`entry_landed` retires them);
 /// - 21851, 26197: a poller's request stalled just before the network
 ///   calmed, and the run read the subscribers before its time limit
 ///   ended it (the harness waits for the limit now).
+///
+/// Within the default thousand, stalls found seeds 327 and 907: an
+/// attempt's fate checked after autoclean could have collected the entry
+/// (a crash and a stall of a minute; a PUT retried for a minute, then
+/// refused as already there), when the grace was one minute: hence its
+/// ten minutes (`AUTOCLEAN_GRACE_MS`) and the scripted
+/// `an_entry_put_answered_after_its_entry_was_collected_is_not_written_twice`.
 const REGRESSION_SEEDS: [u64; 7] = [4559, 11804, 17790, 21851, 21933, 26197, 32267];
 
 /// The regression seeds found before stalls were simulated: they must keep

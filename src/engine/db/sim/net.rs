@@ -48,11 +48,7 @@ impl Net {
     }
 }
 
-/// A quarter of the seeds stall 2% of their requests. Stalls found two
-/// bugs at once, in seeds 327 and 907: an attempt's fate checked after
-/// autoclean could have collected the entry (a crash and a stall of a
-/// minute; a PUT retried for a minute, then refused as already there),
-/// when the grace was one minute.
+/// A quarter of the seeds stall 2% of their requests.
 pub(super) fn stall_rate(seed: u64) -> f64 {
     if stall_draws(seed).next_f64() < 0.25 {
         0.02

@@ -162,8 +162,8 @@ pub(super) fn assert_v1_committed_once(model: &InMemoryS3, device: &Device) {
 /// which stays offline past autoclean's grace while another client writes
 /// the key over and over. The PUT is let finish (`finish_offline`): had it
 /// been aborted unsent, on return its attempt could only be judged by a
-/// listing from which autoclean may have collected it, and the write was
-/// counted as landed and lost (simulation seed 11804 of 20,000 found it).
+/// listing from which autoclean may have collected it, and the write
+/// would be counted as landed and lost.
 #[test]
 pub(super) fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() {
     let mut p = quiet_params(false);
@@ -229,8 +229,7 @@ pub(super) fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() 
 /// another client writes other keys: by the time the PUT's retry hears 412
 /// (it landed), autoclean has collected the entry, and the writer's
 /// listing misses it. Written again on that evidence, the write would be
-/// committed twice (the simulation of stalled requests found it, at one
-/// minute's grace); the listing proves nothing that late, so the write is
+/// committed twice; the listing proves nothing that late, so the write is
 /// settled as a resumed one, and the other client's entries carry its
 /// value.
 #[test]
