@@ -54,15 +54,18 @@ pub(crate) fn lock_name(key: &str) -> String {
 
 /// A message to the other tabs: `{"t": kind, "k": queue key, "e": entries}`.
 fn message(kind: &str, key: &str, entries: &[(String, String, EpochMillis)]) -> String {
-    let e: Vec<String> = entries
-        .iter()
-        .map(|(m, o, ts)| format!("[{},{},{ts}]", quote(m), quote(o)))
-        .collect();
+    let mut e = String::new();
+    for (m, o, ts) in entries {
+        if !e.is_empty() {
+            e.push(',');
+        }
+        e.push_str(&format!("[{},{},{ts}]", quote(m), quote(o)));
+    }
     format!(
         "{{\"t\":{},\"k\":{},\"e\":[{}]}}",
         quote(kind),
         quote(key),
-        e.join(",")
+        e
     )
 }
 

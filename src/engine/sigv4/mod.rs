@@ -117,18 +117,20 @@ pub fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
     }
     // Names are unique once merged: sorting the pairs sorts the names.
     crate::engine::lean::sort::sort_by(&mut merged, Ord::cmp);
+    // Loops rather than `join`: each slice type joined is a copy of
+    // alloc's join code in the .wasm (lean/).
     let mut lines = String::new();
+    let mut signed = String::new();
     for (n, v) in &merged {
         lines.push_str(n);
         lines.push(':');
         lines.push_str(v);
         lines.push('\n');
+        if !signed.is_empty() {
+            signed.push(';');
+        }
+        signed.push_str(n);
     }
-    let signed = merged
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
     (lines, signed)
 }
 
