@@ -141,11 +141,25 @@ export interface MPS3Config {
 
 export interface RetryOptions { attempts?: number; baseMs?: number; capMs?: number; timeoutMs?: number; }
 
+/** `MPS3.status`, and what `onStatus` handlers receive. */
+export interface Status {
+  /** The application's switch (`MPS3.online`). */
+  online: boolean;
+  /** Whether the bucket can be reached now, as the client last found
+   *  (from its requests and the browser's online/offline events). */
+  connected: boolean;
+  /** Writes accepted and not yet committed to the bucket. */
+  pendingWrites: number;
+  /** When (epoch ms) the client last caught up with the bucket; null before. */
+  lastSyncAt: number | null;
+}
+
 export interface PutOptions {
   manifests?: Key[];
   /** Resolve once the write is durable in IndexedDB ("local"), or once its
-   *  entry is in the bucket ("remote"). Default: "remote" online, "local"
-   *  offline. Without IndexedDB, "local" waits for the bucket too. */
+   *  entry is in the bucket ("remote"). Default: "remote" while the bucket
+   *  can be reached, "local" offline or disconnected (`status.connected`).
+   *  Without IndexedDB, "local" waits for the bucket too. */
   await?: "local" | "remote";
 }
 export interface GetOptions { manifest?: Key; }

@@ -471,3 +471,126 @@ async fn the_store_upgrades_an_earlier_releases_database_and_keeps_its_rows() {
         "2 bucket,content,content_meta,queue,state {\"bytes\":3}"
     );
 }
+
+/// Everything `onStatus` reports, as JSON.
+fn status_recorder(db: &MPS3) -> (JsValue, Rc<RefCell<Vec<serde_json::Value>>>) {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let f = Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| s.borrow_mut().push(to_json(&v)));
+    let off = db.on_status(f.into_js_value().unchecked_into());
+    (off, seen)
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// The bucket stops answering (every request reset) and nobody sets
+/// `online`: the client notices at its first failed request and works
+/// offline (a stored key reads after that one attempt, not a retry series;
+/// writes resolve once durable and read back at once), then finds the
+/// bucket again by itself, flushes its queue once, and `onStatus` saw each
+/// change in order.
+#[wasm_bindgen_test]
+async fn an_unreachable_bucket_is_noticed_and_recovered_from_without_being_told() {
+    let b = bucket("off-untold").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let (_off, statuses) = status_recorder(&db);
+    ok(db.put("stored".into(), "s".into(), None)).await;
+    let status = to_json(&db.status());
+    assert_eq!(
+        (
+            &status["online"],
+            &status["connected"],
+            &status["pendingWrites"]
+        ),
+        (&json!(true), &json!(true), &json!(0))
+    );
+    assert!(status["lastSyncAt"].is_number(), "{status}");
+
+    set_faults(
+        3,
+        json!([{ "action": "reset", "path_regex": format!("^/{b}") }]),
+    )
+    .await;
+    let t = now_ms();
+    assert_eq!(
+        to_json(&ok(db.get("stored".into(), None)).await),
+        json!("s")
+    );
+    let read_ms = now_ms() - t;
+    assert!(
+        read_ms < 2_000.0,
+        "one failed attempt, not a retry series: {read_ms} ms"
+    );
+    assert_eq!(to_json(&db.status())["connected"], json!(false));
+    assert!(db.online(), "the app's switch is untouched");
+
+    let t = now_ms();
+    ok(db.put("k".into(), 1.into(), None)).await; // "local" by default while disconnected
+    assert_eq!(to_json(&ok(db.get("k".into(), None)).await), json!(1));
+    let write_ms = now_ms() - t;
+    assert!(
+        write_ms < 1_000.0,
+        "own writes never wait on the network: {write_ms} ms"
+    );
+    assert_eq!(db.pending_writes(), 1);
+
+    clear_faults().await;
+    eventually("connected again, with no call", 10_000, || {
+        to_json(&db.status())["connected"] == json!(true)
+    })
+    .await;
+    eventually("the queue flushed", 10_000, || db.pending_writes() == 0).await;
+    let fresh = MPS3::new(db_config(&b, json!({}))).unwrap();
+    assert_eq!(to_json(&ok(fresh.get("k".into(), None)).await), json!(1));
+    assert_eq!(log_entry_count(&b).await, 2, "each write committed once");
+
+    // In order: disconnected, the write pending, connected again, the
+    // write committed.
+    let seen = statuses.borrow();
+    let at = |what: &str, f: &dyn Fn(&serde_json::Value) -> bool| {
+        seen.iter()
+            .position(f)
+            .unwrap_or_else(|| panic!("no status {what} in {seen:?}"))
+    };
+    let down = at("disconnected", &|s| s["connected"] == json!(false));
+    let queued = at("pending while down", &|s| {
+        s["connected"] == json!(false) && s["pendingWrites"] == json!(1)
+    });
+    let up = down
+        + seen[down..]
+            .iter()
+            .position(|s| s["connected"] == json!(true))
+            .expect("connected again");
+    let flushed = up
+        + seen[up..]
+            .iter()
+            .position(|s| s["pendingWrites"] == json!(0))
+            .expect("flushed after");
+    assert!(down < queued && queued < up && up <= flushed, "{seen:?}");
+}
+
+/// A fresh client whose bucket cannot be reached: a `put` not awaited,
+/// then a `get` of the same key, answers at once with the value.
+#[wasm_bindgen_test]
+async fn a_read_right_after_an_unawaited_put_answers_at_once_without_the_bucket() {
+    let b = bucket("off-fresh").await;
+    set_faults(
+        4,
+        json!([{ "action": "reset", "path_regex": format!("^/{b}") }]),
+    )
+    .await;
+    let db = MPS3::new(db_config(&b, json!({"label": "fresh-unreachable"}))).unwrap();
+    let t = now_ms();
+    let _put = db.put("k".into(), json!({"v": 1}).to_string().into(), None);
+    let got = ok(db.get("k".into(), None)).await;
+    let ms = now_ms() - t;
+    assert_eq!(to_json(&got), json!(json!({"v": 1}).to_string()));
+    assert!(ms < 100.0, "answered in {ms} ms");
+    clear_faults().await;
+    eventually("committed once the bucket answers", 15_000, || {
+        db.pending_writes() == 0
+    })
+    .await;
+}

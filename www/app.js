@@ -11,13 +11,14 @@ const me = sessionStorage.getItem("mps3-demo-name") ||
 sessionStorage.setItem("mps3-demo-name", me);
 $("me").textContent = me;
 
-const synced = () => { $("synced").textContent = new Date().toLocaleTimeString(); };
 let lastError = null;
+let refreshStatus = () => {};
 const showError = (e) => {
   if (e?.code === "Offline") e = null; // the status line says so already
   lastError = e;
   $("error").hidden = !e;
   $("error").textContent = e ? `${e.code ?? "Error"}: ${e.message}` : "";
+  refreshStatus();
 };
 
 /** The bucket to use: the settings of this tab, else the local test
@@ -71,20 +72,21 @@ async function main() {
   });
   window.mps3 = db; // for the end-to-end test and the curious
   $("local-note").hidden = !local;
-  // The status line: online or not, writes not yet in the bucket.
-  let wasPending = 0;
-  const status = () => {
-    const pending = db.pendingWrites;
-    $("pending").textContent = pending;
-    if (wasPending > 0 && pending === 0 && db.online) synced();
-    wasPending = pending;
-    const conn = lastError ? "error" : !db.online ? "offline" : local ? "local only" : "online";
+  // The status line, from the client's own status events: online (the
+  // switch) and connected (the bucket answers), writes not yet in the
+  // bucket, the last time the board caught up.
+  const status = (s = db.status) => {
+    $("pending").textContent = s.pendingWrites;
+    if (s.lastSyncAt) $("synced").textContent = new Date(s.lastSyncAt).toLocaleTimeString();
+    const conn = lastError ? "error" : !s.online ? "offline" : !s.connected ? "disconnected"
+      : local ? "local only" : "online";
     $("conn").textContent = conn;
-    $("conn").className = `pill ${conn === "error" ? "error" : conn === "offline" ? "offline" : "online"}`;
-    $("offline-toggle").textContent = db.online ? "Go offline" : "Go online";
+    $("conn").className = `pill ${conn === "error" ? "error" : conn === "online" || conn === "local only" ? "online" : "offline"}`;
+    $("offline-toggle").textContent = s.online ? "Go offline" : "Go online";
   };
-  $("offline-toggle").onclick = () => { db.online = !db.online; status(); };
-  setInterval(status, 200);
+  db.onStatus(status);
+  refreshStatus = () => status();
+  $("offline-toggle").onclick = () => { db.online = !db.online; };
   status();
   for (let n = 0; n < NOTES; n++) {
     const el = noteElement(n);
@@ -102,13 +104,11 @@ async function main() {
         } catch (e) {
           showError(e);
         }
-        status();
       }, 300);
     });
     db.subscribe(key, (value, error) => {
       if (error) return showError(error);
       showError(null);
-      if (db.online) synced();
       const text = value?.text ?? "";
       if (document.activeElement !== area && area.value !== text) {
         area.value = text;

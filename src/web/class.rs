@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{self, bad, only_known};
 use super::errors::to_js_error;
 use super::io::WebIo;
-use crate::engine::db::{Change, Db, Event};
+use crate::engine::db::{Change, Db, Event, Status};
 use crate::engine::error::Error;
 use crate::engine::manifest::Ref;
 use crate::js_api;
@@ -64,8 +64,37 @@ fn random_seed() -> u64 {
     }
 }
 
-/// Subscribers' handlers by subscription id (few: a list).
-type Handlers = Rc<RefCell<Vec<(u64, Function)>>>;
+/// Subscribers' handlers by subscription id, and `onStatus` handlers by
+/// theirs (few: lists).
+#[derive(Default)]
+struct Handlers {
+    values: RefCell<Vec<(u64, Function)>>,
+    status: RefCell<Vec<(u64, Function)>>,
+    next_status: core::cell::Cell<u64>,
+}
+
+/// `db.status` as JavaScript sees it.
+fn status_object(s: &Status) -> JsValue {
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&o, &k.into(), &v);
+    };
+    set("online", s.online.into());
+    set("connected", s.connected.into());
+    set("pendingWrites", (s.pending_writes as u32).into());
+    set(
+        "lastSyncAt",
+        s.last_sync_at.map_or(JsValue::NULL, |t| (t as f64).into()),
+    );
+    o.into()
+}
+
+/// Calls `f(handler)`, reporting a handler that throws.
+fn call_handler(handler: &Function, f: impl FnOnce(&Function) -> Result<JsValue, JsValue>) {
+    if let Err(e) = f(handler) {
+        web_sys::console::error_2(&"mps3: a handler threw".into(), &e);
+    }
+}
 
 /// Calls handlers for the events the engine queued. Runs on its own task
 /// (`Io::events_ready`), so no Rust borrow is held while JavaScript runs
@@ -78,17 +107,59 @@ fn deliver(db: &Db<WebIo>, handlers: &Handlers) {
                 Err(e) => (sub, JsValue::UNDEFINED, to_js_error(&e)),
             },
             Event::Error { sub, error } => (sub, JsValue::UNDEFINED, to_js_error(&error)),
+            Event::Status(status) => {
+                let s = status_object(&status);
+                let all: Vec<Function> = handlers
+                    .status
+                    .borrow()
+                    .iter()
+                    .map(|(_, h)| h.clone())
+                    .collect();
+                for h in &all {
+                    call_handler(h, |h| h.call1(&JsValue::NULL, &s));
+                }
+                continue;
+            }
         };
         let handler = handlers
+            .values
             .borrow()
             .iter()
             .find(|(id, _)| *id == sub)
             .map(|(_, h)| h.clone());
         if let Some(h) = handler {
-            if let Err(e) = h.call2(&JsValue::NULL, &value, &error) {
-                web_sys::console::error_2(&"mps3: a subscriber threw".into(), &e);
-            }
+            call_handler(&h, |h| h.call2(&JsValue::NULL, &value, &error));
         }
+    }
+}
+
+/// Tells the engine what the browser says of the network:
+/// `navigator.onLine` now, then its `online` and `offline` events (on
+/// `window` or in a worker, whichever this is).
+fn watch_browser_connectivity(db: &Rc<Db<WebIo>>) {
+    let global = js_sys::global();
+    let on_line = Reflect::get(&global, &"navigator".into())
+        .and_then(|n| Reflect::get(&n, &"onLine".into()))
+        .ok()
+        .and_then(|v| v.as_bool());
+    if on_line == Some(false) {
+        db.browser_online(false);
+    }
+    let Ok(add) = Reflect::get(&global, &"addEventListener".into()) else {
+        return;
+    };
+    let Some(add) = add.dyn_ref::<Function>() else {
+        return;
+    };
+    for (name, online) in [("online", true), ("offline", false)] {
+        let weak = Rc::downgrade(db);
+        let listener = Closure::<dyn Fn()>::new(move || {
+            if let Some(db) = weak.upgrade() {
+                db.browser_online(online);
+            }
+        });
+        let _ = add.call2(&global, &name.into(), listener.as_ref());
+        listener.forget();
     }
 }
 
@@ -98,7 +169,7 @@ fn deliver(db: &Db<WebIo>, handlers: &Handlers) {
 pub struct MPS3 {
     db: Rc<Db<WebIo>>,
     default_bucket: String,
-    handlers: Handlers,
+    handlers: Rc<Handlers>,
 }
 
 #[wasm_bindgen]
@@ -111,7 +182,7 @@ impl MPS3 {
         let default_bucket = c.db.default_manifest.bucket.clone();
         let io = WebIo::new(c.logger, c.label, c.provider, &c.db.namespace, c.local);
         let db = Rc::new(Db::new(io, c.s3, c.db, random_seed()).map_err(|e| to_js_error(&e))?);
-        let handlers: Handlers = Rc::default();
+        let handlers: Rc<Handlers> = Rc::default();
         let (weak, h) = (Rc::downgrade(&db), handlers.clone());
         db.io().set_deliver(Rc::new(move || {
             if let Some(db) = weak.upgrade() {
@@ -130,6 +201,7 @@ impl MPS3 {
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             on_message.forget();
         }
+        watch_browser_connectivity(&db);
         db.start();
         Ok(MPS3 {
             db,
@@ -327,21 +399,47 @@ impl MPS3 {
             self.db.subscribe(&key, manifest.as_ref())
         })()
         .map_err(|e| to_js_error(&e))?;
-        self.handlers.borrow_mut().push((id, handler));
+        self.handlers.values.borrow_mut().push((id, handler));
         let (weak, handlers) = (Rc::downgrade(&self.db), self.handlers.clone());
         let unsubscribe = Closure::once_into_js(move || {
             if let Some(db) = weak.upgrade() {
                 db.unsubscribe(id);
             }
-            handlers.borrow_mut().retain(|(h, _)| *h != id);
+            handlers.values.borrow_mut().retain(|(h, _)| *h != id);
         });
         Ok(unsubscribe.unchecked_into())
+    }
+
+    /// `{ online, connected, pendingWrites, lastSyncAt }`: the app's
+    /// switch, whether the bucket can be reached now, writes not yet
+    /// committed, and when (epoch ms) the client last caught up with the
+    /// bucket (`null`: not yet).
+    #[wasm_bindgen(getter, unchecked_return_type = "Status")]
+    pub fn status(&self) -> JsValue {
+        status_object(&self.db.status())
+    }
+
+    /// Calls `handler(status)` whenever the status changes. Returns a
+    /// function that stops it.
+    #[wasm_bindgen(js_name = onStatus, unchecked_return_type = "() => void")]
+    pub fn on_status(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(status: Status) => void")] handler: Function,
+    ) -> JsValue {
+        let id = self.handlers.next_status.get();
+        self.handlers.next_status.set(id + 1);
+        self.handlers.status.borrow_mut().push((id, handler));
+        let handlers = self.handlers.clone();
+        Closure::once_into_js(move || {
+            handlers.status.borrow_mut().retain(|(h, _)| *h != id);
+        })
     }
 
     /// Stops polling; later calls reject with code `Shutdown`.
     pub fn shutdown(&self) {
         self.db.shutdown();
-        self.handlers.borrow_mut().clear();
+        self.handlers.values.borrow_mut().clear();
+        self.handlers.status.borrow_mut().clear();
     }
 
     /// Whether the client talks to the bucket. Set it `false` to work

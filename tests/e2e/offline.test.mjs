@@ -99,8 +99,10 @@ test("a page closed between the content PUT and the entry PUT: its write lands o
     const context = await browser.newContext();
     const { page } = await openPage(context, prefix);
     // The entry PUT is held (the page dies waiting), or applied with its
-    // answer lost (the page dies not knowing).
-    // ("drop": its retries are held, so the page dies still not knowing.)
+    // answer lost (the page dies not knowing: the lost answer leaves it
+    // disconnected, and once its probe finds the bucket it waits out the
+    // window before listing to learn whether the entry landed).
+    // (Any retry of the entry PUT is held too.)
     const entry = `^/${BUCKET}/${prefix}manifest.json%40`;
     await control("POST", "/faults", { seed: 1, rules: [
       { action: fault, methods: ["PUT"], path_regex: entry, times: 1, hold_ms: 3000 },
@@ -108,7 +110,10 @@ test("a page closed between the content PUT and the entry PUT: its write lands o
     ] });
     // Counted before the write starts: its commit may reach the entry PUT
     // before the test has seen the write accepted.
-    const held = async () => (await control("GET", `/stats?bucket=${BUCKET}`)).held ?? 0;
+    const held = async () => {
+      const stats = await control("GET", `/stats?bucket=${BUCKET}`);
+      return fault === "hold" ? stats.held ?? 0 : stats.faults ?? 0;
+    };
     const start = await held();
     await page.evaluate(() => {
       window.db = window.make("crashy");
@@ -116,7 +121,7 @@ test("a page closed between the content PUT and the entry PUT: its write lands o
     });
     await until(page, () => window.accepted === true);
     for (let i = 0; i < 100 && (await held()) === start; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok((await held()) > start, "an entry PUT is held when the page dies");
+    assert.ok((await held()) > start, `the entry PUT was ${fault === "hold" ? "held" : "dropped"} when the page dies`);
     await page.close({ runBeforeUnload: false });
     await control("DELETE", "/faults");
     // Reopen: the queue is committed by the new page, once.
@@ -302,4 +307,136 @@ test("a tab that dies with several queued writes: the other tab commits them, in
   assert.equal(await freshRead(prefix, key), "third");
   assert.deepEqual([...one.errors, ...two.errors], []);
   await context.close();
+});
+
+// Offline without being told: the browser context is set offline by the
+// driver (`navigator.onLine` false, the `offline` event, every request
+// failing), and nobody sets `db.online`.
+
+test("offline untold: a fresh client's put, not awaited, then a get of it answers within 100 ms", async () => {
+  const prefix = `e2e-untold-fresh-${Date.now()}/`;
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, prefix);
+  await context.setOffline(true);
+  const r = await page.evaluate(async () => {
+    const db = window.make("fresh-untold");
+    const t = performance.now();
+    db.put("k", { v: 1 });
+    const v = await db.get("k");
+    return { v, ms: performance.now() - t, status: db.status };
+  });
+  assert.deepEqual(r.v, { v: 1 });
+  assert.ok(r.ms < 100, `answered in ${r.ms} ms`);
+  assert.equal(r.status.connected, false);
+  assert.equal(r.status.online, true, "the app's switch untouched");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("offline untold: keys read while connected read from memory and IndexedDB within one request time-out", async () => {
+  const prefix = `e2e-untold-stored-${Date.now()}/`;
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, prefix);
+  await page.evaluate(async () => {
+    const w = window.make("writer-untold");
+    await w.putAll({ a: 1, b: 2 });
+    window.db = window.make("reader-untold", { retry: { timeoutMs: 2000 } });
+    await window.db.getAll(["a", "b"]);
+  });
+  await context.setOffline(true);
+  const r = await page.evaluate(async () => {
+    const t = performance.now();
+    const same = [await window.db.get("a"), await window.db.get("b")];
+    const sameMs = performance.now() - t;
+    // A new client of the same label: the state and values stored in
+    // IndexedDB, read with the bucket out of reach.
+    const again = window.make("reader-untold", { retry: { timeoutMs: 2000 } });
+    const t2 = performance.now();
+    const stored = [await again.get("a"), await again.get("b")];
+    const storedMs = performance.now() - t2;
+    const missing = await again.get("never", { manifest: "elsewhere.json" }).catch((e) => e.code);
+    return { same, sameMs, stored, storedMs, missing };
+  });
+  assert.deepEqual(r.same, [1, 2]);
+  assert.deepEqual(r.stored, [1, 2]);
+  assert.ok(r.sameMs < 2000 && r.storedMs < 2000, `within one time-out: ${r.sameMs} and ${r.storedMs} ms`);
+  assert.equal(r.missing, "Offline", "what is not stored");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("offline untold: a page closed while disconnected; a new page of its label, connected, commits its writes once", async () => {
+  const prefix = `e2e-untold-close-${Date.now()}/`;
+  const context = await browser.newContext();
+  const { page } = await openPage(context, prefix);
+  await context.setOffline(true);
+  const pending = await page.evaluate(async () => {
+    const db = window.make("closer");
+    for (let i = 1; i <= 3; i++) await db.put("k", i); // each resolves once durable
+    await db.put("other", "x");
+    return db.pendingWrites;
+  });
+  assert.equal(pending, 4);
+  await page.close({ runBeforeUnload: false });
+  await context.setOffline(false);
+  const again = await openPage(context, prefix);
+  await again.page.evaluate(async () => {
+    window.db = window.make("closer");
+    await window.db.get("k");
+  });
+  await until(again.page, () => window.db.pendingWrites === 0);
+  const entries = await validEntries(prefix);
+  const order = entries.flatMap((e) => Object.keys(e.files));
+  assert.deepEqual(order, [`${BUCKET}/k`, `${BUCKET}/k`, `${BUCKET}/k`, `${BUCKET}/other`], "once each, in order");
+  assert.equal(await freshRead(prefix, "k"), 3, "another browser context sees them");
+  assert.deepEqual(again.errors, []);
+  await context.close();
+});
+
+test("offline untold: a page that loses the network and gets it back: writes land once, in order, subscribers catch up, onStatus in order", async () => {
+  const prefix = `e2e-untold-flap-${Date.now()}/`;
+  const context = await browser.newContext();
+  const watcherContext = await browser.newContext();
+  const { page, errors } = await openPage(context, prefix);
+  const watcher = await openPage(watcherContext, prefix);
+  await watcher.page.evaluate(() => {
+    window.seen = [];
+    window.make("watcher").subscribe("k", (v) => window.seen.push(v));
+  });
+  await page.evaluate(async () => {
+    window.statuses = [];
+    window.db = window.make("flapper");
+    window.db.onStatus((s) => window.statuses.push(s));
+    window.heard = [];
+    window.db.subscribe("k", (v) => window.heard.push(v));
+    await window.db.put("k", 0);
+  });
+  await until(watcher.page, () => window.seen.at(-1) === 0);
+  await context.setOffline(true);
+  await page.evaluate(async () => {
+    for (let i = 1; i <= 3; i++) await window.db.put("k", i);
+  });
+  const during = await page.evaluate(() => window.db.status);
+  assert.equal(during.connected, false);
+  assert.equal(during.pendingWrites, 3);
+  assert.equal(await watcher.page.evaluate(() => window.seen.at(-1)), 0, "nothing reached the bucket");
+  await context.setOffline(false);
+  await until(page, () => window.db.pendingWrites === 0 && window.db.status.connected);
+  await until(watcher.page, () => window.seen.at(-1) === 3);
+  const entries = await validEntries(prefix);
+  assert.equal(entries.length, 4, "each write once");
+  const statuses = await page.evaluate(() => window.statuses);
+  const down = statuses.findIndex((s) => !s.connected);
+  const queued = statuses.findIndex((s) => !s.connected && s.pendingWrites === 3);
+  const up = statuses.findIndex((s, i) => i > queued && s.connected);
+  const flushed = statuses.findIndex((s, i) => i >= up && s.pendingWrites === 0);
+  assert.ok(down >= 0 && down < queued && queued < up && up <= flushed, JSON.stringify(statuses));
+  const heard = await page.evaluate(() => window.heard);
+  assert.deepEqual(heard.slice(-1), [3], "the page's own subscriber ends at the last write");
+  const seen = (await watcher.page.evaluate(() => window.seen)).filter((v) => v !== undefined);
+  assert.deepEqual([...seen].sort(), seen, `the other client's subscriber moves forward only: ${seen}`);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(watcher.errors, []);
+  await context.close();
+  await watcherContext.close();
 });

@@ -49,6 +49,7 @@ impl<I: Io + 'static> Db<I> {
     /// was left queued, then watch for writes other tabs leave behind.
     /// Calls wait for the restore (`ready`), not for this task.
     pub fn start(self: &Rc<Self>) {
+        self.install_prober();
         let db = self.clone();
         self.io.spawn(Box::pin(async move {
             for pending in db.restore().await {
@@ -65,7 +66,7 @@ impl<I: Io + 'static> Db<I> {
     }
 
     /// A write of any kind, acknowledged as `ack` asks (`None`: `Remote`
-    /// online, `Local` offline). A local acknowledgement needs the store:
+    /// when the bucket can be reached, else `Local`). A local acknowledgement needs the store:
     /// a write it does not hold is committed before the call resolves.
     pub async fn write(
         self: &Rc<Self>,
@@ -73,7 +74,7 @@ impl<I: Io + 'static> Db<I> {
         manifests: &[Ref],
         ack: Option<Ack>,
     ) -> Result<()> {
-        let ack = ack.unwrap_or(if self.is_online() {
+        let ack = ack.unwrap_or(if self.reachable() {
             Ack::Remote
         } else {
             Ack::Local

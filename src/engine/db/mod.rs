@@ -17,6 +17,7 @@ use crate::prelude::*;
 
 mod background;
 mod change;
+mod connectivity;
 mod offline;
 mod queue;
 mod state;
@@ -28,6 +29,7 @@ use core::cell::{Cell, RefCell};
 
 pub use background::{Ack, Committer};
 pub use change::Change;
+pub use connectivity::Status;
 pub use offline::Pending;
 pub use queue::QueuedWrite;
 use state::{Current, Delivered, ManifestState, Subscriber};
@@ -134,6 +136,12 @@ struct Inner {
     watching: Vec<String>,
     /// Whether the poller was started (with the first subscription).
     polling: bool,
+    /// Whether a task probes the bucket (while disconnected).
+    probing: bool,
+    /// When a manifest was last brought up to date with the bucket.
+    last_sync_at: Option<i64>,
+    /// The status last reported to `onStatus` handlers.
+    status_sent: Option<Status>,
 }
 
 pub struct Db<I: Io> {
@@ -146,6 +154,15 @@ pub struct Db<I: Io> {
     inner: RefCell<Inner>,
     shutdown: Cell<bool>,
     online: Cell<bool>,
+    /// Whether the bucket answers (see `connectivity`).
+    connected: Cell<bool>,
+    disconnections: Cell<u32>,
+    /// Starts the prober when the client finds itself disconnected.
+    prober: RefCell<Option<alloc::rc::Rc<dyn Fn()>>>,
+    /// Writes hold a turn while they are accepted, until their keys are
+    /// masked; a read waits for the turns taken before it, so that it
+    /// reads a write made just before it, acknowledged or not.
+    accepting: FifoLock,
     /// Every call waits on this until [`Db::restore`] loaded the durable
     /// state: it holds the gate's first turn.
     gate: FifoLock,
@@ -186,8 +203,15 @@ impl<I: Io> Db<I> {
                 stored: None,
                 watching: Vec::new(),
                 polling: false,
+                probing: false,
+                last_sync_at: None,
+                status_sent: None,
             }),
             online: Cell::new(cfg.online),
+            connected: Cell::new(true),
+            disconnections: Cell::new(0),
+            prober: RefCell::new(None),
+            accepting: FifoLock::new(),
             cfg,
             #[cfg(test)]
             unlisted_entries: Cell::new(0),
@@ -251,14 +275,6 @@ impl<I: Io> Db<I> {
         }
     }
 
-    pub(crate) fn check_online(&self) -> Result<()> {
-        if self.online.get() {
-            Ok(())
-        } else {
-            Err(Error::new(ErrorKind::Offline, "the client is offline"))
-        }
-    }
-
     /// The value of `key` through `manifest`: a local write if one is
     /// pending, else the freshly resolved state. `None`: absent.
     pub async fn get(&self, key: &Ref, manifest: Option<&Ref>) -> Result<Option<JsonText>> {
@@ -277,6 +293,8 @@ impl<I: Io> Db<I> {
         manifest: Option<&Ref>,
     ) -> Result<Vec<Option<JsonText>>> {
         self.ready().await;
+        // After the writes made before this read have masked their keys.
+        drop(self.accepting.lock().await);
         self.check_live()?;
         for k in keys {
             Self::check_ref(k)?;
@@ -286,20 +304,31 @@ impl<I: Io> Db<I> {
         // Keys all written locally and pending read as written, at once.
         let all_masked = self.with_manifest(&m, |s| keys.iter().all(|k| s.pending(&k.url())));
         // The first read after a reload answers from the stored state at
-        // once (later reads and the poller bring it up to date); offline,
-        // every read does, and a key not stored is `Offline`.
+        // once (later reads and the poller bring it up to date); offline
+        // or disconnected, every read does (a read that finds the bucket
+        // unreachable too, after that one attempt), and a key not stored
+        // is `Offline`.
         let (cached, resolved) = self.with_manifest(&m, |s| {
             (core::mem::take(&mut s.restored), s.resolution.is_some())
         });
         let answer_from_store = cached && resolved;
         if !all_masked && !answer_from_store {
-            if self.online.get() {
-                self.locked_sync(&m, Freshness::Read).await?;
-            } else if !resolved {
-                return Err(Error::new(
-                    ErrorKind::Offline,
-                    "offline, and this manifest is not stored locally",
-                ));
+            let synced = if self.reachable() {
+                self.locked_sync(&m, Freshness::Read).await
+            } else {
+                Err(Error::new(ErrorKind::Offline, "offline"))
+            };
+            match synced {
+                Ok(()) => {}
+                Err(e) if e.kind == ErrorKind::Offline => {
+                    if !self.with_manifest(&m, |s| s.resolution.is_some()) {
+                        return Err(Error::new(
+                            ErrorKind::Offline,
+                            "offline, and this manifest is not stored locally",
+                        ));
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
         let snapshot: Vec<(String, Current)> = self.with_manifest(&m, |s| {
@@ -328,6 +357,12 @@ impl<I: Io> Db<I> {
     pub fn set_online(&self, online: bool) {
         self.online.set(online);
         self.io.online_changed(online);
+        self.note_status();
+        // Back online: the bucket is tried at once (a failure disconnects
+        // again), not after the prober's backoff.
+        if online {
+            self.reached();
+        }
     }
 
     pub fn is_online(&self) -> bool {
@@ -416,7 +451,7 @@ impl<I: Io> Db<I> {
     /// subscribers; polling carries on.
     pub async fn poll_once(&self) {
         self.ready().await;
-        if !self.online.get() {
+        if !self.reachable() {
             return;
         }
         for m in self.watched() {
@@ -428,7 +463,7 @@ impl<I: Io> Db<I> {
                     self.notify(&m).await;
                 }
                 // Went offline meanwhile: not news for subscribers.
-                Err(error) if error.kind == ErrorKind::Offline || !self.online.get() => {}
+                Err(error) if error.kind == ErrorKind::Offline || !self.reachable() => {}
                 Err(error) => {
                     let events = self
                         .inner

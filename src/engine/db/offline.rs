@@ -278,6 +278,7 @@ impl<I: Io> Db<I> {
             });
             self.notify_local(m);
         }
+        self.note_status();
     }
 
     pub(crate) fn unmask_write(&self, write_id: u64) -> Vec<Ref> {
@@ -295,6 +296,7 @@ impl<I: Io> Db<I> {
         for m in &touched {
             self.notify_local(m);
         }
+        self.note_status();
         touched
     }
 
@@ -476,7 +478,7 @@ impl<I: Io> Db<I> {
                     .filter(|(_, s)| s.masks.iter().any(|m| m.write_id == old_id))
                     .map(|(m, _)| m.clone())
                     .collect();
-                if self.online.get() {
+                if self.reachable() {
                     for m in &masked {
                         let _ = self.locked_sync(m, Freshness::Read).await;
                     }
@@ -530,8 +532,9 @@ impl<I: Io> Db<I> {
                     });
                     manifests.push(m);
                 }
+                self.note_status();
                 for m in manifests {
-                    if self.online.get() {
+                    if self.reachable() {
                         let _ = self.refresh(Some(&m)).await;
                     }
                 }

@@ -193,6 +193,14 @@ pub struct Subscriber {
 /// Something for the edge to deliver to a subscriber.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    Value { sub: u64, value: Option<JsonText> },
-    Error { sub: u64, error: Error },
+    Value {
+        sub: u64,
+        value: Option<JsonText>,
+    },
+    Error {
+        sub: u64,
+        error: Error,
+    },
+    /// For `onStatus` handlers: the status changed.
+    Status(super::Status),
 }

@@ -111,7 +111,7 @@ impl<I: Io> Db<I> {
         let mut refreshed = false;
         loop {
             self.check_live()?;
-            self.check_online()?;
+            self.check_reachable()?;
             let sent = self.io.now();
             let now = self.inner.borrow().clock.now(sent);
             let due = self.needs_credentials.get()
@@ -136,6 +136,7 @@ impl<I: Io> Db<I> {
             let received = self.io.now();
             let error = match outcome {
                 Ok(resp) => {
+                    self.reached();
                     if let Some(date) = resp.header("date").and_then(|d| parse_http_date(d).ok()) {
                         self.inner.borrow_mut().clock.observe(date, sent, received);
                     }
@@ -155,8 +156,15 @@ impl<I: Io> Db<I> {
                 refreshed = true;
                 continue;
             }
-            // Gone offline meanwhile (the edge aborted the request).
-            self.check_online()?;
+            // Gone offline meanwhile (the edge aborted the request), or no
+            // answer: disconnected, and no retry series.
+            if !self.online.get() {
+                return Err(Error::new(ErrorKind::Offline, "the client went offline"));
+            }
+            let error = self.judge_failure(error);
+            if error.kind == ErrorKind::Offline {
+                return Err(error);
+            }
             let random = self.inner.borrow_mut().rng.next_f64();
             match self.cfg.retry.next_delay(attempt, &error, random) {
                 Some(delay) => {
@@ -221,6 +229,7 @@ impl<I: Io> Db<I> {
                 && deadline.is_none_or(|d| bound.is_none_or(|b| b < d))
         });
         if skip {
+            self.synced();
             return Ok(());
         }
         let settled_before = self.with_manifest(m, |s| s.settled.clone());
@@ -348,6 +357,7 @@ impl<I: Io> Db<I> {
                     self.install_log(m, entries);
                     self.persist_state(m).await;
                     self.with_manifest(m, |s| s.listed_at = Some(listed_at));
+                    self.synced();
                     let inner = self.inner.borrow();
                     let clock = &inner.clock;
                     return Ok(clock.lower.is_some().then(|| clock.lower_bound(listed_at)));
@@ -552,10 +562,10 @@ impl<I: Io> Db<I> {
         // what is new.
         let stored_only =
             self.with_manifest(&m, |s| s.resolution.is_some() && s.listed_at.is_none());
-        if stored_only || !self.online.get() {
+        if stored_only || !self.reachable() {
             self.notify(&m).await;
         }
-        if !self.online.get() {
+        if !self.reachable() {
             return Ok(());
         }
         match self.locked_sync(&m, Freshness::Read).await {

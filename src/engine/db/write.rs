@@ -70,7 +70,11 @@ impl<I: Io> Db<I> {
         manifests: &[Ref],
         in_place: Option<Vec<Option<String>>>,
     ) -> Result<Pending<I::Lock>> {
+        // The accept turn is taken at the call and held until the keys are
+        // masked: a read made after the call reads this write.
+        let turn = self.accepting.ticket();
         self.ready().await;
+        let _accepting = turn.await;
         self.check_live()?;
         let manifests: Vec<Ref> = if manifests.is_empty() {
             vec![self.cfg.default_manifest.clone()]
@@ -164,7 +168,7 @@ impl<I: Io> Db<I> {
         }
         let mut pause: u64 = 1_000;
         loop {
-            while !self.online.get() && !self.shutdown.get() {
+            while !self.reachable() && !self.shutdown.get() {
                 self.io.sleep(OFFLINE_TICK_MS).await;
             }
             let error = match self.try_commit(&mut p).await {
@@ -177,7 +181,7 @@ impl<I: Io> Db<I> {
             if self.shutdown.get() {
                 return Err(error);
             }
-            if error.kind == ErrorKind::Offline || !self.online.get() {
+            if error.kind == ErrorKind::Offline || !self.reachable() {
                 continue;
             }
             // Once an entry PUT may have been sent, the write may be in
@@ -444,7 +448,7 @@ impl<I: Io> Db<I> {
             // Stored before it is sent: whoever resumes this write must
             // find out whether this entry landed (see `settle_attempt`).
             // Not when offline: it will not be sent.
-            self.check_online()?;
+            self.check_reachable()?;
             record.set_attempt(&m.url(), &object, ts);
             if durable {
                 self.store_write(record).await;
@@ -453,7 +457,7 @@ impl<I: Io> Db<I> {
                 // request loop's own checks), so no entry can land. Kept,
                 // the attempt could not be judged on a return after
                 // autoclean's grace (see `settle_attempt`): forget it.
-                if let Err(e) = self.check_live().and_then(|_| self.check_online()) {
+                if let Err(e) = self.check_live().and_then(|_| self.check_reachable()) {
                     record.attempts.retain(|(url, _, _)| url != &m.url());
                     self.store_write(record).await;
                     return Err(e);
@@ -602,6 +606,7 @@ impl<I: Io> Db<I> {
             // answers polls with 304), hiding newer writes by others.
             s.retire_masks();
         });
+        self.note_status();
         match (landed, body) {
             (Some(last_modified), Some(body)) => {
                 self.with_manifest(m, |s| {

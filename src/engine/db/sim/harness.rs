@@ -98,6 +98,7 @@ pub(super) fn make_client(
         client,
         device: device.clone(),
         offline: Rc::new(Cell::new(false)),
+        blackout: Cell::new(false),
         crash_at: Cell::new(None),
         requests: RefCell::default(),
         sent: Cell::new(0),

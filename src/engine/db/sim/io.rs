@@ -15,6 +15,10 @@ pub(super) struct SimIo {
     /// Offline: requests fail at once, as the browser edge's aborted
     /// fetches do.
     pub(super) offline: Rc<Cell<bool>>,
+    /// The network is gone without the client being told: every request
+    /// fails as a `fetch` with no route does, and an answer on its way is
+    /// lost.
+    pub(super) blackout: Cell<bool>,
     /// Kill this client (its tasks' group) right after its n-th request
     /// reaches the server: `(n, whether the server applies it)`.
     pub(super) crash_at: Cell<Option<(u32, bool)>>,
@@ -90,6 +94,10 @@ impl Io for SimIo {
         if self.offline.get() {
             return Err(Error::network("offline"));
         }
+        if self.blackout.get() {
+            self.exec.sleep(self.latency()).await;
+            return Err(Error::network("no route to the bucket"));
+        }
         self.exec.sleep(self.latency()).await;
         self.sent.set(self.sent.get() + 1);
         self.requests
@@ -112,6 +120,13 @@ impl Io for SimIo {
         if self.offline.get() && !req.finish_offline {
             // Went offline meanwhile: the edge aborted it.
             return Err(Error::network("aborted"));
+        }
+        if self.blackout.get() {
+            // The network went while it was on its way: applied or not.
+            if self.exec.rng.borrow_mut().next_f64() < 0.5 {
+                self.model.borrow_mut().apply(&req, self.exec.now());
+            }
+            return Err(Error::network("connection lost"));
         }
         let scripted = self.script.borrow().get(&self.sent.get()).copied();
         let stalls = {

@@ -132,10 +132,13 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
     }
     let mut failures = Vec::new();
     let (mut writes, mut reads, mut rejected, mut unlisted, mut late) = (0, 0, 0, 0, 0);
+    let (mut disconnections, mut blackout_seeds) = (0, 0);
     for seed in seeds() {
         let outcome = run(seed);
         unlisted += outcome.unlisted;
         late += outcome.applied_late;
+        disconnections += outcome.disconnections;
+        blackout_seeds += usize::from(blackouts(seed).is_some());
         for r in &outcome.history {
             match (&r.op, &r.outcome) {
                 (_, Some(Err(_))) => rejected += 1,
@@ -154,7 +157,7 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
             failures.push(format!("seed {seed}: {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
         }
     }
-    eprintln!("simulation: {} seeds, {writes} acknowledged writes ({unlisted} entries written without a listing), {reads} reads, {rejected} rejected operations, {late} requests applied late", seeds().len());
+    eprintln!("simulation: {} seeds, {writes} acknowledged writes ({unlisted} entries written without a listing), {reads} reads, {rejected} rejected operations, {late} requests applied late, {disconnections} disconnections ({blackout_seeds} seeds losing the network untold)", seeds().len());
     // Failures first: a replay of one seed (or a few) falls short of the
     // coverage figure below, which must not hide why the seed failed.
     assert!(
@@ -172,5 +175,9 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
     assert!(
         late > 0 || seeds().len() < 100,
         "no request was applied late"
+    );
+    assert!(
+        blackout_seeds * 10 > seeds().len() || seeds().len() < 100,
+        "too few seeds lose the network ({blackout_seeds})"
     );
 }

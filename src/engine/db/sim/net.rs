@@ -77,6 +77,28 @@ pub(super) fn late_draws(seed: u64) -> Rng {
     Rng::new(seed ^ 0x4c41_5445_5f42)
 }
 
+/// A quarter of the seeds lose the network now and then without their
+/// clients being told (`SimIo::blackout`); in half of those the browser
+/// says so too (`Db::browser_online`). Drawn from a generator of their
+/// own; the regression seeds keep the schedules they failed on.
+pub(super) fn blackouts(seed: u64) -> Option<Blackouts> {
+    if REGRESSION_SEEDS.contains(&seed) {
+        return None;
+    }
+    let mut rng = Rng::new(seed ^ 0x424c_4143_4b4f);
+    (rng.next_f64() < 0.25).then(|| Blackouts {
+        told: rng.next_f64() < 0.5,
+        rng,
+    })
+}
+
+/// How a seed's clients lose the network.
+pub(super) struct Blackouts {
+    /// Whether the browser's `online`/`offline` events tell the client.
+    pub(super) told: bool,
+    pub(super) rng: Rng,
+}
+
 thread_local! {
     /// Requests the server applied late in this thread's current run
     /// (the run's figure for the summary: that late requests happened).

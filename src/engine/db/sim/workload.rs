@@ -204,6 +204,8 @@ pub(super) struct Outcome {
     pub(super) unlisted: u32,
     /// Requests the server applied late.
     pub(super) applied_late: u32,
+    /// Times a client found the bucket unreachable without being told.
+    pub(super) disconnections: u32,
     /// Reads made as soon as every write was committed (before the quiet
     /// time the final reads wait for): survivors', then a fresh client's.
     pub(super) prompt: Vec<(usize, Reads)>,
@@ -225,6 +227,12 @@ pub(super) fn run(seed: u64) -> Outcome {
     if sim.p.toggles {
         for (c, client) in clients.iter().enumerate() {
             sim.spawn_toggles(c, client, Rng::new(rng.next_u64()));
+        }
+    }
+    if let Some(mut blackouts) = blackouts(seed) {
+        for (c, client) in clients.iter().enumerate() {
+            let rng = Rng::new(blackouts.rng.next_u64());
+            sim.spawn_blackouts(c, client, rng, blackouts.told);
         }
     }
     if let Some((victim, at)) = sim.p.crash {
@@ -398,6 +406,37 @@ impl Sim {
         });
     }
 
+    /// The network lost and back at random while the workers work, the
+    /// client told by the browser's events only if `told`; back at the
+    /// end.
+    fn spawn_blackouts(&self, c: usize, client: &Client, mut rng: Rng, told: bool) {
+        let (exec, left, db) = (
+            self.exec.clone(),
+            self.workers_left.clone(),
+            client.db.clone(),
+        );
+        self.exec.spawn(c + 700, async move {
+            while left.get() > 0 {
+                exec.sleep(rng.range(500, 6_000)).await;
+                db.io().blackout.set(true);
+                if told {
+                    db.browser_online(false);
+                }
+                if tracing() {
+                    eprintln!("t={} c{c} blackout", exec.now() - START);
+                }
+                exec.sleep(rng.range(100, 10_000)).await;
+                db.io().blackout.set(false);
+                if told {
+                    db.browser_online(true);
+                }
+                if tracing() {
+                    eprintln!("t={} c{c} network back", exec.now() - START);
+                }
+            }
+        });
+    }
+
     /// A crash of `victim` at `at`, and the client started again over its
     /// store `restart_after` ms later: it commits what the crash left
     /// queued.
@@ -421,6 +460,7 @@ impl Sim {
             exec.sleep((at - START) as u64).await;
             exec.kill(victim);
             exec.kill(victim + 500);
+            exec.kill(victim + 700);
             exec.sleep(restart_after).await;
             *restarted.borrow_mut() = Some(again.client(victim, 1000 + victim, seed).db);
         });
@@ -462,12 +502,16 @@ impl Sim {
             if device.queued() == 0 {
                 let mut reads = Vec::new();
                 for (c, db) in survivors.iter().chain([&(usize::MAX, fresh.clone())]) {
-                    // (Offline, a client answers from its store.)
-                    if !db.is_online() {
+                    // Only reads that reached the bucket: offline or
+                    // disconnected, a client answers from what it stored.
+                    if !db.reachable() {
                         continue;
                     }
+                    let before = db.disconnections();
                     if let Ok(vs) = db.get_all(&refs, None).await {
-                        reads.push((*c, vs.iter().map(|v| v.as_ref().map(unjson)).collect()));
+                        if db.reachable() && db.disconnections() == before {
+                            reads.push((*c, vs.iter().map(|v| v.as_ref().map(unjson)).collect()));
+                        }
                     }
                 }
                 *prompt.borrow_mut() = reads;
@@ -485,6 +529,13 @@ impl Sim {
             }
             readers.push((usize::MAX, fresh));
             for (c, db) in readers.clone() {
+                // Connected again by itself (its prober), with no call.
+                for _ in 0..300 {
+                    if db.reachable() {
+                        break;
+                    }
+                    exec.sleep(200).await;
+                }
                 if c == usize::MAX - 1 {
                     // A restarted client's first read answers from its store
                     // (what it had seen); the next one is fresh.
@@ -509,6 +560,7 @@ impl Sim {
 
     fn outcome(self, clients: &[Client]) -> Outcome {
         let unlisted = clients.iter().map(|c| c.db.unlisted_entries.get()).sum();
+        let disconnections = clients.iter().map(|c| c.db.disconnections()).sum();
         for c in clients {
             c.db.shutdown();
         }
@@ -523,6 +575,7 @@ impl Sim {
             restarted,
             unlisted,
             applied_late: APPLIED_LATE.with(Cell::get),
+            disconnections,
             prompt: self.prompt.borrow().clone(),
         }
     }

@@ -1,0 +1,224 @@
+//! Whether the bucket can be reached, learned without being told, and the
+//! client's status.
+//!
+//! Two switches decide whether requests are made: `online`, the
+//! application's (`MPS3.online`), and `connected`, the client's own belief
+//! that the bucket answers. The client learns `connected` from the edge
+//! (the browser's `online` and `offline` events) and from its requests: a
+//! network failure or a time-out makes it disconnected at once, with no
+//! retry series, and any HTTP answer connected again. While disconnected
+//! it behaves as offline (reads answer from what is stored, writes queue,
+//! polls rest) and one cheap request probes the bucket, backing off up to
+//! the poll interval or `PROBE_CAP_MS`; the first answer, or the browser's
+//! `online` event, brings it back, and queued writes and subscribers catch
+//! up by themselves.
+
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+
+use super::{Db, Event};
+use crate::engine::deadline::until;
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::io::Io;
+use crate::engine::s3::GetOptions;
+use crate::engine::time::EpochMillis;
+
+/// The first probe's delay after a disconnection; each failed probe
+/// doubles it.
+pub const PROBE_FIRST_MS: u64 = 500;
+
+/// The longest pause between probes (shorter when the poll interval is).
+pub const PROBE_CAP_MS: u64 = 5_000;
+
+/// What `MPS3.status` reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The application's switch.
+    pub online: bool,
+    /// Whether the bucket answers, as the client last found.
+    pub connected: bool,
+    /// Writes accepted and not yet seen committed (see
+    /// [`Db::pending_writes`]).
+    pub pending_writes: usize,
+    /// When (the local clock) the client last brought a manifest up to
+    /// date with the bucket.
+    pub last_sync_at: Option<EpochMillis>,
+}
+
+impl<I: Io> Db<I> {
+    /// Whether requests are made: online and connected.
+    pub fn reachable(&self) -> bool {
+        self.online.get() && self.connected.get()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.get()
+    }
+
+    /// `Offline` unless requests are made.
+    pub(crate) fn check_reachable(&self) -> Result<()> {
+        if !self.online.get() {
+            Err(Error::new(ErrorKind::Offline, "the client is offline"))
+        } else if !self.connected.get() {
+            Err(Error::new(
+                ErrorKind::Offline,
+                "the bucket cannot be reached now",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// What the browser says (`navigator.onLine`, its `online` and
+    /// `offline` events): offline, the bucket cannot be reached; online
+    /// again, it is tried at once.
+    pub fn browser_online(&self, online: bool) {
+        if online {
+            self.reached();
+        } else {
+            self.unreachable("the browser is offline");
+        }
+    }
+
+    /// A request got an HTTP answer: the bucket is reachable.
+    pub(crate) fn reached(&self) {
+        if !self.connected.replace(true) {
+            self.io
+                .log("connectivity", "the bucket can be reached again");
+            self.note_status();
+        }
+    }
+
+    /// A request failed without an answer (or the browser went offline):
+    /// disconnected until a probe, a request or the browser says
+    /// otherwise.
+    pub(crate) fn unreachable(&self, why: &str) {
+        if !self.connected.replace(false) {
+            return;
+        }
+        self.disconnections.set(self.disconnections.get() + 1);
+        self.io.log(
+            "connectivity",
+            &format!("the bucket cannot be reached ({why}); working offline"),
+        );
+        self.note_status();
+        let probe = self.prober.borrow().clone();
+        if let Some(probe) = probe {
+            probe();
+        }
+    }
+
+    /// How many times the client found the bucket unreachable.
+    pub fn disconnections(&self) -> u32 {
+        self.disconnections.get()
+    }
+
+    /// The client's status now.
+    pub fn status(&self) -> Status {
+        Status {
+            online: self.online.get(),
+            connected: self.connected.get(),
+            pending_writes: self.pending_writes(),
+            last_sync_at: self.inner.borrow().last_sync_at,
+        }
+    }
+
+    /// Queues a status event when the status changed since the last one.
+    pub(crate) fn note_status(&self) {
+        let status = self.status();
+        let changed = {
+            let mut inner = self.inner.borrow_mut();
+            let changed = inner.status_sent.as_ref() != Some(&status);
+            if changed {
+                inner.status_sent = Some(status.clone());
+            }
+            changed
+        };
+        if changed {
+            self.push_events(vec![Event::Status(status)]);
+        }
+    }
+
+    /// A manifest was brought up to date with the bucket.
+    pub(crate) fn synced(&self) {
+        let now = self.io.now();
+        self.inner.borrow_mut().last_sync_at = Some(now);
+        self.note_status();
+    }
+
+    /// Sends what the bucket did not answer to: gives up on `error` when
+    /// it is a network failure (the client is now disconnected: `Offline`,
+    /// no retry series), else leaves it to the retry policy.
+    pub(crate) fn judge_failure(&self, error: Error) -> Error {
+        if error.kind != ErrorKind::Network {
+            return error;
+        }
+        self.unreachable(&error.message);
+        Error::new(
+            ErrorKind::Offline,
+            format!("the bucket cannot be reached now ({})", error.message),
+        )
+    }
+}
+
+impl<I: Io + 'static> Db<I> {
+    /// Lets a disconnection start the prober (on a task, which needs the
+    /// client's `Rc`).
+    pub(crate) fn install_prober(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        *self.prober.borrow_mut() = Some(Rc::new(move || {
+            if let Some(db) = weak.upgrade() {
+                db.start_probing();
+            }
+        }));
+    }
+
+    /// Probes on a task of its own until connected (one prober at most).
+    fn start_probing(self: &Rc<Self>) {
+        let db = self.clone();
+        if core::mem::replace(&mut self.inner.borrow_mut().probing, true) {
+            return;
+        }
+        self.io.spawn(Box::pin(async move {
+            db.probe_until_connected().await;
+            db.inner.borrow_mut().probing = false;
+        }));
+    }
+
+    async fn probe_until_connected(&self) {
+        let cap = PROBE_CAP_MS.min(self.cfg.poll_frequency_ms.max(PROBE_FIRST_MS));
+        let mut delay = PROBE_FIRST_MS;
+        while !self.connected.get() && !self.shutdown.get() {
+            self.io.sleep(delay).await;
+            if self.connected.get() || !self.online.get() {
+                // Connected by another request, or offline by the app's
+                // switch: going online again probes anew.
+                continue;
+            }
+            if self.probe().await {
+                self.reached();
+            } else {
+                delay = (delay * 2).min(cap);
+            }
+        }
+    }
+
+    /// One cheap request: a presigned GET of the default manifest's
+    /// change marker, within the request time limit. Any HTTP answer
+    /// (even 404 or 403) shows the bucket can be reached.
+    async fn probe(&self) -> bool {
+        let m = &self.cfg.default_manifest;
+        let now = self.server_now();
+        let Ok(req) = self
+            .s3
+            .borrow()
+            .get_object(&m.bucket, &m.key, &GetOptions::default(), now)
+        else {
+            return false;
+        };
+        let limit = self.cfg.retry.timeout_ms.max(1);
+        let answer = until(self.io.send(req), self.io.sleep(limit)).await;
+        matches!(answer, Some(Ok(_)))
+    }
+}
