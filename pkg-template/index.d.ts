@@ -4,7 +4,7 @@ import type { MPS3Error as MPS3ErrorInstance, MPS3ErrorCode } from "./mps3.js";
 export { MPS3 } from "./mps3.js";
 export type {
   Credentials, GetOptions, Key, LogEvent, MPS3Config, MPS3ErrorCode, PutOptions, Ref,
-  RetryOptions, S3Config, SubscribeOptions,
+  RetryOptions, S3Config, Status, SubscribeOptions,
 } from "./mps3.js";
 
 /** What every call rejects with and subscribers receive:

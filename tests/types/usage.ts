@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit` by the test command: the package's types
 // describe every call and option, with nothing typed `any`.
-import { MPS3, MPS3Error, type MPS3Config, type Key } from "../../pkg/index.js";
+import { MPS3, MPS3Error, type MPS3Config, type Key, type Status } from "../../pkg/index.js";
 
 const config: MPS3Config = {
   defaultBucket: "b",
@@ -73,4 +73,15 @@ export async function caught(db: MPS3): Promise<string | undefined> {
     }
   }
   return undefined;
+}
+
+// The status, read and followed.
+export function watchStatus(db: MPS3): () => void {
+  const s: Status = db.status;
+  const since: number | null = s.lastSyncAt;
+  console.log(s.online, s.connected, s.pendingWrites, since);
+  // @ts-expect-error: pendingWrites is a number.
+  const wrong: string = db.status.pendingWrites;
+  console.log(wrong);
+  return db.onStatus((next: Status) => console.log(next.connected));
 }
