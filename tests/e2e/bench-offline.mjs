@@ -3,7 +3,11 @@
 // included), median of several loads:
 //   offline:      IndexedDB only, the client offline;
 //   online warm:  the stored value first, then the newer one from the bucket;
-//   online cold:  an empty IndexedDB, the value from the bucket.
+//   online cold:  an empty IndexedDB, the value from the bucket;
+// and reads while the browser is offline (the context set offline, the
+// client not told), median of 20: a key this client just wrote (a put not
+// awaited, then the get), a stored key in the same client, and a stored
+// key in a new client of its label (from IndexedDB).
 // Writes target/bench/offline.json.
 import { writeFileSync, mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
@@ -98,6 +102,38 @@ try {
     cold.push((await load(ctx, { label: `bench-cold-${i}`, online: true }))[0].ms);
     await ctx.close();
   }
+  // Reads while disconnected (the browser context offline; nobody sets
+  // `online`).
+  const READS = 20;
+  const disc = await browser.newContext({ storageState: await device.storageState({ indexedDB: true }) });
+  const dpage = await disc.newPage();
+  await dpage.goto(`${url}config.json`);
+  await prepare(dpage, prefix);
+  await dpage.evaluate(async ({ prefix }) => {
+    window.db = window.make("bench-device");
+    await window.db.get(`${prefix}key-1`);
+  }, { prefix });
+  await disc.setOffline(true);
+  const disconnected = await dpage.evaluate(async ({ prefix, READS }) => {
+    const masked = [], stored = [], storedFresh = [];
+    for (let i = 0; i < READS; i++) {
+      let t = performance.now();
+      window.db.put(`${prefix}own-${i}`, { i });
+      await window.db.get(`${prefix}own-${i}`);
+      masked.push(performance.now() - t);
+      t = performance.now();
+      await window.db.get(`${prefix}key-${2 + i}`);
+      stored.push(performance.now() - t);
+      const fresh = window.make("bench-device");
+      t = performance.now();
+      await fresh.get(`${prefix}key-${100 + i}`);
+      storedFresh.push(performance.now() - t);
+      fresh.shutdown();
+    }
+    return { masked, stored, storedFresh, connected: window.db.status.connected };
+  }, { prefix, READS });
+  await disc.close();
+  if (disconnected.connected) throw new Error("the client still believed it was connected");
   const figures = {
     keys_stored: KEYS,
     runs: RUNS,
@@ -106,7 +142,11 @@ try {
     online_warm_first_stored_value_ms: median(warmStored),
     online_warm_first_server_value_ms: median(warmServer),
     online_cold_first_value_ms: median(cold),
-    samples: { offline, warmStored, warmServer, cold },
+    disconnected_reads: READS,
+    disconnected_masked_read_ms: median(disconnected.masked),
+    disconnected_stored_read_ms: median(disconnected.stored),
+    disconnected_stored_read_new_client_ms: median(disconnected.storedFresh),
+    samples: { offline, warmStored, warmServer, cold, disconnected },
   };
   mkdirSync("../../target/bench", { recursive: true });
   writeFileSync("../../target/bench/offline.json", JSON.stringify(figures, null, 2));
@@ -116,6 +156,10 @@ try {
   console.log(`  online, warm: stored value            ${figures.online_warm_first_stored_value_ms.toFixed(0)}`);
   console.log(`  online, warm: newer value from bucket ${figures.online_warm_first_server_value_ms.toFixed(0)}`);
   console.log(`  online, cold: value from bucket       ${figures.online_cold_first_value_ms.toFixed(0)}`);
+  console.log(`\nreads while disconnected, untold (ms, median of ${READS})`);
+  console.log(`  a key it just wrote (put not awaited): ${figures.disconnected_masked_read_ms.toFixed(1)}`);
+  console.log(`  a stored key, same client:             ${figures.disconnected_stored_read_ms.toFixed(1)}`);
+  console.log(`  a stored key, new client (IndexedDB):  ${figures.disconnected_stored_read_new_client_ms.toFixed(1)}`);
   console.log("wrote target/bench/offline.json");
 } finally {
   await browser.close();

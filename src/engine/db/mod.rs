@@ -44,7 +44,7 @@ use crate::engine::lock::{FifoLock, Guard};
 use crate::engine::manifest::Ref;
 use crate::engine::retry::RetryPolicy;
 use crate::engine::rng::Rng;
-use crate::engine::s3::{validate_bucket, validate_key, S3};
+use crate::engine::s3::{validate_bucket, validate_key, validate_object_key, S3};
 
 /// How a client behaves (the JS config, minus what only the edges use).
 #[derive(Clone, Debug)]
@@ -179,7 +179,7 @@ pub type Batch = Vec<(Ref, Option<JsonText>)>;
 impl<I: Io> Db<I> {
     pub fn new(io: I, s3: S3, cfg: DbConfig, seed: u64) -> Result<Db<I>> {
         validate_bucket(&cfg.default_manifest.bucket)?;
-        validate_key(&cfg.default_manifest.key)?;
+        validate_object_key(&cfg.default_manifest.key)?;
         let mut rng = Rng::new(seed);
         let tag = format!("-{}", &rng.uuid_v4()[..8]);
         let gate = FifoLock::new();
@@ -267,6 +267,12 @@ impl<I: Io> Db<I> {
         validate_key(&r.key)
     }
 
+    /// A manifest is an object itself (its change marker).
+    fn check_manifest(r: &Ref) -> Result<()> {
+        validate_bucket(&r.bucket)?;
+        validate_object_key(&r.key)
+    }
+
     fn check_live(&self) -> Result<()> {
         if self.shutdown.get() {
             Err(Error::new(ErrorKind::Shutdown, "the client was shut down"))
@@ -300,7 +306,7 @@ impl<I: Io> Db<I> {
             Self::check_ref(k)?;
         }
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
-        Self::check_ref(&m)?;
+        Self::check_manifest(&m)?;
         // Keys all written locally and pending read as written, at once.
         let all_masked = self.with_manifest(&m, |s| keys.iter().all(|k| s.pending(&k.url())));
         // The first read after a reload answers from the stored state at
@@ -395,7 +401,7 @@ impl<I: Io> Db<I> {
         self.check_live()?;
         Self::check_ref(key)?;
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
-        Self::check_ref(&m)?;
+        Self::check_manifest(&m)?;
         self.with_manifest(&m, |_| ());
         let mut inner = self.inner.borrow_mut();
         let id = inner.next_id;

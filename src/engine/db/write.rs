@@ -17,7 +17,8 @@ use crate::engine::manifest::{
     LAG_WINDOW_MS,
 };
 use crate::engine::s3::{
-    parse_delete, parse_list, parse_put, ListParams, ObjectMeta, PutMode, PutOptions,
+    parse_delete, parse_list, parse_put, validate_object_key, ListParams, ObjectMeta, PutMode,
+    PutOptions,
 };
 use crate::engine::time::EpochMillis;
 
@@ -81,11 +82,15 @@ impl<I: Io> Db<I> {
         } else {
             manifests.to_vec()
         };
-        for (k, _) in &batch {
+        for (k, v) in &batch {
             Self::check_ref(k)?;
+            // A versioned bucket keeps a value in the object of its key.
+            if self.cfg.use_versioning && v.is_some() {
+                validate_object_key(&k.key)?;
+            }
         }
         for m in &manifests {
-            Self::check_ref(m)?;
+            Self::check_manifest(m)?;
         }
         // Fix this write's place in each manifest's order now, at the call.
         let tickets: Vec<_> = manifests

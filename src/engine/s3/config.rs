@@ -139,9 +139,18 @@ pub fn validate_key(key: &str) -> Result<()> {
             key.len()
         )));
     }
-    if key.split('/').any(|seg| seg == "." || seg == "..") {
+    Ok(())
+}
+
+/// An object key a URL can name: any key S3 stores (`validate_key`) but
+/// `.` and `..` themselves, which every URL parser resolves away (to the
+/// bucket, or the service). (Other keys with such segments are sent with
+/// their `/` encoded: `S3::locate`.)
+pub fn validate_object_key(key: &str) -> Result<()> {
+    validate_key(key)?;
+    if key == "." || key == ".." {
         return Err(Error::bad_input(format!(
-            "key \"{key}\" has a '.' or '..' path segment, which URLs cannot carry"
+            "no URL can name an object \"{key}\""
         )));
     }
     Ok(())

@@ -420,6 +420,62 @@ fn list(b: &Bucket, query: &Query, now: i64) -> HttpResponse {
     )
 }
 
+/// `url` as a URL parser leaves it: `fetch` resolves `.` and `..` path
+/// segments (spelled with `%2e` too) before a request leaves. The
+/// simulation's edge applies it, so that its requests reach the object a
+/// browser's would (the browser's own bucket sees no URL parser).
+#[cfg(test)]
+pub fn as_fetch_sends(url: &str) -> String {
+    let (origin, rest) = match url.find("://").map(|i| i + 3) {
+        Some(i) => match url[i..].find('/') {
+            Some(j) => url.split_at(i + j),
+            None => return url.to_string(),
+        },
+        None => ("", url),
+    };
+    let (path, query) = match rest.find('?') {
+        Some(q) => rest.split_at(q),
+        None => (rest, ""),
+    };
+    format!("{origin}{}{query}", resolve_dot_segments(path))
+}
+
+#[cfg(test)]
+/// `path` as a URL parser leaves it: `fetch` resolves `.` and `..`
+/// segments (spelled with `%2e` too) before a request leaves, so a request
+/// reaches the object a browser's would.
+fn resolve_dot_segments(path: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let seg_lower = seg.to_ascii_lowercase();
+        let last = i + 1 == segments.len();
+        match seg_lower.as_str() {
+            ".." | ".%2e" | "%2e." | "%2e%2e" => {
+                kept.pop();
+                if last {
+                    kept.push("");
+                }
+            }
+            "." | "%2e" => {
+                if last {
+                    kept.push("");
+                }
+            }
+            _ => kept.push(seg),
+        }
+    }
+    let mut out = String::new();
+    for seg in kept {
+        out.push('/');
+        out.push_str(seg);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

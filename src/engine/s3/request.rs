@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use super::config::{validate_bucket, validate_key, Addressing, S3Config};
+use super::config::{validate_bucket, validate_object_key, Addressing, S3Config};
 use super::response::ListPage;
 use crate::engine::encode::uri_encode;
 use crate::engine::error::Result;
@@ -77,20 +77,31 @@ fn pair(k: &str, v: impl Into<String>) -> (String, String) {
     (k.to_string(), v.into())
 }
 
+/// Whether `key` has a `.` or `..` path segment.
+fn has_dot_segment(key: &str) -> bool {
+    key.split('/').any(|seg| seg == "." || seg == "..")
+}
+
 impl S3 {
     pub fn new(config: S3Config) -> S3 {
         S3 { config }
     }
 
-    /// Host and decoded path for a bucket/key in this config's style.
+    /// Host and path, percent-encoded as sent, for a bucket/key in this
+    /// config's style. A key's `/` stay as they are, but in a key with a
+    /// `.` or `..` segment, where they become `%2F` (as mps3 0.0.81 sends
+    /// every key): a URL parser resolves dot segments (`fetch` does), and
+    /// the request would reach another object; S3 decodes `%2F` back to
+    /// `/`, so the object is the same.
     fn locate(&self, bucket: &str, key: Option<&str>) -> (String, String) {
         let ep = &self.config.endpoint;
-        let key_part = key.map(|k| format!("/{k}")).unwrap_or_default();
+        let base = uri_encode(&ep.base_path, true);
+        let key_part = key
+            .map(|k| format!("/{}", uri_encode(k, !has_dot_segment(k))))
+            .unwrap_or_default();
         if self.config.addressing == Addressing::Path {
-            (
-                ep.authority.clone(),
-                format!("{}/{bucket}{key_part}", ep.base_path),
-            )
+            let bucket = uri_encode(bucket, true);
+            (ep.authority.clone(), format!("{base}/{bucket}{key_part}"))
         } else {
             let path = if key_part.is_empty() {
                 "/".to_string()
@@ -99,7 +110,7 @@ impl S3 {
             };
             (
                 format!("{bucket}.{}", ep.authority),
-                format!("{}{path}", ep.base_path),
+                format!("{base}{path}"),
             )
         }
     }
@@ -117,7 +128,7 @@ impl S3 {
     ) -> Result<HttpRequest> {
         validate_bucket(bucket)?;
         if let Some(k) = key {
-            validate_key(k)?;
+            validate_object_key(k)?;
         }
         let (host, path) = self.locate(bucket, key);
         let scope = Scope {
@@ -176,12 +187,9 @@ impl S3 {
     }
 
     /// The wire URL: path and query encoded exactly as they were signed.
+    /// `path` as `locate` encoded it.
     fn url(&self, host: &str, path: &str, query: &[(String, String)]) -> String {
-        let mut url = format!(
-            "{}://{host}{}",
-            self.config.endpoint.scheme,
-            uri_encode(path, true)
-        );
+        let mut url = format!("{}://{host}{path}", self.config.endpoint.scheme);
         for (i, (k, v)) in query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(&uri_encode(k, false));

@@ -142,6 +142,8 @@ pub struct CanonicalRequest {
     pub signed_headers: String,
 }
 
+/// `path` is the path as sent, percent-encoded once (S3 signs it as given:
+/// no normalisation, no second encoding).
 pub fn canonical_request(
     method: &str,
     path: &str,
@@ -151,8 +153,7 @@ pub fn canonical_request(
 ) -> CanonicalRequest {
     let (lines, signed_headers) = canonical_headers(headers);
     let text = format!(
-        "{method}\n{}\n{}\n{lines}\n{signed_headers}\n{payload_hash}",
-        uri_encode(path, true),
+        "{method}\n{path}\n{}\n{lines}\n{signed_headers}\n{payload_hash}",
         canonical_query(query),
     );
     CanonicalRequest {

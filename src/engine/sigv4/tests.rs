@@ -102,19 +102,14 @@ struct Outcome {
 
 fn sign_case(req: &RawRequest, creds: &Credentials, scope: &Scope) -> Outcome {
     let payload_hash = sha256_hex(&req.body);
-    let creq = canonical_request(
-        &req.method,
-        &req.path,
-        &req.query,
-        &req.headers,
-        &payload_hash,
-    );
+    let path = uri_encode(&req.path, true);
+    let creq = canonical_request(&req.method, &path, &req.query, &req.headers, &payload_hash);
     let sts = string_to_sign(scope, &creq.text);
     let authz = sign_headers(
         creds,
         scope,
         &req.method,
-        &req.path,
+        &path,
         &req.query,
         &req.headers,
         &payload_hash,
@@ -252,7 +247,7 @@ fn s3_documentation_examples() {
             service: "s3",
             now: millis_of_amz_date(e["amz_date"].as_str().unwrap()),
         };
-        let path = e["path"].as_str().unwrap();
+        let path = &uri_encode(e["path"].as_str().unwrap(), true);
         let query = parse_query(e["query"].as_str().unwrap());
         let key = signing_key(creds.secret_access_key.expose(), &scope);
         assert_eq!(hex(&key), e["signing_key_hex"].as_str().unwrap(), "{name}");
@@ -368,7 +363,13 @@ fn s3_encodes_the_key_once_not_the_wire_form() {
     let dir = fixtures().join("extras/smithy-rs/double-url-encode");
     let req = parse_req(&read(&dir.join("double-url-encode.req")));
     let decoded = percent_decode(&req.path).unwrap();
-    let creq = canonical_request(&req.method, &decoded, &[], &req.headers, &sha256_hex(b""));
+    let creq = canonical_request(
+        &req.method,
+        &uri_encode(&decoded, true),
+        &[],
+        &req.headers,
+        &sha256_hex(b""),
+    );
     let theirs = read(&dir.join("double-url-encode.creq"));
     let their_uri = theirs.lines().nth(1).unwrap();
     let our_uri = creq.text.lines().nth(1).unwrap();

@@ -98,6 +98,8 @@ impl Io for SimIo {
             self.exec.sleep(self.latency()).await;
             return Err(Error::network("no route to the bucket"));
         }
+        let mut req = req;
+        req.url = crate::engine::s3::in_memory::as_fetch_sends(&req.url);
         self.exec.sleep(self.latency()).await;
         self.sent.set(self.sent.get() + 1);
         self.requests

@@ -7,5 +7,6 @@ mod ack;
 mod change;
 mod claims;
 mod crash;
+mod keys;
 mod storage;
 mod tabs;
