@@ -47,21 +47,7 @@ pub const SUBSCRIBE: &[&str] = &["manifest"];
 pub const REF: &[&str] = &["bucket", "key"];
 
 /// Every error kind, in the order of their codes in [`TYPESCRIPT`].
-pub const ERROR_KINDS: [ErrorKind; 13] = [
-    ErrorKind::NotFound,
-    ErrorKind::NotModified,
-    ErrorKind::PreconditionFailed,
-    ErrorKind::AccessDenied,
-    ErrorKind::SlowDown,
-    ErrorKind::ServerError,
-    ErrorKind::Network,
-    ErrorKind::BadResponse,
-    ErrorKind::BadInput,
-    ErrorKind::ClockSkew,
-    ErrorKind::Offline,
-    ErrorKind::Storage,
-    ErrorKind::Shutdown,
-];
+pub const ERROR_KINDS: [ErrorKind; 13] = ErrorKind::ALL;
 
 /// The declarations of the config, options and errors (the class's own
 /// methods are declared by wasm-bindgen from their signatures).

@@ -45,6 +45,24 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order of their codes in the TypeScript
+    /// declarations (`js_api`).
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::NotFound,
+        ErrorKind::NotModified,
+        ErrorKind::PreconditionFailed,
+        ErrorKind::AccessDenied,
+        ErrorKind::SlowDown,
+        ErrorKind::ServerError,
+        ErrorKind::Network,
+        ErrorKind::BadResponse,
+        ErrorKind::BadInput,
+        ErrorKind::ClockSkew,
+        ErrorKind::Offline,
+        ErrorKind::Storage,
+        ErrorKind::Shutdown,
+    ];
+
     /// The stable code JavaScript sees as `error.code`.
     pub fn code(self) -> &'static str {
         match self {
@@ -171,24 +189,10 @@ mod tests {
 
     #[test]
     fn only_transient_kinds_retry() {
-        let retryable: Vec<_> = [
-            ErrorKind::NotFound,
-            ErrorKind::NotModified,
-            ErrorKind::PreconditionFailed,
-            ErrorKind::AccessDenied,
-            ErrorKind::SlowDown,
-            ErrorKind::ServerError,
-            ErrorKind::Network,
-            ErrorKind::BadResponse,
-            ErrorKind::BadInput,
-            ErrorKind::ClockSkew,
-            ErrorKind::Offline,
-            ErrorKind::Storage,
-            ErrorKind::Shutdown,
-        ]
-        .into_iter()
-        .filter(|k| k.is_retryable())
-        .collect();
+        let retryable: Vec<_> = ErrorKind::ALL
+            .into_iter()
+            .filter(|k| k.is_retryable())
+            .collect();
         assert_eq!(
             retryable,
             vec![
