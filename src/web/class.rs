@@ -180,6 +180,7 @@ impl MPS3 {
     ) -> Result<MPS3, JsValue> {
         let c = convert::config(&cfg).map_err(|e| to_js_error(&e))?;
         let default_bucket = c.db.default_manifest.bucket.clone();
+        let local = c.local;
         let io = WebIo::new(c.logger, c.label, c.provider, &c.db.namespace, c.local);
         let db = Rc::new(Db::new(io, c.s3, c.db, random_seed()).map_err(|e| to_js_error(&e))?);
         let handlers: Rc<Handlers> = Rc::default();
@@ -201,7 +202,10 @@ impl MPS3 {
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             on_message.forget();
         }
-        watch_browser_connectivity(&db);
+        // The browser's own bucket is reachable whatever the network.
+        if !local {
+            watch_browser_connectivity(&db);
+        }
         db.start();
         Ok(MPS3 {
             db,
