@@ -16,6 +16,7 @@ pub mod io;
 pub mod json;
 pub mod lean;
 pub mod lock;
+pub mod log_v2;
 pub mod manifest;
 pub mod merge_patch;
 pub mod retry;

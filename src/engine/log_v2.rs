@@ -1,0 +1,462 @@
+//! Protocol v2's objects (docs/protocol-v2.md): where a manifest's log
+//! slots, checkpoints, hint and content live, entries and checkpoints as
+//! JSON, and the state a log folds to. Pure: it makes no request. The
+//! engine does not speak v2 yet; this is the format its reads and writes
+//! will share, tested on its own first.
+
+use crate::prelude::*;
+
+use crate::engine::db::JsonText;
+use crate::engine::error::{Error, Result};
+use crate::engine::json::{self, quote, JsonValue};
+use crate::engine::lean::scan::number;
+use crate::engine::lean::vec_map::VecMap;
+
+/// Digits of a sequence number in an object's key: zero-padded, so that
+/// listing order (byte order) is numeric order.
+const SEQ_DIGITS: usize = 20;
+
+fn seq_text(seq: u64) -> String {
+    let digits = format!("{seq}");
+    let mut out = String::with_capacity(SEQ_DIGITS);
+    for _ in digits.len()..SEQ_DIGITS {
+        out.push('0');
+    }
+    out.push_str(&digits);
+    out
+}
+
+/// Every object of the v2 manifest `manifest` is under this prefix.
+pub fn prefix(manifest: &str) -> String {
+    format!("{manifest}.v2/")
+}
+
+/// The log slot `seq`, created with `If-None-Match: *` by its one writer.
+pub fn slot_key(manifest: &str, seq: u64) -> String {
+    format!("{}log/{}", prefix(manifest), seq_text(seq))
+}
+
+/// The checkpoint of the state after entry `seq`.
+pub fn checkpoint_key(manifest: &str, seq: u64) -> String {
+    format!("{}cp/{}", prefix(manifest), seq_text(seq))
+}
+
+/// The hint naming the newest checkpoint its writer knew.
+pub fn hint_key(manifest: &str) -> String {
+    format!("{}head", prefix(manifest))
+}
+
+/// A value too large to travel in its entry.
+pub fn content_key(manifest: &str, uuid: &str) -> String {
+    format!("{}c/{uuid}", prefix(manifest))
+}
+
+/// The sequence number of `key` if it is a slot of `manifest`.
+pub fn parse_slot(manifest: &str, key: &str) -> Option<u64> {
+    parse_numbered(key, &format!("{}log/", prefix(manifest)))
+}
+
+/// The sequence number of `key` if it is a checkpoint of `manifest`.
+pub fn parse_checkpoint(manifest: &str, key: &str) -> Option<u64> {
+    parse_numbered(key, &format!("{}cp/", prefix(manifest)))
+}
+
+fn parse_numbered(key: &str, prefix: &str) -> Option<u64> {
+    let digits = key.strip_prefix(prefix)?;
+    (digits.len() == SEQ_DIGITS).then(|| number(digits, 10))?
+}
+
+/// Where a key's value is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// In the entry (or checkpoint) itself: JSON text.
+    Inline(JsonText),
+    /// In the content object `content_key(manifest, uuid)`.
+    Content {
+        uuid: String,
+        content_type: Option<String>,
+    },
+}
+
+impl Stored {
+    fn write(&self, out: &mut String) {
+        match self {
+            Stored::Inline(text) => {
+                out.push_str("{\"i\":");
+                out.push_str(text);
+            }
+            Stored::Content { uuid, content_type } => {
+                out.push_str("{\"c\":");
+                out.push_str(&quote(uuid));
+                if let Some(t) = content_type {
+                    out.push_str(",\"ct\":");
+                    out.push_str(&quote(t));
+                }
+            }
+        }
+    }
+
+    fn read(v: &JsonValue) -> Result<Stored> {
+        if let Some(inline) = v.get("i") {
+            return Ok(Stored::Inline(inline.to_pretty().into()));
+        }
+        let uuid = v
+            .get("c")
+            .and_then(JsonValue::as_str)
+            .ok_or_else(|| Error::bad_response("a v2 value is neither inline nor content"))?;
+        Ok(Stored::Content {
+            uuid: uuid.to_string(),
+            content_type: v.get("ct").and_then(JsonValue::as_str).map(String::from),
+        })
+    }
+}
+
+/// One write, as its slot holds it. Its size depends on its own change
+/// only, never on how many keys the database holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The writing client.
+    pub writer: String,
+    /// Unique per write: what a writer looks for in a slot whose answer
+    /// it lost.
+    pub write_id: String,
+    /// The writer's clock when it wrote (informational only).
+    pub at: i64,
+    /// The newest checkpoint the writer knew.
+    pub checkpoint: u64,
+    pub set: Vec<(String, Stored)>,
+    pub delete: Vec<String>,
+}
+
+impl Entry {
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "{{\"v\":2,\"w\":{},\"id\":{},\"t\":{},\"cp\":{},\"set\":{{",
+            quote(&self.writer),
+            quote(&self.write_id),
+            self.at,
+            self.checkpoint
+        );
+        for (i, (key, stored)) in self.set.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&quote(key));
+            out.push(':');
+            stored.write(&mut out);
+            out.push('}');
+        }
+        out.push_str("},\"del\":[");
+        for (i, key) in self.delete.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&quote(key));
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// An entry's body; fields it does not know are ignored (room for
+    /// trace ids and conditions).
+    pub fn parse(body: &[u8]) -> Result<Entry> {
+        let v = json::parse(body)?;
+        if v.get("v").and_then(number_of) != Some(2) {
+            return Err(Error::bad_response("not a v2 log entry"));
+        }
+        let text = |name: &str| {
+            v.get(name)
+                .and_then(JsonValue::as_str)
+                .map(String::from)
+                .ok_or_else(|| Error::bad_response(format!("a v2 entry without \"{name}\"")))
+        };
+        let mut set = Vec::new();
+        for (key, stored) in v.get("set").and_then(JsonValue::as_object).unwrap_or(&[]) {
+            set.push((key.clone(), Stored::read(stored)?));
+        }
+        let mut delete = Vec::new();
+        if let Some(JsonValue::Array(keys)) = v.get("del") {
+            for k in keys {
+                let k = k
+                    .as_str()
+                    .ok_or_else(|| Error::bad_response("a deleted key that is not a string"))?;
+                delete.push(k.to_string());
+            }
+        }
+        Ok(Entry {
+            writer: text("w")?,
+            write_id: text("id")?,
+            at: v.get("t").and_then(number_of).unwrap_or(0) as i64,
+            checkpoint: v.get("cp").and_then(number_of).unwrap_or(0),
+            set,
+            delete,
+        })
+    }
+}
+
+fn number_of(v: &JsonValue) -> Option<u64> {
+    match v {
+        JsonValue::Number(n) => number(n, 10),
+        _ => None,
+    }
+}
+
+/// A key's value and version: the sequence number of the entry that last
+/// wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyState {
+    pub stored: Stored,
+    pub version: u64,
+}
+
+/// The state a log folds to, at sequence number `seq`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogState {
+    pub seq: u64,
+    pub keys: VecMap<String, KeyState>,
+}
+
+impl LogState {
+    /// Applies the entry of slot `seq`, which must be the next one: a log
+    /// is read without gaps.
+    pub fn apply(&mut self, seq: u64, entry: &Entry) -> Result<()> {
+        if seq != self.seq + 1 {
+            return Err(Error::bad_response(format!(
+                "slot {seq} applied at {}: the log is read in order",
+                self.seq
+            )));
+        }
+        for (key, stored) in &entry.set {
+            self.keys.insert(
+                key.clone(),
+                KeyState {
+                    stored: stored.clone(),
+                    version: seq,
+                },
+            );
+        }
+        for key in &entry.delete {
+            self.keys.remove(key.as_str());
+        }
+        self.seq = seq;
+        Ok(())
+    }
+
+    /// The checkpoint body: a function of the state alone (keys in order),
+    /// so that clients racing to create the same checkpoint write the same
+    /// bytes.
+    pub fn checkpoint_text(&self) -> String {
+        let mut out = format!("{{\"v\":2,\"seq\":{},\"keys\":{{", self.seq);
+        for (i, (key, state)) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&quote(key));
+            out.push(':');
+            state.stored.write(&mut out);
+            out.push_str(&format!(",\"ver\":{}}}", state.version));
+        }
+        out.push_str("}}");
+        out
+    }
+
+    pub fn from_checkpoint(body: &[u8]) -> Result<LogState> {
+        let v = json::parse(body)?;
+        if v.get("v").and_then(number_of) != Some(2) {
+            return Err(Error::bad_response("not a v2 checkpoint"));
+        }
+        let seq = v
+            .get("seq")
+            .and_then(number_of)
+            .ok_or_else(|| Error::bad_response("a v2 checkpoint without \"seq\""))?;
+        let mut keys = VecMap::new();
+        for (key, s) in v.get("keys").and_then(JsonValue::as_object).unwrap_or(&[]) {
+            let version = s
+                .get("ver")
+                .and_then(number_of)
+                .ok_or_else(|| Error::bad_response("a v2 checkpoint key without \"ver\""))?;
+            keys.insert(
+                key.clone(),
+                KeyState {
+                    stored: Stored::read(s)?,
+                    version,
+                },
+            );
+        }
+        Ok(LogState { seq, keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inline(text: &str) -> Stored {
+        Stored::Inline(text.into())
+    }
+
+    fn entry(id: &str, set: Vec<(&str, Stored)>, delete: Vec<&str>) -> Entry {
+        Entry {
+            writer: "w1".into(),
+            write_id: id.into(),
+            at: 1_795_000_000_000,
+            checkpoint: 0,
+            set: set.into_iter().map(|(k, s)| (k.to_string(), s)).collect(),
+            delete: delete.into_iter().map(String::from).collect(),
+        }
+    }
+
+    #[test]
+    fn slots_list_in_numeric_order_and_parse_back() {
+        let keys: Vec<String> = [9u64, 10, 11, 99, 100, 12_345_678_901]
+            .iter()
+            .map(|&s| slot_key("m.json", s))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(sorted, keys, "byte order is numeric order");
+        assert_eq!(keys[1], "m.json.v2/log/00000000000000000010");
+        for (k, s) in keys.iter().zip([9u64, 10, 11, 99, 100, 12_345_678_901]) {
+            assert_eq!(parse_slot("m.json", k), Some(s));
+            assert_eq!(parse_checkpoint("m.json", k), None);
+        }
+        assert_eq!(
+            parse_checkpoint("m.json", &checkpoint_key("m.json", 64)),
+            Some(64)
+        );
+        assert_eq!(parse_slot("m.json", "m.json.v2/log/12"), None, "unpadded");
+        assert_eq!(parse_slot("other", &keys[0]), None);
+        assert!(hint_key("m.json").starts_with(&prefix("m.json")));
+        assert!(content_key("m.json", "u").starts_with(&prefix("m.json")));
+    }
+
+    #[test]
+    fn entries_round_trip_and_ignore_unknown_fields() {
+        let e = entry(
+            "id-1",
+            vec![
+                ("a", inline("{\n  \"n\": 1.50,\n  \"s\": \"é\\\"\"\n}")),
+                ("b", inline("[]")),
+                ("c/../d", inline("null")),
+                (
+                    "photo",
+                    Stored::Content {
+                        uuid: "u-1".into(),
+                        content_type: Some("image/png".into()),
+                    },
+                ),
+                (
+                    "big",
+                    Stored::Content {
+                        uuid: "u-2".into(),
+                        content_type: None,
+                    },
+                ),
+            ],
+            vec!["gone", "\"quoted\""],
+        );
+        let text = e.to_text();
+        assert_eq!(Entry::parse(text.as_bytes()).unwrap(), e);
+        // A later writer's field is ignored.
+        let extended = text.replacen("{\"v\":2,", "{\"v\":2,\"trace\":\"4bf9\",", 1);
+        assert_eq!(Entry::parse(extended.as_bytes()).unwrap(), e);
+        assert!(Entry::parse(b"{\"v\":1,\"w\":\"x\",\"id\":\"y\"}").is_err());
+        assert!(Entry::parse(b"{\"files\":{}}").is_err(), "a v1 entry");
+    }
+
+    #[test]
+    fn an_entry_is_as_large_as_its_change_whatever_the_state() {
+        let small = entry("id", vec![("k", inline("1"))], vec![]).to_text();
+        let mut state = LogState::default();
+        for seq in 1..=1000 {
+            let key = format!("key-{seq}");
+            state
+                .apply(seq, &entry("x", vec![(key.as_str(), inline("1"))], vec![]))
+                .unwrap();
+        }
+        let after = entry("id", vec![("k", inline("1"))], vec![]).to_text();
+        assert_eq!(small.len(), after.len());
+    }
+
+    #[test]
+    fn the_log_folds_in_order_and_versions_are_slots() {
+        let mut s = LogState::default();
+        s.apply(
+            1,
+            &entry("1", vec![("a", inline("1")), ("b", inline("2"))], vec![]),
+        )
+        .unwrap();
+        s.apply(2, &entry("2", vec![("a", inline("3"))], vec!["b"]))
+            .unwrap();
+        assert!(s.apply(4, &entry("4", vec![], vec![])).is_err(), "a gap");
+        assert!(s.apply(2, &entry("2", vec![], vec![])).is_err(), "again");
+        assert_eq!(s.seq, 2);
+        assert_eq!(
+            s.keys.get("a"),
+            Some(&KeyState {
+                stored: inline("3"),
+                version: 2
+            })
+        );
+        assert_eq!(s.keys.get("b"), None);
+    }
+
+    #[test]
+    fn checkpoints_are_deterministic_and_round_trip() {
+        let mut one = LogState::default();
+        one.apply(
+            1,
+            &entry(
+                "1",
+                vec![("z", inline("1")), ("a", inline("\"x\""))],
+                vec![],
+            ),
+        )
+        .unwrap();
+        one.apply(
+            2,
+            &entry(
+                "2",
+                vec![(
+                    "p",
+                    Stored::Content {
+                        uuid: "u".into(),
+                        content_type: Some("image/png".into()),
+                    },
+                )],
+                vec![],
+            ),
+        )
+        .unwrap();
+        // The same state reached in another order writes the same bytes.
+        let mut two = LogState::default();
+        two.apply(
+            1,
+            &entry(
+                "1",
+                vec![("a", inline("\"x\"")), ("z", inline("1"))],
+                vec![],
+            ),
+        )
+        .unwrap();
+        two.apply(
+            2,
+            &entry(
+                "2",
+                vec![(
+                    "p",
+                    Stored::Content {
+                        uuid: "u".into(),
+                        content_type: Some("image/png".into()),
+                    },
+                )],
+                vec![],
+            ),
+        )
+        .unwrap();
+        assert_eq!(one.checkpoint_text(), two.checkpoint_text());
+        let back = LogState::from_checkpoint(one.checkpoint_text().as_bytes()).unwrap();
+        assert_eq!(back, one);
+        assert!(LogState::from_checkpoint(b"{\"v\":2}").is_err());
+    }
+}
