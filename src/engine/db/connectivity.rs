@@ -147,9 +147,10 @@ impl<I: Io> Db<I> {
         self.note_status();
     }
 
-    /// Sends what the bucket did not answer to: gives up on `error` when
-    /// it is a network failure (the client is now disconnected: `Offline`,
-    /// no retry series), else leaves it to the retry policy.
+    /// Judges a failed attempt: a network failure (no answer, or none in
+    /// time) disconnects the client and ends the request as `Offline`,
+    /// with no retry series; any other failure is left to the retry
+    /// policy.
     pub(crate) fn judge_failure(&self, error: Error) -> Error {
         if error.kind != ErrorKind::Network {
             return error;
@@ -217,7 +218,12 @@ impl<I: Io + 'static> Db<I> {
         else {
             return false;
         };
-        let limit = self.cfg.retry.timeout_ms.max(1);
+        // A probe needs its answer in time even with no time limit set
+        // (`timeoutMs: 0`).
+        let limit = match self.cfg.retry.timeout_ms {
+            0 => PROBE_CAP_MS,
+            ms => ms,
+        };
         let answer = until(self.io.send(req), self.io.sleep(limit)).await;
         matches!(answer, Some(Ok(_)))
     }
