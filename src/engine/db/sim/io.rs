@@ -311,7 +311,13 @@ impl Io for SimIo {
             match (self.device.try_lock(name), wait) {
                 (Some(l), _) => return Some(l),
                 (None, LockWait::IfFree) => return None,
-                (None, LockWait::Wait) => self.exec.sleep(5).await,
+                // Waiters look again after a random pause: locks a dead
+                // tab let go at once reach their waiters in no set order,
+                // as Web Locks promise none.
+                (None, LockWait::Wait) => {
+                    let pause = self.exec.rng.borrow_mut().range(1, 10);
+                    self.exec.sleep(pause).await
+                }
             }
         }
     }
