@@ -440,3 +440,61 @@ test("offline untold: a page that loses the network and gets it back: writes lan
   await context.close();
   await watcherContext.close();
 });
+
+test("offline untold, in a worker: a client there reads navigator.onLine, notices a failed request, and recovers by itself", async () => {
+  // (Chromium under the driver's network emulation changes a worker's
+  // navigator.onLine but dispatches no online/offline event there, so the
+  // events themselves are tested in a page only.)
+  const prefix = `e2e-untold-worker-${Date.now()}/`;
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, prefix);
+  await page.evaluate(async (prefix) => {
+    const origin = JSON.stringify(location.origin);
+    const src = `
+      const cfg = await (await fetch(${origin} + "/config.json")).json();
+      const { MPS3 } = await import(${origin} + "/pkg/index.js");
+      const make = (label) => new MPS3({ defaultBucket: cfg.bucket, defaultManifest: ${JSON.stringify(prefix)} + "manifest.json",
+        label, s3Config: { endpoint: cfg.endpoint, region: cfg.region,
+          credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } } });
+      const db = make("worker");
+      await db.put("k", 1);
+      onmessage = async (e) => {
+        if (e.data === "fresh") postMessage({ fresh: make("worker-fresh").status });
+        if (e.data === "read") postMessage({ read: await db.get("k"), s: db.status });
+        if (e.data === "status") postMessage({ s: db.status });
+      };
+      postMessage({ ready: db.status });
+    `;
+    window.fromWorker = [];
+    const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+    window.worker = new Worker(url, { type: "module" });
+    window.worker.onmessage = (e) => window.fromWorker.push(e.data);
+    window.worker.onerror = (e) => window.fromWorker.push({ error: String(e.message) });
+    window.ask = (what) => { window.worker.postMessage(what); };
+  }, prefix);
+  await until(page, () => window.fromWorker.some((m) => m.ready || m.error));
+  const ready = await page.evaluate(() => window.fromWorker.find((m) => m.ready || m.error));
+  assert.equal(ready.error, undefined, ready.error);
+  assert.equal(ready.ready.connected, true);
+  await context.setOffline(true);
+  // A client made now starts disconnected: it read navigator.onLine.
+  await page.evaluate(() => window.ask("fresh"));
+  await until(page, () => window.fromWorker.some((m) => m.fresh));
+  const fresh = await page.evaluate(() => window.fromWorker.find((m) => m.fresh).fresh);
+  assert.equal(fresh.connected, false);
+  // The first client notices at its first failed request, and answers
+  // from memory.
+  await page.evaluate(() => window.ask("read"));
+  await until(page, () => window.fromWorker.some((m) => "read" in m));
+  const read = await page.evaluate(() => window.fromWorker.find((m) => "read" in m));
+  assert.deepEqual([read.read, read.s.connected], [1, false]);
+  // Back online, its prober finds the bucket with no call from the app.
+  await context.setOffline(false);
+  await until(page, async () => {
+    window.ask("status");
+    await new Promise((r) => setTimeout(r, 200));
+    return window.fromWorker.at(-1)?.s?.connected === true;
+  }, null, 10000);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
