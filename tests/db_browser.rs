@@ -490,12 +490,21 @@ async fn with_a_fifth_of_requests_failing_every_write_lands_exactly_once() {
         ]),
     )
     .await;
+    // Half wait for the bucket; the other half take the default, which a
+    // write answers once durable when a lost connection disconnects the
+    // client mid-commit, to commit once it is back.
     for i in 0..10 {
-        ok(db.put(format!("k{i}").into(), i.into(), none())).await;
+        let options = if i % 2 == 0 {
+            Some(js(json!({"await": "remote"})))
+        } else {
+            none()
+        };
+        ok(db.put(format!("k{i}").into(), i.into(), options)).await;
     }
     let faults = stats(&b).await["faults"].as_u64().unwrap();
     clear_faults().await;
     assert!(faults > 0, "no fault was injected");
+    eventually("every write committed", 20_000, || db.pending_writes() == 0).await;
     let reader = MPS3::new(db_config(&b, json!({}))).unwrap();
     for i in 0..10 {
         assert_eq!(

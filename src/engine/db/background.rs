@@ -39,6 +39,10 @@ pub enum Committer {
     /// The caller's promise: the write is dropped and the call rejects (as
     /// if never made), unless an entry PUT of it may have been sent.
     Caller,
+    /// The caller's promise, while the bucket can be reached: once it
+    /// cannot, a durable write is answered and commits on in the
+    /// background, as one made offline does (the default acknowledgement).
+    CallerWhileReachable,
     /// Nobody: the write was acknowledged already, so it is never dropped
     /// for a transient failure, only tried again later.
     Background,
@@ -65,27 +69,34 @@ impl<I: Io + 'static> Db<I> {
         }));
     }
 
-    /// A write of any kind, acknowledged as `ack` asks (`None`: `Remote`
-    /// when the bucket can be reached, else `Local`). A local acknowledgement needs the store:
-    /// a write it does not hold is committed before the call resolves.
+    /// A write of any kind, acknowledged as `ack` asks. `None`: `Remote`
+    /// while the bucket can be reached, `Local` once it cannot (even when
+    /// that is found out during this write's commit). A local
+    /// acknowledgement needs the store: a write it does not hold is
+    /// committed before the call resolves.
     pub async fn write(
         self: &Rc<Self>,
         change: Change,
         manifests: &[Ref],
         ack: Option<Ack>,
     ) -> Result<()> {
-        let ack = ack.unwrap_or(if self.reachable() {
-            Ack::Remote
-        } else {
-            Ack::Local
-        });
         let pending = self.accept(change, manifests).await?;
-        if ack == Ack::Local && pending.durable() {
+        let local = match ack {
+            Some(ack) => ack == Ack::Local,
+            None => !self.reachable(),
+        };
+        if local && pending.durable() {
             self.commit_in_background(pending);
-            Ok(())
-        } else {
-            self.commit(pending, Committer::Caller).await
+            return Ok(());
         }
+        let committer = match ack {
+            None => Committer::CallerWhileReachable,
+            Some(_) => Committer::Caller,
+        };
+        if let Some(unfinished) = self.commit(pending, committer).await? {
+            self.commit_in_background(unfinished);
+        }
+        Ok(())
     }
 
     /// Commits an accepted write on its own task.

@@ -166,20 +166,32 @@ impl<I: Io> Db<I> {
     /// failure (refused, bad input) drops the write either way; when it was
     /// acknowledged, its keys' subscribers and the log hear of it. Shut
     /// down, the write stays queued for the next client of this namespace.
-    pub(super) async fn commit(&self, mut p: Pending<I::Lock>, committer: Committer) -> Result<()> {
+    ///
+    /// `Ok(Some(p))` hands the write back: its caller waited only while
+    /// the bucket could be reached (`Committer::CallerWhileReachable`), and
+    /// it cannot now; the write is durable, to be committed in the
+    /// background.
+    pub(super) async fn commit(
+        &self,
+        mut p: Pending<I::Lock>,
+        committer: Committer,
+    ) -> Result<Option<Pending<I::Lock>>> {
         let keep = committer == Committer::Background;
         if p.write.batch.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut pause: u64 = 1_000;
         loop {
             while !self.reachable() && !self.shutdown.get() {
+                if committer == Committer::CallerWhileReachable && p.durable {
+                    return Ok(Some(p));
+                }
                 self.io.sleep(OFFLINE_TICK_MS).await;
             }
             let error = match self.try_commit(&mut p).await {
                 Ok(()) => {
                     self.forget_write(&p.write, "done").await;
-                    return Ok(());
+                    return Ok(None);
                 }
                 Err(e) => e,
             };

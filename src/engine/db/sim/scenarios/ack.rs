@@ -60,3 +60,45 @@ pub(super) fn a_write_resolves_as_its_acknowledgement_asks() {
         "no store: only the bucket keeps the write"
     );
 }
+
+/// A write with the default acknowledgement, made while the client still
+/// believes the bucket answers, when the network has just gone (untold):
+/// its first request fails, the client is disconnected, and the write is
+/// answered once durable, as one made offline is, without waiting for the
+/// network to come back; it commits once when it does.
+#[test]
+pub(super) fn a_default_write_that_finds_the_bucket_gone_resolves_once_durable() {
+    let p = quiet_params(false);
+    let World {
+        exec,
+        model,
+        net,
+        device,
+    } = quiet_world(&p, 6);
+    let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    c.db.io().blackout.set(true);
+    let (db, model2) = (c.db.clone(), model.clone());
+    let resolved = Rc::new(Cell::new(None));
+    let resolved2 = resolved.clone();
+    exec.spawn(0, async move {
+        write(&db, vec![(Ref::new(BUCKET, "a"), Some(json("v")))], None)
+            .await
+            .expect("accepted");
+        resolved2.set(Some(oracle_log(&model2.borrow()).len()));
+    });
+    exec.run_until(START + 10_000);
+    assert_eq!(
+        resolved.get(),
+        Some(0),
+        "answered while the network is gone"
+    );
+    assert!(!c.db.is_connected());
+    c.db.io().blackout.set(false);
+    exec.run_until(START + 40_000);
+    assert!(c.db.is_connected(), "its prober found the bucket");
+    assert_eq!(
+        written_values(&model.borrow(), false),
+        ["v"],
+        "committed once"
+    );
+}
