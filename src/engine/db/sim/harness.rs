@@ -160,6 +160,22 @@ pub(super) struct World {
     pub(super) device: Rc<Device>,
 }
 
+impl World {
+    /// A client of this world (`make_client` over its parts).
+    pub(super) fn client(&self, p: &Params, client: usize, group: usize, seed: u64) -> Client {
+        make_client(
+            &self.exec,
+            &self.model,
+            &self.net,
+            &self.device,
+            p,
+            client,
+            group,
+            seed,
+        )
+    }
+}
+
 pub(super) fn quiet_world(p: &Params, seed: u64) -> World {
     let exec = Executor::new(START, seed);
     let model = Rc::new(RefCell::new(InMemoryS3::new(p.lm_precision)));

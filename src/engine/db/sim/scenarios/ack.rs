@@ -12,14 +12,15 @@ use super::*;
 pub(super) fn a_write_resolves_as_its_acknowledgement_asks() {
     fn entries_at_resolution(ack: Option<Ack>, online: bool, store_broken: bool) -> usize {
         let p = quiet_params(false);
+        let world = quiet_world(&p, 5);
         let World {
             exec,
             model,
-            net,
             device,
-        } = quiet_world(&p, 5);
+            ..
+        } = &world;
         device.broken.set(store_broken);
-        let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+        let c = world.client(&p, 0, 0, 1);
         c.set_online(online);
         let (db, model2) = (c.db.clone(), model.clone());
         let at = Rc::new(Cell::new(None));
@@ -69,13 +70,9 @@ pub(super) fn a_write_resolves_as_its_acknowledgement_asks() {
 #[test]
 pub(super) fn a_default_write_that_finds_the_bucket_gone_resolves_once_durable() {
     let p = quiet_params(false);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 6);
-    let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let world = quiet_world(&p, 6);
+    let World { exec, model, .. } = &world;
+    let c = world.client(&p, 0, 0, 1);
     c.db.io().blackout.set(true);
     let (db, model2) = (c.db.clone(), model.clone());
     let resolved = Rc::new(Cell::new(None));

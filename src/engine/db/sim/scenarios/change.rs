@@ -5,9 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::executor::Executor;
-use super::{
-    finish, make_client, oracle_log, quiet_params, quiet_world, s3_config, Client, World, BUCKET,
-};
+use super::{finish, oracle_log, quiet_params, quiet_world, s3_config, Client, BUCKET};
 use crate::engine::db::{Ack, Change};
 use crate::engine::error::{ErrorKind, Result};
 use crate::engine::manifest::Ref;
@@ -91,15 +89,10 @@ fn two_clients(
     seed: u64,
 ) -> (Rc<Executor>, Rc<RefCell<InMemoryS3>>, Client, Client) {
     let p = quiet_params(versioning);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, seed);
-    let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-    let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
-    (exec, model, a, b)
+    let world = quiet_world(&p, seed);
+    let a = world.client(&p, 0, 0, 1);
+    let b = world.client(&p, 1, 1, 2);
+    (world.exec, world.model, a, b)
 }
 
 fn entries(model: &Rc<RefCell<InMemoryS3>>) -> usize {

@@ -37,14 +37,10 @@ pub(super) async fn counted_puts(
 #[test]
 pub(super) fn a_settled_writer_puts_without_listing_and_idle_polls_never_list() {
     let p = quiet_params(false);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 21);
-    let w = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-    let r = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+    let world = quiet_world(&p, 21);
+    let World { exec, model, .. } = &world;
+    let w = world.client(&p, 0, 0, 1);
+    let r = world.client(&p, 1, 1, 2);
     let heard_w = w.hear("a");
     let heard_r = r.hear("a");
     // (PUTs, LISTs) of each put by the writer, and the reader's LISTs
@@ -111,14 +107,10 @@ pub(super) fn a_settled_writer_puts_without_listing_and_idle_polls_never_list() 
 #[test]
 pub(super) fn a_server_ignoring_if_match_makes_every_put_list() {
     let p = quiet_params(false);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 22);
+    let world = quiet_world(&p, 22);
+    let World { exec, model, .. } = &world;
     model.borrow_mut().ignore_put_conditions = true;
-    let w = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let w = world.client(&p, 0, 0, 1);
     let _heard = w.hear("a");
     let per_put: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
     let (exec1, w1, per_put1) = (exec.clone(), w.db.clone(), per_put.clone());

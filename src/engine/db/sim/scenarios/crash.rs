@@ -15,13 +15,15 @@ pub(super) fn crash_scenario(
     versioning: bool,
 ) -> std::result::Result<bool, String> {
     let p = quiet_params(versioning);
+    let world = quiet_world(&p, n as u64);
     let World {
         exec,
         model,
         net,
         device,
-    } = quiet_world(&p, n as u64);
-    let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+        ..
+    } = &world;
+    let a = world.client(&p, 0, 0, 1);
     a.db.io().crash_at.set(Some((n, applied)));
     let acked = Rc::new(Cell::new(false));
     let (db1, acked1) = (a.db.clone(), acked.clone());
@@ -106,13 +108,9 @@ pub(super) fn every_crash_point_of_a_queued_write_commits_it_exactly_once() {
 pub(super) fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
     let mut p = quiet_params(false);
     p.retry_attempts = 2;
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 3);
-    let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let world = quiet_world(&p, 3);
+    let World { exec, model, .. } = &world;
+    let c = world.client(&p, 0, 0, 1);
     // Requests: content PUT, marker GET (404), the claim's If-Match probe
     // (refused), the claim, LIST, then the entry PUT (6): applied with its
     // answer lost, and its retry refused.
@@ -120,7 +118,7 @@ pub(super) fn a_write_whose_entry_may_have_landed_is_settled_not_rejected() {
         .script
         .borrow_mut()
         .extend([(6, Fault::AnswerLost), (7, Fault::SlowDown)]);
-    let result = spawn_put(&exec, &c, "k", "v");
+    let result = spawn_put(exec, &c, "k", "v");
     exec.run_until(START + 120_000);
     let r = result.borrow().clone();
     assert_is_entry_put(&c.db.io().requests.borrow(), 6);
@@ -169,14 +167,15 @@ pub(super) fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() 
     let mut p = quiet_params(false);
     // `LastModified` to the millisecond: it tells when the PUT arrived.
     p.lm_precision = 1;
+    let world = quiet_world(&p, 5);
     let World {
         exec,
         model,
-        net,
         device,
-    } = quiet_world(&p, 5);
-    let a = Rc::new(make_client(&exec, &model, &net, &device, &p, 0, 0, 1));
-    let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+        ..
+    } = &world;
+    let a = Rc::new(world.client(&p, 0, 0, 1));
+    let b = world.client(&p, 1, 1, 2);
     let offline_at: Rc<RefCell<Option<(i64, String)>>> = Rc::default();
     let db1 = a.db.clone();
     exec.spawn(0, async move {
@@ -205,7 +204,7 @@ pub(super) fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() 
         exec2.sleep(ABSENCE_MS).await;
         a2.set_online(true);
     });
-    overwrite_repeatedly(&exec, &b);
+    overwrite_repeatedly(exec, &b);
     exec.run_until(START + ABSENCE_MS as i64 + 5 * 60_000);
     let (went_offline, object) = offline_at
         .borrow()
@@ -221,7 +220,7 @@ pub(super) fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() 
         entry_put.last_modified > went_offline,
         "the entry PUT was in flight when the client went offline"
     );
-    assert_v1_committed_once(&model, &device);
+    assert_v1_committed_once(&model, device);
 }
 
 /// A write whose entry PUT lands but whose answers stall, each attempt
@@ -250,14 +249,15 @@ pub(super) fn an_entry_put_answered_after_its_entry_was_collected_is_not_written
 pub(super) fn stalled_past_collection(stalled: Vec<u32>) {
     let mut p = quiet_params(false);
     p.retry_attempts = 40;
+    let world = quiet_world(&p, 7);
     let World {
         exec,
         model,
-        net,
         device,
-    } = quiet_world(&p, 7);
-    let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-    let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+        ..
+    } = &world;
+    let a = world.client(&p, 0, 0, 1);
+    let b = world.client(&p, 1, 1, 2);
     // Requests: content PUT, marker GET (404), the claim's If-Match probe
     // (refused), the claim, LIST, then the entry PUT (6): applied, and
     // its answer stalls.
@@ -267,7 +267,7 @@ pub(super) fn stalled_past_collection(stalled: Vec<u32>) {
     script.insert(6, Fault::StallApplied);
     script.extend(stalled.iter().map(|&n| (n, Fault::Stall)));
     drop(script);
-    let result = spawn_put(&exec, &a, "a", "v1");
+    let result = spawn_put(exec, &a, "a", "v1");
     // B polls (autoclean runs in polls), and writes other keys: its
     // entries carry A's value in their `files`.
     let heard = b.hear("a");
@@ -308,7 +308,7 @@ pub(super) fn stalled_past_collection(stalled: Vec<u32>) {
             .any(|(k, _)| k.ends_with(&entry.replace("%40", "@"))),
         "autoclean collected the entry, and no retry made it again"
     );
-    assert_v1_committed_once(&model, &device);
+    assert_v1_committed_once(&model, device);
     let heard = heard.borrow();
     assert_eq!(
         heard.iter().filter(|v| v.as_deref() == Some("v1")).count(),
@@ -324,17 +324,18 @@ pub(super) fn a_time_limit_longer_than_the_grace_still_sends_the_entry() {
     for limit in [0, 2 * AUTOCLEAN_GRACE_MS as u64] {
         let mut p = quiet_params(false);
         p.timeout_ms = limit;
+        let world = quiet_world(&p, 11);
         let World {
             exec,
             model,
-            net,
             device,
-        } = quiet_world(&p, 11);
-        let a = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-        let result = spawn_put(&exec, &a, "a", "v1");
+            ..
+        } = &world;
+        let a = world.client(&p, 0, 0, 1);
+        let result = spawn_put(exec, &a, "a", "v1");
         exec.run_until(START + 60_000);
         assert_eq!(result.borrow().clone(), Some(Ok(())), "limit {limit}");
-        assert_v1_committed_once(&model.borrow(), &device);
+        assert_v1_committed_once(&model.borrow(), device);
     }
 }
 
@@ -347,14 +348,15 @@ pub(super) fn a_time_limit_longer_than_the_grace_still_sends_the_entry() {
 #[test]
 pub(super) fn an_entry_put_never_sent_because_its_client_went_offline_is_not_lost() {
     let p = quiet_params(false);
+    let world = quiet_world(&p, 6);
     let World {
         exec,
         model,
-        net,
         device,
-    } = quiet_world(&p, 6);
-    let a = Rc::new(make_client(&exec, &model, &net, &device, &p, 0, 0, 1));
-    let b = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+        ..
+    } = &world;
+    let a = Rc::new(world.client(&p, 0, 0, 1));
+    let b = world.client(&p, 1, 1, 2);
     let offline_at: Rc<Cell<Option<i64>>> = Rc::default();
     let (a1, exec1, at1) = (a.clone(), exec.clone(), offline_at.clone());
     *device.on_put.borrow_mut() = Some(Box::new(move |table, key, value| {
@@ -379,9 +381,9 @@ pub(super) fn an_entry_put_never_sent_because_its_client_went_offline_is_not_los
         exec3.sleep(ABSENCE_MS).await;
         a3.set_online(true);
     });
-    overwrite_repeatedly(&exec, &b);
+    overwrite_repeatedly(exec, &b);
     exec.run_until(START + ABSENCE_MS as i64 + 5 * 60_000);
     assert!(offline_at.get().is_some(), "the entry was attempted");
     let model = model.borrow();
-    assert_v1_committed_once(&model, &device);
+    assert_v1_committed_once(&model, device);
 }

@@ -40,12 +40,8 @@ fn mps3_content_request(method: Method, key: &str, uuid: &str, body: &str) -> Ht
 #[test]
 pub(super) fn keys_with_dot_segments_written_by_mps3_read_back_here() {
     let p = quiet_params(false);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 31);
+    let world = quiet_world(&p, 31);
+    let World { exec, model, .. } = &world;
     let now = exec.now();
     let mut files = Vec::new();
     for (i, key) in KEYS.iter().enumerate() {
@@ -69,10 +65,10 @@ pub(super) fn keys_with_dot_segments_written_by_mps3_read_back_here() {
         finish_offline: false,
     };
     assert_eq!(model.borrow_mut().apply(&put, now).status, 200);
-    let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let c = world.client(&p, 0, 0, 1);
     let db = c.db.clone();
     let refs: Vec<Ref> = KEYS.iter().map(|k| Ref::new(BUCKET, *k)).collect();
-    let read = finish(&exec, async move { db.get_all(&refs, None).await }).unwrap();
+    let read = finish(exec, async move { db.get_all(&refs, None).await }).unwrap();
     let read: Vec<Option<String>> = read.iter().map(|v| v.as_ref().map(unjson)).collect();
     let expected: Vec<Option<String>> = KEYS
         .iter()
@@ -85,17 +81,13 @@ pub(super) fn keys_with_dot_segments_written_by_mps3_read_back_here() {
 #[test]
 pub(super) fn keys_with_dot_segments_written_here_are_where_mps3_reads() {
     let p = quiet_params(false);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 32);
-    let c = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let world = quiet_world(&p, 32);
+    let World { exec, model, .. } = &world;
+    let c = world.client(&p, 0, 0, 1);
     for key in KEYS {
         let db = c.db.clone();
         let value = json(&format!("from here: {key}"));
-        finish(&exec, async move {
+        finish(exec, async move {
             put(&db, Ref::new(BUCKET, key), Some(value)).await
         })
         .unwrap();

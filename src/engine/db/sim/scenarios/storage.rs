@@ -8,16 +8,12 @@ use super::*;
 #[test]
 pub(super) fn offline_bytes_bounds_the_stored_content_least_recently_used_out() {
     let p = quiet_params(false);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 7);
+    let world = quiet_world(&p, 7);
+    let World { exec, device, .. } = &world;
     let mut small = p.clone();
     small.cache_bytes = 0; // every read goes to the store
     small.offline_bytes = 200;
-    let c = make_client(&exec, &model, &net, &device, &small, 0, 0, 1);
+    let c = world.client(&small, 0, 0, 1);
     // Each value is 50 bytes of JSON; the store may keep 200.
     let db = c.db.clone();
     let outcome: Rc<RefCell<Vec<String>>> = Rc::default();
@@ -74,24 +70,20 @@ pub(super) fn large_values_go_up_as_the_edge_compressed_them() {
     let big: &'static str = "x".repeat(GZIP_MIN_BYTES).leak();
     let small: &'static str = "x".repeat(GZIP_MIN_BYTES - 10).leak();
     let mut p = quiet_params(false);
-    let World {
-        exec,
-        model,
-        net,
-        device,
-    } = quiet_world(&p, 1);
-    let halving = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
+    let world = quiet_world(&p, 1);
+    let World { exec, model, .. } = &world;
+    let halving = world.client(&p, 0, 0, 1);
     halving.db.io().compress.set(Some(halve));
-    let doubling = make_client(&exec, &model, &net, &device, &p, 1, 1, 2);
+    let doubling = world.client(&p, 1, 1, 2);
     doubling.db.io().compress.set(Some(double));
     p.gzip = false;
-    let off = make_client(&exec, &model, &net, &device, &p, 2, 2, 3);
+    let off = world.client(&p, 2, 2, 3);
     off.db.io().compress.set(Some(halve));
     let results = [
-        spawn_put(&exec, &halving, "big", big),
-        spawn_put(&exec, &halving, "small", small),
-        spawn_put(&exec, &doubling, "grown", big),
-        spawn_put(&exec, &off, "off", big),
+        spawn_put(exec, &halving, "big", big),
+        spawn_put(exec, &halving, "small", small),
+        spawn_put(exec, &doubling, "grown", big),
+        spawn_put(exec, &off, "off", big),
     ];
     exec.run_until(START + 60_000);
     for r in &results {
@@ -126,7 +118,7 @@ pub(super) fn large_values_go_up_as_the_edge_compressed_them() {
             .collect();
         let db = c.db.clone();
         let m = Ref::new(BUCKET, manifest);
-        finish(&exec, async move {
+        finish(exec, async move {
             db.write(Change::Values(batch), &[m], Some(Ack::Remote))
                 .await
         })

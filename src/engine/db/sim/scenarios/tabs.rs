@@ -10,15 +10,16 @@ use super::*;
 #[test]
 pub(super) fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() {
     let p = quiet_params(false);
+    let world = quiet_world(&p, 11);
     let World {
         exec,
         model,
-        net,
         device,
-    } = quiet_world(&p, 11);
+        ..
+    } = &world;
     // Tabs 0 and 1 are client 0 twice (its namespace), in groups 0 and 1.
-    let one = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-    let two = make_client(&exec, &model, &net, &device, &p, 0, 1, 2);
+    let one = world.client(&p, 0, 0, 1);
+    let two = world.client(&p, 0, 1, 2);
     for (group, tab) in [(0usize, &one), (1, &two)] {
         let inbox: Rc<RefCell<Vec<String>>> = Rc::default();
         device
@@ -116,15 +117,16 @@ pub(super) fn a_dead_tabs_writes_are_taken_over_at_once_and_in_order() {
 
 fn dead_tab_taken_over(seed: u64) {
     let p = quiet_params(false);
+    let world = quiet_world(&p, seed);
     let World {
         exec,
         model,
-        net,
         device,
-    } = quiet_world(&p, seed);
-    let one = make_client(&exec, &model, &net, &device, &p, 0, 0, 1);
-    let two = make_client(&exec, &model, &net, &device, &p, 0, 1, 2);
-    connect_tabs(&exec, &device, &[(0, &one), (1, &two)]);
+        ..
+    } = &world;
+    let one = world.client(&p, 0, 0, 1);
+    let two = world.client(&p, 0, 1, 2);
+    connect_tabs(exec, device, &[(0, &one), (1, &two)]);
     one.set_online(false);
     let db1 = one.db.clone();
     exec.spawn(0, async move {
