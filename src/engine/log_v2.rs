@@ -403,57 +403,19 @@ mod tests {
 
     #[test]
     fn checkpoints_are_deterministic_and_round_trip() {
-        let mut one = LogState::default();
-        one.apply(
-            1,
-            &entry(
-                "1",
-                vec![("z", inline("1")), ("a", inline("\"x\""))],
-                vec![],
-            ),
-        )
-        .unwrap();
-        one.apply(
-            2,
-            &entry(
-                "2",
-                vec![(
-                    "p",
-                    Stored::Content {
-                        uuid: "u".into(),
-                        content_type: Some("image/png".into()),
-                    },
-                )],
-                vec![],
-            ),
-        )
-        .unwrap();
-        // The same state reached in another order writes the same bytes.
-        let mut two = LogState::default();
-        two.apply(
-            1,
-            &entry(
-                "1",
-                vec![("a", inline("\"x\"")), ("z", inline("1"))],
-                vec![],
-            ),
-        )
-        .unwrap();
-        two.apply(
-            2,
-            &entry(
-                "2",
-                vec![(
-                    "p",
-                    Stored::Content {
-                        uuid: "u".into(),
-                        content_type: Some("image/png".into()),
-                    },
-                )],
-                vec![],
-            ),
-        )
-        .unwrap();
+        // The same state reached with its keys set in another order.
+        let state = |first: Vec<(&str, Stored)>| {
+            let mut s = LogState::default();
+            s.apply(1, &entry("1", first, vec![])).unwrap();
+            let photo = Stored::Content {
+                uuid: "u".into(),
+                content_type: Some("image/png".into()),
+            };
+            s.apply(2, &entry("2", vec![("p", photo)], vec![])).unwrap();
+            s
+        };
+        let one = state(vec![("z", inline("1")), ("a", inline("\"x\""))]);
+        let two = state(vec![("a", inline("\"x\"")), ("z", inline("1"))]);
         assert_eq!(one.checkpoint_text(), two.checkpoint_text());
         let back = LogState::from_checkpoint(one.checkpoint_text().as_bytes()).unwrap();
         assert_eq!(back, one);
