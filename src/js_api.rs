@@ -15,6 +15,7 @@ pub const CONFIG: &[&str] = &[
     "pollFrequency",
     "autoclean",
     "gzip",
+    "protocol",
     "adaptiveClock",
     "clockOffset",
     "minimizeListObjectsCalls",
@@ -47,7 +48,7 @@ pub const SUBSCRIBE: &[&str] = &["manifest"];
 pub const REF: &[&str] = &["bucket", "key"];
 
 /// Every error kind, in the order of their codes in [`TYPESCRIPT`].
-pub const ERROR_KINDS: [ErrorKind; 13] = ErrorKind::ALL;
+pub const ERROR_KINDS: [ErrorKind; 14] = ErrorKind::ALL;
 
 /// The declarations of the config, options and errors (the class's own
 /// methods are declared by wasm-bindgen from their signatures).
@@ -95,6 +96,13 @@ export interface MPS3Config {
    *  (`Content-Encoding: gzip`), where the browser has `CompressionStream`;
    *  readers' browsers decode them as they fetch (default true). */
   gzip?: boolean;
+  /** The log format of manifests: "v2" (a log the bucket orders with
+   *  `If-None-Match: *`, docs/protocol-v2.md), "v1" (mps3 0.0.81's layout,
+   *  for buckets shared with it), or "auto" (default): a v2 manifest is
+   *  v2, a v1 manifest v1, and a new manifest v2 when the bucket enforces
+   *  `If-None-Match: *`. "v2" on a bucket that does not rejects writes
+   *  with code "Unsupported". */
+  protocol?: "auto" | "v1" | "v2";
   /** Correct the clock from servers' `Date` headers (default true). */
   adaptiveClock?: boolean;
   /** Milliseconds added to the local clock (default 0). */
@@ -154,7 +162,7 @@ export interface SubscribeOptions { manifest?: Key; }
 export type MPS3ErrorCode =
   | "NotFound" | "NotModified" | "PreconditionFailed" | "AccessDenied" | "SlowDown"
   | "ServerError" | "Network" | "BadResponse" | "BadInput" | "ClockSkew" | "Offline" | "Storage"
-  | "Shutdown";
+  | "Shutdown" | "Unsupported";
 
 /** What every call rejects with and subscribers receive: an `Error` with a
  *  stable `code`, and the HTTP `status` and S3 `s3Code` when S3 answered.
@@ -272,7 +280,8 @@ mod tests {
                 | ErrorKind::ClockSkew
                 | ErrorKind::Offline
                 | ErrorKind::Storage
-                | ErrorKind::Shutdown => {}
+                | ErrorKind::Shutdown
+                | ErrorKind::Unsupported => {}
             }
         }
         let mut unique = codes.clone();

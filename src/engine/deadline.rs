@@ -13,6 +13,8 @@ use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
 
+use crate::prelude::*;
+
 /// `work`'s output, or `None` if `deadline` finished first; the loser is
 /// dropped. On a tie `work` wins: an answer that came is never thrown away.
 pub async fn until<T>(
@@ -28,6 +30,36 @@ pub async fn until<T>(
         match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// The outputs of `work`, in order, run concurrently: requests that do
+/// not depend on each other (a cold read's listings, a tail's entries)
+/// take one round trip together instead of one each.
+pub async fn join_all<T>(
+    work: Vec<core::pin::Pin<alloc::boxed::Box<dyn Future<Output = T> + '_>>>,
+) -> alloc::vec::Vec<T> {
+    let mut work: alloc::vec::Vec<_> = work.into_iter().map(|f| (f, None)).collect();
+    poll_fn(|cx| {
+        let mut done = true;
+        for (f, out) in work.iter_mut() {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            Poll::Ready(
+                work.iter_mut()
+                    .map(|(_, out)| out.take().expect("ready"))
+                    .collect(),
+            )
+        } else {
+            Poll::Pending
         }
     })
     .await

@@ -42,12 +42,16 @@ pub enum ErrorKind {
     Storage,
     /// The client was shut down.
     Shutdown,
+    /// The bucket or the manifest cannot do what was asked (protocol v2
+    /// on a bucket that ignores `If-None-Match: *`, a condition on a v1
+    /// manifest); nothing was written.
+    Unsupported,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of their codes in the TypeScript
     /// declarations (`js_api`).
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::NotFound,
         ErrorKind::NotModified,
         ErrorKind::PreconditionFailed,
@@ -61,6 +65,7 @@ impl ErrorKind {
         ErrorKind::Offline,
         ErrorKind::Storage,
         ErrorKind::Shutdown,
+        ErrorKind::Unsupported,
     ];
 
     /// The stable code JavaScript sees as `error.code`.
@@ -79,6 +84,7 @@ impl ErrorKind {
             ErrorKind::Offline => "Offline",
             ErrorKind::Storage => "Storage",
             ErrorKind::Shutdown => "Shutdown",
+            ErrorKind::Unsupported => "Unsupported",
         }
     }
 

@@ -1,8 +1,7 @@
 //! Protocol v2's objects (docs/protocol-v2.md): where a manifest's log
 //! slots, checkpoints, hint and content live, entries and checkpoints as
-//! JSON, and the state a log folds to. Pure: it makes no request. The
-//! engine does not speak v2 yet; this is the format its reads and writes
-//! will share, tested on its own first.
+//! JSON, and the state a log folds to. Pure: it makes no request; the
+//! engine's reads and writes (`db::v2`) share it.
 
 use crate::prelude::*;
 
@@ -46,9 +45,10 @@ pub fn hint_key(manifest: &str) -> String {
     format!("{}head", prefix(manifest))
 }
 
-/// A value too large to travel in its entry.
-pub fn content_key(manifest: &str, uuid: &str) -> String {
-    format!("{}c/{uuid}", prefix(manifest))
+/// The probe object a client creates twice to learn whether the bucket
+/// enforces `If-None-Match: *`.
+pub fn probe_key(manifest: &str, uuid: &str) -> String {
+    format!("{}probe/{uuid}", prefix(manifest))
 }
 
 /// The sequence number of `key` if it is a slot of `manifest`.
@@ -66,46 +66,40 @@ fn parse_numbered(key: &str, prefix: &str) -> Option<u64> {
     (digits.len() == SEQ_DIGITS).then(|| number(digits, 10))?
 }
 
-/// Where a key's value is.
+/// Where a key's value is. Both kinds carry the uuid its writer gave the
+/// value: what tells one write of a key from another before its slot is
+/// known (a local write's subscribers are not told its value twice).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stored {
-    /// In the entry (or checkpoint) itself: JSON text.
-    Inline(JsonText),
-    /// In the content object `content_key(manifest, uuid)`.
-    Content {
-        uuid: String,
-        content_type: Option<String>,
-    },
+pub struct Stored {
+    pub uuid: String,
+    /// The value itself (JSON text), when small enough to travel in the
+    /// entry; `None`: in the content object `<key>@<uuid>`, as in v1.
+    pub inline: Option<JsonText>,
+    pub content_type: Option<String>,
 }
 
 impl Stored {
     fn write(&self, out: &mut String) {
-        match self {
-            Stored::Inline(text) => {
-                out.push_str("{\"i\":");
-                out.push_str(text);
-            }
-            Stored::Content { uuid, content_type } => {
-                out.push_str("{\"c\":");
-                out.push_str(&quote(uuid));
-                if let Some(t) = content_type {
-                    out.push_str(",\"ct\":");
-                    out.push_str(&quote(t));
-                }
-            }
+        out.push_str("{\"u\":");
+        out.push_str(&quote(&self.uuid));
+        if let Some(text) = &self.inline {
+            out.push_str(",\"i\":");
+            out.push_str(text);
+        }
+        if let Some(t) = &self.content_type {
+            out.push_str(",\"ct\":");
+            out.push_str(&quote(t));
         }
     }
 
     fn read(v: &JsonValue) -> Result<Stored> {
-        if let Some(inline) = v.get("i") {
-            return Ok(Stored::Inline(inline.to_pretty().into()));
-        }
         let uuid = v
-            .get("c")
+            .get("u")
             .and_then(JsonValue::as_str)
-            .ok_or_else(|| Error::bad_response("a v2 value is neither inline nor content"))?;
-        Ok(Stored::Content {
+            .ok_or_else(|| Error::bad_response("a v2 value without its uuid"))?;
+        Ok(Stored {
             uuid: uuid.to_string(),
+            inline: v.get("i").map(|i| i.to_pretty().into()),
             content_type: v.get("ct").and_then(JsonValue::as_str).map(String::from),
         })
     }
@@ -209,11 +203,21 @@ pub struct KeyState {
     pub version: u64,
 }
 
+/// How many writers the state remembers (the most recent): what settles
+/// whether a write whose answer was lost landed, however long ago.
+pub const WRITERS_KEPT: usize = 1024;
+
 /// The state a log folds to, at sequence number `seq`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogState {
     pub seq: u64,
     pub keys: VecMap<String, KeyState>,
+    /// Writer → the id of its last write in the log and that write's slot.
+    /// A writer's ids grow with each write and its writes land in the
+    /// order made, so a write landed iff its id is at most its writer's
+    /// here: exactly once, decided by the log (and across collection,
+    /// since checkpoints carry it), never by a clock.
+    pub writers: VecMap<String, (String, u64)>,
 }
 
 impl LogState {
@@ -238,14 +242,39 @@ impl LogState {
         for key in &entry.delete {
             self.keys.remove(key.as_str());
         }
+        self.writers
+            .insert(entry.writer.clone(), (entry.write_id.clone(), seq));
+        if self.writers.len() > WRITERS_KEPT {
+            let oldest = self
+                .writers
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(w, _)| w.clone());
+            if let Some(w) = oldest {
+                self.writers.remove(w.as_str());
+            }
+        }
         self.seq = seq;
         Ok(())
+    }
+
+    /// Whether the write `write_id` of `writer` is in the log: `None` when
+    /// the state does not remember the writer.
+    pub fn has_write(&self, writer: &str, write_id: &str) -> Option<bool> {
+        let (last, _) = self.writers.get(writer)?;
+        Some(write_id <= last.as_str())
     }
 
     /// The checkpoint body: a function of the state alone (keys in order),
     /// so that clients racing to create the same checkpoint write the same
     /// bytes.
     pub fn checkpoint_text(&self) -> String {
+        self.checkpoint_text_with(&[])
+    }
+
+    /// The checkpoint body with `gc`: content (url, uuid) that the entries
+    /// since the previous checkpoint superseded, for the collector.
+    pub fn checkpoint_text_with(&self, gc: &[(String, String)]) -> String {
         let mut out = format!("{{\"v\":2,\"seq\":{},\"keys\":{{", self.seq);
         for (i, (key, state)) in self.keys.iter().enumerate() {
             if i > 0 {
@@ -256,7 +285,21 @@ impl LogState {
             state.stored.write(&mut out);
             out.push_str(&format!(",\"ver\":{}}}", state.version));
         }
-        out.push_str("}}");
+        out.push_str("},\"w\":{");
+        for (i, (writer, (id, seq))) in self.writers.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("{}:[{},{seq}]", quote(writer), quote(id)));
+        }
+        out.push_str("},\"gc\":[");
+        for (i, (url, uuid)) in gc.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("[{},{}]", quote(url), quote(uuid)));
+        }
+        out.push_str("]}");
         out
     }
 
@@ -283,7 +326,15 @@ impl LogState {
                 },
             );
         }
-        Ok(LogState { seq, keys })
+        let mut writers = VecMap::new();
+        for (writer, w) in v.get("w").and_then(JsonValue::as_object).unwrap_or(&[]) {
+            if let JsonValue::Array(parts) = w {
+                if let [JsonValue::String(id), at] = parts.as_slice() {
+                    writers.insert(writer.clone(), (id.clone(), number_of(at).unwrap_or(0)));
+                }
+            }
+        }
+        Ok(LogState { seq, keys, writers })
     }
 }
 
@@ -292,7 +343,19 @@ mod tests {
     use super::*;
 
     fn inline(text: &str) -> Stored {
-        Stored::Inline(text.into())
+        Stored {
+            uuid: "u".into(),
+            inline: Some(text.into()),
+            content_type: None,
+        }
+    }
+
+    fn content(uuid: &str, content_type: Option<&str>) -> Stored {
+        Stored {
+            uuid: uuid.into(),
+            inline: None,
+            content_type: content_type.map(String::from),
+        }
     }
 
     fn entry(id: &str, set: Vec<(&str, Stored)>, delete: Vec<&str>) -> Entry {
@@ -327,7 +390,7 @@ mod tests {
         assert_eq!(parse_slot("m.json", "m.json.v2/log/12"), None, "unpadded");
         assert_eq!(parse_slot("other", &keys[0]), None);
         assert!(hint_key("m.json").starts_with(&prefix("m.json")));
-        assert!(content_key("m.json", "u").starts_with(&prefix("m.json")));
+        assert!(probe_key("m.json", "u").starts_with(&prefix("m.json")));
     }
 
     #[test]
@@ -338,20 +401,8 @@ mod tests {
                 ("a", inline("{\n  \"n\": 1.50,\n  \"s\": \"é\\\"\"\n}")),
                 ("b", inline("[]")),
                 ("c/../d", inline("null")),
-                (
-                    "photo",
-                    Stored::Content {
-                        uuid: "u-1".into(),
-                        content_type: Some("image/png".into()),
-                    },
-                ),
-                (
-                    "big",
-                    Stored::Content {
-                        uuid: "u-2".into(),
-                        content_type: None,
-                    },
-                ),
+                ("photo", content("u-1", Some("image/png"))),
+                ("big", content("u-2", None)),
             ],
             vec!["gone", "\"quoted\""],
         );
@@ -407,11 +458,11 @@ mod tests {
         let state = |first: Vec<(&str, Stored)>| {
             let mut s = LogState::default();
             s.apply(1, &entry("1", first, vec![])).unwrap();
-            let photo = Stored::Content {
-                uuid: "u".into(),
-                content_type: Some("image/png".into()),
-            };
-            s.apply(2, &entry("2", vec![("p", photo)], vec![])).unwrap();
+            s.apply(
+                2,
+                &entry("2", vec![("p", content("u", Some("image/png")))], vec![]),
+            )
+            .unwrap();
             s
         };
         let one = state(vec![("z", inline("1")), ("a", inline("\"x\""))]);

@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use super::log::Logger;
 use crate::engine::credentials::Credentials;
-use crate::engine::db::{Ack, DbConfig, JsonText};
+use crate::engine::db::{Ack, DbConfig, JsonText, Protocol};
 use crate::engine::error::Error;
 use crate::engine::manifest::Ref;
 use crate::engine::s3::{Addressing, S3Config, S3};
@@ -181,6 +181,12 @@ pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
     }
     db.autoclean = opt_bool(cfg, "autoclean")?.unwrap_or(true);
     db.gzip = opt_bool(cfg, "gzip")?.unwrap_or(true);
+    db.protocol = match opt_string(cfg, "protocol")?.as_deref() {
+        None | Some("auto") => Protocol::Auto,
+        Some("v1") => Protocol::V1,
+        Some("v2") => Protocol::V2,
+        Some(_) => return Err(bad("config.protocol must be \"auto\", \"v1\" or \"v2\"")),
+    };
     db.adaptive_clock = opt_bool(cfg, "adaptiveClock")?.unwrap_or(true);
     db.clock_offset = opt_number(cfg, "clockOffset")?.unwrap_or(0.0) as i64;
     db.minimize_list_calls = opt_bool(cfg, "minimizeListObjectsCalls")?.unwrap_or(true);

@@ -124,6 +124,10 @@ pub fn db_config(bucket: &str, extra: serde_json::Value) -> wasm_bindgen::JsValu
         "defaultBucket": bucket,
         "label": unique_bucket("client"),
         "pollFrequency": 100,
+        // Most browser tests check protocol v1's layout (its content
+        // objects, entries and marker) and name it; tests/v2_browser.rs
+        // runs the protocol a new manifest gets by default.
+        "protocol": "v1",
         "s3Config": {
             "endpoint": tb.endpoint,
             "region": tb.region,

@@ -33,9 +33,25 @@ const control = async (method, path, body) => {
   return r.json();
 };
 
-/** The valid manifest entries under `prefix` (as readers judge them:
- *  LastModified within 5 s of the time in the key), with their changes. */
+/** The valid manifest entries under `prefix`, oldest first, with their
+ *  changes (`files`: url → {version}, or null for a delete). Protocol v2
+ *  (what a new manifest is): the log's slots, with the values they carry
+ *  (`values`). Protocol v1: the entries readers accept (LastModified
+ *  within 5 s of the time in the key). */
 async function validEntries(prefix) {
+  const slots = (await control("GET", `/objects?bucket=${BUCKET}&prefix=${encodeURIComponent(prefix + "manifest.json.v2/log/")}`)).objects;
+  if (slots.length) {
+    return slots.sort((a, b) => (a.key < b.key ? -1 : 1)).map((o) => {
+      const e = JSON.parse(o.body);
+      const files = {}, values = {};
+      for (const [url, s] of Object.entries(e.set)) {
+        files[url] = { version: s.u };
+        if ("i" in s) values[url] = s.i;
+      }
+      for (const url of e.del) files[url] = null;
+      return { ts: Number(o.key.split("/").pop()), key: o.key, files, values };
+    });
+  }
   const { objects } = await control("GET", `/objects?bucket=${BUCKET}&prefix=${encodeURIComponent(prefix + "manifest.json@")}`);
   return objects.flatMap((o) => {
     const ts = 2 ** 42 - 1 - parseInt(o.key.split("@")[1].split("_")[0], 32);
@@ -103,7 +119,7 @@ test("a page closed between the content PUT and the entry PUT: its write lands o
     // disconnected, and once its probe finds the bucket it waits out the
     // window before listing to learn whether the entry landed).
     // (Any retry of the entry PUT is held too.)
-    const entry = `^/${BUCKET}/${prefix}manifest.json%40`;
+    const entry = `^/${BUCKET}/${prefix}manifest.json(%40|\\.v2/log/)`;
     await control("POST", "/faults", { seed: 1, rules: [
       { action: fault, methods: ["PUT"], path_regex: entry, times: 1, hold_ms: 3000 },
       { action: "hold", methods: ["PUT"], path_regex: entry, hold_ms: 3000 },
@@ -194,9 +210,11 @@ test("three clients toggling online and offline at random while writing converge
     where.set(ref.version, i);
   }));
   assert.equal(where.size, 36, "36 writes, 36 committed versions");
-  // Which value each version holds: the content objects `<key>@<version>`.
+  // Which value each version holds: in the entry (v2's small values), or
+  // the content object `<key>@<version>`.
   const { objects } = await control("GET", `/objects?bucket=${BUCKET}&prefix=${encodeURIComponent(prefix + "key-")}`);
   const position = new Map(objects.map((o) => [JSON.parse(o.body), where.get(o.key.split("@")[1])]));
+  entries.forEach((e, i) => Object.values(e.values ?? {}).forEach((v) => position.set(v, i)));
   written.forEach((mine, n) => {
     const at = mine.map(([, value]) => position.get(value));
     assert.ok(at.every((p) => p !== undefined), `client ${n}: every write committed`);
@@ -228,7 +246,7 @@ test("two tabs of one label: a write in one reaches the other at once, and is co
   });
   await until(two.page, () => window.seen.length === 1);
   // Tab one's entry PUT is held: the write is queued, not committed.
-  const entry = `^/${BUCKET}/${prefix}manifest.json%40`;
+  const entry = `^/${BUCKET}/${prefix}manifest.json(%40|\\.v2/log/)`;
   await control("POST", "/faults", { seed: 1, rules: [{ action: "hold", methods: ["PUT"], path_regex: entry, times: 1, hold_ms: 10000 }] });
   await one.page.evaluate(() => {
     window.db = window.make("tabbed", { pollFrequency: 60000 });
@@ -289,7 +307,7 @@ test("a tab that dies with several queued writes: the other tab commits them, in
   const one = await openPage(context, prefix);
   const two = await openPage(context, prefix);
   await two.page.evaluate(() => { window.db = window.make("tabbed-order", { pollFrequency: 60000 }); });
-  const entry = `^/${BUCKET}/${prefix}manifest.json%40`;
+  const entry = `^/${BUCKET}/${prefix}manifest.json(%40|\\.v2/log/)`;
   await control("POST", "/faults", { seed: 1, rules: [{ action: "hold", methods: ["PUT"], path_regex: entry, times: 1, hold_ms: 10000 }] });
   await one.page.evaluate(async (key) => {
     window.db = window.make("tabbed-order", { pollFrequency: 60000 });
@@ -302,7 +320,7 @@ test("a tab that dies with several queued writes: the other tab commits them, in
   const entries = await validEntries(prefix);
   const { objects } = await control("GET", `/objects?bucket=${BUCKET}&prefix=${encodeURIComponent(key + "@")}`);
   const valueOf = new Map(objects.map((o) => [o.key.split("@")[1], JSON.parse(o.body)]));
-  const committed = entries.map((e) => valueOf.get(e.files[`${BUCKET}/${key}`]?.version));
+  const committed = entries.map((e) => e.values?.[`${BUCKET}/${key}`] ?? valueOf.get(e.files[`${BUCKET}/${key}`]?.version));
   assert.deepEqual(committed, ["first", "second", "third"], "each once, in the order written");
   assert.equal(await freshRead(prefix, key), "third");
   assert.deepEqual([...one.errors, ...two.errors], []);

@@ -23,6 +23,7 @@ mod queue;
 mod state;
 mod stored_lru;
 mod sync;
+mod v2;
 mod write;
 
 use core::cell::{Cell, RefCell};
@@ -35,6 +36,7 @@ pub use queue::QueuedWrite;
 use state::{Current, Delivered, ManifestState, Subscriber};
 pub use state::{Event, JsonText};
 use sync::Freshness;
+pub use v2::Protocol;
 
 use crate::engine::clock_sync::ClockSync;
 use crate::engine::error::{Error, ErrorKind, Result};
@@ -77,6 +79,14 @@ pub struct DbConfig {
     pub namespace: String,
     /// Whether the client starts online.
     pub online: bool,
+    /// The log format of manifests (see `v2`).
+    pub protocol: Protocol,
+    /// v2: a writer checkpoints once the log is this many entries past the
+    /// newest checkpoint.
+    pub checkpoint_every: u64,
+    /// v2: what collection leaves, counted from the checkpoint above it
+    /// (see `v2::collect_v2`).
+    pub grace_ms: i64,
 }
 
 impl DbConfig {
@@ -97,6 +107,9 @@ impl DbConfig {
             offline_bytes: 64 << 20,
             namespace: String::new(),
             online: true,
+            protocol: Protocol::Auto,
+            checkpoint_every: v2::CHECKPOINT_EVERY,
+            grace_ms: sync::AUTOCLEAN_GRACE_MS,
         }
     }
 }
@@ -142,6 +155,8 @@ struct Inner {
     last_sync_at: Option<i64>,
     /// The status last reported to `onStatus` handlers.
     status_sent: Option<Status>,
+    /// Per bucket: whether it enforces `If-None-Match: *` (probed once).
+    create_probes: Vec<(String, bool)>,
 }
 
 pub struct Db<I: Io> {
@@ -206,6 +221,7 @@ impl<I: Io> Db<I> {
                 probing: false,
                 last_sync_at: None,
                 status_sent: None,
+                create_probes: Vec::new(),
             }),
             online: Cell::new(cfg.online),
             connected: Cell::new(true),

@@ -21,6 +21,7 @@ use crate::engine::io::{Io, LockWait, Table};
 use crate::engine::json::{self, quote, JsonValue as Value};
 use crate::engine::lean::scan::number;
 use crate::engine::lock::{Guard, Ticket};
+use crate::engine::log_v2::LogState;
 use crate::engine::manifest::{files_json, files_of, Ref, Resolution};
 use crate::engine::time::EpochMillis;
 
@@ -238,6 +239,16 @@ impl<I: Io> Db<I> {
         let Some(files) = files else { return };
         let mut o = Value::object();
         o.set("files", files_json(&files));
+        // A v2 manifest's state is its log's, at its sequence number: a
+        // reload reads on from there.
+        let v2 = self.with_manifest(m, |s| {
+            (s.protocol == Some(super::Protocol::V2)).then(|| s.v2.log.checkpoint_text())
+        });
+        if let Some(text) = v2 {
+            if let Ok(v) = json::parse(text.as_bytes()) {
+                o.set("v2", v);
+            }
+        }
         let key = format!("{}{}", self.cfg.namespace, m.url());
         if self.store_put(Table::State, &key, &o.to_pretty()).await {
             self.with_manifest(m, |s| s.persisted = Some(files));
@@ -378,7 +389,14 @@ impl<I: Io> Db<I> {
                 continue;
             };
             let files = files_of(&v);
+            let v2 = v
+                .get("v2")
+                .and_then(|c| LogState::from_checkpoint(c.to_pretty().as_bytes()).ok());
             self.with_manifest(&m, |s| {
+                if let Some(log) = v2 {
+                    s.protocol = Some(super::Protocol::V2);
+                    s.v2.log = log;
+                }
                 if s.resolution.is_none() {
                     s.persisted = Some(files.clone());
                     s.resolution = Some(Resolution {

@@ -67,6 +67,10 @@ pub struct ManifestState {
     pub restored: bool,
     /// The files last written to the durable store.
     pub persisted: Option<crate::engine::manifest::Files>,
+    /// The manifest's log format, once known (never `Auto`).
+    pub protocol: Option<super::Protocol>,
+    /// Protocol v2's state (unused by v1 manifests).
+    pub v2: super::v2::V2State,
 }
 
 /// The change marker as a GET showed it (or our PUT wrote it).
@@ -98,6 +102,8 @@ impl ManifestState {
             listed_marker: None,
             restored: false,
             persisted: None,
+            protocol: None,
+            v2: Default::default(),
         }
     }
 
@@ -133,6 +139,13 @@ impl ManifestState {
 
     /// Drops masks whose entry the resolution now includes.
     pub fn retire_masks(&mut self) {
+        if self.protocol == Some(super::Protocol::V2) {
+            // An entry's slot is its place: in once the state passed it.
+            let head = self.v2.log.seq as EpochMillis;
+            self.masks
+                .retain(|m| m.entry.as_ref().is_none_or(|(_, slot)| *slot > head));
+            return;
+        }
         let Some(r) = &self.resolution else { return };
         let base_ts = r.base.as_ref().map(|b| b.1);
         self.masks.retain(|m| match (&m.entry, base_ts) {

@@ -201,6 +201,20 @@ impl<I: Io> Db<I> {
     /// an unsettled marker reads list; polls list on a backoff, and once
     /// every entry claimed before it must have landed.
     pub(crate) async fn sync(&self, m: &Ref, freshness: Freshness) -> Result<()> {
+        match self.protocol(m, false).await? {
+            Some(super::Protocol::V2) => {
+                return self.sync_v2(m, freshness == Freshness::Poll).await
+            }
+            // No manifest yet: nothing in it.
+            None => {
+                self.with_manifest(m, |s| {
+                    s.resolution.get_or_insert_with(Default::default);
+                });
+                self.synced();
+                return Ok(());
+            }
+            _ => {}
+        }
         let marker = self.read_marker(m).await?;
         let etag = marker.as_ref().map_or("", |mk| mk.etag.as_str());
         let bound = self.server_lower_bound();
@@ -303,6 +317,15 @@ impl<I: Io> Db<I> {
             .await;
         let (seen, untrusted) = match got {
             Ok(GetResult::NotModified(_)) => (known, false),
+            Ok(GetResult::Found(obj)) if obj.body == super::v2::V2_GUARD => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "manifest {} is protocol v2; this client is set to protocol \"v1\"",
+                        m.url()
+                    ),
+                ))
+            }
             Ok(GetResult::Found(obj)) => {
                 let untrusted = obj.body == LEGACY_MARKER_BODY || obj.meta.etag.is_none();
                 let seen = obj.meta.etag.map(|etag| MarkerSeen {
@@ -452,6 +475,9 @@ impl<I: Io> Db<I> {
     pub(crate) async fn content(&self, url: &str, version: &str) -> Result<JsonText> {
         let cache_key = (url.to_string(), version.to_string());
         if let Some(v) = self.inner.borrow_mut().content.get(&cache_key) {
+            return Ok(v);
+        }
+        if let Some(v) = self.inline_value(url, version) {
             return Ok(v);
         }
         if let Some(v) = self.stored_content(url, version).await {

@@ -23,7 +23,7 @@ use crate::engine::s3::{
 use crate::engine::time::EpochMillis;
 
 /// A PUT of JSON (content, entries, the marker) in `mode`.
-fn json_put(mode: PutMode) -> PutOptions {
+pub(super) fn json_put(mode: PutMode) -> PutOptions {
     PutOptions {
         content_type: Some("application/json".into()),
         content_encoding: None,
@@ -240,6 +240,11 @@ impl<I: Io> Db<I> {
     /// One try at the steps of a queued write not yet done, each stored as
     /// done before the next.
     async fn try_commit(&self, p: &mut Pending<I::Lock>) -> Result<()> {
+        // Each manifest's protocol decides what is uploaded (v2 carries
+        // small values in the entry) and how the entry is written.
+        for m in &p.write.manifests {
+            self.protocol(m, true).await?;
+        }
         if !p.write.uploaded {
             self.upload(p).await?;
             p.write.uploaded = true;
@@ -264,9 +269,13 @@ impl<I: Io> Db<I> {
                 p.turns[i] = Some(ticket.await);
             }
             let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
-            let r = self
-                .write_entry(&m, p.write_id, &changes, &mut p.write, p.durable)
-                .await;
+            let r = if self.is_v2(&m) {
+                self.write_entry_v2(&m, p.write_id, &mut p.write, p.durable)
+                    .await
+            } else {
+                self.write_entry(&m, p.write_id, &changes, &mut p.write, p.durable)
+                    .await
+            };
             drop(guard);
             r?;
             p.write.done.push(m.url());
@@ -286,6 +295,7 @@ impl<I: Io> Db<I> {
         let manifests = p.write.manifests.clone();
         for ((key, value), version) in p.write.batch.iter().zip(p.write.versions.iter_mut()) {
             match (value, version.as_mut()) {
+                (Some(value), Some(_)) if self.inlined(value, &manifests) => {}
                 (Some(value), Some(version)) => {
                     let mut opts = json_put(PutMode::Overwrite);
                     let body = self.upload_body(value.as_bytes().to_vec(), &mut opts).await;
@@ -334,7 +344,7 @@ impl<I: Io> Db<I> {
     /// undo a stored object's `Content-Encoding` as they fetch it.
     /// Compressed once, so every retry sends the same bytes; taken by
     /// value, so bytes sent as they are are not copied.
-    async fn upload_body(&self, raw: Vec<u8>, opts: &mut PutOptions) -> Vec<u8> {
+    pub(super) async fn upload_body(&self, raw: Vec<u8>, opts: &mut PutOptions) -> Vec<u8> {
         if self.cfg.gzip && raw.len() >= GZIP_MIN_BYTES {
             if let Some(zipped) = self.io.gzip(&raw).await.filter(|z| z.len() < raw.len()) {
                 opts.content_encoding = Some("gzip");
@@ -842,7 +852,10 @@ impl<I: Io> Db<I> {
                     Current::Resolved(None) => None,
                     Current::Resolved(Some(v)) => match inner.content.get(&(s.url.clone(), v)) {
                         Some(value) => Some(value),
-                        None => continue,
+                        None => match state.v2.log.keys.get(s.url.as_str()) {
+                            Some(k) if k.stored.inline.is_some() => k.stored.inline.clone(),
+                            _ => continue,
+                        },
                     },
                 };
                 s.last = Delivered::Version(version);

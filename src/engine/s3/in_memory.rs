@@ -58,6 +58,13 @@ pub struct InMemoryS3 {
     /// PUT (Garage, some S3 gateways).
     pub ignore_put_conditions: bool,
     next_version: u64,
+    /// Creates refused because the object existed (the simulation's
+    /// figures).
+    #[cfg(test)]
+    pub conditional_refusals: usize,
+    /// Keys deleted, in order.
+    #[cfg(test)]
+    pub deletes: Vec<String>,
 }
 
 fn respond(status: u16, headers: Vec<(&str, String)>, body: Vec<u8>, now: i64) -> HttpResponse {
@@ -91,6 +98,10 @@ impl InMemoryS3 {
             puts: Vec::new(),
             requests: Vec::new(),
             ignore_put_conditions: false,
+            #[cfg(test)]
+            conditional_refusals: 0,
+            #[cfg(test)]
+            deletes: Vec::new(),
             next_version: 1,
         }
     }
@@ -221,6 +232,10 @@ impl InMemoryS3 {
                     .filter(|v| !v.delete_marker);
                 let conditions = !self.ignore_put_conditions;
                 if conditions && req.header("if-none-match") == Some("*") && current.is_some() {
+                    #[cfg(test)]
+                    {
+                        self.conditional_refusals += 1;
+                    }
                     return error(412, "PreconditionFailed", now);
                 }
                 if let Some(expected) = req.header("if-match").filter(|_| conditions) {
@@ -291,6 +306,8 @@ impl InMemoryS3 {
                 respond(200, h, body, now)
             }
             (Method::Delete, Some(key)) => {
+                #[cfg(test)]
+                self.deletes.push(key.clone());
                 if b.versioning {
                     let version_id = format!("v{next_version}");
                     *next_version += 1;

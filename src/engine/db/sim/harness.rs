@@ -121,6 +121,9 @@ pub(super) fn make_client(
     cfg.retry.timeout_ms = p.timeout_ms;
     cfg.gzip = p.gzip;
     cfg.namespace = format!("c{client}/");
+    cfg.protocol = p.protocol;
+    cfg.checkpoint_every = p.checkpoint_every;
+    cfg.grace_ms = p.grace_ms;
     let db = Rc::new(Db::new(io, s3, cfg, seed).unwrap());
     db.start();
     Client { db }
@@ -148,6 +151,9 @@ pub(super) fn quiet_params(versioning: bool) -> Params {
         retry_attempts: 10,
         timeout_ms: DbConfig::new(BUCKET).retry.timeout_ms,
         gzip: true,
+        protocol: Protocol::V1,
+        checkpoint_every: 64,
+        grace_ms: AUTOCLEAN_GRACE_MS,
     }
 }
 

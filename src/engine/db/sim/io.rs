@@ -202,6 +202,23 @@ impl Io for SimIo {
             }
             Some(Fault::Stall | Fault::StallApplied) | None => {}
         }
+        let conflict = {
+            let mut net = self.net.borrow_mut();
+            net.conflict_rate > 0.0
+                && req.method == crate::engine::http::Method::Put
+                && req.url.contains(".v2/log/")
+                && net.conflict_rng.next_f64() < net.conflict_rate
+        };
+        if conflict {
+            let now = self.exec.now();
+            self.exec.sleep(self.latency()).await;
+            return Ok(HttpResponse {
+                status: 409,
+                headers: vec![("date".into(), crate::engine::time::format_http_date(now))],
+                body: b"<Error><Code>ConditionalRequestConflict</Code><Message>injected</Message></Error>"
+                    .to_vec(),
+            });
+        }
         let rate = self.net.borrow().fault_rate;
         let roll = self.exec.rng.borrow_mut().next_f64();
         let now = self.exec.now();

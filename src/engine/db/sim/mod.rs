@@ -41,7 +41,7 @@ use device::{Device, SimLock};
 use executor::Executor;
 
 use super::sync::{AUTOCLEAN_GRACE_MS, SURELY_UNCOLLECTED_MS};
-use super::{Ack, Batch, Change, Db, DbConfig, Event, JsonText, QueuedWrite};
+use super::{Ack, Batch, Change, Db, DbConfig, Event, JsonText, Protocol, QueuedWrite};
 use crate::engine::credentials::Credentials;
 use crate::engine::error::{Error, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
@@ -118,6 +118,89 @@ const PRE_STALL_SEEDS: [u64; 3] = [4559, 11804, 32267];
 /// found later, with late requests, joins `REGRESSION_SEEDS` only.)
 const PRE_LATE_SEEDS: [u64; 7] = [4559, 11804, 17790, 21851, 21933, 26197, 32267];
 
+/// What a sweep of seeds did, for its coverage checks.
+#[derive(Default)]
+struct Sweep {
+    seeds: usize,
+    writes: usize,
+    reads: usize,
+    rejected: usize,
+    unlisted: u32,
+    late: u32,
+    disconnections: u32,
+    blackout_seeds: usize,
+    /// v2: slots won by a create, and creates that lost theirs (412 or 409).
+    slots: usize,
+    lost_slots: usize,
+    checkpoints: usize,
+    collected: usize,
+}
+
+/// Runs every seed of `seeds()` on `protocol`; the failing seeds' verdicts.
+fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut t = Sweep::default();
+    let name = if protocol == Protocol::V2 { "v2" } else { "v1" };
+    for seed in seeds() {
+        t.seeds += 1;
+        let outcome = run(seed, protocol);
+        t.unlisted += outcome.unlisted;
+        t.late += outcome.applied_late;
+        t.disconnections += outcome.disconnections;
+        t.blackout_seeds += usize::from(blackouts(seed).is_some());
+        {
+            let model = outcome.model.borrow();
+            let v2 = format!("{MANIFEST}.v2/");
+            let slot_puts = model
+                .puts
+                .iter()
+                .filter(|p| p.key.starts_with(&format!("{v2}log/")));
+            let mut distinct: Vec<&str> = slot_puts.map(|p| p.key.as_str()).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            t.slots += distinct.len();
+            t.checkpoints += model
+                .puts
+                .iter()
+                .filter(|p| p.key.starts_with(&format!("{v2}cp/")))
+                .count();
+            t.lost_slots += model.conditional_refusals;
+            t.collected += model.deletes.iter().filter(|k| k.starts_with(&v2)).count();
+        }
+        for r in &outcome.history {
+            match (&r.op, &r.outcome) {
+                (_, Some(Err(_))) => t.rejected += 1,
+                (Op::Get(_) | Op::GetAll(_), Some(Ok(_))) => t.reads += 1,
+                (_, Some(Ok(_))) => t.writes += 1,
+                _ => {}
+            }
+        }
+        if let Err(why) = check(&outcome) {
+            if std::env::var("MPS3_SIM_SEED").is_ok() {
+                for r in &outcome.history {
+                    eprintln!("{r:?}");
+                }
+                eprintln!("requests: {:?}", outcome.model.borrow().requests);
+            }
+            failures.push(format!("seed {seed} ({name}): {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
+        }
+    }
+    eprintln!("simulation ({name}): {} seeds, {} acknowledged writes ({} entries written without a listing), {} reads, {} rejected operations, {} requests applied late, {} disconnections ({} seeds losing the network untold); {} slots won, {} creates refused (412/409), {} checkpoints, {} objects collected",
+        t.seeds, t.writes, t.unlisted, t.reads, t.rejected, t.late, t.disconnections, t.blackout_seeds, t.slots, t.lost_slots, t.checkpoints, t.collected);
+    (t, failures)
+}
+
+/// Failures first: a replay of one seed (or a few) falls short of the
+/// coverage figures, which must not hide why the seed failed.
+fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failing seeds:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn simulated_clients_converge_and_lose_no_acknowledged_write() {
     for seed in PRE_STALL_SEEDS {
@@ -130,54 +213,36 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
             "regression seed {seed} draws late requests"
         );
     }
-    let mut failures = Vec::new();
-    let (mut writes, mut reads, mut rejected, mut unlisted, mut late) = (0, 0, 0, 0, 0);
-    let (mut disconnections, mut blackout_seeds) = (0, 0);
-    for seed in seeds() {
-        let outcome = run(seed);
-        unlisted += outcome.unlisted;
-        late += outcome.applied_late;
-        disconnections += outcome.disconnections;
-        blackout_seeds += usize::from(blackouts(seed).is_some());
-        for r in &outcome.history {
-            match (&r.op, &r.outcome) {
-                (_, Some(Err(_))) => rejected += 1,
-                (Op::Get(_) | Op::GetAll(_), Some(Ok(_))) => reads += 1,
-                (_, Some(Ok(_))) => writes += 1,
-                _ => {}
-            }
-        }
-        if let Err(why) = check(&outcome) {
-            if std::env::var("MPS3_SIM_SEED").is_ok() {
-                for r in &outcome.history {
-                    eprintln!("{r:?}");
-                }
-                eprintln!("requests: {:?}", outcome.model.borrow().requests);
-            }
-            failures.push(format!("seed {seed}: {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
-        }
-    }
-    eprintln!("simulation: {} seeds, {writes} acknowledged writes ({unlisted} entries written without a listing), {reads} reads, {rejected} rejected operations, {late} requests applied late, {disconnections} disconnections ({blackout_seeds} seeds losing the network untold)", seeds().len());
-    // Failures first: a replay of one seed (or a few) falls short of the
-    // coverage figure below, which must not hide why the seed failed.
+    let (t, failures) = sweep(Protocol::V1);
+    assert_no_failures(&failures);
+    assert!(t.writes > 0 && t.reads > 0, "the workload did nothing");
     assert!(
-        failures.is_empty(),
-        "{} failing seeds:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(writes > 0 && reads > 0, "the workload did nothing");
-    assert!(
-        unlisted * 40 > writes,
-        "too few entries took the settled path ({unlisted} of {writes}) to test it"
+        t.unlisted as usize * 40 > t.writes,
+        "too few entries took the settled path ({} of {}) to test it",
+        t.unlisted,
+        t.writes
     );
     // (A replay of a few seeds may have none.)
+    assert!(t.late > 0 || t.seeds < 100, "no request was applied late");
     assert!(
-        late > 0 || seeds().len() < 100,
-        "no request was applied late"
+        t.blackout_seeds * 10 > t.seeds || t.seeds < 100,
+        "too few seeds lose the network ({})",
+        t.blackout_seeds
     );
-    assert!(
-        blackout_seeds * 10 > seeds().len() || seeds().len() < 100,
-        "too few seeds lose the network ({blackout_seeds})"
-    );
+}
+
+/// Protocol v2 over the same seeds' worlds, with racing creates answered
+/// 409, checkpoints every few entries and collection within the run; the
+/// checker adds linearizability.
+#[test]
+fn simulated_clients_on_v2_are_linearizable_and_lose_no_acknowledged_write() {
+    let (t, failures) = sweep(Protocol::V2);
+    assert_no_failures(&failures);
+    assert!(t.writes > 0 && t.reads > 0, "the workload did nothing");
+    if t.seeds >= 100 {
+        assert!(t.lost_slots > 0, "no create ever lost its slot");
+        assert!(t.checkpoints > 0, "no checkpoint was made");
+        assert!(t.collected > 0, "nothing was collected");
+        assert!(t.late > 0, "no request was applied late");
+    }
 }

@@ -32,6 +32,11 @@ pub(super) struct Net {
     pub(super) late_rate: f64,
     pub(super) late_max_ms: u64,
     pub(super) late_rng: Rng,
+    /// Creates of v2 log slots answered 409 `ConditionalRequestConflict`
+    /// (a racing create, as S3 answers), not applied; drawn from a
+    /// generator of their own (v1 seeds keep their schedules).
+    pub(super) conflict_rate: f64,
+    pub(super) conflict_rng: Rng,
 }
 
 impl Net {
@@ -44,6 +49,8 @@ impl Net {
             late_rate: 0.0,
             late_max_ms: 0,
             late_rng: Rng::new(0),
+            conflict_rate: 0.0,
+            conflict_rng: Rng::new(0),
         }
     }
 }

@@ -85,6 +85,9 @@ impl Op {
 pub(super) struct Record {
     pub(super) client: usize,
     pub(super) op: Op,
+    pub(super) started: i64,
+    /// Asked to be acknowledged once in the bucket (`Ack::Remote`).
+    pub(super) remote: bool,
     pub(super) completed: Option<i64>,
     /// Reads: the values; writes: empty. `Err` for a rejected operation.
     pub(super) outcome: Option<std::result::Result<Vec<Option<String>>, String>>,
@@ -121,6 +124,11 @@ pub(super) struct Params {
     /// `DbConfig::gzip` (the simulation's edge compresses only where a
     /// scripted test gives it a compressor: `SimIo::compress`).
     pub(super) gzip: bool,
+    pub(super) protocol: Protocol,
+    /// v2: `DbConfig::checkpoint_every` and `DbConfig::grace_ms`, small,
+    /// so that runs checkpoint and collect.
+    pub(super) checkpoint_every: u64,
+    pub(super) grace_ms: i64,
 }
 
 impl Params {
@@ -178,6 +186,9 @@ impl Params {
             retry_attempts: 10,
             timeout_ms: DbConfig::new(BUCKET).retry.timeout_ms,
             gzip: true,
+            protocol: Protocol::V1,
+            checkpoint_every: 64,
+            grace_ms: AUTOCLEAN_GRACE_MS,
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -213,10 +224,10 @@ pub(super) struct Outcome {
 
 /// One seed's run: the world drawn, then the phases below on the virtual
 /// clock, then what the checker needs.
-pub(super) fn run(seed: u64) -> Outcome {
+pub(super) fn run(seed: u64, protocol: Protocol) -> Outcome {
     APPLIED_LATE.with(|n| n.set(0));
     let mut rng = Rng::new(seed);
-    let sim = Sim::new(seed, &mut rng);
+    let sim = Sim::new(seed, &mut rng, protocol);
     let clients: Vec<Client> = (0..sim.p.clients)
         .map(|c| sim.client(c, c, rng.next_u64()))
         .collect();
@@ -284,8 +295,16 @@ fn key_ref(k: &str) -> Ref {
 
 impl Sim {
     /// The seed's world: its parameters, clock, bucket and network.
-    fn new(seed: u64, rng: &mut Rng) -> Sim {
-        let p = Params::draw(rng);
+    fn new(seed: u64, rng: &mut Rng, protocol: Protocol) -> Sim {
+        let mut p = Params::draw(rng);
+        p.protocol = protocol;
+        let mut conflict_rng = Rng::new(seed ^ 0x4331_3039);
+        if protocol == Protocol::V2 {
+            // Checkpoints every 2-6 entries, collected 20-60 s later:
+            // within a run, under its stalls and late requests.
+            p.checkpoint_every = conflict_rng.range(2, 7);
+            p.grace_ms = conflict_rng.range(20_000, 60_001) as i64;
+        }
         let exec = Executor::new(START, rng.next_u64());
         let model = Rc::new(RefCell::new(InMemoryS3::new(p.lm_precision)));
         model.borrow_mut().create_bucket(BUCKET, p.versioning);
@@ -301,6 +320,12 @@ impl Sim {
             late_rate: late_rate(seed),
             late_max_ms: 2 * p.timeout_ms,
             late_rng,
+            conflict_rate: if protocol == Protocol::V2 {
+                p.fault_rate
+            } else {
+                0.0
+            },
+            conflict_rng,
         }));
         Sim {
             workers_left: Rc::new(Cell::new(p.clients)),
@@ -336,26 +361,37 @@ impl Sim {
     fn spawn_worker(&self, c: usize, client: &Client, mut rng: Rng) {
         let (db, exec, history) = (client.db.clone(), self.exec.clone(), self.history.clone());
         let (keys, ops, think) = (self.p.keys.clone(), self.p.ops, self.p.think_ms);
+        let v2 = self.p.protocol == Protocol::V2;
         let done = Done(self.workers_left.clone());
         self.exec.spawn(c, async move {
             let _done = done;
             for i in 0..ops {
                 exec.sleep(rng.range(0, think)).await;
                 let op = Op::draw(&mut rng, &keys, &format!("c{c}-{i}"));
+                // A third of the writes ask to be acknowledged once
+                // queued; the rest take the engine's default (once
+                // committed online, once queued offline). On v2, a fifth
+                // ask for the bucket: what linearizability is judged on.
+                let roll = rng.next_f64();
+                let ack = if roll < 0.3 {
+                    Some(Ack::Local)
+                } else if v2 && roll < 0.5 {
+                    Some(Ack::Remote)
+                } else {
+                    None
+                };
                 let idx = {
                     let mut h = history.borrow_mut();
                     h.push(Record {
                         client: c,
                         op: op.clone(),
+                        started: exec.now(),
+                        remote: ack == Some(Ack::Remote),
                         completed: None,
                         outcome: None,
                     });
                     h.len() - 1
                 };
-                // A third of the writes ask to be acknowledged once
-                // queued; the rest take the engine's default (once
-                // committed online, once queued offline).
-                let ack = (rng.next_f64() < 0.3).then_some(Ack::Local);
                 let outcome = op.apply(&db, ack).await;
                 let mut h = history.borrow_mut();
                 h[idx].completed = Some(exec.now());

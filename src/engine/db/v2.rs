@@ -1,0 +1,716 @@
+//! Protocol v2 in the engine (docs/protocol-v2.md): choosing a manifest's
+//! protocol, reading its log (idle poll: one GET of the next slot),
+//! writing one entry per write into the next slot with `If-None-Match: *`,
+//! checkpoints, and collecting what no reader can need any more.
+//!
+//! The order is the bucket's: one writer wins each slot. Whether a write
+//! whose answer was lost landed is read from the log itself (its writer's
+//! last write id, which checkpoints carry), never judged by a clock.
+
+use crate::prelude::*;
+
+use super::state::ManifestState;
+use super::write::json_put;
+use super::Db;
+use crate::engine::deadline::join_all;
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::io::Io;
+use crate::engine::log_v2::{
+    checkpoint_key, hint_key, parse_checkpoint, parse_slot, prefix, probe_key, slot_key, Entry,
+    LogState, Stored, WRITERS_KEPT,
+};
+use crate::engine::manifest::{FileRef, Ref, Resolution};
+use crate::engine::s3::{
+    parse_delete, parse_get, parse_list, parse_put, GetOptions, GetResult, ListAll, ListEntry,
+    ListParams, PutMode,
+};
+use crate::engine::time::EpochMillis;
+
+/// A JSON value up to this long travels in its entry: a put of a small
+/// value is one PUT. Larger ones are content objects, as in v1.
+pub const INLINE_MAX_BYTES: usize = 1024;
+
+/// A writer checkpoints the state once the log is this many entries past
+/// the newest checkpoint it knows.
+pub const CHECKPOINT_EVERY: u64 = 64;
+
+/// The body of a v2 manifest's own object (its "guard"): v1 clients read
+/// it as a change marker; one that writes the manifest rewrites it.
+pub const V2_GUARD: &[u8] = b"\"v2\"";
+
+/// A v2 client checks the guard every this many polls for a v1 client
+/// (mps3 0.0.81) writing into the manifest, whose writes v2 never sees.
+const GUARD_EVERY_POLLS: u32 = 10;
+
+/// Which log format a client speaks to a manifest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// v2 for v2 manifests and for new ones on buckets that enforce
+    /// `If-None-Match: *`; v1 otherwise.
+    #[default]
+    Auto,
+    V1,
+    V2,
+}
+
+/// What a client knows of a v2 manifest.
+#[derive(Default)]
+pub struct V2State {
+    pub log: LogState,
+    /// Local time of the last read that found the slot after the head
+    /// empty (see [`REFRESH_AFTER_MS`]).
+    pub read_at: Option<EpochMillis>,
+    /// The newest checkpoint known to exist.
+    pub checkpoint: u64,
+    /// Content (url, uuid) superseded by the entries read since slot
+    /// `superseded_from`: what the next checkpoint lists for collection.
+    pub superseded: Vec<(String, String)>,
+    pub superseded_from: Option<u64>,
+    /// Checkpoints whose garbage this client collected already.
+    pub collected_through: u64,
+    /// Polls since the guard was last checked.
+    pub polls: u32,
+}
+
+impl V2State {
+    /// Applies the entry of slot `seq` (the next one), noting what content
+    /// it supersedes.
+    pub fn apply(&mut self, seq: u64, entry: &Entry, files: &mut crate::engine::manifest::Files) {
+        let touched = entry.set.iter().map(|(k, _)| k).chain(entry.delete.iter());
+        for key in touched {
+            if let Some(old) = self.log.keys.get(key.as_str()) {
+                if old.stored.inline.is_none() {
+                    self.superseded.push((key.clone(), old.stored.uuid.clone()));
+                }
+            }
+        }
+        if self.log.apply(seq, entry).is_ok() {
+            for (key, stored) in &entry.set {
+                files.insert(key.clone(), FileRef::new(stored.uuid.clone()));
+            }
+            for key in &entry.delete {
+                files.remove(key.as_str());
+            }
+        }
+    }
+
+    /// Replaces the state with a checkpoint's.
+    pub fn restart(&mut self, log: LogState) -> crate::engine::manifest::Files {
+        self.superseded.clear();
+        self.superseded_from = Some(log.seq);
+        self.checkpoint = self.checkpoint.max(log.seq);
+        self.log = log;
+        self.files()
+    }
+
+    pub fn files(&self) -> crate::engine::manifest::Files {
+        self.log
+            .keys
+            .iter()
+            .map(|(k, s)| (k.clone(), FileRef::new(s.stored.uuid.clone())))
+            .collect()
+    }
+}
+
+/// A request of v2's, boxed (see `Db::get_body`).
+type Boxed<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = Result<T>> + 'a>>;
+/// A GET of an object's body (`None`: it is not there).
+type Fetch<'a> = Boxed<'a, Option<Vec<u8>>>;
+type Done<'a> = Boxed<'a, ()>;
+type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
+
+/// A slot's entry. A body that is not one is applied as a change of
+/// nothing, the same by every reader.
+fn parse_entry(body: &[u8]) -> Entry {
+    Entry::parse(body).unwrap_or(Entry {
+        writer: String::new(),
+        write_id: String::new(),
+        at: 0,
+        checkpoint: 0,
+        set: Vec::new(),
+        delete: Vec::new(),
+    })
+}
+
+fn unsupported(message: String) -> Error {
+    Error::new(ErrorKind::Unsupported, message)
+}
+
+/// `(content url, uuid)` pairs a checkpoint lists for collection.
+fn checkpoint_garbage(body: &[u8]) -> Vec<(String, String)> {
+    let Ok(v) = crate::engine::json::parse(body) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(crate::engine::json::JsonValue::Array(items)) = v.get("gc") {
+        for item in items {
+            if let crate::engine::json::JsonValue::Array(pair) = item {
+                if let [a, b] = pair.as_slice() {
+                    if let (Some(a), Some(b)) = (a.as_str(), b.as_str()) {
+                        out.push((a.to_string(), b.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+impl<I: Io> Db<I> {
+    /// A client that last read a log's head longer ago than this reads it
+    /// again from the listing (the newest checkpoint and the tail): in that
+    /// time the slot after its head may have been filled and collected,
+    /// and a 404 there would prove nothing. Collection waits the whole
+    /// grace after the checkpoint above a slot; half of it leaves a margin
+    /// for the collector's clock.
+    fn refresh_after_ms(&self) -> i64 {
+        self.cfg.grace_ms / 2
+    }
+
+    /// Whether this client read `m`'s head recently enough to trust a 404
+    /// after it (see `refresh_after_ms`).
+    fn fresh_v2(&self, m: &Ref) -> bool {
+        let now = self.io.now();
+        let refresh = self.refresh_after_ms();
+        self.with_manifest(m, |s| {
+            s.v2.read_at.is_some_and(|t| now - t < refresh) && s.resolution.is_some()
+        })
+    }
+
+    pub(crate) fn is_v2(&self, m: &Ref) -> bool {
+        self.with_manifest(m, |s| s.protocol == Some(Protocol::V2))
+    }
+
+    /// The body of `key` in `m`'s bucket; `None` if there is none. (v2's
+    /// requests go through these few helpers, each boxed: one copy of
+    /// each in the .wasm, not one inlined into every caller.)
+    fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
+        Box::pin(async move {
+            let got = self
+                .call(
+                    |s3, now| s3.get_object(&m.bucket, &key, &GetOptions::default(), now),
+                    parse_get,
+                )
+                .await;
+            match got {
+                Ok(GetResult::Found(obj)) => Ok(Some(obj.body)),
+                Ok(GetResult::NotModified(_)) => {
+                    Err(Error::bad_response("unconditional GET answered 304"))
+                }
+                Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// A PUT of JSON `body` (gzipped when large) to `key` in `m`'s bucket.
+    /// Sent even if the client goes offline meanwhile: an aborted create
+    /// could still land, unknown to its writer.
+    fn put_v2<'a>(&'a self, m: &'a Ref, key: String, body: Vec<u8>, mode: PutMode) -> Done<'a> {
+        Box::pin(async move {
+            let mut opts = json_put(mode);
+            let body = self.upload_body(body, &mut opts).await;
+            self.call(
+                |s3, now| {
+                    let mut req = s3.put_object(&m.bucket, &key, body.clone(), &opts, now)?;
+                    req.finish_offline = true;
+                    Ok(req)
+                },
+                parse_put,
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn delete_v2<'a>(&'a self, bucket: &'a str, key: String, version: Option<String>) -> Done<'a> {
+        Box::pin(async move {
+            self.call(
+                |s3, now| s3.delete_object(bucket, &key, version.as_deref(), now),
+                parse_delete,
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    /// Every object under `m`'s v2 prefix + `under`, after `start_after`.
+    fn list_v2<'a>(&'a self, m: &'a Ref, under: &str, start_after: Option<String>) -> Listing<'a> {
+        let prefix = format!("{}{under}", prefix(&m.key));
+        Box::pin(async move {
+            let mut list = ListAll::new(
+                &m.bucket,
+                ListParams {
+                    prefix: Some(prefix),
+                    start_after,
+                    max_keys: None,
+                    continuation_token: None,
+                },
+            );
+            loop {
+                let page = self
+                    .call(|s3, now| list.request(s3, now), parse_list)
+                    .await?;
+                if !list.on_page(page) {
+                    return Ok(list.entries);
+                }
+            }
+        })
+    }
+
+    /// The protocol of `m`: decided once, by its guard object. A manifest
+    /// that does not exist yet stays undecided (`None`) unless `create`:
+    /// then it becomes v2 if the bucket enforces `If-None-Match: *` (and
+    /// the client allows it), v1 otherwise.
+    pub(crate) fn protocol<'a>(&'a self, m: &'a Ref, create: bool) -> Boxed<'a, Option<Protocol>> {
+        Box::pin(async move {
+            loop {
+                if let Some(p) = self.with_manifest(m, |s| s.protocol) {
+                    return Ok(Some(p));
+                }
+                let wanted = self.cfg.protocol;
+                let decided = if wanted == Protocol::V1 {
+                    Protocol::V1
+                } else {
+                    match self.get_body(m, m.key.clone()).await? {
+                    Some(body) if body == V2_GUARD => Protocol::V2,
+                    Some(_) if wanted == Protocol::V2 => {
+                        return Err(unsupported(format!(
+                            "manifest {} is protocol v1 (mps3's layout); upgrade it with db.upgrade, or use protocol \"v1\"",
+                            m.url()
+                        )))
+                    }
+                    Some(_) => Protocol::V1,
+                    None if !create => return Ok(None),
+                    None if self.enforces_create(m).await? => {
+                        match self
+                            .put_v2(m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Create)
+                            .await
+                        {
+                            Ok(()) => Protocol::V2,
+                            // Someone made it first: read what they made.
+                            Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    None if wanted == Protocol::V2 => {
+                        return Err(unsupported(format!(
+                            "bucket {} does not enforce If-None-Match: * on PUT, which protocol v2 needs",
+                            m.bucket
+                        )))
+                    }
+                    None => Protocol::V1,
+                }
+                };
+                self.with_manifest(m, |s| s.protocol = Some(decided));
+            }
+        })
+    }
+
+    /// Whether `m`'s bucket refuses a second create of one object (once
+    /// per bucket and client): some services ignore `If-None-Match`, and
+    /// Backblaze B2 answers NotImplemented.
+    pub(crate) async fn enforces_create(&self, m: &Ref) -> Result<bool> {
+        let known = {
+            let inner = self.inner.borrow();
+            inner
+                .create_probes
+                .iter()
+                .find(|(b, _)| *b == m.bucket)
+                .map(|p| p.1)
+        };
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        let uuid = self.inner.borrow_mut().rng.uuid_v4();
+        let key = probe_key(&m.key, &uuid);
+        // Transient failures end the probe; any other answer is a verdict.
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            match self
+                .put_v2(m, key.clone(), b"{}".to_vec(), PutMode::Create)
+                .await
+            {
+                Err(e) if e.is_retryable() || e.kind == ErrorKind::Offline => return Err(e),
+                other => answers.push(other.err().map(|e| e.kind)),
+            }
+        }
+        let enforced = answers == [None, Some(ErrorKind::PreconditionFailed)];
+        let _ = self.delete_v2(&m.bucket, key, None).await;
+        self.inner
+            .borrow_mut()
+            .create_probes
+            .push((m.bucket.clone(), enforced));
+        Ok(enforced)
+    }
+
+    /// Brings a v2 manifest's state up to its head. The caller holds the
+    /// manifest's lock.
+    pub(crate) fn sync_v2<'a>(&'a self, m: &'a Ref, poll: bool) -> Done<'a> {
+        Box::pin(async move {
+            let fresh = self.fresh_v2(m);
+            let check_guard = self.with_manifest(m, |s| {
+                s.v2.polls += u32::from(poll);
+                poll && s.v2.polls % GUARD_EVERY_POLLS == 0
+            });
+            if !fresh {
+                self.load_v2(m).await?;
+            }
+            // The slots after the head, until one is empty.
+            loop {
+                let n = self.with_manifest(m, |s| s.v2.log.seq + 1);
+                let sent = self.io.now();
+                match self.get_body(m, slot_key(&m.key, n)).await? {
+                    Some(body) => self.apply_v2(m, n, &parse_entry(&body)),
+                    None => {
+                        self.with_manifest(m, |s| s.v2.read_at = Some(sent));
+                        break;
+                    }
+                }
+            }
+            // A v1 client (mps3 0.0.81) writing here rewrites the guard: its
+            // writes are in entries v2 never reads. Said, not repaired.
+            if check_guard {
+                if let Some(body) = self.get_body(m, m.key.clone()).await? {
+                    if body != V2_GUARD {
+                        let message = format!(
+                        "a protocol v1 client (mps3) wrote into the v2 manifest {}: its writes are not in the v2 log",
+                        m.url()
+                    );
+                        self.io.log("protocol", &message);
+                        return Err(unsupported(message));
+                    }
+                }
+            }
+            self.persist_state(m).await;
+            self.synced();
+            Ok(())
+        })
+    }
+
+    fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
+        self.with_manifest(m, |s| {
+            let ManifestState { v2, resolution, .. } = s;
+            let files = &mut resolution.get_or_insert_with(Resolution::default).files;
+            v2.apply(n, entry, files);
+            s.retire_masks();
+        });
+    }
+
+    /// Reads the log from its listing: the newest checkpoint when it is
+    /// ahead of what this client holds, and the entries after it. Two
+    /// round trips whatever the history's length: both listings at once,
+    /// then the checkpoint and the tail's entries at once.
+    async fn load_v2(&self, m: &Ref) -> Result<()> {
+        for _ in 0..5 {
+            let from = self.with_manifest(m, |s| s.v2.log.seq);
+            let mut lists = join_all(vec![
+                self.list_v2(m, "cp/", None),
+                self.list_v2(m, "log/", Some(slot_key(&m.key, from))),
+            ])
+            .await;
+            let slots = lists.pop().expect("two listings")?;
+            let cps = lists.pop().expect("two listings")?;
+            let newest = cps
+                .iter()
+                .filter_map(|e| parse_checkpoint(&m.key, &e.key))
+                .max()
+                .unwrap_or(0);
+            let start = from.max(newest);
+            let tail: Vec<u64> = slots
+                .iter()
+                .filter_map(|e| parse_slot(&m.key, &e.key))
+                .filter(|n| *n > start)
+                .collect();
+            // Slots above the newest checkpoint are never collected: a hole
+            // means the listings crossed a collection; list again.
+            if tail
+                .iter()
+                .enumerate()
+                .any(|(i, n)| *n != start + 1 + i as u64)
+            {
+                continue;
+            }
+            let mut work: Vec<Fetch<'_>> = Vec::new();
+            if newest > from {
+                work.push(self.get_body(m, checkpoint_key(&m.key, newest)));
+            }
+            for n in &tail {
+                work.push(self.get_body(m, slot_key(&m.key, *n)));
+            }
+            let mut bodies = join_all(work).await.into_iter();
+            let checkpoint = if newest > from {
+                match bodies.next().expect("the checkpoint's")? {
+                    Some(body) => Some(LogState::from_checkpoint(&body)?),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            self.with_manifest(m, |s| {
+                if let Some(log) = checkpoint {
+                    let files = s.v2.restart(log);
+                    s.resolution = Some(Resolution {
+                        files,
+                        ..Resolution::default()
+                    });
+                }
+                s.v2.checkpoint = s.v2.checkpoint.max(newest);
+                s.resolution.get_or_insert_with(Resolution::default);
+                if from == 0 {
+                    s.v2.superseded_from.get_or_insert(0);
+                }
+            });
+            let mut complete = true;
+            for n in tail {
+                match bodies.next().expect("one per slot")? {
+                    Some(body) => self.apply_v2(m, n, &parse_entry(&body)),
+                    None => {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            if complete {
+                return Ok(());
+            }
+        }
+        Err(Error::bad_response(
+            "the v2 log kept changing under its listing",
+        ))
+    }
+
+    /// Writes one queued write's entry into the next free slot of `m`.
+    /// The caller holds the manifest's lock and the write's turn.
+    ///
+    /// Each round reads the log to its head first; a write its writer's
+    /// last id there covers has landed (a lost answer, a crash, another
+    /// tab's try). Else it creates slot head+1: a 412 (someone won it) or
+    /// a 409 (a racing create) reads the slot and tries the next.
+    pub(crate) fn write_entry_v2<'a>(
+        &'a self,
+        m: &'a Ref,
+        write_id: u64,
+        record: &'a mut crate::engine::db::QueuedWrite,
+        durable: bool,
+    ) -> Done<'a> {
+        Box::pin(async move {
+            let ns = self.cfg.namespace.len();
+            let id = record.key[ns..ns + 20].to_string();
+            let writer = record.key[ns + 20..].to_string();
+            let mut set = Vec::new();
+            let mut delete = Vec::new();
+            for ((key, value), version) in record.batch.iter().zip(&record.versions) {
+                match (value, version) {
+                    (Some(value), Some(uuid)) => set.push((
+                        key.url(),
+                        Stored {
+                            uuid: uuid.clone(),
+                            inline: self
+                                .inlined(value, &record.manifests)
+                                .then(|| value.clone()),
+                            content_type: None,
+                        },
+                    )),
+                    _ => delete.push(key.url()),
+                }
+            }
+            let mut entry = Entry {
+                writer,
+                write_id: id,
+                at: 0,
+                checkpoint: 0,
+                set,
+                delete,
+            };
+            // A write never sent, by a writer that read the head recently,
+            // goes straight to the slot after it: a warm put is one PUT
+            // (answered 412 if someone wrote meanwhile).
+            let mut read = record.attempt(&m.url()).is_some() || !self.fresh_v2(m);
+            loop {
+                if read {
+                    self.sync_v2(m, false).await?;
+                }
+                read = true;
+                let sent = record.attempt(&m.url()).is_some();
+                let (n, landed) = self.with_manifest(m, |s| {
+                    let log = &s.v2.log;
+                    entry.checkpoint = s.v2.checkpoint;
+                    let landed = match log.has_write(&entry.writer, &entry.write_id) {
+                        Some(true) => log.writers.get(entry.writer.as_str()).map(|w| w.1),
+                        // A writer the state forgot: only a write never sent
+                        // is surely not in the log.
+                        None if sent && log.writers.len() >= WRITERS_KEPT => Some(log.seq),
+                        _ => None,
+                    };
+                    (log.seq + 1, landed)
+                });
+                if let Some(slot) = landed {
+                    self.landed_v2(m, write_id, record, slot);
+                    return Ok(());
+                }
+                entry.at = self.server_now();
+                let key = slot_key(&m.key, n);
+                record.set_attempt(&m.url(), &key, n as EpochMillis);
+                if durable {
+                    self.store_write(record).await;
+                }
+                match self
+                    .put_v2(m, key, entry.to_text().into_bytes(), PutMode::Create)
+                    .await
+                {
+                    Ok(()) => {
+                        self.apply_v2(m, n, &entry);
+                        self.landed_v2(m, write_id, record, n);
+                        self.persist_state(m).await;
+                        self.checkpoint_v2(m).await;
+                        return Ok(());
+                    }
+                    // Someone won the slot (412), or a racing create (409):
+                    // read it, and try the next.
+                    Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+    }
+
+    /// Whether `value` of a write to `manifests` travels in its entry.
+    pub(crate) fn inlined(&self, value: &str, manifests: &[Ref]) -> bool {
+        !self.cfg.use_versioning
+            && value.len() <= INLINE_MAX_BYTES
+            && manifests.iter().all(|m| self.is_v2(m))
+    }
+
+    fn landed_v2(
+        &self,
+        m: &Ref,
+        write_id: u64,
+        record: &mut crate::engine::db::QueuedWrite,
+        slot: u64,
+    ) {
+        let key = slot_key(&m.key, slot);
+        record.set_attempt(&m.url(), &key, slot as EpochMillis);
+        self.with_manifest(m, |s| {
+            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
+                mask.entry = Some((key.clone(), slot as EpochMillis));
+            }
+            s.retire_masks();
+        });
+        self.note_status();
+    }
+
+    /// Creates a checkpoint of the state when the log is
+    /// `checkpoint_every` entries past the newest one, then the hint,
+    /// then collects. Best effort: a failure leaves it to a later write.
+    fn checkpoint_v2<'a>(
+        &'a self,
+        m: &'a Ref,
+    ) -> core::pin::Pin<Box<dyn core::future::Future<Output = ()> + 'a>> {
+        Box::pin(async move {
+            let every = self.cfg.checkpoint_every;
+            let due = self.with_manifest(m, |s| {
+                let v = &s.v2;
+                (v.log.seq >= v.checkpoint + every).then(|| {
+                    // What the entries since the last checkpoint superseded,
+                    // when this client read all of them.
+                    let complete = v.superseded_from.is_some_and(|f| f <= v.checkpoint);
+                    let gc: &[(String, String)] = if complete { &v.superseded } else { &[] };
+                    (v.log.seq, v.log.checkpoint_text_with(gc))
+                })
+            });
+            let Some((seq, text)) = due else { return };
+            let made = self
+                .put_v2(
+                    m,
+                    checkpoint_key(&m.key, seq),
+                    text.into_bytes(),
+                    PutMode::Create,
+                )
+                .await;
+            if matches!(&made, Err(e) if e.kind != ErrorKind::PreconditionFailed) {
+                return;
+            }
+            self.with_manifest(m, |s| {
+                s.v2.checkpoint = s.v2.checkpoint.max(seq);
+                s.v2.superseded.clear();
+                s.v2.superseded_from = Some(seq);
+            });
+            let hint = format!("{{\"cp\":{seq}}}").into_bytes();
+            let _ = self
+                .put_v2(m, hint_key(&m.key), hint, PutMode::Overwrite)
+                .await;
+            if self.cfg.autoclean {
+                let _ = self.collect_v2(m).await;
+            }
+        })
+    }
+
+    /// Deletes what no reader can need: below the newest checkpoint older
+    /// than the grace, every slot and older checkpoint, and the content
+    /// the checkpoints there list as superseded. A reader or writer that
+    /// read the log less than half the grace ago is past those slots (it
+    /// found the slot after its head empty, and the slots were filled and
+    /// checkpointed a grace before now); one away longer reads the newest
+    /// checkpoint first. A late create into a collected slot sits below a
+    /// checkpoint: never read.
+    pub(crate) async fn collect_v2(&self, m: &Ref) -> Result<()> {
+        let cps = self.list_v2(m, "cp/", None).await?;
+        let cutoff = self.server_now() - self.cfg.grace_ms;
+        let numbered = |old: bool| {
+            cps.iter()
+                .filter(move |e| !old || e.last_modified < cutoff)
+                .filter_map(|e| Some((parse_checkpoint(&m.key, &e.key)?, e.key.clone())))
+        };
+        let Some(boundary) = numbered(true).map(|(c, _)| c).max() else {
+            return Ok(());
+        };
+        let done = self.with_manifest(m, |s| s.v2.collected_through);
+        let mut garbage: Vec<(u64, String)> = Vec::new();
+        for (c, key) in numbered(false).filter(|(c, _)| *c <= boundary && *c > done) {
+            if let Some(body) = self.get_body(m, key).await? {
+                garbage.extend(
+                    checkpoint_garbage(&body)
+                        .into_iter()
+                        .map(|g| (c, g.0 + "@" + &g.1)),
+                );
+            }
+        }
+        let slots = self.list_v2(m, "log/", None).await?;
+        let dead = slots
+            .iter()
+            .filter(|e| parse_slot(&m.key, &e.key).is_some_and(|n| n <= boundary))
+            .map(|e| e.key.clone());
+        let older = numbered(false)
+            .filter(|(c, _)| *c < boundary)
+            .map(|(_, key)| key);
+        // Content first: a checkpoint goes only once what it lists is gone.
+        for (_, content) in garbage {
+            let Some((url, uuid)) = content.rsplit_once('@') else {
+                continue;
+            };
+            let Ok(r) = Ref::from_url(url) else { continue };
+            let (key, version) = if self.cfg.use_versioning {
+                (r.key.clone(), Some(uuid.to_string()))
+            } else {
+                (format!("{}@{uuid}", r.key), None)
+            };
+            self.delete_v2(&r.bucket, key, version).await?;
+        }
+        for key in dead.chain(older).collect::<Vec<_>>() {
+            self.delete_v2(&m.bucket, key, None).await?;
+        }
+        self.with_manifest(m, |s| s.v2.collected_through = boundary);
+        Ok(())
+    }
+
+    /// An inline value of a v2 manifest this client knows: `url` at the
+    /// uuid `version`.
+    pub(crate) fn inline_value(&self, url: &str, version: &str) -> Option<super::JsonText> {
+        let inner = self.inner.borrow();
+        inner.manifests.iter().find_map(|(_, s)| {
+            let k = s.v2.log.keys.get(url)?;
+            (k.stored.uuid == version).then(|| k.stored.inline.clone())?
+        })
+    }
+}
