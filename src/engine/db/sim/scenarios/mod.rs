@@ -10,3 +10,4 @@ mod crash;
 mod keys;
 mod storage;
 mod tabs;
+mod v2;

@@ -1,0 +1,253 @@
+//! Protocol v2 on a quiet world: what a put and a poll cost, a bucket that
+//! ignores `If-None-Match`, a v1 client writing into a v2 manifest, and
+//! the storage collection leaves.
+
+use super::*;
+use crate::engine::error::ErrorKind;
+use crate::engine::log_v2::{parse_slot, prefix};
+
+fn v2_params() -> Params {
+    let mut p = quiet_params(false);
+    p.protocol = Protocol::V2;
+    p
+}
+
+/// Requests a client sent from `from` on.
+fn since(db: &Rc<Db<SimIo>>, from: usize) -> Vec<String> {
+    db.io().requests.borrow()[from..].to_vec()
+}
+
+/// A warm put of a small value is one PUT: its slot, straight after the
+/// head the writer read. An idle poll is one GET of the slot after the
+/// head (a 404), and never a listing.
+#[test]
+fn a_warm_small_put_is_one_put_and_an_idle_poll_one_get() {
+    let p = v2_params();
+    let world = quiet_world(&p, 31);
+    let w = world.client(&p, 0, 0, 1);
+    let r = world.client(&p, 1, 1, 2);
+    let heard = r.hear("a");
+    let (exec, wdb, rdb) = (world.exec.clone(), w.db.clone(), r.db.clone());
+    let (cold, warm, idle) = finish(&world.exec, async move {
+        let from = wdb.io().requests.borrow().len();
+        put(&wdb, Ref::new(BUCKET, "a"), Some(json("v0")))
+            .await
+            .unwrap();
+        let cold = since(&wdb, from);
+        let mut warm = Vec::new();
+        for i in 1..4 {
+            exec.sleep(1_000).await;
+            let from = wdb.io().requests.borrow().len();
+            put(&wdb, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))))
+                .await
+                .unwrap();
+            warm.push(since(&wdb, from));
+        }
+        exec.sleep(2_000).await;
+        let from = rdb.io().requests.borrow().len();
+        exec.sleep(10_000).await;
+        (cold, warm, since(&rdb, from))
+    });
+    // Cold: the guard's GET (404), the probe (two creates, a delete), the
+    // guard's create, the listings of a first read, the slot after the
+    // head (404), the slot.
+    assert!(
+        cold.iter()
+            .any(|r| r.starts_with("Put ") && r.contains(".v2/log/")),
+        "{cold:#?}"
+    );
+    for requests in &warm {
+        assert_eq!(requests.len(), 1, "a warm put: {requests:#?}");
+        assert!(requests[0].starts_with("Put ") && requests[0].contains(".v2/log/"));
+    }
+    // Polls every 100 ms for 10 s: one GET of the next slot each, and
+    // every tenth poll a GET of the guard too (a v1 client's writes).
+    let slot_gets = idle
+        .iter()
+        .filter(|r| r.starts_with("Get ") && r.contains(".v2/log/00000000000000000005?"))
+        .count();
+    let guard_gets = idle
+        .iter()
+        .filter(|r| r.starts_with(&format!("Get http://s3.sim/{BUCKET}/{MANIFEST}?")))
+        .count();
+    assert!(slot_gets >= 50, "{slot_gets} polls");
+    assert_eq!(slot_gets + guard_gets, idle.len(), "{idle:#?}");
+    assert!(
+        guard_gets <= slot_gets / 10 + 1,
+        "{guard_gets} guard checks"
+    );
+    let mut heard = heard.borrow().clone();
+    heard.dedup();
+    assert_eq!(heard.last(), Some(&Some("v3".to_string())));
+}
+
+/// `protocol: "v2"` on a bucket that ignores `If-None-Match: *` refuses
+/// the write as `Unsupported`, and leaves nothing in the bucket (the
+/// probe is deleted); `"auto"` there writes v1.
+#[test]
+fn protocol_v2_on_a_bucket_without_conditional_creates_is_refused_and_writes_nothing() {
+    let p = v2_params();
+    let world = quiet_world(&p, 32);
+    world.model.borrow_mut().ignore_put_conditions = true;
+    let w = world.client(&p, 0, 0, 1);
+    let db = w.db.clone();
+    let got = finish(&world.exec, async move {
+        put(&db, Ref::new(BUCKET, "a"), Some(json("x"))).await
+    });
+    assert_eq!(got.unwrap_err().kind, ErrorKind::Unsupported);
+    let model = world.model.borrow();
+    let left: Vec<&String> = model
+        .bucket(BUCKET)
+        .unwrap()
+        .objects
+        .iter()
+        .filter(|(_, vs)| vs.last().is_some_and(|v| !v.delete_marker))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(left.is_empty(), "left in the bucket: {left:?}");
+    drop(model);
+
+    let mut auto = quiet_params(false);
+    auto.protocol = Protocol::Auto;
+    let a = world.client(&auto, 1, 1, 2);
+    let db = a.db.clone();
+    finish(&world.exec, async move {
+        put(&db, Ref::new(BUCKET, "a"), Some(json("x")))
+            .await
+            .unwrap();
+    });
+    let model = world.model.borrow();
+    assert!(
+        model
+            .puts
+            .iter()
+            .all(|p| !p.key.starts_with(&prefix(MANIFEST)) || p.key.contains("/probe/")),
+        "auto wrote v2 on a bucket without conditional creates"
+    );
+    assert_eq!(oracle_log(&model).len(), 1, "one v1 entry");
+}
+
+/// mps3 0.0.81 writing into a v2 manifest rewrites its guard: within ten
+/// polls the subscribers hear an `Unsupported` error, and the log says so.
+#[test]
+fn a_v1_client_writing_into_a_v2_manifest_is_reported_within_ten_polls() {
+    let p = v2_params();
+    let world = quiet_world(&p, 33);
+    let w = world.client(&p, 0, 0, 1);
+    let errors: Rc<RefCell<Vec<(i64, Error)>>> = Rc::default();
+    let sub = w.db.subscribe(&Ref::new(BUCKET, "a"), None).unwrap();
+    let (weak, errors2, clock) = (Rc::downgrade(&w.db), errors.clone(), world.exec.clone());
+    *w.db.io().deliver.borrow_mut() = Some(Rc::new(move || {
+        let Some(db) = weak.upgrade() else { return };
+        for e in db.take_events() {
+            if let Event::Error { sub: s, error } = e {
+                assert_eq!(s, sub);
+                errors2.borrow_mut().push((clock.now(), error));
+            }
+        }
+    }));
+    let (exec, db, model) = (world.exec.clone(), w.db.clone(), world.model.clone());
+    let written_at = finish(&world.exec, async move {
+        put(&db, Ref::new(BUCKET, "a"), Some(json("x")))
+            .await
+            .unwrap();
+        exec.sleep(500).await;
+        // What mps3 does after its entry: the marker, rewritten to `""`.
+        let s3 = S3::new(s3_config());
+        let req = s3
+            .put_object(
+                BUCKET,
+                MANIFEST,
+                b"\"\"".to_vec(),
+                &Default::default(),
+                exec.now(),
+            )
+            .unwrap();
+        model.borrow_mut().apply(&req, exec.now());
+        let at = exec.now();
+        exec.sleep(10 * 100 + 500).await;
+        at
+    });
+    let errors = errors.borrow();
+    let (at, first) = errors.first().expect("an error heard");
+    assert_eq!(first.kind, ErrorKind::Unsupported, "{errors:?}");
+    // Ten polls of 100 ms, and the poll's own requests.
+    assert!(
+        at - written_at <= 10 * 100 + 500,
+        "heard {} ms later",
+        at - written_at
+    );
+}
+
+/// Overwrites of a few keys with collection on: what the bucket keeps is
+/// bounded by the writes of about one grace, not by the history. The
+/// storage figures of the benchmark (`bench_storage`) come from this
+/// world.
+pub(in crate::engine::db::sim) fn storage_after_overwrites(
+    writes: usize,
+    keys: usize,
+    every_ms: u64,
+    grace_ms: i64,
+    big: bool,
+) -> (usize, usize, usize) {
+    let mut p = v2_params();
+    p.grace_ms = grace_ms;
+    p.checkpoint_every = crate::engine::db::v2::CHECKPOINT_EVERY;
+    let world = quiet_world(&p, 34);
+    let w = world.client(&p, 0, 0, 1);
+    let (exec, db) = (world.exec.clone(), w.db.clone());
+    world.exec.spawn(1, async move {
+        for i in 0..writes {
+            let value = if big {
+                format!("{i:04}-{}", "x".repeat(2_000))
+            } else {
+                format!("{i}")
+            };
+            put(
+                &db,
+                Ref::new(BUCKET, &format!("k{}", i % keys)),
+                Some(json(&value)),
+            )
+            .await
+            .unwrap();
+            exec.sleep(every_ms).await;
+        }
+    });
+    world
+        .exec
+        .run_until(START + writes as i64 * (every_ms as i64 + 200) + 60_000);
+    let model = world.model.borrow();
+    let live: Vec<(&String, usize)> = model
+        .bucket(BUCKET)
+        .unwrap()
+        .objects
+        .iter()
+        .filter_map(|(k, vs)| {
+            vs.last()
+                .filter(|v| !v.delete_marker)
+                .map(|v| (k, v.body.len()))
+        })
+        .collect();
+    let slots = live
+        .iter()
+        .filter(|(k, _)| parse_slot(MANIFEST, k).is_some())
+        .count();
+    (live.len(), live.iter().map(|(_, n)| n).sum(), slots)
+}
+
+#[test]
+fn collection_keeps_storage_bounded_by_the_writes_of_a_grace() {
+    // 2,000 overwrites of 10 keys, one every 100 ms (200 s), collected
+    // behind a 20 s grace; values of 2 KB, so content objects too.
+    let (objects, _, slots) = storage_after_overwrites(2_000, 10, 100, 20_000, true);
+    // A slot stays until the checkpoint above it is a grace old: about a
+    // grace of writes (20 s at some 8 writes a second) plus a checkpoint
+    // interval (64) or two, never the 2,000 written.
+    assert!(slots < 20 * 10 + 2 * 64, "{slots} slots left");
+    // Content: each key's live value, and the superseded ones of the same
+    // span.
+    assert!(
+        objects < 2 * (20 * 10 + 2 * 64) + 20,
+        "{objects} objects left"
+    );
+}
