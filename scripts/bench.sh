@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks: package size (target/bench/size.json); against the test
+# Benchmarks: package size (target/bench/size.json); protocols v1 and v2
+# on the simulated bucket (target/bench/protocols.json); against the test
 # bed's request counters, requests per operation and put → notify latency
 # (target/bench/ops.json); page load → first value with 1000 keys stored,
 # offline and online (target/bench/offline.json). Prints a short table of
@@ -9,6 +10,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 scripts/build.py --bench
+
+# Protocols v1 and v2 side by side on the simulated bucket: bytes per put
+# and per catch-up by manifest size, cold reads, storage after collection
+# (target/bench/protocols.json).
+cargo test --release --lib bench_protocols -- --ignored --nocapture 2>&1 | sed -n '/^keys/,/^wrote/p'
 
 config=$(scripts/testbed.sh --bucket demo-board)
 pids=("$(cat target/testbed.pid)")

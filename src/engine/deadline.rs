@@ -65,6 +65,30 @@ pub async fn join_all<T>(
     .await
 }
 
+/// Both outputs of `a` and `b`, run concurrently.
+pub async fn join2<A, B>(a: impl Future<Output = A>, b: impl Future<Output = B>) -> (A, B) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut x, mut y) = (None, None);
+    poll_fn(|cx| {
+        if x.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                x = Some(v);
+            }
+        }
+        if y.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                y = Some(v);
+            }
+        }
+        if x.is_some() && y.is_some() {
+            Poll::Ready((x.take().expect("ready"), y.take().expect("ready")))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

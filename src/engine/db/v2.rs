@@ -12,7 +12,7 @@ use crate::prelude::*;
 use super::state::ManifestState;
 use super::write::json_put;
 use super::Db;
-use crate::engine::deadline::join_all;
+use crate::engine::deadline::{join2, join_all};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::log_v2::{
@@ -70,6 +70,9 @@ pub struct V2State {
     pub collected_through: u64,
     /// Polls since the guard was last checked.
     pub polls: u32,
+    /// The checkpoints as listed beside the guard's GET, for the first
+    /// read (one round trip fewer).
+    pub checkpoints_listed: Option<Vec<ListEntry>>,
 }
 
 impl V2State {
@@ -272,7 +275,19 @@ impl<I: Io> Db<I> {
                 let decided = if wanted == Protocol::V1 {
                     Protocol::V1
                 } else {
-                    match self.get_body(m, m.key.clone()).await? {
+                    // The checkpoints are listed beside the guard: a first read
+                    // of a v2 manifest needs them next.
+                    let (guard, cps) = join2(
+                        self.get_body(m, m.key.clone()),
+                        self.list_v2(m, "cp/", None),
+                    )
+                    .await;
+                    let guard = guard?;
+                    if guard.as_deref() == Some(V2_GUARD) {
+                        let cps = cps?;
+                        self.with_manifest(m, |s| s.v2.checkpoints_listed = Some(cps));
+                    }
+                    match guard {
                     Some(body) if body == V2_GUARD => Protocol::V2,
                     Some(_) if wanted == Protocol::V2 => {
                         return Err(unsupported(format!(
@@ -353,18 +368,21 @@ impl<I: Io> Db<I> {
                 s.v2.polls += u32::from(poll);
                 poll && s.v2.polls % GUARD_EVERY_POLLS == 0
             });
+            // The slots after the head, until one is empty (a listing
+            // just showed where that is).
             if !fresh {
                 self.load_v2(m).await?;
             }
-            // The slots after the head, until one is empty.
-            loop {
-                let n = self.with_manifest(m, |s| s.v2.log.seq + 1);
-                let sent = self.io.now();
-                match self.get_body(m, slot_key(&m.key, n)).await? {
-                    Some(body) => self.apply_v2(m, n, &parse_entry(&body)),
-                    None => {
-                        self.with_manifest(m, |s| s.v2.read_at = Some(sent));
-                        break;
+            if fresh {
+                loop {
+                    let n = self.with_manifest(m, |s| s.v2.log.seq + 1);
+                    let sent = self.io.now();
+                    match self.get_body(m, slot_key(&m.key, n)).await? {
+                        Some(body) => self.apply_v2(m, n, &parse_entry(&body)),
+                        None => {
+                            self.with_manifest(m, |s| s.v2.read_at = Some(sent));
+                            break;
+                        }
                     }
                 }
             }
@@ -398,24 +416,47 @@ impl<I: Io> Db<I> {
     }
 
     /// Reads the log from its listing: the newest checkpoint when it is
-    /// ahead of what this client holds, and the entries after it. Two
-    /// round trips whatever the history's length: both listings at once,
-    /// then the checkpoint and the tail's entries at once.
+    /// ahead of what this client holds, and the entries after it, the
+    /// checkpoint and the entries fetched at once. Three round trips for
+    /// a client without state (checkpoints, log, bodies; the first beside
+    /// the guard's GET), two for one with (both listings at once),
+    /// whatever the history's length.
     async fn load_v2(&self, m: &Ref) -> Result<()> {
         for _ in 0..5 {
-            let from = self.with_manifest(m, |s| s.v2.log.seq);
-            let mut lists = join_all(vec![
-                self.list_v2(m, "cp/", None),
-                self.list_v2(m, "log/", Some(slot_key(&m.key, from))),
-            ])
-            .await;
-            let slots = lists.pop().expect("two listings")?;
-            let cps = lists.pop().expect("two listings")?;
-            let newest = cps
-                .iter()
-                .filter_map(|e| parse_checkpoint(&m.key, &e.key))
-                .max()
-                .unwrap_or(0);
+            let (from, listed) =
+                self.with_manifest(m, |s| (s.v2.log.seq, s.v2.checkpoints_listed.take()));
+            let newest_of = |cps: &[ListEntry]| {
+                cps.iter()
+                    .filter_map(|e| parse_checkpoint(&m.key, &e.key))
+                    .max()
+                    .unwrap_or(0)
+            };
+            // A client with no state lists the checkpoints first (if the
+            // guard's read did not), then the log after the newest: the
+            // listing is of the tail only, however long the history. One
+            // that has a state lists both at once, the log after it.
+            let listed = match listed {
+                None if from == 0 => Some(self.list_v2(m, "cp/", None).await?),
+                listed => listed,
+            };
+            let listed_at = self.io.now();
+            let (cps, slots) = match listed {
+                Some(cps) => {
+                    let after = slot_key(&m.key, from.max(newest_of(&cps)));
+                    let slots = self.list_v2(m, "log/", Some(after)).await?;
+                    (cps, slots)
+                }
+                None => {
+                    let mut lists = join_all(vec![
+                        self.list_v2(m, "cp/", None),
+                        self.list_v2(m, "log/", Some(slot_key(&m.key, from))),
+                    ])
+                    .await;
+                    let slots = lists.pop().expect("two listings")?;
+                    (lists.pop().expect("two listings")?, slots)
+                }
+            };
+            let newest = newest_of(&cps);
             let start = from.max(newest);
             let tail: Vec<u64> = slots
                 .iter()
@@ -472,6 +513,9 @@ impl<I: Io> Db<I> {
                 }
             }
             if complete {
+                // The listing found the slot after the last it showed
+                // empty.
+                self.with_manifest(m, |s| s.v2.read_at = Some(listed_at));
                 return Ok(());
             }
         }

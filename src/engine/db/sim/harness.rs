@@ -107,6 +107,7 @@ pub(super) fn make_client(
         group,
         compress: Cell::new(None),
         deliver: RefCell::new(None),
+        bytes: Cell::new((0, 0)),
     };
     let mut s3c = s3_config();
     s3c.presign_reads = p.presign_reads;

@@ -37,6 +37,8 @@ pub(super) struct SimIo {
     /// Called on a task of its own when the engine queued events, as the
     /// browser edge delivers them to subscribers' handlers.
     pub(super) deliver: RefCell<Option<Rc<dyn Fn()>>>,
+    /// Bodies sent and received (bytes), for the benchmark.
+    pub(super) bytes: Cell<(usize, usize)>,
 }
 
 /// A stand-in for the browser's gzip (`SimIo::compress`).
@@ -49,6 +51,9 @@ pub(super) fn tracing() -> bool {
 
 impl SimIo {
     pub(super) fn latency(&self) -> u64 {
+        if let Some(ms) = self.net.borrow().fixed_latency_ms {
+            return ms;
+        }
         let slow = self.net.borrow().slow_rate;
         let mut rng = self.exec.rng.borrow_mut();
         let roll = rng.next_f64();
@@ -269,6 +274,9 @@ impl Io for SimIo {
             );
         }
         self.exec.sleep(self.latency()).await;
+        let (up, down) = self.bytes.get();
+        let answered = outcome.as_ref().map_or(0, |r| r.body.len());
+        self.bytes.set((up + req.body.len(), down + answered));
         outcome
     }
 

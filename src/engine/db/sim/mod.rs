@@ -22,6 +22,7 @@
 //! `MPS3_SIM_FROM` (default 1), and the regression seeds; `MPS3_SIM_SEED=S`
 //! replays one, printing its history.
 
+mod bench;
 mod checker;
 mod device;
 mod executor;

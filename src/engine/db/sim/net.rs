@@ -37,6 +37,9 @@ pub(super) struct Net {
     /// generator of their own (v1 seeds keep their schedules).
     pub(super) conflict_rate: f64,
     pub(super) conflict_rng: Rng,
+    /// Every request's latency each way, when set (the benchmark counts
+    /// round trips by the clock).
+    pub(super) fixed_latency_ms: Option<u64>,
 }
 
 impl Net {
@@ -51,6 +54,7 @@ impl Net {
             late_rng: Rng::new(0),
             conflict_rate: 0.0,
             conflict_rng: Rng::new(0),
+            fixed_latency_ms: None,
         }
     }
 }

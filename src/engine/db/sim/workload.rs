@@ -326,6 +326,7 @@ impl Sim {
                 0.0
             },
             conflict_rng,
+            fixed_latency_ms: None,
         }));
         Sim {
             workers_left: Rc::new(Cell::new(p.clients)),

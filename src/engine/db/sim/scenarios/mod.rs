@@ -10,4 +10,4 @@ mod crash;
 mod keys;
 mod storage;
 mod tabs;
-mod v2;
+pub(super) mod v2;

@@ -205,7 +205,7 @@ pub(in crate::engine::db::sim) fn storage_after_overwrites(
             };
             put(
                 &db,
-                Ref::new(BUCKET, &format!("k{}", i % keys)),
+                Ref::new(BUCKET, format!("k{}", i % keys)),
                 Some(json(&value)),
             )
             .await
