@@ -39,6 +39,15 @@ print(f"{'idle poll':<20}" + "".join(f"{idle['requests'].get(k, 0) / n:>10.2f}" 
 print(f"(put_large: a {figures['large_value_bytes']} B value, gzipped by default; put_large_plain: the same with gzip: false;")
 print(f" put_many_keys: one key of a manifest of {figures['many_keys']}, whose entry carries them all; _plain: gzip: false)")
 print(f"\nput (median): {figures['put_ms_median']:.0f} ms; put → other client notified (median, poll 100 ms): {figures['notify_ms_median']:.0f} ms")
+v2 = figures["v2"]
+print("\nprotocol v2 (same test bed):")
+for op in ["put_cold", "put_warm", "get_cold", "get_warm"]:
+    print(f"{op:<20}" + "".join(f"{v2[op].get(k, 0):>10}" for k in kinds))
+polls = v2["idle_polls"]["requests"]
+print(f"{'idle polls (5 s)':<20}" + "".join(f"{polls.get(k, 0):>10}" for k in kinds))
+print(f"put (median): {v2['put_ms_median']:.0f} ms; put → other client notified (median, poll 100 ms): {v2['notify_ms_median']:.0f} ms (v1: {figures['notify_ms_median']:.0f} ms)")
+c = v2["contention"]
+print(f"contention: {c['clients']} clients × {int(c['writes']) // c['clients']} writes to one key: {c['writes_per_second']:.0f} writes/s, {c['retries_per_write']:.2f} retries per write ({c['ms'] / 1000:.1f} s)")
 print("wrote target/bench/ops.json")
 PY
 

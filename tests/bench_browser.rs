@@ -221,5 +221,155 @@ async fn requests_per_operation_and_notify_latency() {
             < put_many_keys_plain["bytes_in"].as_u64().unwrap(),
         "gzipped entries: {figures}"
     );
+    let mut figures = figures;
+    figures["v2"] = v2_figures().await;
     report(&figures).await;
+}
+
+/// Protocol v2 (what a new manifest gets on a bucket that enforces
+/// `If-None-Match: *`), measured as v1 is above: a warm put, a cold and a
+/// warm get, idle polls, put → another client's notification at 100 ms;
+/// and contention: 5 clients writing one key 200 times each.
+async fn v2_figures() -> Value {
+    let b = unique_bucket("bench-v2");
+    client().create_bucket(&b).await.unwrap();
+    let cfg = |extra: Value| {
+        let mut c = json!({"protocol": "v2"});
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        db_config(&b, c)
+    };
+    let none = || None;
+    let w = MPS3::new(cfg(json!({}))).unwrap();
+    let put_cold = counted(&b, async {
+        ok(w.put("k".into(), 1.into(), none())).await;
+    })
+    .await;
+    let put_warm = counted(&b, async {
+        ok(w.put("k".into(), 2.into(), none())).await;
+    })
+    .await;
+    let reader = MPS3::new(cfg(json!({}))).unwrap();
+    let get_cold = counted(&b, async {
+        ok(reader.get("k".into(), none())).await;
+    })
+    .await;
+    let get_warm = counted(&b, async {
+        ok(reader.get("k".into(), none())).await;
+    })
+    .await;
+
+    let idle = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
+    let calls = Rc::new(RefCell::new(0));
+    let c = calls.clone();
+    let handler: Function =
+        Closure::<dyn Fn(JsValue, JsValue)>::new(move |_v: JsValue, _e: JsValue| {
+            *c.borrow_mut() += 1;
+        })
+        .into_js_value()
+        .unchecked_into();
+    let _off = idle.subscribe("k".into(), handler, none()).unwrap();
+    eventually("the first value", 5_000, || *calls.borrow() > 0).await;
+    sleep(500).await;
+    let idle_window_ms = 5_000;
+    let polls = counted(&b, sleep(idle_window_ms)).await;
+    idle.shutdown();
+
+    let listener = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
+    let seen: Rc<RefCell<Vec<(f64, String)>>> = Rc::default();
+    let s = seen.clone();
+    let handler: Function =
+        Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, _e: JsValue| {
+            if let Some(text) = v.as_string() {
+                s.borrow_mut().push((now(), text));
+            }
+        })
+        .into_js_value()
+        .unchecked_into();
+    let _off = listener
+        .subscribe("latency".into(), handler, none())
+        .unwrap();
+    sleep(500).await;
+    let mut latencies = Vec::new();
+    let mut put_ms = Vec::new();
+    for i in 0..10 {
+        let tag = format!("v{i}");
+        let start = now();
+        ok(w.put("latency".into(), JsValue::from(tag.as_str()), none())).await;
+        put_ms.push(now() - start);
+        let seen2 = seen.clone();
+        let t2 = tag.clone();
+        eventually("the notification", 10_000, move || {
+            seen2.borrow().iter().any(|(_, v)| *v == t2)
+        })
+        .await;
+        let at = seen.borrow().iter().find(|(_, v)| *v == tag).unwrap().0;
+        latencies.push(at - start);
+    }
+    listener.shutdown();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+
+    // Contention: 5 clients, 200 writes each to one key, at once.
+    let hot = unique_bucket("bench-v2-hot");
+    client().create_bucket(&hot).await.unwrap();
+    let hot_cfg = |label: String| {
+        db_config(
+            &hot,
+            json!({"protocol": "v2", "label": label, "pollFrequency": 1000}),
+        )
+    };
+    let first = MPS3::new(hot_cfg("hot-0".into())).unwrap();
+    ok(first.put("hot".into(), 0.into(), none())).await;
+    let writers: Vec<Rc<MPS3>> = (0..5)
+        .map(|c| Rc::new(MPS3::new(hot_cfg(format!("hot-w{c}"))).unwrap()))
+        .collect();
+    let per_client = 200;
+    let before = stats(&hot).await;
+    let start = now();
+    let runs: Vec<js_sys::Promise> = writers
+        .iter()
+        .enumerate()
+        .map(|(c, db)| {
+            let db = db.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                for i in 0..per_client {
+                    JsFuture::from(db.put("hot".into(), JsValue::from(c * 1000 + i), None)).await?;
+                }
+                Ok(JsValue::UNDEFINED)
+            })
+        })
+        .collect();
+    for r in runs {
+        JsFuture::from(r).await.expect("contended writes");
+    }
+    let elapsed = now() - start;
+    let after = stats(&hot).await;
+    let writes = (5 * per_client) as f64;
+    let puts = (after["PUT"].as_u64().unwrap_or(0) - before["PUT"].as_u64().unwrap_or(0)) as f64;
+    let checkpoints = objects(&hot, "manifest.json.v2/cp/").await.len() as f64;
+    json!({
+        "put_cold": put_cold,
+        "put_warm": put_warm,
+        "get_cold": get_cold,
+        "get_warm": get_warm,
+        "idle_polls": { "window_ms": idle_window_ms, "requests": polls },
+        "put_ms_median": median(&mut put_ms),
+        "notify_ms_median": median(&mut latencies),
+        "notify_ms_all": latencies,
+        "contention": {
+            "clients": 5,
+            "writes": writes,
+            "ms": elapsed,
+            "writes_per_second": writes / (elapsed / 1000.0),
+            // Creates beyond one per write (412s and 409s), less the
+            // checkpoints and their hints.
+            "retries_per_write": (puts - writes - 2.0 * checkpoints).max(0.0) / writes,
+            "put_requests": puts,
+            "checkpoints": checkpoints,
+        },
+    })
 }
