@@ -204,7 +204,7 @@ async fn conformance() {
         };
         let r = c.put_object(b, &key, b"2".to_vec(), &create).await;
         report(
-            "PUT If-None-Match: * → 412 (create-only entries)",
+            "PUT If-None-Match: * → 412 (create-only entries; protocol v2)",
             matches!(&r, Err(e) if e.kind == ErrorKind::PreconditionFailed),
             format!("{r:?}").chars().take(120).collect::<String>(),
         );
@@ -417,6 +417,28 @@ async fn conformance() {
     );
     db.shutdown();
     other.shutdown();
+
+    // Which protocol the database chose for its new manifest: v2 where the
+    // bucket enforces `If-None-Match: *` (its log's slots are there).
+    let slots = c
+        .list_all(
+            b,
+            ListParams {
+                prefix: Some(format!("{manifest}.v2/log/")),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|l| l.len());
+    report(
+        "database: protocol v2 (a log ordered by If-None-Match: *) for a new manifest",
+        matches!(slots, Ok(n) if n > 0),
+        match &slots {
+            Ok(0) => "v1: the bucket does not enforce If-None-Match: *".to_string(),
+            Ok(n) => format!("v2: {n} log slots"),
+            Err(e) => format!("{e}"),
+        },
+    );
 
     // Clean up everything under the prefix.
     if let Ok(all) = c
