@@ -276,3 +276,41 @@ async fn a_subscriber_hears_another_clients_writes_and_deletes() {
     .await;
     assert_eq!(seen.borrow()[0], json!(1));
 }
+
+#[wasm_bindgen_test]
+async fn an_upgraded_v1_manifest_reads_the_same_and_takes_v2_writes() {
+    let b = bucket("v2-upgrade").await;
+    let old = MPS3::new(db_config(&b, json!({"protocol": "v1"}))).unwrap();
+    ok(old.put("small".into(), 1.into(), none())).await;
+    ok(old.put("big".into(), js(json!("y".repeat(3000))), none())).await;
+    ok(old.put("gone".into(), 2.into(), none())).await;
+    ok(old.delete("gone".into(), none())).await;
+    let db = v2_client(&b, json!({}));
+    ok(db.upgrade(None)).await;
+    assert_eq!(
+        body_of(&b, MANIFEST).await.as_deref(),
+        Some(&b"\"v2\""[..]),
+        "the guard replaced the marker"
+    );
+    assert_eq!(objects(&b, &format!("{MANIFEST}.v2/cp/")).await.len(), 1);
+    // Upgrading again changes nothing.
+    ok(db.upgrade(None)).await;
+    let fresh = v2_client(&b, json!({"protocol": "v2"}));
+    assert_eq!(
+        to_json(&ok(fresh.get("small".into(), none())).await),
+        json!(1)
+    );
+    assert_eq!(
+        to_json(&ok(fresh.get("big".into(), none())).await),
+        json!("y".repeat(3000))
+    );
+    assert!(ok(fresh.get("gone".into(), none())).await.is_undefined());
+    ok(fresh.put("small".into(), 3.into(), none())).await;
+    assert_eq!(to_json(&ok(db.get("small".into(), none())).await), json!(3));
+    assert_eq!(slots(&b).await.len(), 1, "one v2 entry");
+    // The v1 client is now refused, not split off.
+    assert_eq!(
+        err_code(old.get("small".into(), none())).await,
+        "Unsupported"
+    );
+}

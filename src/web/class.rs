@@ -289,6 +289,32 @@ impl MPS3 {
         self.change("forget", options, self.key(&key).map(Change::Forget))
     }
 
+    /// Upgrades a protocol v1 manifest (mps3's layout; the default
+    /// manifest when none is given) to protocol v2: its state becomes the
+    /// v2 log's first checkpoint. For users whose clients have all moved:
+    /// mps3 0.0.81 clients do not see later writes (v2 clients report one
+    /// writing). Rejects with `Unsupported` on a bucket that does not
+    /// enforce `If-None-Match: *`; a v2 manifest is left as it is.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn upgrade(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "Key")] manifest: Option<JsValue>,
+    ) -> Promise {
+        let prepared = (|| {
+            let manifest = match manifest.filter(|m| !m.is_undefined()) {
+                Some(m) => Some(convert::to_ref(&m, &self.default_bucket)?),
+                None => None,
+            };
+            let db = self.db.clone();
+            Ok(async move {
+                db.upgrade(manifest.as_ref())
+                    .await
+                    .map(|()| JsValue::UNDEFINED)
+            })
+        })();
+        run(prepared)
+    }
+
     /// Moves the value of `from` to `to` in one entry: readers see the
     /// value under one key or the other, never both or neither. `from` is
     /// read in the first of `manifests` (or the default); `NotFound` when

@@ -42,6 +42,8 @@ async function use(db: MPS3): Promise<void> {
   await db.import(key, { manifests: ["other.json"], await: "remote" });
   await db.move("drafts/1", { bucket: "b", key: "archive/1" }, { await: "local" });
   await db.forget("archive/1");
+  await db.upgrade();
+  await db.upgrade({ bucket: "b", key: "old-manifest.json" });
   const unsubscribe: () => void = db.subscribe("key", (v: unknown, error?: MPS3Error) => {
     if (error) console.log(error.code, error.status, error.s3Code);
     else console.log(v);

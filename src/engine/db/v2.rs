@@ -425,6 +425,11 @@ impl<I: Io> Db<I> {
         for _ in 0..5 {
             let (from, listed) =
                 self.with_manifest(m, |s| (s.v2.log.seq, s.v2.checkpoints_listed.take()));
+            // (A checkpoint 0 is an upgraded v1 manifest's state.)
+            let upgraded = |cps: &[ListEntry]| {
+                cps.iter()
+                    .any(|e| parse_checkpoint(&m.key, &e.key) == Some(0))
+            };
             let newest_of = |cps: &[ListEntry]| {
                 cps.iter()
                     .filter_map(|e| parse_checkpoint(&m.key, &e.key))
@@ -457,6 +462,7 @@ impl<I: Io> Db<I> {
                 }
             };
             let newest = newest_of(&cps);
+            let load = newest > from || (newest == 0 && from == 0 && upgraded(&cps));
             let start = from.max(newest);
             let tail: Vec<u64> = slots
                 .iter()
@@ -473,14 +479,14 @@ impl<I: Io> Db<I> {
                 continue;
             }
             let mut work: Vec<Fetch<'_>> = Vec::new();
-            if newest > from {
+            if load {
                 work.push(self.get_body(m, checkpoint_key(&m.key, newest)));
             }
             for n in &tail {
                 work.push(self.get_body(m, slot_key(&m.key, *n)));
             }
             let mut bodies = join_all(work).await.into_iter();
-            let checkpoint = if newest > from {
+            let checkpoint = if load {
                 match bodies.next().expect("the checkpoint's")? {
                     Some(body) => Some(LogState::from_checkpoint(&body)?),
                     None => continue,
@@ -745,6 +751,69 @@ impl<I: Io> Db<I> {
             self.delete_v2(&m.bucket, key, None).await?;
         }
         self.with_manifest(m, |s| s.v2.collected_through = boundary);
+        Ok(())
+    }
+
+    /// Upgrades the v1 manifest `m` to v2 (`db.upgrade`): its resolved
+    /// state becomes checkpoint 0 (values stay in their content objects,
+    /// which both protocols share), then the guard replaces the change
+    /// marker. v1 entries stay for v1 clients, who will not see later
+    /// writes (v2 clients report a v1 client's write): for users whose
+    /// clients have all moved. A v2 manifest is left as it is.
+    pub async fn upgrade(&self, manifest: Option<&Ref>) -> Result<()> {
+        self.ready().await;
+        self.check_live()?;
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        Self::check_manifest(&m)?;
+        let _guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
+        if self.protocol(&m, false).await? == Some(Protocol::V2) {
+            return Ok(());
+        }
+        if !self.enforces_create(&m).await? {
+            return Err(unsupported(format!(
+                "bucket {} does not enforce If-None-Match: * on PUT, which protocol v2 needs",
+                m.bucket
+            )));
+        }
+        self.with_manifest(&m, |s| s.protocol = Some(Protocol::V1));
+        self.sync(&m, super::sync::Freshness::List).await?;
+        let text = self.with_manifest(&m, |s| {
+            let mut log = LogState::default();
+            for (url, f) in s.resolution.iter().flat_map(|r| r.files.iter()) {
+                log.keys.insert(
+                    url.clone(),
+                    crate::engine::log_v2::KeyState {
+                        stored: Stored {
+                            uuid: f.version.clone(),
+                            inline: None,
+                            content_type: None,
+                        },
+                        version: 0,
+                    },
+                );
+            }
+            log.checkpoint_text()
+        });
+        match self
+            .put_v2(
+                &m,
+                checkpoint_key(&m.key, 0),
+                text.into_bytes(),
+                PutMode::Create,
+            )
+            .await
+        {
+            Err(e) if e.kind != ErrorKind::PreconditionFailed => return Err(e),
+            _ => {}
+        }
+        self.put_v2(&m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Overwrite)
+            .await?;
+        self.with_manifest(&m, |s| {
+            s.protocol = Some(Protocol::V2);
+            s.v2 = V2State::default();
+            s.resolution = None;
+            s.masks.retain(|mask| mask.entry.is_none());
+        });
         Ok(())
     }
 
