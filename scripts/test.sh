@@ -39,6 +39,11 @@ step "conformance checks against s3s-fs (SigV4 verified to the body hash and dat
 s3s_env=$(scripts/s3s-fs.sh)
 pids+=($(cat target/s3s-fs.pids))
 (eval "$s3s_env" && scripts/conformance.sh)
+step "protocol v2 against s3s-fs, through faults the CORS proxy injects"
+(eval "$s3s_env" && MPS3_CONFORMANCE_ENDPOINT="$MPS3_ENDPOINT" MPS3_CONFORMANCE_REGION="$MPS3_REGION" \
+  MPS3_CONFORMANCE_BUCKET="$MPS3_BUCKET" MPS3_CONFORMANCE_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
+  MPS3_CONFORMANCE_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+  cargo test --target wasm32-unknown-unknown --test s3s_v2_browser)
 
 step "package build and size ceiling, its TypeScript types (tsc --noEmit on tests/types/usage.ts)"
 scripts/build.py --check-budget

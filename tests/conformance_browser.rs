@@ -208,6 +208,30 @@ async fn conformance() {
             matches!(&r, Err(e) if e.kind == ErrorKind::PreconditionFailed),
             format!("{r:?}").chars().take(120).collect::<String>(),
         );
+        // Creates racing for one key: exactly one may win, or a log on
+        // conditional writes loses entries.
+        let mut winners = Vec::new();
+        for round in 0..3 {
+            let raced = format!("{prefix}race-{round}");
+            type Put<'a> = core::pin::Pin<Box<dyn core::future::Future<Output = bool> + 'a>>;
+            let (c, raced, create) = (&c, &raced, &create);
+            let puts: Vec<Put<'_>> = (0..8)
+                .map(|i| {
+                    Box::pin(async move {
+                        c.put_object(b, raced, format!("{i}").into_bytes(), create)
+                            .await
+                            .is_ok()
+                    }) as Put<'_>
+                })
+                .collect();
+            let won = mps3::engine::deadline::join_all(puts).await;
+            winners.push(won.iter().filter(|w| **w).count());
+        }
+        report(
+            "PUT If-None-Match: * racing: one create wins (protocol v2 with concurrent writers)",
+            winners.iter().all(|w| *w == 1),
+            format!("winners of 8 concurrent creates, 3 rounds: {winners:?}"),
+        );
         let stale = PutOptions {
             content_type: None,
             content_encoding: None,

@@ -8,9 +8,15 @@ rule does, forwards every other request to the upstream byte for byte, its
 `Host` header included, since SigV4 signs the host the browser talked to,
 and adds the rule's CORS headers to every answer, errors included. The
 upstream then verifies signatures as it would behind a vendor's CORS.
+`POST /__faults?rate=R&seed=S` makes a fraction of the requests fail
+(see `Proxy.faults`), for tests of clients through faults.
 """
 
 import argparse
+import json
+import random
+import threading
+import urllib.parse
 import http.client
 import http.server
 import socketserver
@@ -49,9 +55,62 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def faults(self):
+        """`POST /__faults?rate=R&seed=S&serialize=1`: from now on a
+        fraction R of the requests fail: half answered 503 SlowDown, a
+        quarter reset unanswered, a quarter forwarded and their answer lost
+        (the server applied them). `rate=0` stops it; the answer is how
+        many failed. `serialize=1` forwards creates (`If-None-Match: *`)
+        one at a time: s3s-fs checks the header without atomicity
+        (concurrent creates of one key all succeed, as the conformance
+        command reports), where S3 decides them one at a time."""
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        with Proxy.lock:
+            Proxy.rate = float(q.get("rate", ["0"])[0])
+            Proxy.rng = random.Random(int(q.get("seed", ["1"])[0]))
+            Proxy.serialize = q.get("serialize", ["0"])[0] == "1"
+            failed, Proxy.failed = Proxy.failed, 0
+        data = json.dumps({"failed": failed}).encode()
+        self.send_response(200)
+        for k, v in cors(self.headers.get("Origin")):
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def forward(self):
+        if self.path.startswith("/__faults"):
+            return self.faults()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
+        with Proxy.lock:
+            roll = Proxy.rng.random() if Proxy.rate else 1.0
+            fault = None
+            if roll < Proxy.rate * 0.5:
+                fault = "503"
+            elif roll < Proxy.rate * 0.75:
+                fault = "reset"
+            elif roll < Proxy.rate:
+                fault = "drop"
+            if fault:
+                Proxy.failed += 1
+        if fault == "503":
+            data = b"<Error><Code>SlowDown</Code><Message>injected</Message></Error>"
+            self.send_response(503)
+            for k, v in cors(self.headers.get("Origin")):
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if fault == "reset":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        create = self.command == "PUT" and self.headers.get("If-None-Match") == "*"
+        held = Proxy.creates if (create and Proxy.serialize) else None
+        if held:
+            held.acquire()
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
             # skip_host: the browser's Host goes up as it was signed.
@@ -62,6 +121,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             conn.endheaders(body)
             resp = conn.getresponse()
             data = resp.read()
+            if fault == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
             # The upstream's own `Date` only: two would reach the page
             # joined into one unreadable value.
             self.send_response_only(resp.status, resp.reason)
@@ -76,8 +139,18 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(data)
         finally:
             conn.close()
+            if held:
+                held.release()
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+    # Injected faults (`/__faults`), off until asked for.
+    lock = threading.Lock()
+    rate = 0.0
+    rng = random.Random(1)
+    failed = 0
+    serialize = False
+    creates = threading.Lock()
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

@@ -350,6 +350,8 @@ impl<I: Io> Db<I> {
                 other => answers.push(other.err().map(|e| e.kind)),
             }
         }
+        // (Whether the server decides creates atomically, a probe from
+        // one client cannot tell: the conformance command races some.)
         let enforced = answers == [None, Some(ErrorKind::PreconditionFailed)];
         let _ = self.delete_v2(&m.bucket, key, None).await;
         self.inner

@@ -1,0 +1,262 @@
+//! Protocol v2 against s3s-fs (SigV4 verified to the body hash), behind
+//! the CORS proxy of tests/testbed/cors_proxy.py, which injects faults:
+//! two and four clients writing one key or their own keys through a fifth
+//! of requests failing (503s, resets, answers lost after the server
+//! applied them), each write landing exactly once and every client ending
+//! on the state at the last slot. Run by scripts/test.sh with the s3s-fs
+//! environment of scripts/s3s-fs.sh (its bucket, `MPS3_CONFORMANCE_*`).
+//!
+//! s3s-fs checks `If-None-Match: *` without atomicity: concurrent creates
+//! of one key all succeed (the conformance command reports it), which no
+//! log on conditional writes survives. The proxy is asked to forward
+//! creates one at a time, as S3 decides them; everything else (SigV4 to
+//! the body hash, the faults) is s3s-fs's own.
+#![cfg(target_arch = "wasm32")]
+
+use std::collections::BTreeMap;
+
+use js_sys::{Promise, Reflect, JSON};
+use mps3::engine::credentials::Credentials;
+use mps3::engine::http::{HttpRequest, Method};
+use mps3::engine::log_v2::{parse_slot, Entry};
+use mps3::engine::s3::{GetOptions, GetResult, ListParams, S3Config, S3};
+use mps3::web::class::MPS3;
+use mps3::web::fetch::send;
+use mps3::web::s3::S3Client;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+struct Target {
+    endpoint: &'static str,
+    region: &'static str,
+    bucket: &'static str,
+    key: &'static str,
+    secret: &'static str,
+}
+
+/// Fails loudly when built without the s3s-fs environment: a test that
+/// cannot reach its server must not pass.
+fn target() -> Target {
+    fn required(v: Option<&'static str>, name: &str) -> &'static str {
+        v.filter(|v| !v.is_empty())
+            .unwrap_or_else(|| panic!("built without {name}: run through scripts/test.sh"))
+    }
+    Target {
+        endpoint: required(
+            option_env!("MPS3_CONFORMANCE_ENDPOINT"),
+            "MPS3_CONFORMANCE_ENDPOINT",
+        ),
+        region: option_env!("MPS3_CONFORMANCE_REGION").unwrap_or("us-east-1"),
+        bucket: required(
+            option_env!("MPS3_CONFORMANCE_BUCKET"),
+            "MPS3_CONFORMANCE_BUCKET",
+        ),
+        key: required(
+            option_env!("MPS3_CONFORMANCE_ACCESS_KEY_ID"),
+            "MPS3_CONFORMANCE_ACCESS_KEY_ID",
+        ),
+        secret: required(
+            option_env!("MPS3_CONFORMANCE_SECRET_ACCESS_KEY"),
+            "MPS3_CONFORMANCE_SECRET_ACCESS_KEY",
+        ),
+    }
+}
+
+fn client() -> S3Client {
+    let t = target();
+    let config = S3Config::new(
+        Some(t.endpoint),
+        t.region,
+        Credentials::new(t.key, t.secret),
+    )
+    .unwrap();
+    S3Client::new(S3::new(config))
+}
+
+/// Sets the proxy's fault rate; the number of requests failed before.
+async fn faults(rate: f64, seed: u64) -> u64 {
+    let req = HttpRequest {
+        method: Method::Post,
+        url: format!(
+            "{}/__faults?rate={rate}&seed={seed}&serialize=1",
+            target().endpoint
+        ),
+        headers: Vec::new(),
+        body: Vec::new(),
+        finish_offline: false,
+    };
+    let resp = send(&req, None).await.expect("the proxy's fault switch");
+    assert_eq!(resp.status, 200);
+    serde_json::from_slice::<serde_json::Value>(&resp.body).unwrap()["failed"]
+        .as_u64()
+        .unwrap()
+}
+
+fn db(manifest: &str, label: &str) -> MPS3 {
+    let t = target();
+    let cfg = json!({
+        "defaultBucket": t.bucket,
+        "defaultManifest": manifest,
+        "label": label,
+        "pollFrequency": 200,
+        "s3Config": {
+            "endpoint": t.endpoint,
+            "region": t.region,
+            "credentials": { "accessKeyId": t.key, "secretAccessKey": t.secret },
+        },
+    });
+    MPS3::new(JSON::parse(&cfg.to_string()).unwrap()).unwrap()
+}
+
+async fn ok(p: Promise) -> JsValue {
+    JsFuture::from(p).await.unwrap_or_else(|e| {
+        panic!(
+            "rejected: {:?}",
+            Reflect::get(&e, &"message".into()).unwrap()
+        )
+    })
+}
+
+fn js(v: serde_json::Value) -> JsValue {
+    JSON::parse(&v.to_string()).unwrap()
+}
+
+fn to_json(v: &JsValue) -> serde_json::Value {
+    if v.is_undefined() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_str(&String::from(JSON::stringify(v).unwrap())).unwrap()
+}
+
+async fn slots(manifest: &str) -> Vec<(u64, Entry)> {
+    let c = client();
+    let b = target().bucket;
+    let listed = c
+        .list_all(
+            b,
+            ListParams {
+                prefix: Some(format!("{manifest}.v2/log/")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for e in listed {
+        let Some(n) = parse_slot(manifest, &e.key) else {
+            continue;
+        };
+        if let GetResult::Found(o) = c
+            .get_object(b, &e.key, &GetOptions::default())
+            .await
+            .unwrap()
+        {
+            out.push((n, Entry::parse(&o.body).unwrap()));
+        }
+    }
+    out
+}
+
+async fn writers_through_faults(clients: usize, one_key: bool) {
+    let n = (js_sys::Math::random() * 1e12) as u64;
+    let manifest = format!("v2-faults-{n:x}/manifest.json");
+    let dbs: Vec<MPS3> = (0..clients)
+        .map(|c| db(&manifest, &format!("s3s-{n:x}-{c}")))
+        .collect();
+    // Creates one at a time from the first.
+    faults(0.0, 0).await;
+    ok(dbs[0].put("init".into(), 0.into(), None)).await;
+    let key = |c: usize| {
+        if one_key {
+            "k".to_string()
+        } else {
+            format!("k{c}")
+        }
+    };
+    faults(0.2, clients as u64 + u64::from(one_key)).await;
+    let mut writes = Vec::new();
+    for i in 0..5 {
+        for (c, db) in dbs.iter().enumerate() {
+            let value = js(json!(format!("c{c}-{i}")));
+            writes.push(db.put(key(c).into(), value, Some(js(json!({"await": "remote"})))));
+        }
+    }
+    let mut refused = Vec::new();
+    for (i, w) in writes.into_iter().enumerate() {
+        // Refused only as offline: its queue commits it.
+        if let Err(e) = JsFuture::from(w).await {
+            let code = Reflect::get(&e, &"code".into()).unwrap();
+            let message = Reflect::get(&e, &"message".into()).unwrap();
+            refused.push(format!("write {i}: {message:?}"));
+            assert_eq!(code.as_string().as_deref(), Some("Offline"), "{e:?}");
+        }
+    }
+    let failed = faults(0.0, 0).await;
+    assert!(failed > 0, "no fault was injected");
+    for db in &dbs {
+        let deadline = js_sys::Date::now() + 30_000.0;
+        while db.pending_writes() > 0 {
+            assert!(js_sys::Date::now() < deadline, "writes still pending");
+            gloo_timers::future::TimeoutFuture::new(100).await;
+        }
+    }
+    let b = target().bucket;
+    let log = slots(&manifest).await;
+    let last = log.len() as u64;
+    assert_eq!(
+        log.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=last).collect::<Vec<_>>(),
+        "contiguous slots"
+    );
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    let mut state: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for (_, e) in &log {
+        for (k, s) in &e.set {
+            let v: serde_json::Value = serde_json::from_str(s.inline.as_deref().unwrap()).unwrap();
+            *count.entry(format!("{k}={v}")).or_default() += 1;
+            state.insert(k.clone(), v);
+        }
+    }
+    for i in 0..5 {
+        for c in 0..clients {
+            let w = format!("{b}/{}=\"c{c}-{i}\"", key(c));
+            assert_eq!(
+                count.get(&w),
+                Some(&1),
+                "{w} lands exactly once ({failed} faults); refused: {refused:?}; log: {:?}",
+                log.iter()
+                    .map(|(n, e)| (
+                        n,
+                        e.writer.clone(),
+                        e.write_id.clone(),
+                        e.set
+                            .iter()
+                            .map(|(k, s)| (k.clone(), s.inline.clone()))
+                            .collect::<Vec<_>>()
+                    ))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+    for c in 0..clients {
+        let expected = &state[&format!("{b}/{}", key(c))];
+        for db in &dbs {
+            assert_eq!(&to_json(&ok(db.get(key(c).into(), None)).await), expected);
+        }
+    }
+    for db in &dbs {
+        db.shutdown();
+    }
+}
+
+/// One test, the three runs in turn: the proxy's fault switch is global.
+#[wasm_bindgen_test]
+async fn writers_through_faults_on_s3s_fs_land_exactly_once() {
+    writers_through_faults(2, true).await;
+    writers_through_faults(4, false).await;
+    writers_through_faults(4, true).await;
+}
