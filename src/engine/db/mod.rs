@@ -261,6 +261,16 @@ impl<I: Io> Db<I> {
         f(&mut inner.manifests[i].1)
     }
 
+    /// `m`'s state, created on first use, borrowed until the guard drops
+    /// (never across an await). Not generic, as `with_manifest` is: one
+    /// copy in the .wasm however many places use it.
+    fn state(&self, m: &Ref) -> core::cell::RefMut<'_, ManifestState> {
+        core::cell::RefMut::map(self.inner.borrow_mut(), |inner| {
+            let i = Self::manifest_index(inner, m);
+            &mut inner.manifests[i].1
+        })
+    }
+
     /// The index of `m`'s state, created on first use. Not generic, and
     /// kept out of line: `with_manifest` has some fifty callers, and a copy
     /// of this in each cost kilobytes of .wasm.

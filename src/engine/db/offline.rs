@@ -230,20 +230,28 @@ impl<I: Io> Db<I> {
             return;
         }
         // Cloned only when it changed: most listings change nothing.
-        let files = self.with_manifest(m, |s| {
-            let files = s.resolution.as_ref().map(|r| &r.files);
-            (files != s.persisted.as_ref())
-                .then(|| files.cloned())
-                .flatten()
-        });
+        let files = {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                let files = s.resolution.as_ref().map(|r| &r.files);
+                (files != s.persisted.as_ref())
+                    .then(|| files.cloned())
+                    .flatten()
+            }
+        };
         let Some(files) = files else { return };
         let mut o = Value::object();
         o.set("files", files_json(&files));
         // A v2 manifest's state is its log's, at its sequence number: a
         // reload reads on from there.
-        let v2 = self.with_manifest(m, |s| {
-            (s.protocol == Some(super::Protocol::V2)).then(|| s.v2.log.checkpoint_text())
-        });
+        let v2 = {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                (s.protocol == Some(super::Protocol::V2)).then(|| s.v2.log.checkpoint_text())
+            }
+        };
         if let Some(text) = v2 {
             if let Ok(v) = json::parse(text.as_bytes()) {
                 o.set("v2", v);
@@ -251,7 +259,7 @@ impl<I: Io> Db<I> {
         }
         let key = format!("{}{}", self.cfg.namespace, m.url());
         if self.store_put(Table::State, &key, &o.to_pretty()).await {
-            self.with_manifest(m, |s| s.persisted = Some(files));
+            self.state(m).persisted = Some(files);
         }
     }
 
@@ -276,17 +284,21 @@ impl<I: Io> Db<I> {
     pub(crate) fn mask_write(&self, w: &QueuedWrite, write_id: u64) {
         for m in &w.manifests {
             let entry = w.attempt(&m.url()).filter(|_| w.is_done(&m.url()));
-            self.with_manifest(m, |s| {
-                for ((key, value), version) in w.batch.iter().zip(&w.versions) {
-                    s.masks.push(Mask {
-                        write_id,
-                        url: key.url(),
-                        value: value.clone(),
-                        version: version.clone(),
-                        entry: entry.map(|(o, ts)| (o.to_string(), ts)),
-                    });
+            {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    for ((key, value), version) in w.batch.iter().zip(&w.versions) {
+                        s.masks.push(Mask {
+                            write_id,
+                            url: key.url(),
+                            value: value.clone(),
+                            version: version.clone(),
+                            entry: entry.map(|(o, ts)| (o.to_string(), ts)),
+                        });
+                    }
                 }
-            });
+            };
             self.notify_local(m);
         }
         self.note_status();
@@ -325,7 +337,7 @@ impl<I: Io> Db<I> {
         let tickets = write
             .manifests
             .iter()
-            .map(|m| Some(self.with_manifest(m, |s| s.write_order.ticket())))
+            .map(|m| Some(self.state(m).write_order.ticket()))
             .collect();
         self.mask_write(&write, write_id);
         let n = write.manifests.len();
@@ -392,20 +404,24 @@ impl<I: Io> Db<I> {
             let v2 = v
                 .get("v2")
                 .and_then(|c| LogState::from_checkpoint(c.to_pretty().as_bytes()).ok());
-            self.with_manifest(&m, |s| {
-                if let Some(log) = v2 {
-                    s.protocol = Some(super::Protocol::V2);
-                    s.v2.log = log;
+            {
+                let mut g = self.state(&m);
+                let s = &mut *g;
+                {
+                    if let Some(log) = v2 {
+                        s.protocol = Some(super::Protocol::V2);
+                        s.v2.log = log;
+                    }
+                    if s.resolution.is_none() {
+                        s.persisted = Some(files.clone());
+                        s.resolution = Some(Resolution {
+                            files,
+                            ..Resolution::default()
+                        });
+                        s.restored = true;
+                    }
                 }
-                if s.resolution.is_none() {
-                    s.persisted = Some(files.clone());
-                    s.resolution = Some(Resolution {
-                        files,
-                        ..Resolution::default()
-                    });
-                    s.restored = true;
-                }
-            });
+            };
         }
         let queued = match self.io.store_scan(Table::Queue, &ns).await {
             Ok(rows) => rows,
@@ -543,11 +559,15 @@ impl<I: Io> Db<I> {
                 let mut manifests = Vec::new();
                 for (m, object, ts) in entries {
                     let Ok(m) = Ref::from_url(&m) else { continue };
-                    self.with_manifest(&m, |s| {
-                        for mask in s.masks.iter_mut().filter(|x| x.write_id == write_id) {
-                            mask.entry = Some((object.clone(), ts));
+                    {
+                        let mut g = self.state(&m);
+                        let s = &mut *g;
+                        {
+                            for mask in s.masks.iter_mut().filter(|x| x.write_id == write_id) {
+                                mask.entry = Some((object.clone(), ts));
+                            }
                         }
-                    });
+                    };
                     manifests.push(m);
                 }
                 self.note_status();

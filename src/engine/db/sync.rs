@@ -207,9 +207,13 @@ impl<I: Io> Db<I> {
             }
             // No manifest yet: nothing in it.
             None => {
-                self.with_manifest(m, |s| {
-                    s.resolution.get_or_insert_with(Default::default);
-                });
+                {
+                    let mut g = self.state(m);
+                    let s = &mut *g;
+                    {
+                        s.resolution.get_or_insert_with(Default::default);
+                    }
+                };
                 self.synced();
                 return Ok(());
             }
@@ -246,7 +250,7 @@ impl<I: Io> Db<I> {
             self.synced();
             return Ok(());
         }
-        let settled_before = self.with_manifest(m, |s| s.settled.clone());
+        let settled_before = self.state(m).settled.clone();
         let list_bound = self.list_and_resolve(m).await?;
         self.settle(m, marker.as_ref(), settled_before.as_deref(), list_bound);
         Ok(())
@@ -300,7 +304,7 @@ impl<I: Io> Db<I> {
     /// client that does not claim wrote here; a marker without a readable
     /// ETag (a CORS rule that hides it) cannot vouch for anything either.
     pub(crate) async fn read_marker(&self, m: &Ref) -> Result<Option<MarkerSeen>> {
-        let known = self.with_manifest(m, |s| s.marker.clone());
+        let known = self.state(m).marker.clone();
         let presigned = self.s3.borrow().config.presign_reads;
         let opts = GetOptions {
             version_id: None,
@@ -338,10 +342,14 @@ impl<I: Io> Db<I> {
             Err(e) if e.kind == ErrorKind::NotFound => (None, false),
             Err(e) => return Err(e),
         };
-        self.with_manifest(m, |s| {
-            s.marker = seen.clone();
-            s.legacy_seen |= untrusted;
-        });
+        {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                s.marker = seen.clone();
+                s.legacy_seen |= untrusted;
+            }
+        };
         Ok(seen)
     }
 
@@ -359,7 +367,8 @@ impl<I: Io> Db<I> {
     /// [`Self::sync`] under the manifest's lock, as readers and pollers
     /// do it.
     pub(crate) async fn locked_sync(&self, m: &Ref, freshness: Freshness) -> Result<()> {
-        let _guard = self.with_manifest(m, |s| s.lock.clone()).lock().await;
+        let lock = self.state(m).lock.clone();
+        let _guard = lock.lock().await;
         self.sync(m, freshness).await
     }
 
@@ -379,7 +388,7 @@ impl<I: Io> Db<I> {
                 Some(entries) => {
                     self.install_log(m, entries);
                     self.persist_state(m).await;
-                    self.with_manifest(m, |s| s.listed_at = Some(listed_at));
+                    self.state(m).listed_at = Some(listed_at);
                     self.synced();
                     let inner = self.inner.borrow();
                     let clock = &inner.clock;
@@ -418,24 +427,28 @@ impl<I: Io> Db<I> {
                 break;
             }
         }
-        let mut entries: Vec<KnownEntry> = self.with_manifest(m, |s| {
-            let mut entries = Vec::new();
-            for e in &list.entries {
-                let Some(k) = parse_entry_key(&m.key, &e.key) else {
-                    continue;
-                };
-                entries.push(KnownEntry {
-                    key: e.key.clone(),
-                    ts: k.ts,
-                    last_modified: e.last_modified,
-                    body: s
-                        .known
-                        .get(&e.key)
-                        .map_or(Body::NotFetched, |known| known.body.clone()),
-                });
+        let mut entries: Vec<KnownEntry> = {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                let mut entries = Vec::new();
+                for e in &list.entries {
+                    let Some(k) = parse_entry_key(&m.key, &e.key) else {
+                        continue;
+                    };
+                    entries.push(KnownEntry {
+                        key: e.key.clone(),
+                        ts: k.ts,
+                        last_modified: e.last_modified,
+                        body: s
+                            .known
+                            .get(&e.key)
+                            .map_or(Body::NotFetched, |known| known.body.clone()),
+                    });
+                }
+                entries
             }
-            entries
-        });
+        };
         loop {
             let needed = needed_bodies(&entries);
             if needed.is_empty() {
@@ -463,12 +476,16 @@ impl<I: Io> Db<I> {
 
     /// Replaces the known log of `m` and resolves it (no IO).
     pub(crate) fn install_log(&self, m: &Ref, entries: Vec<KnownEntry>) {
-        self.with_manifest(m, |s| {
-            s.known = entries.into_iter().map(|e| (e.key.clone(), e)).collect();
-            let all: Vec<KnownEntry> = s.known.values().cloned().collect();
-            s.resolution = Some(resolve(&all));
-            s.retire_masks();
-        });
+        {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                s.known = entries.into_iter().map(|e| (e.key.clone(), e)).collect();
+                let all: Vec<KnownEntry> = s.known.values().cloned().collect();
+                s.resolution = Some(resolve(&all));
+                s.retire_masks();
+            }
+        };
     }
 
     /// The content of `url` at `version`, cached (content is immutable).
@@ -550,7 +567,7 @@ impl<I: Io> Db<I> {
             };
             // Deliver only if still current and still undelivered: another
             // task may have delivered it while we fetched.
-            let current = self.with_manifest(m, |s| s.effective(&url).version().clone());
+            let current = self.state(m).effective(&url).version().clone();
             let mut inner = self.inner.borrow_mut();
             let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else {
                 continue;
@@ -586,8 +603,11 @@ impl<I: Io> Db<I> {
         let m = m.unwrap_or(&self.cfg.default_manifest).clone();
         // What is stored first (after a reload, before any answer), then
         // what is new.
-        let stored_only =
-            self.with_manifest(&m, |s| s.resolution.is_some() && s.listed_at.is_none());
+        let stored_only = {
+            let mut g = self.state(&m);
+            let s = &mut *g;
+            s.resolution.is_some() && s.listed_at.is_none()
+        };
         if stored_only || !self.reachable() {
             self.notify(&m).await;
         }
@@ -628,12 +648,16 @@ impl<I: Io> Db<I> {
                 )
                 .await;
             if done.is_ok() {
-                self.with_manifest(m, |s| {
-                    s.known.remove(&key);
-                    if let Some(r) = s.resolution.as_mut() {
-                        r.garbage.retain(|g| g != &key);
+                {
+                    let mut g = self.state(m);
+                    let s = &mut *g;
+                    {
+                        s.known.remove(&key);
+                        if let Some(r) = s.resolution.as_mut() {
+                            r.garbage.retain(|g| g != &key);
+                        }
                     }
-                });
+                };
             }
         }
     }

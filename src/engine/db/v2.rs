@@ -175,13 +175,17 @@ impl<I: Io> Db<I> {
     fn fresh_v2(&self, m: &Ref) -> bool {
         let now = self.io.now();
         let refresh = self.refresh_after_ms();
-        self.with_manifest(m, |s| {
-            s.v2.read_at.is_some_and(|t| now - t < refresh) && s.resolution.is_some()
-        })
+        {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                s.v2.read_at.is_some_and(|t| now - t < refresh) && s.resolution.is_some()
+            }
+        }
     }
 
     pub(crate) fn is_v2(&self, m: &Ref) -> bool {
-        self.with_manifest(m, |s| s.protocol == Some(Protocol::V2))
+        self.state(m).protocol == Some(Protocol::V2)
     }
 
     /// The body of `key` in `m`'s bucket; `None` if there is none. (v2's
@@ -268,7 +272,8 @@ impl<I: Io> Db<I> {
     pub(crate) fn protocol<'a>(&'a self, m: &'a Ref, create: bool) -> Boxed<'a, Option<Protocol>> {
         Box::pin(async move {
             loop {
-                if let Some(p) = self.with_manifest(m, |s| s.protocol) {
+                let known = self.state(m).protocol;
+                if let Some(p) = known {
                     return Ok(Some(p));
                 }
                 let wanted = self.cfg.protocol;
@@ -285,7 +290,7 @@ impl<I: Io> Db<I> {
                     let guard = guard?;
                     if guard.as_deref() == Some(V2_GUARD) {
                         let cps = cps?;
-                        self.with_manifest(m, |s| s.v2.checkpoints_listed = Some(cps));
+                        self.state(m).v2.checkpoints_listed = Some(cps);
                     }
                     match guard {
                     Some(body) if body == V2_GUARD => Protocol::V2,
@@ -317,7 +322,7 @@ impl<I: Io> Db<I> {
                     None => Protocol::V1,
                 }
                 };
-                self.with_manifest(m, |s| s.protocol = Some(decided));
+                self.state(m).protocol = Some(decided);
             }
         })
     }
@@ -366,10 +371,14 @@ impl<I: Io> Db<I> {
     pub(crate) fn sync_v2<'a>(&'a self, m: &'a Ref, poll: bool) -> Done<'a> {
         Box::pin(async move {
             let fresh = self.fresh_v2(m);
-            let check_guard = self.with_manifest(m, |s| {
-                s.v2.polls += u32::from(poll);
-                poll && s.v2.polls % GUARD_EVERY_POLLS == 0
-            });
+            let check_guard = {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    s.v2.polls += u32::from(poll);
+                    poll && s.v2.polls.is_multiple_of(GUARD_EVERY_POLLS)
+                }
+            };
             // The slots after the head, until one is empty (a listing
             // just showed where that is).
             if !fresh {
@@ -377,12 +386,12 @@ impl<I: Io> Db<I> {
             }
             if fresh {
                 loop {
-                    let n = self.with_manifest(m, |s| s.v2.log.seq + 1);
+                    let n = self.state(m).v2.log.seq + 1;
                     let sent = self.io.now();
                     match self.get_body(m, slot_key(&m.key, n)).await? {
                         Some(body) => self.apply_v2(m, n, &parse_entry(&body)),
                         None => {
-                            self.with_manifest(m, |s| s.v2.read_at = Some(sent));
+                            self.state(m).v2.read_at = Some(sent);
                             break;
                         }
                     }
@@ -409,12 +418,16 @@ impl<I: Io> Db<I> {
     }
 
     fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
-        self.with_manifest(m, |s| {
-            let ManifestState { v2, resolution, .. } = s;
-            let files = &mut resolution.get_or_insert_with(Resolution::default).files;
-            v2.apply(n, entry, files);
-            s.retire_masks();
-        });
+        {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                let ManifestState { v2, resolution, .. } = s;
+                let files = &mut resolution.get_or_insert_with(Resolution::default).files;
+                v2.apply(n, entry, files);
+                s.retire_masks();
+            }
+        };
     }
 
     /// Reads the log from its listing: the newest checkpoint when it is
@@ -425,8 +438,11 @@ impl<I: Io> Db<I> {
     /// whatever the history's length.
     async fn load_v2(&self, m: &Ref) -> Result<()> {
         for _ in 0..5 {
-            let (from, listed) =
-                self.with_manifest(m, |s| (s.v2.log.seq, s.v2.checkpoints_listed.take()));
+            let (from, listed) = {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                (s.v2.log.seq, s.v2.checkpoints_listed.take())
+            };
             // (A checkpoint 0 is an upgraded v1 manifest's state.)
             let upgraded = |cps: &[ListEntry]| {
                 cps.iter()
@@ -496,20 +512,24 @@ impl<I: Io> Db<I> {
             } else {
                 None
             };
-            self.with_manifest(m, |s| {
-                if let Some(log) = checkpoint {
-                    let files = s.v2.restart(log);
-                    s.resolution = Some(Resolution {
-                        files,
-                        ..Resolution::default()
-                    });
+            {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    if let Some(log) = checkpoint {
+                        let files = s.v2.restart(log);
+                        s.resolution = Some(Resolution {
+                            files,
+                            ..Resolution::default()
+                        });
+                    }
+                    s.v2.checkpoint = s.v2.checkpoint.max(newest);
+                    s.resolution.get_or_insert_with(Resolution::default);
+                    if from == 0 {
+                        s.v2.superseded_from.get_or_insert(0);
+                    }
                 }
-                s.v2.checkpoint = s.v2.checkpoint.max(newest);
-                s.resolution.get_or_insert_with(Resolution::default);
-                if from == 0 {
-                    s.v2.superseded_from.get_or_insert(0);
-                }
-            });
+            };
             let mut complete = true;
             for n in tail {
                 match bodies.next().expect("one per slot")? {
@@ -523,7 +543,7 @@ impl<I: Io> Db<I> {
             if complete {
                 // The listing found the slot after the last it showed
                 // empty.
-                self.with_manifest(m, |s| s.v2.read_at = Some(listed_at));
+                self.state(m).v2.read_at = Some(listed_at);
                 return Ok(());
             }
         }
@@ -585,18 +605,22 @@ impl<I: Io> Db<I> {
                 }
                 read = true;
                 let sent = record.attempt(&m.url()).is_some();
-                let (n, landed) = self.with_manifest(m, |s| {
-                    let log = &s.v2.log;
-                    entry.checkpoint = s.v2.checkpoint;
-                    let landed = match log.has_write(&entry.writer, &entry.write_id) {
-                        Some(true) => log.writers.get(entry.writer.as_str()).map(|w| w.1),
-                        // A writer the state forgot: only a write never sent
-                        // is surely not in the log.
-                        None if sent && log.writers.len() >= WRITERS_KEPT => Some(log.seq),
-                        _ => None,
-                    };
-                    (log.seq + 1, landed)
-                });
+                let (n, landed) = {
+                    let mut g = self.state(m);
+                    let s = &mut *g;
+                    {
+                        let log = &s.v2.log;
+                        entry.checkpoint = s.v2.checkpoint;
+                        let landed = match log.has_write(&entry.writer, &entry.write_id) {
+                            Some(true) => log.writers.get(entry.writer.as_str()).map(|w| w.1),
+                            // A writer the state forgot: only a write never sent
+                            // is surely not in the log.
+                            None if sent && log.writers.len() >= WRITERS_KEPT => Some(log.seq),
+                            _ => None,
+                        };
+                        (log.seq + 1, landed)
+                    }
+                };
                 if let Some(slot) = landed {
                     self.landed_v2(m, write_id, record, slot);
                     return Ok(());
@@ -643,12 +667,16 @@ impl<I: Io> Db<I> {
     ) {
         let key = slot_key(&m.key, slot);
         record.set_attempt(&m.url(), &key, slot as EpochMillis);
-        self.with_manifest(m, |s| {
-            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
-                mask.entry = Some((key.clone(), slot as EpochMillis));
+        {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
+                    mask.entry = Some((key.clone(), slot as EpochMillis));
+                }
+                s.retire_masks();
             }
-            s.retire_masks();
-        });
+        };
         self.note_status();
     }
 
@@ -661,16 +689,20 @@ impl<I: Io> Db<I> {
     ) -> core::pin::Pin<Box<dyn core::future::Future<Output = ()> + 'a>> {
         Box::pin(async move {
             let every = self.cfg.checkpoint_every;
-            let due = self.with_manifest(m, |s| {
-                let v = &s.v2;
-                (v.log.seq >= v.checkpoint + every).then(|| {
-                    // What the entries since the last checkpoint superseded,
-                    // when this client read all of them.
-                    let complete = v.superseded_from.is_some_and(|f| f <= v.checkpoint);
-                    let gc: &[(String, String)] = if complete { &v.superseded } else { &[] };
-                    (v.log.seq, v.log.checkpoint_text_with(gc))
-                })
-            });
+            let due = {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    let v = &s.v2;
+                    (v.log.seq >= v.checkpoint + every).then(|| {
+                        // What the entries since the last checkpoint superseded,
+                        // when this client read all of them.
+                        let complete = v.superseded_from.is_some_and(|f| f <= v.checkpoint);
+                        let gc: &[(String, String)] = if complete { &v.superseded } else { &[] };
+                        (v.log.seq, v.log.checkpoint_text_with(gc))
+                    })
+                }
+            };
             let Some((seq, text)) = due else { return };
             let made = self
                 .put_v2(
@@ -683,11 +715,15 @@ impl<I: Io> Db<I> {
             if matches!(&made, Err(e) if e.kind != ErrorKind::PreconditionFailed) {
                 return;
             }
-            self.with_manifest(m, |s| {
-                s.v2.checkpoint = s.v2.checkpoint.max(seq);
-                s.v2.superseded.clear();
-                s.v2.superseded_from = Some(seq);
-            });
+            {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    s.v2.checkpoint = s.v2.checkpoint.max(seq);
+                    s.v2.superseded.clear();
+                    s.v2.superseded_from = Some(seq);
+                }
+            };
             let hint = format!("{{\"cp\":{seq}}}").into_bytes();
             let _ = self
                 .put_v2(m, hint_key(&m.key), hint, PutMode::Overwrite)
@@ -717,7 +753,7 @@ impl<I: Io> Db<I> {
         let Some(boundary) = numbered(true).map(|(c, _)| c).max() else {
             return Ok(());
         };
-        let done = self.with_manifest(m, |s| s.v2.collected_through);
+        let done = self.state(m).v2.collected_through;
         let mut garbage: Vec<(u64, String)> = Vec::new();
         for (c, key) in numbered(false).filter(|(c, _)| *c <= boundary && *c > done) {
             if let Some(body) = self.get_body(m, key).await? {
@@ -752,7 +788,7 @@ impl<I: Io> Db<I> {
         for key in dead.chain(older).collect::<Vec<_>>() {
             self.delete_v2(&m.bucket, key, None).await?;
         }
-        self.with_manifest(m, |s| s.v2.collected_through = boundary);
+        self.state(m).v2.collected_through = boundary;
         Ok(())
     }
 
@@ -767,7 +803,8 @@ impl<I: Io> Db<I> {
         self.check_live()?;
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         Self::check_manifest(&m)?;
-        let _guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
+        let lock = self.state(&m).lock.clone();
+        let _guard = lock.lock().await;
         if self.protocol(&m, false).await? == Some(Protocol::V2) {
             return Ok(());
         }
@@ -777,25 +814,29 @@ impl<I: Io> Db<I> {
                 m.bucket
             )));
         }
-        self.with_manifest(&m, |s| s.protocol = Some(Protocol::V1));
+        self.state(&m).protocol = Some(Protocol::V1);
         self.sync(&m, super::sync::Freshness::List).await?;
-        let text = self.with_manifest(&m, |s| {
-            let mut log = LogState::default();
-            for (url, f) in s.resolution.iter().flat_map(|r| r.files.iter()) {
-                log.keys.insert(
-                    url.clone(),
-                    crate::engine::log_v2::KeyState {
-                        stored: Stored {
-                            uuid: f.version.clone(),
-                            inline: None,
-                            content_type: None,
+        let text = {
+            let mut g = self.state(&m);
+            let s = &mut *g;
+            {
+                let mut log = LogState::default();
+                for (url, f) in s.resolution.iter().flat_map(|r| r.files.iter()) {
+                    log.keys.insert(
+                        url.clone(),
+                        crate::engine::log_v2::KeyState {
+                            stored: Stored {
+                                uuid: f.version.clone(),
+                                inline: None,
+                                content_type: None,
+                            },
+                            version: 0,
                         },
-                        version: 0,
-                    },
-                );
+                    );
+                }
+                log.checkpoint_text()
             }
-            log.checkpoint_text()
-        });
+        };
         match self
             .put_v2(
                 &m,
@@ -810,12 +851,16 @@ impl<I: Io> Db<I> {
         }
         self.put_v2(&m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Overwrite)
             .await?;
-        self.with_manifest(&m, |s| {
-            s.protocol = Some(Protocol::V2);
-            s.v2 = V2State::default();
-            s.resolution = None;
-            s.masks.retain(|mask| mask.entry.is_none());
-        });
+        {
+            let mut g = self.state(&m);
+            let s = &mut *g;
+            {
+                s.protocol = Some(Protocol::V2);
+                s.v2 = V2State::default();
+                s.resolution = None;
+                s.masks.retain(|mask| mask.entry.is_none());
+            }
+        };
         Ok(())
     }
 

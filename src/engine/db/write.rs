@@ -95,7 +95,7 @@ impl<I: Io> Db<I> {
         // Fix this write's place in each manifest's order now, at the call.
         let tickets: Vec<_> = manifests
             .iter()
-            .map(|m| Some(self.with_manifest(m, |s| s.write_order.ticket())))
+            .map(|m| Some(self.state(m).write_order.ticket()))
             .collect();
         let uploaded = in_place.is_some();
         let (write_id, versions) = {
@@ -268,7 +268,8 @@ impl<I: Io> Db<I> {
                 let ticket = p.tickets[i].take().expect("a ticket until its turn");
                 p.turns[i] = Some(ticket.await);
             }
-            let guard = self.with_manifest(&m, |s| s.lock.clone()).lock().await;
+            let lock = self.state(&m).lock.clone();
+            let guard = lock.lock().await;
             let r = if self.is_v2(&m) {
                 self.write_entry_v2(&m, p.write_id, &mut p.write, p.durable)
                     .await
@@ -393,16 +394,20 @@ impl<I: Io> Db<I> {
             // Is the log settled at the marker as it is now? Then our claim,
             // chained on it, leaves nothing unknown to us: no listing.
             let marker = self.read_marker(m).await?;
-            let (settled_here, legacy, session, n) = self.with_manifest(m, |s| {
-                let here = s.resolution.is_some()
-                    && marker.is_some()
-                    && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
-                // Until our entry is in, nothing is settled.
-                s.settled = None;
-                let n = s.writes;
-                s.writes += 1;
-                (here, s.legacy_seen, s.session.clone(), n)
-            });
+            let (settled_here, legacy, session, n) = {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    let here = s.resolution.is_some()
+                        && marker.is_some()
+                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
+                    // Until our entry is in, nothing is settled.
+                    s.settled = None;
+                    let n = s.writes;
+                    s.writes += 1;
+                    (here, s.legacy_seen, s.session.clone(), n)
+                }
+            };
             let tag = writer_tag(&session, n);
             let claim_sent = self.io.now();
             let prev = marker.as_ref().filter(|_| !legacy);
@@ -417,33 +422,45 @@ impl<I: Io> Db<I> {
                 // By time only: what we were settled at was cleared for
                 // this write, so no chain starts from it.
                 self.settle(m, marker.as_ref(), None, list_bound);
-                let settled_prev = self.with_manifest(m, |s| {
-                    s.settled.is_some()
-                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
-                });
+                let settled_prev = {
+                    let mut g = self.state(m);
+                    let s = &mut *g;
+                    {
+                        s.settled.is_some()
+                            && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
+                    }
+                };
                 // Bounded with every answer so far, the listing's included;
                 // and at most a claim's allowance after the claim.
                 let listed = self.inner.borrow().clock.lower_bound(list_started);
                 let ts = listed.min(claim_bound + CLAIM_TO_LISTING_MS) - LAST_MODIFIED_PRECISION_MS;
                 (ts, chained && (settled_here || settled_prev))
             };
-            self.with_manifest(m, |s| {
-                s.settled = None;
-                s.marker = claim_etag.clone().map(|etag| MarkerSeen {
-                    etag,
-                    written: claim_date,
-                    claim: Some(Claim {
-                        tag: tag.clone(),
-                        prev: None,
-                    }),
-                });
-                s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
-            });
-            let (files, newest) = self.with_manifest(m, |s| {
-                let r = s.resolution.as_ref();
-                let files = r.map(|r| r.files.clone()).unwrap_or_default();
-                (files, r.and_then(|r| r.newest_ts))
-            });
+            {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    s.settled = None;
+                    s.marker = claim_etag.clone().map(|etag| MarkerSeen {
+                        etag,
+                        written: claim_date,
+                        claim: Some(Claim {
+                            tag: tag.clone(),
+                            prev: None,
+                        }),
+                    });
+                    s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
+                }
+            };
+            let (files, newest) = {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    let r = s.resolution.as_ref();
+                    let files = r.map(|r| r.files.clone()).unwrap_or_default();
+                    (files, r.and_then(|r| r.newest_ts))
+                }
+            };
             if let Some(newest) = newest.filter(|&n| n >= ts) {
                 // An entry we know is not older than our time (its writer's
                 // clock is ahead of our bound). Sorting after it with a later
@@ -550,7 +567,7 @@ impl<I: Io> Db<I> {
             if settles {
                 // Everything claimed before our claim was known, and ours
                 // is in: the log is settled at our marker.
-                self.with_manifest(m, |s| s.settled = claim_etag);
+                self.state(m).settled = claim_etag;
             }
             return Ok(());
         }
@@ -572,22 +589,22 @@ impl<I: Io> Db<I> {
         let nonce = format!("{:06x}", self.inner.borrow_mut().rng.next_u64() & 0xff_ffff);
         let refused =
             |e: &Error| matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound);
-        if self.with_manifest(m, |s| s.conditional.is_none()) {
+        let unprobed = self.state(m).conditional.is_none();
+        if unprobed {
             let probe = PutMode::Update("\"mps3-if-match-probe\"".into());
             let body = claim_body(tag, &nonce, None);
             match self.put_marker(m, body, probe).await {
                 Ok(meta) => {
-                    self.with_manifest(m, |s| s.conditional = Some(false));
+                    self.state(m).conditional = Some(false);
                     return Ok((meta.etag, false, meta.date));
                 }
-                Err(e) if refused(&e) => self.with_manifest(m, |s| s.conditional = Some(true)),
+                Err(e) if refused(&e) => self.state(m).conditional = Some(true),
                 Err(e) if e.is_retryable() || e.kind == ErrorKind::Offline => return Err(e),
                 // Refused some other way (conditions not implemented).
-                Err(_) => self.with_manifest(m, |s| s.conditional = Some(false)),
+                Err(_) => self.state(m).conditional = Some(false),
             }
         }
-        if let Some(prev) = prev.filter(|_| self.with_manifest(m, |s| s.conditional == Some(true)))
-        {
+        if let Some(prev) = prev.filter(|_| self.state(m).conditional == Some(true)) {
             let body = claim_body(tag, &nonce, Some(&prev.etag));
             match self
                 .put_marker(m, body, PutMode::Update(prev.etag.clone()))
@@ -623,32 +640,39 @@ impl<I: Io> Db<I> {
         landed: Option<EpochMillis>,
         body: Option<EntryBody>,
     ) {
-        self.with_manifest(m, |s| {
-            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
-                mask.entry = Some((object.to_string(), ts));
+        {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
+                    mask.entry = Some((object.to_string(), ts));
+                }
+                // The resolution may include the entry already (a resumed
+                // write's listing found it): then the masks go now. Kept, they
+                // would outlive it for as long as nothing lists (a settled log
+                // answers polls with 304), hiding newer writes by others.
+                s.retire_masks();
             }
-            // The resolution may include the entry already (a resumed
-            // write's listing found it): then the masks go now. Kept, they
-            // would outlive it for as long as nothing lists (a settled log
-            // answers polls with 304), hiding newer writes by others.
-            s.retire_masks();
-        });
+        };
         self.note_status();
         match (landed, body) {
             (Some(last_modified), Some(body)) => {
-                self.with_manifest(m, |s| {
-                    s.known.insert(
-                        object.to_string(),
-                        KnownEntry {
-                            key: object.to_string(),
-                            ts,
-                            last_modified,
-                            body: Body::Parsed(Rc::new(body)),
-                        },
-                    );
-                });
-                let entries: Vec<KnownEntry> =
-                    self.with_manifest(m, |s| s.known.values().cloned().collect());
+                {
+                    let mut g = self.state(m);
+                    let s = &mut *g;
+                    {
+                        s.known.insert(
+                            object.to_string(),
+                            KnownEntry {
+                                key: object.to_string(),
+                                ts,
+                                last_modified,
+                                body: Body::Parsed(Rc::new(body)),
+                            },
+                        );
+                    }
+                };
+                let entries: Vec<KnownEntry> = self.state(m).known.values().cloned().collect();
                 self.install_log(m, entries);
                 self.persist_state(m).await;
             }
@@ -711,30 +735,38 @@ impl<I: Io> Db<I> {
             return Ok(Attempt::Lost);
         }
         self.sync(m, Freshness::List).await?;
-        let newer_base = self.with_manifest(m, |s| {
-            s.known.values().any(|e| {
+        let newer_base = {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            let newer = s.known.values().any(|e| {
                 e.ts > ts + LAG_WINDOW_MS && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS
-            })
-        });
+            });
+            newer
+        };
         if !newer_base {
             return Ok(Attempt::Lost);
         }
         let ours: Vec<&(String, Option<String>)> =
             changes.iter().filter(|(_, v)| v.is_some()).collect();
-        let seen = self.with_manifest(m, |s| {
-            let in_files = |files: &crate::engine::manifest::Files| {
-                ours.iter()
-                    .any(|(url, v)| files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref()))
-            };
-            s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
-                || s.known.values().any(|e| match &e.body {
-                    Body::Parsed(b) => {
-                        let base = Value::Object(vec![("files".into(), b.files.clone())]);
-                        in_files(&files_of(&b.update)) || in_files(&files_of(&base))
-                    }
-                    _ => false,
-                })
-        });
+        let seen = {
+            let mut g = self.state(m);
+            let s = &mut *g;
+            {
+                let in_files = |files: &crate::engine::manifest::Files| {
+                    ours.iter().any(|(url, v)| {
+                        files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref())
+                    })
+                };
+                s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
+                    || s.known.values().any(|e| match &e.body {
+                        Body::Parsed(b) => {
+                            let base = Value::Object(vec![("files".into(), b.files.clone())]);
+                            in_files(&files_of(&b.update)) || in_files(&files_of(&base))
+                        }
+                        _ => false,
+                    })
+            }
+        };
         if !seen {
             self.io.log(
                 "queue",
@@ -812,13 +844,17 @@ impl<I: Io> Db<I> {
     /// that saw the placeholder have seen this version.
     fn rename_version(&self, manifests: &[Ref], write_id: u64, url: &str, from: &str, to: &str) {
         for m in manifests {
-            self.with_manifest(m, |s| {
-                for mask in s.masks.iter_mut() {
-                    if mask.write_id == write_id && mask.url == url {
-                        mask.version = Some(to.to_string());
+            {
+                let mut g = self.state(m);
+                let s = &mut *g;
+                {
+                    for mask in s.masks.iter_mut() {
+                        if mask.write_id == write_id && mask.url == url {
+                            mask.version = Some(to.to_string());
+                        }
                     }
                 }
-            });
+            };
         }
         let mut inner = self.inner.borrow_mut();
         for sub in inner.subs.iter_mut() {
