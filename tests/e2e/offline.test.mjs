@@ -101,9 +101,11 @@ test("writes made offline survive a reload and are committed once, in order", as
   await page.evaluate(() => { window.db.online = true; });
   await until(page, () => window.db.pendingWrites === 0);
   const entries = await validEntries(prefix);
+  // (On v2 an entry may carry the writes queued behind its own, of other
+  // keys: the last `k` and `other` share one. Each write is in one entry.)
   const order = entries.flatMap((e) => Object.keys(e.files));
-  assert.equal(entries.length, 6, `each queued write committed once: ${JSON.stringify(order)}`);
-  assert.deepEqual(order, [...Array(5).fill(`${BUCKET}/k`), `${BUCKET}/other`], "in the order written");
+  assert.deepEqual(order, [...Array(5).fill(`${BUCKET}/k`), `${BUCKET}/other`],
+    `each queued write committed once, in the order written: ${JSON.stringify(order)}`);
   assert.equal(await freshRead(prefix, "k"), 5);
   assert.deepEqual(errors, []);
   await context.close();

@@ -186,6 +186,9 @@ pub struct Db<I: Io> {
     /// that it visibly covers that path).
     #[cfg(test)]
     pub(crate) unlisted_entries: Cell<u32>,
+    /// Writes carried in another's v2 entry (the simulation's figures).
+    #[cfg(test)]
+    pub(crate) grouped_writes: Cell<u32>,
 }
 
 /// A batch of writes: key → JSON text, or `None` to delete.
@@ -231,6 +234,8 @@ impl<I: Io> Db<I> {
             cfg,
             #[cfg(test)]
             unlisted_entries: Cell::new(0),
+            #[cfg(test)]
+            grouped_writes: Cell::new(0),
             shutdown: Cell::new(false),
             gate,
             booting,

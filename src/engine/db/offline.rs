@@ -337,7 +337,7 @@ impl<I: Io> Db<I> {
         let tickets = write
             .manifests
             .iter()
-            .map(|m| Some(self.state(m).write_order.ticket()))
+            .map(|m| Some(self.take_turn(m, &write.key)))
             .collect();
         self.mask_write(&write, write_id);
         let n = write.manifests.len();

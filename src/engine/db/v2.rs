@@ -73,6 +73,41 @@ pub struct V2State {
     /// The checkpoints as listed beside the guard's GET, for the first
     /// read (one round trip fewer).
     pub checkpoints_listed: Option<Vec<ListEntry>>,
+    /// This client's writes to the manifest not yet committed, in their
+    /// order (queue key), each with its entry's change once it is ready
+    /// (content uploaded) and waits for its turn: what the write at the
+    /// head of the order carries along in its entry.
+    pub waiting: Vec<(String, Option<Change>)>,
+}
+
+/// What one write sets and deletes.
+pub type Change = (Vec<(String, Stored)>, Vec<String>);
+
+/// The writes following `key` in `waiting` that can share its entry:
+/// ready, of the same writer (its ids then stay in order), and touching
+/// keys no earlier one in the group touches, so that every value written
+/// is in the log. Their change merged into `change`, and the last id.
+fn group(
+    waiting: &[(String, Option<Change>)],
+    key: &str,
+    writer: &str,
+    change: &mut Change,
+) -> Option<String> {
+    let at = waiting.iter().position(|(k, _)| k == key)?;
+    let mut last = None;
+    for (k, ready) in &waiting[at + 1..] {
+        let Some((set, delete)) = ready else { break };
+        let touches =
+            |url: &String| change.0.iter().any(|(u, _)| u == url) || change.1.contains(url);
+        if !k.ends_with(writer) || set.iter().any(|(u, _)| touches(u)) || delete.iter().any(touches)
+        {
+            break;
+        }
+        change.0.extend(set.iter().cloned());
+        change.1.extend(delete.iter().cloned());
+        last = Some(k.clone());
+    }
+    last
 }
 
 impl V2State {
@@ -570,30 +605,14 @@ impl<I: Io> Db<I> {
             let ns = self.cfg.namespace.len();
             let id = record.key[ns..ns + 20].to_string();
             let writer = record.key[ns + 20..].to_string();
-            let mut set = Vec::new();
-            let mut delete = Vec::new();
-            for ((key, value), version) in record.batch.iter().zip(&record.versions) {
-                match (value, version) {
-                    (Some(value), Some(uuid)) => set.push((
-                        key.url(),
-                        Stored {
-                            uuid: uuid.clone(),
-                            inline: self
-                                .inlined(value, &record.manifests)
-                                .then(|| value.clone()),
-                            content_type: None,
-                        },
-                    )),
-                    _ => delete.push(key.url()),
-                }
-            }
+            let (set, delete) = self.change_v2(record);
             let mut entry = Entry {
                 writer,
-                write_id: id,
+                write_id: id.clone(),
                 at: 0,
                 checkpoint: 0,
-                set,
-                delete,
+                set: Vec::new(),
+                delete: Vec::new(),
             };
             // A write never sent, by a writer that read the head recently,
             // goes straight to the slot after it: a warm put is one PUT
@@ -611,7 +630,7 @@ impl<I: Io> Db<I> {
                     {
                         let log = &s.v2.log;
                         entry.checkpoint = s.v2.checkpoint;
-                        let landed = match log.has_write(&entry.writer, &entry.write_id) {
+                        let landed = match log.has_write(&entry.writer, &id) {
                             Some(true) => log.writers.get(entry.writer.as_str()).map(|w| w.1),
                             // A writer the state forgot: only a write never sent
                             // is surely not in the log.
@@ -626,6 +645,18 @@ impl<I: Io> Db<I> {
                     return Ok(());
                 }
                 entry.at = self.server_now();
+                // The writes queued behind this one go in the same entry:
+                // one slot for all of them (an offline queue flushes in a
+                // few PUTs; a writer that lost a slot catches up).
+                let mut change = (set.clone(), delete.clone());
+                let last = group(
+                    &self.state(m).v2.waiting,
+                    &record.key,
+                    &entry.writer,
+                    &mut change,
+                );
+                entry.write_id = last.map_or_else(|| id.clone(), |k| k[ns..ns + 20].to_string());
+                (entry.set, entry.delete) = change;
                 let key = slot_key(&m.key, n);
                 record.set_attempt(&m.url(), &key, n as EpochMillis);
                 if durable {
@@ -636,6 +667,11 @@ impl<I: Io> Db<I> {
                     .await
                 {
                     Ok(()) => {
+                        // (Counted: entries that carried writes behind them.)
+                        #[cfg(test)]
+                        if entry.write_id != id {
+                            self.grouped_writes.set(self.grouped_writes.get() + 1);
+                        }
                         self.apply_v2(m, n, &entry);
                         self.landed_v2(m, write_id, record, n);
                         self.persist_state(m).await;
@@ -649,6 +685,29 @@ impl<I: Io> Db<I> {
                 }
             }
         })
+    }
+
+    /// What a queued write's entry sets and deletes (its content uploaded,
+    /// or travelling inline).
+    pub(crate) fn change_v2(&self, record: &crate::engine::db::QueuedWrite) -> Change {
+        let mut set = Vec::new();
+        let mut delete = Vec::new();
+        for ((key, value), version) in record.batch.iter().zip(&record.versions) {
+            match (value, version) {
+                (Some(value), Some(uuid)) => set.push((
+                    key.url(),
+                    Stored {
+                        uuid: uuid.clone(),
+                        inline: self
+                            .inlined(value, &record.manifests)
+                            .then(|| value.clone()),
+                        content_type: None,
+                    },
+                )),
+                _ => delete.push(key.url()),
+            }
+        }
+        (set, delete)
     }
 
     /// Whether `value` of a write to `manifests` travels in its entry.

@@ -93,9 +93,10 @@ impl<I: Io> Db<I> {
             Self::check_manifest(m)?;
         }
         // Fix this write's place in each manifest's order now, at the call.
+        let key = self.next_queue_key();
         let tickets: Vec<_> = manifests
             .iter()
-            .map(|m| Some(self.state(m).write_order.ticket()))
+            .map(|m| Some(self.take_turn(m, &key)))
             .collect();
         let uploaded = in_place.is_some();
         let (write_id, versions) = {
@@ -118,7 +119,6 @@ impl<I: Io> Db<I> {
             });
             (id, versions)
         };
-        let key = self.next_queue_key();
         let n = manifests.len();
         let write = QueuedWrite {
             key,
@@ -155,6 +155,21 @@ impl<I: Io> Db<I> {
         })
     }
 
+    /// A turn in `m`'s write order for the write `key` (see
+    /// `V2State::waiting`).
+    pub(super) fn take_turn(&self, m: &Ref, key: &str) -> crate::engine::lock::Ticket {
+        let mut s = self.state(m);
+        s.v2.waiting.push((key.to_string(), None));
+        s.write_order.ticket()
+    }
+
+    /// The write `key` is committed or dropped: out of every order.
+    fn leave_order(&self, key: &str) {
+        for (_, s) in self.inner.borrow_mut().manifests.iter_mut() {
+            s.v2.waiting.retain(|w| w.0 != key);
+        }
+    }
+
     /// Commits an accepted write, in its place in each manifest's order.
     ///
     /// While offline it waits to be online. A transient failure (5xx,
@@ -178,6 +193,7 @@ impl<I: Io> Db<I> {
     ) -> Result<Option<Pending<I::Lock>>> {
         let keep = committer == Committer::Background;
         if p.write.batch.is_empty() {
+            self.leave_order(&p.write.key);
             return Ok(None);
         }
         let mut pause: u64 = 1_000;
@@ -190,6 +206,7 @@ impl<I: Io> Db<I> {
             }
             let error = match self.try_commit(&mut p).await {
                 Ok(()) => {
+                    self.leave_order(&p.write.key);
                     self.forget_write(&p.write, "done").await;
                     return Ok(None);
                 }
@@ -214,6 +231,7 @@ impl<I: Io> Db<I> {
                 pause = (pause * 2).min(60_000);
                 continue;
             }
+            self.leave_order(&p.write.key);
             self.forget_write(&p.write, "dropped").await;
             self.unmask_write(p.write_id);
             if keep {
@@ -265,6 +283,14 @@ impl<I: Io> Db<I> {
                 continue;
             }
             if p.turns[i].is_none() {
+                // Ready (its content is up): the write ahead may carry it.
+                if self.is_v2(&m) {
+                    let change = self.change_v2(&p.write);
+                    let mut s = self.state(&m);
+                    if let Some(w) = s.v2.waiting.iter_mut().find(|w| w.0 == p.write.key) {
+                        w.1 = Some(change);
+                    }
+                }
                 let ticket = p.tickets[i].take().expect("a ticket until its turn");
                 p.turns[i] = Some(ticket.await);
             }

@@ -135,6 +135,7 @@ struct Sweep {
     lost_slots: usize,
     checkpoints: usize,
     collected: usize,
+    grouped: u32,
 }
 
 /// Runs every seed of `seeds()` on `protocol`; the failing seeds' verdicts.
@@ -146,6 +147,7 @@ fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
         t.seeds += 1;
         let outcome = run(seed, protocol);
         t.unlisted += outcome.unlisted;
+        t.grouped += outcome.grouped;
         t.late += outcome.applied_late;
         t.disconnections += outcome.disconnections;
         t.blackout_seeds += usize::from(blackouts(seed).is_some());
@@ -186,8 +188,8 @@ fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
             failures.push(format!("seed {seed} ({name}): {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
         }
     }
-    eprintln!("simulation ({name}): {} seeds, {} acknowledged writes ({} entries written without a listing), {} reads, {} rejected operations, {} requests applied late, {} disconnections ({} seeds losing the network untold); {} slots won, {} creates refused (412/409), {} checkpoints, {} objects collected",
-        t.seeds, t.writes, t.unlisted, t.reads, t.rejected, t.late, t.disconnections, t.blackout_seeds, t.slots, t.lost_slots, t.checkpoints, t.collected);
+    eprintln!("simulation ({name}): {} seeds, {} acknowledged writes ({} entries written without a listing), {} reads, {} rejected operations, {} requests applied late, {} disconnections ({} seeds losing the network untold); {} slots won, {} creates refused (412/409), {} checkpoints, {} objects collected, {} entries carrying writes queued behind theirs",
+        t.seeds, t.writes, t.unlisted, t.reads, t.rejected, t.late, t.disconnections, t.blackout_seeds, t.slots, t.lost_slots, t.checkpoints, t.collected, t.grouped);
     (t, failures)
 }
 
@@ -245,5 +247,6 @@ fn simulated_clients_on_v2_are_linearizable_and_lose_no_acknowledged_write() {
         assert!(t.checkpoints > 0, "no checkpoint was made");
         assert!(t.collected > 0, "nothing was collected");
         assert!(t.late > 0, "no request was applied late");
+        assert!(t.grouped > 0, "no entry carried writes queued behind it");
     }
 }

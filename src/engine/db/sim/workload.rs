@@ -213,6 +213,8 @@ pub(super) struct Outcome {
     pub(super) restarted: bool,
     /// Entries written without a listing (a settled log, a chained claim).
     pub(super) unlisted: u32,
+    /// v2 entries that carried the writes queued behind theirs.
+    pub(super) grouped: u32,
     /// Requests the server applied late.
     pub(super) applied_late: u32,
     /// Times a client found the bucket unreachable without being told.
@@ -597,6 +599,7 @@ impl Sim {
 
     fn outcome(self, clients: &[Client]) -> Outcome {
         let unlisted = clients.iter().map(|c| c.db.unlisted_entries.get()).sum();
+        let grouped = clients.iter().map(|c| c.db.grouped_writes.get()).sum();
         let disconnections = clients.iter().map(|c| c.db.disconnections()).sum();
         for c in clients {
             c.db.shutdown();
@@ -611,6 +614,7 @@ impl Sim {
             device: self.device,
             restarted,
             unlisted,
+            grouped,
             applied_late: APPLIED_LATE.with(Cell::get),
             disconnections,
             prompt: self.prompt.borrow().clone(),

@@ -251,3 +251,45 @@ fn collection_keeps_storage_bounded_by_the_writes_of_a_grace() {
         "{objects} objects left"
     );
 }
+
+/// Writes queued offline flush together: the first write's entry carries
+/// the ones queued behind it, each key's last value in the log once.
+#[test]
+fn writes_queued_offline_share_entries_when_back_online() {
+    let p = v2_params();
+    let world = quiet_world(&p, 35);
+    let w = world.client(&p, 0, 0, 1);
+    let (exec, db) = (world.exec.clone(), w.db.clone());
+    let slots = finish(&world.exec, async move {
+        put(&db, Ref::new(BUCKET, "warm"), Some(json("up")))
+            .await
+            .unwrap();
+        db.set_online(false);
+        for i in 0..10 {
+            let batch = vec![(
+                Ref::new(BUCKET, format!("k{i}")),
+                Some(json(&format!("v{i}"))),
+            )];
+            write(&db, batch, Ack::Local).await.unwrap();
+        }
+        let from = db.io().requests.borrow().len();
+        db.set_online(true);
+        while db.pending_writes() > 0 {
+            exec.sleep(50).await;
+        }
+        since(&db, from)
+            .iter()
+            .filter(|r| r.starts_with("Put ") && r.contains(".v2/log/"))
+            .count()
+    });
+    assert!(slots < 10, "ten queued writes took {slots} slot PUTs");
+    let log = oracle_log(&world.model.borrow());
+    let keys: Vec<&String> = log
+        .iter()
+        .flat_map(|(_, _, ch)| ch.iter().map(|(k, _)| k))
+        .collect();
+    for i in 0..10 {
+        let url = format!("{BUCKET}/k{i}");
+        assert_eq!(keys.iter().filter(|k| ***k == url).count(), 1, "k{i} once");
+    }
+}
