@@ -233,12 +233,10 @@ impl<I: Io> Db<I> {
         let files = {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                let files = s.resolution.as_ref().map(|r| &r.files);
-                (files != s.persisted.as_ref())
-                    .then(|| files.cloned())
-                    .flatten()
-            }
+            let files = s.resolution.as_ref().map(|r| &r.files);
+            (files != s.persisted.as_ref())
+                .then(|| files.cloned())
+                .flatten()
         };
         let Some(files) = files else { return };
         let mut o = Value::object();
@@ -248,9 +246,7 @@ impl<I: Io> Db<I> {
         let v2 = {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                (s.protocol == Some(super::Protocol::V2)).then(|| s.v2.log.checkpoint_text())
-            }
+            (s.protocol == Some(super::Protocol::V2)).then(|| s.v2.log.checkpoint_text())
         };
         if let Some(text) = v2 {
             if let Ok(v) = json::parse(text.as_bytes()) {
@@ -287,16 +283,14 @@ impl<I: Io> Db<I> {
             {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    for ((key, value), version) in w.batch.iter().zip(&w.versions) {
-                        s.masks.push(Mask {
-                            write_id,
-                            url: key.url(),
-                            value: value.clone(),
-                            version: version.clone(),
-                            entry: entry.map(|(o, ts)| (o.to_string(), ts)),
-                        });
-                    }
+                for ((key, value), version) in w.batch.iter().zip(&w.versions) {
+                    s.masks.push(Mask {
+                        write_id,
+                        url: key.url(),
+                        value: value.clone(),
+                        version: version.clone(),
+                        entry: entry.map(|(o, ts)| (o.to_string(), ts)),
+                    });
                 }
             };
             self.notify_local(m);
@@ -407,19 +401,17 @@ impl<I: Io> Db<I> {
             {
                 let mut g = self.state(&m);
                 let s = &mut *g;
-                {
-                    if let Some(log) = v2 {
-                        s.protocol = Some(super::Protocol::V2);
-                        s.v2.log = log;
-                    }
-                    if s.resolution.is_none() {
-                        s.persisted = Some(files.clone());
-                        s.resolution = Some(Resolution {
-                            files,
-                            ..Resolution::default()
-                        });
-                        s.restored = true;
-                    }
+                if let Some(log) = v2 {
+                    s.protocol = Some(super::Protocol::V2);
+                    s.v2.log = log;
+                }
+                if s.resolution.is_none() {
+                    s.persisted = Some(files.clone());
+                    s.resolution = Some(Resolution {
+                        files,
+                        ..Resolution::default()
+                    });
+                    s.restored = true;
                 }
             };
         }
@@ -562,10 +554,8 @@ impl<I: Io> Db<I> {
                     {
                         let mut g = self.state(&m);
                         let s = &mut *g;
-                        {
-                            for mask in s.masks.iter_mut().filter(|x| x.write_id == write_id) {
-                                mask.entry = Some((object.clone(), ts));
-                            }
+                        for mask in s.masks.iter_mut().filter(|x| x.write_id == write_id) {
+                            mask.entry = Some((object.clone(), ts));
                         }
                     };
                     manifests.push(m);

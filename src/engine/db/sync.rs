@@ -210,9 +210,7 @@ impl<I: Io> Db<I> {
                 {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    {
-                        s.resolution.get_or_insert_with(Default::default);
-                    }
+                    s.resolution.get_or_insert_with(Default::default);
                 };
                 self.synced();
                 return Ok(());
@@ -345,10 +343,8 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                s.marker = seen.clone();
-                s.legacy_seen |= untrusted;
-            }
+            s.marker = seen.clone();
+            s.legacy_seen |= untrusted;
         };
         Ok(seen)
     }
@@ -430,24 +426,22 @@ impl<I: Io> Db<I> {
         let mut entries: Vec<KnownEntry> = {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                let mut entries = Vec::new();
-                for e in &list.entries {
-                    let Some(k) = parse_entry_key(&m.key, &e.key) else {
-                        continue;
-                    };
-                    entries.push(KnownEntry {
-                        key: e.key.clone(),
-                        ts: k.ts,
-                        last_modified: e.last_modified,
-                        body: s
-                            .known
-                            .get(&e.key)
-                            .map_or(Body::NotFetched, |known| known.body.clone()),
-                    });
-                }
-                entries
+            let mut entries = Vec::new();
+            for e in &list.entries {
+                let Some(k) = parse_entry_key(&m.key, &e.key) else {
+                    continue;
+                };
+                entries.push(KnownEntry {
+                    key: e.key.clone(),
+                    ts: k.ts,
+                    last_modified: e.last_modified,
+                    body: s
+                        .known
+                        .get(&e.key)
+                        .map_or(Body::NotFetched, |known| known.body.clone()),
+                });
             }
+            entries
         };
         loop {
             let needed = needed_bodies(&entries);
@@ -479,12 +473,10 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                s.known = entries.into_iter().map(|e| (e.key.clone(), e)).collect();
-                let all: Vec<KnownEntry> = s.known.values().cloned().collect();
-                s.resolution = Some(resolve(&all));
-                s.retire_masks();
-            }
+            s.known = entries.into_iter().map(|e| (e.key.clone(), e)).collect();
+            let all: Vec<KnownEntry> = s.known.values().cloned().collect();
+            s.resolution = Some(resolve(&all));
+            s.retire_masks();
         };
     }
 
@@ -651,11 +643,9 @@ impl<I: Io> Db<I> {
                 {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    {
-                        s.known.remove(&key);
-                        if let Some(r) = s.resolution.as_mut() {
-                            r.garbage.retain(|g| g != &key);
-                        }
+                    s.known.remove(&key);
+                    if let Some(r) = s.resolution.as_mut() {
+                        r.garbage.retain(|g| g != &key);
                     }
                 };
             }

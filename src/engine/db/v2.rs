@@ -213,9 +213,7 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                s.v2.read_at.is_some_and(|t| now - t < refresh) && s.resolution.is_some()
-            }
+            s.v2.read_at.is_some_and(|t| now - t < refresh) && s.resolution.is_some()
         }
     }
 
@@ -409,10 +407,8 @@ impl<I: Io> Db<I> {
             let check_guard = {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    s.v2.polls += u32::from(poll);
-                    poll && s.v2.polls.is_multiple_of(GUARD_EVERY_POLLS)
-                }
+                s.v2.polls += u32::from(poll);
+                poll && s.v2.polls.is_multiple_of(GUARD_EVERY_POLLS)
             };
             // The slots after the head, until one is empty (a listing
             // just showed where that is).
@@ -456,12 +452,10 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                let ManifestState { v2, resolution, .. } = s;
-                let files = &mut resolution.get_or_insert_with(Resolution::default).files;
-                v2.apply(n, entry, files);
-                s.retire_masks();
-            }
+            let ManifestState { v2, resolution, .. } = s;
+            let files = &mut resolution.get_or_insert_with(Resolution::default).files;
+            v2.apply(n, entry, files);
+            s.retire_masks();
         };
     }
 
@@ -550,19 +544,17 @@ impl<I: Io> Db<I> {
             {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    if let Some(log) = checkpoint {
-                        let files = s.v2.restart(log);
-                        s.resolution = Some(Resolution {
-                            files,
-                            ..Resolution::default()
-                        });
-                    }
-                    s.v2.checkpoint = s.v2.checkpoint.max(newest);
-                    s.resolution.get_or_insert_with(Resolution::default);
-                    if from == 0 {
-                        s.v2.superseded_from.get_or_insert(0);
-                    }
+                if let Some(log) = checkpoint {
+                    let files = s.v2.restart(log);
+                    s.resolution = Some(Resolution {
+                        files,
+                        ..Resolution::default()
+                    });
+                }
+                s.v2.checkpoint = s.v2.checkpoint.max(newest);
+                s.resolution.get_or_insert_with(Resolution::default);
+                if from == 0 {
+                    s.v2.superseded_from.get_or_insert(0);
                 }
             };
             let mut complete = true;
@@ -627,18 +619,16 @@ impl<I: Io> Db<I> {
                 let (n, landed) = {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    {
-                        let log = &s.v2.log;
-                        entry.checkpoint = s.v2.checkpoint;
-                        let landed = match log.has_write(&entry.writer, &id) {
-                            Some(true) => log.writers.get(entry.writer.as_str()).map(|w| w.1),
-                            // A writer the state forgot: only a write never sent
-                            // is surely not in the log.
-                            None if sent && log.writers.len() >= WRITERS_KEPT => Some(log.seq),
-                            _ => None,
-                        };
-                        (log.seq + 1, landed)
-                    }
+                    let log = &s.v2.log;
+                    entry.checkpoint = s.v2.checkpoint;
+                    let landed = match log.has_write(&entry.writer, &id) {
+                        Some(true) => log.writers.get(entry.writer.as_str()).map(|w| w.1),
+                        // A writer the state forgot: only a write never sent
+                        // is surely not in the log.
+                        None if sent && log.writers.len() >= WRITERS_KEPT => Some(log.seq),
+                        _ => None,
+                    };
+                    (log.seq + 1, landed)
                 };
                 if let Some(slot) = landed {
                     self.landed_v2(m, write_id, record, slot);
@@ -729,12 +719,10 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
-                    mask.entry = Some((key.clone(), slot as EpochMillis));
-                }
-                s.retire_masks();
+            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
+                mask.entry = Some((key.clone(), slot as EpochMillis));
             }
+            s.retire_masks();
         };
         self.note_status();
     }
@@ -751,16 +739,14 @@ impl<I: Io> Db<I> {
             let due = {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    let v = &s.v2;
-                    (v.log.seq >= v.checkpoint + every).then(|| {
-                        // What the entries since the last checkpoint superseded,
-                        // when this client read all of them.
-                        let complete = v.superseded_from.is_some_and(|f| f <= v.checkpoint);
-                        let gc: &[(String, String)] = if complete { &v.superseded } else { &[] };
-                        (v.log.seq, v.log.checkpoint_text_with(gc))
-                    })
-                }
+                let v = &s.v2;
+                (v.log.seq >= v.checkpoint + every).then(|| {
+                    // What the entries since the last checkpoint superseded,
+                    // when this client read all of them.
+                    let complete = v.superseded_from.is_some_and(|f| f <= v.checkpoint);
+                    let gc: &[(String, String)] = if complete { &v.superseded } else { &[] };
+                    (v.log.seq, v.log.checkpoint_text_with(gc))
+                })
             };
             let Some((seq, text)) = due else { return };
             let made = self
@@ -777,11 +763,9 @@ impl<I: Io> Db<I> {
             {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    s.v2.checkpoint = s.v2.checkpoint.max(seq);
-                    s.v2.superseded.clear();
-                    s.v2.superseded_from = Some(seq);
-                }
+                s.v2.checkpoint = s.v2.checkpoint.max(seq);
+                s.v2.superseded.clear();
+                s.v2.superseded_from = Some(seq);
             };
             let hint = format!("{{\"cp\":{seq}}}").into_bytes();
             let _ = self
@@ -878,23 +862,21 @@ impl<I: Io> Db<I> {
         let text = {
             let mut g = self.state(&m);
             let s = &mut *g;
-            {
-                let mut log = LogState::default();
-                for (url, f) in s.resolution.iter().flat_map(|r| r.files.iter()) {
-                    log.keys.insert(
-                        url.clone(),
-                        crate::engine::log_v2::KeyState {
-                            stored: Stored {
-                                uuid: f.version.clone(),
-                                inline: None,
-                                content_type: None,
-                            },
-                            version: 0,
+            let mut log = LogState::default();
+            for (url, f) in s.resolution.iter().flat_map(|r| r.files.iter()) {
+                log.keys.insert(
+                    url.clone(),
+                    crate::engine::log_v2::KeyState {
+                        stored: Stored {
+                            uuid: f.version.clone(),
+                            inline: None,
+                            content_type: None,
                         },
-                    );
-                }
-                log.checkpoint_text()
+                        version: 0,
+                    },
+                );
             }
+            log.checkpoint_text()
         };
         match self
             .put_v2(
@@ -913,12 +895,10 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(&m);
             let s = &mut *g;
-            {
-                s.protocol = Some(Protocol::V2);
-                s.v2 = V2State::default();
-                s.resolution = None;
-                s.masks.retain(|mask| mask.entry.is_none());
-            }
+            s.protocol = Some(Protocol::V2);
+            s.v2 = V2State::default();
+            s.resolution = None;
+            s.masks.retain(|mask| mask.entry.is_none());
         };
         Ok(())
     }

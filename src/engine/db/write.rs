@@ -423,16 +423,14 @@ impl<I: Io> Db<I> {
             let (settled_here, legacy, session, n) = {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    let here = s.resolution.is_some()
-                        && marker.is_some()
-                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
-                    // Until our entry is in, nothing is settled.
-                    s.settled = None;
-                    let n = s.writes;
-                    s.writes += 1;
-                    (here, s.legacy_seen, s.session.clone(), n)
-                }
+                let here = s.resolution.is_some()
+                    && marker.is_some()
+                    && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
+                // Until our entry is in, nothing is settled.
+                s.settled = None;
+                let n = s.writes;
+                s.writes += 1;
+                (here, s.legacy_seen, s.session.clone(), n)
             };
             let tag = writer_tag(&session, n);
             let claim_sent = self.io.now();
@@ -451,10 +449,8 @@ impl<I: Io> Db<I> {
                 let settled_prev = {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    {
-                        s.settled.is_some()
-                            && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
-                    }
+                    s.settled.is_some()
+                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
                 };
                 // Bounded with every answer so far, the listing's included;
                 // and at most a claim's allowance after the claim.
@@ -465,27 +461,23 @@ impl<I: Io> Db<I> {
             {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    s.settled = None;
-                    s.marker = claim_etag.clone().map(|etag| MarkerSeen {
-                        etag,
-                        written: claim_date,
-                        claim: Some(Claim {
-                            tag: tag.clone(),
-                            prev: None,
-                        }),
-                    });
-                    s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
-                }
+                s.settled = None;
+                s.marker = claim_etag.clone().map(|etag| MarkerSeen {
+                    etag,
+                    written: claim_date,
+                    claim: Some(Claim {
+                        tag: tag.clone(),
+                        prev: None,
+                    }),
+                });
+                s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
             };
             let (files, newest) = {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    let r = s.resolution.as_ref();
-                    let files = r.map(|r| r.files.clone()).unwrap_or_default();
-                    (files, r.and_then(|r| r.newest_ts))
-                }
+                let r = s.resolution.as_ref();
+                let files = r.map(|r| r.files.clone()).unwrap_or_default();
+                (files, r.and_then(|r| r.newest_ts))
             };
             if let Some(newest) = newest.filter(|&n| n >= ts) {
                 // An entry we know is not older than our time (its writer's
@@ -669,16 +661,14 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
-                    mask.entry = Some((object.to_string(), ts));
-                }
-                // The resolution may include the entry already (a resumed
-                // write's listing found it): then the masks go now. Kept, they
-                // would outlive it for as long as nothing lists (a settled log
-                // answers polls with 304), hiding newer writes by others.
-                s.retire_masks();
+            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
+                mask.entry = Some((object.to_string(), ts));
             }
+            // The resolution may include the entry already (a resumed
+            // write's listing found it): then the masks go now. Kept, they
+            // would outlive it for as long as nothing lists (a settled log
+            // answers polls with 304), hiding newer writes by others.
+            s.retire_masks();
         };
         self.note_status();
         match (landed, body) {
@@ -686,17 +676,15 @@ impl<I: Io> Db<I> {
                 {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    {
-                        s.known.insert(
-                            object.to_string(),
-                            KnownEntry {
-                                key: object.to_string(),
-                                ts,
-                                last_modified,
-                                body: Body::Parsed(Rc::new(body)),
-                            },
-                        );
-                    }
+                    s.known.insert(
+                        object.to_string(),
+                        KnownEntry {
+                            key: object.to_string(),
+                            ts,
+                            last_modified,
+                            body: Body::Parsed(Rc::new(body)),
+                        },
+                    );
                 };
                 let entries: Vec<KnownEntry> = self.state(m).known.values().cloned().collect();
                 self.install_log(m, entries);
@@ -777,21 +765,18 @@ impl<I: Io> Db<I> {
         let seen = {
             let mut g = self.state(m);
             let s = &mut *g;
-            {
-                let in_files = |files: &crate::engine::manifest::Files| {
-                    ours.iter().any(|(url, v)| {
-                        files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref())
-                    })
-                };
-                s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
-                    || s.known.values().any(|e| match &e.body {
-                        Body::Parsed(b) => {
-                            let base = Value::Object(vec![("files".into(), b.files.clone())]);
-                            in_files(&files_of(&b.update)) || in_files(&files_of(&base))
-                        }
-                        _ => false,
-                    })
-            }
+            let in_files = |files: &crate::engine::manifest::Files| {
+                ours.iter()
+                    .any(|(url, v)| files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref()))
+            };
+            s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
+                || s.known.values().any(|e| match &e.body {
+                    Body::Parsed(b) => {
+                        let base = Value::Object(vec![("files".into(), b.files.clone())]);
+                        in_files(&files_of(&b.update)) || in_files(&files_of(&base))
+                    }
+                    _ => false,
+                })
         };
         if !seen {
             self.io.log(
@@ -873,11 +858,9 @@ impl<I: Io> Db<I> {
             {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                {
-                    for mask in s.masks.iter_mut() {
-                        if mask.write_id == write_id && mask.url == url {
-                            mask.version = Some(to.to_string());
-                        }
+                for mask in s.masks.iter_mut() {
+                    if mask.write_id == write_id && mask.url == url {
+                        mask.version = Some(to.to_string());
                     }
                 }
             };
