@@ -39,6 +39,42 @@ async fn counted<F: std::future::Future<Output = ()>>(b: &str, op: F) -> Value {
     Value::Object(out)
 }
 
+/// Ten puts by `writer` of one key `listener` subscribes to: each put's
+/// milliseconds, and each until `listener`'s handler heard it. Shuts the
+/// listener down.
+async fn put_to_notify(writer: &MPS3, listener: &MPS3) -> (Vec<f64>, Vec<f64>) {
+    let seen: Rc<RefCell<Vec<(f64, String)>>> = Rc::default();
+    let s = seen.clone();
+    let handler: Function =
+        Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, _e: JsValue| {
+            if let Some(text) = v.as_string() {
+                s.borrow_mut().push((now(), text));
+            }
+        })
+        .into_js_value()
+        .unchecked_into();
+    let _off = listener.subscribe("latency".into(), handler, None).unwrap();
+    sleep(500).await;
+    let mut latencies = Vec::new();
+    let mut put_ms = Vec::new();
+    for i in 0..10 {
+        let tag = format!("v{i}");
+        let start = now();
+        ok(writer.put("latency".into(), JsValue::from(tag.as_str()), None)).await;
+        put_ms.push(now() - start);
+        let seen2 = seen.clone();
+        let t2 = tag.clone();
+        eventually("the notification", 10_000, move || {
+            seen2.borrow().iter().any(|(_, v)| *v == t2)
+        })
+        .await;
+        let at = seen.borrow().iter().find(|(_, v)| *v == tag).unwrap().0;
+        latencies.push(at - start);
+    }
+    listener.shutdown();
+    (put_ms, latencies)
+}
+
 /// A claim settles 8 s after it was written (docs/protocol.md, "Claims").
 const SETTLE_MS: u32 = 9_000;
 
@@ -153,38 +189,8 @@ async fn requests_per_operation_and_notify_latency() {
 
     // Put → another client's subscriber, pollFrequency 100 ms.
     let listener = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
-    let seen: Rc<RefCell<Vec<(f64, String)>>> = Rc::default();
-    let s = seen.clone();
-    let handler: Function =
-        Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, _e: JsValue| {
-            if let Some(text) = v.as_string() {
-                s.borrow_mut().push((now(), text));
-            }
-        })
-        .into_js_value()
-        .unchecked_into();
-    let _off = listener
-        .subscribe("latency".into(), handler, none())
-        .unwrap();
-    sleep(500).await;
     let writer = MPS3::new(cfg(json!({}))).unwrap();
-    let mut latencies = Vec::new();
-    let mut put_ms = Vec::new();
-    for i in 0..10 {
-        let tag = format!("v{i}");
-        let start = now();
-        ok(writer.put("latency".into(), JsValue::from(tag.as_str()), none())).await;
-        put_ms.push(now() - start);
-        let seen2 = seen.clone();
-        let t2 = tag.clone();
-        eventually("the notification", 10_000, move || {
-            seen2.borrow().iter().any(|(_, v)| *v == t2)
-        })
-        .await;
-        let at = seen.borrow().iter().find(|(_, v)| *v == tag).unwrap().0;
-        latencies.push(at - start);
-    }
-    listener.shutdown();
+    let (mut put_ms, mut latencies) = put_to_notify(&writer, &listener).await;
     let median = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v[v.len() / 2]
@@ -277,37 +283,7 @@ async fn v2_figures() -> Value {
     idle.shutdown();
 
     let listener = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
-    let seen: Rc<RefCell<Vec<(f64, String)>>> = Rc::default();
-    let s = seen.clone();
-    let handler: Function =
-        Closure::<dyn Fn(JsValue, JsValue)>::new(move |v: JsValue, _e: JsValue| {
-            if let Some(text) = v.as_string() {
-                s.borrow_mut().push((now(), text));
-            }
-        })
-        .into_js_value()
-        .unchecked_into();
-    let _off = listener
-        .subscribe("latency".into(), handler, none())
-        .unwrap();
-    sleep(500).await;
-    let mut latencies = Vec::new();
-    let mut put_ms = Vec::new();
-    for i in 0..10 {
-        let tag = format!("v{i}");
-        let start = now();
-        ok(w.put("latency".into(), JsValue::from(tag.as_str()), none())).await;
-        put_ms.push(now() - start);
-        let seen2 = seen.clone();
-        let t2 = tag.clone();
-        eventually("the notification", 10_000, move || {
-            seen2.borrow().iter().any(|(_, v)| *v == t2)
-        })
-        .await;
-        let at = seen.borrow().iter().find(|(_, v)| *v == tag).unwrap().0;
-        latencies.push(at - start);
-    }
-    listener.shutdown();
+    let (mut put_ms, mut latencies) = put_to_notify(&w, &listener).await;
     let median = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v[v.len() / 2]

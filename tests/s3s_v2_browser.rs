@@ -13,13 +13,13 @@
 //! the body hash, the faults) is s3s-fs's own.
 #![cfg(target_arch = "wasm32")]
 
-use std::collections::BTreeMap;
+mod common;
 
 use js_sys::{Promise, Reflect, JSON};
 use mps3::engine::credentials::Credentials;
 use mps3::engine::http::{HttpRequest, Method};
-use mps3::engine::log_v2::{parse_slot, Entry};
-use mps3::engine::s3::{GetOptions, GetResult, ListParams, S3Config, S3};
+use mps3::engine::log_v2::Entry;
+use mps3::engine::s3::{S3Config, S3};
 use mps3::web::class::MPS3;
 use mps3::web::fetch::send;
 use mps3::web::s3::S3Client;
@@ -133,32 +133,7 @@ fn to_json(v: &JsValue) -> serde_json::Value {
 }
 
 async fn slots(manifest: &str) -> Vec<(u64, Entry)> {
-    let c = client();
-    let b = target().bucket;
-    let listed = c
-        .list_all(
-            b,
-            ListParams {
-                prefix: Some(format!("{manifest}.v2/log/")),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for e in listed {
-        let Some(n) = parse_slot(manifest, &e.key) else {
-            continue;
-        };
-        if let GetResult::Found(o) = c
-            .get_object(b, &e.key, &GetOptions::default())
-            .await
-            .unwrap()
-        {
-            out.push((n, Entry::parse(&o.body).unwrap()));
-        }
-    }
-    out
+    common::v2_slots(&client(), target().bucket, manifest).await
 }
 
 async fn writers_through_faults(clients: usize, one_key: bool) {
@@ -206,42 +181,8 @@ async fn writers_through_faults(clients: usize, one_key: bool) {
     }
     let b = target().bucket;
     let log = slots(&manifest).await;
-    let last = log.len() as u64;
-    assert_eq!(
-        log.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-        (1..=last).collect::<Vec<_>>(),
-        "contiguous slots"
-    );
-    let mut count: BTreeMap<String, usize> = BTreeMap::new();
-    let mut state: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    for (_, e) in &log {
-        for (k, s) in &e.set {
-            let v: serde_json::Value = serde_json::from_str(s.inline.as_deref().unwrap()).unwrap();
-            *count.entry(format!("{k}={v}")).or_default() += 1;
-            state.insert(k.clone(), v);
-        }
-    }
-    for i in 0..5 {
-        for c in 0..clients {
-            let w = format!("{b}/{}=\"c{c}-{i}\"", key(c));
-            assert_eq!(
-                count.get(&w),
-                Some(&1),
-                "{w} lands exactly once ({failed} faults); refused: {refused:?}; log: {:?}",
-                log.iter()
-                    .map(|(n, e)| (
-                        n,
-                        e.writer.clone(),
-                        e.write_id.clone(),
-                        e.set
-                            .iter()
-                            .map(|(k, s)| (k.clone(), s.inline.clone()))
-                            .collect::<Vec<_>>()
-                    ))
-                    .collect::<Vec<_>>()
-            );
-        }
-    }
+    let context = format!("{failed} faults; refused: {refused:?}");
+    let state = common::judge_v2_log(&log, b, clients, 5, key, &context);
     for c in 0..clients {
         let expected = &state[&format!("{b}/{}", key(c))];
         for db in &dbs {

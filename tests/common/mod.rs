@@ -229,3 +229,88 @@ pub fn recorder() -> (Function, Rc<RefCell<Vec<serde_json::Value>>>) {
     });
     (f.into_js_value().unchecked_into(), seen)
 }
+
+/// A protocol v2 manifest's log as the bucket holds it: each slot's entry,
+/// in order.
+pub async fn v2_slots(
+    s3: &S3Client,
+    bucket: &str,
+    manifest: &str,
+) -> Vec<(u64, mps3::engine::log_v2::Entry)> {
+    use mps3::engine::log_v2::{parse_slot, Entry};
+    use mps3::engine::s3::{GetOptions, GetResult, ListParams};
+    let listed = s3
+        .list_all(
+            bucket,
+            ListParams {
+                prefix: Some(format!("{manifest}.v2/log/")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for e in listed {
+        let Some(n) = parse_slot(manifest, &e.key) else {
+            continue;
+        };
+        if let GetResult::Found(o) = s3
+            .get_object(bucket, &e.key, &GetOptions::default())
+            .await
+            .unwrap()
+        {
+            out.push((n, Entry::parse(&o.body).unwrap()));
+        }
+    }
+    out
+}
+
+/// Judges a v2 log after `clients` clients each wrote `"c<c>-<i>"` for
+/// `i` in `0..writes` to `key(c)` of `bucket`: slots contiguous from 1,
+/// every write in exactly one slot, each client's in the order made.
+/// Returns the state at the last slot, url → value.
+pub fn judge_v2_log(
+    log: &[(u64, mps3::engine::log_v2::Entry)],
+    bucket: &str,
+    clients: usize,
+    writes: usize,
+    key: impl Fn(usize) -> String,
+    context: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let n = log.len() as u64;
+    assert_eq!(
+        log.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=n).collect::<Vec<_>>(),
+        "contiguous slots"
+    );
+    let mut count: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut state: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    for (_, e) in log {
+        for (k, s) in &e.set {
+            let v: serde_json::Value = serde_json::from_str(s.inline.as_deref().unwrap()).unwrap();
+            *count.entry(format!("{k}={v}")).or_default() += 1;
+            state.insert(k.clone(), v);
+        }
+    }
+    for i in 0..writes {
+        for c in 0..clients {
+            let w = format!("{bucket}/{}=\"c{c}-{i}\"", key(c));
+            assert_eq!(
+                count.get(&w),
+                Some(&1),
+                "{w} lands exactly once ({context})"
+            );
+        }
+    }
+    for c in 0..clients {
+        let mine: Vec<String> = log
+            .iter()
+            .flat_map(|(_, e)| e.set.iter())
+            .filter_map(|(_, s)| s.inline.as_deref().map(str::to_string))
+            .filter(|v| v.starts_with(&format!("\"c{c}-")))
+            .collect();
+        let made: Vec<String> = (0..writes).map(|i| format!("\"c{c}-{i}\"")).collect();
+        assert_eq!(mine, made, "client {c}'s order ({context})");
+    }
+    state
+}
