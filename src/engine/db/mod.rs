@@ -260,15 +260,9 @@ impl<I: Io> Db<I> {
         self.inner.borrow().clock.now(self.io.now())
     }
 
-    fn with_manifest<T>(&self, m: &Ref, f: impl FnOnce(&mut ManifestState) -> T) -> T {
-        let mut inner = self.inner.borrow_mut();
-        let i = Self::manifest_index(&mut inner, m);
-        f(&mut inner.manifests[i].1)
-    }
-
     /// `m`'s state, created on first use, borrowed until the guard drops
-    /// (never across an await). Not generic, as `with_manifest` is: one
-    /// copy in the .wasm however many places use it.
+    /// (never across an await). Not generic (no closure per use): one copy
+    /// in the .wasm however many places use it.
     fn state(&self, m: &Ref) -> core::cell::RefMut<'_, ManifestState> {
         core::cell::RefMut::map(self.inner.borrow_mut(), |inner| {
             let i = Self::manifest_index(inner, m);
@@ -276,9 +270,8 @@ impl<I: Io> Db<I> {
         })
     }
 
-    /// The index of `m`'s state, created on first use. Not generic, and
-    /// kept out of line: `with_manifest` has some fifty callers, and a copy
-    /// of this in each cost kilobytes of .wasm.
+    /// The index of `m`'s state, created on first use. Kept out of line
+    /// (`state` has some eighty callers).
     #[inline(never)]
     fn manifest_index(inner: &mut Inner, m: &Ref) -> usize {
         match inner.manifests.iter().position(|(r, _)| r == m) {
@@ -339,15 +332,19 @@ impl<I: Io> Db<I> {
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         Self::check_manifest(&m)?;
         // Keys all written locally and pending read as written, at once.
-        let all_masked = self.with_manifest(&m, |s| keys.iter().all(|k| s.pending(&k.url())));
+        let all_masked = {
+            let s = self.state(&m);
+            keys.iter().all(|k| s.pending(&k.url()))
+        };
         // The first read after a reload answers from the stored state at
         // once (later reads and the poller bring it up to date); offline
         // or disconnected, every read does (a read that finds the bucket
         // unreachable too, after that one attempt), and a key not stored
         // is `Offline`.
-        let (cached, resolved) = self.with_manifest(&m, |s| {
+        let (cached, resolved) = {
+            let mut s = self.state(&m);
             (core::mem::take(&mut s.restored), s.resolution.is_some())
-        });
+        };
         let answer_from_store = cached && resolved;
         if !all_masked && !answer_from_store {
             let synced = if self.reachable() {
@@ -358,7 +355,8 @@ impl<I: Io> Db<I> {
             match synced {
                 Ok(()) => {}
                 Err(e) if e.kind == ErrorKind::Offline => {
-                    if !self.with_manifest(&m, |s| s.resolution.is_some()) {
+                    let stored = self.state(&m).resolution.is_some();
+                    if !stored {
                         return Err(Error::new(
                             ErrorKind::Offline,
                             "offline, and this manifest is not stored locally",
@@ -368,7 +366,8 @@ impl<I: Io> Db<I> {
                 Err(e) => return Err(e),
             }
         }
-        let snapshot: Vec<(String, Current)> = self.with_manifest(&m, |s| {
+        let snapshot: Vec<(String, Current)> = {
+            let s = self.state(&m);
             keys.iter()
                 .map(|k| {
                     let url = k.url();
@@ -376,7 +375,7 @@ impl<I: Io> Db<I> {
                     (url, current)
                 })
                 .collect()
-        });
+        };
         let mut out = Vec::with_capacity(keys.len());
         for (url, current) in snapshot {
             out.push(match current {
@@ -433,7 +432,7 @@ impl<I: Io> Db<I> {
         Self::check_ref(key)?;
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         Self::check_manifest(&m)?;
-        self.with_manifest(&m, |_| ());
+        drop(self.state(&m));
         let mut inner = self.inner.borrow_mut();
         let id = inner.next_id;
         inner.next_id += 1;

@@ -207,11 +207,9 @@ impl<I: Io> Db<I> {
             }
             // No manifest yet: nothing in it.
             None => {
-                {
-                    let mut g = self.state(m);
-                    let s = &mut *g;
-                    s.resolution.get_or_insert_with(Default::default);
-                };
+                self.state(m)
+                    .resolution
+                    .get_or_insert_with(Default::default);
                 self.synced();
                 return Ok(());
             }
@@ -221,29 +219,33 @@ impl<I: Io> Db<I> {
         let etag = marker.as_ref().map_or("", |mk| mk.etag.as_str());
         let bound = self.server_lower_bound();
         let local = self.io.now();
-        let skip = self.with_manifest(m, |s| {
-            if !self.cfg.minimize_list_calls
-                || freshness == Freshness::List
-                || s.legacy_seen
-                || s.resolution.is_none()
-            {
-                return false;
-            }
-            if s.settled.as_deref() == Some(etag) {
-                return true;
-            }
-            // A poll, listed under this very marker already, unsettled.
-            let Some(at) = s.listed_at.filter(|_| freshness == Freshness::Poll) else {
-                return false;
+        let skip = {
+            let s = &*self.state(m);
+            let judge = || {
+                if !self.cfg.minimize_list_calls
+                    || freshness == Freshness::List
+                    || s.legacy_seen
+                    || s.resolution.is_none()
+                {
+                    return false;
+                }
+                if s.settled.as_deref() == Some(etag) {
+                    return true;
+                }
+                // A poll, listed under this very marker already, unsettled.
+                let Some(at) = s.listed_at.filter(|_| freshness == Freshness::Poll) else {
+                    return false;
+                };
+                let deadline = marker
+                    .as_ref()
+                    .and_then(|mk| mk.written)
+                    .map(|w| w + CLAIM_SETTLE_MS);
+                s.listed_marker.as_deref() == Some(etag)
+                    && local - at < s.relist_after_ms
+                    && deadline.is_none_or(|d| bound.is_none_or(|b| b < d))
             };
-            let deadline = marker
-                .as_ref()
-                .and_then(|mk| mk.written)
-                .map(|w| w + CLAIM_SETTLE_MS);
-            s.listed_marker.as_deref() == Some(etag)
-                && local - at < s.relist_after_ms
-                && deadline.is_none_or(|d| bound.is_none_or(|b| b < d))
-        });
+            judge()
+        };
         if skip {
             self.synced();
             return Ok(());
@@ -267,7 +269,9 @@ impl<I: Io> Db<I> {
         settled_before: Option<&str>,
         list_bound: Option<EpochMillis>,
     ) {
-        self.with_manifest(m, |s| {
+        let mut state = self.state(m);
+        let s = &mut *state;
+        {
             let etag = marker.map_or(String::new(), |mk| mk.etag.clone());
             // Listing again under one marker doubles the wait for the next.
             s.relist_after_ms = if s.listed_marker.as_deref() == Some(etag.as_str()) {
@@ -294,7 +298,7 @@ impl<I: Io> Db<I> {
                 && mk.claim.as_ref().and_then(|c| c.prev.as_deref()).is_some()
                 && mk.claim.as_ref().and_then(|c| c.prev.as_deref()) == settled_before;
             s.settled = (!s.legacy_seen && (by_time || by_chain)).then(|| mk.etag.clone());
-        });
+        }
     }
 
     /// Reads the change marker (conditionally on the one we know when
@@ -622,16 +626,18 @@ impl<I: Io> Db<I> {
     /// and an entry gone from the listing proves nothing either way.
     pub(crate) async fn autoclean(&self, m: &Ref) {
         let cutoff = self.server_now() - AUTOCLEAN_GRACE_MS;
-        let garbage: Vec<String> = self.with_manifest(m, |s| {
-            let Some(r) = s.resolution.as_ref() else {
-                return Vec::new();
-            };
-            r.garbage
-                .iter()
-                .filter(|k| s.known.get(*k).is_some_and(|e| e.last_modified < cutoff))
-                .cloned()
-                .collect()
-        });
+        let garbage: Vec<String> = {
+            let s = self.state(m);
+            match s.resolution.as_ref() {
+                Some(r) => r
+                    .garbage
+                    .iter()
+                    .filter(|k| s.known.get(*k).is_some_and(|e| e.last_modified < cutoff))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
         for key in garbage {
             let done = self
                 .call(

@@ -121,25 +121,18 @@ fn cold_reads(writes: usize, behind: usize) -> Value {
     let stored = world.client(&p, 2, 2, 3);
     let (wdb, sdb) = (w.db.clone(), stored.db.clone());
     run_long(&world.exec, async move {
+        // Write `i` of the run: one of 100 keys, its number as the value.
+        let nth = |i: usize| {
+            let (wdb, key) = (wdb.clone(), Ref::new(BUCKET, format!("k{}", i % 100)));
+            async move { put(&wdb, key, Some(json(&format!("{i}")))).await.unwrap() }
+        };
         for i in 0..writes - behind {
-            put(
-                &wdb,
-                Ref::new(BUCKET, format!("k{}", i % 100)),
-                Some(json(&format!("{i}"))),
-            )
-            .await
-            .unwrap();
+            nth(i).await;
         }
         sdb.get(&Ref::new(BUCKET, "k0"), None).await.unwrap();
         sdb.shutdown();
         for i in writes - behind..writes {
-            put(
-                &wdb,
-                Ref::new(BUCKET, format!("k{}", i % 100)),
-                Some(json(&format!("{i}"))),
-            )
-            .await
-            .unwrap();
+            nth(i).await;
         }
     });
     let exec = world.exec.clone();
