@@ -48,7 +48,7 @@ pub const SUBSCRIBE: &[&str] = &["manifest"];
 pub const REF: &[&str] = &["bucket", "key"];
 
 /// Every error kind, in the order of their codes in [`TYPESCRIPT`].
-pub const ERROR_KINDS: [ErrorKind; 14] = ErrorKind::ALL;
+pub const ERROR_KINDS: [ErrorKind; 15] = ErrorKind::ALL;
 
 /// The declarations of the config, options and errors (the class's own
 /// methods are declared by wasm-bindgen from their signatures).
@@ -162,7 +162,7 @@ export interface SubscribeOptions { manifest?: Key; }
 export type MPS3ErrorCode =
   | "NotFound" | "NotModified" | "PreconditionFailed" | "AccessDenied" | "SlowDown"
   | "ServerError" | "Network" | "BadResponse" | "BadInput" | "ClockSkew" | "Offline" | "Storage"
-  | "Shutdown" | "Unsupported";
+  | "Shutdown" | "Unsupported" | "Conflict";
 
 /** What every call rejects with and subscribers receive: an `Error` with a
  *  stable `code`, and the HTTP `status` and S3 `s3Code` when S3 answered.
@@ -281,7 +281,8 @@ mod tests {
                 | ErrorKind::Offline
                 | ErrorKind::Storage
                 | ErrorKind::Shutdown
-                | ErrorKind::Unsupported => {}
+                | ErrorKind::Unsupported
+                | ErrorKind::Conflict => {}
             }
         }
         let mut unique = codes.clone();

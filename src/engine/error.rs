@@ -46,12 +46,15 @@ pub enum ErrorKind {
     /// on a bucket that ignores `If-None-Match: *`, a condition on a v1
     /// manifest); nothing was written.
     Unsupported,
+    /// A conditional write's check failed where it landed (a key was not
+    /// at the version it named), or a transaction kept conflicting.
+    Conflict,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of their codes in the TypeScript
     /// declarations (`js_api`).
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::NotFound,
         ErrorKind::NotModified,
         ErrorKind::PreconditionFailed,
@@ -66,6 +69,7 @@ impl ErrorKind {
         ErrorKind::Storage,
         ErrorKind::Shutdown,
         ErrorKind::Unsupported,
+        ErrorKind::Conflict,
     ];
 
     /// The stable code JavaScript sees as `error.code`.
@@ -85,6 +89,7 @@ impl ErrorKind {
             ErrorKind::Storage => "Storage",
             ErrorKind::Shutdown => "Shutdown",
             ErrorKind::Unsupported => "Unsupported",
+            ErrorKind::Conflict => "Conflict",
         }
     }
 

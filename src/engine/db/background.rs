@@ -8,6 +8,7 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 
+use super::write::Committed;
 use super::{Change, Db, Event, Pending};
 use crate::engine::error::Result;
 use crate::engine::io::{Io, LockWait};
@@ -74,12 +75,15 @@ impl<I: Io + 'static> Db<I> {
     /// that is found out during this write's commit). A local
     /// acknowledgement needs the store: a write it does not hold is
     /// committed before the call resolves.
+    ///
+    /// Answers with the version the write gave the keys it set, once it
+    /// is in the bucket (`None`: acknowledged before, or it set none).
     pub async fn write(
         self: &Rc<Self>,
         change: Change,
         manifests: &[Ref],
         ack: Option<Ack>,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let pending = self.accept(change, manifests).await?;
         let local = match ack {
             Some(ack) => ack == Ack::Local,
@@ -87,16 +91,19 @@ impl<I: Io + 'static> Db<I> {
         };
         if local && pending.durable() {
             self.commit_in_background(pending);
-            return Ok(());
+            return Ok(None);
         }
         let committer = match ack {
             None => Committer::CallerWhileReachable,
             Some(_) => Committer::Caller,
         };
-        if let Some(unfinished) = self.commit(pending, committer).await? {
-            self.commit_in_background(unfinished);
+        match self.commit(pending, committer).await? {
+            Committed::Done(version) => Ok(version),
+            Committed::HandedBack(unfinished) => {
+                self.commit_in_background(*unfinished);
+                Ok(None)
+            }
         }
-        Ok(())
     }
 
     /// Commits an accepted write on its own task.

@@ -24,6 +24,9 @@ pub enum Change {
     Forget(Ref),
     /// The first key's value moves to the second, in one entry.
     Move(Ref, Ref),
+    /// New values, written only if every key checked is at the version
+    /// named (`None`: absent) where the entry lands (`Db::atomic`).
+    Atomic(Batch, Vec<(Ref, Option<String>)>),
 }
 
 /// A batch to enqueue, and the versions of its values when they are
@@ -39,8 +42,16 @@ impl<I: Io> Db<I> {
         change: Change,
         manifests: &[Ref],
     ) -> Result<Pending<I::Lock>> {
+        let mut checks = Vec::new();
         let (batch, in_place) = match change {
             Change::Values(batch) => (batch, None),
+            Change::Atomic(batch, conditions) => {
+                for (key, version) in conditions {
+                    Self::check_ref(&key)?;
+                    checks.push((key.url(), version));
+                }
+                (batch, None)
+            }
             Change::Import(key) => self.import(key).await?,
             // A delete that places no delete marker (which only versioned
             // buckets get), so the objects are as they were.
@@ -58,7 +69,7 @@ impl<I: Io> Db<I> {
                 (vec![(to, Some(value)), (from, None)], None)
             }
         };
-        self.enqueue(batch, manifests, in_place).await
+        self.enqueue(batch, manifests, in_place, checks).await
     }
 
     /// The object under `key` itself, which must hold JSON, as `key`'s

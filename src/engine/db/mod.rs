@@ -15,6 +15,7 @@
 
 use crate::prelude::*;
 
+mod atomic;
 mod background;
 mod change;
 mod connectivity;
@@ -28,6 +29,7 @@ mod write;
 
 use core::cell::{Cell, RefCell};
 
+pub use atomic::{Outcome, Tx};
 pub use background::{Ack, Committer};
 pub use change::Change;
 pub use connectivity::Status;
@@ -189,6 +191,9 @@ pub struct Db<I: Io> {
     /// Writes carried in another's v2 entry (the simulation's figures).
     #[cfg(test)]
     pub(crate) grouped_writes: Cell<u32>,
+    /// Atomic writes whose check failed where they landed.
+    #[cfg(test)]
+    pub(crate) failed_checks: Cell<u32>,
 }
 
 /// A batch of writes: key → JSON text, or `None` to delete.
@@ -236,6 +241,8 @@ impl<I: Io> Db<I> {
             unlisted_entries: Cell::new(0),
             #[cfg(test)]
             grouped_writes: Cell::new(0),
+            #[cfg(test)]
+            failed_checks: Cell::new(0),
             shutdown: Cell::new(false),
             gate,
             booting,
@@ -322,6 +329,21 @@ impl<I: Io> Db<I> {
         keys: &[Ref],
         manifest: Option<&Ref>,
     ) -> Result<Vec<Option<JsonText>>> {
+        let mut values = Vec::with_capacity(keys.len());
+        for (value, _) in self.entries(keys, manifest).await? {
+            values.push(value);
+        }
+        Ok(values)
+    }
+
+    /// Each key's value and version (`None`, `None`: absent), as
+    /// [`Db::get_all`] reads them. A version is opaque and changes with
+    /// every write of the key: what an atomic write's check names.
+    pub async fn entries(
+        &self,
+        keys: &[Ref],
+        manifest: Option<&Ref>,
+    ) -> Result<Vec<(Option<JsonText>, Option<String>)>> {
         self.ready().await;
         // After the writes made before this read have masked their keys.
         drop(self.accepting.lock().await);
@@ -379,9 +401,9 @@ impl<I: Io> Db<I> {
         let mut out = Vec::with_capacity(keys.len());
         for (url, current) in snapshot {
             out.push(match current {
-                Current::Local { value, .. } => value,
-                Current::Resolved(None) => None,
-                Current::Resolved(Some(v)) => Some(self.content(&url, &v).await?),
+                Current::Local { value, version } => (value, version),
+                Current::Resolved(None) => (None, None),
+                Current::Resolved(Some(v)) => (Some(self.content(&url, &v).await?), Some(v)),
             });
         }
         Ok(out)

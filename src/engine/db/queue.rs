@@ -40,6 +40,9 @@ pub struct QueuedWrite {
     pub attempts: Vec<(String, String, EpochMillis)>,
     /// Manifest urls whose entry is known valid.
     pub done: Vec<String>,
+    /// The conditions of an atomic write: (key url, version it must be
+    /// at, `None`: absent), checked at the slot its entry lands in.
+    pub checks: Vec<(String, Option<String>)>,
 }
 
 impl QueuedWrite {
@@ -102,6 +105,17 @@ impl QueuedWrite {
             "done",
             Value::Array(self.done.iter().map(|m| s(m)).collect()),
         );
+        if !self.checks.is_empty() {
+            o.set(
+                "checks",
+                Value::Array(
+                    self.checks
+                        .iter()
+                        .map(|(url, v)| Value::Array(vec![s(url), opt(v)]))
+                        .collect(),
+                ),
+            );
+        }
         o.to_pretty()
     }
 
@@ -155,6 +169,15 @@ impl QueuedWrite {
         for d in arr("done")? {
             done.push(string(d)?);
         }
+        let mut checks = Vec::new();
+        if v.get("checks").is_some() {
+            for c in arr("checks")? {
+                let Some([url, version]) = pair(c) else {
+                    return Err(bad());
+                };
+                checks.push((string(url)?, opt_string(version)?));
+            }
+        }
         if versions.len() != batch.len() || manifests.is_empty() {
             return Err(bad());
         }
@@ -166,6 +189,7 @@ impl QueuedWrite {
             uploaded: matches!(v.get("uploaded"), Some(Value::Bool(true))),
             attempts,
             done,
+            checks,
         })
     }
 }
@@ -192,7 +216,14 @@ mod tests {
             uploaded: true,
             attempts: vec![],
             done: vec![],
+            checks: vec![],
         };
+        let unconditional = w.to_text();
+        assert!(!unconditional.contains("checks"), "older readers' format");
+        w.checks = vec![
+            ("b/k/é \"q\"".into(), Some("uuid-0".into())),
+            ("b/new".into(), None),
+        ];
         w.set_attempt("b/manifest.json", "manifest.json@0x1", 1_795_000_000_000);
         w.set_attempt("b/manifest.json", "manifest.json@0x2", 1_795_000_000_001);
         w.done.push("c/m2".into());

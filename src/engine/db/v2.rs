@@ -634,6 +634,14 @@ impl<I: Io> Db<I> {
                     self.landed_v2(m, write_id, record, slot);
                     return Ok(());
                 }
+                // Checked against the state just before slot n, the one
+                // the entry will land in or lose (then checked again).
+                if let Some(url) = self.failed_check(m, &record.checks) {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!("{url} is not at the version the write's condition names"),
+                    ));
+                }
                 entry.at = self.server_now();
                 // The writes queued behind this one go in the same entry:
                 // one slot for all of them (an offline queue flushes in a
@@ -675,6 +683,18 @@ impl<I: Io> Db<I> {
                 }
             }
         })
+    }
+
+    /// The first key of `checks` not at the version it names in the state
+    /// read (`None`: every check holds).
+    fn failed_check<'a>(&self, m: &Ref, checks: &'a [(String, Option<String>)]) -> Option<&'a str> {
+        let s = self.state(m);
+        checks
+            .iter()
+            .find(|(url, want)| {
+                s.v2.log.keys.get(url.as_str()).map(|k| &k.stored.uuid) != want.as_ref()
+            })
+            .map(|(url, _)| url.as_str())
     }
 
     /// What a queued write's entry sets and deletes (its content uploaded,

@@ -50,6 +50,15 @@ enum Attempt {
     Landed(Option<EpochMillis>),
 }
 
+/// How a commit ended for the caller that waited on it.
+pub(super) enum Committed<L> {
+    /// In the bucket, with the version it gave the keys it set.
+    Done(Option<String>),
+    /// Handed back, durable, to be committed in the background (see
+    /// [`Db::commit`]).
+    HandedBack(Box<Pending<L>>),
+}
+
 /// How many times a write is committed again after landing too late.
 const MAX_ENTRY_REWRITES: u32 = 5;
 
@@ -70,6 +79,7 @@ impl<I: Io> Db<I> {
         batch: Batch,
         manifests: &[Ref],
         in_place: Option<Vec<Option<String>>>,
+        checks: Vec<(String, Option<String>)>,
     ) -> Result<Pending<I::Lock>> {
         // The accept turn is taken at the call and held until the keys are
         // masked: a read made after the call reads this write.
@@ -103,18 +113,18 @@ impl<I: Io> Db<I> {
             let mut inner = self.inner.borrow_mut();
             let id = inner.next_id;
             inner.next_id += 1;
+            // One version for every key the write sets: what an atomic
+            // commit answers with, and each key's version after it.
+            let uuid = inner.rng.uuid_v4();
+            let version = if self.cfg.use_versioning {
+                format!("local-{id}-{uuid}")
+            } else {
+                uuid
+            };
             let versions: Vec<Option<String>> = in_place.unwrap_or_else(|| {
                 batch
                     .iter()
-                    .map(|(_, v)| {
-                        v.as_ref().map(|_| {
-                            if self.cfg.use_versioning {
-                                format!("local-{id}-{}", inner.rng.uuid_v4())
-                            } else {
-                                inner.rng.uuid_v4()
-                            }
-                        })
-                    })
+                    .map(|(_, v)| v.as_ref().map(|_| version.clone()))
                     .collect()
             });
             (id, versions)
@@ -128,6 +138,7 @@ impl<I: Io> Db<I> {
             uploaded,
             attempts: Vec::new(),
             done: Vec::new(),
+            checks,
         };
         let empty = write.batch.is_empty();
         // The lock first: no other tab may take the write over once stored.
@@ -190,17 +201,17 @@ impl<I: Io> Db<I> {
         &self,
         mut p: Pending<I::Lock>,
         committer: Committer,
-    ) -> Result<Option<Pending<I::Lock>>> {
+    ) -> Result<Committed<I::Lock>> {
         let keep = committer == Committer::Background;
         if p.write.batch.is_empty() {
             self.leave_order(&p.write.key);
-            return Ok(None);
+            return Ok(Committed::Done(None));
         }
         let mut pause: u64 = 1_000;
         loop {
             while !self.reachable() && !self.shutdown.get() {
                 if committer == Committer::CallerWhileReachable && p.durable {
-                    return Ok(Some(p));
+                    return Ok(Committed::HandedBack(Box::new(p)));
                 }
                 self.io.sleep(OFFLINE_TICK_MS).await;
             }
@@ -208,7 +219,10 @@ impl<I: Io> Db<I> {
                 Ok(()) => {
                     self.leave_order(&p.write.key);
                     self.forget_write(&p.write, "done").await;
-                    return Ok(None);
+                    // The version it gave the keys it set (a versioned
+                    // bucket's, once uploaded).
+                    let version = p.write.versions.iter().flatten().next().cloned();
+                    return Ok(Committed::Done(version));
                 }
                 Err(e) => e,
             };
@@ -262,6 +276,17 @@ impl<I: Io> Db<I> {
         // small values in the entry) and how the entry is written.
         for m in &p.write.manifests {
             self.protocol(m, true).await?;
+            // Only v2's log is ordered by the bucket: a condition means
+            // nothing in v1's.
+            if !p.write.checks.is_empty() && !self.is_v2(m) {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "manifest {} is protocol v1: conditional writes need v2",
+                        m.url()
+                    ),
+                ));
+            }
         }
         if !p.write.uploaded {
             self.upload(p).await?;
@@ -283,8 +308,10 @@ impl<I: Io> Db<I> {
                 continue;
             }
             if p.turns[i].is_none() {
-                // Ready (its content is up): the write ahead may carry it.
-                if self.is_v2(&m) {
+                // Ready (its content is up): the write ahead may carry it,
+                // unless it is conditional (checked against the state
+                // before its own entry).
+                if self.is_v2(&m) && p.write.checks.is_empty() {
                     let change = self.change_v2(&p.write);
                     let mut s = self.state(&m);
                     if let Some(w) = s.v2.waiting.iter_mut().find(|w| w.0 == p.write.key) {

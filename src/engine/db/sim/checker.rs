@@ -74,17 +74,18 @@ pub(super) fn oracle_log(model: &InMemoryS3) -> Vec<(i64, String, Changes)> {
     log
 }
 
-/// version → value, from the content objects ever written.
-pub(super) fn contents(model: &InMemoryS3, versioning: bool) -> HashMap<String, String> {
+/// (url, version) → value, from the content objects ever written (a
+/// write gives every key it sets one version: the url tells them apart).
+pub(super) fn contents(model: &InMemoryS3, versioning: bool) -> HashMap<(String, String), String> {
     let mut out = HashMap::new();
     // v2 values small enough travel in their entry.
     for put in &model.puts {
         if crate::engine::log_v2::parse_slot(MANIFEST, &put.key).is_some() {
             if let Ok(e) = crate::engine::log_v2::Entry::parse(&put.body) {
-                for (_, s) in e.set {
+                for (url, s) in e.set {
                     if let Some(text) = s.inline {
                         if let Ok(v) = serde_json::from_str::<String>(&text) {
-                            out.insert(s.uuid, v);
+                            out.insert((url, s.uuid), v);
                         }
                     }
                 }
@@ -92,18 +93,18 @@ pub(super) fn contents(model: &InMemoryS3, versioning: bool) -> HashMap<String, 
         }
     }
     if versioning {
-        for vs in model.bucket(BUCKET).expect("the bucket").objects.values() {
+        for (key, vs) in &model.bucket(BUCKET).expect("the bucket").objects {
             for v in vs.iter().filter(|v| !v.delete_marker) {
                 if let Ok(s) = serde_json::from_slice::<String>(&v.body) {
-                    out.insert(v.version_id.clone(), s);
+                    out.insert((url(key), v.version_id.clone()), s);
                 }
             }
         }
     } else {
         for put in &model.puts {
-            if let Some((_, version)) = put.key.rsplit_once('@') {
+            if let Some((key, version)) = put.key.rsplit_once('@') {
                 if let Ok(s) = serde_json::from_slice::<String>(&put.body) {
-                    out.insert(version.to_string(), s);
+                    out.insert((url(key), version.to_string()), s);
                 }
             }
         }
@@ -117,7 +118,7 @@ pub(super) fn written_values(model: &InMemoryS3, versioning: bool) -> Vec<String
     oracle_log(model)
         .iter()
         .flat_map(|(_, _, changes)| changes.iter())
-        .filter_map(|(_, v)| v.as_ref().and_then(|v| values.get(v)).cloned())
+        .filter_map(|(u, v)| values.get(&(u.clone(), v.clone()?)).cloned())
         .collect()
 }
 
@@ -140,6 +141,7 @@ pub(super) fn check(o: &Outcome) -> Verdict {
     oracle.subscribers(o)?;
     if o.params.protocol == Protocol::V2 {
         oracle.linearizable(o)?;
+        oracle.increments(o)?;
     }
     Ok(())
 }
@@ -148,7 +150,7 @@ pub(super) fn check(o: &Outcome) -> Verdict {
 /// where each written value stands in the log.
 struct Oracle {
     log: Vec<(i64, String, Changes)>,
-    values: HashMap<String, String>,
+    values: HashMap<(String, String), String>,
     /// (url, value) → the index of its entry in `log`.
     position: HashMap<(String, String), usize>,
     /// The final value of each of the run's keys.
@@ -172,7 +174,7 @@ impl Oracle {
         let mut state: BTreeMap<String, Option<String>> = BTreeMap::new();
         for (i, (_, _, changes)) in oracle.log.iter().enumerate() {
             for (url, version) in changes {
-                let value = oracle.value_of(version);
+                let value = oracle.value_of(url, version);
                 if let Some(v) = &value {
                     oracle.position.insert((url.clone(), v.clone()), i);
                 }
@@ -188,28 +190,30 @@ impl Oracle {
         oracle
     }
 
-    /// The value of a content version.
-    fn value_of(&self, v: &Option<String>) -> Option<String> {
+    /// The value of a key's content version.
+    fn value_of(&self, url: &str, v: &Option<String>) -> Option<String> {
         v.as_ref().map(|v| {
             self.values
-                .get(v)
+                .get(&(url.to_string(), v.clone()))
                 .cloned()
                 .unwrap_or_else(|| format!("<missing content {v}>"))
         })
     }
 
-    /// Exactly once: no content version is in two valid entries.
+    /// Exactly once: no key's content version is in two valid entries.
     fn exactly_once(&self) -> Verdict {
-        let mut entries_of: HashMap<String, usize> = HashMap::new();
+        let mut entries_of: HashMap<(String, String), usize> = HashMap::new();
         for (_, _, changes) in &self.log {
-            for v in changes.iter().filter_map(|(_, v)| v.as_ref()) {
-                *entries_of.entry(v.clone()).or_default() += 1;
+            for (u, v) in changes {
+                if let Some(v) = v {
+                    *entries_of.entry((u.clone(), v.clone())).or_default() += 1;
+                }
             }
         }
         match entries_of.iter().find(|(_, n)| **n > 1) {
-            Some((v, n)) => Err(format!(
+            Some(((u, v), n)) => Err(format!(
                 "write of {:?} was committed {n} times",
-                self.value_of(&Some(v.clone()))
+                self.value_of(u, &Some(v.clone()))
             )),
             None => Ok(()),
         }
@@ -312,6 +316,8 @@ impl Oracle {
                 let keys: Vec<String> = match &r.op {
                     Op::Get(k) => vec![k.clone()],
                     Op::GetAll(ks) => ks.clone(),
+                    // (Judged by `increments`: no other op reads the counter.)
+                    Op::Increment => continue,
                     Op::Put(..) | Op::PutAll(_) => {
                         for (k, v) in r.op.values_written() {
                             let p = self.position[&(url(&k), v)];
@@ -395,6 +401,53 @@ impl Oracle {
                         a.op, a.client, b.op, b.client
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Transactions: the counter's writes in the log are 1, 2, 3, ... (no
+    /// increment committed over a counter changed since its read), every
+    /// acknowledged increment is one of them, and no more landed than were
+    /// made.
+    fn increments(&self, o: &Outcome) -> Verdict {
+        let counter = url(COUNTER);
+        let in_log: Vec<Option<String>> = self
+            .log
+            .iter()
+            .flat_map(|(_, _, changes)| changes.iter())
+            .filter(|(u, _)| u == &counter)
+            .map(|(u, v)| self.value_of(u, v))
+            .collect();
+        for (i, v) in in_log.iter().enumerate() {
+            if v.as_deref() != Some((i + 1).to_string().as_str()) {
+                return Err(format!(
+                    "the counter's writes in the log are {in_log:?}: an increment committed over a changed counter"
+                ));
+            }
+        }
+        let made = o
+            .history
+            .iter()
+            .filter(|r| matches!(r.op, Op::Increment))
+            .count();
+        if in_log.len() > made {
+            return Err(format!(
+                "{} increments in the log, {made} made",
+                in_log.len()
+            ));
+        }
+        let mut acked = Vec::new();
+        for r in o.history.iter().filter(|r| matches!(r.op, Op::Increment)) {
+            if let Some(Ok(wrote)) = &r.outcome {
+                let n: usize = wrote[0].as_deref().unwrap_or("0").parse().unwrap_or(0);
+                if n == 0 || n > in_log.len() || acked.contains(&n) {
+                    return Err(format!(
+                        "client {}'s increment to {n} was acknowledged; the log has the counter at {in_log:?}",
+                        r.client
+                    ));
+                }
+                acked.push(n);
             }
         }
         Ok(())

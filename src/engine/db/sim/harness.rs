@@ -48,7 +48,9 @@ pub(super) async fn write(
     batch: Batch,
     ack: impl Into<Option<Ack>>,
 ) -> Result<()> {
-    db.write(Change::Values(batch), &[], ack.into()).await
+    db.write(Change::Values(batch), &[], ack.into())
+        .await
+        .map(|_| ())
 }
 
 /// A put of one key, acknowledged once committed.

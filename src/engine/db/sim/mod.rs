@@ -136,6 +136,8 @@ struct Sweep {
     checkpoints: usize,
     collected: usize,
     grouped: u32,
+    increments: usize,
+    failed_checks: u32,
 }
 
 /// Runs every seed of `seeds()` on `protocol`; the failing seeds' verdicts.
@@ -148,6 +150,7 @@ fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
         let outcome = run(seed, protocol);
         t.unlisted += outcome.unlisted;
         t.grouped += outcome.grouped;
+        t.failed_checks += outcome.failed_checks;
         t.late += outcome.applied_late;
         t.disconnections += outcome.disconnections;
         t.blackout_seeds += usize::from(blackouts(seed).is_some());
@@ -174,6 +177,7 @@ fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
             match (&r.op, &r.outcome) {
                 (_, Some(Err(_))) => t.rejected += 1,
                 (Op::Get(_) | Op::GetAll(_), Some(Ok(_))) => t.reads += 1,
+                (Op::Increment, Some(Ok(_))) => t.increments += 1,
                 (_, Some(Ok(_))) => t.writes += 1,
                 _ => {}
             }
@@ -188,8 +192,8 @@ fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
             failures.push(format!("seed {seed} ({name}): {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
         }
     }
-    eprintln!("simulation ({name}): {} seeds, {} acknowledged writes ({} entries written without a listing), {} reads, {} rejected operations, {} requests applied late, {} disconnections ({} seeds losing the network untold); {} slots won, {} creates refused (412/409), {} checkpoints, {} objects collected, {} entries carrying writes queued behind theirs",
-        t.seeds, t.writes, t.unlisted, t.reads, t.rejected, t.late, t.disconnections, t.blackout_seeds, t.slots, t.lost_slots, t.checkpoints, t.collected, t.grouped);
+    eprintln!("simulation ({name}): {} seeds, {} acknowledged writes ({} entries written without a listing), {} reads, {} rejected operations, {} requests applied late, {} disconnections ({} seeds losing the network untold); {} slots won, {} creates refused (412/409), {} checkpoints, {} objects collected, {} entries carrying writes queued behind theirs; {} increments by transaction, {} commits refused by their check",
+        t.seeds, t.writes, t.unlisted, t.reads, t.rejected, t.late, t.disconnections, t.blackout_seeds, t.slots, t.lost_slots, t.checkpoints, t.collected, t.grouped, t.increments, t.failed_checks);
     (t, failures)
 }
 
@@ -248,5 +252,7 @@ fn simulated_clients_on_v2_are_linearizable_and_lose_no_acknowledged_write() {
         assert!(t.collected > 0, "nothing was collected");
         assert!(t.late > 0, "no request was applied late");
         assert!(t.grouped > 0, "no entry carried writes queued behind it");
+        assert!(t.increments > 0, "no transaction committed");
+        assert!(t.failed_checks > 0, "no transaction's check ever failed");
     }
 }

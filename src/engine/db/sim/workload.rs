@@ -11,15 +11,22 @@ pub(super) enum Op {
     PutAll(Vec<(String, Option<String>)>),
     Get(String),
     GetAll(Vec<String>),
+    /// A transaction adding one to [`COUNTER`] (v2): what it wrote.
+    Increment,
 }
+
+/// The key v2 runs increment with transactions, beside the run's keys.
+pub(super) const COUNTER: &str = "counter";
 
 impl Op {
     /// A random operation over `keys`; a write's values are `value` (with
     /// `a`, `b` for a batch's two keys), unique in the run.
-    fn draw(rng: &mut Rng, keys: &[String], value: &str) -> Op {
+    fn draw(rng: &mut Rng, keys: &[String], value: &str, v2: bool) -> Op {
         let pick = |r: &mut Rng| keys[r.range(0, keys.len() as u64) as usize].clone();
         let roll = rng.next_f64();
-        if roll < 0.45 {
+        if v2 && (0.85..0.93).contains(&roll) {
+            Op::Increment
+        } else if roll < 0.45 {
             Op::Put(pick(rng), Some(value.to_string()))
         } else if roll < 0.55 {
             Op::Put(pick(rng), None)
@@ -64,6 +71,22 @@ impl Op {
                 db.get_all(&refs, None)
                     .await
                     .map(|vs| vs.iter().map(|v| v.as_ref().map(unjson)).collect())
+            }
+            Op::Increment => {
+                let d = db.clone();
+                let ran = db
+                    .transaction(None, move |tx| {
+                        let d = d.clone();
+                        async move {
+                            let n = d.tx_get(&tx, &key_ref(COUNTER)).await?;
+                            let n: u64 = n.map_or(0, |v| unjson(&v).parse().unwrap());
+                            let next = (n + 1).to_string();
+                            d.tx_set(&tx, key_ref(COUNTER), Some(json(&next)))?;
+                            Ok::<String, Error>(next)
+                        }
+                    })
+                    .await;
+                ran.and_then(|r| r).map(|next| vec![Some(next)])
             }
         }
     }
@@ -215,6 +238,8 @@ pub(super) struct Outcome {
     pub(super) unlisted: u32,
     /// v2 entries that carried the writes queued behind theirs.
     pub(super) grouped: u32,
+    /// Atomic writes (transactions' commits) whose check failed.
+    pub(super) failed_checks: u32,
     /// Requests the server applied late.
     pub(super) applied_late: u32,
     /// Times a client found the bucket unreachable without being told.
@@ -370,7 +395,7 @@ impl Sim {
             let _done = done;
             for i in 0..ops {
                 exec.sleep(rng.range(0, think)).await;
-                let op = Op::draw(&mut rng, &keys, &format!("c{c}-{i}"));
+                let op = Op::draw(&mut rng, &keys, &format!("c{c}-{i}"), v2);
                 // A third of the writes ask to be acknowledged once
                 // queued; the rest take the engine's default (once
                 // committed online, once queued offline). On v2, a fifth
@@ -600,6 +625,7 @@ impl Sim {
     fn outcome(self, clients: &[Client]) -> Outcome {
         let unlisted = clients.iter().map(|c| c.db.unlisted_entries.get()).sum();
         let grouped = clients.iter().map(|c| c.db.grouped_writes.get()).sum();
+        let failed_checks = clients.iter().map(|c| c.db.failed_checks.get()).sum();
         let disconnections = clients.iter().map(|c| c.db.disconnections()).sum();
         for c in clients {
             c.db.shutdown();
@@ -615,6 +641,7 @@ impl Sim {
             restarted,
             unlisted,
             grouped,
+            failed_checks,
             applied_late: APPLIED_LATE.with(Cell::get),
             disconnections,
             prompt: self.prompt.borrow().clone(),

@@ -4,6 +4,7 @@
 use super::*;
 
 mod ack;
+mod atomic;
 mod change;
 mod claims;
 mod crash;
