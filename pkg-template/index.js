@@ -1,11 +1,20 @@
 // The package entry: loads the WebAssembly module (next to this file, by
 // URL, so it works from npm, a bundler or a CDN) before handing out the
 // classes, so `import { MPS3 } from "mps3-rs"` needs no init call.
-import init, { MPS3, errorClass } from "./mps3.js";
+import init, { Atomic, MPS3, errorClass } from "./mps3.js";
 
 await init({ module_or_path: new URL("./mps3_bg.wasm", import.meta.url) });
 
 const MPS3Error = errorClass();
+
+// The builder's calls chain: each returns the builder.
+for (const name of ["check", "set", "delete"]) {
+  const call = Atomic.prototype[name];
+  Atomic.prototype[name] = function (...args) {
+    call.apply(this, args);
+    return this;
+  };
+}
 
 // mps3.js is minified: the classes are named again for the console and
 // stack traces.

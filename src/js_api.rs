@@ -44,6 +44,8 @@ pub const PUT: &[&str] = &["manifests", "await"];
 pub const GET: &[&str] = &["manifest"];
 /// The options of `subscribe`.
 pub const SUBSCRIBE: &[&str] = &["manifest"];
+/// A check of `atomic().check`.
+pub const CHECK: &[&str] = &["key", "version"];
 /// A key given as an object.
 pub const REF: &[&str] = &["bucket", "key"];
 
@@ -157,6 +159,26 @@ export interface PutOptions {
   await?: "local" | "remote";
 }
 export interface GetOptions { manifest?: Key; }
+
+/** A key's value and version (`getEntry`). Absent: `value` undefined,
+ *  `version` null. A version is opaque and changes with every write of
+ *  the key. */
+export interface Entry { key: Key; value: unknown; version: string | null; }
+
+/** `atomic().check(...)`: holds only if `key` is still at `version`
+ *  (null: still absent) where the write lands. */
+export interface AtomicCheck { key: Key; version: string | null; }
+
+/** What `atomic().commit()` resolves with: `ok: false` when a check
+ *  failed (nothing was written); `version`, what the keys set are now at
+ *  (null when it only deleted). */
+export type CommitResult = { ok: true; version: string | null } | { ok: false };
+
+export interface MPS3 {
+  /** Runs `callback` until its writes commit over unchanged reads; resolves
+   *  with its value. */
+  transaction<T>(callback: (tx: Transaction) => T | Promise<T>, options?: GetOptions): Promise<T>;
+}
 export interface SubscribeOptions { manifest?: Key; }
 
 export type MPS3ErrorCode =
@@ -253,6 +275,7 @@ mod tests {
         assert_eq!(sorted_props("RetryOptions"), sorted(RETRY));
         assert_eq!(sorted_props("PutOptions"), sorted(PUT));
         assert_eq!(sorted_props("GetOptions"), sorted(GET));
+        assert_eq!(sorted_props("AtomicCheck"), sorted(CHECK));
         assert_eq!(sorted_props("SubscribeOptions"), sorted(SUBSCRIBE));
         assert_eq!(sorted_props("Ref"), sorted(REF));
     }

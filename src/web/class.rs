@@ -33,7 +33,7 @@ fn promise(prepared: Result<Task, Error>) -> Promise {
     }
 }
 
-fn run<F>(prepared: Result<F, Error>) -> Promise
+pub(super) fn run<F>(prepared: Result<F, Error>) -> Promise
 where
     F: core::future::Future<Output = Result<JsValue, Error>> + 'static,
 {
@@ -41,10 +41,31 @@ where
 }
 
 /// A stored value as JavaScript reads it (`undefined` when absent).
-fn value(v: Option<&crate::engine::db::JsonText>) -> Result<JsValue, Error> {
+pub(super) fn value(v: Option<&crate::engine::db::JsonText>) -> Result<JsValue, Error> {
     Ok(v.map(convert::from_json)
         .transpose()?
         .unwrap_or(JsValue::UNDEFINED))
+}
+
+/// What a read answers with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Value,
+    Entry,
+    Map,
+}
+
+/// `{ key, value, version }` (`version` null when absent).
+pub(super) fn entry_object(key: &JsValue, value: JsValue, version: Option<String>) -> JsValue {
+    let o = js_sys::Object::new();
+    let _ = Reflect::set(&o, &"key".into(), key);
+    let _ = Reflect::set(&o, &"value".into(), &value);
+    let _ = Reflect::set(
+        &o,
+        &"version".into(),
+        &version.map_or(JsValue::NULL, JsValue::from),
+    );
+    o.into()
 }
 
 /// 2^53, the integers a double holds exactly (a literal: `powi` is std's).
@@ -363,15 +384,19 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let prepared = (|| {
-            only_known(&options, "get", js_api::GET)?;
-            let key = self.key(&key)?;
-            let manifest = convert::manifest(&options, &self.default_bucket)?;
-            let db = self.db.clone();
-            Ok(async move { value(db.get(&key, manifest.as_ref()).await?.as_ref()) })
-        })();
-        run(prepared)
+        self.read("get", Read::Value, key, options)
+    }
+
+    /// `{ key, value, version }` of `key`: `version` is opaque, changes
+    /// with every write of the key, and is what `atomic().check` names
+    /// (absent: `value` undefined, `version` null).
+    #[wasm_bindgen(js_name = getEntry, unchecked_return_type = "Promise<Entry>")]
+    pub fn get_entry(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        self.read("getEntry", Read::Entry, key, options)
     }
 
     /// Values of `keys` from one consistent snapshot, as a `Map` from each
@@ -382,13 +407,23 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "Key[]")] keys: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
     ) -> Promise {
+        self.read("getAll", Read::Map, keys, options)
+    }
+
+    /// `get`, `getEntry` and `getAll`: one engine read (`Db::entries`),
+    /// answered in the shape each returns.
+    fn read(&self, name: &str, shape: Read, keys: JsValue, options: Option<JsValue>) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
-            only_known(&options, "getAll", js_api::GET)?;
-            let arr = keys
-                .dyn_ref::<js_sys::Array>()
-                .ok_or_else(|| bad("getAll takes an array of keys"))?;
-            let originals: Vec<JsValue> = arr.iter().collect();
+            only_known(&options, name, js_api::GET)?;
+            let originals: Vec<JsValue> = if shape == Read::Map {
+                keys.dyn_ref::<js_sys::Array>()
+                    .ok_or_else(|| bad("getAll takes an array of keys"))?
+                    .iter()
+                    .collect()
+            } else {
+                vec![keys]
+            };
             let mut refs = Vec::with_capacity(originals.len());
             for k in &originals {
                 refs.push(self.key(k)?);
@@ -396,15 +431,49 @@ impl MPS3 {
             let manifest = convert::manifest(&options, &self.default_bucket)?;
             let db = self.db.clone();
             Ok(async move {
-                let values = db.get_all(&refs, manifest.as_ref()).await?;
-                let out = Map::new();
-                for (k, v) in originals.iter().zip(values) {
-                    out.set(k, &value(v.as_ref())?);
-                }
-                Ok(out.into())
+                let mut entries = db.entries(&refs, manifest.as_ref()).await?;
+                Ok(match shape {
+                    Read::Value => value(entries[0].0.as_ref())?,
+                    Read::Entry => {
+                        let (v, version) = entries.pop().expect("one key, one entry");
+                        entry_object(&originals[0], value(v.as_ref())?, version)
+                    }
+                    Read::Map => {
+                        let out = Map::new();
+                        for (k, (v, _)) in originals.iter().zip(entries) {
+                            out.set(k, &value(v.as_ref())?);
+                        }
+                        out.into()
+                    }
+                })
             })
         })();
         run(prepared)
+    }
+
+    /// A conditional write to build: `.check({ key, version })` (each
+    /// must hold: the key still at that version, `null` still absent),
+    /// `.set(key, value)`, `.delete(key)`, then `.commit()`. Protocol v2
+    /// manifests only.
+    pub fn atomic(&self) -> super::atomic::Atomic {
+        super::atomic::Atomic::new(self.db.clone(), self.default_bucket.clone())
+    }
+
+    /// Runs `callback(tx)`: `tx.get` reads, `tx.set` and `tx.delete`
+    /// write, and the writes commit only if what it read is unchanged;
+    /// else it runs again (a few times, then rejects with `Conflict`).
+    /// Resolves with the callback's value; its exception rejects as it is,
+    /// nothing written. Protocol v2 manifests only.
+    ///
+    /// (Declared generic in `js_api`'s TypeScript.)
+    #[wasm_bindgen(skip_typescript)]
+    pub fn transaction(&self, callback: Function, options: Option<JsValue>) -> Promise {
+        super::atomic::transaction(
+            self.db.clone(),
+            self.default_bucket.clone(),
+            callback,
+            options.unwrap_or(JsValue::UNDEFINED),
+        )
     }
 
     /// Calls `handler(value, error)` with the current value of `key`, then

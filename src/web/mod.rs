@@ -3,6 +3,7 @@
 
 use crate::prelude::*;
 
+pub mod atomic;
 pub mod class;
 pub mod convert;
 pub mod errors;

@@ -1,6 +1,8 @@
 // Compiled with `tsc --noEmit` by the test command: the package's types
 // describe every call and option, with nothing typed `any`.
-import { MPS3, MPS3Error, type MPS3Config, type Key, type Status } from "../../pkg/index.js";
+import {
+  MPS3, MPS3Error, type CommitResult, type Entry, type MPS3Config, type Key, type Status, type Transaction,
+} from "../../pkg/index.js";
 
 const config: MPS3Config = {
   defaultBucket: "b",
@@ -49,7 +51,27 @@ async function use(db: MPS3): Promise<void> {
     else console.log(v);
   });
   unsubscribe();
+  const entry: Entry = await db.getEntry("key", { manifest: "other.json" });
+  const version: string | null = entry.version;
+  const result: CommitResult = await db
+    .atomic()
+    .check({ key: "key", version })
+    .check({ key: { bucket: "b", key: "new" }, version: null })
+    .set("key", { n: 1 })
+    .delete("old")
+    .commit();
+  if (result.ok) {
+    const committed: string | null = result.version;
+    console.log(committed);
+  }
+  const likes: number = await db.transaction(async (tx: Transaction) => {
+    const n = ((await tx.get("likes")) as number | undefined) ?? 0;
+    tx.set("likes", n + 1);
+    tx.delete("old");
+    return n + 1;
+  });
   const offset: number = db.clockOffset;
+  console.log(likes);
   db.shutdown();
   console.log(value, all, offset);
 }
@@ -87,3 +109,8 @@ export function watchStatus(db: MPS3): () => void {
   console.log(wrong);
   return db.onStatus((next: Status) => console.log(next.connected));
 }
+
+// @ts-expect-error: a check names a version (null: absent).
+new MPS3(config).atomic().check({ key: "a" });
+// @ts-expect-error: a failed commit has no version.
+export const noVersion = (r: CommitResult) => (r.ok ? r.version : r.version);

@@ -316,28 +316,16 @@ impl<I: Io> Db<I> {
     /// pending, else the freshly resolved state. `None`: absent.
     pub async fn get(&self, key: &Ref, manifest: Option<&Ref>) -> Result<Option<JsonText>> {
         Ok(self
-            .get_all(core::slice::from_ref(key), manifest)
+            .entries(core::slice::from_ref(key), manifest)
             .await?
             .pop()
-            .expect("one key, one value"))
+            .expect("one key, one value")
+            .0)
     }
 
-    /// Values of `keys` from one resolution of the manifest: a consistent
-    /// snapshot (plus this client's pending writes).
-    pub async fn get_all(
-        &self,
-        keys: &[Ref],
-        manifest: Option<&Ref>,
-    ) -> Result<Vec<Option<JsonText>>> {
-        let mut values = Vec::with_capacity(keys.len());
-        for (value, _) in self.entries(keys, manifest).await? {
-            values.push(value);
-        }
-        Ok(values)
-    }
-
-    /// Each key's value and version (`None`, `None`: absent), as
-    /// [`Db::get_all`] reads them. A version is opaque and changes with
+    /// Each key's value and version (`None`, `None`: absent), from one
+    /// resolution of the manifest: a consistent snapshot (plus this
+    /// client's pending writes). A version is opaque and changes with
     /// every write of the key: what an atomic write's check names.
     pub async fn entries(
         &self,

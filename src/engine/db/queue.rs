@@ -137,15 +137,20 @@ impl QueuedWrite {
                 _ => None,
             }
         }
+        // [text, text or null]: the batch's items and the checks.
+        let pairs = |items: &[Value]| {
+            let mut out = Vec::new();
+            for item in items {
+                let Some([k, value]) = pair(item) else {
+                    return Err(bad());
+                };
+                out.push((string(k)?, opt_string(value)?));
+            }
+            Ok(out)
+        };
         let mut batch = Vec::new();
-        for item in arr("batch")? {
-            let Some([k, value]) = pair(item) else {
-                return Err(bad());
-            };
-            batch.push((
-                Ref::from_url(&string(k)?)?,
-                opt_string(value)?.map(Into::into),
-            ));
+        for (url, value) in pairs(arr("batch")?)? {
+            batch.push((Ref::from_url(&url)?, value.map(Into::into)));
         }
         // Loops rather than `collect::<Result<Vec<_>>>`: each of those is
         // its own iterator adapter in the .wasm.
@@ -169,15 +174,10 @@ impl QueuedWrite {
         for d in arr("done")? {
             done.push(string(d)?);
         }
-        let mut checks = Vec::new();
-        if v.get("checks").is_some() {
-            for c in arr("checks")? {
-                let Some([url, version]) = pair(c) else {
-                    return Err(bad());
-                };
-                checks.push((string(url)?, opt_string(version)?));
-            }
-        }
+        let checks = match v.get("checks") {
+            Some(_) => pairs(arr("checks")?)?,
+            None => Vec::new(),
+        };
         if versions.len() != batch.len() || manifests.is_empty() {
             return Err(bad());
         }

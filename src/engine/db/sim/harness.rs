@@ -53,6 +53,12 @@ pub(super) async fn write(
         .map(|_| ())
 }
 
+/// The values of `keys`, as `getAll` reads them (`Db::entries`).
+pub(super) async fn values(db: &Rc<Db<SimIo>>, keys: &[Ref]) -> Result<Vec<Option<JsonText>>> {
+    let entries = db.entries(keys, None).await?;
+    Ok(entries.into_iter().map(|(value, _)| value).collect())
+}
+
 /// A put of one key, acknowledged once committed.
 pub(super) async fn put(db: &Rc<Db<SimIo>>, key: Ref, value: Option<JsonText>) -> Result<()> {
     write(db, vec![(key, value)], Ack::Remote).await

@@ -68,7 +68,7 @@ impl Op {
                 .map(|v| vec![v.as_ref().map(unjson)]),
             Op::GetAll(ks) => {
                 let refs: Vec<Ref> = ks.iter().map(|k| key_ref(k)).collect();
-                db.get_all(&refs, None)
+                values(db, &refs)
                     .await
                     .map(|vs| vs.iter().map(|v| v.as_ref().map(unjson)).collect())
             }
@@ -572,7 +572,7 @@ impl Sim {
                         continue;
                     }
                     let before = db.disconnections();
-                    if let Ok(vs) = db.get_all(&refs, None).await {
+                    if let Ok(vs) = values(db, &refs).await {
                         if db.reachable() && db.disconnections() == before {
                             reads.push((*c, vs.iter().map(|v| v.as_ref().map(unjson)).collect()));
                         }
@@ -603,10 +603,9 @@ impl Sim {
                 if c == usize::MAX - 1 {
                     // A restarted client's first read answers from its store
                     // (what it had seen); the next one is fresh.
-                    let _ = db.get_all(&refs, None).await;
+                    let _ = values(&db, &refs).await;
                 }
-                let vs = db
-                    .get_all(&refs, None)
+                let vs = values(&db, &refs)
                     .await
                     .expect("reads after the faults stop succeed");
                 finals

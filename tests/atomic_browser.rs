@@ -1,0 +1,263 @@
+//! Versions, conditional writes and transactions through the JavaScript
+//! classes, in headless Chromium against the test bed (moto, which
+//! enforces `If-None-Match: *`): `getEntry` on both protocols, `atomic`
+//! holding and failing its checks, refused on v1, an offline conditional
+//! write withdrawn when its check fails, and four clients counting with
+//! `transaction` without losing a click.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use js_sys::{Function, Reflect};
+use mps3::engine::deadline::join_all;
+use mps3::web::class::MPS3;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const MANIFEST: &str = "manifest.json";
+
+fn none() -> Option<JsValue> {
+    None
+}
+
+fn v2_client(b: &str) -> MPS3 {
+    MPS3::new(db_config(b, json!({"protocol": "v2"}))).unwrap()
+}
+
+fn field(o: &JsValue, name: &str) -> JsValue {
+    Reflect::get(o, &name.into()).unwrap()
+}
+
+/// `getEntry`: (value as JSON, version).
+async fn entry(db: &MPS3, key: &str) -> (serde_json::Value, Option<String>) {
+    let e = ok(db.get_entry(key.into(), none())).await;
+    assert_eq!(field(&e, "key").as_string().as_deref(), Some(key));
+    let version = field(&e, "version");
+    assert!(version.is_null() || version.is_string(), "{version:?}");
+    (to_json(&field(&e, "value")), version.as_string())
+}
+
+fn check(key: &str, version: &Option<String>) -> JsValue {
+    js(json!({"key": key, "version": version}))
+}
+
+#[wasm_bindgen_test]
+async fn get_entry_gives_a_version_that_changes_with_every_write_on_both_protocols() {
+    for protocol in ["v1", "v2"] {
+        let b = bucket(&format!("entry-{protocol}")).await;
+        let db = MPS3::new(db_config(&b, json!({"protocol": protocol}))).unwrap();
+        let other = MPS3::new(db_config(&b, json!({"protocol": protocol}))).unwrap();
+        assert_eq!(
+            entry(&db, "a").await,
+            (json!("<undefined>"), None),
+            "absent"
+        );
+        ok(db.put("a".into(), js(json!({"n": 1})), none())).await;
+        let first = entry(&db, "a").await;
+        assert_eq!(first.0, json!({"n": 1}));
+        assert!(first.1.is_some());
+        assert_eq!(
+            entry(&other, "a").await,
+            first,
+            "{protocol}: the same for every client"
+        );
+        ok(db.put("a".into(), js(json!({"n": 1})), none())).await;
+        let second = entry(&other, "a").await;
+        assert_eq!(second.0, json!({"n": 1}));
+        assert_ne!(second.1, first.1, "{protocol}: a new write, a new version");
+        ok(db.delete("a".into(), none())).await;
+        assert_eq!(entry(&other, "a").await, (json!("<undefined>"), None));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn atomic_commits_at_the_version_read_and_a_stale_check_leaves_the_bucket_unchanged() {
+    let b = bucket("atomic").await;
+    let a = v2_client(&b);
+    let other = v2_client(&b);
+    ok(a.put("k".into(), 1.into(), none())).await;
+    let (_, read) = entry(&a, "k").await;
+    ok(other.put("k".into(), 2.into(), none())).await;
+
+    let before = v2_slots(&client(), &b, MANIFEST).await;
+    let stale = a.atomic();
+    stale.check(check("k", &read)).unwrap();
+    stale.set("k".into(), 3.into()).unwrap();
+    stale.delete("gone".into()).unwrap();
+    let r = ok(stale.commit(none())).await;
+    assert_eq!(to_json(&r), json!({"ok": false}));
+    assert_eq!(
+        v2_slots(&client(), &b, MANIFEST).await.len(),
+        before.len(),
+        "no entry for a failed check"
+    );
+    assert_eq!(to_json(&ok(a.get("k".into(), none())).await), json!(2));
+
+    let (_, current) = entry(&a, "k").await;
+    let fresh = a.atomic();
+    fresh.check(check("k", &current)).unwrap();
+    fresh.check(check("new", &None)).unwrap();
+    fresh.set("k".into(), 3.into()).unwrap();
+    fresh.set("new".into(), js(json!("x"))).unwrap();
+    let r = ok(fresh.commit(none())).await;
+    assert_eq!(field(&r, "ok").as_bool(), Some(true));
+    let version = field(&r, "version").as_string().expect("a version");
+    assert_eq!(entry(&other, "k").await, (json!(3), Some(version.clone())));
+    assert_eq!(entry(&other, "new").await, (json!("x"), Some(version)));
+    // "new" exists now: a check that it is absent fails.
+    let again = a.atomic();
+    again.check(check("new", &None)).unwrap();
+    again.set("new".into(), js(json!("y"))).unwrap();
+    assert_eq!(
+        to_json(&ok(again.commit(none())).await),
+        json!({"ok": false})
+    );
+}
+
+#[wasm_bindgen_test]
+async fn atomic_on_a_v1_manifest_is_unsupported_and_bad_checks_throw() {
+    let b = bucket("atomic-v1").await;
+    let db = MPS3::new(db_config(&b, json!({"protocol": "v1"}))).unwrap();
+    ok(db.put("k".into(), 1.into(), none())).await;
+    let listed = objects(&b, "").await.len();
+    let op = db.atomic();
+    op.check(check("k", &None)).unwrap();
+    op.set("k".into(), 2.into()).unwrap();
+    assert_eq!(err_code(op.commit(none())).await, "Unsupported");
+    assert_eq!(objects(&b, "").await.len(), listed, "nothing written");
+    assert_eq!(to_json(&ok(db.get("k".into(), none())).await), json!(1));
+    assert_eq!(db.pending_writes(), 0);
+
+    let op = db.atomic();
+    let thrown = op.check(js(json!({"key": "k", "version": 3}))).unwrap_err();
+    assert_mps3_error(&thrown);
+    assert_eq!(
+        field(&thrown, "code").as_string().as_deref(),
+        Some("BadInput")
+    );
+    let thrown = op
+        .check(js(json!({"key": "k", "versoin": null})))
+        .unwrap_err();
+    assert_eq!(
+        field(&thrown, "code").as_string().as_deref(),
+        Some("BadInput")
+    );
+    let thrown = op
+        .set("k".into(), Function::new_no_args("").into())
+        .unwrap_err();
+    assert_eq!(
+        field(&thrown, "code").as_string().as_deref(),
+        Some("BadInput")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_offline_conditional_write_that_fails_its_check_when_it_syncs_is_withdrawn() {
+    let b = bucket("atomic-offline").await;
+    let a = v2_client(&b);
+    let other = v2_client(&b);
+    ok(a.put("k".into(), js(json!("base")), none())).await;
+    let (_, version) = entry(&a, "k").await;
+    a.set_online(false);
+    let op = a.atomic();
+    op.check(check("k", &version)).unwrap();
+    op.set("k".into(), js(json!("offline edit"))).unwrap();
+    let committed = JsFuture::from(op.commit(none()));
+    sleep(50).await;
+    assert_eq!(
+        to_json(&ok(a.get("k".into(), none())).await),
+        json!("offline edit"),
+        "read your writes while queued"
+    );
+    ok(other.put("k".into(), js(json!("online edit")), none())).await;
+    a.set_online(true);
+    let r = committed.await.unwrap();
+    assert_eq!(to_json(&r), json!({"ok": false}));
+    assert_eq!(
+        to_json(&ok(a.get("k".into(), none())).await),
+        json!("online edit"),
+        "withdrawn"
+    );
+    assert_eq!(a.pending_writes(), 0);
+}
+
+type Counting<'a> = core::pin::Pin<Box<dyn core::future::Future<Output = Vec<usize>> + 'a>>;
+
+/// The callback every client runs: read the counter, write it plus one.
+fn increment() -> Function {
+    Function::new_with_args(
+        "tx",
+        "return tx.get('likes').then((n) => { tx.set('likes', (n ?? 0) + 1); return (n ?? 0) + 1; })",
+    )
+}
+
+#[wasm_bindgen_test]
+async fn four_clients_incrementing_with_transactions_count_exactly() {
+    const CLIENTS: usize = 4;
+    const EACH: usize = 25;
+    let b = bucket("transaction").await;
+    let clients: Vec<MPS3> = (0..CLIENTS).map(|_| v2_client(&b)).collect();
+    let runs: Vec<Counting<'_>> = clients
+        .iter()
+        .map(|db| {
+            Box::pin(async move {
+                let mut seen = Vec::new();
+                for _ in 0..EACH {
+                    let n = ok(db.transaction(increment(), none())).await;
+                    seen.push(n.as_f64().unwrap() as usize);
+                }
+                seen
+            }) as Counting<'_>
+        })
+        .collect();
+    let mut all: Vec<usize> = join_all(runs).await.concat();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=CLIENTS * EACH).collect::<Vec<_>>(),
+        "each transaction saw its own count"
+    );
+    for db in &clients {
+        assert_eq!(
+            to_json(&ok(db.get("likes".into(), none())).await),
+            json!(CLIENTS * EACH)
+        );
+    }
+    // One entry per increment (and none for a failed check).
+    assert_eq!(
+        v2_slots(&client(), &b, MANIFEST).await.len(),
+        CLIENTS * EACH
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_transaction_that_throws_rejects_with_its_error_and_writes_nothing() {
+    let b = bucket("transaction-throws").await;
+    let db = v2_client(&b);
+    ok(db.put("likes".into(), 1.into(), none())).await;
+    let throws = Function::new_with_args(
+        "tx",
+        "return tx.get('likes').then((n) => { tx.set('likes', n + 1); throw new RangeError('no'); })",
+    );
+    let e = JsFuture::from(db.transaction(throws, none()))
+        .await
+        .unwrap_err();
+    assert_eq!(field(&e, "name").as_string().as_deref(), Some("RangeError"));
+    assert_eq!(to_json(&ok(db.get("likes".into(), none())).await), json!(1));
+    assert_eq!(v2_slots(&client(), &b, MANIFEST).await.len(), 1);
+    // A v1 manifest: the commit is refused.
+    let v1 = MPS3::new(db_config(
+        &b,
+        json!({"protocol": "v1", "defaultManifest": "old.json"}),
+    ))
+    .unwrap();
+    assert_eq!(
+        err_code(v1.transaction(increment(), none())).await,
+        "Unsupported"
+    );
+}
