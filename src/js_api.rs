@@ -44,6 +44,8 @@ pub const PUT: &[&str] = &["manifests", "await"];
 pub const GET: &[&str] = &["manifest"];
 /// The options of `subscribe`.
 pub const SUBSCRIBE: &[&str] = &["manifest"];
+/// A range of `list`.
+pub const RANGE: &[&str] = &["prefix", "start", "end", "limit", "reverse"];
 /// A check of `atomic().check`.
 pub const CHECK: &[&str] = &["key", "version"];
 /// A key given as an object.
@@ -165,6 +167,13 @@ export interface GetOptions { manifest?: Key; }
  *  the key. */
 export interface Entry { key: Key; value: unknown; version: string | null; }
 
+/** Which keys `list` reads, in `defaultBucket`: those starting with
+ *  `prefix`, from `start` (inclusive) to `end` (exclusive), in key order
+ *  (byte order), at most `limit`, from the last when `reverse`. */
+export interface ListRange {
+  prefix?: string; start?: string; end?: string; limit?: number; reverse?: boolean;
+}
+
 /** `atomic().check(...)`: holds only if `key` is still at `version`
  *  (null: still absent) where the write lands. */
 export interface AtomicCheck { key: Key; version: string | null; }
@@ -174,7 +183,18 @@ export interface AtomicCheck { key: Key; version: string | null; }
  *  (null when it only deleted). */
 export type CommitResult = { ok: true; version: string | null } | { ok: false };
 
+/** What a range's subscriber watches (keys of `defaultBucket`). */
+export type SubscribeRange = Omit<ListRange, "limit" | "reverse">;
+
 export interface MPS3 {
+  /** Calls `handler(value)` with the current value of `key`, then once per
+   *  new version of it (`undefined` when deleted); errors come as
+   *  `handler(undefined, error)` and polling carries on. Returns the
+   *  unsubscribe function. */
+  subscribe(key: Key, handler: (value: unknown, error?: MPS3Error) => void, options?: SubscribeOptions): () => void;
+  /** Calls `handler(entries)` with every key in `range`, then with those
+   *  that changed (deleted: `value` undefined, `version` null). */
+  subscribe(range: SubscribeRange, handler: (changes: Entry[], error?: MPS3Error) => void, options?: SubscribeOptions): () => void;
   /** Runs `callback` until its writes commit over unchanged reads; resolves
    *  with its value. */
   transaction<T>(callback: (tx: Transaction) => T | Promise<T>, options?: GetOptions): Promise<T>;
@@ -276,6 +296,7 @@ mod tests {
         assert_eq!(sorted_props("PutOptions"), sorted(PUT));
         assert_eq!(sorted_props("GetOptions"), sorted(GET));
         assert_eq!(sorted_props("AtomicCheck"), sorted(CHECK));
+        assert_eq!(sorted_props("ListRange"), sorted(RANGE));
         assert_eq!(sorted_props("SubscribeOptions"), sorted(SUBSCRIBE));
         assert_eq!(sorted_props("Ref"), sorted(REF));
     }

@@ -261,3 +261,118 @@ async fn a_transaction_that_throws_rejects_with_its_error_and_writes_nothing() {
         "Unsupported"
     );
 }
+
+/// `list` as keys and values, in the order given.
+async fn listed(db: &MPS3, range: serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let all = ok(db.list(Some(js(range)), none())).await;
+    js_sys::Array::from(&all)
+        .iter()
+        .map(|e| {
+            assert!(field(&e, "version").is_string());
+            (
+                field(&e, "key").as_string().unwrap(),
+                to_json(&field(&e, "value")),
+            )
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn list_reads_a_range_with_another_clients_adds_and_deletes_on_both_protocols() {
+    for protocol in ["v1", "v2"] {
+        let b = bucket(&format!("list-{protocol}")).await;
+        let a = MPS3::new(db_config(&b, json!({"protocol": protocol}))).unwrap();
+        let other = MPS3::new(db_config(&b, json!({"protocol": protocol}))).unwrap();
+        for k in ["note/b", "note/a", "other", "note/c"] {
+            ok(a.put(k.into(), js(json!(k)), none())).await;
+        }
+        assert_eq!(
+            listed(&other, json!({"prefix": "note/"})).await,
+            vec![
+                ("note/a".into(), json!("note/a")),
+                ("note/b".into(), json!("note/b")),
+                ("note/c".into(), json!("note/c")),
+            ],
+            "{protocol}"
+        );
+        ok(a.delete("note/b".into(), none())).await;
+        ok(a.put("note/d".into(), js(json!(4)), none())).await;
+        assert_eq!(
+            listed(
+                &other,
+                json!({"prefix": "note/", "reverse": true, "limit": 2})
+            )
+            .await,
+            vec![
+                ("note/d".into(), json!(4)),
+                ("note/c".into(), json!("note/c"))
+            ],
+            "{protocol}: another client's add and delete, the last two"
+        );
+        assert_eq!(
+            listed(&other, json!({"start": "note/b", "end": "note/d"})).await,
+            vec![("note/c".into(), json!("note/c"))],
+            "{protocol}"
+        );
+        let all = ok(other.list(None, none())).await;
+        assert_eq!(
+            js_sys::Array::from(&all).length(),
+            4,
+            "{protocol}: everything"
+        );
+        let e = JsFuture::from(other.list(Some(js(json!({"prefx": "n"}))), none()))
+            .await
+            .unwrap_err();
+        assert_eq!(field(&e, "code").as_string().as_deref(), Some("BadInput"));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_prefix_subscriber_sees_every_note_then_another_clients_adds_and_deletes() {
+    let b = bucket("prefix-sub").await;
+    let a = v2_client(&b);
+    let watcher = v2_client(&b);
+    ok(a.put("note/1".into(), js(json!("one")), none())).await;
+    ok(a.put("elsewhere".into(), 0.into(), none())).await;
+    let calls: std::rc::Rc<std::cell::RefCell<Vec<serde_json::Value>>> = Default::default();
+    let c = calls.clone();
+    let handler = Closure::<dyn Fn(JsValue, JsValue)>::new(move |changes: JsValue, e: JsValue| {
+        assert!(e.is_undefined(), "{e:?}");
+        c.borrow_mut().push(to_json(&changes));
+    });
+    let _off = watcher
+        .subscribe(
+            js(json!({"prefix": "note/"})),
+            handler.into_js_value().unchecked_into(),
+            none(),
+        )
+        .unwrap();
+    eventually("the first call", 5_000, || !calls.borrow().is_empty()).await;
+    let first = calls.borrow()[0].clone();
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    assert_eq!(first[0]["key"], json!("note/1"));
+    assert_eq!(first[0]["value"], json!("one"));
+    ok(a.put("note/2".into(), js(json!("two")), none())).await;
+    ok(a.delete("note/1".into(), none())).await;
+    ok(a.put("elsewhere".into(), 1.into(), none())).await;
+    let heard = || {
+        let mut keys: Vec<(String, serde_json::Value)> = calls.borrow()[1..]
+            .iter()
+            .flat_map(|c| c.as_array().unwrap().clone())
+            .map(|e| (e["key"].as_str().unwrap().to_string(), e["version"].clone()))
+            .collect();
+        keys.sort_by(|x, y| x.0.cmp(&y.0));
+        keys
+    };
+    eventually("the add and the delete", 5_000, || heard().len() >= 2).await;
+    sleep(300).await;
+    let after = heard();
+    assert_eq!(after.len(), 2, "{:?}", calls.borrow());
+    assert_eq!(
+        after[0],
+        ("note/1".into(), json!(null)),
+        "deleted: version null"
+    );
+    assert_eq!(after[1].0, "note/2");
+    assert!(after[1].1.is_string());
+}

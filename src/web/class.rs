@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{self, bad, only_known};
 use super::errors::to_js_error;
 use super::io::WebIo;
-use crate::engine::db::{Change, Db, Event, Status};
+use crate::engine::db::{Change, Db, Event, Select, Status, Watch};
 use crate::engine::error::Error;
 use crate::engine::manifest::Ref;
 use crate::js_api;
@@ -53,6 +53,7 @@ enum Read {
     Value,
     Entry,
     Map,
+    List,
 }
 
 /// `{ key, value, version }` (`version` null when absent).
@@ -66,6 +67,17 @@ pub(super) fn entry_object(key: &JsValue, value: JsValue, version: Option<String
         &version.map_or(JsValue::NULL, JsValue::from),
     );
     o.into()
+}
+
+/// `[{ key, value, version }]` of keys read (`list`, a range's
+/// subscriber): each key as a string, its url without the bucket.
+fn entries_array(found: Vec<crate::engine::db::Found>) -> Result<JsValue, Error> {
+    let out = js_sys::Array::new();
+    for (url, v, version) in found {
+        let key = url.split_once('/').map_or("", |(_, k)| k);
+        out.push(&entry_object(&key.into(), value(v.as_ref())?, version));
+    }
+    Ok(out.into())
 }
 
 /// 2^53, the integers a double holds exactly (a literal: `powi` is std's).
@@ -125,6 +137,10 @@ fn deliver(db: &Db<WebIo>, handlers: &Handlers) {
         let (sub, value, error) = match event {
             Event::Value { sub, value: v } => match value(v.as_ref()) {
                 Ok(v) => (sub, v, JsValue::UNDEFINED),
+                Err(e) => (sub, JsValue::UNDEFINED, to_js_error(&e)),
+            },
+            Event::Changes { sub, changes } => match entries_array(changes) {
+                Ok(a) => (sub, a, JsValue::UNDEFINED),
                 Err(e) => (sub, JsValue::UNDEFINED, to_js_error(&e)),
             },
             Event::Error { sub, error } => (sub, JsValue::UNDEFINED, to_js_error(&error)),
@@ -410,41 +426,68 @@ impl MPS3 {
         self.read("getAll", Read::Map, keys, options)
     }
 
-    /// `get`, `getEntry` and `getAll`: one engine read (`Db::entries`),
-    /// answered in the shape each returns.
-    fn read(&self, name: &str, shape: Read, keys: JsValue, options: Option<JsValue>) -> Promise {
+    /// `{ key, value, version }` of each key with a value in `range`
+    /// (`{ prefix, start, end, limit, reverse }`, keys of `defaultBucket`),
+    /// in key order, from one consistent snapshot.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Entry[]>")]
+    pub fn list(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "ListRange")] range: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        self.read(
+            "list",
+            Read::List,
+            range.unwrap_or(JsValue::UNDEFINED),
+            options,
+        )
+    }
+
+    /// `get`, `getEntry`, `getAll` and `list`: one engine read
+    /// (`Db::read`), answered in the shape each returns.
+    fn read(&self, name: &str, shape: Read, arg: JsValue, options: Option<JsValue>) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
             only_known(&options, name, js_api::GET)?;
-            let originals: Vec<JsValue> = if shape == Read::Map {
-                keys.dyn_ref::<js_sys::Array>()
+            let originals: Vec<JsValue> = match shape {
+                Read::Map => arg
+                    .dyn_ref::<js_sys::Array>()
                     .ok_or_else(|| bad("getAll takes an array of keys"))?
                     .iter()
-                    .collect()
-            } else {
-                vec![keys]
+                    .collect(),
+                Read::List => Vec::new(),
+                _ => vec![arg.clone()],
             };
             let mut refs = Vec::with_capacity(originals.len());
             for k in &originals {
                 refs.push(self.key(k)?);
             }
+            let range = match shape {
+                Read::List => Some(convert::range(&arg, &self.default_bucket)?),
+                _ => None,
+            };
             let manifest = convert::manifest(&options, &self.default_bucket)?;
             let db = self.db.clone();
             Ok(async move {
-                let mut entries = db.entries(&refs, manifest.as_ref()).await?;
+                let select = match &range {
+                    Some((r, limit, reverse)) => Select::Range(r, *limit, *reverse),
+                    None => Select::Keys(&refs),
+                };
+                let mut found = db.read(select, manifest.as_ref()).await?;
                 Ok(match shape {
-                    Read::Value => value(entries[0].0.as_ref())?,
+                    Read::Value => value(found[0].1.as_ref())?,
                     Read::Entry => {
-                        let (v, version) = entries.pop().expect("one key, one entry");
+                        let (_, v, version) = found.pop().expect("one key, one entry");
                         entry_object(&originals[0], value(v.as_ref())?, version)
                     }
                     Read::Map => {
                         let out = Map::new();
-                        for (k, (v, _)) in originals.iter().zip(entries) {
+                        for (k, (_, v, _)) in originals.iter().zip(found) {
                             out.set(k, &value(v.as_ref())?);
                         }
                         out.into()
                     }
+                    Read::List => entries_array(found)?,
                 })
             })
         })();
@@ -478,24 +521,35 @@ impl MPS3 {
 
     /// Calls `handler(value, error)` with the current value of `key`, then
     /// once per new version of it (`undefined` when deleted); errors go to
-    /// the second argument and polling carries on. Returns a function that
-    /// unsubscribes.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    /// the second argument and polling carries on. Given a range (`{
+    /// prefix, start, end }`, keys of `defaultBucket`) instead of a key,
+    /// calls `handler(entries, error)` with every `{ key, value, version }`
+    /// in it, then with those that changed (deleted: `value` undefined,
+    /// `version` null). Returns a function that unsubscribes.
+    ///
+    /// (Declared with both forms in `js_api`'s TypeScript.)
+    #[wasm_bindgen(skip_typescript)]
     pub fn subscribe(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "(value: unknown, error?: MPS3Error) => void")]
+        target: JsValue,
         handler: Function,
-        #[wasm_bindgen(unchecked_optional_param_type = "SubscribeOptions")] options: Option<
-            JsValue,
-        >,
+        options: Option<JsValue>,
     ) -> Result<Function, JsValue> {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         let id = (|| {
             only_known(&options, "subscribe", js_api::SUBSCRIBE)?;
-            let key = self.key(&key)?;
+            // A key is a string or has `key`; anything else is a range.
+            let watch = if target.is_string() || !convert::get(&target, "key").is_undefined() {
+                Watch::Key(self.key(&target)?)
+            } else {
+                let (range, limit, reverse) = convert::range(&target, &self.default_bucket)?;
+                if limit != usize::MAX || reverse {
+                    return Err(bad("a subscribed range has no limit or reverse"));
+                }
+                Watch::Range(range)
+            };
             let manifest = convert::manifest(&options, &self.default_bucket)?;
-            self.db.subscribe(&key, manifest.as_ref())
+            self.db.subscribe(&watch, manifest.as_ref())
         })()
         .map_err(|e| to_js_error(&e))?;
         self.handlers.values.borrow_mut().push((id, handler));

@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use super::log::Logger;
 use crate::engine::credentials::Credentials;
-use crate::engine::db::{Ack, DbConfig, JsonText, Protocol};
+use crate::engine::db::{Ack, DbConfig, JsonText, Protocol, Range};
 use crate::engine::error::Error;
 use crate::engine::manifest::Ref;
 use crate::engine::s3::{Addressing, S3Config, S3};
@@ -335,6 +335,23 @@ pub fn refs(options: &JsValue, field: &str, bucket: &str) -> Result<Vec<Ref>, Er
         refs.push(to_ref(&m, bucket)?);
     }
     Ok(refs)
+}
+
+/// `list`'s range of keys in `bucket`, with its limit and direction.
+pub fn range(r: &JsValue, bucket: &str) -> Result<(Range, usize, bool), Error> {
+    only_known(r, "list", js_api::RANGE)?;
+    let limit = match opt_number(r, "limit")? {
+        None => usize::MAX,
+        Some(n) if n >= 0.0 && n % 1.0 == 0.0 => n as usize,
+        Some(_) => return Err(bad("limit must be a whole number")),
+    };
+    let range = Range {
+        bucket: bucket.into(),
+        prefix: opt_string(r, "prefix")?.unwrap_or_default(),
+        start: opt_string(r, "start")?,
+        end: opt_string(r, "end")?,
+    };
+    Ok((range, limit, opt_bool(r, "reverse")? == Some(true)))
 }
 
 /// `options.manifest`: a key, or none.

@@ -70,6 +70,13 @@ async function use(db: MPS3): Promise<void> {
     tx.delete("old");
     return n + 1;
   });
+  const notes: Entry[] = await db.list({ prefix: "note/", limit: 10, reverse: true }, { manifest: "m.json" });
+  await db.list();
+  const off: () => void = db.subscribe({ prefix: "note/" }, (changes: Entry[], error?: MPS3Error) => {
+    for (const c of changes) console.log(c.key, c.value, c.version, error);
+  });
+  off();
+  console.log(notes);
   const offset: number = db.clockOffset;
   console.log(likes);
   db.shutdown();

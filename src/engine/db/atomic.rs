@@ -12,7 +12,7 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 use core::future::Future;
 
-use super::{Ack, Batch, Change, Db, JsonText, Protocol};
+use super::{Ack, Batch, Change, Db, JsonText, Protocol, Select};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::manifest::Ref;
@@ -138,8 +138,11 @@ impl<I: Io + 'static> Db<I> {
         if let Some((_, v)) = tx.writes.borrow().iter().rev().find(|(k, _)| k == key) {
             return Ok(v.clone());
         }
-        let (value, version) = self
-            .entries(core::slice::from_ref(key), tx.manifest.as_ref())
+        let (_, value, version) = self
+            .read(
+                Select::Keys(core::slice::from_ref(key)),
+                tx.manifest.as_ref(),
+            )
             .await?
             .pop()
             .expect("one key, one entry");

@@ -9,7 +9,7 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 
 use super::write::Committed;
-use super::{Change, Db, Event, Pending};
+use super::{Change, Db, Event, Pending, Watch};
 use crate::engine::error::Result;
 use crate::engine::io::{Io, LockWait};
 use crate::engine::manifest::Ref;
@@ -161,12 +161,12 @@ impl<I: Io + 'static> Db<I> {
         self.watch_foreign();
     }
 
-    /// Registers a subscriber of `key` through `manifest` and returns its
-    /// id for [`Db::unsubscribe`]. Its first event, the current value,
-    /// comes from a refresh started now; later ones from the poller,
-    /// started with the first subscription.
-    pub fn subscribe(self: &Rc<Self>, key: &Ref, manifest: Option<&Ref>) -> Result<u64> {
-        let id = self.register(key, manifest)?;
+    /// Registers a subscriber of a key or a range through `manifest` and
+    /// returns its id for [`Db::unsubscribe`]. Its first event, the current
+    /// value (every key in the range), comes from a refresh started now;
+    /// later ones from the poller, started with the first subscription.
+    pub fn subscribe(self: &Rc<Self>, watch: &Watch, manifest: Option<&Ref>) -> Result<u64> {
+        let id = self.register(watch, manifest)?;
         let db = self.clone();
         let manifest = manifest.cloned();
         self.io.spawn(Box::pin(async move {

@@ -19,6 +19,7 @@ mod atomic;
 mod background;
 mod change;
 mod connectivity;
+mod notify;
 mod offline;
 mod queue;
 mod state;
@@ -35,8 +36,9 @@ pub use change::Change;
 pub use connectivity::Status;
 pub use offline::Pending;
 pub use queue::QueuedWrite;
-use state::{Current, Delivered, ManifestState, Subscriber};
-pub use state::{Event, JsonText};
+use state::{Current, ManifestState, Subscriber};
+pub use state::{Event, JsonText, Range};
+
 use sync::Freshness;
 pub use v2::Protocol;
 
@@ -199,6 +201,25 @@ pub struct Db<I: Io> {
 /// A batch of writes: key → JSON text, or `None` to delete.
 pub type Batch = Vec<(Ref, Option<JsonText>)>;
 
+/// What a read asks for: keys, or the keys with a value in a range (at
+/// most `limit` of them, from its end when `reverse`).
+#[derive(Clone, Copy)]
+pub enum Select<'a> {
+    Keys(&'a [Ref]),
+    Range(&'a Range, usize, bool),
+}
+
+/// What a subscriber watches: a key (told its value) or a range (told
+/// the keys in it that changed).
+#[derive(Clone, Debug)]
+pub enum Watch {
+    Key(Ref),
+    Range(Range),
+}
+
+/// A key read: its url, value and version (`None`, `None`: absent).
+pub type Found = (String, Option<JsonText>, Option<String>);
+
 impl<I: Io> Db<I> {
     pub fn new(io: I, s3: S3, cfg: DbConfig, seed: u64) -> Result<Db<I>> {
         validate_bucket(&cfg.default_manifest.bucket)?;
@@ -316,26 +337,27 @@ impl<I: Io> Db<I> {
     /// pending, else the freshly resolved state. `None`: absent.
     pub async fn get(&self, key: &Ref, manifest: Option<&Ref>) -> Result<Option<JsonText>> {
         Ok(self
-            .entries(core::slice::from_ref(key), manifest)
+            .read(Select::Keys(core::slice::from_ref(key)), manifest)
             .await?
             .pop()
             .expect("one key, one value")
-            .0)
+            .1)
     }
 
-    /// Each key's value and version (`None`, `None`: absent), from one
-    /// resolution of the manifest: a consistent snapshot (plus this
-    /// client's pending writes). A version is opaque and changes with
-    /// every write of the key: what an atomic write's check names.
-    pub async fn entries(
-        &self,
-        keys: &[Ref],
-        manifest: Option<&Ref>,
-    ) -> Result<Vec<(Option<JsonText>, Option<String>)>> {
+    /// The keys `select` names, each with its value and version (`None`,
+    /// `None`: absent), from one resolution of the manifest: a consistent
+    /// snapshot (plus this client's pending writes). A version is opaque
+    /// and changes with every write of the key: what an atomic write's
+    /// check names. A range answers the keys in it that have a value.
+    pub async fn read(&self, select: Select<'_>, manifest: Option<&Ref>) -> Result<Vec<Found>> {
         self.ready().await;
         // After the writes made before this read have masked their keys.
         drop(self.accepting.lock().await);
         self.check_live()?;
+        let keys = match select {
+            Select::Keys(keys) => keys,
+            Select::Range(..) => &[],
+        };
         for k in keys {
             Self::check_ref(k)?;
         }
@@ -344,7 +366,7 @@ impl<I: Io> Db<I> {
         // Keys all written locally and pending read as written, at once.
         let all_masked = {
             let s = self.state(&m);
-            keys.iter().all(|k| s.pending(&k.url()))
+            !keys.is_empty() && keys.iter().all(|k| s.pending(&k.url()))
         };
         // The first read after a reload answers from the stored state at
         // once (later reads and the poller bring it up to date); offline
@@ -378,21 +400,29 @@ impl<I: Io> Db<I> {
         }
         let snapshot: Vec<(String, Current)> = {
             let s = self.state(&m);
-            keys.iter()
-                .map(|k| {
-                    let url = k.url();
+            let mut urls: Vec<String> = keys.iter().map(Ref::url).collect();
+            if let Select::Range(range, limit, reverse) = select {
+                urls = s.urls_in(range);
+                if reverse {
+                    urls.reverse();
+                }
+                urls.truncate(limit);
+            }
+            urls.into_iter()
+                .map(|url| {
                     let current = s.effective(&url);
                     (url, current)
                 })
                 .collect()
         };
-        let mut out = Vec::with_capacity(keys.len());
+        let mut out = Vec::with_capacity(snapshot.len());
         for (url, current) in snapshot {
-            out.push(match current {
+            let (value, version) = match current {
                 Current::Local { value, version } => (value, version),
                 Current::Resolved(None) => (None, None),
                 Current::Resolved(Some(v)) => (Some(self.content(&url, &v).await?), Some(v)),
-            });
+            };
+            out.push((url, value, version));
         }
         Ok(out)
     }
@@ -435,11 +465,17 @@ impl<I: Io> Db<I> {
 
     /// Registers a subscriber of `key` through `manifest` (see
     /// [`Db::subscribe`], which also delivers its values).
-    fn register(&self, key: &Ref, manifest: Option<&Ref>) -> Result<u64> {
+    fn register(&self, watch: &Watch, manifest: Option<&Ref>) -> Result<u64> {
         // (Not gated: registering is synchronous; its first value comes
         // from `refresh`, which waits for the restore.)
         self.check_live()?;
-        Self::check_ref(key)?;
+        let range = match watch {
+            Watch::Key(key) => {
+                Self::check_ref(key)?;
+                Range::key(key)
+            }
+            Watch::Range(range) => range.clone(),
+        };
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         Self::check_manifest(&m)?;
         drop(self.state(&m));
@@ -449,8 +485,9 @@ impl<I: Io> Db<I> {
         inner.subs.push(Subscriber {
             id,
             manifest: m,
-            url: key.url(),
-            last: Delivered::Nothing,
+            range,
+            key: matches!(watch, Watch::Key(_)),
+            seen: None,
         });
         Ok(id)
     }

@@ -137,6 +137,28 @@ impl ManifestState {
             .is_some_and(|m| m.entry.is_none())
     }
 
+    /// The urls in `range` that have a value now (this client's pending
+    /// writes included), in key order.
+    pub fn urls_in(&self, range: &Range) -> Vec<String> {
+        let mut urls: Vec<String> = Vec::new();
+        if let Some(r) = &self.resolution {
+            for (url, _) in r.files.iter() {
+                if range.contains(url) {
+                    urls.push(url.clone());
+                }
+            }
+        }
+        for m in &self.masks {
+            if range.contains(&m.url) {
+                if let Err(at) = urls.binary_search(&m.url) {
+                    urls.insert(at, m.url.clone());
+                }
+            }
+        }
+        urls.retain(|u| self.effective(u).version().is_some());
+        urls
+    }
+
     /// Drops masks whose entry the resolution now includes.
     pub fn retire_masks(&mut self) {
         if self.protocol == Some(super::Protocol::V2) {
@@ -156,6 +178,39 @@ impl ManifestState {
             }
             _ => true,
         });
+    }
+}
+
+/// Keys of one bucket (`list`, prefix subscriptions): those starting with
+/// `prefix`, from `start` (inclusive) to `end` (exclusive), in byte order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Range {
+    pub bucket: String,
+    pub prefix: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+impl Range {
+    /// The range holding `key` alone.
+    pub fn key(key: &crate::engine::manifest::Ref) -> Range {
+        Range {
+            bucket: key.bucket.clone(),
+            prefix: key.key.clone(),
+            start: None,
+            end: Some(format!("{}\0", key.key)),
+        }
+    }
+
+    pub fn contains(&self, url: &str) -> bool {
+        let key = url
+            .strip_prefix(self.bucket.as_str())
+            .and_then(|rest| rest.strip_prefix('/'));
+        key.is_some_and(|key| {
+            key.starts_with(self.prefix.as_str())
+                && self.start.as_deref().is_none_or(|s| key >= s)
+                && self.end.as_deref().is_none_or(|e| key < e)
+        })
     }
 }
 
@@ -181,26 +236,16 @@ impl Current {
     }
 }
 
-/// What a subscriber was last called with.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Delivered {
-    /// Not called yet.
-    Nothing,
-    /// The value of this content version (`None`: absent).
-    Version(Option<String>),
-}
-
-impl Delivered {
-    pub fn is(&self, version: &Option<String>) -> bool {
-        matches!(self, Delivered::Version(v) if v == version)
-    }
-}
-
 pub struct Subscriber {
     pub id: u64,
     pub manifest: crate::engine::manifest::Ref,
-    pub url: String,
-    pub last: Delivered,
+    /// The keys it watches: one key's ([`Range::key`]), or a prefix's.
+    pub range: Range,
+    /// A key's subscriber: told the key's value, not a list of changes.
+    pub key: bool,
+    /// Each key in its range with a value, at the version it was last
+    /// told of; `None`: not called yet.
+    pub seen: Option<Vec<(String, String)>>,
 }
 
 /// Something for the edge to deliver to a subscriber.
@@ -213,6 +258,13 @@ pub enum Event {
     Error {
         sub: u64,
         error: Error,
+    },
+    /// For a range's subscriber: each key in it that changed since it
+    /// was last called, the first time every key in it (deleted: value
+    /// and version `None`).
+    Changes {
+        sub: u64,
+        changes: Vec<super::Found>,
     },
     /// For `onStatus` handlers: the status changed.
     Status(super::Status),

@@ -4,7 +4,7 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 
-use super::state::{Current, Delivered, Event, JsonText, ManifestState, MarkerSeen};
+use super::state::{JsonText, ManifestState, MarkerSeen};
 use super::{Db, LAST_MODIFIED_PRECISION_MS};
 
 /// How long a log entry stays after it landed, even when it is garbage:
@@ -533,63 +533,6 @@ impl<I: Io> Db<I> {
             .content
             .insert((url.to_string(), version.to_string()), value.clone());
         self.store_content(url, version, &value).await;
-    }
-
-    /// Delivers each subscriber of `m` whose key changed version its new
-    /// value, once per version.
-    pub(crate) async fn notify(&self, m: &Ref) {
-        // (subscriber, url, what to deliver)
-        let pending: Vec<(u64, String, Current)> = {
-            let inner = self.inner.borrow();
-            let Some(state) = super::state_of(&inner.manifests, m) else {
-                return;
-            };
-            let mut pending = Vec::new();
-            for s in inner.subs.iter().filter(|s| &s.manifest == m) {
-                let current = state.effective(&s.url);
-                let known = matches!(current, Current::Local { .. }) || state.resolution.is_some();
-                if known && !s.last.is(current.version()) {
-                    pending.push((s.id, s.url.clone(), current));
-                }
-            }
-            pending
-        };
-        for (sub, url, current) in pending {
-            let version = current.version().clone();
-            let value = match current {
-                Current::Local { value, .. } => Ok(value),
-                Current::Resolved(None) => Ok(None),
-                Current::Resolved(Some(v)) => self.content(&url, &v).await.map(Some),
-            };
-            // Deliver only if still current and still undelivered: another
-            // task may have delivered it while we fetched.
-            let current = self.state(m).effective(&url).version().clone();
-            let mut inner = self.inner.borrow_mut();
-            let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else {
-                continue;
-            };
-            if current != version || s.last.is(&version) {
-                continue;
-            }
-            let event = match value {
-                Ok(value) => {
-                    s.last = Delivered::Version(version);
-                    Event::Value { sub, value }
-                }
-                // Offline: the value comes when the client is back online
-                // (`last` is unchanged); being offline is not an error.
-                Err(error) if error.kind == ErrorKind::Offline => continue,
-                Err(error) => {
-                    if !error.is_retryable() {
-                        // Permanent (content gone): say so once.
-                        s.last = Delivered::Version(version);
-                    }
-                    Event::Error { sub, error }
-                }
-            };
-            drop(inner);
-            self.push_events(vec![event]);
-        }
     }
 
     /// Resolves `m` and notifies its subscribers (a subscriber's first

@@ -6,7 +6,7 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 
 use super::queue::QueuedWrite;
-use super::state::{Current, Delivered, MarkerSeen};
+use super::state::MarkerSeen;
 use super::sync::{Freshness, CLAIM_TO_LISTING_MS, SURELY_UNCOLLECTED_MS};
 use super::{Batch, Committer, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::engine::error::{Error, ErrorKind, Result};
@@ -257,7 +257,7 @@ impl<I: Io> Db<I> {
                     .borrow()
                     .subs
                     .iter()
-                    .filter(|s| urls.contains(&s.url))
+                    .filter(|s| urls.iter().any(|u| s.range.contains(u)))
                     .map(|s| super::Event::Error {
                         sub: s.id,
                         error: error.clone(),
@@ -894,46 +894,11 @@ impl<I: Io> Db<I> {
         }
         let mut inner = self.inner.borrow_mut();
         for sub in inner.subs.iter_mut() {
-            if sub.url == url && sub.last.is(&Some(from.to_string())) {
-                sub.last = Delivered::Version(Some(to.to_string()));
-            }
-        }
-    }
-
-    /// Notifies from what is known locally (masks, cached content), without
-    /// fetching: local writes reach subscribers synchronously.
-    pub(crate) fn notify_local(&self, m: &Ref) {
-        let mut events = Vec::new();
-        {
-            let mut inner = self.inner.borrow_mut();
-            let inner = &mut *inner;
-            let Some(state) = super::state_of(&inner.manifests, m) else {
-                return;
-            };
-            for s in inner.subs.iter_mut().filter(|s| &s.manifest == m) {
-                let current = state.effective(&s.url);
-                let version = current.version().clone();
-                if s.last.is(&version) {
-                    continue;
+            for (u, v) in sub.seen.iter_mut().flatten() {
+                if u == url && v == from {
+                    *v = to.to_string();
                 }
-                // Only what is in memory: a value not cached waits for
-                // `notify`.
-                let value = match current {
-                    Current::Local { value, .. } => value,
-                    Current::Resolved(_) if state.resolution.is_none() => continue,
-                    Current::Resolved(None) => None,
-                    Current::Resolved(Some(v)) => match inner.content.get(&(s.url.clone(), v)) {
-                        Some(value) => Some(value),
-                        None => match state.v2.log.keys.get(s.url.as_str()) {
-                            Some(k) if k.stored.inline.is_some() => k.stored.inline.clone(),
-                            _ => continue,
-                        },
-                    },
-                };
-                s.last = Delivered::Version(version);
-                events.push(super::Event::Value { sub: s.id, value });
             }
         }
-        self.push_events(events);
     }
 }

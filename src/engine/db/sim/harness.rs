@@ -26,7 +26,10 @@ impl Client {
     /// every value its handler hears.
     pub(super) fn hear(&self, key: &str) -> Rc<RefCell<Vec<Option<String>>>> {
         let heard: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
-        let sub = self.db.subscribe(&Ref::new(BUCKET, key), None).unwrap();
+        let sub = self
+            .db
+            .subscribe(&Watch::Key(Ref::new(BUCKET, key)), None)
+            .unwrap();
         let (weak, heard2) = (Rc::downgrade(&self.db), heard.clone());
         *self.db.io().deliver.borrow_mut() = Some(Rc::new(move || {
             let Some(db) = weak.upgrade() else { return };
@@ -55,8 +58,8 @@ pub(super) async fn write(
 
 /// The values of `keys`, as `getAll` reads them (`Db::entries`).
 pub(super) async fn values(db: &Rc<Db<SimIo>>, keys: &[Ref]) -> Result<Vec<Option<JsonText>>> {
-    let entries = db.entries(keys, None).await?;
-    Ok(entries.into_iter().map(|(value, _)| value).collect())
+    let found = db.read(Select::Keys(keys), None).await?;
+    Ok(found.into_iter().map(|(_, value, _)| value).collect())
 }
 
 /// A put of one key, acknowledged once committed.

@@ -433,7 +433,9 @@ impl Sim {
     fn record_notifications(&self, c: usize, client: &Client) {
         let notes = self.notifications.clone();
         let db = &client.db;
-        let sub = db.subscribe(&key_ref(&self.p.keys[0]), None).unwrap();
+        let sub = db
+            .subscribe(&Watch::Key(key_ref(&self.p.keys[0])), None)
+            .unwrap();
         let weak = Rc::downgrade(db);
         *db.io().deliver.borrow_mut() = Some(Rc::new(move || {
             let Some(db) = weak.upgrade() else { return };

@@ -4,7 +4,7 @@
 //! contending transactions that lose no increment.
 
 use super::*;
-use crate::engine::db::Outcome;
+use crate::engine::db::{Found, Outcome};
 use crate::engine::error::ErrorKind;
 use crate::engine::log_v2::{parse_slot, prefix};
 
@@ -20,7 +20,12 @@ fn key(k: &str) -> Ref {
 
 /// The key's value and version, as `getEntry` reads them.
 async fn entry(db: &Rc<Db<SimIo>>, k: &str) -> (Option<String>, Option<String>) {
-    let (value, version) = db.entries(&[key(k)], None).await.unwrap().pop().unwrap();
+    let (_, value, version) = db
+        .read(Select::Keys(&[key(k)]), None)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     (value.as_ref().map(unjson), version)
 }
 
@@ -227,4 +232,178 @@ fn contending_transactions_lose_no_increment() {
     let db = clients[1].clone();
     let total = finish(&world.exec, async move { entry(&db, "likes").await.0 });
     assert_eq!(total, Some((CLIENTS * EACH).to_string()));
+}
+
+/// `list`: the keys with a value in a range, in key order (or reversed,
+/// at most `limit`), another client's writes and deletes and this
+/// client's pending ones included, on both protocols.
+#[test]
+fn a_range_lists_the_keys_with_a_value_on_both_protocols() {
+    for protocol in [Protocol::V1, Protocol::V2] {
+        let mut p = quiet_params(false);
+        p.protocol = protocol;
+        let world = quiet_world(&p, 45);
+        let a = world.client(&p, 0, 0, 1).db;
+        let b = world.client(&p, 1, 1, 2).db;
+        let listed = finish(&world.exec, async move {
+            for k in ["note/2", "note/1", "other", "note/3", "note/10"] {
+                put(&a, key(k), Some(json(k))).await.unwrap();
+            }
+            put(&a, key("note/3"), None).await.unwrap();
+            // A write of b's, pending while b lists: the listing waits for
+            // it to mask its key, not for its commit.
+            let pending = write(&b, vec![(key("note/4"), Some(json("local")))], Ack::Remote);
+            let (written, listed) = crate::engine::deadline::join2(pending, list(&b)).await;
+            written.unwrap();
+            listed
+        });
+        let keys = |found: &[Found]| -> Vec<(String, String)> {
+            found
+                .iter()
+                .map(|(url, v, version)| {
+                    assert!(version.is_some(), "a listed key has a version");
+                    (url.clone(), unjson(v.as_ref().unwrap()))
+                })
+                .collect()
+        };
+        let u = |k: &str| format!("{BUCKET}/{k}");
+        assert_eq!(
+            keys(&listed[0]),
+            vec![
+                (u("note/1"), "note/1".into()),
+                (u("note/10"), "note/10".into()),
+                (u("note/2"), "note/2".into()),
+                (u("note/4"), "local".into()),
+            ],
+            "{protocol:?}"
+        );
+        assert_eq!(
+            keys(&listed[1]),
+            vec![
+                (u("note/4"), "local".into()),
+                (u("note/2"), "note/2".into())
+            ],
+            "{protocol:?}: reversed, two"
+        );
+        assert_eq!(
+            keys(&listed[2]),
+            vec![
+                (u("note/10"), "note/10".into()),
+                (u("note/2"), "note/2".into())
+            ],
+            "{protocol:?}: from start to before end"
+        );
+    }
+}
+
+/// The notes, all; the last two; those from `note/10` to before `note/4`.
+async fn list(db: &Rc<Db<SimIo>>) -> Vec<Vec<Found>> {
+    let notes = Range {
+        bucket: BUCKET.into(),
+        prefix: "note/".into(),
+        ..Range::default()
+    };
+    let from = Range {
+        bucket: BUCKET.into(),
+        prefix: String::new(),
+        start: Some("note/10".into()),
+        end: Some("note/4".into()),
+    };
+    let mut out = Vec::new();
+    for select in [
+        Select::Range(&notes, usize::MAX, false),
+        Select::Range(&notes, 2, true),
+        Select::Range(&from, usize::MAX, false),
+    ] {
+        out.push(db.read(select, None).await.unwrap());
+    }
+    out
+}
+
+/// One call of a range's subscriber: (url, value) of each key.
+type Calls = Vec<(String, Option<String>)>;
+
+/// A range's subscriber is told every key in it first, then each key
+/// that another client adds, changes or deletes, and its own writes at
+/// once; keys outside the range never.
+#[test]
+fn a_range_subscriber_hears_adds_changes_and_deletes_in_its_range() {
+    for protocol in [Protocol::V1, Protocol::V2] {
+        let mut p = quiet_params(false);
+        p.protocol = protocol;
+        let world = quiet_world(&p, 46);
+        let a = world.client(&p, 0, 0, 1).db;
+        let b = world.client(&p, 1, 1, 2).db;
+        let a2 = a.clone();
+        finish(&world.exec, async move {
+            put(&a2, key("note/1"), Some(json("one"))).await.unwrap();
+        });
+        let notes = Range {
+            bucket: BUCKET.into(),
+            prefix: "note/".into(),
+            ..Range::default()
+        };
+        let sub = b.subscribe(&Watch::Range(notes), None).unwrap();
+        let heard: Rc<RefCell<Vec<Calls>>> = Rc::default();
+        let (weak, h) = (Rc::downgrade(&b), heard.clone());
+        *b.io().deliver.borrow_mut() = Some(Rc::new(move || {
+            let Some(db) = weak.upgrade() else { return };
+            for e in db.take_events() {
+                match e {
+                    Event::Changes { sub: s, changes } => {
+                        assert_eq!(s, sub);
+                        let keys = changes
+                            .iter()
+                            .map(|(url, v, _)| (url.clone(), v.as_ref().map(unjson)))
+                            .collect();
+                        h.borrow_mut().push(keys);
+                    }
+                    Event::Status(_) => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        }));
+        let (a2, b2, exec) = (a.clone(), b.clone(), world.exec.clone());
+        finish(&world.exec, async move {
+            exec.sleep(500).await;
+            put(&a2, key("note/2"), Some(json("two"))).await.unwrap();
+            put(&a2, key("other"), Some(json("not a note")))
+                .await
+                .unwrap();
+            exec.sleep(500).await;
+            put(&a2, key("note/1"), None).await.unwrap();
+            put(&a2, key("note/2"), Some(json("two, edited")))
+                .await
+                .unwrap();
+            exec.sleep(500).await;
+            put(&b2, key("note/3"), Some(json("mine"))).await.unwrap();
+            exec.sleep(500).await;
+        });
+        let u = |k: &str| format!("{BUCKET}/{k}");
+        let heard = heard.borrow().clone();
+        assert_eq!(
+            heard[0],
+            vec![(u("note/1"), Some("one".into()))],
+            "{protocol:?}: first, the whole range"
+        );
+        // The changes after: each once (changes that land between two
+        // polls come in one call, each key at its latest).
+        let mut after: Vec<(String, Option<String>)> = heard[1..].concat();
+        after.sort();
+        assert_eq!(
+            after,
+            vec![
+                (u("note/1"), None),
+                (u("note/2"), Some("two".into())),
+                (u("note/2"), Some("two, edited".into())),
+                (u("note/3"), Some("mine".into())),
+            ],
+            "{protocol:?}: {heard:?}"
+        );
+        assert!(
+            heard.iter().all(|c| !c.is_empty()),
+            "no empty call after the first"
+        );
+        drop(a);
+    }
 }

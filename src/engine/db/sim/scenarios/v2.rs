@@ -135,7 +135,9 @@ fn a_v1_client_writing_into_a_v2_manifest_is_reported_within_ten_polls() {
     let world = quiet_world(&p, 33);
     let w = world.client(&p, 0, 0, 1);
     let errors: Rc<RefCell<Vec<(i64, Error)>>> = Rc::default();
-    let sub = w.db.subscribe(&Ref::new(BUCKET, "a"), None).unwrap();
+    let sub =
+        w.db.subscribe(&Watch::Key(Ref::new(BUCKET, "a")), None)
+            .unwrap();
     let (weak, errors2, clock) = (Rc::downgrade(&w.db), errors.clone(), world.exec.clone());
     *w.db.io().deliver.borrow_mut() = Some(Rc::new(move || {
         let Some(db) = weak.upgrade() else { return };

@@ -1,0 +1,146 @@
+//! Telling subscribers what changed. A subscriber watches a range of keys
+//! (one key's range, for a key's subscriber) and remembers the version of
+//! each key in it as it was last told: what changed since is each key now
+//! at another version, and each key gone. Values come from memory where
+//! they are (a pending write's, cached content, a v2 entry's inline
+//! value), so local writes reach subscribers at once; the rest are fetched
+//! first (`notify`).
+
+use crate::prelude::*;
+
+use super::state::{Current, Event, JsonText};
+use super::Db;
+use crate::engine::error::ErrorKind;
+use crate::engine::io::Io;
+use crate::engine::manifest::Ref;
+
+/// A value fetched for a subscriber: (url, version, value), or the
+/// version's permanent failure.
+type Fetched = (String, String, Option<JsonText>);
+
+impl<I: Io> Db<I> {
+    /// Tells each subscriber of `m` what changed, from memory only: a value
+    /// not in memory waits for [`Db::notify`].
+    pub(crate) fn notify_local(&self, m: &Ref) {
+        self.tell(m, &[]);
+    }
+
+    /// Tells each subscriber of `m` what changed, fetching the values not
+    /// in memory. Offline, those wait for the next time; a value that
+    /// cannot be fetched is reported to the subscriber (once, when it is
+    /// gone for good).
+    pub(crate) async fn notify(&self, m: &Ref) {
+        let mut fetched: Vec<Fetched> = Vec::new();
+        // A round per change that lands while values are fetched.
+        for _ in 0..3 {
+            let missing = self.tell(m, &fetched);
+            if missing.is_empty() {
+                return;
+            }
+            for (sub, url, version) in missing {
+                if fetched.iter().any(|f| f.0 == url && f.1 == version) {
+                    continue;
+                }
+                match self.content(&url, &version).await {
+                    Ok(v) => fetched.push((url, version, Some(v))),
+                    Err(e) if e.kind == ErrorKind::Offline => return,
+                    Err(error) => {
+                        let permanent = !error.is_retryable();
+                        self.push_events(vec![Event::Error { sub, error }]);
+                        if !permanent {
+                            return;
+                        }
+                        fetched.push((url, version, None));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells each subscriber of `m` whose changes are all known (in memory
+    /// or `fetched`); returns the values others wait for: (subscriber,
+    /// url, version).
+    fn tell(&self, m: &Ref, fetched: &[Fetched]) -> Vec<(u64, String, String)> {
+        let mut events = Vec::new();
+        let mut missing = Vec::new();
+        {
+            let mut inner = self.inner.borrow_mut();
+            let inner = &mut *inner;
+            let Some(state) = super::state_of(&inner.manifests, m) else {
+                return missing;
+            };
+            'subs: for s in inner.subs.iter_mut().filter(|s| &s.manifest == m) {
+                let urls = state.urls_in(&s.range);
+                let seen = s.seen.as_deref().unwrap_or(&[]);
+                let mut changes = Vec::new();
+                let mut now = Vec::with_capacity(urls.len());
+                // A value that failed for good: told as an error, not a value.
+                let mut failed = false;
+                for url in urls {
+                    let current = state.effective(&url);
+                    let Some(version) = current.version().clone() else {
+                        continue;
+                    };
+                    now.push((url.clone(), version.clone()));
+                    if seen.iter().any(|(u, v)| *u == url && *v == version) {
+                        continue;
+                    }
+                    let value = match current {
+                        Current::Local { value, .. } => value,
+                        Current::Resolved(_) => {
+                            let cache_key = (url.clone(), version.clone());
+                            let known = inner.content.get(&cache_key).map(Some).or_else(|| {
+                                fetched
+                                    .iter()
+                                    .find(|f| f.0 == url && f.1 == version)
+                                    .map(|f| f.2.clone())
+                            });
+                            let inline = || {
+                                let k = state.v2.log.keys.get(url.as_str())?;
+                                (k.stored.uuid == version).then(|| k.stored.inline.clone())?
+                            };
+                            match known.or_else(|| inline().map(Some)) {
+                                Some(Some(v)) => Some(v),
+                                Some(None) => {
+                                    failed = true;
+                                    continue;
+                                }
+                                None => {
+                                    missing.push((s.id, url, version));
+                                    continue 'subs;
+                                }
+                            }
+                        }
+                    };
+                    changes.push((url, value, Some(version)));
+                }
+                for (url, _) in seen {
+                    if !now.iter().any(|(u, _)| u == url) {
+                        changes.push((url.clone(), None, None));
+                    }
+                }
+                // Before the manifest is read, only a key's pending write
+                // is news (a range's first call lists the whole range).
+                let first = s.seen.is_none();
+                let ready = state.resolution.is_some() || (s.key && !changes.is_empty());
+                if !ready {
+                    continue;
+                }
+                s.seen = Some(now);
+                if changes.is_empty() && (failed || !first) {
+                    continue;
+                }
+                events.push(if s.key {
+                    Event::Value {
+                        sub: s.id,
+                        value: changes.pop().and_then(|c| c.1),
+                    }
+                } else {
+                    Event::Changes { sub: s.id, changes }
+                });
+            }
+        }
+        self.push_events(events);
+        missing
+    }
+}
