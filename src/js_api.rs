@@ -39,7 +39,7 @@ pub const CREDENTIALS: &[&str] = &[
 /// `config.retry`.
 pub const RETRY: &[&str] = &["attempts", "baseMs", "capMs", "timeoutMs"];
 /// The options of `put`, `putAll`, `delete`, `import`, `forget`, `move`.
-pub const PUT: &[&str] = &["manifests", "await"];
+pub const PUT: &[&str] = &["manifests", "await", "trace"];
 /// The options of `get` and `getAll`.
 pub const GET: &[&str] = &["manifest"];
 /// The options of `subscribe`.
@@ -159,6 +159,11 @@ export interface PutOptions {
    *  can be reached, "local" offline or disconnected (`status.connected`).
    *  Without IndexedDB, "local" waits for the bucket too. */
   await?: "local" | "remote";
+  /** A trace id (W3C trace-context: 32 lowercase hex digits, not all 0)
+   *  that follows the write into its log entry, the `log` events of its
+   *  requests, and every client's `notify` event as it applies it
+   *  (protocol v2). Default: one made for each write. */
+  trace?: string;
 }
 export interface GetOptions { manifest?: Key; }
 
@@ -182,6 +187,17 @@ export interface AtomicCheck { key: Key; version: string | null; }
  *  failed (nothing was written); `version`, what the keys set are now at
  *  (null when it only deleted). */
 export type CommitResult = { ok: true; version: string | null } | { ok: false };
+
+/** What `inspect` tells of a manifest: its protocol (null: not decided,
+ *  nothing written yet), and for v2 the newest slot read (`head`), the
+ *  newest checkpoint known, and the last entries applied, newest last
+ *  (`keys`: urls, `bucket/key`; `at`: the writer's clock, epoch ms). */
+export interface Inspection {
+  protocol: "v1" | "v2" | null;
+  head: number;
+  checkpoint: number;
+  entries: { seq: number; writer: string; at: number; keys: string[] }[];
+}
 
 /** What a range's subscriber watches (keys of `defaultBucket`). */
 export type SubscribeRange = Omit<ListRange, "limit" | "reverse">;

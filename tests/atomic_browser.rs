@@ -376,3 +376,85 @@ async fn a_prefix_subscriber_sees_every_note_then_another_clients_adds_and_delet
     assert_eq!(after[1].0, "note/2");
     assert!(after[1].1.is_string());
 }
+
+#[wasm_bindgen_test]
+async fn inspect_shows_the_protocol_the_head_and_the_last_entries() {
+    let b = bucket("inspect").await;
+    let db = v2_client(&b);
+    let other = v2_client(&b);
+    ok(db.put("a".into(), 1.into(), none())).await;
+    let put_all = js(json!({"b": 2, "c": 3}));
+    ok(db.put_all(put_all, none())).await;
+    let seen = to_json(&ok(other.inspect(none())).await);
+    assert_eq!(seen["protocol"], json!("v2"));
+    assert_eq!(seen["head"], json!(2));
+    let entries = seen["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["seq"], json!(1));
+    assert_eq!(entries[0]["keys"], json!([format!("{b}/a")]));
+    assert_eq!(
+        entries[1]["keys"],
+        json!([format!("{b}/b"), format!("{b}/c")])
+    );
+    assert!(entries[1]["writer"].is_string() && entries[1]["at"].is_number());
+    let v1 = MPS3::new(db_config(
+        &b,
+        json!({"protocol": "v1", "defaultManifest": "old.json"}),
+    ))
+    .unwrap();
+    ok(v1.put("k".into(), 1.into(), none())).await;
+    let seen = to_json(&ok(v1.inspect(none())).await);
+    assert_eq!(seen["protocol"], json!("v1"));
+    let fresh = to_json(&ok(db.inspect(Some("unused.json".into()))).await);
+    assert_eq!(fresh["protocol"], json!(null), "nothing written: undecided");
+}
+
+/// A client whose `log` events are recorded.
+fn logged_client(
+    b: &str,
+) -> (
+    MPS3,
+    std::rc::Rc<std::cell::RefCell<Vec<serde_json::Value>>>,
+) {
+    let cfg = db_config(b, json!({"protocol": "v2"}));
+    let events: std::rc::Rc<std::cell::RefCell<Vec<serde_json::Value>>> = Default::default();
+    let e = events.clone();
+    let log = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
+        e.borrow_mut().push(to_json(&event));
+    });
+    Reflect::set(&cfg, &"log".into(), &log.into_js_value()).unwrap();
+    (MPS3::new(cfg).unwrap(), events)
+}
+
+#[wasm_bindgen_test]
+async fn a_trace_id_given_to_a_put_is_in_its_requests_and_the_other_clients_notify_event() {
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let b = bucket("trace").await;
+    let (writer, wrote) = logged_client(&b);
+    let (reader, read) = logged_client(&b);
+    ok(reader.get("a".into(), none())).await;
+    let opts = js(json!({"trace": TRACE}));
+    ok(writer.put("a".into(), js(json!("traced")), Some(opts))).await;
+    assert!(
+        wrote.borrow().iter().any(|e| e["type"] == "request"
+            && e["method"] == "PUT"
+            && e["url"].as_str().unwrap().contains(".v2/log/")
+            && e["trace"] == TRACE),
+        "the writer's slot PUT: {:?}",
+        wrote.borrow()
+    );
+    ok(reader.get("a".into(), none())).await;
+    let notified = read
+        .borrow()
+        .iter()
+        .find(|e| e["type"] == "notify" && e["key"] == format!("{b}/a"))
+        .cloned()
+        .expect("the reader's notify event");
+    assert_eq!(notified["trace"], json!(TRACE));
+    assert_eq!(notified["slot"], json!("1"));
+    let bad = js(json!({"trace": "not-a-trace"}));
+    assert_eq!(
+        err_code(writer.put("a".into(), 1.into(), Some(bad))).await,
+        "BadInput"
+    );
+}

@@ -88,6 +88,7 @@ async fn faults(rate: f64, seed: u64) -> u64 {
         headers: Vec::new(),
         body: Vec::new(),
         finish_offline: false,
+        trace: None,
     };
     let resp = send(&req, None).await.expect("the proxy's fault switch");
     assert_eq!(resp.status, 200);

@@ -1,9 +1,10 @@
-// The demo board: 12 notes, each one key (`note/<n>`) of the shared
-// database. Edits are written a moment after typing stops; every tab
-// subscribes to every note and sees the others' edits as they land.
+// The demo board: notes people add and remove, each a key under `note/`
+// of the shared database, listed and followed by a subscription to the
+// prefix. Edits are written a moment after typing stops. Each note has a
+// like counter (`likes/<id>`) incremented in a transaction, so that clicks
+// made at once all count. The inspector shows the manifest's log.
 import { MPS3 } from "./pkg/index.js";
 
-const NOTES = 12;
 const $ = (id) => document.getElementById(id);
 const names = ["otter", "heron", "lynx", "marten", "ibis", "newt", "wren", "vole", "kestrel", "stoat"];
 const me = sessionStorage.getItem("mps3-demo-name") ||
@@ -47,13 +48,75 @@ function settings() {
   $("settings-reset").onclick = () => { sessionStorage.removeItem("mps3-demo-bucket"); location.reload(); };
 }
 
-function noteElement(n) {
+/** A note's element: its text, who wrote it last and when, its likes, a
+ *  like button and a delete button. */
+function noteElement(db, key) {
+  const id = key.slice("note/".length);
   const el = document.createElement("article");
   el.className = "note";
-  el.innerHTML = `<textarea aria-label="note ${n + 1}" placeholder="note ${n + 1}…"></textarea>
-    <footer><span class="by"></span><span class="at"></span></footer>`;
-  $("board").append(el);
+  el.dataset.key = key;
+  el.innerHTML = `<textarea aria-label="note" placeholder="write something…"></textarea>
+    <footer><span class="by"></span><span class="at"></span>
+    <button type="button" class="like" title="like">♥ <b class="likes">0</b></button>
+    <button type="button" class="remove" title="remove this note">×</button></footer>`;
+  const area = el.querySelector("textarea");
+  let timer;
+  area.addEventListener("input", () => {
+    el.typedAt = Date.now();
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      // Durable in this browser at once; committed to the bucket in the
+      // background (when online).
+      db.put(key, { text: area.value, by: me, at: Date.now() }, { await: "local" })
+        .then(() => showError(null), showError);
+    }, 300);
+  });
+  // A like is a read-modify-write: a transaction, so that two people
+  // clicking at once both count.
+  el.querySelector(".like").onclick = () => db.transaction(async (tx) => {
+    const n = (await tx.get(`likes/${id}`)) ?? 0;
+    tx.set(`likes/${id}`, n + 1);
+  }).then(() => showError(null), showError);
+  // The note and its likes go together, in one entry.
+  el.querySelector(".remove").onclick = () =>
+    db.putAll(new Map([[key, undefined], [`likes/${id}`, undefined]])).then(() => showError(null), showError);
   return el;
+}
+
+/** Shows what a note holds now. */
+function showNote(el, value) {
+  const area = el.querySelector("textarea");
+  const text = value?.text ?? "";
+  // What someone is typing right now is not overwritten; a note merely
+  // focused is.
+  const typing = document.activeElement === area && Date.now() - (el.typedAt ?? 0) < 2000;
+  if (!typing && area.value !== text) {
+    area.value = text;
+    el.classList.remove("flash");
+    void el.offsetWidth;
+    el.classList.add("flash");
+  }
+  el.querySelector(".by").textContent = value?.by ?? "";
+  el.querySelector(".at").textContent = value?.at ? new Date(value.at).toLocaleTimeString() : "";
+}
+
+/** The inspector: the manifest's protocol, head, checkpoint and last
+ *  entries, as this client knows them. */
+async function inspect(db) {
+  const i = await db.inspect();
+  $("protocol").textContent = i.protocol ?? "not decided";
+  $("head").textContent = i.head;
+  $("checkpoint").textContent = i.checkpoint;
+  $("entries").replaceChildren(...i.entries.slice().reverse().map((e) => {
+    const row = document.createElement("tr");
+    for (const cell of [e.seq, e.writer.slice(-8), new Date(e.at).toLocaleTimeString(),
+      e.keys.map((k) => k.slice(k.indexOf("/") + 1)).join(", ")]) {
+      const td = document.createElement("td");
+      td.textContent = cell;
+      row.append(td);
+    }
+    return row;
+  }));
 }
 
 async function main() {
@@ -88,38 +151,44 @@ async function main() {
   refreshStatus = () => status();
   $("offline-toggle").onclick = () => { db.online = !db.online; };
   status();
-  for (let n = 0; n < NOTES; n++) {
-    const el = noteElement(n);
-    const area = el.querySelector("textarea");
-    const key = `note/${n}`;
-    let timer;
-    area.addEventListener("input", () => {
-      clearTimeout(timer);
-      timer = setTimeout(async () => {
-        try {
-          // Durable in this browser at once; committed to the bucket in the
-          // background (when online).
-          await db.put(key, { text: area.value, by: me, at: Date.now() }, { await: "local" });
-          showError(null);
-        } catch (e) {
-          showError(e);
-        }
-      }, 300);
-    });
-    db.subscribe(key, (value, error) => {
-      if (error) return showError(error);
-      showError(null);
-      const text = value?.text ?? "";
-      if (document.activeElement !== area && area.value !== text) {
-        area.value = text;
-        el.classList.remove("flash");
-        void el.offsetWidth;
-        el.classList.add("flash");
+  // The board is every key under note/: the first call lists them all,
+  // later ones what was added, changed or removed (value undefined).
+  const notes = new Map();
+  db.subscribe({ prefix: "note/" }, (changes, error) => {
+    if (error) return showError(error);
+    showError(null);
+    for (const { key, value } of changes) {
+      let el = notes.get(key);
+      if (value === undefined) {
+        el?.remove();
+        notes.delete(key);
+        continue;
       }
-      el.querySelector(".by").textContent = value ? value.by : "";
-      el.querySelector(".at").textContent = value ? new Date(value.at).toLocaleTimeString() : "";
-    });
-  }
+      if (!el) {
+        el = noteElement(db, key);
+        notes.set(key, el);
+        // Keys sort by creation time: keep the board in key order.
+        const after = [...notes.keys()].sort().find((k) => k > key);
+        $("board").insertBefore(el, after ? notes.get(after) : null);
+      }
+      showNote(el, value);
+    }
+    $("count").textContent = notes.size;
+    inspect(db).catch(() => {});
+  });
+  db.subscribe({ prefix: "likes/" }, (changes, error) => {
+    if (error) return showError(error);
+    for (const { key, value } of changes) {
+      const el = notes.get(`note/${key.slice("likes/".length)}`);
+      if (el) el.querySelector(".likes").textContent = value ?? 0;
+    }
+    inspect(db).catch(() => {});
+  });
+  $("add").onclick = () => {
+    const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    db.put(`note/${id}`, { text: "", by: me, at: Date.now() }).then(() => showError(null), showError);
+  };
+  setInterval(() => inspect(db).catch(() => {}), 2000);
 }
 
 main().catch((e) => { showError(e); $("conn").textContent = "error"; $("conn").className = "pill error"; });

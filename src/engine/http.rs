@@ -38,6 +38,8 @@ pub struct HttpRequest {
     /// outcome would be unknown, and a writer offline for longer than
     /// autoclean's grace could no longer find out (docs/protocol.md).
     pub finish_offline: bool,
+    /// The trace id of the write this request carries, for the log.
+    pub trace: Option<String>,
 }
 
 impl HttpRequest {

@@ -120,5 +120,10 @@ pub trait Io {
     /// (tabs); they receive it through `Db::on_message`.
     fn broadcast(&self, message: &str);
     /// A one-line report for the application's log (never a secret).
-    fn log(&self, kind: &str, message: &str);
+    fn log(&self, kind: &str, message: &str) {
+        self.log_fields(kind, &[("message", message)]);
+    }
+    /// A structured event for the application's log: `{ type: kind,
+    /// ...fields }` (never a secret).
+    fn log_fields(&self, kind: &str, fields: &[(&str, &str)]);
 }

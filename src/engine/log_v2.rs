@@ -105,6 +105,10 @@ impl Stored {
     }
 }
 
+/// The trace ids of the writes an entry carries, each with the keys (urls)
+/// it set or deleted: what readers log as they apply it.
+pub type Traces = Vec<(String, Vec<String>)>;
+
 /// One write, as its slot holds it. Its size depends on its own change
 /// only, never on how many keys the database holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,6 +124,8 @@ pub struct Entry {
     pub checkpoint: u64,
     pub set: Vec<(String, Stored)>,
     pub delete: Vec<String>,
+    /// `tr`: `{ trace: [url, ...] }`, absent when no write had one.
+    pub traces: Traces,
 }
 
 impl Entry {
@@ -140,14 +146,21 @@ impl Entry {
             stored.write(&mut out);
             out.push('}');
         }
-        out.push_str("},\"del\":[");
-        for (i, key) in self.delete.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+        out.push_str("},\"del\":");
+        quote_list(&mut out, &self.delete);
+        if !self.traces.is_empty() {
+            out.push_str(",\"tr\":{");
+            for (i, (trace, urls)) in self.traces.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&quote(trace));
+                out.push(':');
+                quote_list(&mut out, urls);
             }
-            out.push_str(&quote(key));
+            out.push('}');
         }
-        out.push_str("]}");
+        out.push('}');
         out
     }
 
@@ -168,14 +181,10 @@ impl Entry {
         for (key, stored) in v.get("set").and_then(JsonValue::as_object).unwrap_or(&[]) {
             set.push((key.clone(), Stored::read(stored)?));
         }
-        let mut delete = Vec::new();
-        if let Some(JsonValue::Array(keys)) = v.get("del") {
-            for k in keys {
-                let k = k
-                    .as_str()
-                    .ok_or_else(|| Error::bad_response("a deleted key that is not a string"))?;
-                delete.push(k.to_string());
-            }
+        let delete = strings(v.get("del"))?;
+        let mut traces = Vec::new();
+        for (trace, urls) in v.get("tr").and_then(JsonValue::as_object).unwrap_or(&[]) {
+            traces.push((trace.clone(), strings(Some(urls))?));
         }
         Ok(Entry {
             writer: text("w")?,
@@ -184,8 +193,35 @@ impl Entry {
             checkpoint: v.get("cp").and_then(number_of).unwrap_or(0),
             set,
             delete,
+            traces,
         })
     }
+}
+
+/// `["a", "b"]` written into `out`.
+fn quote_list(out: &mut String, items: &[String]) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&quote(item));
+    }
+    out.push(']');
+}
+
+/// An array of strings (absent: none).
+fn strings(v: Option<&JsonValue>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if let Some(JsonValue::Array(items)) = v {
+        for item in items {
+            let s = item
+                .as_str()
+                .ok_or_else(|| Error::bad_response("a v2 entry's list holds a non-string"))?;
+            out.push(s.to_string());
+        }
+    }
+    Ok(out)
 }
 
 fn number_of(v: &JsonValue) -> Option<u64> {
@@ -366,6 +402,7 @@ mod tests {
             checkpoint: 0,
             set: set.into_iter().map(|(k, s)| (k.to_string(), s)).collect(),
             delete: delete.into_iter().map(String::from).collect(),
+            traces: Vec::new(),
         }
     }
 
@@ -408,6 +445,16 @@ mod tests {
         );
         let text = e.to_text();
         assert_eq!(Entry::parse(text.as_bytes()).unwrap(), e);
+        let mut traced = e.clone();
+        traced.traces = vec![
+            (
+                "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                vec!["a".into(), "gone".into()],
+            ),
+            ("00f067aa0ba902b7".into(), vec!["b".into()]),
+        ];
+        assert_eq!(Entry::parse(traced.to_text().as_bytes()).unwrap(), traced);
+        assert!(!text.contains("\"tr\""), "no traces, no field");
         // A later writer's field is ignored.
         let extended = text.replacen("{\"v\":2,", "{\"v\":2,\"trace\":\"4bf9\",", 1);
         assert_eq!(Entry::parse(extended.as_bytes()).unwrap(), e);

@@ -381,11 +381,12 @@ impl MPS3 {
         let prepared = (|| {
             only_known(&options, name, js_api::PUT)?;
             let ack = convert::ack(&options)?;
+            let trace = convert::trace(&options)?;
             let change = change?;
             let manifests = convert::refs(&options, "manifests", &self.default_bucket)?;
             let db = self.db.clone();
             Ok(async move {
-                db.write(change, &manifests, ack).await?;
+                db.write(change, &manifests, ack, trace).await?;
                 Ok(JsValue::UNDEFINED)
             })
         })();
@@ -489,6 +490,29 @@ impl MPS3 {
                     }
                     Read::List => entries_array(found)?,
                 })
+            })
+        })();
+        run(prepared)
+    }
+
+    /// What this client knows of a manifest (the default when none is
+    /// given), brought up to date first when the bucket can be reached:
+    /// `{ protocol, head, checkpoint, entries }`, `entries` the last few
+    /// applied (`{ seq, writer, at, keys }`, newest last). For developers.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Inspection>")]
+    pub fn inspect(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "Key")] manifest: Option<JsValue>,
+    ) -> Promise {
+        let prepared = (|| {
+            let manifest = match manifest.filter(|m| !m.is_undefined()) {
+                Some(m) => Some(self.key(&m)?),
+                None => None,
+            };
+            let db = self.db.clone();
+            Ok(async move {
+                let text = db.inspect(manifest.as_ref()).await.to_json();
+                convert::from_json(&text.into())
             })
         })();
         run(prepared)

@@ -320,6 +320,21 @@ pub fn ack(options: &JsValue) -> Result<Option<Ack>, Error> {
     }
 }
 
+/// `options.trace`: W3C trace-context's trace id (32 lowercase hex
+/// digits, not all zero), or none.
+pub fn trace(options: &JsValue) -> Result<Option<String>, Error> {
+    let t = opt_string(options, "trace")?;
+    if let Some(t) = &t {
+        let hex = t
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if t.len() != 32 || !hex || t.bytes().all(|b| b == b'0') {
+            return Err(bad("trace must be 32 lowercase hex digits, not all 0"));
+        }
+    }
+    Ok(t)
+}
+
 /// `options[field]`: an array of keys, or none.
 pub fn refs(options: &JsValue, field: &str, bucket: &str) -> Result<Vec<Ref>, Error> {
     let v = get(options, field);

@@ -92,6 +92,8 @@ struct Sent<'a> {
     url: &'a str,
     started: f64,
     status: Option<JsValue>,
+    /// The trace id of the write the request carries.
+    trace: Option<&'a str>,
 }
 
 impl Drop for Sent<'_> {
@@ -113,6 +115,10 @@ impl Drop for Sent<'_> {
                     ("url", path_of(self.url).into()),
                     ("status", status),
                     ("ms", (js_sys::Date::now() - self.started).into()),
+                    (
+                        "trace",
+                        self.trace.map_or(JsValue::UNDEFINED, JsValue::from),
+                    ),
                 ],
             ));
         }
@@ -145,6 +151,7 @@ impl Io for WebIo {
             url: &req.url,
             started: js_sys::Date::now(),
             status: None,
+            trace: req.trace.as_deref(),
         };
         let out = match &self.local {
             Some(bucket) => bucket.send(&req, self.now()).await,
@@ -255,13 +262,11 @@ impl Io for WebIo {
         }
     }
 
-    fn log(&self, kind: &str, message: &str) {
-        self.logger.emit(&event(
-            kind,
-            &[
-                ("label", self.label.as_str().into()),
-                ("message", message.into()),
-            ],
-        ));
+    fn log_fields(&self, kind: &str, fields: &[(&str, &str)]) {
+        let e = event(kind, &[("label", self.label.as_str().into())]);
+        for (k, v) in fields {
+            let _ = js_sys::Reflect::set(&e, &(*k).into(), &(*v).into());
+        }
+        self.logger.emit(&e);
     }
 }

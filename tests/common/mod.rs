@@ -71,6 +71,7 @@ async fn control(method: Method, path: &str, body: &str) -> serde_json::Value {
         headers: vec![("content-type".into(), "application/json".into())],
         body: body.as_bytes().to_vec(),
         finish_offline: false,
+        trace: None,
     };
     let resp = send(&req, None).await.expect("test bed control endpoint");
     assert_eq!(resp.status, 200, "control {path}");

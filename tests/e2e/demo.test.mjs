@@ -1,4 +1,5 @@
-// The demo board in two browser contexts (two people): edits converge.
+// The demo board in two browser contexts (two people): notes added,
+// edited, liked and removed at once converge.
 // Run by scripts/test.sh with the demo served at MPS3_DEMO_URL.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -30,28 +31,76 @@ async function openBoard(context = null, conn = "online") {
   return { context, page, errors };
 }
 
-const noteText = (page, n) => page.evaluate((n) => document.querySelectorAll("textarea")[n].value, n);
+/** This page's person, as the status line names them. */
+const whoAmI = (page) => page.locator("#me").textContent();
 
-test("two people edit the board and see each other's notes", async () => {
+/** Adds a note and writes `text` in it: the note this page's person added
+ *  that is still empty. */
+async function addNote(page, text) {
+  const me = await whoAmI(page);
+  await page.click("#add");
+  const mine = page.locator("article.note").filter({ has: page.locator(".by", { hasText: me }) })
+    .filter({ has: page.locator("textarea:empty") });
+  await mine.last().locator("textarea").waitFor({ timeout: 15000 });
+  await mine.last().locator("textarea").fill(text);
+}
+
+/** Waits until `page` shows a note whose text is `text`; its element. */
+async function waitForNote(page, text, present = true) {
+  await page.waitForFunction(([t, present]) =>
+    [...document.querySelectorAll("article.note textarea")].some((a) => a.value === t) === present,
+  [text, present], { timeout: 15000 });
+}
+
+/** The likes shown on the note whose text is `text`. */
+const likesOf = (page, text) => page.evaluate((t) => {
+  const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+  return el ? Number(el.querySelector(".likes").textContent) : null;
+}, text);
+
+/** Clicks like on the note whose text is `text`, `times` times. */
+const like = (page, text, times) => page.evaluate(([t, times]) => {
+  const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+  for (let i = 0; i < times; i++) el.querySelector(".like").click();
+}, [text, times]);
+
+test("two people add, edit, like and remove notes at once; boards and counters converge", async () => {
   const alice = await openBoard();
   const bob = await openBoard();
-  const stamp = `hello from alice ${Date.now()}`;
-  await alice.page.locator("textarea").nth(0).fill(stamp);
-  await bob.page.waitForFunction((s) => document.querySelectorAll("textarea")[0].value === s, stamp, { timeout: 15000 });
-
-  const reply = `and bob ${Date.now()}`;
-  await bob.page.locator("textarea").nth(1).fill(reply);
-  await alice.page.waitForFunction((s) => document.querySelectorAll("textarea")[1].value === s, reply, { timeout: 15000 });
-  // Both pages agree on every note, and the database agrees with them.
-  const read = (p) => p.evaluate(async () => {
-    const keys = [...Array(12).keys()].map((n) => `note/${n}`);
-    const all = await window.mps3.getAll(keys);
-    return keys.map((k) => all.get(k)?.text ?? "");
-  });
-  assert.deepEqual(await read(alice.page), await read(bob.page));
-  assert.equal((await read(bob.page))[0], stamp);
-  assert.equal(await alice.page.locator("#pending").textContent(), "0");
+  const stamp = Date.now();
+  const a = `alice's note ${stamp}`;
+  const b = `bob's note ${stamp}`;
+  await Promise.all([addNote(alice.page, a), addNote(bob.page, b)]);
+  await Promise.all([waitForNote(alice.page, b), waitForNote(bob.page, a)]);
+  // Both click like on alice's note at the same time: every click counts.
+  await Promise.all([like(alice.page, a, 5), like(bob.page, a, 5)]);
+  for (const p of [alice.page, bob.page]) {
+    await p.waitForFunction((t) => {
+      const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+      return el?.querySelector(".likes").textContent === "10";
+    }, a, { timeout: 30000 });
+  }
+  assert.equal(await alice.page.evaluate(async (t) => {
+    const notes = await window.mps3.list({ prefix: "note/" });
+    const id = notes.find((n) => n.value.text === t).key.slice("note/".length);
+    return window.mps3.get(`likes/${id}`);
+  }, a), 10, "the counter in the bucket");
   await bob.page.screenshot({ path: `${artifacts}/demo-two-people.png`, fullPage: true });
+  // Bob removes his note: gone from both boards.
+  await bob.page.evaluate((t) => {
+    const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+    el.querySelector(".remove").click();
+  }, b);
+  await Promise.all([waitForNote(alice.page, b, false), waitForNote(bob.page, b, false)]);
+  // The two boards list the same notes.
+  const board = (p) => p.evaluate(() => [...document.querySelectorAll("article.note textarea")].map((t) => t.value));
+  await alice.page.waitForFunction(() => document.querySelector("#pending").textContent === "0", null, { timeout: 15000 });
+  assert.deepEqual(await board(alice.page), await board(bob.page));
+  // The inspector shows the v2 log this bucket holds.
+  assert.equal(await alice.page.locator("#protocol").textContent(), "v2");
+  assert.ok(Number(await alice.page.locator("#head").textContent()) > 0);
+  assert.ok(await alice.page.locator("#entries tr").count() > 0);
+  await alice.page.screenshot({ path: `${artifacts}/demo-inspector.png`, fullPage: true });
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   await alice.context.close();
   await bob.context.close();
@@ -60,6 +109,9 @@ test("two people edit the board and see each other's notes", async () => {
 test("one person goes offline, edits, and syncs when back", async () => {
   const alice = await openBoard();
   const bob = await openBoard();
+  const first = `to edit offline ${Date.now()}`;
+  await addNote(alice.page, first);
+  await waitForNote(bob.page, first);
   await bob.page.click("#offline-toggle");
   await bob.page.waitForFunction(() => document.querySelector("#conn").textContent === "offline", null, { timeout: 5000 })
     .catch(async (e) => {
@@ -67,13 +119,27 @@ test("one person goes offline, edits, and syncs when back", async () => {
       throw new Error(`the status line shows ${JSON.stringify(shown)}, not "offline": ${e.message}`);
     });
   const edit = `written offline ${Date.now()}`;
-  await bob.page.locator("textarea").nth(2).fill(edit);
+  await bob.page.evaluate(([t, edit]) => {
+    const area = [...document.querySelectorAll("article.note textarea")].find((a) => a.value === t);
+    area.value = edit;
+    area.dispatchEvent(new Event("input"));
+  }, [first, edit]);
   await bob.page.waitForFunction(() => document.querySelector("#pending").textContent !== "0", null, { timeout: 5000 });
   await new Promise((r) => setTimeout(r, 1500));
-  assert.notEqual(await noteText(alice.page, 2), edit, "an offline edit stays in its browser");
+  await waitForNote(alice.page, edit, false);
   await bob.page.screenshot({ path: `${artifacts}/demo-offline.png`, fullPage: true });
   await bob.page.click("#offline-toggle");
-  await alice.page.waitForFunction((s) => document.querySelectorAll("textarea")[2].value === s, edit, { timeout: 15000 });
+  await waitForNote(alice.page, edit).catch(async (e) => {
+    const state = async (p) => p.evaluate(async ([t, edit]) => ({
+      pending: document.querySelector("#pending").textContent,
+      conn: document.querySelector("#conn").textContent,
+      error: document.querySelector("#error").textContent,
+      board: [...document.querySelectorAll("article.note textarea")].map((a) => a.value).slice(-3),
+      listed: (await window.mps3.list({ prefix: "note/" })).map((n) => n.value.text).slice(-3),
+      inspect: await window.mps3.inspect(),
+    }), [first, edit]);
+    throw new Error(`alice ${JSON.stringify(await state(alice.page))} bob ${JSON.stringify(await state(bob.page))}: ${e.message}`);
+  });
   await bob.page.waitForFunction(() => document.querySelector("#pending").textContent === "0", null, { timeout: 15000 });
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   await alice.context.close();
@@ -87,8 +153,13 @@ test("with no server configured the board lives in the browser's own bucket", as
   const two = await openBoard(context, "local only");
   assert.equal(await one.page.locator("#local-note").isVisible(), true);
   const stamp = `local ${Date.now()}`;
-  await one.page.locator("textarea").nth(4).fill(stamp);
-  await two.page.waitForFunction((s) => document.querySelectorAll("textarea")[4].value === s, stamp, { timeout: 15000 });
+  await addNote(one.page, stamp);
+  await waitForNote(two.page, stamp);
+  await like(two.page, stamp, 2);
+  await one.page.waitForFunction((t) => {
+    const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+    return el?.querySelector(".likes").textContent === "2";
+  }, stamp, { timeout: 15000 });
   await two.page.screenshot({ path: `${artifacts}/demo-local-only.png`, fullPage: true });
   assert.deepEqual([...one.errors, ...two.errors], []);
   await context.close();

@@ -78,7 +78,7 @@ impl<I: Io + 'static> Db<I> {
             ));
         }
         let change = Change::Atomic(batch, checks);
-        match self.write(change, &[m], Some(Ack::Remote)).await {
+        match self.write(change, &[m], Some(Ack::Remote), None).await {
             Ok(version) => Ok(Outcome::Committed(version)),
             Err(e) if e.kind == ErrorKind::Conflict => {
                 #[cfg(test)]

@@ -78,13 +78,16 @@ impl<I: Io + 'static> Db<I> {
     ///
     /// Answers with the version the write gave the keys it set, once it
     /// is in the bucket (`None`: acknowledged before, or it set none).
+    /// `trace` (else one made for it) follows the write into its entry and
+    /// the log events of its requests and of every reader applying it.
     pub async fn write(
         self: &Rc<Self>,
         change: Change,
         manifests: &[Ref],
         ack: Option<Ack>,
+        trace: Option<String>,
     ) -> Result<Option<String>> {
-        let pending = self.accept(change, manifests).await?;
+        let pending = self.accept(change, manifests, trace).await?;
         let local = match ack {
             Some(ack) => ack == Ack::Local,
             None => !self.reachable(),

@@ -41,6 +41,7 @@ impl<I: Io> Db<I> {
         &self,
         change: Change,
         manifests: &[Ref],
+        trace: Option<String>,
     ) -> Result<Pending<I::Lock>> {
         let mut checks = Vec::new();
         let (batch, in_place) = match change {
@@ -69,7 +70,8 @@ impl<I: Io> Db<I> {
                 (vec![(to, Some(value)), (from, None)], None)
             }
         };
-        self.enqueue(batch, manifests, in_place, checks).await
+        self.enqueue(batch, manifests, in_place, checks, trace)
+            .await
     }
 
     /// The object under `key` itself, which must hold JSON, as `key`'s

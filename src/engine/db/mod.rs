@@ -40,7 +40,7 @@ use state::{Current, ManifestState, Subscriber};
 pub use state::{Event, JsonText, Range};
 
 use sync::Freshness;
-pub use v2::Protocol;
+pub use v2::{Applied, Inspection, Protocol};
 
 use crate::engine::clock_sync::ClockSync;
 use crate::engine::error::{Error, ErrorKind, Result};

@@ -43,6 +43,9 @@ pub struct QueuedWrite {
     /// The conditions of an atomic write: (key url, version it must be
     /// at, `None`: absent), checked at the slot its entry lands in.
     pub checks: Vec<(String, Option<String>)>,
+    /// Its trace id (W3C trace-context's 32 hex digits): in its entry and
+    /// its requests' log events, and in every reader's `notify` event.
+    pub trace: String,
 }
 
 impl QueuedWrite {
@@ -105,6 +108,7 @@ impl QueuedWrite {
             "done",
             Value::Array(self.done.iter().map(|m| s(m)).collect()),
         );
+        o.set("trace", s(&self.trace));
         if !self.checks.is_empty() {
             o.set(
                 "checks",
@@ -190,6 +194,7 @@ impl QueuedWrite {
             attempts,
             done,
             checks,
+            trace: v.get("trace").and_then(Value::as_str).unwrap_or("").into(),
         })
     }
 }
@@ -217,6 +222,7 @@ mod tests {
             attempts: vec![],
             done: vec![],
             checks: vec![],
+            trace: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         };
         let unconditional = w.to_text();
         assert!(!unconditional.contains("checks"), "older readers' format");

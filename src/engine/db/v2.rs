@@ -15,9 +15,10 @@ use super::Db;
 use crate::engine::deadline::{join2, join_all};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
+use crate::engine::json::quote;
 use crate::engine::log_v2::{
     checkpoint_key, hint_key, parse_checkpoint, parse_slot, prefix, probe_key, slot_key, Entry,
-    LogState, Stored, WRITERS_KEPT,
+    LogState, Stored, Traces, WRITERS_KEPT,
 };
 use crate::engine::manifest::{FileRef, Ref, Resolution};
 use crate::engine::s3::{
@@ -78,10 +79,65 @@ pub struct V2State {
     /// (content uploaded) and waits for its turn: what the write at the
     /// head of the order carries along in its entry.
     pub waiting: Vec<(String, Option<Change>)>,
+    /// The last entries applied, newest last: what `Db::inspect` shows.
+    pub recent: Vec<Applied>,
+}
+
+/// An entry as `Db::inspect` shows it: its slot, writer, time (the
+/// writer's clock) and the keys it set or deleted.
+pub type Applied = (u64, String, i64, Vec<String>);
+
+/// How many applied entries a client remembers for `Db::inspect`.
+const RECENT_KEPT: usize = 8;
+
+/// What `Db::inspect` tells of a manifest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspection {
+    pub protocol: Option<Protocol>,
+    /// v2: the newest slot read, the newest checkpoint known, and the last
+    /// entries applied.
+    pub head: u64,
+    pub checkpoint: u64,
+    pub recent: Vec<Applied>,
+}
+
+impl Inspection {
+    /// As JSON: `{ protocol, head, checkpoint, entries: [{ seq, writer,
+    /// at, keys }] }` (one conversion for the edge, not one per field).
+    pub fn to_json(&self) -> String {
+        let protocol = match self.protocol {
+            Some(Protocol::V2) => "\"v2\"",
+            Some(_) => "\"v1\"",
+            None => "null",
+        };
+        let mut out = format!(
+            "{{\"protocol\":{protocol},\"head\":{},\"checkpoint\":{},\"entries\":[",
+            self.head, self.checkpoint
+        );
+        for (i, (seq, writer, at, keys)) in self.recent.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!(
+                "{{\"seq\":{seq},\"writer\":{},\"at\":{at},\"keys\":[",
+                quote(writer)
+            ));
+            for (j, k) in keys.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                out.push_str(&quote(k));
+            }
+            out.push_str("]}");
+        }
+        out.push_str("]}");
+        out
+    }
 }
 
 /// What one write sets and deletes.
-pub type Change = (Vec<(String, Stored)>, Vec<String>);
+/// What one write sets and deletes, and its trace id with the keys.
+pub type Change = (Vec<(String, Stored)>, Vec<String>, Traces);
 
 /// The writes following `key` in `waiting` that can share its entry:
 /// ready, of the same writer (its ids then stay in order), and touching
@@ -96,7 +152,9 @@ fn group(
     let at = waiting.iter().position(|(k, _)| k == key)?;
     let mut last = None;
     for (k, ready) in &waiting[at + 1..] {
-        let Some((set, delete)) = ready else { break };
+        let Some((set, delete, traces)) = ready else {
+            break;
+        };
         let touches =
             |url: &String| change.0.iter().any(|(u, _)| u == url) || change.1.contains(url);
         if !k.ends_with(writer) || set.iter().any(|(u, _)| touches(u)) || delete.iter().any(touches)
@@ -105,6 +163,7 @@ fn group(
         }
         change.0.extend(set.iter().cloned());
         change.1.extend(delete.iter().cloned());
+        change.2.extend(traces.iter().cloned());
         last = Some(k.clone());
     }
     last
@@ -123,6 +182,12 @@ impl V2State {
             }
         }
         if self.log.apply(seq, entry).is_ok() {
+            let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
+            self.recent
+                .push((seq, entry.writer.clone(), entry.at, keys.cloned().collect()));
+            if self.recent.len() > RECENT_KEPT {
+                self.recent.remove(0);
+            }
             for (key, stored) in &entry.set {
                 files.insert(key.clone(), FileRef::new(stored.uuid.clone()));
             }
@@ -167,6 +232,7 @@ fn parse_entry(body: &[u8]) -> Entry {
         checkpoint: 0,
         set: Vec::new(),
         delete: Vec::new(),
+        traces: Vec::new(),
     })
 }
 
@@ -247,6 +313,28 @@ impl<I: Io> Db<I> {
     /// Sent even if the client goes offline meanwhile: an aborted create
     /// could still land, unknown to its writer.
     fn put_v2<'a>(&'a self, m: &'a Ref, key: String, body: Vec<u8>, mode: PutMode) -> Done<'a> {
+        self.put_logged(m, key, body, mode, None)
+    }
+
+    /// A create of a log slot, its requests logged with the write's trace.
+    fn put_traced<'a>(
+        &'a self,
+        m: &'a Ref,
+        key: String,
+        body: Vec<u8>,
+        trace: &'a str,
+    ) -> Done<'a> {
+        self.put_logged(m, key, body, PutMode::Create, Some(trace))
+    }
+
+    fn put_logged<'a>(
+        &'a self,
+        m: &'a Ref,
+        key: String,
+        body: Vec<u8>,
+        mode: PutMode,
+        trace: Option<&'a str>,
+    ) -> Done<'a> {
         Box::pin(async move {
             let mut opts = json_put(mode);
             let body = self.upload_body(body, &mut opts).await;
@@ -254,6 +342,7 @@ impl<I: Io> Db<I> {
                 |s3, now| {
                     let mut req = s3.put_object(&m.bucket, &key, body.clone(), &opts, now)?;
                     req.finish_offline = true;
+                    req.trace = trace.map(String::from);
                     Ok(req)
                 },
                 parse_put,
@@ -448,6 +537,22 @@ impl<I: Io> Db<I> {
         })
     }
 
+    /// What this client knows of `m` (the default manifest when `None`),
+    /// read up to date first when it can be: its protocol and, for v2,
+    /// its head, newest checkpoint and last entries. For a developer
+    /// wondering what the bucket holds (the demo's inspector).
+    pub async fn inspect(&self, manifest: Option<&Ref>) -> Inspection {
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        let _ = self.read(super::Select::Keys(&[]), Some(&m)).await;
+        let s = self.state(&m);
+        Inspection {
+            protocol: s.protocol,
+            head: s.v2.log.seq,
+            checkpoint: s.v2.checkpoint,
+            recent: s.v2.recent.clone(),
+        }
+    }
+
     fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
         {
             let mut g = self.state(m);
@@ -457,6 +562,22 @@ impl<I: Io> Db<I> {
             v2.apply(n, entry, files);
             s.retire_masks();
         };
+        // Each key's change, for the log: one write followed from its put
+        // to every client that applies it, by its trace id.
+        let slot = format!("{n}");
+        let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
+        for key in keys {
+            let trace = entry.traces.iter().find(|(_, urls)| urls.contains(key));
+            let mut fields = vec![
+                ("key", key.as_str()),
+                ("slot", &slot),
+                ("writer", &entry.writer),
+            ];
+            if let Some((t, _)) = trace {
+                fields.push(("trace", t));
+            }
+            self.io.log_fields("notify", &fields);
+        }
     }
 
     /// Reads the log from its listing: the newest checkpoint when it is
@@ -597,7 +718,7 @@ impl<I: Io> Db<I> {
             let ns = self.cfg.namespace.len();
             let id = record.key[ns..ns + 20].to_string();
             let writer = record.key[ns + 20..].to_string();
-            let (set, delete) = self.change_v2(record);
+            let (set, delete, traces) = self.change_v2(record);
             let mut entry = Entry {
                 writer,
                 write_id: id.clone(),
@@ -605,6 +726,7 @@ impl<I: Io> Db<I> {
                 checkpoint: 0,
                 set: Vec::new(),
                 delete: Vec::new(),
+                traces: Vec::new(),
             };
             // A write never sent, by a writer that read the head recently,
             // goes straight to the slot after it: a warm put is one PUT
@@ -646,7 +768,7 @@ impl<I: Io> Db<I> {
                 // The writes queued behind this one go in the same entry:
                 // one slot for all of them (an offline queue flushes in a
                 // few PUTs; a writer that lost a slot catches up).
-                let mut change = (set.clone(), delete.clone());
+                let mut change = (set.clone(), delete.clone(), traces.clone());
                 let last = group(
                     &self.state(m).v2.waiting,
                     &record.key,
@@ -654,14 +776,14 @@ impl<I: Io> Db<I> {
                     &mut change,
                 );
                 entry.write_id = last.map_or_else(|| id.clone(), |k| k[ns..ns + 20].to_string());
-                (entry.set, entry.delete) = change;
+                (entry.set, entry.delete, entry.traces) = change;
                 let key = slot_key(&m.key, n);
                 record.set_attempt(&m.url(), &key, n as EpochMillis);
                 if durable {
                     self.store_write(record).await;
                 }
                 match self
-                    .put_v2(m, key, entry.to_text().into_bytes(), PutMode::Create)
+                    .put_traced(m, key, entry.to_text().into_bytes(), &record.trace)
                     .await
                 {
                     Ok(()) => {
@@ -702,6 +824,8 @@ impl<I: Io> Db<I> {
     pub(crate) fn change_v2(&self, record: &crate::engine::db::QueuedWrite) -> Change {
         let mut set = Vec::new();
         let mut delete = Vec::new();
+        let urls = record.batch.iter().map(|(k, _)| k.url()).collect();
+        let traces = vec![(record.trace.clone(), urls)];
         for ((key, value), version) in record.batch.iter().zip(&record.versions) {
             match (value, version) {
                 (Some(value), Some(uuid)) => set.push((
@@ -717,7 +841,7 @@ impl<I: Io> Db<I> {
                 _ => delete.push(key.url()),
             }
         }
-        (set, delete)
+        (set, delete, traces)
     }
 
     /// Whether `value` of a write to `manifests` travels in its entry.

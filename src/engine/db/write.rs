@@ -80,6 +80,7 @@ impl<I: Io> Db<I> {
         manifests: &[Ref],
         in_place: Option<Vec<Option<String>>>,
         checks: Vec<(String, Option<String>)>,
+        trace: Option<String>,
     ) -> Result<Pending<I::Lock>> {
         // The accept turn is taken at the call and held until the keys are
         // masked: a read made after the call reads this write.
@@ -109,10 +110,21 @@ impl<I: Io> Db<I> {
             .map(|m| Some(self.take_turn(m, &key)))
             .collect();
         let uploaded = in_place.is_some();
-        let (write_id, versions) = {
+        let (write_id, versions, trace) = {
             let mut inner = self.inner.borrow_mut();
             let id = inner.next_id;
             inner.next_id += 1;
+            // One per write unless the caller gave its own.
+            let trace = trace.unwrap_or_else(|| {
+                let mut t = String::new();
+                for _ in 0..2 {
+                    let n = inner.rng.next_u64();
+                    for shift in (0..16).rev() {
+                        t.push(char::from_digit((n >> (shift * 4)) as u32 & 15, 16).unwrap_or('0'));
+                    }
+                }
+                t
+            });
             // One version for every key the write sets: what an atomic
             // commit answers with, and each key's version after it.
             let uuid = inner.rng.uuid_v4();
@@ -127,7 +139,7 @@ impl<I: Io> Db<I> {
                     .map(|(_, v)| v.as_ref().map(|_| version.clone()))
                     .collect()
             });
-            (id, versions)
+            (id, versions, trace)
         };
         let n = manifests.len();
         let write = QueuedWrite {
@@ -139,6 +151,7 @@ impl<I: Io> Db<I> {
             attempts: Vec::new(),
             done: Vec::new(),
             checks,
+            trace,
         };
         let empty = write.batch.is_empty();
         // The lock first: no other tab may take the write over once stored.
@@ -353,25 +366,29 @@ impl<I: Io> Db<I> {
                 (Some(value), Some(version)) => {
                     let mut opts = json_put(PutMode::Overwrite);
                     let body = self.upload_body(value.as_bytes().to_vec(), &mut opts).await;
-                    if self.cfg.use_versioning {
-                        let meta = self
-                            .call(
-                                |s3, now| {
-                                    s3.put_object(&key.bucket, &key.key, body.clone(), &opts, now)
-                                },
-                                parse_put,
-                            )
-                            .await?;
-                        let real = meta.version_id.ok_or_else(|| no_version_id(&key.bucket))?;
-                        self.rename_version(&manifests, write_id, &key.url(), version, &real);
-                        *version = real;
+                    // A versioned bucket keeps the value in the key's own
+                    // object, and names its version.
+                    let object = if self.cfg.use_versioning {
+                        key.key.clone()
                     } else {
-                        let object = format!("{}@{version}", key.key);
-                        self.call(
-                            |s3, now| s3.put_object(&key.bucket, &object, body.clone(), &opts, now),
+                        format!("{}@{version}", key.key)
+                    };
+                    let trace = &p.write.trace;
+                    let meta = self
+                        .call(
+                            |s3, now| {
+                                let mut req =
+                                    s3.put_object(&key.bucket, &object, body.clone(), &opts, now)?;
+                                req.trace = Some(trace.clone());
+                                Ok(req)
+                            },
                             parse_put,
                         )
                         .await?;
+                    if self.cfg.use_versioning {
+                        let real = meta.version_id.ok_or_else(|| no_version_id(&key.bucket))?;
+                        self.rename_version(&manifests, write_id, &key.url(), version, &real);
+                        *version = real;
                     }
                     self.keep_content(&key.url(), version, value.clone()).await;
                 }
@@ -534,6 +551,7 @@ impl<I: Io> Db<I> {
             // An entry carries the whole state (`files`): in a manifest of
             // many keys it is most of what a write sends.
             let bytes = self.upload_body(body.to_bytes(), &mut opts).await;
+            let trace = record.trace.clone();
             // Stored before it is sent: whoever resumes this write must
             // find out whether this entry landed (see `settle_attempt`).
             // Not when offline: it will not be sent.
@@ -578,6 +596,7 @@ impl<I: Io> Db<I> {
                         let mut req =
                             s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now)?;
                         req.finish_offline = true;
+                        req.trace = Some(trace.clone());
                         Ok(req)
                     },
                     parse_put,

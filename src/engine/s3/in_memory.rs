@@ -507,6 +507,7 @@ mod tests {
                 .collect(),
             body: body.as_bytes().to_vec(),
             finish_offline: false,
+            trace: None,
         }
     }
 

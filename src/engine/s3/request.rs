@@ -156,6 +156,7 @@ impl S3 {
                 headers: Vec::new(),
                 body,
                 finish_offline: false,
+                trace: None,
             });
         }
         let payload_hash = sha256_hex(&body);
@@ -183,6 +184,7 @@ impl S3 {
             headers,
             body,
             finish_offline: false,
+            trace: None,
         })
     }
 

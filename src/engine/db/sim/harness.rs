@@ -51,7 +51,7 @@ pub(super) async fn write(
     batch: Batch,
     ack: impl Into<Option<Ack>>,
 ) -> Result<()> {
-    db.write(Change::Values(batch), &[], ack.into())
+    db.write(Change::Values(batch), &[], ack.into(), None)
         .await
         .map(|_| ())
 }
@@ -112,6 +112,7 @@ pub(super) fn make_client(
         blackout: Cell::new(false),
         crash_at: Cell::new(None),
         requests: RefCell::default(),
+        logs: RefCell::default(),
         sent: Cell::new(0),
         script: RefCell::new(BTreeMap::new()),
         namespace: format!("c{client}/"),

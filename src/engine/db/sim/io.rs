@@ -5,6 +5,9 @@
 
 use super::*;
 
+/// A log event as the engine gave it: its kind and fields.
+pub(super) type LogEvent = (String, Vec<(String, String)>);
+
 pub(super) struct SimIo {
     pub(super) exec: Rc<Executor>,
     pub(super) model: Rc<RefCell<InMemoryS3>>,
@@ -26,6 +29,8 @@ pub(super) struct SimIo {
     /// Each request sent, as `<METHOD> <url>`: what scripted tests check
     /// their request numbers against.
     pub(super) requests: RefCell<Vec<String>>,
+    /// The structured log events the engine gave: (kind, fields).
+    pub(super) logs: RefCell<Vec<LogEvent>>,
     /// Scripted faults by request number.
     pub(super) script: RefCell<BTreeMap<u32, Fault>>,
     pub(super) namespace: String,
@@ -355,9 +360,16 @@ impl Io for SimIo {
         self.device.broadcast(self.group, &self.namespace, message);
     }
 
-    fn log(&self, kind: &str, message: &str) {
+    fn log_fields(&self, kind: &str, fields: &[(&str, &str)]) {
+        self.logs.borrow_mut().push((
+            kind.to_string(),
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ));
         if tracing() {
-            eprintln!("c{} log {kind}: {message}", self.client);
+            eprintln!("c{} log {kind}: {fields:?}", self.client);
         }
     }
 }

@@ -55,11 +55,16 @@ impl Op {
         };
         match self {
             Op::Put(k, v) => db
-                .write(Change::Values(batch(&[(k.clone(), v.clone())])), &[], ack)
+                .write(
+                    Change::Values(batch(&[(k.clone(), v.clone())])),
+                    &[],
+                    ack,
+                    None,
+                )
                 .await
                 .map(|_| vec![]),
             Op::PutAll(entries) => db
-                .write(Change::Values(batch(entries)), &[], ack)
+                .write(Change::Values(batch(entries)), &[], ack, None)
                 .await
                 .map(|_| vec![]),
             Op::Get(k) => db

@@ -407,3 +407,51 @@ fn a_range_subscriber_hears_adds_changes_and_deletes_in_its_range() {
         drop(a);
     }
 }
+
+/// A trace id given to a put travels in its entry to the other client's
+/// `notify` log event for the key; a put without one gets its own.
+#[test]
+fn a_trace_id_follows_a_write_to_the_readers_notify_event() {
+    let p = v2_params();
+    let world = quiet_world(&p, 47);
+    let w = world.client(&p, 0, 0, 1).db;
+    let r = world.client(&p, 1, 1, 2);
+    let _heard = r.hear("a");
+    let (w2, exec) = (w.clone(), world.exec.clone());
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    finish(&world.exec, async move {
+        let change = Change::Values(vec![(key("a"), Some(json("traced")))]);
+        w2.write(change, &[], Some(Ack::Remote), Some(TRACE.into()))
+            .await
+            .unwrap();
+        put(&w2, key("b"), Some(json("untraced"))).await.unwrap();
+        exec.sleep(1_000).await;
+    });
+    let notified = |db: &Rc<Db<SimIo>>| -> Vec<(String, String)> {
+        db.io()
+            .logs
+            .borrow()
+            .iter()
+            .filter(|(kind, _)| kind == "notify")
+            .map(|(_, fields)| {
+                let get = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(f, _)| f == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                (get("key"), get("trace"))
+            })
+            .collect()
+    };
+    let seen = notified(&r.db);
+    let a = format!("{BUCKET}/a");
+    let b = format!("{BUCKET}/b");
+    assert!(seen.contains(&(a.clone(), TRACE.into())), "{seen:?}");
+    let made = &seen.iter().find(|(k, _)| k == &b).expect("b notified").1;
+    assert!(made.len() == 32 && made != TRACE, "{made}");
+    // The writer applies its own entries too, with the same ids.
+    let own = notified(&w);
+    assert!(own.contains(&(a, TRACE.into())) && own.contains(&(b, made.clone())));
+}

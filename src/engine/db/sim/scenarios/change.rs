@@ -16,7 +16,9 @@ use crate::engine::s3::{PutOptions, S3};
 fn change(exec: &Rc<Executor>, c: &Client, change: Change) -> Result<()> {
     let db = c.db.clone();
     finish(exec, async move {
-        db.write(change, &[], Some(Ack::Remote)).await.map(|_| ())
+        db.write(change, &[], Some(Ack::Remote), None)
+            .await
+            .map(|_| ())
     })
 }
 

@@ -32,6 +32,7 @@ fn mps3_content_request(method: Method, key: &str, uuid: &str, body: &str) -> Ht
         headers: Vec::new(),
         body: body.as_bytes().to_vec(),
         finish_offline: false,
+        trace: None,
     }
 }
 
@@ -63,6 +64,7 @@ pub(super) fn keys_with_dot_segments_written_by_mps3_read_back_here() {
         headers: Vec::new(),
         body: body.into_bytes(),
         finish_offline: false,
+        trace: None,
     };
     assert_eq!(model.borrow_mut().apply(&put, now).status, 200);
     let c = world.client(&p, 0, 0, 1);

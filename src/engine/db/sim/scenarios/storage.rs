@@ -119,7 +119,7 @@ pub(super) fn large_values_go_up_as_the_edge_compressed_them() {
         let db = c.db.clone();
         let m = Ref::new(BUCKET, manifest);
         finish(exec, async move {
-            db.write(Change::Values(batch), &[m], Some(Ack::Remote))
+            db.write(Change::Values(batch), &[m], Some(Ack::Remote), None)
                 .await
         })
         .unwrap();
