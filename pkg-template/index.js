@@ -7,6 +7,17 @@ await init({ module_or_path: new URL("./mps3_bg.wasm", import.meta.url) });
 
 const MPS3Error = errorClass();
 
+// A Blob is read first: put takes its bytes, typed as the Blob is unless
+// contentType says otherwise.
+const put = MPS3.prototype.put;
+MPS3.prototype.put = async function (key, value, options) {
+  if (typeof Blob !== "undefined" && value instanceof Blob) {
+    options = { contentType: value.type || undefined, ...options };
+    value = new Uint8Array(await value.arrayBuffer());
+  }
+  return put.call(this, key, value, options);
+};
+
 // The builder's calls chain: each returns the builder.
 for (const name of ["check", "set", "delete"]) {
   const call = Atomic.prototype[name];

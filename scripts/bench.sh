@@ -48,6 +48,14 @@ print(f"{'idle polls (5 s)':<20}" + "".join(f"{polls.get(k, 0):>10}" for k in ki
 print(f"put (median): {v2['put_ms_median']:.0f} ms; put → other client notified (median, poll 100 ms): {v2['notify_ms_median']:.0f} ms (v1: {figures['notify_ms_median']:.0f} ms)")
 c = v2["contention"]
 print(f"contention: {c['clients']} clients × {int(c['writes']) // c['clients']} writes to one key: {c['writes_per_second']:.0f} writes/s, {c['retries_per_write']:.2f} retries per write ({c['ms'] / 1000:.1f} s)")
+a = figures["api"]
+t = a["transaction_alone"]
+print(f"\ntransaction (an increment), alone: median {t['ms_median']:.0f} ms, requests {t['requests_last']}")
+t = a["transaction_contended"]
+print(f"transactions, {t['clients']} clients × 25 on one key: {t['ms_per_transaction']:.0f} ms each, "
+      f"{t['puts_per_transaction']:.2f} PUTs and {t['gets_per_transaction']:.2f} GETs per transaction, none lost")
+l = a["list"]
+print(f"list of {l['keys']} keys: {l['cold_ms']:.0f} ms cold (a new client), {l['warm_ms']:.0f} ms warm")
 print("wrote target/bench/ops.json")
 PY
 

@@ -39,7 +39,7 @@ pub const CREDENTIALS: &[&str] = &[
 /// `config.retry`.
 pub const RETRY: &[&str] = &["attempts", "baseMs", "capMs", "timeoutMs"];
 /// The options of `put`, `putAll`, `delete`, `import`, `forget`, `move`.
-pub const PUT: &[&str] = &["manifests", "await", "trace"];
+pub const PUT: &[&str] = &["manifests", "await", "trace", "contentType"];
 /// The options of `get` and `getAll`.
 pub const GET: &[&str] = &["manifest"];
 /// The options of `subscribe`.
@@ -164,13 +164,23 @@ export interface PutOptions {
    *  requests, and every client's `notify` event as it applies it
    *  (protocol v2). Default: one made for each write. */
   trace?: string;
+  /** The MIME type of a binary value (a `Uint8Array`, `ArrayBuffer` or
+   *  `Blob`; default the Blob's own type, else
+   *  "application/octet-stream"): stored as the object's bytes with this
+   *  `Content-Type`, and read back as a `Uint8Array`. (`put` only.) */
+  contentType?: string;
 }
 export interface GetOptions { manifest?: Key; }
 
 /** A key's value and version (`getEntry`). Absent: `value` undefined,
  *  `version` null. A version is opaque and changes with every write of
  *  the key. */
-export interface Entry { key: Key; value: unknown; version: string | null; }
+export interface Entry {
+  key: Key; value: unknown; version: string | null;
+  /** "application/json", or a binary value's own type; absent when the
+   *  key is. */
+  contentType?: string;
+}
 
 /** Which keys `list` reads, in `defaultBucket`: those starting with
  *  `prefix`, from `start` (inclusive) to `end` (exclusive), in key order

@@ -458,3 +458,57 @@ async fn a_trace_id_given_to_a_put_is_in_its_requests_and_the_other_clients_noti
         "BadInput"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_binary_value_round_trips_byte_for_byte_with_its_content_type_on_both_protocols() {
+    let bytes: Vec<u8> = (0..=255u8)
+        .chain([0x89, b'P', b'N', b'G', 0, 0xff])
+        .collect();
+    for protocol in ["v1", "v2"] {
+        let b = bucket(&format!("binary-{protocol}")).await;
+        let writer = MPS3::new(db_config(&b, json!({"protocol": protocol}))).unwrap();
+        let reader = MPS3::new(db_config(&b, json!({"protocol": protocol}))).unwrap();
+        let value: JsValue = js_sys::Uint8Array::from(&bytes[..]).into();
+        let opts = js(json!({"contentType": "image/png"}));
+        ok(writer.put("photo".into(), value, Some(opts))).await;
+        for db in [&writer, &reader] {
+            let got = ok(db.get("photo".into(), none())).await;
+            let got = got.dyn_into::<js_sys::Uint8Array>().expect("a Uint8Array");
+            assert_eq!(got.to_vec(), bytes, "{protocol}");
+            let e = ok(db.get_entry("photo".into(), none())).await;
+            assert_eq!(
+                field(&e, "contentType").as_string().as_deref(),
+                Some("image/png")
+            );
+        }
+        // In the bucket: the bytes themselves, typed, never JSON.
+        let content = objects(&b, "photo@").await;
+        assert_eq!(content.len(), 1, "{protocol}: {content:?}");
+        let key = content[0]["key"].as_str().unwrap().to_string();
+        let got = client()
+            .get_object(&b, &key, &mps3::engine::s3::GetOptions::default())
+            .await
+            .unwrap();
+        let mps3::engine::s3::GetResult::Found(obj) = got else {
+            panic!("no object")
+        };
+        assert_eq!(obj.body, bytes);
+        assert_eq!(obj.meta.content_type.as_deref(), Some("image/png"));
+        // An ArrayBuffer works too, typed application/octet-stream.
+        let buf = js_sys::Uint8Array::from(&[1u8, 2, 3][..]).buffer();
+        ok(writer.put("raw".into(), buf.into(), none())).await;
+        let e = ok(reader.get_entry("raw".into(), none())).await;
+        assert_eq!(
+            field(&e, "contentType").as_string().as_deref(),
+            Some("application/octet-stream")
+        );
+        let json_type = js(json!({"contentType": "application/json"}));
+        let raw: JsValue = js_sys::Uint8Array::from(&[1u8][..]).into();
+        assert_eq!(
+            err_code(writer.put("raw".into(), raw, Some(json_type))).await,
+            "BadInput"
+        );
+        let e = ok(reader.get_entry("missing".into(), none())).await;
+        assert!(field(&e, "contentType").is_undefined());
+    }
+}

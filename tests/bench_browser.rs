@@ -229,7 +229,109 @@ async fn requests_per_operation_and_notify_latency() {
     );
     let mut figures = figures;
     figures["v2"] = v2_figures().await;
+    figures["api"] = api_figures().await;
     report(&figures).await;
+}
+
+/// The callback of a transaction that adds one to `likes`.
+fn increment() -> Function {
+    Function::new_with_args(
+        "tx",
+        "return tx.get('likes').then((n) => { tx.set('likes', (n ?? 0) + 1); })",
+    )
+}
+
+/// Transactions (an increment of one key) alone and with 4 clients
+/// contending, and `list` of 10,000 keys, on v2 against the test bed.
+async fn api_figures() -> Value {
+    let b = unique_bucket("bench-api");
+    client().create_bucket(&b).await.unwrap();
+    let cfg = |label: String| {
+        db_config(
+            &b,
+            json!({"protocol": "v2", "label": label, "pollFrequency": 1000}),
+        )
+    };
+    let db = MPS3::new(cfg("api-0".into())).unwrap();
+    ok(db.put("likes".into(), 0.into(), None)).await;
+    ok(db.transaction(increment(), None)).await;
+    // Uncontended: requests and milliseconds of each of 20.
+    let mut ms = Vec::new();
+    let mut requests = Vec::new();
+    for _ in 0..20 {
+        let start = now();
+        let c = counted(&b, async {
+            ok(db.transaction(increment(), None)).await;
+        })
+        .await;
+        ms.push(now() - start);
+        requests.push(c);
+    }
+    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let alone = json!({
+        "ms_median": ms[ms.len() / 2],
+        "requests_first": requests[0],
+        "requests_last": requests[requests.len() - 1],
+    });
+    // Contended: 4 clients, 25 increments each, at once.
+    let clients: Vec<Rc<MPS3>> = (0..4)
+        .map(|c| Rc::new(MPS3::new(cfg(format!("api-c{c}"))).unwrap()))
+        .collect();
+    let before = stats(&b).await;
+    let start = now();
+    let runs: Vec<js_sys::Promise> = clients
+        .iter()
+        .map(|db| {
+            let db = db.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                for _ in 0..25 {
+                    JsFuture::from(db.transaction(increment(), None)).await?;
+                }
+                Ok(JsValue::UNDEFINED)
+            })
+        })
+        .collect();
+    for r in runs {
+        JsFuture::from(r).await.expect("contended transactions");
+    }
+    let elapsed = now() - start;
+    let after = stats(&b).await;
+    let delta = |k: &str| after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
+    let total = ok(db.get("likes".into(), None)).await.as_f64().unwrap();
+    assert_eq!(total, 121.0, "no increment lost");
+    let contended = json!({
+        "clients": 4,
+        "transactions": 100,
+        "ms": elapsed,
+        "ms_per_transaction": elapsed / 100.0,
+        "puts_per_transaction": delta("PUT") as f64 / 100.0,
+        "gets_per_transaction": delta("GET") as f64 / 100.0,
+    });
+    // list of 10,000 keys: written in ten entries of 1,000.
+    let keys = 10_000;
+    for batch in 0..10 {
+        let entries = js_sys::Object::new();
+        for i in 0..1000 {
+            let k = format!("note/{:05}", batch * 1000 + i);
+            js_sys::Reflect::set(&entries, &k.into(), &JsValue::from(i)).unwrap();
+        }
+        ok(db.put_all(entries.into(), None)).await;
+    }
+    let range = || Some(js(json!({"prefix": "note/"})));
+    let reader = MPS3::new(cfg("api-reader".into())).unwrap();
+    let start = now();
+    let cold = ok(reader.list(range(), None)).await;
+    let cold_ms = now() - start;
+    assert_eq!(js_sys::Array::from(&cold).length(), keys);
+    let start = now();
+    let warm = ok(reader.list(range(), None)).await;
+    let warm_ms = now() - start;
+    assert_eq!(js_sys::Array::from(&warm).length(), keys);
+    json!({
+        "transaction_alone": alone,
+        "transaction_contended": contended,
+        "list": { "keys": keys, "cold_ms": cold_ms, "warm_ms": warm_ms },
+    })
 }
 
 /// Protocol v2 (what a new manifest gets on a bucket that enforces

@@ -55,10 +55,18 @@ function noteElement(db, key) {
   const el = document.createElement("article");
   el.className = "note";
   el.dataset.key = key;
-  el.innerHTML = `<textarea aria-label="note" placeholder="write something…"></textarea>
+  el.innerHTML = `<img class="picture" alt="" hidden>
+    <textarea aria-label="note" placeholder="write something…"></textarea>
     <footer><span class="by"></span><span class="at"></span>
+    <label class="attach" title="add a picture">picture<input type="file" accept="image/*" hidden></label>
     <button type="button" class="like" title="like">♥ <b class="likes">0</b></button>
     <button type="button" class="remove" title="remove this note">×</button></footer>`;
+  // A picture is a binary value (`image/<id>`): the file's bytes, stored
+  // as they are with their type.
+  el.querySelector("input[type=file]").onchange = (ev) => {
+    const file = ev.target.files[0];
+    if (file) db.put(`image/${id}`, file).then(() => showError(null), showError);
+  };
   const area = el.querySelector("textarea");
   let timer;
   area.addEventListener("input", () => {
@@ -77,9 +85,10 @@ function noteElement(db, key) {
     const n = (await tx.get(`likes/${id}`)) ?? 0;
     tx.set(`likes/${id}`, n + 1);
   }).then(() => showError(null), showError);
-  // The note and its likes go together, in one entry.
+  // The note, its likes and its picture go together, in one entry.
   el.querySelector(".remove").onclick = () =>
-    db.putAll(new Map([[key, undefined], [`likes/${id}`, undefined]])).then(() => showError(null), showError);
+    db.putAll(new Map([[key, undefined], [`likes/${id}`, undefined], [`image/${id}`, undefined]]))
+      .then(() => showError(null), showError);
   return el;
 }
 
@@ -154,6 +163,22 @@ async function main() {
   // The board is every key under note/: the first call lists them all,
   // later ones what was added, changed or removed (value undefined).
   const notes = new Map();
+  // Likes and pictures by note id, kept for notes that show up later (the
+  // subscriptions are called in no particular order).
+  const likes = new Map();
+  const images = new Map();
+  const showLikes = (id) => {
+    const el = notes.get(`note/${id}`);
+    if (el) el.querySelector(".likes").textContent = likes.get(id) ?? 0;
+  };
+  const showImage = (id) => {
+    const img = notes.get(`note/${id}`)?.querySelector(".picture");
+    if (!img) return;
+    const picture = images.get(id);
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.hidden = !picture;
+    img.src = picture ? URL.createObjectURL(new Blob([picture.value], { type: picture.contentType })) : "";
+  };
   db.subscribe({ prefix: "note/" }, (changes, error) => {
     if (error) return showError(error);
     showError(null);
@@ -170,6 +195,8 @@ async function main() {
         // Keys sort by creation time: keep the board in key order.
         const after = [...notes.keys()].sort().find((k) => k > key);
         $("board").insertBefore(el, after ? notes.get(after) : null);
+        showLikes(key.slice("note/".length));
+        showImage(key.slice("note/".length));
       }
       showNote(el, value);
     }
@@ -179,10 +206,20 @@ async function main() {
   db.subscribe({ prefix: "likes/" }, (changes, error) => {
     if (error) return showError(error);
     for (const { key, value } of changes) {
-      const el = notes.get(`note/${key.slice("likes/".length)}`);
-      if (el) el.querySelector(".likes").textContent = value ?? 0;
+      const id = key.slice("likes/".length);
+      likes.set(id, value);
+      showLikes(id);
     }
     inspect(db).catch(() => {});
+  });
+  db.subscribe({ prefix: "image/" }, (changes, error) => {
+    if (error) return showError(error);
+    for (const { key, value, contentType } of changes) {
+      const id = key.slice("image/".length);
+      if (value === undefined) images.delete(id);
+      else images.set(id, { value, contentType });
+      showImage(id);
+    }
   });
   $("add").onclick = () => {
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;

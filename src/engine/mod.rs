@@ -5,6 +5,7 @@
 //! The browser crates are wasm32-only dependencies, so a slip fails the
 //! native build, and `cargo test` exercises the whole core on the host.
 
+pub mod binary;
 pub mod clock_sync;
 pub mod credentials;
 pub mod db;

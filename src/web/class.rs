@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{self, bad, only_known};
 use super::errors::to_js_error;
 use super::io::WebIo;
-use crate::engine::db::{Change, Db, Event, Select, Status, Watch};
+use crate::engine::db::{Change, Db, Event, JsonText, Select, Status, Watch};
 use crate::engine::error::Error;
 use crate::engine::manifest::Ref;
 use crate::js_api;
@@ -57,16 +57,23 @@ enum Read {
 }
 
 /// `{ key, value, version }` (`version` null when absent).
-pub(super) fn entry_object(key: &JsValue, value: JsValue, version: Option<String>) -> JsValue {
+pub(super) fn entry_object(
+    key: &JsValue,
+    text: Option<&JsonText>,
+    version: Option<String>,
+) -> Result<JsValue, Error> {
     let o = js_sys::Object::new();
     let _ = Reflect::set(&o, &"key".into(), key);
-    let _ = Reflect::set(&o, &"value".into(), &value);
+    let _ = Reflect::set(&o, &"value".into(), &value(text)?);
     let _ = Reflect::set(
         &o,
         &"version".into(),
         &version.map_or(JsValue::NULL, JsValue::from),
     );
-    o.into()
+    if let Some(t) = text {
+        let _ = Reflect::set(&o, &"contentType".into(), &convert::content_type(t));
+    }
+    Ok(o.into())
 }
 
 /// `[{ key, value, version }]` of keys read (`list`, a range's
@@ -75,7 +82,7 @@ fn entries_array(found: Vec<crate::engine::db::Found>) -> Result<JsValue, Error>
     let out = js_sys::Array::new();
     for (url, v, version) in found {
         let key = url.split_once('/').map_or("", |(_, k)| k);
-        out.push(&entry_object(&key.into(), value(v.as_ref())?, version));
+        out.push(&entry_object(&key.into(), v.as_ref(), version)?);
     }
     Ok(out.into())
 }
@@ -263,9 +270,13 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let change = self
-            .key(&key)
-            .and_then(|key| Ok(Change::Values(vec![(key, convert::written(&value)?)])));
+        let content_type = options
+            .as_ref()
+            .map_or(Ok(None), |o| convert::opt_string(o, "contentType"));
+        let change = self.key(&key).and_then(|key| {
+            let value = convert::written_as(&value, content_type?.as_deref())?;
+            Ok(Change::Values(vec![(key, value)]))
+        });
         self.change("put", options, change)
     }
 
@@ -479,7 +490,7 @@ impl MPS3 {
                     Read::Value => value(found[0].1.as_ref())?,
                     Read::Entry => {
                         let (_, v, version) = found.pop().expect("one key, one entry");
-                        entry_object(&originals[0], value(v.as_ref())?, version)
+                        entry_object(&originals[0], v.as_ref(), version)?
                     }
                     Read::Map => {
                         let out = Map::new();

@@ -117,7 +117,17 @@ fn to_json(value: &JsValue) -> Result<JsonText, Error> {
 }
 
 pub fn from_json(text: &JsonText) -> Result<JsValue, Error> {
+    if let Some((_, bytes)) = crate::engine::binary::unwrap(text) {
+        return Ok(js_sys::Uint8Array::from(&bytes[..]).into());
+    }
     JSON::parse(text).map_err(|_| Error::bad_response("stored value is not JSON"))
+}
+
+/// A value's content type: a binary value's own, else JSON's.
+pub fn content_type(text: &str) -> JsValue {
+    crate::engine::binary::unwrap(text)
+        .map_or("application/json", |(t, _)| t)
+        .into()
 }
 
 /// `{ accessKeyId, secretAccessKey, sessionToken?, expiration? }`.
@@ -299,13 +309,30 @@ pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
     })
 }
 
-/// A value as written: `undefined` deletes, anything else must be JSON.
-pub fn written(value: &JsValue) -> Result<Option<JsonText>, Error> {
+/// A value as written: `undefined` deletes, a `Uint8Array` or
+/// `ArrayBuffer` is binary (of `content_type`, by default
+/// `application/octet-stream`), anything else must be JSON.
+pub fn written_as(value: &JsValue, content_type: Option<&str>) -> Result<Option<JsonText>, Error> {
     if value.is_undefined() {
-        Ok(None)
-    } else {
-        to_json(value).map(Some)
+        return Ok(None);
     }
+    let bytes = if let Some(a) = value.dyn_ref::<js_sys::Uint8Array>() {
+        a.to_vec()
+    } else if let Some(b) = value.dyn_ref::<js_sys::ArrayBuffer>() {
+        js_sys::Uint8Array::new(b).to_vec()
+    } else {
+        return to_json(value).map(Some);
+    };
+    let t = content_type.unwrap_or("application/octet-stream");
+    if crate::engine::binary::is_json_type(Some(t)) {
+        return Err(bad("a binary value's contentType cannot be JSON's"));
+    }
+    Ok(Some(crate::engine::binary::wrap(t, &bytes).into()))
+}
+
+/// A value as written without a content type (see [`written_as`]).
+pub fn written(value: &JsValue) -> Result<Option<JsonText>, Error> {
+    written_as(value, None)
 }
 
 /// `options.await`: `None` leaves the choice to the engine.

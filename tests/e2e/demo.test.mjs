@@ -85,6 +85,27 @@ test("two people add, edit, like and remove notes at once; boards and counters c
     const id = notes.find((n) => n.value.text === t).key.slice("note/".length);
     return window.mps3.get(`likes/${id}`);
   }, a), 10, "the counter in the bucket");
+  // Alice gives her note a picture (a binary value): bob sees it.
+  const png = Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAGUlEQVR42mP438DwnxLMMGrAqAGjBgwXAwCAAH4f4cqr1QAAAABJRU5ErkJggg==",
+    "base64",
+  );
+  const input = await alice.page.evaluateHandle((t) => {
+    const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+    return el.querySelector("input[type=file]");
+  }, a);
+  await input.asElement().setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
+  await bob.page.waitForFunction((t) => {
+    const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+    const img = el?.querySelector(".picture");
+    return img && !img.hidden && img.complete && img.naturalWidth === 16;
+  }, a, { timeout: 15000 });
+  assert.equal(await bob.page.evaluate(async (t) => {
+    const notes = await window.mps3.list({ prefix: "note/" });
+    const id = notes.find((n) => n.value.text === t).key.slice("note/".length);
+    const e = await window.mps3.getEntry(`image/${id}`);
+    return `${e.contentType} ${e.value.constructor.name} ${e.value.length}`;
+  }, a), `image/png Uint8Array ${png.length}`);
   await bob.page.screenshot({ path: `${artifacts}/demo-two-people.png`, fullPage: true });
   // Bob removes his note: gone from both boards.
   await bob.page.evaluate((t) => {

@@ -121,3 +121,13 @@ export function watchStatus(db: MPS3): () => void {
 new MPS3(config).atomic().check({ key: "a" });
 // @ts-expect-error: a failed commit has no version.
 export const noVersion = (r: CommitResult) => (r.ok ? r.version : r.version);
+
+// Binary values: bytes in, bytes out.
+export async function binary(db: MPS3, file: Blob): Promise<number> {
+  await db.put("photo", new Uint8Array([1, 2, 3]), { contentType: "image/png" });
+  await db.put("file", file);
+  const e: Entry = await db.getEntry("photo");
+  const type: string | undefined = e.contentType;
+  console.log(type);
+  return (e.value as Uint8Array).length;
+}

@@ -518,9 +518,15 @@ impl<I: Io> Db<I> {
         let GetResult::Found(obj) = got else {
             return Err(Error::bad_response("unconditional GET answered 304"));
         };
-        let text: JsonText = String::from_utf8(obj.body)
-            .map_err(|_| Error::bad_response(format!("content of {url} is not UTF-8")))?
-            .into();
+        // An object of another type than JSON is a binary value.
+        let content_type = obj.meta.content_type.as_deref();
+        let text: JsonText = if crate::engine::binary::is_json_type(content_type) {
+            String::from_utf8(obj.body)
+                .map_err(|_| Error::bad_response(format!("content of {url} is not UTF-8")))?
+                .into()
+        } else {
+            crate::engine::binary::wrap(content_type.unwrap_or_default(), &obj.body).into()
+        };
         self.keep_content(url, version, text.clone()).await;
         Ok(text)
     }

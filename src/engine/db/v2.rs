@@ -835,7 +835,8 @@ impl<I: Io> Db<I> {
                         inline: self
                             .inlined(value, &record.manifests)
                             .then(|| value.clone()),
-                        content_type: None,
+                        content_type: crate::engine::binary::unwrap(value)
+                            .map(|(t, _)| t.to_string()),
                     },
                 )),
                 _ => delete.push(key.url()),
@@ -848,6 +849,7 @@ impl<I: Io> Db<I> {
     pub(crate) fn inlined(&self, value: &str, manifests: &[Ref]) -> bool {
         !self.cfg.use_versioning
             && value.len() <= INLINE_MAX_BYTES
+            && !crate::engine::binary::is_binary(value)
             && manifests.iter().all(|m| self.is_v2(m))
     }
 

@@ -365,7 +365,15 @@ impl<I: Io> Db<I> {
                 (Some(value), Some(_)) if self.inlined(value, &manifests) => {}
                 (Some(value), Some(version)) => {
                     let mut opts = json_put(PutMode::Overwrite);
-                    let body = self.upload_body(value.as_bytes().to_vec(), &mut opts).await;
+                    // A binary value goes up as its bytes, with its type,
+                    // not gzipped (images and files mostly are already).
+                    let body = match crate::engine::binary::unwrap(value) {
+                        Some((content_type, bytes)) => {
+                            opts.content_type = Some(content_type.into());
+                            bytes
+                        }
+                        None => self.upload_body(value.as_bytes().to_vec(), &mut opts).await,
+                    };
                     // A versioned bucket keeps the value in the key's own
                     // object, and names its version.
                     let object = if self.cfg.use_versioning {

@@ -15,6 +15,7 @@ use crate::prelude::*;
 
 use crate::engine::lean::vec_map::VecMap;
 
+use crate::engine::binary;
 use crate::engine::encode::{percent_decode, uri_encode};
 use crate::engine::http::{HttpRequest, HttpResponse, Method};
 use crate::engine::json::JsonValue;
@@ -30,6 +31,8 @@ pub struct Version {
     pub last_modified: i64,
     pub version_id: String,
     pub delete_marker: bool,
+    /// As PUT gave it (`None`: JSON).
+    pub content_type: Option<String>,
 }
 
 #[derive(Default)]
@@ -153,10 +156,18 @@ impl InMemoryS3 {
             .last()
             .filter(|v| !v.delete_marker)?;
         let mut o = JsonValue::object();
-        o.set(
-            "body",
-            JsonValue::String(String::from_utf8_lossy(&v.body).into()),
-        );
+        // A binary value's bytes as Latin-1 characters (`bin`), any other
+        // body as its text.
+        match &v.content_type {
+            Some(t) if !binary::is_json_type(Some(t)) => {
+                o.set("bin", JsonValue::String(binary::latin1(&v.body)));
+                o.set("ct", JsonValue::String(t.clone()));
+            }
+            _ => o.set(
+                "body",
+                JsonValue::String(String::from_utf8_lossy(&v.body).into()),
+            ),
+        }
         o.set("etag", JsonValue::String(v.etag.clone()));
         o.set(
             "lastModified",
@@ -170,8 +181,18 @@ impl InMemoryS3 {
         let Ok(v) = crate::engine::json::parse(text.as_bytes()) else {
             return false;
         };
-        let (Some(body), Some(etag), Some(JsonValue::Number(lm))) = (
-            v.get("body").and_then(JsonValue::as_str),
+        let bin = v.get("bin").and_then(JsonValue::as_str);
+        let body = match bin {
+            Some(b) => binary::from_latin1(b),
+            None => v
+                .get("body")
+                .and_then(JsonValue::as_str)
+                .unwrap_or("")
+                .as_bytes()
+                .to_vec(),
+        };
+        let (Some(_), Some(etag), Some(JsonValue::Number(lm))) = (
+            v.get("body").and_then(JsonValue::as_str).or(bin),
             v.get("etag").and_then(JsonValue::as_str),
             v.get("lastModified"),
         ) else {
@@ -184,11 +205,12 @@ impl InMemoryS3 {
         b.objects.insert(
             key.to_string(),
             vec![Version {
-                body: body.as_bytes().to_vec(),
+                body,
                 etag: etag.to_string(),
                 last_modified,
                 version_id: String::new(),
                 delete_marker: false,
+                content_type: v.get("ct").and_then(JsonValue::as_str).map(String::from),
             }],
         );
         true
@@ -256,6 +278,7 @@ impl InMemoryS3 {
                     last_modified: lm,
                     version_id: version_id.clone(),
                     delete_marker: false,
+                    content_type: req.header("content-type").map(String::from),
                 };
                 let versions = b.objects.entry_or_default(key.clone());
                 if !b.versioning {
@@ -289,7 +312,10 @@ impl InMemoryS3 {
                 let mut h = vec![
                     ("etag", v.etag.clone()),
                     ("last-modified", format_http_date(v.last_modified)),
-                    ("content-type", "application/json".to_string()),
+                    (
+                        "content-type",
+                        v.content_type.clone().unwrap_or("application/json".into()),
+                    ),
                 ];
                 if b.versioning {
                     h.push(("x-amz-version-id", v.version_id.clone()));
@@ -317,6 +343,7 @@ impl InMemoryS3 {
                         last_modified: lm,
                         version_id,
                         delete_marker: true,
+                        content_type: None,
                     });
                     respond(
                         204,
