@@ -4,7 +4,7 @@ import type { MPS3Error as MPS3ErrorInstance, MPS3ErrorCode } from "./mps3.js";
 export { MPS3 } from "./mps3.js";
 export type {
   Atomic, AtomicCheck, CommitResult, Credentials, Entry, GetOptions, Key, LogEvent, MPS3Config,
-  MPS3ErrorCode, PutOptions, Ref, RetryOptions, S3Config, Status, SubscribeOptions, Transaction,
+  MPS3ErrorCode, PutOptions, Ref, RetryOptions, S3Config, Status, SubscribeOptions, Transaction, ValueMeta,
 } from "./mps3.js";
 
 /** What every call rejects with and subscribers receive:

@@ -209,6 +209,11 @@ export interface Inspection {
   entries: { seq: number; writer: string; at: number; keys: string[] }[];
 }
 
+/** What a key's subscriber gets beside a value: its version, and for a
+ *  write read from a v2 log entry, its writer, time (the writer's clock,
+ *  epoch ms) and trace id. */
+export interface ValueMeta { version: string | null; writer?: string; at?: number; trace?: string; }
+
 /** What a range's subscriber watches (keys of `defaultBucket`). */
 export type SubscribeRange = Omit<ListRange, "limit" | "reverse">;
 
@@ -217,7 +222,7 @@ export interface MPS3 {
    *  new version of it (`undefined` when deleted); errors come as
    *  `handler(undefined, error)` and polling carries on. Returns the
    *  unsubscribe function. */
-  subscribe(key: Key, handler: (value: unknown, error?: MPS3Error) => void, options?: SubscribeOptions): () => void;
+  subscribe(key: Key, handler: (value: unknown, error?: MPS3Error, meta?: ValueMeta) => void, options?: SubscribeOptions): () => void;
   /** Calls `handler(entries)` with every key in `range`, then with those
    *  that changed (deleted: `value` undefined, `version` null). */
   subscribe(range: SubscribeRange, handler: (changes: Entry[], error?: MPS3Error) => void, options?: SubscribeOptions): () => void;

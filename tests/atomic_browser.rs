@@ -433,6 +433,17 @@ async fn a_trace_id_given_to_a_put_is_in_its_requests_and_the_other_clients_noti
     let (writer, wrote) = logged_client(&b);
     let (reader, read) = logged_client(&b);
     ok(reader.get("a".into(), none())).await;
+    let metas: std::rc::Rc<std::cell::RefCell<Vec<serde_json::Value>>> = Default::default();
+    let m = metas.clone();
+    let handler = Closure::<dyn Fn(JsValue, JsValue, JsValue)>::new(
+        move |value: JsValue, _e: JsValue, meta: JsValue| {
+            m.borrow_mut()
+                .push(json!({"value": to_json(&value), "meta": to_json(&meta)}));
+        },
+    );
+    let _off = reader
+        .subscribe("a".into(), handler.into_js_value().unchecked_into(), none())
+        .unwrap();
     let opts = js(json!({"trace": TRACE}));
     ok(writer.put("a".into(), js(json!("traced")), Some(opts))).await;
     assert!(
@@ -452,6 +463,20 @@ async fn a_trace_id_given_to_a_put_is_in_its_requests_and_the_other_clients_noti
         .expect("the reader's notify event");
     assert_eq!(notified["trace"], json!(TRACE));
     assert_eq!(notified["slot"], json!("1"));
+    // The key's subscriber gets the trace as its third argument.
+    eventually("the subscriber's value", 5_000, || {
+        metas.borrow().iter().any(|h| h["value"] == json!("traced"))
+    })
+    .await;
+    let heard = metas
+        .borrow()
+        .iter()
+        .find(|h| h["value"] == json!("traced"))
+        .cloned()
+        .unwrap();
+    assert_eq!(heard["meta"]["trace"], json!(TRACE), "{heard}");
+    assert!(heard["meta"]["version"].is_string() && heard["meta"]["at"].is_number());
+    assert!(heard["meta"]["writer"].is_string());
     let bad = js(json!({"trace": "not-a-trace"}));
     assert_eq!(
         err_code(writer.put("a".into(), 1.into(), Some(bad))).await,

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{self, bad, only_known};
 use super::errors::to_js_error;
 use super::io::WebIo;
-use crate::engine::db::{Change, Db, Event, JsonText, Select, Status, Watch};
+use crate::engine::db::{Change, Db, Event, JsonText, Meta, Select, Status, Watch};
 use crate::engine::error::Error;
 use crate::engine::manifest::Ref;
 use crate::js_api;
@@ -74,6 +74,25 @@ pub(super) fn entry_object(
         let _ = Reflect::set(&o, &"contentType".into(), &convert::content_type(t));
     }
     Ok(o.into())
+}
+
+/// A key subscriber's third argument: `{ version, writer?, at?, trace? }`.
+fn meta_object(m: Meta) -> JsValue {
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&o, &k.into(), &v);
+    };
+    set("version", m.version.map_or(JsValue::NULL, JsValue::from));
+    if let Some(w) = m.writer {
+        set("writer", w.into());
+    }
+    if let Some(at) = m.at {
+        set("at", (at as f64).into());
+    }
+    if let Some(t) = m.trace {
+        set("trace", t.into());
+    }
+    o.into()
 }
 
 /// `[{ key, value, version }]` of keys read (`list`, a range's
@@ -141,11 +160,19 @@ fn call_handler(handler: &Function, f: impl FnOnce(&Function) -> Result<JsValue,
 /// (a handler may call back in).
 fn deliver(db: &Db<WebIo>, handlers: &Handlers) {
     for event in db.take_events() {
+        let mut meta = JsValue::UNDEFINED;
         let (sub, value, error) = match event {
-            Event::Value { sub, value: v } => match value(v.as_ref()) {
-                Ok(v) => (sub, v, JsValue::UNDEFINED),
-                Err(e) => (sub, JsValue::UNDEFINED, to_js_error(&e)),
-            },
+            Event::Value {
+                sub,
+                value: v,
+                meta: m,
+            } => {
+                meta = meta_object(m);
+                match value(v.as_ref()) {
+                    Ok(v) => (sub, v, JsValue::UNDEFINED),
+                    Err(e) => (sub, JsValue::UNDEFINED, to_js_error(&e)),
+                }
+            }
             Event::Changes { sub, changes } => match entries_array(changes) {
                 Ok(a) => (sub, a, JsValue::UNDEFINED),
                 Err(e) => (sub, JsValue::UNDEFINED, to_js_error(&e)),
@@ -172,7 +199,7 @@ fn deliver(db: &Db<WebIo>, handlers: &Handlers) {
             .find(|(id, _)| *id == sub)
             .map(|(_, h)| h.clone());
         if let Some(h) = handler {
-            call_handler(&h, |h| h.call2(&JsValue::NULL, &value, &error));
+            call_handler(&h, |h| h.call3(&JsValue::NULL, &value, &error, &meta));
         }
     }
 }

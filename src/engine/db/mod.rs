@@ -37,7 +37,7 @@ pub use connectivity::Status;
 pub use offline::Pending;
 pub use queue::QueuedWrite;
 use state::{Current, ManifestState, Subscriber};
-pub use state::{Event, JsonText, Range};
+pub use state::{Event, JsonText, Meta, Range};
 
 use sync::Freshness;
 pub use v2::{Applied, Inspection, Protocol};

@@ -8,7 +8,7 @@
 
 use crate::prelude::*;
 
-use super::state::{Current, Event, JsonText};
+use super::state::{Current, Event, JsonText, Meta};
 use super::Db;
 use crate::engine::error::ErrorKind;
 use crate::engine::io::Io;
@@ -131,9 +131,20 @@ impl<I: Io> Db<I> {
                     continue;
                 }
                 events.push(if s.key {
+                    let (url, value, version) = changes.pop().unwrap_or_default();
+                    let by = state.v2.written_by.get(url.as_str()).filter(|_| {
+                        // (Not for a pending local write's value.)
+                        !matches!(state.effective(&url), Current::Local { .. })
+                    });
                     Event::Value {
                         sub: s.id,
-                        value: changes.pop().and_then(|c| c.1),
+                        value,
+                        meta: Meta {
+                            version,
+                            writer: by.map(|b| b.0.clone()),
+                            at: by.map(|b| b.1),
+                            trace: by.and_then(|b| b.2.clone()),
+                        },
                     }
                 } else {
                     Event::Changes { sub: s.id, changes }

@@ -214,6 +214,17 @@ impl Range {
     }
 }
 
+/// What a key's subscriber is told beside the value: its version, and
+/// for a write read from a v2 entry, its writer, time (the writer's clock)
+/// and trace id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub version: Option<String>,
+    pub writer: Option<String>,
+    pub at: Option<i64>,
+    pub trace: Option<String>,
+}
+
 /// What a key is now, for a read or a subscriber.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Current {
@@ -254,6 +265,7 @@ pub enum Event {
     Value {
         sub: u64,
         value: Option<JsonText>,
+        meta: Meta,
     },
     Error {
         sub: u64,

@@ -16,6 +16,7 @@ use crate::engine::deadline::{join2, join_all};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::json::quote;
+use crate::engine::lean::vec_map::VecMap;
 use crate::engine::log_v2::{
     checkpoint_key, hint_key, parse_checkpoint, parse_slot, prefix, probe_key, slot_key, Entry,
     LogState, Stored, Traces, WRITERS_KEPT,
@@ -81,6 +82,9 @@ pub struct V2State {
     pub waiting: Vec<(String, Option<Change>)>,
     /// The last entries applied, newest last: what `Db::inspect` shows.
     pub recent: Vec<Applied>,
+    /// Per key, the writer, time and trace id of the entry that last
+    /// changed it, of those this client applied: a key subscriber's meta.
+    pub written_by: VecMap<String, (String, i64, Option<String>)>,
 }
 
 /// An entry as `Db::inspect` shows it: its slot, writer, time (the
@@ -187,6 +191,14 @@ impl V2State {
                 .push((seq, entry.writer.clone(), entry.at, keys.cloned().collect()));
             if self.recent.len() > RECENT_KEPT {
                 self.recent.remove(0);
+            }
+            let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
+            for key in keys {
+                let trace = entry.traces.iter().find(|(_, urls)| urls.contains(key));
+                self.written_by.insert(
+                    key.clone(),
+                    (entry.writer.clone(), entry.at, trace.map(|t| t.0.clone())),
+                );
             }
             for (key, stored) in &entry.set {
                 files.insert(key.clone(), FileRef::new(stored.uuid.clone()));

@@ -34,7 +34,7 @@ impl Client {
         *self.db.io().deliver.borrow_mut() = Some(Rc::new(move || {
             let Some(db) = weak.upgrade() else { return };
             for e in db.take_events() {
-                if let Event::Value { sub: s, value } = e {
+                if let Event::Value { sub: s, value, .. } = e {
                     assert_eq!(s, sub);
                     heard2.borrow_mut().push(value.as_ref().map(unjson));
                 }

@@ -445,7 +445,7 @@ impl Sim {
         *db.io().deliver.borrow_mut() = Some(Rc::new(move || {
             let Some(db) = weak.upgrade() else { return };
             for e in db.take_events() {
-                if let Event::Value { sub: s, value } = e {
+                if let Event::Value { sub: s, value, .. } = e {
                     assert_eq!(s, sub);
                     if tracing() {
                         eprintln!("c{c} notified {value:?}");

@@ -408,6 +408,9 @@ fn a_range_subscriber_hears_adds_changes_and_deletes_in_its_range() {
     }
 }
 
+/// A value a key's subscriber heard, and its meta.
+type Heard = (Option<String>, crate::engine::db::Meta);
+
 /// A trace id given to a put travels in its entry to the other client's
 /// `notify` log event for the key; a put without one gets its own.
 #[test]
@@ -416,7 +419,18 @@ fn a_trace_id_follows_a_write_to_the_readers_notify_event() {
     let world = quiet_world(&p, 47);
     let w = world.client(&p, 0, 0, 1).db;
     let r = world.client(&p, 1, 1, 2);
-    let _heard = r.hear("a");
+    // The reader's subscriber of "a": the meta beside each value.
+    r.db.subscribe(&Watch::Key(key("a")), None).unwrap();
+    let metas: Rc<RefCell<Vec<Heard>>> = Rc::default();
+    let (weak, m) = (Rc::downgrade(&r.db), metas.clone());
+    *r.db.io().deliver.borrow_mut() = Some(Rc::new(move || {
+        let Some(db) = weak.upgrade() else { return };
+        for e in db.take_events() {
+            if let Event::Value { value, meta, .. } = e {
+                m.borrow_mut().push((value.as_ref().map(unjson), meta));
+            }
+        }
+    }));
     let (w2, exec) = (w.clone(), world.exec.clone());
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     finish(&world.exec, async move {
@@ -451,6 +465,11 @@ fn a_trace_id_follows_a_write_to_the_readers_notify_event() {
     assert!(seen.contains(&(a.clone(), TRACE.into())), "{seen:?}");
     let made = &seen.iter().find(|(k, _)| k == &b).expect("b notified").1;
     assert!(made.len() == 32 && made != TRACE, "{made}");
+    let (value, meta) = metas.borrow().last().cloned().expect("a value for a");
+    assert_eq!(value.as_deref(), Some("traced"));
+    assert_eq!(meta.trace.as_deref(), Some(TRACE));
+    assert!(meta.version.is_some() && meta.at.is_some_and(|t| t > 0));
+    assert!(meta.writer.is_some_and(|w| !w.is_empty()));
     // The writer applies its own entries too, with the same ids.
     let own = notified(&w);
     assert!(own.contains(&(a, TRACE.into())) && own.contains(&(b, made.clone())));
