@@ -420,7 +420,10 @@ impl<I: Io> Db<I> {
             let (value, version) = match current {
                 Current::Local { value, version } => (value, version),
                 Current::Resolved(None) => (None, None),
-                Current::Resolved(Some(v)) => (Some(self.content(&url, &v).await?), Some(v)),
+                Current::Resolved(Some(v)) => {
+                    let binary = self.state(&m).is_binary(&url);
+                    (Some(self.content(&url, &v, binary).await?), Some(v))
+                }
             };
             out.push((url, value, version));
         }

@@ -41,7 +41,8 @@ impl<I: Io> Db<I> {
                 if fetched.iter().any(|f| f.0 == url && f.1 == version) {
                     continue;
                 }
-                match self.content(&url, &version).await {
+                let binary = self.state(m).is_binary(&url);
+                match self.content(&url, &version, binary).await {
                     Ok(v) => fetched.push((url, version, Some(v))),
                     Err(e) if e.kind == ErrorKind::Offline => return,
                     Err(error) => {

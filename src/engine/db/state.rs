@@ -159,6 +159,16 @@ impl ManifestState {
         urls
     }
 
+    /// Whether the value of `url` is binary, as the manifest records it: a
+    /// v2 entry names a binary value's type (`None`: v1, which records no
+    /// type; the object's own tells).
+    pub fn is_binary(&self, url: &str) -> Option<bool> {
+        (self.protocol == Some(super::Protocol::V2)).then(|| {
+            let k = self.v2.log.keys.get(url);
+            k.is_some_and(|k| k.stored.content_type.is_some())
+        })
+    }
+
     /// Drops masks whose entry the resolution now includes.
     pub fn retire_masks(&mut self) {
         if self.protocol == Some(super::Protocol::V2) {

@@ -485,7 +485,15 @@ impl<I: Io> Db<I> {
     }
 
     /// The content of `url` at `version`, cached (content is immutable).
-    pub(crate) async fn content(&self, url: &str, version: &str) -> Result<JsonText> {
+    /// `binary`: whether the manifest says the value is binary; unknown
+    /// (v1), an object whose type is not JSON and whose body is not JSON
+    /// text is (other tools leave objects of any type, JSON among them).
+    pub(crate) async fn content(
+        &self,
+        url: &str,
+        version: &str,
+        binary: Option<bool>,
+    ) -> Result<JsonText> {
         let cache_key = (url.to_string(), version.to_string());
         if let Some(v) = self.inner.borrow_mut().content.get(&cache_key) {
             return Ok(v);
@@ -518,9 +526,12 @@ impl<I: Io> Db<I> {
         let GetResult::Found(obj) = got else {
             return Err(Error::bad_response("unconditional GET answered 304"));
         };
-        // An object of another type than JSON is a binary value.
         let content_type = obj.meta.content_type.as_deref();
-        let text: JsonText = if crate::engine::binary::is_json_type(content_type) {
+        let binary = binary.unwrap_or_else(|| {
+            !crate::engine::binary::is_json_type(content_type)
+                && crate::engine::json::parse(&obj.body).is_err()
+        });
+        let text: JsonText = if !binary {
             String::from_utf8(obj.body)
                 .map_err(|_| Error::bad_response(format!("content of {url} is not UTF-8")))?
                 .into()
