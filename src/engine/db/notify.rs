@@ -10,7 +10,7 @@ use crate::prelude::*;
 
 use super::state::{Current, Event, JsonText, Meta};
 use super::Db;
-use crate::engine::error::ErrorKind;
+use crate::engine::error::{Error, ErrorKind};
 use crate::engine::io::Io;
 use crate::engine::manifest::Ref;
 
@@ -31,6 +31,7 @@ impl<I: Io> Db<I> {
     /// gone for good).
     pub(crate) async fn notify(&self, m: &Ref) {
         let mut fetched: Vec<Fetched> = Vec::new();
+        let mut failed: Vec<(String, String, Error)> = Vec::new();
         // A round per change that lands while values are fetched.
         for _ in 0..3 {
             let missing = self.tell(m, &fetched);
@@ -38,6 +39,12 @@ impl<I: Io> Db<I> {
                 return;
             }
             for (sub, url, version) in missing {
+                // Gone for good: each subscriber waiting for it is told.
+                if let Some((.., error)) = failed.iter().find(|f| f.0 == url && f.1 == version) {
+                    let error = error.clone();
+                    self.tell_failed(sub, &url, &version, error);
+                    continue;
+                }
                 if fetched.iter().any(|f| f.0 == url && f.1 == version) {
                     continue;
                 }
@@ -45,16 +52,39 @@ impl<I: Io> Db<I> {
                 match self.content(&url, &version, binary).await {
                     Ok(v) => fetched.push((url, version, Some(v))),
                     Err(e) if e.kind == ErrorKind::Offline => return,
-                    Err(error) => {
-                        let permanent = !error.is_retryable();
+                    Err(error) if error.is_retryable() => {
                         self.push_events(vec![Event::Error { sub, error }]);
-                        if !permanent {
-                            return;
-                        }
-                        fetched.push((url, version, None));
+                        return;
+                    }
+                    Err(error) => {
+                        self.tell_failed(sub, &url, &version, error.clone());
+                        fetched.push((url.clone(), version.clone(), None));
+                        failed.push((url, version, error));
                     }
                 }
             }
+        }
+    }
+
+    /// Tells `sub` that the value of `url` at `version` is gone for good,
+    /// once: it counts as told (another notification running meanwhile
+    /// finds it so, and says nothing).
+    fn tell_failed(&self, sub: u64, url: &str, version: &str, error: Error) {
+        let fresh = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else {
+                return;
+            };
+            let seen = s.seen.get_or_insert_with(Vec::new);
+            let told = seen.iter().any(|(u, v)| u == url && v == version);
+            if !told {
+                seen.retain(|(u, _)| u != url);
+                seen.push((url.to_string(), version.to_string()));
+            }
+            !told
+        };
+        if fresh {
+            self.push_events(vec![Event::Error { sub, error }]);
         }
     }
 

@@ -474,3 +474,56 @@ fn a_trace_id_follows_a_write_to_the_readers_notify_event() {
     let own = notified(&w);
     assert!(own.contains(&(a, TRACE.into())) && own.contains(&(b, made.clone())));
 }
+
+/// A value whose content is gone for good (deleted behind the clients'
+/// backs) is reported to every subscriber waiting for it, once each, and
+/// not fetched again at each poll.
+#[test]
+fn a_value_gone_for_good_is_reported_once_to_each_subscriber() {
+    let p = quiet_params(false);
+    let world = quiet_world(&p, 48);
+    let a = world.client(&p, 0, 0, 1).db;
+    let b = world.client(&p, 1, 1, 2).db;
+    let a2 = a.clone();
+    finish(&world.exec, async move {
+        put(&a2, key("k"), Some(json("soon gone"))).await.unwrap();
+    });
+    // The content object (`k@<uuid>`) deleted by someone else.
+    {
+        let mut model = world.model.borrow_mut();
+        let bucket = &mut model.buckets.iter_mut().find(|(n, _)| n == BUCKET).unwrap().1;
+        let content: Vec<String> = bucket
+            .objects
+            .iter()
+            .filter(|(k, _)| k.starts_with("k@"))
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(content.len(), 1);
+        bucket.objects.remove(content[0].as_str());
+    }
+    let subs = [
+        b.subscribe(&Watch::Key(key("k")), None).unwrap(),
+        b.subscribe(&Watch::Key(key("k")), None).unwrap(),
+    ];
+    let errors: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let (weak, e) = (Rc::downgrade(&b), errors.clone());
+    *b.io().deliver.borrow_mut() = Some(Rc::new(move || {
+        let Some(db) = weak.upgrade() else { return };
+        for event in db.take_events() {
+            match event {
+                Event::Error { sub, error } => {
+                    assert_eq!(error.kind, crate::engine::error::ErrorKind::NotFound);
+                    e.borrow_mut().push(sub);
+                }
+                Event::Status(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }));
+    let exec = world.exec.clone();
+    finish(&world.exec, async move { exec.sleep(3_000).await });
+    let mut told = errors.borrow().clone();
+    told.sort_unstable();
+    assert_eq!(told, subs.to_vec(), "each subscriber once, over 30 polls");
+    drop(a);
+}
