@@ -90,8 +90,9 @@ impl Atomic {
 
     /// Commits: `{ ok: true, version }` once the entry is in the bucket
     /// (`version`: what the keys set are now at), `{ ok: false }` when a
-    /// check failed (nothing written). Rejects with `Unsupported` on a
-    /// protocol v1 manifest.
+    /// check failed (nothing written). Checks with nothing to write are
+    /// held against a fresh read. Rejects with `Unsupported` on a protocol
+    /// v1 manifest.
     #[wasm_bindgen(unchecked_return_type = "Promise<CommitResult>")]
     pub fn commit(
         &self,

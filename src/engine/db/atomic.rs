@@ -80,6 +80,21 @@ impl<I: Io + 'static> Db<I> {
                 ),
             ));
         }
+        if batch.is_empty() {
+            // Checks alone: held against the state read now, nothing
+            // written.
+            let keys: Vec<Ref> = checks.iter().map(|(k, _)| k.clone()).collect();
+            let found = self.read(Select::Keys(&keys), Some(&m)).await?;
+            let held = found
+                .iter()
+                .zip(&checks)
+                .all(|((_, _, v), (_, want))| v == want);
+            return Ok(if held {
+                Outcome::Committed(None)
+            } else {
+                Outcome::CheckFailed
+            });
+        }
         let change = Change::Atomic(batch, checks);
         match self.write(change, &[m], Some(Ack::Remote), None).await {
             Ok(version) => Ok(Outcome::Committed(version)),

@@ -81,6 +81,13 @@ fn an_atomic_write_commits_at_the_version_read_and_writes_nothing_when_stale() {
             .await
             .unwrap();
         let after = entry(&a2, "n").await;
+        // Checks alone: held against the state now, nothing written.
+        let only = |version: Option<String>| b2.atomic(vec![(key("n"), version)], vec![], None);
+        assert_eq!(only(first.1.clone()).await.unwrap(), Outcome::CheckFailed);
+        assert_eq!(
+            only(after.1.clone()).await.unwrap(),
+            Outcome::Committed(None)
+        );
         (first, second, seen_by_b, stale, fresh, after, absent)
     });
     assert_eq!(absent, (None, None));
@@ -491,7 +498,12 @@ fn a_value_gone_for_good_is_reported_once_to_each_subscriber() {
     // The content object (`k@<uuid>`) deleted by someone else.
     {
         let mut model = world.model.borrow_mut();
-        let bucket = &mut model.buckets.iter_mut().find(|(n, _)| n == BUCKET).unwrap().1;
+        let bucket = &mut model
+            .buckets
+            .iter_mut()
+            .find(|(n, _)| n == BUCKET)
+            .unwrap()
+            .1;
         let content: Vec<String> = bucket
             .objects
             .iter()
