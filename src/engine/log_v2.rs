@@ -164,6 +164,15 @@ impl Entry {
         out
     }
 
+    /// The trace id of the write that set or deleted `url`, if it had one.
+    pub fn trace_of(&self, url: &str) -> Option<&str> {
+        let (trace, _) = self
+            .traces
+            .iter()
+            .find(|(_, urls)| urls.iter().any(|u| u == url))?;
+        Some(trace)
+    }
+
     /// An entry's body; fields it does not know are ignored (room for
     /// trace ids and conditions).
     pub fn parse(body: &[u8]) -> Result<Entry> {

@@ -18,6 +18,7 @@ use crate::prelude::*;
 mod atomic;
 mod background;
 mod change;
+mod checkpoint;
 mod connectivity;
 mod notify;
 mod offline;

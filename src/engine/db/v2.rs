@@ -18,8 +18,8 @@ use crate::engine::io::Io;
 use crate::engine::json::quote;
 use crate::engine::lean::vec_map::VecMap;
 use crate::engine::log_v2::{
-    checkpoint_key, hint_key, parse_checkpoint, parse_slot, prefix, probe_key, slot_key, Entry,
-    LogState, Stored, Traces, WRITERS_KEPT,
+    checkpoint_key, parse_checkpoint, parse_slot, prefix, probe_key, slot_key, Entry, LogState,
+    Stored, Traces, WRITERS_KEPT,
 };
 use crate::engine::manifest::{FileRef, Ref, Resolution};
 use crate::engine::s3::{
@@ -194,11 +194,9 @@ impl V2State {
             }
             let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
             for key in keys {
-                let trace = entry.traces.iter().find(|(_, urls)| urls.contains(key));
-                self.written_by.insert(
-                    key.clone(),
-                    (entry.writer.clone(), entry.at, trace.map(|t| t.0.clone())),
-                );
+                let trace = entry.trace_of(key).map(String::from);
+                self.written_by
+                    .insert(key.clone(), (entry.writer.clone(), entry.at, trace));
             }
             for (key, stored) in &entry.set {
                 files.insert(key.clone(), FileRef::new(stored.uuid.clone()));
@@ -228,11 +226,12 @@ impl V2State {
 }
 
 /// A request of v2's, boxed (see `Db::get_body`).
-type Boxed<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = Result<T>> + 'a>>;
+pub(super) type Boxed<'a, T> =
+    core::pin::Pin<Box<dyn core::future::Future<Output = Result<T>> + 'a>>;
 /// A GET of an object's body (`None`: it is not there).
-type Fetch<'a> = Boxed<'a, Option<Vec<u8>>>;
-type Done<'a> = Boxed<'a, ()>;
-type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
+pub(super) type Fetch<'a> = Boxed<'a, Option<Vec<u8>>>;
+pub(super) type Done<'a> = Boxed<'a, ()>;
+pub(super) type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
 
 /// A slot's entry. A body that is not one is applied as a change of
 /// nothing, the same by every reader.
@@ -248,28 +247,8 @@ fn parse_entry(body: &[u8]) -> Entry {
     })
 }
 
-fn unsupported(message: String) -> Error {
+pub(super) fn unsupported(message: String) -> Error {
     Error::new(ErrorKind::Unsupported, message)
-}
-
-/// `(content url, uuid)` pairs a checkpoint lists for collection.
-fn checkpoint_garbage(body: &[u8]) -> Vec<(String, String)> {
-    let Ok(v) = crate::engine::json::parse(body) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    if let Some(crate::engine::json::JsonValue::Array(items)) = v.get("gc") {
-        for item in items {
-            if let crate::engine::json::JsonValue::Array(pair) = item {
-                if let [a, b] = pair.as_slice() {
-                    if let (Some(a), Some(b)) = (a.as_str(), b.as_str()) {
-                        out.push((a.to_string(), b.to_string()));
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 impl<I: Io> Db<I> {
@@ -302,7 +281,7 @@ impl<I: Io> Db<I> {
     /// The body of `key` in `m`'s bucket; `None` if there is none. (v2's
     /// requests go through these few helpers, each boxed: one copy of
     /// each in the .wasm, not one inlined into every caller.)
-    fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
+    pub(super) fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
         Box::pin(async move {
             let got = self
                 .call(
@@ -324,21 +303,18 @@ impl<I: Io> Db<I> {
     /// A PUT of JSON `body` (gzipped when large) to `key` in `m`'s bucket.
     /// Sent even if the client goes offline meanwhile: an aborted create
     /// could still land, unknown to its writer.
-    fn put_v2<'a>(&'a self, m: &'a Ref, key: String, body: Vec<u8>, mode: PutMode) -> Done<'a> {
-        self.put_logged(m, key, body, mode, None)
-    }
-
-    /// A create of a log slot, its requests logged with the write's trace.
-    fn put_traced<'a>(
+    pub(super) fn put_v2<'a>(
         &'a self,
         m: &'a Ref,
         key: String,
         body: Vec<u8>,
-        trace: &'a str,
+        mode: PutMode,
     ) -> Done<'a> {
-        self.put_logged(m, key, body, PutMode::Create, Some(trace))
+        self.put_logged(m, key, body, mode, None)
     }
 
+    /// A PUT of the manifest's, its requests logged with `trace` (a log
+    /// slot's: the trace id of the write it carries).
     fn put_logged<'a>(
         &'a self,
         m: &'a Ref,
@@ -364,7 +340,12 @@ impl<I: Io> Db<I> {
         })
     }
 
-    fn delete_v2<'a>(&'a self, bucket: &'a str, key: String, version: Option<String>) -> Done<'a> {
+    pub(super) fn delete_v2<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        version: Option<String>,
+    ) -> Done<'a> {
         Box::pin(async move {
             self.call(
                 |s3, now| s3.delete_object(bucket, &key, version.as_deref(), now),
@@ -376,7 +357,12 @@ impl<I: Io> Db<I> {
     }
 
     /// Every object under `m`'s v2 prefix + `under`, after `start_after`.
-    fn list_v2<'a>(&'a self, m: &'a Ref, under: &str, start_after: Option<String>) -> Listing<'a> {
+    pub(super) fn list_v2<'a>(
+        &'a self,
+        m: &'a Ref,
+        under: &str,
+        start_after: Option<String>,
+    ) -> Listing<'a> {
         let prefix = format!("{}{under}", prefix(&m.key));
         Box::pin(async move {
             let mut list = ListAll::new(
@@ -579,13 +565,12 @@ impl<I: Io> Db<I> {
         let slot = format!("{n}");
         let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
         for key in keys {
-            let trace = entry.traces.iter().find(|(_, urls)| urls.contains(key));
             let mut fields = vec![
                 ("key", key.as_str()),
                 ("slot", &slot),
                 ("writer", &entry.writer),
             ];
-            if let Some((t, _)) = trace {
+            if let Some(t) = entry.trace_of(key) {
                 fields.push(("trace", t));
             }
             self.io.log_fields("notify", &fields);
@@ -795,7 +780,13 @@ impl<I: Io> Db<I> {
                     self.store_write(record).await;
                 }
                 match self
-                    .put_traced(m, key, entry.to_text().into_bytes(), &record.trace)
+                    .put_logged(
+                        m,
+                        key,
+                        entry.to_text().into_bytes(),
+                        PutMode::Create,
+                        Some(&record.trace),
+                    )
                     .await
                 {
                     Ok(()) => {
@@ -883,182 +874,6 @@ impl<I: Io> Db<I> {
             s.retire_masks();
         };
         self.note_status();
-    }
-
-    /// Creates a checkpoint of the state when the log is
-    /// `checkpoint_every` entries past the newest one, then the hint,
-    /// then collects. Best effort: a failure leaves it to a later write.
-    fn checkpoint_v2<'a>(
-        &'a self,
-        m: &'a Ref,
-    ) -> core::pin::Pin<Box<dyn core::future::Future<Output = ()> + 'a>> {
-        Box::pin(async move {
-            let every = self.cfg.checkpoint_every;
-            let due = {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                let v = &s.v2;
-                (v.log.seq >= v.checkpoint + every).then(|| {
-                    // What the entries since the last checkpoint superseded,
-                    // when this client read all of them.
-                    let complete = v.superseded_from.is_some_and(|f| f <= v.checkpoint);
-                    let gc: &[(String, String)] = if complete { &v.superseded } else { &[] };
-                    (v.log.seq, v.log.checkpoint_text_with(gc))
-                })
-            };
-            let Some((seq, text)) = due else { return };
-            let made = self
-                .put_v2(
-                    m,
-                    checkpoint_key(&m.key, seq),
-                    text.into_bytes(),
-                    PutMode::Create,
-                )
-                .await;
-            if matches!(&made, Err(e) if e.kind != ErrorKind::PreconditionFailed) {
-                return;
-            }
-            {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                s.v2.checkpoint = s.v2.checkpoint.max(seq);
-                s.v2.superseded.clear();
-                s.v2.superseded_from = Some(seq);
-            };
-            let hint = format!("{{\"cp\":{seq}}}").into_bytes();
-            let _ = self
-                .put_v2(m, hint_key(&m.key), hint, PutMode::Overwrite)
-                .await;
-            if self.cfg.autoclean {
-                let _ = self.collect_v2(m).await;
-            }
-        })
-    }
-
-    /// Deletes what no reader can need: below the newest checkpoint older
-    /// than the grace, every slot and older checkpoint, and the content
-    /// the checkpoints there list as superseded. A reader or writer that
-    /// read the log less than half the grace ago is past those slots (it
-    /// found the slot after its head empty, and the slots were filled and
-    /// checkpointed a grace before now); one away longer reads the newest
-    /// checkpoint first. A late create into a collected slot sits below a
-    /// checkpoint: never read.
-    pub(crate) async fn collect_v2(&self, m: &Ref) -> Result<()> {
-        let cps = self.list_v2(m, "cp/", None).await?;
-        let cutoff = self.server_now() - self.cfg.grace_ms;
-        let numbered = |old: bool| {
-            cps.iter()
-                .filter(move |e| !old || e.last_modified < cutoff)
-                .filter_map(|e| Some((parse_checkpoint(&m.key, &e.key)?, e.key.clone())))
-        };
-        let Some(boundary) = numbered(true).map(|(c, _)| c).max() else {
-            return Ok(());
-        };
-        let done = self.state(m).v2.collected_through;
-        let mut garbage: Vec<(u64, String)> = Vec::new();
-        for (c, key) in numbered(false).filter(|(c, _)| *c <= boundary && *c > done) {
-            if let Some(body) = self.get_body(m, key).await? {
-                garbage.extend(
-                    checkpoint_garbage(&body)
-                        .into_iter()
-                        .map(|g| (c, g.0 + "@" + &g.1)),
-                );
-            }
-        }
-        let slots = self.list_v2(m, "log/", None).await?;
-        let dead = slots
-            .iter()
-            .filter(|e| parse_slot(&m.key, &e.key).is_some_and(|n| n <= boundary))
-            .map(|e| e.key.clone());
-        let older = numbered(false)
-            .filter(|(c, _)| *c < boundary)
-            .map(|(_, key)| key);
-        // Content first: a checkpoint goes only once what it lists is gone.
-        for (_, content) in garbage {
-            let Some((url, uuid)) = content.rsplit_once('@') else {
-                continue;
-            };
-            let Ok(r) = Ref::from_url(url) else { continue };
-            let (key, version) = if self.cfg.use_versioning {
-                (r.key.clone(), Some(uuid.to_string()))
-            } else {
-                (format!("{}@{uuid}", r.key), None)
-            };
-            self.delete_v2(&r.bucket, key, version).await?;
-        }
-        for key in dead.chain(older).collect::<Vec<_>>() {
-            self.delete_v2(&m.bucket, key, None).await?;
-        }
-        self.state(m).v2.collected_through = boundary;
-        Ok(())
-    }
-
-    /// Upgrades the v1 manifest `m` to v2 (`db.upgrade`): its resolved
-    /// state becomes checkpoint 0 (values stay in their content objects,
-    /// which both protocols share), then the guard replaces the change
-    /// marker. v1 entries stay for v1 clients, who will not see later
-    /// writes (v2 clients report a v1 client's write): for users whose
-    /// clients have all moved. A v2 manifest is left as it is.
-    pub async fn upgrade(&self, manifest: Option<&Ref>) -> Result<()> {
-        self.ready().await;
-        self.check_live()?;
-        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
-        Self::check_manifest(&m)?;
-        let lock = self.state(&m).lock.clone();
-        let _guard = lock.lock().await;
-        if self.protocol(&m, false).await? == Some(Protocol::V2) {
-            return Ok(());
-        }
-        if !self.enforces_create(&m).await? {
-            return Err(unsupported(format!(
-                "bucket {} does not enforce If-None-Match: * on PUT, which protocol v2 needs",
-                m.bucket
-            )));
-        }
-        self.state(&m).protocol = Some(Protocol::V1);
-        self.sync(&m, super::sync::Freshness::List).await?;
-        let text = {
-            let mut g = self.state(&m);
-            let s = &mut *g;
-            let mut log = LogState::default();
-            for (url, f) in s.resolution.iter().flat_map(|r| r.files.iter()) {
-                log.keys.insert(
-                    url.clone(),
-                    crate::engine::log_v2::KeyState {
-                        stored: Stored {
-                            uuid: f.version.clone(),
-                            inline: None,
-                            content_type: None,
-                        },
-                        version: 0,
-                    },
-                );
-            }
-            log.checkpoint_text()
-        };
-        match self
-            .put_v2(
-                &m,
-                checkpoint_key(&m.key, 0),
-                text.into_bytes(),
-                PutMode::Create,
-            )
-            .await
-        {
-            Err(e) if e.kind != ErrorKind::PreconditionFailed => return Err(e),
-            _ => {}
-        }
-        self.put_v2(&m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Overwrite)
-            .await?;
-        {
-            let mut g = self.state(&m);
-            let s = &mut *g;
-            s.protocol = Some(Protocol::V2);
-            s.v2 = V2State::default();
-            s.resolution = None;
-            s.masks.retain(|mask| mask.entry.is_none());
-        };
-        Ok(())
     }
 
     /// An inline value of a v2 manifest this client knows: `url` at the
