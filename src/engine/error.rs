@@ -9,6 +9,8 @@ use crate::prelude::*;
 
 use core::fmt;
 
+use crate::engine::lean::text::Piece;
+
 /// What went wrong, in terms a caller can act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -174,19 +176,33 @@ impl fmt::Debug for Error {
     }
 }
 
+/// `Code: message (S3 code, HTTP status)`, as logs and `to_string` give it.
+impl Piece for Error {
+    fn put(&self, out: &mut String) {
+        out.push_str(self.kind.code());
+        out.push_str(": ");
+        out.push_str(&self.message);
+        let (open, close) = match &self.s3_code {
+            Some(code) => {
+                out.push_str(" (S3 ");
+                out.push_str(code);
+                (", HTTP ", ")")
+            }
+            None => (" (HTTP ", ""),
+        };
+        if let Some(status) = self.status {
+            out.push_str(open);
+            status.put(out);
+            out.push(')');
+        } else {
+            out.push_str(close);
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.code(), self.message)?;
-        if let Some(code) = &self.s3_code {
-            write!(f, " (S3 {code}")?;
-            if let Some(status) = self.status {
-                write!(f, ", HTTP {status}")?;
-            }
-            write!(f, ")")?;
-        } else if let Some(status) = self.status {
-            write!(f, " (HTTP {status})")?;
-        }
-        Ok(())
+        f.write_str(&cat!(self))
     }
 }
 

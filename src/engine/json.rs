@@ -160,7 +160,7 @@ struct Parser<'a> {
 }
 
 fn bad(what: &str) -> Error {
-    Error::bad_response(format!("invalid JSON: {what}"))
+    Error::bad_response(cat!("invalid JSON: ", what))
 }
 
 impl Parser<'_> {

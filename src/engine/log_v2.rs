@@ -16,7 +16,7 @@ use crate::engine::lean::vec_map::VecMap;
 const SEQ_DIGITS: usize = 20;
 
 fn seq_text(seq: u64) -> String {
-    let digits = format!("{seq}");
+    let digits = cat!(seq);
     let mut out = String::with_capacity(SEQ_DIGITS);
     for _ in digits.len()..SEQ_DIGITS {
         out.push('0');
@@ -27,38 +27,38 @@ fn seq_text(seq: u64) -> String {
 
 /// Every object of the v2 manifest `manifest` is under this prefix.
 pub fn prefix(manifest: &str) -> String {
-    format!("{manifest}.v2/")
+    cat!(manifest, ".v2/")
 }
 
 /// The log slot `seq`, created with `If-None-Match: *` by its one writer.
 pub fn slot_key(manifest: &str, seq: u64) -> String {
-    format!("{}log/{}", prefix(manifest), seq_text(seq))
+    cat!(prefix(manifest), "log/", seq_text(seq))
 }
 
 /// The checkpoint of the state after entry `seq`.
 pub fn checkpoint_key(manifest: &str, seq: u64) -> String {
-    format!("{}cp/{}", prefix(manifest), seq_text(seq))
+    cat!(prefix(manifest), "cp/", seq_text(seq))
 }
 
 /// The hint naming the newest checkpoint its writer knew.
 pub fn hint_key(manifest: &str) -> String {
-    format!("{}head", prefix(manifest))
+    cat!(prefix(manifest), "head")
 }
 
 /// The probe object a client creates twice to learn whether the bucket
 /// enforces `If-None-Match: *`.
 pub fn probe_key(manifest: &str, uuid: &str) -> String {
-    format!("{}probe/{uuid}", prefix(manifest))
+    cat!(prefix(manifest), "probe/", uuid)
 }
 
 /// The sequence number of `key` if it is a slot of `manifest`.
 pub fn parse_slot(manifest: &str, key: &str) -> Option<u64> {
-    parse_numbered(key, &format!("{}log/", prefix(manifest)))
+    parse_numbered(key, &cat!(prefix(manifest), "log/"))
 }
 
 /// The sequence number of `key` if it is a checkpoint of `manifest`.
 pub fn parse_checkpoint(manifest: &str, key: &str) -> Option<u64> {
-    parse_numbered(key, &format!("{}cp/", prefix(manifest)))
+    parse_numbered(key, &cat!(prefix(manifest), "cp/"))
 }
 
 fn parse_numbered(key: &str, prefix: &str) -> Option<u64> {
@@ -130,12 +130,16 @@ pub struct Entry {
 
 impl Entry {
     pub fn to_text(&self) -> String {
-        let mut out = format!(
-            "{{\"v\":2,\"w\":{},\"id\":{},\"t\":{},\"cp\":{},\"set\":{{",
+        let mut out = cat!(
+            "{\"v\":2,\"w\":",
             quote(&self.writer),
+            ",\"id\":",
             quote(&self.write_id),
+            ",\"t\":",
             self.at,
-            self.checkpoint
+            ",\"cp\":",
+            self.checkpoint,
+            ",\"set\":{"
         );
         for (i, (key, stored)) in self.set.iter().enumerate() {
             if i > 0 {
@@ -184,7 +188,7 @@ impl Entry {
             v.get(name)
                 .and_then(JsonValue::as_str)
                 .map(String::from)
-                .ok_or_else(|| Error::bad_response(format!("a v2 entry without \"{name}\"")))
+                .ok_or_else(|| Error::bad_response(cat!("a v2 entry without \"", name, "\"")))
         };
         let mut set = Vec::new();
         for (key, stored) in v.get("set").and_then(JsonValue::as_object).unwrap_or(&[]) {
@@ -270,9 +274,12 @@ impl LogState {
     /// is read without gaps.
     pub fn apply(&mut self, seq: u64, entry: &Entry) -> Result<()> {
         if seq != self.seq + 1 {
-            return Err(Error::bad_response(format!(
-                "slot {seq} applied at {}: the log is read in order",
-                self.seq
+            return Err(Error::bad_response(cat!(
+                "slot ",
+                seq,
+                " applied at ",
+                self.seq,
+                ": the log is read in order"
             )));
         }
         for (key, stored) in &entry.set {
@@ -320,7 +327,7 @@ impl LogState {
     /// The checkpoint body with `gc`: content (url, uuid) that the entries
     /// since the previous checkpoint superseded, for the collector.
     pub fn checkpoint_text_with(&self, gc: &[(String, String)]) -> String {
-        let mut out = format!("{{\"v\":2,\"seq\":{},\"keys\":{{", self.seq);
+        let mut out = cat!("{\"v\":2,\"seq\":", self.seq, ",\"keys\":{");
         for (i, (key, state)) in self.keys.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -328,21 +335,21 @@ impl LogState {
             out.push_str(&quote(key));
             out.push(':');
             state.stored.write(&mut out);
-            out.push_str(&format!(",\"ver\":{}}}", state.version));
+            out.push_str(&cat!(",\"ver\":", state.version, "}"));
         }
         out.push_str("},\"w\":{");
         for (i, (writer, (id, seq))) in self.writers.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&format!("{}:[{},{seq}]", quote(writer), quote(id)));
+            out.push_str(&cat!(quote(writer), ":[", quote(id), ",", seq, "]"));
         }
         out.push_str("},\"gc\":[");
         for (i, (url, uuid)) in gc.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&format!("[{},{}]", quote(url), quote(uuid)));
+            out.push_str(&cat!("[", quote(url), ",", quote(uuid), "]"));
         }
         out.push_str("]}");
         out

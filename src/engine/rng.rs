@@ -36,19 +36,22 @@ impl Rng {
         let (a, b) = (self.next_u64(), self.next_u64());
         let a = (a & !0xf000) | 0x4000; // version 4
         let b = (b & !(0b11 << 62)) | (0b10 << 62); // RFC 4122 variant
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xffff,
-            b >> 48,
-            b & 0xffff_ffff_ffff
+        cat!(
+            hex(a >> 32, 8),
+            "-",
+            hex((a >> 16) & 0xffff, 4),
+            "-",
+            hex(a & 0xffff, 4),
+            "-",
+            hex(b >> 48, 4),
+            "-",
+            hex(b & 0xffff_ffff_ffff, 12)
         )
     }
 
     /// Three lower-case hex digits: a client's session id in entry keys.
     pub fn session_id(&mut self) -> String {
-        format!("{:03x}", self.next_u64() & 0xfff)
+        cat!(hex(self.next_u64() & 0xfff, 3))
     }
 }
 

@@ -75,15 +75,45 @@ impl Utc {
 
     /// `20150830T123600Z`, the SigV4 `X-Amz-Date` form.
     pub fn amz_date(&self) -> String {
-        format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        self.text("yyyymmddThhiissZ")
     }
 
     /// `20150830`, the date of a SigV4 credential scope.
     pub fn amz_day(&self) -> String {
-        format!("{:04}{:02}{:02}", self.year, self.month, self.day)
+        self.text("yyyymmdd")
+    }
+
+    /// `template` with each run of a field's letter (`y`ear, `m`onth,
+    /// `d`ay, `h`our, m`i`nute, `s`econd, `f`raction in milliseconds)
+    /// replaced by the field, zero-padded to the run's length; other
+    /// characters as they are. One routine for every time format.
+    fn text(&self, template: &str) -> String {
+        let mut out = String::new();
+        let t = template.as_bytes();
+        let mut i = 0;
+        while i < t.len() {
+            let c = t[i];
+            let field = match c {
+                b'y' => self.year as u64,
+                b'm' => self.month.into(),
+                b'd' => self.day.into(),
+                b'h' => self.hour.into(),
+                b'i' => self.minute.into(),
+                b's' => self.second.into(),
+                b'f' => self.millis.into(),
+                _ => {
+                    out.push(c as char);
+                    i += 1;
+                    continue;
+                }
+            };
+            let start = i;
+            while i < t.len() && t[i] == c {
+                i += 1;
+            }
+            crate::engine::lean::text::Piece::put(&zeros(field, (i - start) as u8), &mut out);
+        }
+        out
     }
 }
 
@@ -94,13 +124,13 @@ const MONTHS: [&str; 12] = [
 fn num(s: &str, what: &str) -> Result<u32> {
     crate::engine::lean::scan::number(s, 10)
         .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| Error::bad_response(format!("bad {what} in timestamp: \"{s}\"")))
+        .ok_or_else(|| Error::bad_response(cat!("bad ", what, " in timestamp: \"", s, "\"")))
 }
 
 /// Parses an HTTP date (`Thu, 26 Nov 2026 11:20:57 GMT`, RFC 7231 IMF-fixdate,
 /// the form of S3's `Date` and `Last-Modified` headers).
 pub fn parse_http_date(s: &str) -> Result<EpochMillis> {
-    let bad = || Error::bad_response(format!("bad HTTP date \"{s}\""));
+    let bad = || Error::bad_response(cat!("bad HTTP date \"", s, "\""));
     let rest = crate::engine::lean::scan::split_once(s, ", ")
         .map(|(_, r)| r)
         .ok_or_else(bad)?;
@@ -135,20 +165,17 @@ pub fn format_http_date(ms: EpochMillis) -> String {
     let u = Utc::from_millis(ms);
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     let weekday = DAYS[ms.div_euclid(86_400_000).rem_euclid(7) as usize];
-    format!(
-        "{weekday}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        u.day,
+    cat!(
+        weekday,
+        u.text(", dd "),
         MONTHS[u.month as usize - 1],
-        u.year,
-        u.hour,
-        u.minute,
-        u.second
+        u.text(" yyyy hh:ii:ss GMT")
     )
 }
 
 /// Parses ISO 8601 as S3 lists it: `2026-11-26T11:20:57.000Z` (fraction optional).
 pub fn parse_iso8601(s: &str) -> Result<EpochMillis> {
-    let bad = || Error::bad_response(format!("bad ISO 8601 time \"{s}\""));
+    let bad = || Error::bad_response(cat!("bad ISO 8601 time \"", s, "\""));
     let s = s.strip_suffix('Z').ok_or_else(bad)?;
     let (date, time) = s.split_once('T').ok_or_else(bad)?;
     let mut d = date.split('-');
@@ -186,10 +213,7 @@ pub fn parse_iso8601(s: &str) -> Result<EpochMillis> {
 /// Formats ISO 8601 with milliseconds, as S3 lists `LastModified`.
 pub fn format_iso8601(ms: EpochMillis) -> String {
     let u = Utc::from_millis(ms);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        u.year, u.month, u.day, u.hour, u.minute, u.second, u.millis
-    )
+    u.text("yyyy-mm-ddThh:ii:ss.fffZ")
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ impl Element {
 }
 
 fn bad(what: &str) -> Error {
-    Error::bad_response(format!("malformed XML: {what}"))
+    Error::bad_response(cat!("malformed XML: ", what))
 }
 
 struct Reader<'a> {

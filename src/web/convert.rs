@@ -45,7 +45,7 @@ pub fn opt_string(o: &JsValue, name: &str) -> Result<Option<String>, Error> {
     }
     v.as_string()
         .map(Some)
-        .ok_or_else(|| bad(format!("{name} must be a string")))
+        .ok_or_else(|| bad(cat!(name, " must be a string")))
 }
 
 fn opt_bool(o: &JsValue, name: &str) -> Result<Option<bool>, Error> {
@@ -55,7 +55,7 @@ fn opt_bool(o: &JsValue, name: &str) -> Result<Option<bool>, Error> {
     }
     v.as_bool()
         .map(Some)
-        .ok_or_else(|| bad(format!("{name} must be a boolean")))
+        .ok_or_else(|| bad(cat!(name, " must be a boolean")))
 }
 
 fn opt_number(o: &JsValue, name: &str) -> Result<Option<f64>, Error> {
@@ -65,7 +65,7 @@ fn opt_number(o: &JsValue, name: &str) -> Result<Option<f64>, Error> {
     }
     match v.as_f64() {
         Some(n) if n.is_finite() => Ok(Some(n)),
-        _ => Err(bad(format!("{name} must be a finite number"))),
+        _ => Err(bad(cat!(name, " must be a finite number"))),
     }
 }
 
@@ -75,12 +75,12 @@ pub fn only_known(o: &JsValue, what: &str, known: &[&str]) -> Result<(), Error> 
         return Ok(());
     }
     if !o.is_object() {
-        return Err(bad(format!("{what} must be an object")));
+        return Err(bad(cat!(what, " must be an object")));
     }
     for name in Object::keys(o.unchecked_ref::<Object>()).iter() {
         let name = name.as_string().unwrap_or_default();
         if !known.contains(&name.as_str()) {
-            return Err(bad(format!("unknown {what} option \"{name}\"")));
+            return Err(bad(cat!("unknown ", what, " option \"", name, "\"")));
         }
     }
     Ok(())
@@ -109,7 +109,7 @@ fn to_json(value: &JsValue) -> Result<JsonText, Error> {
                 .dyn_ref::<js_sys::Error>()
                 .map(|e| String::from(e.message()))
                 .unwrap_or_default();
-            bad(format!("value is not JSON: {msg}"))
+            bad(cat!("value is not JSON: ", msg))
         })?;
     text.as_string()
         .map(JsonText::from)
@@ -166,7 +166,7 @@ pub fn credentials_from(creds: &JsValue) -> Result<Credentials, Error> {
 /// Which clients share a durable store's keys: one endpoint, one label.
 fn namespace(endpoint: &str, label: &str) -> String {
     use crate::engine::json::quote;
-    format!("{}{}", quote(endpoint), quote(label))
+    cat!(quote(endpoint), quote(label))
 }
 
 /// `new MPS3(config)`, read and checked.
@@ -206,8 +206,11 @@ pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
         // (No float in the message: formatting one costs the .wasm ~16 KB.)
         let whole = |name: &str, min: u64| -> Result<Option<u64>, Error> {
             match opt_number(&retry, name)? {
-                Some(n) if n < min as f64 || n % 1.0 != 0.0 => Err(bad(format!(
-                    "retry.{name} must be a whole number of at least {min}"
+                Some(n) if n < min as f64 || n % 1.0 != 0.0 => Err(bad(cat!(
+                    "retry.",
+                    name,
+                    " must be a whole number of at least ",
+                    min
                 ))),
                 n => Ok(n.map(|n| n as u64)),
             }
@@ -341,8 +344,10 @@ pub fn ack(options: &JsValue) -> Result<Option<Ack>, Error> {
         None => Ok(None),
         Some("remote") => Ok(Some(Ack::Remote)),
         Some("local") => Ok(Some(Ack::Local)),
-        Some(other) => Err(bad(format!(
-            "await must be \"local\" or \"remote\", not \"{other}\""
+        Some(other) => Err(bad(cat!(
+            "await must be \"local\" or \"remote\", not \"",
+            other,
+            "\""
         ))),
     }
 }
@@ -370,7 +375,7 @@ pub fn refs(options: &JsValue, field: &str, bucket: &str) -> Result<Vec<Ref>, Er
     }
     let arr = v
         .dyn_ref::<Array>()
-        .ok_or_else(|| bad(format!("{field} must be an array")))?;
+        .ok_or_else(|| bad(cat!(field, " must be an array")))?;
     // A loop, not `collect::<Result<..>>` (an adapter of its own).
     let mut refs = Vec::new();
     for m in arr.iter() {

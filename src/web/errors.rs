@@ -40,11 +40,5 @@ pub fn error_class() -> JsValue {
 
 /// `e` as an `MPS3Error`.
 pub fn to_js_error(e: &Error) -> JsValue {
-    MPS3Error::new(
-        &e.to_string(),
-        e.kind.code(),
-        e.status,
-        e.s3_code.as_deref(),
-    )
-    .into()
+    MPS3Error::new(&cat!(e), e.kind.code(), e.status, e.s3_code.as_deref()).into()
 }

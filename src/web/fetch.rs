@@ -37,7 +37,7 @@ pub async fn send(req: &HttpRequest, signal: Option<&AbortSignal>) -> Result<Htt
     for (name, value) in &req.headers {
         headers
             .append(name, value)
-            .map_err(|e| Error::bad_input(format!("header {name}: {}", js_message(&e))))?;
+            .map_err(|e| Error::bad_input(cat!("header ", name, ": ", js_message(&e))))?;
     }
     init.set_headers(&headers);
     if !req.body.is_empty() {
@@ -48,7 +48,7 @@ pub async fn send(req: &HttpRequest, signal: Option<&AbortSignal>) -> Result<Htt
         init.set_signal(Some(signal));
     }
     let request = Request::new_with_str_and_init(&req.url, &init)
-        .map_err(|e| Error::bad_input(format!("request: {}", js_message(&e))))?;
+        .map_err(|e| Error::bad_input(cat!("request: ", js_message(&e))))?;
     let response: Response = JsFuture::from(global_fetch(&request))
         .await
         .map_err(|e| Error::network(js_message(&e)))?

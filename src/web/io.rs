@@ -59,7 +59,7 @@ impl WebIo {
             store,
             inflight: Rc::default(),
             next_request: Cell::new(0),
-            channel: web_sys::BroadcastChannel::new(&format!("mps3 {namespace}")).ok(),
+            channel: web_sys::BroadcastChannel::new(&cat!("mps3 ", namespace)).ok(),
             warned_locks: Cell::new(false),
         }
     }

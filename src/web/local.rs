@@ -43,21 +43,17 @@ impl LocalBucket {
             Access::Key { bucket, key } => (bucket, key),
             Access::Prefix { bucket, prefix } => (bucket, prefix),
         };
-        let base = format!("{bucket}/");
+        let base = cat!(bucket, "/");
         let rows = match &access {
             Access::Key { .. } => {
-                let k = format!("{base}{prefix}");
+                let k = cat!(base, prefix);
                 self.store
                     .get(Table::Bucket, &k)
                     .await?
                     .map(|v| vec![(k, v)])
                     .unwrap_or_default()
             }
-            Access::Prefix { .. } => {
-                self.store
-                    .scan(Table::Bucket, &format!("{base}{prefix}"))
-                    .await?
-            }
+            Access::Prefix { .. } => self.store.scan(Table::Bucket, &cat!(base, prefix)).await?,
         };
         // Whole-millisecond `LastModified`: no precision is lost here.
         let mut model = InMemoryS3::new(1);
@@ -66,7 +62,7 @@ impl LocalBucket {
             if !model.import(bucket, &k[base.len()..], &text) {
                 return Err(Error::new(
                     ErrorKind::Storage,
-                    format!("local bucket object \"{k}\" is damaged"),
+                    cat!("local bucket object \"", k, "\" is damaged"),
                 ));
             }
         }
@@ -74,7 +70,7 @@ impl LocalBucket {
         if let Access::Key { key, .. } = &access {
             let changed = matches!(req.method, Method::Put | Method::Delete) && resp.is_success();
             if changed {
-                let k = format!("{base}{key}");
+                let k = cat!(base, key);
                 match model.export(bucket, key) {
                     Some(text) => self.store.put(Table::Bucket, &k, &text).await?,
                     None => self.store.delete(Table::Bucket, &k).await?,

@@ -208,7 +208,7 @@ impl IdbStore {
     pub async fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, String)>> {
         let (_, store) = self.table(table, false).await?;
         // Every string starting with `prefix` sorts below prefix + U+FFFF.
-        let upper = format!("{prefix}\u{ffff}");
+        let upper = cat!(prefix, "\u{ffff}");
         let range = IdbKeyRange::bound(&prefix.into(), &upper.into()).map_err(refused)?;
         // Keys and values of one read-only transaction, both in key order.
         let keys = store.get_all_keys_with_key(&range).map_err(refused)?;

@@ -74,9 +74,10 @@ impl<I: Io + 'static> Db<I> {
         if protocol == Some(Protocol::V1) {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!(
-                    "manifest {} is protocol v1: conditional writes need v2",
-                    m.url()
+                cat!(
+                    "manifest ",
+                    m.url(),
+                    " is protocol v1: conditional writes need v2"
                 ),
             ));
         }
@@ -146,7 +147,7 @@ impl<I: Io + 'static> Db<I> {
         }
         Err(Error::new(
             ErrorKind::Conflict,
-            format!("the transaction conflicted {TX_ATTEMPTS} times"),
+            cat!("the transaction conflicted ", TX_ATTEMPTS, " times"),
         ))
     }
 

@@ -64,7 +64,7 @@ impl<I: Io> Db<I> {
                 let value = self.get(&from, manifests.first()).await?.ok_or_else(|| {
                     Error::new(
                         ErrorKind::NotFound,
-                        format!("{} has no value to move", from.url()),
+                        cat!(from.url(), " has no value to move"),
                     )
                 })?;
                 (vec![(to, Some(value)), (from, None)], None)
@@ -96,8 +96,9 @@ impl<I: Io> Db<I> {
         let value: JsonText = match String::from_utf8(obj.body) {
             Ok(text) if crate::engine::json::parse(text.as_bytes()).is_ok() => text.into(),
             _ => {
-                return Err(Error::bad_input(format!(
-                    "{url} does not hold JSON: only JSON values can be imported"
+                return Err(Error::bad_input(cat!(
+                    url,
+                    " does not hold JSON: only JSON values can be imported"
                 )))
             }
         };

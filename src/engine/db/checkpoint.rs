@@ -78,7 +78,7 @@ impl<I: Io> Db<I> {
                 s.v2.superseded.clear();
                 s.v2.superseded_from = Some(seq);
             };
-            let hint = format!("{{\"cp\":{seq}}}").into_bytes();
+            let hint = cat!("{\"cp\":", seq, "}").into_bytes();
             let _ = self
                 .put_v2(m, hint_key(&m.key), hint, PutMode::Overwrite)
                 .await;
@@ -135,7 +135,7 @@ impl<I: Io> Db<I> {
             let (key, version) = if self.cfg.use_versioning {
                 (r.key.clone(), Some(uuid.to_string()))
             } else {
-                (format!("{}@{uuid}", r.key), None)
+                (cat!(r.key, "@", uuid), None)
             };
             self.delete_v2(&r.bucket, key, version).await?;
         }
@@ -163,9 +163,10 @@ impl<I: Io> Db<I> {
             return Ok(());
         }
         if !self.enforces_create(&m).await? {
-            return Err(unsupported(format!(
-                "bucket {} does not enforce If-None-Match: * on PUT, which protocol v2 needs",
-                m.bucket
+            return Err(unsupported(cat!(
+                "bucket ",
+                m.bucket,
+                " does not enforce If-None-Match: * on PUT, which protocol v2 needs"
             )));
         }
         self.state(&m).protocol = Some(Protocol::V1);

@@ -100,7 +100,7 @@ impl<I: Io> Db<I> {
         self.disconnections.set(self.disconnections.get() + 1);
         self.io.log(
             "connectivity",
-            &format!("the bucket cannot be reached ({why}); working offline"),
+            &cat!("the bucket cannot be reached (", why, "); working offline"),
         );
         self.note_status();
         let probe = self.prober.borrow().clone();
@@ -158,7 +158,7 @@ impl<I: Io> Db<I> {
         self.unreachable(&error.message);
         Error::new(
             ErrorKind::Offline,
-            format!("the bucket cannot be reached now ({})", error.message),
+            cat!("the bucket cannot be reached now (", error.message, ")"),
         )
     }
 }

@@ -226,7 +226,7 @@ impl<I: Io> Db<I> {
         validate_bucket(&cfg.default_manifest.bucket)?;
         validate_object_key(&cfg.default_manifest.key)?;
         let mut rng = Rng::new(seed);
-        let tag = format!("-{}", &rng.uuid_v4()[..8]);
+        let tag = cat!("-", &rng.uuid_v4()[..8]);
         let gate = FifoLock::new();
         let booting = RefCell::new(gate.try_lock());
         Ok(Db {

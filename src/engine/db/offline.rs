@@ -50,7 +50,7 @@ impl<L> Pending<L> {
 }
 
 pub(crate) fn lock_name(key: &str) -> String {
-    format!("mps3 write {key}")
+    cat!("mps3 write ", key)
 }
 
 /// A message to the other tabs: `{"t": kind, "k": queue key, "e": entries}`.
@@ -60,13 +60,16 @@ fn message(kind: &str, key: &str, entries: &[(String, String, EpochMillis)]) -> 
         if !e.is_empty() {
             e.push(',');
         }
-        e.push_str(&format!("[{},{},{ts}]", quote(m), quote(o)));
+        e.push_str(&cat!("[", quote(m), ",", quote(o), ",", ts, "]"));
     }
-    format!(
-        "{{\"t\":{},\"k\":{},\"e\":[{}]}}",
+    cat!(
+        "{\"t\":",
         quote(kind),
+        ",\"k\":",
         quote(key),
-        e
+        ",\"e\":[",
+        e,
+        "]}"
     )
 }
 
@@ -114,9 +117,10 @@ impl<I: Io> Db<I> {
         }
         let error = Error::new(
             ErrorKind::Storage,
-            format!(
-                "offline storage is unavailable ({}); writes are kept in memory until committed",
-                e.message
+            cat!(
+                "offline storage is unavailable (",
+                e.message,
+                "); writes are kept in memory until committed"
             ),
         );
         self.io.log("storage", &error.message);
@@ -155,7 +159,7 @@ impl<I: Io> Db<I> {
     }
 
     fn content_key(&self, url: &str, version: &str) -> String {
-        format!("{}{url}\u{0}{version}", self.cfg.namespace)
+        cat!(self.cfg.namespace, url, "\u{0}", version)
     }
 
     pub(crate) async fn stored_content(&self, url: &str, version: &str) -> Option<super::JsonText> {
@@ -253,7 +257,7 @@ impl<I: Io> Db<I> {
                 o.set("v2", v);
             }
         }
-        let key = format!("{}{}", self.cfg.namespace, m.url());
+        let key = cat!(self.cfg.namespace, m.url());
         if self.store_put(Table::State, &key, &o.to_pretty()).await {
             self.state(m).persisted = Some(files);
         }
@@ -273,7 +277,7 @@ impl<I: Io> Db<I> {
         let mut inner = self.inner.borrow_mut();
         let seq = (inner.last_seq + 1).max(now * 1000);
         inner.last_seq = seq;
-        format!("{}{}{}", self.cfg.namespace, seq_key(seq), inner.tag)
+        cat!(self.cfg.namespace, seq_key(seq), inner.tag)
     }
 
     /// The masks of a queued write, made visible at once.
@@ -443,7 +447,7 @@ impl<I: Io> Db<I> {
         if !out.is_empty() {
             self.io.log(
                 "queue",
-                &format!("{} queued writes to commit from before", out.len()),
+                &cat!(out.len(), " queued writes to commit from before"),
             );
         }
         out

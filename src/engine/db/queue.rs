@@ -98,9 +98,7 @@ impl QueuedWrite {
             Value::Array(
                 self.attempts
                     .iter()
-                    .map(|(m, obj, ts)| {
-                        Value::Array(vec![s(m), s(obj), Value::Number(ts.to_string())])
-                    })
+                    .map(|(m, obj, ts)| Value::Array(vec![s(m), s(obj), Value::Number(num(*ts))]))
                     .collect(),
             ),
         );
@@ -124,7 +122,7 @@ impl QueuedWrite {
     }
 
     pub fn from_text(key: &str, text: &str) -> Result<QueuedWrite> {
-        let bad = || Error::bad_response(format!("queued write \"{key}\" is damaged"));
+        let bad = || Error::bad_response(cat!("queued write \"", key, "\" is damaged"));
         let v = json::parse(text.as_bytes())?;
         let arr = |name: &str| match v.get(name) {
             Some(Value::Array(items)) => Ok(items.as_slice()),
@@ -201,7 +199,7 @@ impl QueuedWrite {
 
 /// A sequence number as a fixed-width key part: keys sort as numbers do.
 pub fn seq_key(seq: u64) -> String {
-    format!("{seq:020}")
+    cat!(zeros(seq, 20))
 }
 
 #[cfg(test)]

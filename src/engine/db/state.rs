@@ -208,7 +208,7 @@ impl Range {
             bucket: key.bucket.clone(),
             prefix: key.key.clone(),
             start: None,
-            end: Some(format!("{}\0", key.key)),
+            end: Some(cat!(key.key, "\0")),
         }
     }
 

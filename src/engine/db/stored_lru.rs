@@ -21,7 +21,7 @@ pub struct StoredLru {
 impl StoredLru {
     /// Metadata as stored: `"<bytes> <last use>"`.
     pub fn meta(bytes: usize, used: u64) -> String {
-        format!("{bytes} {used}")
+        cat!(bytes, " ", used)
     }
 
     pub fn parse_meta(text: &str) -> Option<(usize, u64)> {

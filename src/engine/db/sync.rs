@@ -132,7 +132,7 @@ impl<I: Io> Db<I> {
             };
             let outcome = until(self.io.send(req), deadline)
                 .await
-                .unwrap_or_else(|| Err(Error::network(format!("no answer within {limit} ms"))));
+                .unwrap_or_else(|| Err(Error::network(cat!("no answer within ", limit, " ms"))));
             let received = self.io.now();
             let error = match outcome {
                 Ok(resp) => {
@@ -326,9 +326,10 @@ impl<I: Io> Db<I> {
             Ok(GetResult::Found(obj)) if obj.body == super::v2::V2_GUARD => {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    format!(
-                        "manifest {} is protocol v2; this client is set to protocol \"v1\"",
-                        m.url()
+                    cat!(
+                        "manifest ",
+                        m.url(),
+                        " is protocol v2; this client is set to protocol \"v1\""
                     ),
                 ))
             }
@@ -409,12 +410,12 @@ impl<I: Io> Db<I> {
     /// One listing and the window's bodies; `None` if the listing proved
     /// stale.
     async fn list_and_fetch(&self, m: &Ref) -> Result<Option<Vec<KnownEntry>>> {
-        let prefix = format!("{}@", m.key);
+        let prefix = cat!(m.key, "@");
         // Entries more than 10 s in our future are skipped by the listing.
         let horizon = self.server_now() + 10_000;
         let params = ListParams {
             prefix: Some(prefix.clone()),
-            start_after: Some(format!("{prefix}{}", encode_ts(horizon))),
+            start_after: Some(cat!(prefix, encode_ts(horizon))),
             max_keys: None,
             continuation_token: None,
         };
@@ -515,7 +516,7 @@ impl<I: Io> Db<I> {
                 },
             )
         } else {
-            (format!("{}@{version}", r.key), GetOptions::default())
+            (cat!(r.key, "@", version), GetOptions::default())
         };
         let got = self
             .call(
@@ -533,7 +534,7 @@ impl<I: Io> Db<I> {
         });
         let text: JsonText = if !binary {
             String::from_utf8(obj.body)
-                .map_err(|_| Error::bad_response(format!("content of {url} is not UTF-8")))?
+                .map_err(|_| Error::bad_response(cat!("content of ", url, " is not UTF-8")))?
                 .into()
         } else {
             crate::engine::binary::wrap(content_type.unwrap_or_default(), &obj.body).into()

@@ -114,17 +114,27 @@ impl Inspection {
             Some(_) => "\"v1\"",
             None => "null",
         };
-        let mut out = format!(
-            "{{\"protocol\":{protocol},\"head\":{},\"checkpoint\":{},\"entries\":[",
-            self.head, self.checkpoint
+        let mut out = cat!(
+            "{\"protocol\":",
+            protocol,
+            ",\"head\":",
+            self.head,
+            ",\"checkpoint\":",
+            self.checkpoint,
+            ",\"entries\":["
         );
         for (i, (seq, writer, at, keys)) in self.recent.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&format!(
-                "{{\"seq\":{seq},\"writer\":{},\"at\":{at},\"keys\":[",
-                quote(writer)
+            out.push_str(&cat!(
+                "{\"seq\":",
+                seq,
+                ",\"writer\":",
+                quote(writer),
+                ",\"at\":",
+                at,
+                ",\"keys\":["
             ));
             for (j, k) in keys.iter().enumerate() {
                 if j > 0 {
@@ -363,7 +373,7 @@ impl<I: Io> Db<I> {
         under: &str,
         start_after: Option<String>,
     ) -> Listing<'a> {
-        let prefix = format!("{}{under}", prefix(&m.key));
+        let prefix = cat!(prefix(&m.key), under);
         Box::pin(async move {
             let mut list = ListAll::new(
                 &m.bucket,
@@ -415,10 +425,7 @@ impl<I: Io> Db<I> {
                     match guard {
                     Some(body) if body == V2_GUARD => Protocol::V2,
                     Some(_) if wanted == Protocol::V2 => {
-                        return Err(unsupported(format!(
-                            "manifest {} is protocol v1 (mps3's layout); upgrade it with db.upgrade, or use protocol \"v1\"",
-                            m.url()
-                        )))
+                        return Err(unsupported(cat!("manifest ", m.url(), " is protocol v1 (mps3's layout); upgrade it with db.upgrade, or use protocol \"v1\"")))
                     }
                     Some(_) => Protocol::V1,
                     None if !create => return Ok(None),
@@ -434,10 +441,7 @@ impl<I: Io> Db<I> {
                         }
                     }
                     None if wanted == Protocol::V2 => {
-                        return Err(unsupported(format!(
-                            "bucket {} does not enforce If-None-Match: * on PUT, which protocol v2 needs",
-                            m.bucket
-                        )))
+                        return Err(unsupported(cat!("bucket ", m.bucket, " does not enforce If-None-Match: * on PUT, which protocol v2 needs")))
                     }
                     None => Protocol::V1,
                 }
@@ -520,10 +524,11 @@ impl<I: Io> Db<I> {
             if check_guard {
                 if let Some(body) = self.get_body(m, m.key.clone()).await? {
                     if body != V2_GUARD {
-                        let message = format!(
-                        "a protocol v1 client (mps3) wrote into the v2 manifest {}: its writes are not in the v2 log",
-                        m.url()
-                    );
+                        let message = cat!(
+                            "a protocol v1 client (mps3) wrote into the v2 manifest ",
+                            m.url(),
+                            ": its writes are not in the v2 log"
+                        );
                         self.io.log("protocol", &message);
                         return Err(unsupported(message));
                     }
@@ -562,7 +567,7 @@ impl<I: Io> Db<I> {
         };
         // Each key's change, for the log: one write followed from its put
         // to every client that applies it, by its trace id.
-        let slot = format!("{n}");
+        let slot = cat!(n);
         let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
         for key in keys {
             let mut fields = vec![
@@ -758,7 +763,7 @@ impl<I: Io> Db<I> {
                 if let Some(url) = self.failed_check(m, &record.checks) {
                     return Err(Error::new(
                         ErrorKind::Conflict,
-                        format!("{url} is not at the version the write's condition names"),
+                        cat!(url, " is not at the version the write's condition names"),
                     ));
                 }
                 entry.at = self.server_now();

@@ -33,8 +33,10 @@ pub(super) fn json_put(mode: PutMode) -> PutOptions {
 
 /// A versioned write's answer without the version S3 gave the object.
 pub(super) fn no_version_id(bucket: &str) -> Error {
-    Error::bad_response(format!(
-        "bucket {bucket} answered without a version id: is versioning enabled?"
+    Error::bad_response(cat!(
+        "bucket ",
+        bucket,
+        " answered without a version id: is versioning enabled?"
     ))
 }
 
@@ -129,7 +131,7 @@ impl<I: Io> Db<I> {
             // commit answers with, and each key's version after it.
             let uuid = inner.rng.uuid_v4();
             let version = if self.cfg.use_versioning {
-                format!("local-{id}-{uuid}")
+                cat!("local-", id, "-", uuid)
             } else {
                 uuid
             };
@@ -252,7 +254,7 @@ impl<I: Io> Db<I> {
             if (keep || maybe_sent) && error.is_retryable() {
                 self.io.log(
                     "queue",
-                    &format!("a queued write will be tried again: {error}"),
+                    &cat!("a queued write will be tried again: ", error),
                 );
                 self.io.sleep(pause).await;
                 pause = (pause * 2).min(60_000);
@@ -263,7 +265,7 @@ impl<I: Io> Db<I> {
             self.unmask_write(p.write_id);
             if keep {
                 self.io
-                    .log("queue", &format!("a queued write was dropped: {error}"));
+                    .log("queue", &cat!("a queued write was dropped: ", error));
                 let urls: Vec<String> = p.write.batch.iter().map(|(k, _)| k.url()).collect();
                 let events = self
                     .inner
@@ -294,9 +296,10 @@ impl<I: Io> Db<I> {
             if !p.write.checks.is_empty() && !self.is_v2(m) {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    format!(
-                        "manifest {} is protocol v1: conditional writes need v2",
-                        m.url()
+                    cat!(
+                        "manifest ",
+                        m.url(),
+                        " is protocol v1: conditional writes need v2"
                     ),
                 ));
             }
@@ -379,7 +382,7 @@ impl<I: Io> Db<I> {
                     let object = if self.cfg.use_versioning {
                         key.key.clone()
                     } else {
-                        format!("{}@{version}", key.key)
+                        cat!(key.key, "@", version)
                     };
                     let trace = &p.write.trace;
                     let meta = self
@@ -658,7 +661,7 @@ impl<I: Io> Db<I> {
         tag: &str,
         prev: Option<&MarkerSeen>,
     ) -> Result<(Option<String>, bool, Option<EpochMillis>)> {
-        let nonce = format!("{:06x}", self.inner.borrow_mut().rng.next_u64() & 0xff_ffff);
+        let nonce = cat!(hex(self.inner.borrow_mut().rng.next_u64() & 0xff_ffff, 6));
         let refused =
             |e: &Error| matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound);
         let unprobed = self.state(m).conditional.is_none();
@@ -835,7 +838,11 @@ impl<I: Io> Db<I> {
         if !seen {
             self.io.log(
                 "queue",
-                &format!("cannot tell whether entry {object} landed before it was collected; counting it as landed"),
+                &cat!(
+                    "cannot tell whether entry ",
+                    object,
+                    " landed before it was collected; counting it as landed"
+                ),
             );
         }
         Ok(Attempt::Landed(None))

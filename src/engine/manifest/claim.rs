@@ -29,7 +29,7 @@ pub struct Claim {
 
 /// The marker body claiming the entry `tag`.
 pub fn claim_body(tag: &str, nonce: &str, prev: Option<&str>) -> Vec<u8> {
-    quote(&format!("{tag} {nonce} {}", prev.unwrap_or(""))).into_bytes()
+    quote(&cat!(tag, " ", nonce, " ", prev.unwrap_or(""))).into_bytes()
 }
 
 impl Claim {

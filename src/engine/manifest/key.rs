@@ -71,9 +71,9 @@ pub struct EntryKey {
 impl EntryKey {
     /// A new entry key of `session`'s `n`-th write at `ts`.
     pub fn new(manifest_key: &str, ts: EpochMillis, session: &str, n: u32) -> (String, EntryKey) {
-        let version = format!("{}_{}", encode_ts(ts), writer_tag(session, n));
+        let version = cat!(encode_ts(ts), "_", writer_tag(session, n));
         (
-            format!("{manifest_key}@{version}"),
+            cat!(manifest_key, "@", version),
             EntryKey {
                 ts,
                 version,
@@ -86,7 +86,7 @@ impl EntryKey {
 /// `<session>_<counter>`: the part of an entry's version that names its
 /// writer and write, known before its time is (a claim names it).
 pub fn writer_tag(session: &str, n: u32) -> String {
-    format!("{session}_{}", base32((1023 - (n % 1024)) as u64, 2))
+    cat!(session, "_", base32((1023 - (n % 1024)) as u64, 2))
 }
 
 /// Parses an object key as an entry of `manifest_key`'s log. Valid keys

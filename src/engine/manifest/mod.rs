@@ -33,14 +33,14 @@ impl Ref {
 
     /// `<bucket>/<key>`: how the manifest names a logical key.
     pub fn url(&self) -> String {
-        format!("{}/{}", self.bucket, self.key)
+        cat!(self.bucket, "/", self.key)
     }
 
     /// Splits a url at its first `/` (bucket names have none).
     pub fn from_url(url: &str) -> Result<Ref> {
         let (bucket, key) = url
             .split_once('/')
-            .ok_or_else(|| Error::bad_response(format!("manifest url \"{url}\" has no '/'")))?;
+            .ok_or_else(|| Error::bad_response(cat!("manifest url \"", url, "\" has no '/'")))?;
         Ok(Ref::new(bucket, key))
     }
 }

@@ -22,12 +22,14 @@ impl Endpoint {
     pub fn parse(url: &str) -> Result<Endpoint> {
         let (scheme, rest) =
             crate::engine::lean::scan::split_once(url, "://").ok_or_else(|| {
-                Error::bad_input(format!("endpoint \"{url}\" needs http:// or https://"))
+                Error::bad_input(cat!("endpoint \"", url, "\" needs http:// or https://"))
             })?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
-            return Err(Error::bad_input(format!(
-                "endpoint scheme must be http or https, not \"{scheme}\""
+            return Err(Error::bad_input(cat!(
+                "endpoint scheme must be http or https, not \"",
+                scheme,
+                "\""
             )));
         }
         let (authority, path) = match rest.find('/') {
@@ -35,8 +37,10 @@ impl Endpoint {
             None => (rest, ""),
         };
         if authority.is_empty() || authority.contains('@') || rest.contains(['?', '#']) {
-            return Err(Error::bad_input(format!(
-                "endpoint \"{url}\" is not a base URL"
+            return Err(Error::bad_input(cat!(
+                "endpoint \"",
+                url,
+                "\" is not a base URL"
             )));
         }
         let default_port = if scheme == "http" { ":80" } else { ":443" };
@@ -55,7 +59,7 @@ impl Endpoint {
     pub fn aws(region: &str) -> Endpoint {
         Endpoint {
             scheme: "https".into(),
-            authority: format!("s3.{region}.amazonaws.com"),
+            authority: cat!("s3.", region, ".amazonaws.com"),
             base_path: String::new(),
         }
     }
@@ -119,8 +123,10 @@ pub fn validate_bucket(bucket: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::bad_input(format!(
-            "invalid bucket name \"{bucket}\""
+        Err(Error::bad_input(cat!(
+            "invalid bucket name \"",
+            bucket,
+            "\""
         )))
     }
 }
@@ -134,9 +140,11 @@ pub fn validate_key(key: &str) -> Result<()> {
         return Err(Error::bad_input("key must not be empty"));
     }
     if key.len() > MAX_KEY_BYTES {
-        return Err(Error::bad_input(format!(
-            "key is {} bytes; S3 allows at most {MAX_KEY_BYTES}",
-            key.len()
+        return Err(Error::bad_input(cat!(
+            "key is ",
+            key.len(),
+            " bytes; S3 allows at most ",
+            MAX_KEY_BYTES
         )));
     }
     Ok(())
@@ -149,8 +157,10 @@ pub fn validate_key(key: &str) -> Result<()> {
 pub fn validate_object_key(key: &str) -> Result<()> {
     validate_key(key)?;
     if key == "." || key == ".." {
-        return Err(Error::bad_input(format!(
-            "no URL can name an object \"{key}\""
+        return Err(Error::bad_input(cat!(
+            "no URL can name an object \"",
+            key,
+            "\""
         )));
     }
     Ok(())

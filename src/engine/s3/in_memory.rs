@@ -84,7 +84,13 @@ fn respond(status: u16, headers: Vec<(&str, String)>, body: Vec<u8>, now: i64) -
 }
 
 fn error(status: u16, code: &str, now: i64) -> HttpResponse {
-    let body = format!("<Error><Code>{code}</Code><Message>{code}</Message></Error>");
+    let body = cat!(
+        "<Error><Code>",
+        code,
+        "</Code><Message>",
+        code,
+        "</Message></Error>"
+    );
     respond(
         status,
         vec![("content-type", "application/xml".into())],
@@ -169,10 +175,7 @@ impl InMemoryS3 {
             ),
         }
         o.set("etag", JsonValue::String(v.etag.clone()));
-        o.set(
-            "lastModified",
-            JsonValue::Number(v.last_modified.to_string()),
-        );
+        o.set("lastModified", JsonValue::Number(num(v.last_modified)));
         Some(o.to_pretty())
     }
 
@@ -269,8 +272,8 @@ impl InMemoryS3 {
                         _ => {}
                     }
                 }
-                let etag = format!("\"{}\"", &sha256_hex(&req.body)[..32]);
-                let version_id = format!("v{next_version}");
+                let etag = cat!("\"", &sha256_hex(&req.body)[..32], "\"");
+                let version_id = cat!("v", next_version);
                 *next_version += 1;
                 let v = Version {
                     body: req.body.clone(),
@@ -335,7 +338,7 @@ impl InMemoryS3 {
                 #[cfg(test)]
                 self.deletes.push(key.clone());
                 if b.versioning {
-                    let version_id = format!("v{next_version}");
+                    let version_id = cat!("v", next_version);
                     *next_version += 1;
                     b.objects.entry_or_default(key).push(Version {
                         body: Vec::new(),
@@ -439,20 +442,25 @@ fn list(b: &Bucket, query: &Query, now: i64) -> HttpResponse {
         xml.push_str("<EncodingType>url</EncodingType>");
     }
     for (k, v) in page {
-        xml.push_str(&format!(
-            "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Contents>",
+        xml.push_str(&cat!(
+            "<Contents><Key>",
             enc(k),
+            "</Key><LastModified>",
             format_iso8601(v.last_modified),
+            "</LastModified><ETag>",
             escape(&v.etag),
-            v.body.len()
+            "</ETag><Size>",
+            v.body.len(),
+            "</Size></Contents>"
         ));
     }
-    xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
+    xml.push_str(&cat!("<IsTruncated>", truncated, "</IsTruncated>"));
     if truncated {
         let last = page.last().unwrap().0;
-        xml.push_str(&format!(
-            "<NextContinuationToken>{}</NextContinuationToken>",
-            escape(last)
+        xml.push_str(&cat!(
+            "<NextContinuationToken>",
+            escape(last),
+            "</NextContinuationToken>"
         ));
     }
     xml.push_str("</ListBucketResult>");
@@ -481,7 +489,7 @@ pub fn as_fetch_sends(url: &str) -> String {
         Some(q) => rest.split_at(q),
         None => (rest, ""),
     };
-    format!("{origin}{}{query}", resolve_dot_segments(path))
+    cat!(origin, resolve_dot_segments(path), query)
 }
 
 #[cfg(test)]

@@ -97,21 +97,18 @@ impl S3 {
         let ep = &self.config.endpoint;
         let base = uri_encode(&ep.base_path, true);
         let key_part = key
-            .map(|k| format!("/{}", uri_encode(k, !has_dot_segment(k))))
+            .map(|k| cat!("/", uri_encode(k, !has_dot_segment(k))))
             .unwrap_or_default();
         if self.config.addressing == Addressing::Path {
             let bucket = uri_encode(bucket, true);
-            (ep.authority.clone(), format!("{base}/{bucket}{key_part}"))
+            (ep.authority.clone(), cat!(base, "/", bucket, key_part))
         } else {
             let path = if key_part.is_empty() {
                 "/".to_string()
             } else {
                 key_part
             };
-            (
-                format!("{bucket}.{}", ep.authority),
-                format!("{base}{path}"),
-            )
+            (cat!(bucket, ".", ep.authority), cat!(base, path))
         }
     }
 
@@ -191,7 +188,7 @@ impl S3 {
     /// The wire URL: path and query encoded exactly as they were signed.
     /// `path` as `locate` encoded it.
     fn url(&self, host: &str, path: &str, query: &[(String, String)]) -> String {
-        let mut url = format!("{}://{host}{path}", self.config.endpoint.scheme);
+        let mut url = cat!(self.config.endpoint.scheme, "://", host, path);
         for (i, (k, v)) in query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(&uri_encode(k, false));
@@ -298,7 +295,7 @@ impl S3 {
             query.push(pair("start-after", s.as_str()));
         }
         if let Some(m) = params.max_keys {
-            query.push(pair("max-keys", m.to_string()));
+            query.push(pair("max-keys", num(m.into())));
         }
         if let Some(t) = &params.continuation_token {
             query.push(pair("continuation-token", t.as_str()));
@@ -311,10 +308,11 @@ impl S3 {
         let body = if self.config.region == "us-east-1" {
             Vec::new()
         } else {
-            format!(
+            cat!(
                 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
-                 <LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
-                escape(&self.config.region)
+                 <LocationConstraint>",
+                escape(&self.config.region),
+                "</LocationConstraint></CreateBucketConfiguration>"
             )
             .into_bytes()
         };
@@ -328,9 +326,11 @@ impl S3 {
         now: EpochMillis,
     ) -> Result<HttpRequest> {
         let status = if enabled { "Enabled" } else { "Suspended" };
-        let body = format!(
+        let body = cat!(
             "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
-             <Status>{status}</Status></VersioningConfiguration>"
+             <Status>",
+            status,
+            "</Status></VersioningConfiguration>"
         );
         self.bucket_config(bucket, "versioning", body, now)
     }
@@ -353,11 +353,11 @@ impl S3 {
             ];
             for (tag, values) in lists {
                 for v in values {
-                    body.push_str(&format!("<{tag}>{}</{tag}>", escape(v)));
+                    body.push_str(&cat!("<", tag, ">", escape(v), "</", tag, ">"));
                 }
             }
             if let Some(age) = rule.max_age_seconds {
-                body.push_str(&format!("<MaxAgeSeconds>{age}</MaxAgeSeconds>"));
+                body.push_str(&cat!("<MaxAgeSeconds>", age, "</MaxAgeSeconds>"));
             }
             body.push_str("</CORSRule>");
         }

@@ -116,7 +116,7 @@ pub fn error_from_response(resp: &HttpResponse) -> Error {
     let message = message.unwrap_or_else(|| match kind {
         ErrorKind::NotFound => "no such object or bucket".to_string(),
         ErrorKind::NotModified => "not modified".to_string(),
-        _ => format!("HTTP {}", resp.status),
+        _ => cat!("HTTP ", resp.status),
     });
     let mut e = Error::new(kind, message);
     e.status = Some(resp.status);
@@ -178,8 +178,8 @@ pub fn parse_list(resp: &HttpResponse) -> Result<ListPage> {
         .map_err(|_| Error::bad_response("listing is not UTF-8"))?;
     let root = xml::parse(text)?;
     if root.name != "ListBucketResult" {
-        return Err(Error::bad_response(format!(
-            "expected ListBucketResult, got {}",
+        return Err(Error::bad_response(cat!(
+            "expected ListBucketResult, got ",
             root.name
         )));
     }
@@ -187,7 +187,7 @@ pub fn parse_list(resp: &HttpResponse) -> Result<ListPage> {
     let decode = |s: &str| -> Result<String> {
         if url_encoded {
             url_decode_form(s)
-                .ok_or_else(|| Error::bad_response(format!("bad encoded key \"{s}\"")))
+                .ok_or_else(|| Error::bad_response(cat!("bad encoded key \"", s, "\"")))
         } else {
             Ok(s.to_string())
         }

@@ -49,11 +49,13 @@ pub struct Scope<'a> {
 impl Scope<'_> {
     /// `20150830/us-east-1/service/aws4_request`.
     pub fn credential_scope(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
+        cat!(
             Utc::from_millis(self.now).amz_day(),
+            "/",
             self.region,
-            self.service
+            "/",
+            self.service,
+            "/aws4_request"
         )
     }
 
@@ -152,9 +154,18 @@ pub fn canonical_request(
     payload_hash: &str,
 ) -> CanonicalRequest {
     let (lines, signed_headers) = canonical_headers(headers);
-    let text = format!(
-        "{method}\n{path}\n{}\n{lines}\n{signed_headers}\n{payload_hash}",
+    let text = cat!(
+        method,
+        "\n",
+        path,
+        "\n",
         canonical_query(query),
+        "\n",
+        lines,
+        "\n",
+        signed_headers,
+        "\n",
+        payload_hash
     );
     CanonicalRequest {
         text,
@@ -163,10 +174,13 @@ pub fn canonical_request(
 }
 
 pub fn string_to_sign(scope: &Scope, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{}\n{}\n{}",
+    cat!(
+        ALGORITHM,
+        "\n",
         scope.amz_date(),
+        "\n",
         scope.credential_scope(),
+        "\n",
         sha256_hex(canonical_request.as_bytes())
     )
 }
@@ -174,7 +188,7 @@ pub fn string_to_sign(scope: &Scope, canonical_request: &str) -> String {
 /// The day-, region- and service-bound key: HMAC chain over `AWS4<secret>`.
 pub fn signing_key(secret: &str, scope: &Scope) -> [u8; 32] {
     let day = Utc::from_millis(scope.now).amz_day();
-    let k = hmac(format!("AWS4{secret}").as_bytes(), day.as_bytes());
+    let k = hmac(cat!("AWS4", secret).as_bytes(), day.as_bytes());
     let k = hmac(&k, scope.region.as_bytes());
     let k = hmac(&k, scope.service.as_bytes());
     hmac(&k, b"aws4_request")
@@ -191,10 +205,16 @@ pub fn authorization(
     signed_headers: &str,
     signature: &str,
 ) -> String {
-    format!(
-        "{ALGORITHM} Credential={}/{}, SignedHeaders={signed_headers}, Signature={signature}",
+    cat!(
+        ALGORITHM,
+        " Credential=",
         credentials.access_key_id,
-        scope.credential_scope()
+        "/",
+        scope.credential_scope(),
+        ", SignedHeaders=",
+        signed_headers,
+        ", Signature=",
+        signature
     )
 }
 
@@ -239,10 +259,10 @@ pub fn presign_query(
         ("X-Amz-Algorithm", ALGORITHM.to_string()),
         (
             "X-Amz-Credential",
-            format!("{}/{}", credentials.access_key_id, scope.credential_scope()),
+            cat!(credentials.access_key_id, "/", scope.credential_scope()),
         ),
         ("X-Amz-Date", scope.amz_date()),
-        ("X-Amz-Expires", expires_secs.to_string()),
+        ("X-Amz-Expires", num(expires_secs.into())),
         ("X-Amz-SignedHeaders", "host".to_string()),
     ];
     params.extend(auth.into_iter().map(|(k, v)| (k.to_string(), v)));
