@@ -78,6 +78,28 @@ async fn put_to_notify(writer: &MPS3, listener: &MPS3) -> (Vec<f64>, Vec<f64>) {
 /// A claim settles 8 s after it was written (docs/protocol.md, "Claims").
 const SETTLE_MS: u32 = 9_000;
 
+/// How long idle polls are counted.
+const IDLE_WINDOW_MS: u32 = 5_000;
+
+/// The requests of `idle`'s polls of key `k` over `IDLE_WINDOW_MS`, once
+/// its subscriber has its first value and `settle_ms` more have passed.
+async fn idle_polls(b: &str, idle: MPS3, settle_ms: u32) -> Value {
+    let calls = Rc::new(RefCell::new(0));
+    let c = calls.clone();
+    let handler: Function =
+        Closure::<dyn Fn(JsValue, JsValue)>::new(move |_v: JsValue, _e: JsValue| {
+            *c.borrow_mut() += 1;
+        })
+        .into_js_value()
+        .unchecked_into();
+    let _off = idle.subscribe("k".into(), handler, None).unwrap();
+    eventually("the first value", 5_000, || *calls.borrow() > 0).await;
+    sleep(settle_ms).await;
+    let polls = counted(b, sleep(IDLE_WINDOW_MS)).await;
+    idle.shutdown();
+    polls
+}
+
 fn now() -> f64 {
     js_sys::Date::now()
 }
@@ -170,21 +192,9 @@ async fn requests_per_operation_and_notify_latency() {
 
     // Idle polls: subscribe, let the log settle (a listing 8 s after the
     // last claim), then count five seconds of polls at 100 ms.
+    let idle_window_ms = IDLE_WINDOW_MS;
     let idle = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
-    let calls = Rc::new(RefCell::new(0));
-    let c = calls.clone();
-    let handler: Function =
-        Closure::<dyn Fn(JsValue, JsValue)>::new(move |_v: JsValue, _e: JsValue| {
-            *c.borrow_mut() += 1;
-        })
-        .into_js_value()
-        .unchecked_into();
-    let _off = idle.subscribe("k".into(), handler, none()).unwrap();
-    eventually("the first value", 5_000, || *calls.borrow() > 0).await;
-    sleep(SETTLE_MS).await;
-    let idle_window_ms = 5_000;
-    let polls = counted(&b, sleep(idle_window_ms)).await;
-    idle.shutdown();
+    let polls = idle_polls(&b, idle, SETTLE_MS).await;
     let poll_count = polls["304"].as_u64().unwrap_or(0) + polls["GET"].as_u64().unwrap_or(0);
 
     // Put → another client's subscriber, pollFrequency 100 ms.
@@ -368,21 +378,9 @@ async fn v2_figures() -> Value {
     })
     .await;
 
+    let idle_window_ms = IDLE_WINDOW_MS;
     let idle = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
-    let calls = Rc::new(RefCell::new(0));
-    let c = calls.clone();
-    let handler: Function =
-        Closure::<dyn Fn(JsValue, JsValue)>::new(move |_v: JsValue, _e: JsValue| {
-            *c.borrow_mut() += 1;
-        })
-        .into_js_value()
-        .unchecked_into();
-    let _off = idle.subscribe("k".into(), handler, none()).unwrap();
-    eventually("the first value", 5_000, || *calls.borrow() > 0).await;
-    sleep(500).await;
-    let idle_window_ms = 5_000;
-    let polls = counted(&b, sleep(idle_window_ms)).await;
-    idle.shutdown();
+    let polls = idle_polls(&b, idle, 500).await;
 
     let listener = MPS3::new(cfg(json!({"pollFrequency": 100}))).unwrap();
     let (mut put_ms, mut latencies) = put_to_notify(&w, &listener).await;

@@ -11,62 +11,17 @@ mod common;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use common::{sleep, to_json};
+use common::{conformance_client as client, conformance_target as target, sleep, to_json};
 use js_sys::{Reflect, JSON};
-use mps3::engine::credentials::Credentials;
 use mps3::engine::error::ErrorKind;
-use mps3::engine::s3::{GetOptions, GetResult, ListParams, PutMode, PutOptions, S3Config, S3};
+use mps3::engine::s3::{GetOptions, GetResult, ListParams, PutMode, PutOptions};
 use mps3::web::class::MPS3;
-use mps3::web::s3::S3Client;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-struct Target {
-    endpoint: Option<&'static str>,
-    region: &'static str,
-    bucket: &'static str,
-    key: &'static str,
-    secret: &'static str,
-    token: Option<&'static str>,
-}
-
-fn target() -> Target {
-    fn required(v: Option<&'static str>, name: &str) -> &'static str {
-        match v {
-            Some(v) if !v.is_empty() => v,
-            _ => panic!("{name} is not set: run scripts/conformance.sh"),
-        }
-    }
-    Target {
-        endpoint: option_env!("MPS3_CONFORMANCE_ENDPOINT").filter(|e| !e.is_empty()),
-        region: option_env!("MPS3_CONFORMANCE_REGION").unwrap_or("us-east-1"),
-        bucket: required(
-            option_env!("MPS3_CONFORMANCE_BUCKET"),
-            "MPS3_CONFORMANCE_BUCKET",
-        ),
-        key: required(
-            option_env!("MPS3_CONFORMANCE_ACCESS_KEY_ID"),
-            "MPS3_CONFORMANCE_ACCESS_KEY_ID",
-        ),
-        secret: required(
-            option_env!("MPS3_CONFORMANCE_SECRET_ACCESS_KEY"),
-            "MPS3_CONFORMANCE_SECRET_ACCESS_KEY",
-        ),
-        token: option_env!("MPS3_CONFORMANCE_SESSION_TOKEN").filter(|t| !t.is_empty()),
-    }
-}
-
-fn client(t: &Target) -> S3Client {
-    let mut creds = Credentials::new(t.key, t.secret);
-    if let Some(token) = t.token {
-        creds = creds.with_session_token(token);
-    }
-    S3Client::new(S3::new(S3Config::new(t.endpoint, t.region, creds).unwrap()))
-}
 
 fn report(check: &str, ok: bool, detail: impl Into<String>) {
     let line = json!({"check": check, "ok": ok, "detail": detail.into()});

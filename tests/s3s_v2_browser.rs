@@ -16,10 +16,8 @@
 mod common;
 
 use js_sys::{Promise, Reflect, JSON};
-use mps3::engine::credentials::Credentials;
 use mps3::engine::http::{HttpRequest, Method};
 use mps3::engine::log_v2::Entry;
-use mps3::engine::s3::{S3Config, S3};
 use mps3::web::class::MPS3;
 use mps3::web::fetch::send;
 use mps3::web::s3::S3Client;
@@ -30,51 +28,18 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-struct Target {
-    endpoint: &'static str,
-    region: &'static str,
-    bucket: &'static str,
-    key: &'static str,
-    secret: &'static str,
-}
-
-/// Fails loudly when built without the s3s-fs environment: a test that
-/// cannot reach its server must not pass.
-fn target() -> Target {
-    fn required(v: Option<&'static str>, name: &str) -> &'static str {
-        v.filter(|v| !v.is_empty())
-            .unwrap_or_else(|| panic!("built without {name}: run through scripts/test.sh"))
-    }
-    Target {
-        endpoint: required(
-            option_env!("MPS3_CONFORMANCE_ENDPOINT"),
-            "MPS3_CONFORMANCE_ENDPOINT",
-        ),
-        region: option_env!("MPS3_CONFORMANCE_REGION").unwrap_or("us-east-1"),
-        bucket: required(
-            option_env!("MPS3_CONFORMANCE_BUCKET"),
-            "MPS3_CONFORMANCE_BUCKET",
-        ),
-        key: required(
-            option_env!("MPS3_CONFORMANCE_ACCESS_KEY_ID"),
-            "MPS3_CONFORMANCE_ACCESS_KEY_ID",
-        ),
-        secret: required(
-            option_env!("MPS3_CONFORMANCE_SECRET_ACCESS_KEY"),
-            "MPS3_CONFORMANCE_SECRET_ACCESS_KEY",
-        ),
-    }
+/// The s3s-fs bucket, behind the CORS proxy that injects faults.
+fn target() -> common::ConformanceTarget {
+    let t = common::conformance_target();
+    assert!(
+        t.endpoint.is_some(),
+        "built without MPS3_CONFORMANCE_ENDPOINT: run through scripts/test.sh"
+    );
+    t
 }
 
 fn client() -> S3Client {
-    let t = target();
-    let config = S3Config::new(
-        Some(t.endpoint),
-        t.region,
-        Credentials::new(t.key, t.secret),
-    )
-    .unwrap();
-    S3Client::new(S3::new(config))
+    common::conformance_client(&target())
 }
 
 /// Sets the proxy's fault rate; the number of requests failed before.
@@ -83,7 +48,7 @@ async fn faults(rate: f64, seed: u64) -> u64 {
         method: Method::Post,
         url: format!(
             "{}/__faults?rate={rate}&seed={seed}&serialize=1",
-            target().endpoint
+            target().endpoint.unwrap()
         ),
         headers: Vec::new(),
         body: Vec::new(),

@@ -315,3 +315,52 @@ pub fn judge_v2_log(
     }
     state
 }
+
+/// The bucket of the conformance checks (scripts/conformance.sh, and the
+/// s3s-fs run of scripts/test.sh): `MPS3_CONFORMANCE_*` at compile time.
+/// No endpoint means AWS S3.
+pub struct ConformanceTarget {
+    pub endpoint: Option<&'static str>,
+    pub region: &'static str,
+    pub bucket: &'static str,
+    pub key: &'static str,
+    pub secret: &'static str,
+    pub token: Option<&'static str>,
+}
+
+/// Fails loudly when built without the bucket's settings: a check that
+/// cannot reach its bucket must not pass.
+pub fn conformance_target() -> ConformanceTarget {
+    fn required(v: Option<&'static str>, name: &str) -> &'static str {
+        v.filter(|v| !v.is_empty()).unwrap_or_else(|| {
+            panic!("built without {name}: run scripts/conformance.sh or scripts/test.sh")
+        })
+    }
+    let set = |v: Option<&'static str>| v.filter(|v| !v.is_empty());
+    ConformanceTarget {
+        endpoint: set(option_env!("MPS3_CONFORMANCE_ENDPOINT")),
+        region: set(option_env!("MPS3_CONFORMANCE_REGION")).unwrap_or("us-east-1"),
+        bucket: required(
+            option_env!("MPS3_CONFORMANCE_BUCKET"),
+            "MPS3_CONFORMANCE_BUCKET",
+        ),
+        key: required(
+            option_env!("MPS3_CONFORMANCE_ACCESS_KEY_ID"),
+            "MPS3_CONFORMANCE_ACCESS_KEY_ID",
+        ),
+        secret: required(
+            option_env!("MPS3_CONFORMANCE_SECRET_ACCESS_KEY"),
+            "MPS3_CONFORMANCE_SECRET_ACCESS_KEY",
+        ),
+        token: set(option_env!("MPS3_CONFORMANCE_SESSION_TOKEN")),
+    }
+}
+
+/// An S3 client of the conformance bucket's keys.
+pub fn conformance_client(t: &ConformanceTarget) -> S3Client {
+    let mut creds = Credentials::new(t.key, t.secret);
+    if let Some(token) = t.token {
+        creds = creds.with_session_token(token);
+    }
+    S3Client::new(S3::new(S3Config::new(t.endpoint, t.region, creds).unwrap()))
+}
