@@ -127,20 +127,23 @@ impl<I: Io> Db<I> {
             .filter(|(c, _)| *c < boundary)
             .map(|(_, key)| key);
         // Content first: a checkpoint goes only once what it lists is gone.
+        let mut deletes: Vec<(String, String, Option<String>)> = Vec::new();
         for (_, content) in garbage {
             let Some((url, uuid)) = content.rsplit_once('@') else {
                 continue;
             };
             let Ok(r) = Ref::from_url(url) else { continue };
-            let (key, version) = if self.cfg.use_versioning {
-                (r.key.clone(), Some(uuid.to_string()))
+            deletes.push(if self.cfg.use_versioning {
+                (r.bucket, r.key, Some(uuid.to_string()))
             } else {
-                (cat!(r.key, "@", uuid), None)
-            };
-            self.delete_v2(&r.bucket, key, version).await?;
+                (r.bucket, cat!(r.key, "@", uuid), None)
+            });
         }
-        for key in dead.chain(older).collect::<Vec<_>>() {
-            self.delete_v2(&m.bucket, key, None).await?;
+        for key in dead.chain(older) {
+            deletes.push((m.bucket.clone(), key, None));
+        }
+        for (bucket, key, version) in deletes {
+            self.delete_v2(&bucket, key, version).await?;
         }
         self.state(m).v2.collected_through = boundary;
         Ok(())
