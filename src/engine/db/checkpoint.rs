@@ -99,48 +99,49 @@ impl<I: Io> Db<I> {
     pub(crate) async fn collect_v2(&self, m: &Ref) -> Result<()> {
         let cps = self.list_v2(m, "cp/", None).await?;
         let cutoff = self.server_now() - self.cfg.grace_ms;
-        let numbered = |old: bool| {
-            cps.iter()
-                .filter(move |e| !old || e.last_modified < cutoff)
-                .filter_map(|e| Some((parse_checkpoint(&m.key, &e.key)?, e.key.clone())))
-        };
-        let Some(boundary) = numbered(true).map(|(c, _)| c).max() else {
+        // The checkpoints by number; the boundary is the newest one older
+        // than the grace.
+        let mut numbered: Vec<(u64, String)> = Vec::new();
+        let mut boundary = None;
+        for e in cps {
+            if let Some(c) = parse_checkpoint(&m.key, &e.key) {
+                if e.last_modified < cutoff {
+                    boundary = boundary.max(Some(c));
+                }
+                numbered.push((c, e.key));
+            }
+        }
+        let Some(boundary) = boundary else {
             return Ok(());
         };
         let done = self.state(m).v2.collected_through;
-        let mut garbage: Vec<(u64, String)> = Vec::new();
-        for (c, key) in numbered(false).filter(|(c, _)| *c <= boundary && *c > done) {
-            if let Some(body) = self.get_body(m, key).await? {
-                garbage.extend(
-                    checkpoint_garbage(&body)
-                        .into_iter()
-                        .map(|g| (c, g.0 + "@" + &g.1)),
-                );
-            }
-        }
-        let slots = self.list_v2(m, "log/", None).await?;
-        let dead = slots
-            .iter()
-            .filter(|e| parse_slot(&m.key, &e.key).is_some_and(|n| n <= boundary))
-            .map(|e| e.key.clone());
-        let older = numbered(false)
-            .filter(|(c, _)| *c < boundary)
-            .map(|(_, key)| key);
         // Content first: a checkpoint goes only once what it lists is gone.
         let mut deletes: Vec<(String, String, Option<String>)> = Vec::new();
-        for (_, content) in garbage {
-            let Some((url, uuid)) = content.rsplit_once('@') else {
+        for (c, key) in &numbered {
+            if *c > boundary || *c <= done {
+                continue;
+            }
+            let Some(body) = self.get_body(m, key.clone()).await? else {
                 continue;
             };
-            let Ok(r) = Ref::from_url(url) else { continue };
-            deletes.push(if self.cfg.use_versioning {
-                (r.bucket, r.key, Some(uuid.to_string()))
-            } else {
-                (r.bucket, cat!(r.key, "@", uuid), None)
-            });
+            for (url, uuid) in checkpoint_garbage(&body) {
+                let Ok(r) = Ref::from_url(&url) else { continue };
+                deletes.push(if self.cfg.use_versioning {
+                    (r.bucket, r.key, Some(uuid))
+                } else {
+                    (r.bucket, cat!(r.key, "@", uuid), None)
+                });
+            }
         }
-        for key in dead.chain(older) {
-            deletes.push((m.bucket.clone(), key, None));
+        for e in self.list_v2(m, "log/", None).await? {
+            if parse_slot(&m.key, &e.key).is_some_and(|n| n <= boundary) {
+                deletes.push((m.bucket.clone(), e.key, None));
+            }
+        }
+        for (c, key) in numbered {
+            if c < boundary {
+                deletes.push((m.bucket.clone(), key, None));
+            }
         }
         for (bucket, key, version) in deletes {
             self.delete_v2(&bucket, key, version).await?;

@@ -223,65 +223,71 @@ impl<I: Io> Db<I> {
             return Ok(Committed::Done(None));
         }
         let mut pause: u64 = 1_000;
-        loop {
-            while !self.reachable() && !self.shutdown.get() {
+        // One sleep and one removal from the store, whichever way it goes:
+        // each await is a state of this machine, and it is the largest.
+        let outcome = loop {
+            let wait = if !self.reachable() && !self.shutdown.get() {
                 if committer == Committer::CallerWhileReachable && p.durable {
                     return Ok(Committed::HandedBack(Box::new(p)));
                 }
-                self.io.sleep(OFFLINE_TICK_MS).await;
-            }
-            let error = match self.try_commit(&mut p).await {
-                Ok(()) => {
-                    self.leave_order(&p.write.key);
-                    self.forget_write(&p.write, "done").await;
+                OFFLINE_TICK_MS
+            } else {
+                let error = match self.try_commit(&mut p).await {
                     // The version it gave the keys it set (a versioned
                     // bucket's, once uploaded).
-                    let version = p.write.versions.iter().flatten().next().cloned();
-                    return Ok(Committed::Done(version));
+                    Ok(()) => break Ok(p.write.versions.iter().flatten().next().cloned()),
+                    Err(e) => e,
+                };
+                if self.shutdown.get() {
+                    return Err(error);
                 }
-                Err(e) => e,
-            };
-            if self.shutdown.get() {
-                return Err(error);
-            }
-            if error.kind == ErrorKind::Offline || !self.reachable() {
-                continue;
-            }
-            // Once an entry PUT may have been sent, the write may be in
-            // the log: it is never dropped then (a rejected write must not
-            // appear later); it is settled instead, however long that takes.
-            let maybe_sent = !p.write.attempts.is_empty();
-            if (keep || maybe_sent) && error.is_retryable() {
+                if error.kind == ErrorKind::Offline || !self.reachable() {
+                    continue;
+                }
+                // Once an entry PUT may have been sent, the write may be in
+                // the log: it is never dropped then (a rejected write must
+                // not appear later); it is settled instead, however long
+                // that takes.
+                let maybe_sent = !p.write.attempts.is_empty();
+                if !((keep || maybe_sent) && error.is_retryable()) {
+                    break Err(error);
+                }
                 self.io.log(
                     "queue",
                     &cat!("a queued write will be tried again: ", error),
                 );
-                self.io.sleep(pause).await;
+                let wait = pause;
                 pause = (pause * 2).min(60_000);
-                continue;
-            }
-            self.leave_order(&p.write.key);
-            self.forget_write(&p.write, "dropped").await;
-            self.unmask_write(p.write_id);
-            if keep {
-                self.io
-                    .log("queue", &cat!("a queued write was dropped: ", error));
-                let urls: Vec<String> = p.write.batch.iter().map(|(k, _)| k.url()).collect();
-                let events = self
-                    .inner
-                    .borrow()
-                    .subs
-                    .iter()
-                    .filter(|s| urls.iter().any(|u| s.range.contains(u)))
-                    .map(|s| super::Event::Error {
-                        sub: s.id,
-                        error: error.clone(),
-                    })
-                    .collect();
-                self.push_events(events);
-            }
-            return Err(error);
+                wait
+            };
+            self.io.sleep(wait).await;
+        };
+        self.leave_order(&p.write.key);
+        let kind = if outcome.is_ok() { "done" } else { "dropped" };
+        self.forget_write(&p.write, kind).await;
+        let error = match outcome {
+            Ok(version) => return Ok(Committed::Done(version)),
+            Err(e) => e,
+        };
+        self.unmask_write(p.write_id);
+        if keep {
+            self.io
+                .log("queue", &cat!("a queued write was dropped: ", error));
+            let urls: Vec<String> = p.write.batch.iter().map(|(k, _)| k.url()).collect();
+            let events = self
+                .inner
+                .borrow()
+                .subs
+                .iter()
+                .filter(|s| urls.iter().any(|u| s.range.contains(u)))
+                .map(|s| super::Event::Error {
+                    sub: s.id,
+                    error: error.clone(),
+                })
+                .collect();
+            self.push_events(events);
         }
+        Err(error)
     }
 
     /// One try at the steps of a queued write not yet done, each stored as
