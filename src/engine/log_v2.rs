@@ -169,6 +169,19 @@ impl Entry {
     }
 
     /// The trace id of the write that set or deleted `url`, if it had one.
+    /// The keys it sets, then those it deletes. (A vector, not a chain of
+    /// iterators: each chain is a copy of its adapters' code.)
+    pub fn keys(&self) -> Vec<&String> {
+        let mut keys = Vec::new();
+        for (k, _) in &self.set {
+            keys.push(k);
+        }
+        for k in &self.delete {
+            keys.push(k);
+        }
+        keys
+    }
+
     pub fn trace_of(&self, url: &str) -> Option<&str> {
         let (trace, _) = self
             .traces

@@ -187,26 +187,27 @@ impl V2State {
     /// Applies the entry of slot `seq` (the next one), noting what content
     /// it supersedes.
     pub fn apply(&mut self, seq: u64, entry: &Entry, files: &mut crate::engine::manifest::Files) {
-        let touched = entry.set.iter().map(|(k, _)| k).chain(entry.delete.iter());
-        for key in touched {
+        let keys = entry.keys();
+        for key in &keys {
             if let Some(old) = self.log.keys.get(key.as_str()) {
                 if old.stored.inline.is_none() {
-                    self.superseded.push((key.clone(), old.stored.uuid.clone()));
+                    self.superseded
+                        .push(((*key).clone(), old.stored.uuid.clone()));
                 }
             }
         }
         if self.log.apply(seq, entry).is_ok() {
-            let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
-            self.recent
-                .push((seq, entry.writer.clone(), entry.at, keys.cloned().collect()));
-            if self.recent.len() > RECENT_KEPT {
-                self.recent.remove(0);
-            }
-            let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
-            for key in keys {
+            let mut names = Vec::new();
+            for key in &keys {
+                names.push((*key).clone());
                 let trace = entry.trace_of(key).map(String::from);
                 self.written_by
-                    .insert(key.clone(), (entry.writer.clone(), entry.at, trace));
+                    .insert((*key).clone(), (entry.writer.clone(), entry.at, trace));
+            }
+            self.recent
+                .push((seq, entry.writer.clone(), entry.at, names));
+            if self.recent.len() > RECENT_KEPT {
+                self.recent.remove(0);
             }
             for (key, stored) in &entry.set {
                 files.insert(key.clone(), FileRef::new(stored.uuid.clone()));
@@ -242,6 +243,19 @@ pub(super) type Boxed<'a, T> =
 pub(super) type Fetch<'a> = Boxed<'a, Option<Vec<u8>>>;
 pub(super) type Done<'a> = Boxed<'a, ()>;
 pub(super) type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
+
+/// The newest checkpoint listed in `cps` (0 if none), and whether there is
+/// a checkpoint 0 (an upgraded v1 manifest's state).
+fn newest_checkpoint(m: &Ref, cps: &[ListEntry]) -> (u64, bool) {
+    let (mut newest, mut zero) = (0, false);
+    for e in cps {
+        if let Some(c) = parse_checkpoint(&m.key, &e.key) {
+            newest = newest.max(c);
+            zero |= c == 0;
+        }
+    }
+    (newest, zero)
+}
 
 /// A slot's entry. A body that is not one is applied as a change of
 /// nothing, the same by every reader.
@@ -568,8 +582,7 @@ impl<I: Io> Db<I> {
         // Each key's change, for the log: one write followed from its put
         // to every client that applies it, by its trace id.
         let slot = cat!(n);
-        let keys = entry.set.iter().map(|(k, _)| k).chain(&entry.delete);
-        for key in keys {
+        for key in entry.keys() {
             let mut fields = vec![
                 ("key", key.as_str()),
                 ("slot", &slot),
@@ -595,17 +608,6 @@ impl<I: Io> Db<I> {
                 let s = &mut *g;
                 (s.v2.log.seq, s.v2.checkpoints_listed.take())
             };
-            // (A checkpoint 0 is an upgraded v1 manifest's state.)
-            let upgraded = |cps: &[ListEntry]| {
-                cps.iter()
-                    .any(|e| parse_checkpoint(&m.key, &e.key) == Some(0))
-            };
-            let newest_of = |cps: &[ListEntry]| {
-                cps.iter()
-                    .filter_map(|e| parse_checkpoint(&m.key, &e.key))
-                    .max()
-                    .unwrap_or(0)
-            };
             // A client with no state lists the checkpoints first (if the
             // guard's read did not), then the log after the newest: the
             // listing is of the tail only, however long the history. One
@@ -617,7 +619,7 @@ impl<I: Io> Db<I> {
             let listed_at = self.io.now();
             let (cps, slots) = match listed {
                 Some(cps) => {
-                    let after = slot_key(&m.key, from.max(newest_of(&cps)));
+                    let after = slot_key(&m.key, from.max(newest_checkpoint(m, &cps).0));
                     let slots = self.list_v2(m, "log/", Some(after)).await?;
                     (cps, slots)
                 }
@@ -631,21 +633,20 @@ impl<I: Io> Db<I> {
                     (lists.pop().expect("two listings")?, slots)
                 }
             };
-            let newest = newest_of(&cps);
-            let load = newest > from || (newest == 0 && from == 0 && upgraded(&cps));
+            let (newest, upgraded) = newest_checkpoint(m, &cps);
+            let load = newest > from || (newest == 0 && from == 0 && upgraded);
             let start = from.max(newest);
-            let tail: Vec<u64> = slots
-                .iter()
-                .filter_map(|e| parse_slot(&m.key, &e.key))
-                .filter(|n| *n > start)
-                .collect();
             // Slots above the newest checkpoint are never collected: a hole
             // means the listings crossed a collection; list again.
-            if tail
-                .iter()
-                .enumerate()
-                .any(|(i, n)| *n != start + 1 + i as u64)
-            {
+            let mut tail: Vec<u64> = Vec::new();
+            let mut hole = false;
+            for e in &slots {
+                if let Some(n) = parse_slot(&m.key, &e.key).filter(|n| *n > start) {
+                    hole |= n != start + 1 + tail.len() as u64;
+                    tail.push(n);
+                }
+            }
+            if hole {
                 continue;
             }
             let mut work: Vec<Fetch<'_>> = Vec::new();
