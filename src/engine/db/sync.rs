@@ -99,6 +99,35 @@ impl<I: Io> Db<I> {
         parse(&resp)
     }
 
+    /// Every object of `bucket` under `prefix` after `start_after`, page
+    /// by page: both protocols' listings (boxed: one copy in the .wasm).
+    pub(super) fn list_all<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: String,
+        start_after: Option<String>,
+    ) -> super::v2::Listing<'a> {
+        Box::pin(async move {
+            let mut list = ListAll::new(
+                bucket,
+                ListParams {
+                    prefix: Some(prefix),
+                    start_after,
+                    max_keys: None,
+                    continuation_token: None,
+                },
+            );
+            loop {
+                let page = self
+                    .call(|s3, now| list.request(s3, now), parse_list)
+                    .await?;
+                if !list.on_page(page) {
+                    return Ok(list.entries);
+                }
+            }
+        })
+    }
+
     /// Sends until an answer is final: 2xx and 304 are returned; other
     /// statuses and network failures become errors, retried with backoff
     /// when transient. Each answer's `Date` corrects the clock; an expired
@@ -413,26 +442,13 @@ impl<I: Io> Db<I> {
         let prefix = cat!(m.key, "@");
         // Entries more than 10 s in our future are skipped by the listing.
         let horizon = self.server_now() + 10_000;
-        let params = ListParams {
-            prefix: Some(prefix.clone()),
-            start_after: Some(cat!(prefix, encode_ts(horizon))),
-            max_keys: None,
-            continuation_token: None,
-        };
-        let mut list = ListAll::new(&m.bucket, params);
-        loop {
-            let page = self
-                .call(|s3, now| list.request(s3, now), parse_list)
-                .await?;
-            if !list.on_page(page) {
-                break;
-            }
-        }
+        let start_after = cat!(prefix, encode_ts(horizon));
+        let listed = self.list_all(&m.bucket, prefix, Some(start_after)).await?;
         let mut entries: Vec<KnownEntry> = {
             let mut g = self.state(m);
             let s = &mut *g;
             let mut entries = Vec::new();
-            for e in &list.entries {
+            for e in &listed {
                 let Some(k) = parse_entry_key(&m.key, &e.key) else {
                     continue;
                 };

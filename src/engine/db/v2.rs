@@ -23,8 +23,7 @@ use crate::engine::log_v2::{
 };
 use crate::engine::manifest::{FileRef, Ref, Resolution};
 use crate::engine::s3::{
-    parse_delete, parse_get, parse_list, parse_put, GetOptions, GetResult, ListAll, ListEntry,
-    ListParams, PutMode,
+    parse_delete, parse_get, parse_put, GetOptions, GetResult, ListEntry, PutMode,
 };
 use crate::engine::time::EpochMillis;
 
@@ -387,26 +386,7 @@ impl<I: Io> Db<I> {
         under: &str,
         start_after: Option<String>,
     ) -> Listing<'a> {
-        let prefix = cat!(prefix(&m.key), under);
-        Box::pin(async move {
-            let mut list = ListAll::new(
-                &m.bucket,
-                ListParams {
-                    prefix: Some(prefix),
-                    start_after,
-                    max_keys: None,
-                    continuation_token: None,
-                },
-            );
-            loop {
-                let page = self
-                    .call(|s3, now| list.request(s3, now), parse_list)
-                    .await?;
-                if !list.on_page(page) {
-                    return Ok(list.entries);
-                }
-            }
-        })
+        self.list_all(&m.bucket, cat!(prefix(&m.key), under), start_after)
     }
 
     /// The protocol of `m`: decided once, by its guard object. A manifest
@@ -617,21 +597,20 @@ impl<I: Io> Db<I> {
                 listed => listed,
             };
             let listed_at = self.io.now();
-            let (cps, slots) = match listed {
-                Some(cps) => {
-                    let after = slot_key(&m.key, from.max(newest_checkpoint(m, &cps).0));
-                    let slots = self.list_v2(m, "log/", Some(after)).await?;
-                    (cps, slots)
-                }
-                None => {
-                    let mut lists = join_all(vec![
-                        self.list_v2(m, "cp/", None),
-                        self.list_v2(m, "log/", Some(slot_key(&m.key, from))),
-                    ])
-                    .await;
-                    let slots = lists.pop().expect("two listings")?;
-                    (lists.pop().expect("two listings")?, slots)
-                }
+            let after = match &listed {
+                Some(cps) => from.max(newest_checkpoint(m, cps).0),
+                None => from,
+            };
+            let mut work = Vec::new();
+            if listed.is_none() {
+                work.push(self.list_v2(m, "cp/", None));
+            }
+            work.push(self.list_v2(m, "log/", Some(slot_key(&m.key, after))));
+            let mut lists = join_all(work).await;
+            let slots = lists.pop().expect("the log's listing")?;
+            let cps = match listed {
+                Some(cps) => cps,
+                None => lists.pop().expect("the checkpoints' listing")?,
             };
             let (newest, upgraded) = newest_checkpoint(m, &cps);
             let load = newest > from || (newest == 0 && from == 0 && upgraded);
