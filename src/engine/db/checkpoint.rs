@@ -144,7 +144,7 @@ impl<I: Io> Db<I> {
             }
         }
         for (bucket, key, version) in deletes {
-            self.delete_v2(&bucket, key, version).await?;
+            self.delete_object(&bucket, key, version).await?;
         }
         self.state(m).v2.collected_through = boundary;
         Ok(())

@@ -75,8 +75,7 @@ use crate::engine::manifest::{
     LAG_WINDOW_MS, LEGACY_MARKER_BODY,
 };
 use crate::engine::s3::{
-    error_from_response, parse_delete, parse_get, parse_list, GetOptions, GetResult, ListAll,
-    ListParams, S3,
+    error_from_response, parse_get, parse_list, GetOptions, GetResult, ListAll, ListParams, S3,
 };
 use crate::engine::time::{parse_http_date, EpochMillis};
 
@@ -470,18 +469,11 @@ impl<I: Io> Db<I> {
                 return Ok(Some(entries));
             }
             for key in needed {
-                let body = self
-                    .call(
-                        |s3, now| s3.get_object(&m.bucket, &key, &GetOptions::default(), now),
-                        parse_get,
-                    )
-                    .await;
-                let parsed = match body {
-                    Ok(GetResult::Found(obj)) => EntryBody::parse(&obj.body).ok().map(Rc::new),
-                    Ok(GetResult::NotModified(_)) => None,
-                    Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(e),
+                // Gone: the listing was stale (collected since).
+                let Some(body) = self.get_body(m, key.clone()).await? else {
+                    return Ok(None);
                 };
+                let parsed = EntryBody::parse(&body).ok().map(Rc::new);
                 if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
                     e.body = Body::fetched(parsed);
                 }
@@ -616,12 +608,7 @@ impl<I: Io> Db<I> {
             }
         };
         for key in garbage {
-            let done = self
-                .call(
-                    |s3, now| s3.delete_object(&m.bucket, &key, None, now),
-                    parse_delete,
-                )
-                .await;
+            let done = self.delete_object(&m.bucket, key.clone(), None).await;
             if done.is_ok() {
                 {
                     let mut g = self.state(m);

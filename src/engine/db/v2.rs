@@ -301,9 +301,10 @@ impl<I: Io> Db<I> {
         self.state(m).protocol == Some(Protocol::V2)
     }
 
-    /// The body of `key` in `m`'s bucket; `None` if there is none. (v2's
-    /// requests go through these few helpers, each boxed: one copy of
-    /// each in the .wasm, not one inlined into every caller.)
+    /// The body of `key` in `m`'s bucket; `None` if there is none. (Most
+    /// of the engine's requests, both protocols', go through these few
+    /// helpers, each boxed: one copy of each in the .wasm, not one inlined
+    /// into every caller.)
     pub(super) fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
         Box::pin(async move {
             let got = self
@@ -363,7 +364,8 @@ impl<I: Io> Db<I> {
         })
     }
 
-    pub(super) fn delete_v2<'a>(
+    /// A DELETE of `key` (at `version`) in `bucket`.
+    pub(super) fn delete_object<'a>(
         &'a self,
         bucket: &'a str,
         key: String,
@@ -476,7 +478,7 @@ impl<I: Io> Db<I> {
         // (Whether the server decides creates atomically, a probe from
         // one client cannot tell: the conformance command races some.)
         let enforced = answers == [None, Some(ErrorKind::PreconditionFailed)];
-        let _ = self.delete_v2(&m.bucket, key, None).await;
+        let _ = self.delete_object(&m.bucket, key, None).await;
         self.inner
             .borrow_mut()
             .create_probes

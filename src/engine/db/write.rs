@@ -17,8 +17,7 @@ use crate::engine::manifest::{
     LAG_WINDOW_MS,
 };
 use crate::engine::s3::{
-    parse_delete, parse_list, parse_put, validate_object_key, ListParams, ObjectMeta, PutMode,
-    PutOptions,
+    parse_list, parse_put, validate_object_key, ListParams, ObjectMeta, PutMode, PutOptions,
 };
 use crate::engine::time::EpochMillis;
 
@@ -412,12 +411,7 @@ impl<I: Io> Db<I> {
                 (None, _) if self.cfg.use_versioning => {
                     // A delete marker keeps plain GETs of the key in step;
                     // readers go by the manifest, so failure is harmless.
-                    let _ = self
-                        .call(
-                            |s3, now| s3.delete_object(&key.bucket, &key.key, None, now),
-                            parse_delete,
-                        )
-                        .await;
+                    let _ = self.delete_object(&key.bucket, key.key.clone(), None).await;
                 }
                 _ => {}
             }
