@@ -168,7 +168,6 @@ impl Entry {
         out
     }
 
-    /// The trace id of the write that set or deleted `url`, if it had one.
     /// The keys it sets, then those it deletes. (A vector, not a chain of
     /// iterators: each chain is a copy of its adapters' code.)
     pub fn keys(&self) -> Vec<&String> {
@@ -182,6 +181,7 @@ impl Entry {
         keys
     }
 
+    /// The trace id of the write that set or deleted `url`, if it had one.
     pub fn trace_of(&self, url: &str) -> Option<&str> {
         let (trace, _) = self
             .traces

@@ -294,6 +294,7 @@ impl<I: Io> Db<I> {
                         value: value.clone(),
                         version: version.clone(),
                         entry: entry.map(|(o, ts)| (o.to_string(), ts)),
+                        after: w.checks.iter().filter_map(|(_, v)| v.clone()).collect(),
                     });
                 }
             };
@@ -319,6 +320,38 @@ impl<I: Io> Db<I> {
         }
         self.note_status();
         touched
+    }
+
+    /// Withdraws a write of this client that will never be in the log,
+    /// and the writes whose checks name a version it gave: those fail
+    /// theirs when their turn comes, and until then their values, counted
+    /// on the withdrawn one, must not be read (a transaction run again
+    /// would count that write twice).
+    pub(crate) fn withdraw(&self, write_id: u64) {
+        let mut gone = vec![write_id];
+        let mut i = 0;
+        while i < gone.len() {
+            let inner = self.inner.borrow();
+            let mut versions = Vec::new();
+            for (_, s) in inner.manifests.iter() {
+                for m in &s.masks {
+                    if m.write_id == gone[i] {
+                        versions.extend(m.version.clone());
+                    }
+                }
+            }
+            for (_, s) in inner.manifests.iter() {
+                for m in &s.masks {
+                    if !gone.contains(&m.write_id) && m.after.iter().any(|v| versions.contains(v)) {
+                        gone.push(m.write_id);
+                    }
+                }
+            }
+            i += 1;
+        }
+        for id in gone {
+            self.unmask_write(id);
+        }
     }
 
     fn new_write_id(&self) -> u64 {

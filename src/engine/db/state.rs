@@ -27,6 +27,9 @@ pub struct Mask {
     pub version: Option<String>,
     /// The entry that carries the write, once it landed.
     pub entry: Option<(String, EpochMillis)>,
+    /// The versions its write's checks name (a transaction that read
+    /// another pending write's value names that write's version).
+    pub after: Vec<String>,
 }
 
 pub struct ManifestState {

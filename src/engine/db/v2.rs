@@ -148,7 +148,6 @@ impl Inspection {
     }
 }
 
-/// What one write sets and deletes.
 /// What one write sets and deletes, and its trace id with the keys.
 pub type Change = (Vec<(String, Stored)>, Vec<String>, Traces);
 

@@ -268,7 +268,7 @@ impl<I: Io> Db<I> {
             Ok(version) => return Ok(Committed::Done(version)),
             Err(e) => e,
         };
-        self.unmask_write(p.write_id);
+        self.withdraw(p.write_id);
         if keep {
             self.io
                 .log("queue", &cat!("a queued write was dropped: ", error));

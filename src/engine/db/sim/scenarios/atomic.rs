@@ -539,3 +539,119 @@ fn a_value_gone_for_good_is_reported_once_to_each_subscriber() {
     assert_eq!(told, subs.to_vec(), "each subscriber once, over 30 polls");
     drop(a);
 }
+
+/// Two people click like five times each at once (the demo): each client
+/// runs its five transactions concurrently, a run reading the values of
+/// the ones before it that are not committed yet. When one fails its
+/// check, the writes counted on it go with it: no client reads (or its
+/// range subscriber hears) more than the clicks, or less once it read
+/// them all, and every increment counts once.
+#[test]
+fn concurrent_transactions_in_each_client_lose_no_increment() {
+    const CLIENTS: usize = 2;
+    const EACH: usize = 5;
+    let mut conflicts = 0;
+    for seed in 0..40 {
+        let p = v2_params();
+        let world = quiet_world(&p, 60 + seed);
+        world.net.borrow_mut().conflict_rate = 0.1 * (seed % 3) as f64;
+        let clients: Vec<Rc<Db<SimIo>>> = (0..CLIENTS)
+            .map(|c| world.client(&p, c, c, 10 + c as u64).db)
+            .collect();
+        let done: Rc<Cell<usize>> = Rc::default();
+        for (c, db) in clients.iter().enumerate() {
+            for _ in 0..EACH {
+                let (db, done) = (db.clone(), done.clone());
+                world.exec.spawn(c, async move {
+                    let d = db.clone();
+                    let ran = db
+                        .transaction(None, move |tx| {
+                            let d = d.clone();
+                            async move {
+                                let n = d.tx_get(&tx, &key("likes")).await?;
+                                let n: u32 = n.map_or(0, |n| unjson(&n).parse().unwrap());
+                                d.tx_set(&tx, key("likes"), Some(json(&(n + 1).to_string())))?;
+                                Ok::<u32, Error>(n)
+                            }
+                        })
+                        .await;
+                    ran.unwrap().unwrap();
+                    done.set(done.get() + 1);
+                });
+            }
+        }
+        // What each client's range subscriber hears (the demo's board).
+        let heard: Rc<RefCell<Vec<Vec<u32>>>> = Rc::new(RefCell::new(vec![vec![]; CLIENTS]));
+        for (c, db) in clients.iter().enumerate() {
+            let likes = Range {
+                bucket: BUCKET.into(),
+                prefix: "likes".into(),
+                ..Range::default()
+            };
+            db.subscribe(&Watch::Range(likes), None).unwrap();
+            let (weak, h) = (Rc::downgrade(db), heard.clone());
+            *db.io().deliver.borrow_mut() = Some(Rc::new(move || {
+                let Some(db) = weak.upgrade() else { return };
+                for e in db.take_events() {
+                    if let Event::Changes { changes, .. } = e {
+                        for (_, v, _) in changes {
+                            let v = v.as_ref().map_or(0, |v| unjson(v).parse().unwrap());
+                            h.borrow_mut()[c].push(v);
+                        }
+                    }
+                }
+            }));
+        }
+        // What each client reads while they run: never more than the
+        // clicks, and never less once it read them all.
+        let seen: Rc<RefCell<Vec<Vec<u32>>>> = Rc::new(RefCell::new(vec![vec![]; CLIENTS]));
+        for (c, db) in clients.iter().enumerate() {
+            let (db, done, seen) = (db.clone(), done.clone(), seen.clone());
+            let exec = world.exec.clone();
+            world.exec.spawn(c, async move {
+                while done.get() < CLIENTS * EACH {
+                    let v = entry(&db, "likes").await.0;
+                    seen.borrow_mut()[c].push(v.map_or(0, |v| v.parse().unwrap()));
+                    exec.sleep(20).await;
+                }
+            });
+        }
+        world.exec.run_until(world.exec.now() + 600_000);
+        assert_eq!(
+            done.get(),
+            CLIENTS * EACH,
+            "seed {seed}: every transaction finished"
+        );
+        world.exec.run_until(world.exec.now() + 10_000);
+        for (c, values) in heard.borrow().iter().enumerate() {
+            assert_eq!(
+                values.last(),
+                Some(&((CLIENTS * EACH) as u32)),
+                "seed {seed}: client {c} heard {values:?}"
+            );
+        }
+        for (c, values) in seen
+            .borrow()
+            .iter()
+            .chain(heard.borrow().iter())
+            .enumerate()
+        {
+            let all = (CLIENTS * EACH) as u32;
+            let first_all = values
+                .iter()
+                .position(|v| *v == all)
+                .unwrap_or(values.len());
+            assert!(
+                values.iter().all(|v| *v <= all) && values[first_all..].iter().all(|v| *v == all),
+                "seed {seed}: sequence {c} (each client's reads, then what each heard): {values:?}"
+            );
+        }
+        for db in &clients {
+            let db = db.clone();
+            let total = finish(&world.exec, async move { entry(&db, "likes").await.0 });
+            assert_eq!(total, Some((CLIENTS * EACH).to_string()), "seed {seed}");
+        }
+        conflicts += clients.iter().map(|c| c.failed_checks.get()).sum::<u32>();
+    }
+    assert!(conflicts > 0, "the transactions contended");
+}
