@@ -284,6 +284,10 @@ impl<I: Io> Db<I> {
     pub(crate) fn mask_write(&self, w: &QueuedWrite, write_id: u64) {
         for m in &w.manifests {
             let entry = w.attempt(&m.url()).filter(|_| w.is_done(&m.url()));
+            let mut after = Vec::new();
+            for (_, v) in &w.checks {
+                after.extend(v.clone());
+            }
             {
                 let mut g = self.state(m);
                 let s = &mut *g;
@@ -294,7 +298,7 @@ impl<I: Io> Db<I> {
                         value: value.clone(),
                         version: version.clone(),
                         entry: entry.map(|(o, ts)| (o.to_string(), ts)),
-                        after: w.checks.iter().filter_map(|(_, v)| v.clone()).collect(),
+                        after: after.clone(),
                     });
                 }
             };
@@ -330,24 +334,23 @@ impl<I: Io> Db<I> {
     pub(crate) fn withdraw(&self, write_id: u64) {
         let mut gone = vec![write_id];
         let mut i = 0;
-        while i < gone.len() {
-            let inner = self.inner.borrow();
-            let mut versions = Vec::new();
-            for (_, s) in inner.manifests.iter() {
-                for m in &s.masks {
-                    if m.write_id == gone[i] {
-                        versions.extend(m.version.clone());
-                    }
-                }
-            }
-            for (_, s) in inner.manifests.iter() {
-                for m in &s.masks {
-                    if !gone.contains(&m.write_id) && m.after.iter().any(|v| versions.contains(v)) {
-                        gone.push(m.write_id);
-                    }
-                }
-            }
+        while let Some(&id) = gone.get(i) {
             i += 1;
+            let inner = self.inner.borrow();
+            for (_, s) in inner.manifests.iter() {
+                for w in &s.masks {
+                    let Some(v) = w.version.as_ref().filter(|_| w.write_id == id) else {
+                        continue;
+                    };
+                    for (_, t) in inner.manifests.iter() {
+                        for d in &t.masks {
+                            if d.after.contains(v) && !gone.contains(&d.write_id) {
+                                gone.push(d.write_id);
+                            }
+                        }
+                    }
+                }
+            }
         }
         for id in gone {
             self.unmask_write(id);
