@@ -36,6 +36,7 @@ pub use background::{Ack, Committer};
 pub use change::Change;
 pub use connectivity::Status;
 pub use offline::Pending;
+use offline::Turns;
 pub use queue::QueuedWrite;
 use state::{Current, ManifestState, Subscriber};
 pub use state::{Event, JsonText, Meta, Range};
@@ -505,6 +506,20 @@ impl<I: Io> Db<I> {
         core::mem::take(&mut self.inner.borrow_mut().events)
     }
 
+    /// Tells `error` to each subscriber `to` picks.
+    fn tell_error(&self, error: &Error, to: &dyn Fn(&Subscriber) -> bool) {
+        let mut events = Vec::new();
+        for s in &self.inner.borrow().subs {
+            if to(s) {
+                events.push(Event::Error {
+                    sub: s.id,
+                    error: error.clone(),
+                });
+            }
+        }
+        self.push_events(events);
+    }
+
     fn push_events(&self, events: Vec<Event>) {
         if events.is_empty() {
             return;
@@ -551,20 +566,7 @@ impl<I: Io> Db<I> {
                 }
                 // Went offline meanwhile: not news for subscribers.
                 Err(error) if error.kind == ErrorKind::Offline || !self.reachable() => {}
-                Err(error) => {
-                    let events = self
-                        .inner
-                        .borrow()
-                        .subs
-                        .iter()
-                        .filter(|s| s.manifest == m)
-                        .map(|s| Event::Error {
-                            sub: s.id,
-                            error: error.clone(),
-                        })
-                        .collect();
-                    self.push_events(events);
-                }
+                Err(error) => self.tell_error(&error, &|s| s.manifest == m),
             }
         }
     }

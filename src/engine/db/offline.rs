@@ -27,6 +27,9 @@ use crate::engine::time::EpochMillis;
 
 /// A queued write and what its commit holds: its place in each manifest's
 /// order, and the lock that makes its committer the only one.
+/// A write's tickets in each manifest's order, and its turns once taken.
+pub(crate) type Turns = (Vec<Option<Ticket>>, Vec<Option<Guard>>);
+
 pub struct Pending<L> {
     pub(crate) write: QueuedWrite,
     pub(crate) write_id: u64,
@@ -124,17 +127,7 @@ impl<I: Io> Db<I> {
             ),
         );
         self.io.log("storage", &error.message);
-        let events = self
-            .inner
-            .borrow()
-            .subs
-            .iter()
-            .map(|s| super::Event::Error {
-                sub: s.id,
-                error: error.clone(),
-            })
-            .collect();
-        self.push_events(events);
+        self.tell_error(&error, &|_| true);
     }
 
     pub(crate) async fn store_put(&self, table: Table, key: &str, value: &str) -> bool {
@@ -368,18 +361,13 @@ impl<I: Io> Db<I> {
     /// taken now.
     fn adopt(&self, write: QueuedWrite, lock: I::Lock) -> Pending<I::Lock> {
         let write_id = self.new_write_id();
-        let tickets = write
-            .manifests
-            .iter()
-            .map(|m| Some(self.take_turn(m, &write.key)))
-            .collect();
+        let (tickets, turns) = self.take_turns(&write.manifests, &write.key);
         self.mask_write(&write, write_id);
-        let n = write.manifests.len();
         Pending {
             write,
             write_id,
             tickets,
-            turns: (0..n).map(|_| None).collect(),
+            turns,
             _lock: Some(lock),
             durable: true,
         }

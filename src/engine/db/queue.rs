@@ -70,53 +70,44 @@ impl QueuedWrite {
 
     pub fn to_text(&self) -> String {
         let s = |v: &str| Value::String(v.to_string());
-        let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
+        let opt = |v: Option<&str>| v.map_or(Value::Null, s);
+        // Loops rather than `map(..).collect()`: each is its own adapter
+        // in the .wasm.
+        let mut batch = Vec::new();
+        for (k, v) in &self.batch {
+            batch.push(Value::Array(vec![s(&k.url()), opt(v.as_deref())]));
+        }
+        let mut manifests = Vec::new();
+        for m in &self.manifests {
+            manifests.push(s(&m.url()));
+        }
+        let mut versions = Vec::new();
+        for v in &self.versions {
+            versions.push(opt(v.as_deref()));
+        }
+        let mut attempts = Vec::new();
+        for (m, obj, ts) in &self.attempts {
+            attempts.push(Value::Array(vec![s(m), s(obj), Value::Number(num(*ts))]));
+        }
+        let mut done = Vec::new();
+        for m in &self.done {
+            done.push(s(m));
+        }
+        let mut checks = Vec::new();
+        for (url, v) in &self.checks {
+            checks.push(Value::Array(vec![s(url), opt(v.as_deref())]));
+        }
         let mut o = Value::object();
         o.set("v", Value::Number("1".into()));
-        o.set(
-            "batch",
-            Value::Array(
-                self.batch
-                    .iter()
-                    .map(|(k, v)| {
-                        Value::Array(vec![s(&k.url()), v.as_deref().map_or(Value::Null, s)])
-                    })
-                    .collect(),
-            ),
-        );
-        o.set(
-            "manifests",
-            Value::Array(self.manifests.iter().map(|m| s(&m.url())).collect()),
-        );
-        o.set(
-            "versions",
-            Value::Array(self.versions.iter().map(opt).collect()),
-        );
+        o.set("batch", Value::Array(batch));
+        o.set("manifests", Value::Array(manifests));
+        o.set("versions", Value::Array(versions));
         o.set("uploaded", Value::Bool(self.uploaded));
-        o.set(
-            "attempts",
-            Value::Array(
-                self.attempts
-                    .iter()
-                    .map(|(m, obj, ts)| Value::Array(vec![s(m), s(obj), Value::Number(num(*ts))]))
-                    .collect(),
-            ),
-        );
-        o.set(
-            "done",
-            Value::Array(self.done.iter().map(|m| s(m)).collect()),
-        );
+        o.set("attempts", Value::Array(attempts));
+        o.set("done", Value::Array(done));
         o.set("trace", s(&self.trace));
-        if !self.checks.is_empty() {
-            o.set(
-                "checks",
-                Value::Array(
-                    self.checks
-                        .iter()
-                        .map(|(url, v)| Value::Array(vec![s(url), opt(v)]))
-                        .collect(),
-                ),
-            );
+        if !checks.is_empty() {
+            o.set("checks", Value::Array(checks));
         }
         o.to_pretty()
     }

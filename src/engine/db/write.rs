@@ -106,10 +106,7 @@ impl<I: Io> Db<I> {
         }
         // Fix this write's place in each manifest's order now, at the call.
         let key = self.next_queue_key();
-        let tickets: Vec<_> = manifests
-            .iter()
-            .map(|m| Some(self.take_turn(m, &key)))
-            .collect();
+        let (tickets, turns) = self.take_turns(&manifests, &key);
         let uploaded = in_place.is_some();
         let (write_id, versions, trace) = {
             let mut inner = self.inner.borrow_mut();
@@ -142,7 +139,6 @@ impl<I: Io> Db<I> {
             });
             (id, versions, trace)
         };
-        let n = manifests.len();
         let write = QueuedWrite {
             key,
             batch,
@@ -174,18 +170,23 @@ impl<I: Io> Db<I> {
             write,
             write_id,
             tickets,
-            turns: (0..n).map(|_| None).collect(),
+            turns,
             _lock: lock,
             durable,
         })
     }
 
-    /// A turn in `m`'s write order for the write `key` (see
-    /// `V2State::waiting`).
-    pub(super) fn take_turn(&self, m: &Ref, key: &str) -> crate::engine::lock::Ticket {
-        let mut s = self.state(m);
-        s.v2.waiting.push((key.to_string(), None));
-        s.write_order.ticket()
+    /// A turn in each manifest's write order for the write `key` (see
+    /// `V2State::waiting`): the tickets, and room for the turns.
+    pub(super) fn take_turns(&self, manifests: &[Ref], key: &str) -> super::Turns {
+        let (mut tickets, mut turns) = (Vec::new(), Vec::new());
+        for m in manifests {
+            let mut s = self.state(m);
+            s.v2.waiting.push((key.to_string(), None));
+            tickets.push(Some(s.write_order.ticket()));
+            turns.push(None);
+        }
+        (tickets, turns)
     }
 
     /// The write `key` is committed or dropped: out of every order.
@@ -272,19 +273,10 @@ impl<I: Io> Db<I> {
         if keep {
             self.io
                 .log("queue", &cat!("a queued write was dropped: ", error));
-            let urls: Vec<String> = p.write.batch.iter().map(|(k, _)| k.url()).collect();
-            let events = self
-                .inner
-                .borrow()
-                .subs
-                .iter()
-                .filter(|s| urls.iter().any(|u| s.range.contains(u)))
-                .map(|s| super::Event::Error {
-                    sub: s.id,
-                    error: error.clone(),
-                })
-                .collect();
-            self.push_events(events);
+            let batch = &p.write.batch;
+            self.tell_error(&error, &|s| {
+                batch.iter().any(|(k, _)| s.range.contains(&k.url()))
+            });
         }
         Err(error)
     }
