@@ -402,7 +402,10 @@ impl<I: Io> Db<I> {
         }
         let snapshot: Vec<(String, Current)> = {
             let s = self.state(&m);
-            let mut urls: Vec<String> = keys.iter().map(Ref::url).collect();
+            let mut urls = Vec::new();
+            for k in keys {
+                urls.push(k.url());
+            }
             if let Select::Range(range, limit, reverse) = select {
                 urls = s.urls_in(range);
                 if reverse {
@@ -410,12 +413,12 @@ impl<I: Io> Db<I> {
                 }
                 urls.truncate(limit);
             }
-            urls.into_iter()
-                .map(|url| {
-                    let current = s.effective(&url);
-                    (url, current)
-                })
-                .collect()
+            let mut snapshot = Vec::new();
+            for url in urls {
+                let current = s.effective(&url);
+                snapshot.push((url, current));
+            }
+            snapshot
         };
         let mut out = Vec::with_capacity(snapshot.len());
         for (url, current) in snapshot {

@@ -486,9 +486,11 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(m);
             let s = &mut *g;
-            s.known = entries.into_iter().map(|e| (e.key.clone(), e)).collect();
-            let all: Vec<KnownEntry> = s.known.values().cloned().collect();
-            s.resolution = Some(resolve(&all));
+            s.resolution = Some(resolve(&entries));
+            s.known = Default::default();
+            for e in entries {
+                s.known.insert(e.key.clone(), e);
+            }
             s.retire_masks();
         };
     }
@@ -595,18 +597,15 @@ impl<I: Io> Db<I> {
     /// and an entry gone from the listing proves nothing either way.
     pub(crate) async fn autoclean(&self, m: &Ref) {
         let cutoff = self.server_now() - AUTOCLEAN_GRACE_MS;
-        let garbage: Vec<String> = {
+        let mut garbage = Vec::new();
+        {
             let s = self.state(m);
-            match s.resolution.as_ref() {
-                Some(r) => r
-                    .garbage
-                    .iter()
-                    .filter(|k| s.known.get(*k).is_some_and(|e| e.last_modified < cutoff))
-                    .cloned()
-                    .collect(),
-                None => Vec::new(),
+            for k in s.resolution.iter().flat_map(|r| &r.garbage) {
+                if s.known.get(k).is_some_and(|e| e.last_modified < cutoff) {
+                    garbage.push(k.clone());
+                }
             }
-        };
+        }
         for key in garbage {
             let done = self.delete_object(&m.bucket, key.clone(), None).await;
             if done.is_ok() {

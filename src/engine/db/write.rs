@@ -131,11 +131,12 @@ impl<I: Io> Db<I> {
             } else {
                 uuid
             };
-            let versions: Vec<Option<String>> = in_place.unwrap_or_else(|| {
-                batch
-                    .iter()
-                    .map(|(_, v)| v.as_ref().map(|_| version.clone()))
-                    .collect()
+            let versions = in_place.unwrap_or_else(|| {
+                let mut versions = Vec::new();
+                for (_, v) in &batch {
+                    versions.push(v.as_ref().map(|_| version.clone()));
+                }
+                versions
             });
             (id, versions, trace)
         };
@@ -308,13 +309,10 @@ impl<I: Io> Db<I> {
                 self.store_write(&p.write).await;
             }
         }
-        let changes: Vec<(String, Option<String>)> = p
-            .write
-            .batch
-            .iter()
-            .zip(&p.write.versions)
-            .map(|((k, _), v)| (k.url(), v.clone()))
-            .collect();
+        let mut changes = Vec::new();
+        for ((k, _), v) in p.write.batch.iter().zip(&p.write.versions) {
+            changes.push((k.url(), v.clone()));
+        }
         for i in 0..p.write.manifests.len() {
             let m = p.write.manifests[i].clone();
             if p.write.is_done(&m.url()) {

@@ -94,22 +94,37 @@ fn window<'a>(ordered: &[&'a KnownEntry]) -> Vec<&'a KnownEntry> {
     let Some(base) = ordered.iter().find(|e| e.usable()) else {
         return Vec::new();
     };
-    ordered
-        .iter()
-        .filter(|e| e.usable() && e.ts <= base.ts && e.ts >= base.ts - LAG_WINDOW_MS)
-        .copied()
-        .collect()
+    let mut window = Vec::new();
+    for e in ordered {
+        if e.usable() && e.ts <= base.ts && e.ts >= base.ts - LAG_WINDOW_MS {
+            window.push(*e);
+        }
+    }
+    window
 }
 
 /// Bodies to fetch before [`resolve`] can finish: the window's. Fetching
 /// one may show it is not an entry, which moves the window: call again
 /// until it returns nothing.
 pub fn needed_bodies(entries: &[KnownEntry]) -> Vec<String> {
-    window(&ordered(entries))
-        .into_iter()
-        .filter(|e| matches!(e.body, Body::NotFetched))
-        .map(|e| e.key.clone())
-        .collect()
+    let mut keys = Vec::new();
+    for e in window(&ordered(entries)) {
+        if matches!(e.body, Body::NotFetched) {
+            keys.push(e.key.clone());
+        }
+    }
+    keys
+}
+
+/// The newest time of the timely entries.
+fn newest_ts(ordered: &[&KnownEntry]) -> Option<EpochMillis> {
+    let mut newest = None;
+    for e in ordered {
+        if e.timely() {
+            newest = newest.max(Some(e.ts));
+        }
+    }
+    newest
 }
 
 /// Resolves a log whose window bodies are all known (see [`needed_bodies`]).
@@ -118,7 +133,7 @@ pub fn resolve(entries: &[KnownEntry]) -> Resolution {
     let window = window(&ordered);
     let Some(base) = window.first() else {
         return Resolution {
-            newest_ts: ordered.iter().filter(|e| e.timely()).map(|e| e.ts).max(),
+            newest_ts: newest_ts(&ordered),
             ..Default::default()
         };
     };
@@ -131,19 +146,20 @@ pub fn resolve(entries: &[KnownEntry]) -> Resolution {
         }
     }
     let floor = base.ts - LAG_WINDOW_MS;
+    let (mut included, mut garbage) = (Vec::new(), Vec::new());
+    for e in &ordered {
+        if e.usable() && e.ts <= base.ts {
+            included.push(e.key.clone());
+        }
+        if e.ts < floor {
+            garbage.push(e.key.clone());
+        }
+    }
     Resolution {
         files: files_of(&state),
         base: Some((base.key.clone(), base.ts)),
-        included: ordered
-            .iter()
-            .filter(|e| e.usable() && e.ts <= base.ts)
-            .map(|e| e.key.clone())
-            .collect(),
-        garbage: ordered
-            .iter()
-            .filter(|e| e.ts < floor)
-            .map(|e| e.key.clone())
-            .collect(),
-        newest_ts: ordered.iter().filter(|e| e.timely()).map(|e| e.ts).max(),
+        included,
+        garbage,
+        newest_ts: newest_ts(&ordered),
     }
 }
