@@ -579,13 +579,7 @@ impl<I: Io> Db<I> {
                 let mut manifests = Vec::new();
                 for (m, object, ts) in entries {
                     let Ok(m) = Ref::from_url(&m) else { continue };
-                    {
-                        let mut g = self.state(&m);
-                        let s = &mut *g;
-                        for mask in s.masks.iter_mut().filter(|x| x.write_id == write_id) {
-                            mask.entry = Some((object.clone(), ts));
-                        }
-                    };
+                    self.state(&m).landed(write_id, &object, ts);
                     manifests.push(m);
                 }
                 self.note_status();

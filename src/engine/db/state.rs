@@ -172,6 +172,19 @@ impl ManifestState {
         })
     }
 
+    /// The write `write_id` is in the entry `object`: its masks go once
+    /// the resolution includes that (now, if it does already: kept, they
+    /// would outlive it for as long as nothing lists, a settled log
+    /// answering polls with 304, and hide newer writes by others).
+    pub fn landed(&mut self, write_id: u64, object: &str, ts: EpochMillis) {
+        for mask in &mut self.masks {
+            if mask.write_id == write_id {
+                mask.entry = Some((object.to_string(), ts));
+            }
+        }
+        self.retire_masks();
+    }
+
     /// Drops masks whose entry the resolution now includes.
     pub fn retire_masks(&mut self) {
         if self.protocol == Some(super::Protocol::V2) {

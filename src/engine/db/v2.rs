@@ -226,11 +226,11 @@ impl V2State {
     }
 
     pub fn files(&self) -> crate::engine::manifest::Files {
-        self.log
-            .keys
-            .iter()
-            .map(|(k, s)| (k.clone(), FileRef::new(s.stored.uuid.clone())))
-            .collect()
+        let mut files = crate::engine::manifest::Files::default();
+        for (k, s) in self.log.keys.iter() {
+            files.insert(k.clone(), FileRef::new(s.stored.uuid.clone()));
+        }
+        files
     }
 }
 
@@ -813,9 +813,9 @@ impl<I: Io> Db<I> {
     pub(crate) fn change_v2(&self, record: &crate::engine::db::QueuedWrite) -> Change {
         let mut set = Vec::new();
         let mut delete = Vec::new();
-        let urls = record.batch.iter().map(|(k, _)| k.url()).collect();
-        let traces = vec![(record.trace.clone(), urls)];
+        let mut urls = Vec::new();
         for ((key, value), version) in record.batch.iter().zip(&record.versions) {
+            urls.push(key.url());
             match (value, version) {
                 (Some(value), Some(uuid)) => set.push((
                     key.url(),
@@ -831,7 +831,7 @@ impl<I: Io> Db<I> {
                 _ => delete.push(key.url()),
             }
         }
-        (set, delete, traces)
+        (set, delete, vec![(record.trace.clone(), urls)])
     }
 
     /// Whether `value` of a write to `manifests` travels in its entry.
@@ -851,14 +851,7 @@ impl<I: Io> Db<I> {
     ) {
         let key = slot_key(&m.key, slot);
         record.set_attempt(&m.url(), &key, slot as EpochMillis);
-        {
-            let mut g = self.state(m);
-            let s = &mut *g;
-            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
-                mask.entry = Some((key.clone(), slot as EpochMillis));
-            }
-            s.retire_masks();
-        };
+        self.state(m).landed(write_id, &key, slot as EpochMillis);
         self.note_status();
     }
 

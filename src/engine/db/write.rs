@@ -705,18 +705,9 @@ impl<I: Io> Db<I> {
         landed: Option<EpochMillis>,
         body: Option<EntryBody>,
     ) {
-        {
-            let mut g = self.state(m);
-            let s = &mut *g;
-            for mask in s.masks.iter_mut().filter(|mask| mask.write_id == write_id) {
-                mask.entry = Some((object.to_string(), ts));
-            }
-            // The resolution may include the entry already (a resumed
-            // write's listing found it): then the masks go now. Kept, they
-            // would outlive it for as long as nothing lists (a settled log
-            // answers polls with 304), hiding newer writes by others.
-            s.retire_masks();
-        };
+        // (The resolution may include it already: a resumed write's
+        // listing found it.)
+        self.state(m).landed(write_id, object, ts);
         self.note_status();
         match (landed, body) {
             (Some(last_modified), Some(body)) => {

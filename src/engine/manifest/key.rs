@@ -31,7 +31,11 @@ fn base32(mut n: u64, width: usize) -> String {
     }
     // ASCII digits: chars one to one (no UTF-8 check, whose error's Debug
     // a failed `expect` would have to print).
-    out.iter().rev().map(|&b| char::from(b)).collect()
+    let mut text = String::new();
+    for b in out.iter().rev() {
+        text.push(char::from(*b));
+    }
+    text
 }
 
 fn parse_base32(s: &str) -> Option<u64> {
