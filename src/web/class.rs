@@ -180,13 +180,9 @@ fn deliver(db: &Db<WebIo>, handlers: &Handlers) {
             Event::Error { sub, error } => (sub, JsValue::UNDEFINED, to_js_error(&error)),
             Event::Status(status) => {
                 let s = status_object(&status);
-                let all: Vec<Function> = handlers
-                    .status
-                    .borrow()
-                    .iter()
-                    .map(|(_, h)| h.clone())
-                    .collect();
-                for h in &all {
+                // A copy: a handler may subscribe or unsubscribe.
+                let all = handlers.status.borrow().clone();
+                for (_, h) in &all {
                     call_handler(h, |h| h.call1(&JsValue::NULL, &s));
                 }
                 continue;
@@ -492,8 +488,7 @@ impl MPS3 {
                 Read::Map => arg
                     .dyn_ref::<js_sys::Array>()
                     .ok_or_else(|| bad("getAll takes an array of keys"))?
-                    .iter()
-                    .collect(),
+                    .to_vec(),
                 Read::List => Vec::new(),
                 _ => vec![arg.clone()],
             };

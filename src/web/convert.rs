@@ -413,18 +413,16 @@ pub fn manifest(options: &JsValue, bucket: &str) -> Result<Option<Ref>, Error> {
 
 /// The pairs of `putAll`'s argument: a `Map` or a plain object.
 pub fn entries(entries: &JsValue) -> Result<Vec<(JsValue, JsValue)>, Error> {
+    let mut v = Vec::new();
     if let Some(map) = entries.dyn_ref::<js_sys::Map>() {
-        let mut v = Vec::new();
         map.for_each(&mut |value, key| v.push((key, value)));
         Ok(v)
     } else if entries.is_object() {
-        Ok(Object::entries(entries.unchecked_ref::<Object>())
-            .iter()
-            .map(|kv| {
-                let kv: Array = kv.unchecked_into();
-                (kv.get(0), kv.get(1))
-            })
-            .collect())
+        for kv in Object::entries(entries.unchecked_ref::<Object>()) {
+            let kv: Array = kv.unchecked_into();
+            v.push((kv.get(0), kv.get(1)));
+        }
+        Ok(v)
     } else {
         Err(bad("putAll takes a Map or an object"))
     }

@@ -68,7 +68,7 @@ impl WebIo {
     /// engine, offline, does not retry them), but those marked
     /// `finish_offline`: a write's entry PUT, whose answer must be known.
     fn abort_all(&self) {
-        let aborted: Vec<_> = self.inflight.borrow_mut().drain(..).collect();
+        let aborted = core::mem::take(&mut *self.inflight.borrow_mut());
         for (_, controller) in aborted {
             controller.abort();
         }
