@@ -37,12 +37,20 @@ pub fn is_binary(text: &str) -> bool {
 
 /// Bytes as the characters U+0000 to U+00FF.
 pub fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
+    let mut text = String::new();
+    for b in bytes {
+        text.push(char::from(*b));
+    }
+    text
 }
 
 /// What [`latin1`] made, back to bytes.
 pub fn from_latin1(text: &str) -> Vec<u8> {
-    text.chars().map(|c| c as u8).collect()
+    let mut bytes = Vec::new();
+    for c in text.chars() {
+        bytes.push(c as u8);
+    }
+    bytes
 }
 
 /// A content type that holds JSON (absent: JSON, what mps3 and v1 write).

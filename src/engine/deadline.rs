@@ -39,12 +39,15 @@ pub async fn until<T>(
 /// not depend on each other (a cold read's listings, a tail's entries)
 /// take one round trip together instead of one each.
 pub async fn join_all<T>(
-    work: Vec<core::pin::Pin<alloc::boxed::Box<dyn Future<Output = T> + '_>>>,
+    mut work: Vec<core::pin::Pin<alloc::boxed::Box<dyn Future<Output = T> + '_>>>,
 ) -> alloc::vec::Vec<T> {
-    let mut work: alloc::vec::Vec<_> = work.into_iter().map(|f| (f, None)).collect();
+    let mut outs = alloc::vec::Vec::new();
+    for _ in 0..work.len() {
+        outs.push(None);
+    }
     poll_fn(|cx| {
         let mut done = true;
-        for (f, out) in work.iter_mut() {
+        for (f, out) in work.iter_mut().zip(outs.iter_mut()) {
             if out.is_none() {
                 match f.as_mut().poll(cx) {
                     Poll::Ready(v) => *out = Some(v),
@@ -53,16 +56,19 @@ pub async fn join_all<T>(
             }
         }
         if done {
-            Poll::Ready(
-                work.iter_mut()
-                    .map(|(_, out)| out.take().expect("ready"))
-                    .collect(),
-            )
+            Poll::Ready(())
         } else {
             Poll::Pending
         }
     })
-    .await
+    .await;
+    // Every one is ready now.
+    let mut ready = alloc::vec::Vec::new();
+    for out in outs {
+        let Some(v) = out else { continue };
+        ready.push(v);
+    }
+    ready
 }
 
 /// Both outputs of `a` and `b`, run concurrently.

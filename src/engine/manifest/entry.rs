@@ -54,12 +54,11 @@ pub type Files = VecMap<String, FileRef>;
 
 /// `files` as the manifest writes it: url → `{version, replication}`.
 pub fn files_json(files: &Files) -> JsonValue {
-    JsonValue::Object(
-        files
-            .iter()
-            .map(|(url, r)| (url.clone(), r.to_json()))
-            .collect(),
-    )
+    let mut out = Vec::new();
+    for (url, r) in files.iter() {
+        out.push((url.clone(), r.to_json()));
+    }
+    JsonValue::Object(out)
 }
 
 /// A parsed entry. `update` is kept as JSON: it is a merge patch (`null`
@@ -74,16 +73,14 @@ impl EntryBody {
     /// An entry for a write of `changes` (url → `Some(version)`, or `None`
     /// for a delete) over the state `before`.
     pub fn new(before: &Files, changes: &[(String, Option<String>)]) -> EntryBody {
-        let patch = changes
-            .iter()
-            .map(|(url, version)| {
-                let v = match version {
-                    Some(v) => FileRef::new(v.clone()).to_json(),
-                    None => JsonValue::Null,
-                };
-                (url.clone(), v)
-            })
-            .collect();
+        let mut patch = Vec::new();
+        for (url, version) in changes {
+            let v = match version {
+                Some(v) => FileRef::new(v.clone()).to_json(),
+                None => JsonValue::Null,
+            };
+            patch.push((url.clone(), v));
+        }
         EntryBody {
             files: files_json(before),
             update: JsonValue::Object(vec![("files".into(), JsonValue::Object(patch))]),

@@ -67,10 +67,10 @@ impl Scope<'_> {
 /// The canonical query string: each name and value encoded on its own,
 /// pairs sorted by encoded name then encoded value, `name=` for a bare name.
 pub fn canonical_query(params: &[(String, String)]) -> String {
-    let mut encoded: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
-        .collect();
+    let mut encoded = Vec::new();
+    for (k, v) in params {
+        encoded.push((uri_encode(k, false), uri_encode(v, false)));
+    }
     crate::engine::lean::sort::sort_by(&mut encoded, Ord::cmp);
     let mut out = String::new();
     for (i, (k, v)) in encoded.iter().enumerate() {
