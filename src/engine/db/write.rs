@@ -355,58 +355,65 @@ impl<I: Io> Db<I> {
 
     /// Content objects (immutable; a repeated PUT rewrites the same bytes
     /// under the same uuid).
-    async fn upload(&self, p: &mut Pending<I::Lock>) -> Result<()> {
-        let write_id = p.write_id;
-        let manifests = p.write.manifests.clone();
-        for ((key, value), version) in p.write.batch.iter().zip(p.write.versions.iter_mut()) {
-            match (value, version.as_mut()) {
-                (Some(value), Some(_)) if self.inlined(value, &manifests) => {}
-                (Some(value), Some(version)) => {
-                    let mut opts = json_put(PutMode::Overwrite);
-                    // A binary value goes up as its bytes, with its type,
-                    // not gzipped (images and files mostly are already).
-                    let body = match crate::engine::binary::unwrap(value) {
-                        Some((content_type, bytes)) => {
-                            opts.content_type = Some(content_type.into());
-                            bytes
+    fn upload<'a>(&'a self, p: &'a mut Pending<I::Lock>) -> super::v2::Done<'a> {
+        Box::pin(async move {
+            let write_id = p.write_id;
+            let manifests = p.write.manifests.clone();
+            for ((key, value), version) in p.write.batch.iter().zip(p.write.versions.iter_mut()) {
+                match (value, version.as_mut()) {
+                    (Some(value), Some(_)) if self.inlined(value, &manifests) => {}
+                    (Some(value), Some(version)) => {
+                        let mut opts = json_put(PutMode::Overwrite);
+                        // A binary value goes up as its bytes, with its type,
+                        // not gzipped (images and files mostly are already).
+                        let body = match crate::engine::binary::unwrap(value) {
+                            Some((content_type, bytes)) => {
+                                opts.content_type = Some(content_type.into());
+                                bytes
+                            }
+                            None => self.upload_body(value.as_bytes().to_vec(), &mut opts).await,
+                        };
+                        // A versioned bucket keeps the value in the key's own
+                        // object, and names its version.
+                        let object = if self.cfg.use_versioning {
+                            key.key.clone()
+                        } else {
+                            cat!(key.key, "@", version)
+                        };
+                        let trace = &p.write.trace;
+                        let meta = self
+                            .call(
+                                |s3, now| {
+                                    let mut req = s3.put_object(
+                                        &key.bucket,
+                                        &object,
+                                        body.clone(),
+                                        &opts,
+                                        now,
+                                    )?;
+                                    req.trace = Some(trace.clone());
+                                    Ok(req)
+                                },
+                                parse_put,
+                            )
+                            .await?;
+                        if self.cfg.use_versioning {
+                            let real = meta.version_id.ok_or_else(|| no_version_id(&key.bucket))?;
+                            self.rename_version(&manifests, write_id, &key.url(), version, &real);
+                            *version = real;
                         }
-                        None => self.upload_body(value.as_bytes().to_vec(), &mut opts).await,
-                    };
-                    // A versioned bucket keeps the value in the key's own
-                    // object, and names its version.
-                    let object = if self.cfg.use_versioning {
-                        key.key.clone()
-                    } else {
-                        cat!(key.key, "@", version)
-                    };
-                    let trace = &p.write.trace;
-                    let meta = self
-                        .call(
-                            |s3, now| {
-                                let mut req =
-                                    s3.put_object(&key.bucket, &object, body.clone(), &opts, now)?;
-                                req.trace = Some(trace.clone());
-                                Ok(req)
-                            },
-                            parse_put,
-                        )
-                        .await?;
-                    if self.cfg.use_versioning {
-                        let real = meta.version_id.ok_or_else(|| no_version_id(&key.bucket))?;
-                        self.rename_version(&manifests, write_id, &key.url(), version, &real);
-                        *version = real;
+                        self.keep_content(&key.url(), version, value.clone()).await;
                     }
-                    self.keep_content(&key.url(), version, value.clone()).await;
+                    (None, _) if self.cfg.use_versioning => {
+                        // A delete marker keeps plain GETs of the key in step;
+                        // readers go by the manifest, so failure is harmless.
+                        let _ = self.delete_object(&key.bucket, key.key.clone(), None).await;
+                    }
+                    _ => {}
                 }
-                (None, _) if self.cfg.use_versioning => {
-                    // A delete marker keeps plain GETs of the key in step;
-                    // readers go by the manifest, so failure is harmless.
-                    let _ = self.delete_object(&key.bucket, key.key.clone(), None).await;
-                }
-                _ => {}
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The bytes of a value or a log entry as uploaded: gzipped
@@ -435,207 +442,213 @@ impl<I: Io> Db<I> {
     /// before our listing began, so the listing saw it and `files` holds
     /// it. A write is acknowledged only once its entry is known to be
     /// valid; see docs/protocol.md for the bounds.
-    async fn write_entry(
-        &self,
-        m: &Ref,
+    fn write_entry<'a>(
+        &'a self,
+        m: &'a Ref,
         write_id: u64,
-        changes: &[(String, Option<String>)],
-        record: &mut QueuedWrite,
+        changes: &'a [(String, Option<String>)],
+        record: &'a mut QueuedWrite,
         durable: bool,
-    ) -> Result<()> {
-        // An entry PUT made before (by us before a failure, or by a client
-        // that crashed) may have landed, or may still land: settle that
-        // before writing another, or the write would apply twice.
-        if let Some((object, ts)) = record.attempt(&m.url()).map(|(o, ts)| (o.to_string(), ts)) {
-            if let Attempt::Landed(landed) = self.settle_attempt(m, &object, ts, changes).await? {
-                self.entry_landed(m, write_id, &object, ts, landed, None)
-                    .await;
-                return Ok(());
+    ) -> super::v2::Done<'a> {
+        Box::pin(async move {
+            // An entry PUT made before (by us before a failure, or by a client
+            // that crashed) may have landed, or may still land: settle that
+            // before writing another, or the write would apply twice.
+            if let Some((object, ts)) = record.attempt(&m.url()).map(|(o, ts)| (o.to_string(), ts))
+            {
+                if let Attempt::Landed(landed) =
+                    self.settle_attempt(m, &object, ts, changes).await?
+                {
+                    self.entry_landed(m, write_id, &object, ts, landed, None)
+                        .await;
+                    return Ok(());
+                }
+                // It never will: forget it, so a later try does not ask again
+                // (by then autoclean could make the answer uncertain).
+                record.attempts.retain(|(url, _, _)| url != &m.url());
+                if durable {
+                    self.store_write(record).await;
+                }
             }
-            // It never will: forget it, so a later try does not ask again
-            // (by then autoclean could make the answer uncertain).
-            record.attempts.retain(|(url, _, _)| url != &m.url());
-            if durable {
-                self.store_write(record).await;
-            }
-        }
-        let mut rewrites = 0;
-        let mut waits = 0;
-        loop {
-            // Is the log settled at the marker as it is now? Then our claim,
-            // chained on it, leaves nothing unknown to us: no listing.
-            let marker = self.read_marker(m).await?;
-            let (settled_here, legacy, session, n) = {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                let here = s.resolution.is_some()
-                    && marker.is_some()
-                    && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
-                // Until our entry is in, nothing is settled.
-                s.settled = None;
-                let n = s.writes;
-                s.writes += 1;
-                (here, s.legacy_seen, s.session.clone(), n)
-            };
-            let tag = writer_tag(&session, n);
-            let claim_sent = self.io.now();
-            let prev = marker.as_ref().filter(|_| !legacy);
-            let (claim_etag, chained, claim_date) = self.claim(m, &tag, prev).await?;
-            let claim_bound = self.inner.borrow().clock.lower_bound(claim_sent);
-            let skip = self.cfg.minimize_list_calls && chained && settled_here;
-            let (ts, settles) = if skip {
-                (claim_bound - LAST_MODIFIED_PRECISION_MS, true)
-            } else {
-                let list_started = self.io.now();
-                let list_bound = self.list_and_resolve(m).await?;
-                // By time only: what we were settled at was cleared for
-                // this write, so no chain starts from it.
-                self.settle(m, marker.as_ref(), None, list_bound);
-                let settled_prev = {
+            let mut rewrites = 0;
+            let mut waits = 0;
+            loop {
+                // Is the log settled at the marker as it is now? Then our claim,
+                // chained on it, leaves nothing unknown to us: no listing.
+                let marker = self.read_marker(m).await?;
+                let (settled_here, legacy, session, n) = {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    s.settled.is_some()
-                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
+                    let here = s.resolution.is_some()
+                        && marker.is_some()
+                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
+                    // Until our entry is in, nothing is settled.
+                    s.settled = None;
+                    let n = s.writes;
+                    s.writes += 1;
+                    (here, s.legacy_seen, s.session.clone(), n)
                 };
-                // Bounded with every answer so far, the listing's included;
-                // and at most a claim's allowance after the claim.
-                let listed = self.inner.borrow().clock.lower_bound(list_started);
-                let ts = listed.min(claim_bound + CLAIM_TO_LISTING_MS) - LAST_MODIFIED_PRECISION_MS;
-                (ts, chained && (settled_here || settled_prev))
-            };
-            {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                s.settled = None;
-                s.marker = claim_etag.clone().map(|etag| MarkerSeen {
-                    etag,
-                    written: claim_date,
-                    claim: Some(Claim {
-                        tag: tag.clone(),
-                        prev: None,
-                    }),
-                });
-                s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
-            };
-            let (files, newest) = {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                let r = s.resolution.as_ref();
-                let files = r.map(|r| r.files.clone()).unwrap_or_default();
-                (files, r.and_then(|r| r.newest_ts))
-            };
-            if let Some(newest) = newest.filter(|&n| n >= ts) {
-                // An entry we know is not older than our time (its writer's
-                // clock is ahead of our bound). Sorting after it with a later
-                // `ts` would break the argument above; instead wait until
-                // our bound passes it, and claim and list again.
-                waits += 1;
-                if waits > MAX_ENTRY_REWRITES {
-                    return Err(Error::new(
-                        ErrorKind::ClockSkew,
-                        "the manifest log has entries from a clock far ahead",
-                    ));
+                let tag = writer_tag(&session, n);
+                let claim_sent = self.io.now();
+                let prev = marker.as_ref().filter(|_| !legacy);
+                let (claim_etag, chained, claim_date) = self.claim(m, &tag, prev).await?;
+                let claim_bound = self.inner.borrow().clock.lower_bound(claim_sent);
+                let skip = self.cfg.minimize_list_calls && chained && settled_here;
+                let (ts, settles) = if skip {
+                    (claim_bound - LAST_MODIFIED_PRECISION_MS, true)
+                } else {
+                    let list_started = self.io.now();
+                    let list_bound = self.list_and_resolve(m).await?;
+                    // By time only: what we were settled at was cleared for
+                    // this write, so no chain starts from it.
+                    self.settle(m, marker.as_ref(), None, list_bound);
+                    let settled_prev = {
+                        let mut g = self.state(m);
+                        let s = &mut *g;
+                        s.settled.is_some()
+                            && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
+                    };
+                    // Bounded with every answer so far, the listing's included;
+                    // and at most a claim's allowance after the claim.
+                    let listed = self.inner.borrow().clock.lower_bound(list_started);
+                    let ts =
+                        listed.min(claim_bound + CLAIM_TO_LISTING_MS) - LAST_MODIFIED_PRECISION_MS;
+                    (ts, chained && (settled_here || settled_prev))
+                };
+                {
+                    let mut g = self.state(m);
+                    let s = &mut *g;
+                    s.settled = None;
+                    s.marker = claim_etag.clone().map(|etag| MarkerSeen {
+                        etag,
+                        written: claim_date,
+                        claim: Some(Claim {
+                            tag: tag.clone(),
+                            prev: None,
+                        }),
+                    });
+                    s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
+                };
+                let (files, newest) = {
+                    let mut g = self.state(m);
+                    let s = &mut *g;
+                    let r = s.resolution.as_ref();
+                    let files = r.map(|r| r.files.clone()).unwrap_or_default();
+                    (files, r.and_then(|r| r.newest_ts))
+                };
+                if let Some(newest) = newest.filter(|&n| n >= ts) {
+                    // An entry we know is not older than our time (its writer's
+                    // clock is ahead of our bound). Sorting after it with a later
+                    // `ts` would break the argument above; instead wait until
+                    // our bound passes it, and claim and list again.
+                    waits += 1;
+                    if waits > MAX_ENTRY_REWRITES {
+                        return Err(Error::new(
+                            ErrorKind::ClockSkew,
+                            "the manifest log has entries from a clock far ahead",
+                        ));
+                    }
+                    self.io
+                        .sleep((newest - ts + 1).clamp(1, 10_000) as u64)
+                        .await;
+                    continue;
                 }
-                self.io
-                    .sleep((newest - ts + 1).clamp(1, 10_000) as u64)
-                    .await;
-                continue;
-            }
-            let (object, _) = EntryKey::new(&m.key, ts, &session, n);
-            let body = EntryBody::new(&files, changes);
-            // Create-only: a retry after a lost answer must not PUT again,
-            // which would move `LastModified` under readers who already
-            // accepted the entry (and could make it invalid after the
-            // fact). A 412 means our first attempt landed: the listing
-            // tells when, exactly as readers judge it.
-            let mut opts = json_put(PutMode::Create);
-            // An entry carries the whole state (`files`): in a manifest of
-            // many keys it is most of what a write sends.
-            let bytes = self.upload_body(body.to_bytes(), &mut opts).await;
-            let trace = record.trace.clone();
-            // Stored before it is sent: whoever resumes this write must
-            // find out whether this entry landed (see `settle_attempt`).
-            // Not when offline: it will not be sent.
-            self.check_reachable()?;
-            record.set_attempt(&m.url(), &object, ts);
-            if durable {
-                self.store_write(record).await;
-                // Gone offline (or shut down) while it was stored: the PUT
-                // will not leave (nothing awaits between here and the
-                // request loop's own checks), so no entry can land. Kept,
-                // the attempt could not be judged on a return after
-                // autoclean's grace (see `settle_attempt`): forget it.
-                if let Err(e) = self.check_live().and_then(|_| self.check_reachable()) {
-                    record.attempts.retain(|(url, _, _)| url != &m.url());
+                let (object, _) = EntryKey::new(&m.key, ts, &session, n);
+                let body = EntryBody::new(&files, changes);
+                // Create-only: a retry after a lost answer must not PUT again,
+                // which would move `LastModified` under readers who already
+                // accepted the entry (and could make it invalid after the
+                // fact). A 412 means our first attempt landed: the listing
+                // tells when, exactly as readers judge it.
+                let mut opts = json_put(PutMode::Create);
+                // An entry carries the whole state (`files`): in a manifest of
+                // many keys it is most of what a write sends.
+                let bytes = self.upload_body(body.to_bytes(), &mut opts).await;
+                let trace = record.trace.clone();
+                // Stored before it is sent: whoever resumes this write must
+                // find out whether this entry landed (see `settle_attempt`).
+                // Not when offline: it will not be sent.
+                self.check_reachable()?;
+                record.set_attempt(&m.url(), &object, ts);
+                if durable {
                     self.store_write(record).await;
-                    return Err(e);
+                    // Gone offline (or shut down) while it was stored: the PUT
+                    // will not leave (nothing awaits between here and the
+                    // request loop's own checks), so no entry can land. Kept,
+                    // the attempt could not be judged on a return after
+                    // autoclean's grace (see `settle_attempt`): forget it.
+                    if let Err(e) = self.check_live().and_then(|_| self.check_reachable()) {
+                        record.attempts.retain(|(url, _, _)| url != &m.url());
+                        self.store_write(record).await;
+                        return Err(e);
+                    }
                 }
-            }
-            let first_sent = self.io.now();
-            let sent_lower = self.inner.borrow().clock.lower_bound(first_sent);
-            // Let finish if the client goes offline meanwhile: its answer
-            // settles whether it landed, which, aborted, only a listing
-            // could, and not once autoclean may have collected it.
-            //
-            // Its retries stop in time for their answers to come before
-            // autoclean could collect a landed first try: a retry after
-            // that would create the entry again, late, and the write would
-            // be judged unlanded and committed twice. Past that, the
-            // attempt is settled as a resumed one (`settle_attempt`).
-            // (The first try always leaves, whatever the time limit.)
-            let retry_until = SURELY_UNCOLLECTED_MS - self.cfg.retry.timeout_ms as i64;
-            let tries = core::cell::Cell::new(0u32);
-            let put = self
-                .call(
-                    |s3, now| {
-                        let retry = tries.replace(tries.get() + 1) > 0;
-                        if retry && self.io.now() - first_sent >= retry_until {
-                            return Err(Error::network(
+                let first_sent = self.io.now();
+                let sent_lower = self.inner.borrow().clock.lower_bound(first_sent);
+                // Let finish if the client goes offline meanwhile: its answer
+                // settles whether it landed, which, aborted, only a listing
+                // could, and not once autoclean may have collected it.
+                //
+                // Its retries stop in time for their answers to come before
+                // autoclean could collect a landed first try: a retry after
+                // that would create the entry again, late, and the write would
+                // be judged unlanded and committed twice. Past that, the
+                // attempt is settled as a resumed one (`settle_attempt`).
+                // (The first try always leaves, whatever the time limit.)
+                let retry_until = SURELY_UNCOLLECTED_MS - self.cfg.retry.timeout_ms as i64;
+                let tries = core::cell::Cell::new(0u32);
+                let put = self
+                    .call(
+                        |s3, now| {
+                            let retry = tries.replace(tries.get() + 1) > 0;
+                            if retry && self.io.now() - first_sent >= retry_until {
+                                return Err(Error::network(
                                 "an entry PUT went unanswered too long to try again; settling it",
                             ));
-                        }
-                        let mut req =
-                            s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now)?;
-                        req.finish_offline = true;
-                        req.trace = Some(trace.clone());
-                        Ok(req)
-                    },
-                    parse_put,
-                )
-                .await;
-            let answered = match put {
-                Ok(meta) => meta.date,
-                Err(e) if e.kind == ErrorKind::PreconditionFailed => None,
-                Err(e) => return Err(e),
-            };
-            let Some(landed) = self
-                .landing_time(m, &object, ts, (first_sent, sent_lower), answered)
-                .await?
-            else {
-                // Readers ignore it: claim and write again, at the
-                // corrected time.
-                rewrites += 1;
-                if rewrites > MAX_ENTRY_REWRITES {
-                    return Err(Error::new(
-                        ErrorKind::ClockSkew,
-                        "manifest entries keep landing too late to be valid",
-                    ));
+                            }
+                            let mut req =
+                                s3.put_object(&m.bucket, &object, bytes.clone(), &opts, now)?;
+                            req.finish_offline = true;
+                            req.trace = Some(trace.clone());
+                            Ok(req)
+                        },
+                        parse_put,
+                    )
+                    .await;
+                let answered = match put {
+                    Ok(meta) => meta.date,
+                    Err(e) if e.kind == ErrorKind::PreconditionFailed => None,
+                    Err(e) => return Err(e),
+                };
+                let Some(landed) = self
+                    .landing_time(m, &object, ts, (first_sent, sent_lower), answered)
+                    .await?
+                else {
+                    // Readers ignore it: claim and write again, at the
+                    // corrected time.
+                    rewrites += 1;
+                    if rewrites > MAX_ENTRY_REWRITES {
+                        return Err(Error::new(
+                            ErrorKind::ClockSkew,
+                            "manifest entries keep landing too late to be valid",
+                        ));
+                    }
+                    continue;
+                };
+                self.entry_landed(m, write_id, &object, ts, Some(landed), Some(body))
+                    .await;
+                #[cfg(test)]
+                if skip {
+                    self.unlisted_entries.set(self.unlisted_entries.get() + 1);
                 }
-                continue;
-            };
-            self.entry_landed(m, write_id, &object, ts, Some(landed), Some(body))
-                .await;
-            #[cfg(test)]
-            if skip {
-                self.unlisted_entries.set(self.unlisted_entries.get() + 1);
+                if settles {
+                    // Everything claimed before our claim was known, and ours
+                    // is in: the log is settled at our marker.
+                    self.state(m).settled = claim_etag;
+                }
+                return Ok(());
             }
-            if settles {
-                // Everything claimed before our claim was known, and ours
-                // is in: the log is settled at our marker.
-                self.state(m).settled = claim_etag;
-            }
-            return Ok(());
-        }
+        })
     }
 
     /// Writes the marker claiming the entry `tag` (docs/protocol.md,
