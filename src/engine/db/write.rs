@@ -213,73 +213,75 @@ impl<I: Io> Db<I> {
     /// the bucket could be reached (`Committer::CallerWhileReachable`), and
     /// it cannot now; the write is durable, to be committed in the
     /// background.
-    pub(super) async fn commit(
+    pub(super) fn commit(
         &self,
         mut p: Pending<I::Lock>,
         committer: Committer,
-    ) -> Result<Committed<I::Lock>> {
-        let keep = committer == Committer::Background;
-        if p.write.batch.is_empty() {
-            self.leave_order(&p.write.key);
-            return Ok(Committed::Done(None));
-        }
-        let mut pause: u64 = 1_000;
-        // One sleep and one removal from the store, whichever way it goes:
-        // each await is a state of this machine, and it is the largest.
-        let outcome = loop {
-            let wait = if !self.reachable() && !self.shutdown.get() {
-                if committer == Committer::CallerWhileReachable && p.durable {
-                    return Ok(Committed::HandedBack(Box::new(p)));
-                }
-                OFFLINE_TICK_MS
-            } else {
-                let error = match self.try_commit(&mut p).await {
-                    // The version it gave the keys it set (a versioned
-                    // bucket's, once uploaded).
-                    Ok(()) => break Ok(p.write.versions.iter().flatten().next().cloned()),
-                    Err(e) => e,
+    ) -> super::v2::Boxed<'_, Committed<I::Lock>> {
+        Box::pin(async move {
+            let keep = committer == Committer::Background;
+            if p.write.batch.is_empty() {
+                self.leave_order(&p.write.key);
+                return Ok(Committed::Done(None));
+            }
+            let mut pause: u64 = 1_000;
+            // One sleep and one removal from the store, whichever way it goes:
+            // each await is a state of this machine, and it is the largest.
+            let outcome = loop {
+                let wait = if !self.reachable() && !self.shutdown.get() {
+                    if committer == Committer::CallerWhileReachable && p.durable {
+                        return Ok(Committed::HandedBack(Box::new(p)));
+                    }
+                    OFFLINE_TICK_MS
+                } else {
+                    let error = match self.try_commit(&mut p).await {
+                        // The version it gave the keys it set (a versioned
+                        // bucket's, once uploaded).
+                        Ok(()) => break Ok(p.write.versions.iter().flatten().next().cloned()),
+                        Err(e) => e,
+                    };
+                    if self.shutdown.get() {
+                        return Err(error);
+                    }
+                    if error.kind == ErrorKind::Offline || !self.reachable() {
+                        continue;
+                    }
+                    // Once an entry PUT may have been sent, the write may be in
+                    // the log: it is never dropped then (a rejected write must
+                    // not appear later); it is settled instead, however long
+                    // that takes.
+                    let maybe_sent = !p.write.attempts.is_empty();
+                    if !((keep || maybe_sent) && error.is_retryable()) {
+                        break Err(error);
+                    }
+                    self.io.log(
+                        "queue",
+                        &cat!("a queued write will be tried again: ", error),
+                    );
+                    let wait = pause;
+                    pause = (pause * 2).min(60_000);
+                    wait
                 };
-                if self.shutdown.get() {
-                    return Err(error);
-                }
-                if error.kind == ErrorKind::Offline || !self.reachable() {
-                    continue;
-                }
-                // Once an entry PUT may have been sent, the write may be in
-                // the log: it is never dropped then (a rejected write must
-                // not appear later); it is settled instead, however long
-                // that takes.
-                let maybe_sent = !p.write.attempts.is_empty();
-                if !((keep || maybe_sent) && error.is_retryable()) {
-                    break Err(error);
-                }
-                self.io.log(
-                    "queue",
-                    &cat!("a queued write will be tried again: ", error),
-                );
-                let wait = pause;
-                pause = (pause * 2).min(60_000);
-                wait
+                self.io.sleep(wait).await;
             };
-            self.io.sleep(wait).await;
-        };
-        self.leave_order(&p.write.key);
-        let kind = if outcome.is_ok() { "done" } else { "dropped" };
-        self.forget_write(&p.write, kind).await;
-        let error = match outcome {
-            Ok(version) => return Ok(Committed::Done(version)),
-            Err(e) => e,
-        };
-        self.withdraw(p.write_id);
-        if keep {
-            self.io
-                .log("queue", &cat!("a queued write was dropped: ", error));
-            let batch = &p.write.batch;
-            self.tell_error(&error, &|s| {
-                batch.iter().any(|(k, _)| s.range.contains(&k.url()))
-            });
-        }
-        Err(error)
+            self.leave_order(&p.write.key);
+            let kind = if outcome.is_ok() { "done" } else { "dropped" };
+            self.forget_write(&p.write, kind).await;
+            let error = match outcome {
+                Ok(version) => return Ok(Committed::Done(version)),
+                Err(e) => e,
+            };
+            self.withdraw(p.write_id);
+            if keep {
+                self.io
+                    .log("queue", &cat!("a queued write was dropped: ", error));
+                let batch = &p.write.batch;
+                self.tell_error(&error, &|s| {
+                    batch.iter().any(|(k, _)| s.range.contains(&k.url()))
+                });
+            }
+            Err(error)
+        })
     }
 
     /// One try at the steps of a queued write not yet done, each stored as
