@@ -113,68 +113,78 @@ impl QueuedWrite {
     }
 
     pub fn from_text(key: &str, text: &str) -> Result<QueuedWrite> {
-        let bad = || Error::bad_response(cat!("queued write \"", key, "\" is damaged"));
         let v = json::parse(text.as_bytes())?;
-        let arr = |name: &str| match v.get(name) {
-            Some(Value::Array(items)) => Ok(items.as_slice()),
-            _ => Err(bad()),
-        };
-        let string = |v: &Value| v.as_str().map(str::to_string).ok_or_else(bad);
-        let opt_string = |v: &Value| match v {
-            Value::Null => Ok(None),
-            other => string(other).map(Some),
-        };
-        fn pair(v: &Value) -> Option<&[Value]> {
-            match v {
-                Value::Array(items) => Some(items.as_slice()),
+        Self::from_json(key, &v)
+            .ok_or_else(|| Error::bad_response(cat!("queued write \"", key, "\" is damaged")))
+    }
+
+    /// `None` for anything damaged (one error for all of it: each error
+    /// built where it is found is a copy of the code that builds it).
+    fn from_json(key: &str, v: &Value) -> Option<QueuedWrite> {
+        fn arr<'a>(v: &'a Value, name: &str) -> Option<&'a [Value]> {
+            match v.get(name) {
+                Some(Value::Array(items)) => Some(items.as_slice()),
                 _ => None,
             }
         }
+        fn string(v: &Value) -> Option<String> {
+            v.as_str().map(str::to_string)
+        }
+        fn opt_string(v: &Value) -> Option<Option<String>> {
+            match v {
+                Value::Null => Some(None),
+                other => string(other).map(Some),
+            }
+        }
         // [text, text or null]: the batch's items and the checks.
-        let pairs = |items: &[Value]| {
+        fn pairs(items: &[Value]) -> Option<Vec<(String, Option<String>)>> {
             let mut out = Vec::new();
             for item in items {
-                let Some([k, value]) = pair(item) else {
-                    return Err(bad());
+                let Value::Array(pair) = item else {
+                    return None;
+                };
+                let [k, value] = pair.as_slice() else {
+                    return None;
                 };
                 out.push((string(k)?, opt_string(value)?));
             }
-            Ok(out)
-        };
-        let mut batch = Vec::new();
-        for (url, value) in pairs(arr("batch")?)? {
-            batch.push((Ref::from_url(&url)?, value.map(Into::into)));
+            Some(out)
         }
-        // Loops rather than `collect::<Result<Vec<_>>>`: each of those is
+        let mut batch = Vec::new();
+        for (url, value) in pairs(arr(v, "batch")?)? {
+            batch.push((Ref::from_url(&url).ok()?, value.map(Into::into)));
+        }
+        // Loops rather than `collect::<Option<Vec<_>>>`: each of those is
         // its own iterator adapter in the .wasm.
         let mut manifests = Vec::new();
-        for m in arr("manifests")? {
-            manifests.push(Ref::from_url(&string(m)?)?);
+        for m in arr(v, "manifests")? {
+            manifests.push(Ref::from_url(&string(m)?).ok()?);
         }
         let mut versions = Vec::new();
-        for v in arr("versions")? {
+        for v in arr(v, "versions")? {
             versions.push(opt_string(v)?);
         }
         let mut attempts = Vec::new();
-        for a in arr("attempts")? {
-            let Some([m, obj, Value::Number(ts)]) = pair(a) else {
-                return Err(bad());
+        for a in arr(v, "attempts")? {
+            let Value::Array(a) = a else { return None };
+            let [m, obj, Value::Number(ts)] = a.as_slice() else {
+                return None;
             };
-            let ts = number(ts, 10).and_then(|n| n.try_into().ok());
-            attempts.push((string(m)?, string(obj)?, ts.ok_or_else(bad)?));
+            let ts = number(ts, 10)?.try_into().ok()?;
+            attempts.push((string(m)?, string(obj)?, ts));
         }
         let mut done = Vec::new();
-        for d in arr("done")? {
+        for d in arr(v, "done")? {
             done.push(string(d)?);
         }
         let checks = match v.get("checks") {
-            Some(_) => pairs(arr("checks")?)?,
+            Some(_) => pairs(arr(v, "checks")?)?,
             None => Vec::new(),
         };
         if versions.len() != batch.len() || manifests.is_empty() {
-            return Err(bad());
+            return None;
         }
-        Ok(QueuedWrite {
+        Some(QueuedWrite {
             key: key.to_string(),
             batch,
             manifests,
