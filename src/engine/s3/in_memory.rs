@@ -163,16 +163,18 @@ impl InMemoryS3 {
             .filter(|v| !v.delete_marker)?;
         let mut o = JsonValue::object();
         // A binary value's bytes as Latin-1 characters (`bin`), any other
-        // body as its text.
-        match &v.content_type {
-            Some(t) if !binary::is_json_type(Some(t)) => {
-                o.set("bin", JsonValue::String(binary::latin1(&v.body)));
-                o.set("ct", JsonValue::String(t.clone()));
-            }
-            _ => o.set(
-                "body",
-                JsonValue::String(String::from_utf8_lossy(&v.body).into()),
-            ),
+        // body as its text (bytes that are not UTF-8 as Latin-1 too: kept
+        // exactly either way).
+        let text = match &v.content_type {
+            Some(t) if !binary::is_json_type(Some(t)) => None,
+            _ => core::str::from_utf8(&v.body).ok(),
+        };
+        match text {
+            Some(text) => o.set("body", JsonValue::String(text.into())),
+            None => o.set("bin", JsonValue::String(binary::latin1(&v.body))),
+        }
+        if let Some(t) = &v.content_type {
+            o.set("ct", JsonValue::String(t.clone()));
         }
         o.set("etag", JsonValue::String(v.etag.clone()));
         o.set("lastModified", JsonValue::Number(num(v.last_modified)));
@@ -603,5 +605,40 @@ mod tests {
             }
         }
         assert_eq!(stored.len(), 2, "m@002 and k@u1 remain");
+    }
+
+    /// What the browser's own bucket stores of an object comes back as it
+    /// was: a typed JSON body keeps its type, and untyped bytes that are
+    /// not UTF-8 keep every byte.
+    #[test]
+    fn an_exported_object_is_imported_byte_for_byte_with_its_type() {
+        let mut m = InMemoryS3::new(1);
+        m.create_bucket("b", false);
+        let json = req(
+            Method::Put,
+            "/b/j",
+            &[("content-type", "application/json")],
+            "{\"a\":1}",
+        );
+        let mut raw = req(Method::Put, "/b/r", &[], "");
+        raw.body = vec![0xff, 0x00, 0xc3, 0x28, b'x'];
+        for r in [&json, &raw] {
+            assert_eq!(m.apply(r, 1_795_000_000_000).status, 200);
+        }
+        let mut back = InMemoryS3::new(1);
+        back.create_bucket("b", false);
+        for key in ["j", "r"] {
+            assert!(back.import("b", key, &m.export("b", key).unwrap()));
+            let (a, b) = (m.bucket("b").unwrap(), back.bucket("b").unwrap());
+            let (a, b) = (
+                a.objects.get(key).unwrap().last().unwrap(),
+                b.objects.get(key).unwrap().last().unwrap(),
+            );
+            assert_eq!(
+                (&a.body, &a.content_type),
+                (&b.body, &b.content_type),
+                "{key}"
+            );
+        }
     }
 }
