@@ -84,7 +84,10 @@ impl<I: Io + 'static> Db<I> {
         if batch.is_empty() {
             // Checks alone: held against the state read now, nothing
             // written.
-            let keys: Vec<Ref> = checks.iter().map(|(k, _)| k.clone()).collect();
+            let mut keys = Vec::new();
+            for (k, _) in &checks {
+                keys.push(k.clone());
+            }
             let found = self.read(Select::Keys(&keys), Some(&m)).await?;
             let held = found
                 .iter()

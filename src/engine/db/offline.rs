@@ -524,14 +524,12 @@ impl<I: Io> Db<I> {
                 adopted
             }
             Ok(None) => {
-                let masked: Vec<Ref> = self
-                    .inner
-                    .borrow()
-                    .manifests
-                    .iter()
-                    .filter(|(_, s)| s.masks.iter().any(|m| m.write_id == old_id))
-                    .map(|(m, _)| m.clone())
-                    .collect();
+                let mut masked = Vec::new();
+                for (m, s) in self.inner.borrow().manifests.iter() {
+                    if s.masks.iter().any(|mask| mask.write_id == old_id) {
+                        masked.push(m.clone());
+                    }
+                }
                 if self.reachable() {
                     for m in &masked {
                         let _ = self.locked_sync(m, Freshness::Read).await;

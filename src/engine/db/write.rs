@@ -813,14 +813,14 @@ impl<I: Io> Db<I> {
         if !newer_base {
             return Ok(Attempt::Lost);
         }
-        let ours: Vec<&(String, Option<String>)> =
-            changes.iter().filter(|(_, v)| v.is_some()).collect();
         let seen = {
             let mut g = self.state(m);
             let s = &mut *g;
+            // Whether `files` holds one of the versions this write set.
             let in_files = |files: &crate::engine::manifest::Files| {
-                ours.iter()
-                    .any(|(url, v)| files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref()))
+                changes.iter().any(|(url, v)| {
+                    v.is_some() && files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref())
+                })
             };
             s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
                 || s.known.values().any(|e| match &e.body {

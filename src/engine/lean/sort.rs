@@ -14,10 +14,27 @@ use core::cmp::Ordering;
 
 /// Sorts `v` by `cmp`, keeping equal elements in their order.
 pub fn sort_by<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
-    let mut order: Vec<usize> = (0..v.len()).collect();
+    let mut order = indices(v.len());
     sort_indices(&mut order, &|a, b| cmp(&v[a], &v[b]));
-    let mut slots: Vec<Option<T>> = core::mem::take(v).into_iter().map(Some).collect();
-    v.extend(order.into_iter().filter_map(|i| slots[i].take()));
+    // Loops, not iterator adapters: this part is copied for each type.
+    let mut slots = Vec::new();
+    for x in core::mem::take(v) {
+        slots.push(Some(x));
+    }
+    for i in order {
+        if let Some(x) = slots[i].take() {
+            v.push(x);
+        }
+    }
+}
+
+#[inline(never)]
+fn indices(n: usize) -> Vec<usize> {
+    let mut order = Vec::with_capacity(n);
+    for i in 0..n {
+        order.push(i);
+    }
+    order
 }
 
 /// Bottom-up merge sort: runs of 1, 2, 4, ... merged pairwise from

@@ -265,7 +265,9 @@ pub fn presign_query(
         ("X-Amz-Expires", num(expires_secs.into())),
         ("X-Amz-SignedHeaders", "host".to_string()),
     ];
-    params.extend(auth.into_iter().map(|(k, v)| (k.to_string(), v)));
+    for (k, v) in auth {
+        params.push((k.to_string(), v));
+    }
     if let Some(token) = &credentials.session_token {
         params.push((
             "X-Amz-Security-Token".to_string(),
