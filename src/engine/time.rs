@@ -195,7 +195,10 @@ pub fn parse_iso8601(s: &str) -> Result<EpochMillis> {
         0
     } else {
         // Keep milliseconds; ignore any finer digits.
-        let digits: String = frac.chars().chain("000".chars()).take(3).collect();
+        let mut digits = String::from(frac.get(..3).unwrap_or(frac));
+        while digits.len() < 3 {
+            digits.push('0');
+        }
         num(&digits, "fraction")?
     };
     Ok(Utc {
