@@ -25,11 +25,11 @@ use crate::engine::log_v2::LogState;
 use crate::engine::manifest::{files_json, files_of, Ref, Resolution};
 use crate::engine::time::EpochMillis;
 
-/// A queued write and what its commit holds: its place in each manifest's
-/// order, and the lock that makes its committer the only one.
 /// A write's tickets in each manifest's order, and its turns once taken.
 pub(crate) type Turns = (Vec<Option<Ticket>>, Vec<Option<Guard>>);
 
+/// A queued write and what its commit holds: its place in each manifest's
+/// order, and the lock that makes its committer the only one.
 pub struct Pending<L> {
     pub(crate) write: QueuedWrite,
     pub(crate) write_id: u64,
