@@ -275,12 +275,12 @@ impl<I: Io> Db<I> {
 
     /// The masks of a queued write, made visible at once.
     pub(crate) fn mask_write(&self, w: &QueuedWrite, write_id: u64) {
+        let mut after = Vec::new();
+        for (_, v) in &w.checks {
+            after.extend(v.clone());
+        }
         for m in &w.manifests {
             let entry = w.attempt(&m.url()).filter(|_| w.is_done(&m.url()));
-            let mut after = Vec::new();
-            for (_, v) in &w.checks {
-                after.extend(v.clone());
-            }
             {
                 let mut g = self.state(m);
                 let s = &mut *g;

@@ -815,10 +815,11 @@ impl<I: Io> Db<I> {
         let mut delete = Vec::new();
         let mut urls = Vec::new();
         for ((key, value), version) in record.batch.iter().zip(&record.versions) {
-            urls.push(key.url());
+            let url = key.url();
+            urls.push(url.clone());
             match (value, version) {
                 (Some(value), Some(uuid)) => set.push((
-                    key.url(),
+                    url,
                     Stored {
                         uuid: uuid.clone(),
                         inline: self
@@ -828,7 +829,7 @@ impl<I: Io> Db<I> {
                             .map(|(t, _)| t.to_string()),
                     },
                 )),
-                _ => delete.push(key.url()),
+                _ => delete.push(url),
             }
         }
         (set, delete, vec![(record.trace.clone(), urls)])

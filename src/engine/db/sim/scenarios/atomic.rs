@@ -195,6 +195,24 @@ fn an_offline_conditional_write_that_fails_its_check_is_withdrawn() {
     drop(b);
 }
 
+/// Adds one to the counter `likes` (absent: 0) with a transaction, as the
+/// demo's like button does; it must commit.
+async fn like(db: &Rc<Db<SimIo>>) {
+    let d = db.clone();
+    let ran = db
+        .transaction(None, move |tx| {
+            let d = d.clone();
+            async move {
+                let n = d.tx_get(&tx, &key("likes")).await?;
+                let n: u32 = n.map_or(0, |n| unjson(&n).parse().unwrap());
+                d.tx_set(&tx, key("likes"), Some(json(&(n + 1).to_string())))?;
+                Ok::<u32, Error>(n)
+            }
+        })
+        .await;
+    ran.unwrap().unwrap();
+}
+
 /// Four clients increment one counter with transactions, through 409s on
 /// racing creates: every increment is counted once.
 #[test]
@@ -217,19 +235,7 @@ fn contending_transactions_lose_no_increment() {
         let (db, done) = (db.clone(), done.clone());
         world.exec.spawn(c, async move {
             for _ in 0..EACH {
-                let d = db.clone();
-                let ran = db
-                    .transaction(None, move |tx| {
-                        let d = d.clone();
-                        async move {
-                            let n = d.tx_get(&tx, &key("likes")).await?;
-                            let n: u32 = unjson(&n.unwrap()).parse().unwrap();
-                            d.tx_set(&tx, key("likes"), Some(json(&(n + 1).to_string())))?;
-                            Ok::<u32, Error>(n)
-                        }
-                    })
-                    .await;
-                ran.unwrap().unwrap();
+                like(&db).await;
                 done.set(done.get() + 1);
             }
         });
@@ -563,19 +569,7 @@ fn concurrent_transactions_in_each_client_lose_no_increment() {
             for _ in 0..EACH {
                 let (db, done) = (db.clone(), done.clone());
                 world.exec.spawn(c, async move {
-                    let d = db.clone();
-                    let ran = db
-                        .transaction(None, move |tx| {
-                            let d = d.clone();
-                            async move {
-                                let n = d.tx_get(&tx, &key("likes")).await?;
-                                let n: u32 = n.map_or(0, |n| unjson(&n).parse().unwrap());
-                                d.tx_set(&tx, key("likes"), Some(json(&(n + 1).to_string())))?;
-                                Ok::<u32, Error>(n)
-                            }
-                        })
-                        .await;
-                    ran.unwrap().unwrap();
+                    like(&db).await;
                     done.set(done.get() + 1);
                 });
             }
