@@ -667,37 +667,39 @@ impl<I: Io> Db<I> {
         prev: Option<&MarkerSeen>,
     ) -> Result<(Option<String>, bool, Option<EpochMillis>)> {
         let nonce = cat!(hex(self.inner.borrow_mut().rng.next_u64() & 0xff_ffff, 6));
-        let refused =
-            |e: &Error| matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound);
-        let unprobed = self.state(m).conditional.is_none();
-        if unprobed {
-            let probe = PutMode::Update("\"mps3-if-match-probe\"".into());
-            let body = claim_body(tag, &nonce, None);
-            match self.put_marker(m, body, probe).await {
+        // One request site for the three ways (probe, chained, plain): each
+        // refusal moves on to the next.
+        let mut chain = prev;
+        loop {
+            let conditional = self.state(m).conditional;
+            let (mode, on) = match (conditional, chain) {
+                (None, _) => (PutMode::Update("\"mps3-if-match-probe\"".into()), None),
+                (Some(true), Some(p)) => (PutMode::Update(p.etag.clone()), Some(p.etag.as_str())),
+                _ => (PutMode::Overwrite, None),
+            };
+            let answer = self.put_marker(m, claim_body(tag, &nonce, on), mode).await;
+            let refused = answer.as_ref().is_err_and(|e| {
+                matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound)
+            });
+            match answer {
                 Ok(meta) => {
-                    self.state(m).conditional = Some(false);
-                    return Ok((meta.etag, false, meta.date));
+                    // The probe written: the server ignores `If-Match`.
+                    self.state(m).conditional.get_or_insert(false);
+                    return Ok((meta.etag, on.is_some(), meta.date));
                 }
-                Err(e) if refused(&e) => self.state(m).conditional = Some(true),
-                Err(e) if e.is_retryable() || e.kind == ErrorKind::Offline => return Err(e),
-                // Refused some other way (conditions not implemented).
-                Err(_) => self.state(m).conditional = Some(false),
-            }
-        }
-        if let Some(prev) = prev.filter(|_| self.state(m).conditional == Some(true)) {
-            let body = claim_body(tag, &nonce, Some(&prev.etag));
-            match self
-                .put_marker(m, body, PutMode::Update(prev.etag.clone()))
-                .await
-            {
-                Ok(meta) => return Ok((meta.etag, true, meta.date)),
-                Err(e) if refused(&e) => {}
+                Err(_) if refused && on.is_some() => chain = None,
+                Err(e)
+                    if conditional.is_none()
+                        && !e.is_retryable()
+                        && e.kind != ErrorKind::Offline =>
+                {
+                    // The probe refused: `If-Match` is enforced; refused some
+                    // other way, conditions are not implemented.
+                    self.state(m).conditional = Some(refused);
+                }
                 Err(e) => return Err(e),
             }
         }
-        let body = claim_body(tag, &nonce, None);
-        let meta = self.put_marker(m, body, PutMode::Overwrite).await?;
-        Ok((meta.etag, false, meta.date))
     }
 
     async fn put_marker(&self, m: &Ref, body: Vec<u8>, mode: PutMode) -> Result<ObjectMeta> {
