@@ -19,6 +19,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from wasm_order import compression_order, function_bodies, leb, named_in_order
+
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 
@@ -52,18 +54,6 @@ def minify(js: Path):
     run([esbuild, js, "--bundle", "--minify", "--format=esm", "--legal-comments=none", "--log-level=warning", f"--outfile={tmp}"])
     tmp.replace(js)
     shutil.rmtree(js.parent / "snippets", ignore_errors=True)
-
-
-def leb(data: bytes, i: int):
-    """An unsigned LEB128 at `i`: (value, next index)."""
-    value = shift = 0
-    while True:
-        b = data[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return value, i
 
 
 def wasm_imports(wasm: bytes):
@@ -146,6 +136,22 @@ def optimize_and_minify_names(out_dir: Path, wasm_opt: Path, flags: list):
     decl = re.compile(r"\b(readonly|export const) (\w+):")
     for ts in out_dir.glob("*.d.ts"):
         ts.write_text(decl.sub(lambda m: f"{m[1]} {exports.get(m[2], m[2])}:", ts.read_text()))
+
+
+def order_functions(out_dir: Path, wasm_opt: Path, flags: list):
+    """Lays the module's functions out in the order that compresses best
+    (`wasm_order.py`): named in that order, sorted by name by binaryen,
+    which renumbers every reference to them, then shrunk once more with
+    the names stripped. `flags`' features and settings apply; of their
+    passes, one -Oz, which re-encodes the module as compactly as before
+    (the full set after the ordering compresses 0.3 KB worse). 1.9 KB
+    gzipped (docs/size.md)."""
+    wasm = out_dir / "mps3_bg.wasm"
+    data = wasm.read_bytes()
+    print("+ ordering the module's functions for compression", flush=True)
+    wasm.write_bytes(named_in_order(data, compression_order(function_bodies(data))))
+    settings = [f for f in flags if f.startswith(("--enable-", "--strip-", "--low-memory"))]
+    run([wasm_opt, "--reorder-functions-by-name", "-Oz", "--strip-debug", *settings, wasm, "-o", wasm])
 
 
 def panic_strategy(panic: str):
@@ -272,6 +278,7 @@ def main():
     wasm = out_dir / "mps3_bg.wasm"
     wasm_opt = TOOLS / "node" / "node_modules" / ".bin" / "wasm-opt"
     optimize_and_minify_names(out_dir, wasm_opt, cfg["wasm-opt"]["flags"])
+    order_functions(out_dir, wasm_opt, cfg["wasm-opt"]["flags"])
     minify(out_dir / "mps3.js")
     assemble(out_dir)
     budget = cfg["budget"]
