@@ -1,6 +1,8 @@
 // The package entry: loads the WebAssembly module (next to this file, by
 // URL, so it works from npm, a bundler or a CDN) before handing out the
-// classes, so `import { MPS3 } from "mps3-rs"` needs no init call.
+// classes, so `import { MPS3 } from "mps3-rs"` needs no init call. The
+// build bundles it with wasm-bindgen's glue (mps3.js) into the package's
+// one minified index.js (scripts/build.py, `bundle`).
 import init, { Atomic, MPS3, errorClass } from "./mps3.js";
 
 await init({ module_or_path: new URL("./mps3_bg.wasm", import.meta.url) });
@@ -27,7 +29,7 @@ for (const name of ["check", "set", "delete"]) {
   };
 }
 
-// mps3.js is minified: the classes are named again for the console and
+// The bundle is minified: the classes are named again for the console and
 // stack traces.
 Object.defineProperty(MPS3, "name", { value: "MPS3" });
 Object.defineProperty(MPS3Error, "name", { value: "MPS3Error" });

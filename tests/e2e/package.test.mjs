@@ -50,7 +50,7 @@ function appConfig(name) {
 
 /** The app: a put and a get, then a move and a forget, and a refused call
  * caught as an `MPS3Error`; the result left in `window.result` with the
- * classes' names (mps3.js is minified; index.js names them again). */
+ * classes' names (the package is minified; its entry names them again). */
 const mainJs = (from) => `import { MPS3, MPS3Error } from ${JSON.stringify(from)};
 const cfg = await (await fetch("./config.json")).json();
 const db = new MPS3({ defaultBucket: cfg.bucket, s3Config: { endpoint: cfg.endpoint, region: cfg.region,
