@@ -158,6 +158,7 @@ def order_functions(out_dir: Path, wasm_opt: Path, flags: list):
     wasm.write_bytes(named_in_order(data, compression_order(function_bodies(data))))
     settings = [f for f in flags if f.startswith(("--enable-", "--strip-", "--low-memory"))]
     run([wasm_opt, "--reorder-functions-by-name", "-Oz", "--strip-debug", *settings, wasm, "-o", wasm])
+    print(f"  .wasm gzip -9: {gzip9(data)} B in the compiler's order, {gzip9(wasm.read_bytes())} B ordered")
 
 
 def panic_strategy(panic: str):

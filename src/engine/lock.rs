@@ -65,9 +65,10 @@ impl FifoLock {
         Some(Guard { lock: self.clone() })
     }
 
-    /// A place at the back of the queue, awaited at once.
-    pub async fn lock(&self) -> Guard {
-        self.ticket().await
+    /// A place at the back of the queue, to be awaited at once (the
+    /// ticket itself: no state machine around it).
+    pub fn lock(&self) -> Ticket {
+        self.ticket()
     }
 }
 

@@ -7,6 +7,7 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 use core::cell::{Cell, RefCell};
+use core::future::Future;
 
 use js_sys::Function;
 use wasm_bindgen::JsValue;
@@ -169,8 +170,10 @@ impl Io for WebIo {
         js_sys::Date::now() as EpochMillis
     }
 
-    async fn sleep(&self, ms: u64) {
-        super::timer::sleep(ms).await
+    // The edge's own futures, handed over as they are: an `async fn`
+    // here would wrap each in one more state machine.
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> {
+        super::timer::sleep(ms)
     }
 
     fn spawn(&self, task: Task) {
@@ -226,20 +229,24 @@ impl Io for WebIo {
         }));
     }
 
-    async fn store_get(&self, table: Table, key: &str) -> Result<Option<String>> {
-        self.store.get(table, key).await
+    fn store_get(&self, table: Table, key: &str) -> impl Future<Output = Result<Option<String>>> {
+        self.store.get(table, key)
     }
 
-    async fn store_put(&self, table: Table, key: &str, value: &str) -> Result<()> {
-        self.store.put(table, key, value).await
+    fn store_put(&self, table: Table, key: &str, value: &str) -> impl Future<Output = Result<()>> {
+        self.store.put(table, key, value)
     }
 
-    async fn store_delete(&self, table: Table, key: &str) -> Result<()> {
-        self.store.delete(table, key).await
+    fn store_delete(&self, table: Table, key: &str) -> impl Future<Output = Result<()>> {
+        self.store.delete(table, key)
     }
 
-    async fn store_scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, String)>> {
-        self.store.scan(table, prefix).await
+    fn store_scan(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> {
+        self.store.scan(table, prefix)
     }
 
     async fn lock(&self, name: &str, wait: LockWait) -> Option<WebLock> {
