@@ -1,77 +1,95 @@
 //! Performs a core `HttpRequest` with the global `fetch` (window or worker).
+//!
+//! The request is made and its answer read by a few lines of JavaScript,
+//! handed everything at once: each browser call made from Rust is an
+//! import with a shim in the glue and its own argument passing in the
+//! .wasm, a dozen of them for one request.
 
 use crate::prelude::*;
 
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, Request, RequestCache, RequestInit, RequestMode, Response};
+use web_sys::AbortSignal;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::http::{HttpRequest, HttpResponse, Method, EXPOSED_HEADERS};
+use crate::engine::http::{HttpRequest, HttpResponse, Method};
 
-#[wasm_bindgen]
+use super::convert::get;
+
+/// Resolves to `{ s: status, h: "name\nvalue\n...", b: bytes }` with the
+/// answer's headers that the page may read (the bucket's CORS rule
+/// exposes those the core reads, `EXPOSED_HEADERS`), or `{ e: message, bad: true }` when the
+/// request could not be made (a header or URL the browser refuses), or
+/// `{ e: message }` when it got no answer (network down, connection reset,
+/// CORS refusal, abort). `cache: "no-store"` keeps the browser's HTTP cache
+/// out of the way, so conditional requests reach the server as we sent
+/// them. The body is copied when the request is made, as fetch does.
+#[wasm_bindgen(inline_js = r#"
+const message = (e) => e instanceof Error ? e.message : typeof e == "string" ? e : "fetch failed";
+export async function mps3Fetch(method, url, headers, body, signal) {
+  let request, h = new Headers(), pairs = headers ? headers.split("\n") : [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    try { h.append(pairs[i], pairs[i + 1]); }
+    catch (e) { return { e: "header " + pairs[i] + ": " + message(e), bad: true }; }
+  }
+  try {
+    request = new Request(url, { method, mode: "cors", cache: "no-store", headers: h,
+      body: body.length ? body : undefined, signal });
+  } catch (e) { return { e: "request: " + message(e), bad: true }; }
+  try {
+    const r = await fetch(request), got = [];
+    for (const [n, v] of r.headers) got.push(n, v);
+    return { s: r.status, h: got.join("\n"), b: method == "HEAD" ? undefined : new Uint8Array(await r.arrayBuffer()) };
+  } catch (e) { return { e: message(e) }; }
+}
+"#)]
 extern "C" {
-    /// `fetch` of whatever global scope we run in.
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(input: &Request) -> Promise;
+    #[wasm_bindgen(js_name = mps3Fetch)]
+    fn fetch(
+        method: &str,
+        url: &str,
+        headers: &str,
+        body: &[u8],
+        signal: Option<&AbortSignal>,
+    ) -> Promise;
 }
 
-fn js_message(v: &JsValue) -> String {
-    v.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| v.as_string())
-        .unwrap_or_else(|| "fetch failed".to_string())
-}
-
-/// Sends `req`. A rejected fetch (network down, connection reset, CORS
-/// refusal, abort) is `Network`; any HTTP answer is returned as it came,
-/// for the core to judge. `cache: no-store` keeps the browser's HTTP cache
-/// out of the way, so conditional requests reach the server as we sent them.
+/// Sends `req`. No answer is `Network`; a request the browser refuses to
+/// make is `BadInput`; any HTTP answer is returned as it came, for the
+/// core to judge.
 pub async fn send(req: &HttpRequest, signal: Option<&AbortSignal>) -> Result<HttpResponse> {
-    let init = RequestInit::new();
-    init.set_method(req.method.as_str());
-    init.set_mode(RequestMode::Cors);
-    init.set_cache(RequestCache::NoStore);
-    let headers = Headers::new().map_err(|e| Error::network(js_message(&e)))?;
+    // Header names and values hold no line breaks (HTTP forbids them).
+    let mut headers = String::new();
     for (name, value) in &req.headers {
-        headers
-            .append(name, value)
-            .map_err(|e| Error::bad_input(cat!("header ", name, ": ", js_message(&e))))?;
+        if !headers.is_empty() {
+            headers.push('\n');
+        }
+        headers.push_str(&cat!(name, "\n", value));
     }
-    init.set_headers(&headers);
-    if !req.body.is_empty() {
-        let body = Uint8Array::from(req.body.as_slice());
-        init.set_body(&body);
-    }
-    if let Some(signal) = signal {
-        init.set_signal(Some(signal));
-    }
-    let request = Request::new_with_str_and_init(&req.url, &init)
-        .map_err(|e| Error::bad_input(cat!("request: ", js_message(&e))))?;
-    let response: Response = JsFuture::from(global_fetch(&request))
+    let promise = fetch(req.method.as_str(), &req.url, &headers, &req.body, signal);
+    let answer = JsFuture::from(promise)
         .await
-        .map_err(|e| Error::network(js_message(&e)))?
-        .unchecked_into();
+        .map_err(|_| Error::network("fetch failed"))?;
+    if let Some(message) = get(&answer, "e").as_string() {
+        return Err(if get(&answer, "bad").is_truthy() {
+            Error::bad_input(message)
+        } else {
+            Error::network(message)
+        });
+    }
     let mut out = HttpResponse {
-        status: response.status(),
+        status: get(&answer, "s").as_f64().unwrap_or(0.0) as u16,
         headers: Vec::new(),
         body: Vec::new(),
     };
-    let got = response.headers();
-    for name in EXPOSED_HEADERS {
-        if let Ok(Some(value)) = got.get(name) {
-            out.headers.push((name.to_string(), value));
-        }
+    let got = get(&answer, "h").as_string().unwrap_or_default();
+    let mut parts = got.split('\n');
+    while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+        out.headers.push((name.to_string(), value.to_string()));
     }
     if req.method != Method::Head {
-        let buffer = response
-            .array_buffer()
-            .map_err(|e| Error::network(js_message(&e)))?;
-        let buffer = JsFuture::from(buffer)
-            .await
-            .map_err(|e| Error::network(js_message(&e)))?;
-        out.body = Uint8Array::new(&buffer).to_vec();
+        out.body = Uint8Array::new(&get(&answer, "b")).to_vec();
     }
     Ok(out)
 }
