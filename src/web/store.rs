@@ -3,257 +3,164 @@
 //! first use; when it cannot be (private mode, blocked, no IndexedDB)
 //! every call fails with `Storage` and the engine works from memory.
 //!
-//! Written on web-sys's IndexedDB bindings rather than a wrapper crate:
-//! the engine needs four operations of one request each, and a wrapper
-//! brings tens of kilobytes (docs/size.md). The layout is rexie's
-//! (out-of-line string keys, no indexes, version 2), so stores written by
-//! earlier releases read on.
-//!
-//! Each IndexedDB request becomes a `Promise` whose `resolve`/`reject`
-//! are the request's own `onsuccess`/`onerror`: no Rust closure outlives
-//! the call, and the result is read from the request once it settled.
+//! The IndexedDB calls are a few lines of JavaScript, each operation one
+//! call from Rust: IndexedDB is events and callbacks, which JavaScript
+//! writes directly, and each browser call made from Rust is an import
+//! with a shim in the glue and its argument passing in the .wasm (a
+//! wrapper crate brought tens of kilobytes more, docs/size.md). The
+//! layout is rexie's (out-of-line string keys, no indexes, version 2), so
+//! stores written by earlier releases read on.
 
 use crate::prelude::*;
 
 use core::cell::RefCell;
 
-use js_sys::{Function, Promise};
-use wasm_bindgen::{closure::Closure, prelude::wasm_bindgen, JsCast, JsValue};
+use js_sys::{Array, Promise};
+use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbOpenDbRequest, IdbRequest,
-    IdbTransaction,
-};
 
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Table;
 
-#[wasm_bindgen]
-extern "C" {
-    /// An `IDBDatabase`, for `transaction(name, mode, { durability })`,
-    /// which web-sys has only behind `web_sys_unstable_apis`. Browsers
-    /// without the option ignore it.
-    type Database;
-    #[wasm_bindgen(catch, method, js_name = transaction)]
-    fn transaction_with(
-        this: &Database,
-        store: &str,
-        mode: &str,
-        options: &JsValue,
-    ) -> core::result::Result<IdbTransaction, JsValue>;
+use super::convert::get;
+
+/// `mps3IdbOpen(tables)`: a promise of the database, its missing tables
+/// created. A tab of a release before this one that holds version 1 open
+/// and does not let go blocks the upgrade: the promise fails at once (the
+/// engine works from memory rather than wait), and should that tab close
+/// later, the upgrade is aborted, so no connection is left open and the
+/// next page load upgrades. A newer release opening a higher version in
+/// another tab waits until every connection closes: this one lets go, and
+/// its later calls fail (memory only).
+///
+/// `mps3Idb(db, op, table, key, value, strict)`: one operation in a
+/// transaction of its own: `{ v }` for a get (0), `{ k, v }` (keys and
+/// values in key order, of one read-only transaction) for a scan of the
+/// keys starting with `key` (3), `{}` once a put (1) or delete (2)
+/// committed (durable then, not when its request succeeded; `strict`
+/// asks the browser to flush it to disk first); `{ e: 1 }` when the
+/// database could not be opened, `{ e: 2 }` when the request failed.
+#[wasm_bindgen(inline_js = r#"
+export function mps3IdbOpen(tables) {
+  return new Promise((resolve, reject) => {
+    let blocked = false;
+    const r = indexedDB.open("mps3", 2);
+    r.onupgradeneeded = () => {
+      if (blocked) return r.transaction.abort();
+      const db = r.result;
+      for (const t of tables.split(" ")) if (!db.objectStoreNames.contains(t)) db.createObjectStore(t);
+    };
+    r.onsuccess = () => {
+      const db = r.result;
+      db.onversionchange = () => db.close();
+      resolve(db);
+    };
+    r.onerror = reject;
+    r.onblocked = () => { blocked = true; reject(); };
+  });
 }
-
-const DB_NAME: &str = "mps3";
-/// Raised whenever a table is added (the upgrade creates it).
-const DB_VERSION: u32 = 2;
-
-enum State {
-    Closed,
-    /// Callers that come while it opens wait on the same request.
-    Opening {
-        request: IdbOpenDbRequest,
-        opened: Promise,
-        _upgrade: Closure<dyn FnMut(JsValue)>,
-    },
-    Open(IdbDatabase),
-    Failed,
-}
-
-pub struct IdbStore {
-    state: RefCell<State>,
-}
-
-impl Default for IdbStore {
-    fn default() -> IdbStore {
-        IdbStore {
-            state: RefCell::new(State::Closed),
-        }
+const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
+export async function mps3Idb(open, op, table, key, value, strict) {
+  let db;
+  try { db = await open; } catch { return { e: 1 }; }
+  try {
+    const tx = db.transaction(table, op == 1 || op == 2 ? "readwrite" : "readonly",
+      strict ? { durability: "strict" } : undefined);
+    const store = tx.objectStore(table);
+    if (op == 0) return { v: await request(store.get(key)) };
+    if (op == 3) {
+      // Every string starting with `key` sorts below key + U+FFFF.
+      const range = IDBKeyRange.bound(key, key + "\uffff");
+      const [k, v] = await Promise.all([request(store.getAllKeys(range)), request(store.getAll(range))]);
+      return { k, v };
     }
+    const done = new Promise((ok, fail) => { tx.oncomplete = ok; tx.onerror = tx.onabort = fail; });
+    op == 1 ? store.put(value, key) : store.delete(key);
+    await done;
+    return {};
+  } catch { return { e: 2 }; }
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = mps3IdbOpen)]
+    fn idb_open(tables: &str) -> Promise;
+    #[wasm_bindgen(js_name = mps3Idb)]
+    fn idb(open: &Promise, op: u8, table: &str, key: &str, value: &str, strict: bool) -> Promise;
 }
 
-/// IndexedDB's errors (a `DOMException`) name no more than the engine
-/// needs to know: the store is not there to rely on.
-fn refused<E>(_: E) -> Error {
-    Error::new(ErrorKind::Storage, "IndexedDB refused the request")
-}
+const GET: u8 = 0;
+const PUT: u8 = 1;
+const DELETE: u8 = 2;
+const SCAN: u8 = 3;
 
-fn unavailable<E>(_: E) -> Error {
-    Error::new(ErrorKind::Storage, "IndexedDB could not be opened")
-}
-
-/// A promise whose `resolve` and `reject` functions `set` installs as
-/// event handlers (before this returns): it settles with the first of
-/// them that fires.
-fn settled(set: impl FnOnce(&Function, &Function)) -> JsFuture {
-    let mut set = Some(set);
-    JsFuture::from(Promise::new(&mut |resolve, reject| {
-        if let Some(set) = set.take() {
-            set(&resolve, &reject);
-        }
-    }))
-}
-
-/// The result of `request`, once it succeeded.
-async fn result(request: IdbRequest) -> Result<JsValue> {
-    settled(|ok, fail| {
-        request.set_onsuccess(Some(ok));
-        request.set_onerror(Some(fail));
-    })
-    .await
-    .map_err(refused)?;
-    request.result().map_err(refused)
-}
-
-/// Waits until `tx` committed: a write is durable then, not when its
-/// request succeeded.
-fn committed(tx: &IdbTransaction) -> JsFuture {
-    settled(|ok, fail| {
-        tx.set_oncomplete(Some(ok));
-        tx.set_onerror(Some(fail));
-        tx.set_onabort(Some(fail));
-    })
+#[derive(Default)]
+pub struct IdbStore {
+    /// The database as `mps3IdbOpen` promised it, once first asked for:
+    /// callers that come while it opens, and after, await the same one.
+    db: RefCell<Option<Promise>>,
 }
 
 impl IdbStore {
-    async fn db(&self) -> Result<IdbDatabase> {
-        let (request, opened, first) = match &*self.state.borrow() {
-            State::Open(db) => return Ok(db.clone()),
-            State::Failed => return Err(unavailable(())),
-            State::Opening {
-                request, opened, ..
-            } => (request.clone(), opened.clone(), false),
-            State::Closed => {
-                let (request, opened) = open().map_err(unavailable)?;
-                (request, opened, true)
-            }
-        };
-        if first {
-            let upgrade = on_upgrade(request.clone());
-            request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-            *self.state.borrow_mut() = State::Opening {
-                request: request.clone(),
-                opened: opened.clone(),
-                _upgrade: upgrade,
-            };
-        }
-        let outcome = JsFuture::from(opened).await.and_then(|_| request.result());
-        let mut state = self.state.borrow_mut();
-        match outcome {
-            Ok(db) => {
-                let db: IdbDatabase = db.unchecked_into();
-                // A newer release opening a higher version in another tab
-                // waits until every connection closes: this one lets go,
-                // and its later calls fail as `Storage` (memory only).
-                if let Ok(close) = js_sys::Reflect::get(&db, &"close".into()) {
-                    let close: Function = close.unchecked_into();
-                    db.set_onversionchange(Some(&close.bind0(&db)));
+    /// One operation (see `mps3Idb`): its answer, or `Storage`. IndexedDB's
+    /// errors (a `DOMException`) name no more than the engine needs to
+    /// know: the store is not there to rely on.
+    async fn run(&self, op: u8, table: Table, key: &str, value: &str) -> Result<JsValue> {
+        let db = self
+            .db
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                let mut tables = String::new();
+                for t in Table::ALL {
+                    tables.push_str(&cat!(t.name(), " "));
                 }
-                *state = State::Open(db.clone());
-                Ok(db)
-            }
-            Err(e) => {
-                *state = State::Failed;
-                Err(unavailable(e))
-            }
-        }
-    }
-
-    /// The object store of `table` in a new transaction of its own.
-    async fn table(&self, table: Table, write: bool) -> Result<(IdbTransaction, IdbObjectStore)> {
-        let db = self.db().await?;
+                idb_open(tables.trim_end())
+            })
+            .clone();
         // The write queue and the browser's own bucket are what an
-        // acknowledgement stands on: flushed to disk before `complete`. The
-        // other tables are caches of the bucket.
-        // Other transactions take the browser's defaults (no options).
-        let options = if write && matches!(table, Table::Queue | Table::Bucket) {
-            let o = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&o, &"durability".into(), &"strict".into());
-            o.into()
-        } else {
-            JsValue::UNDEFINED
-        };
-        let mode = if write { "readwrite" } else { "readonly" };
-        let tx = db
-            .unchecked_ref::<Database>()
-            .transaction_with(table.name(), mode, &options)
-            .map_err(refused)?;
-        let store = tx.object_store(table.name()).map_err(refused)?;
-        Ok((tx, store))
+        // acknowledgement stands on: flushed to disk before `complete`.
+        // The other tables are caches of the bucket, written with the
+        // browser's defaults.
+        let strict = op != GET && op != SCAN && matches!(table, Table::Queue | Table::Bucket);
+        let answer = JsFuture::from(idb(&db, op, table.name(), key, value, strict)).await;
+        // (`mps3Idb` answers every failure; a rejection would be a bug.)
+        let failed = answer.as_ref().map_or(Some(2.0), |a| get(a, "e").as_f64());
+        match (answer, failed) {
+            (Ok(answer), None) => Ok(answer),
+            (_, e) => Err(Error::new(
+                ErrorKind::Storage,
+                if e == Some(1.0) {
+                    "IndexedDB could not be opened"
+                } else {
+                    "IndexedDB refused the request"
+                },
+            )),
+        }
     }
 
     pub async fn get(&self, table: Table, key: &str) -> Result<Option<String>> {
-        let (_, store) = self.table(table, false).await?;
-        let request = store.get(&key.into()).map_err(refused)?;
-        Ok(result(request).await?.as_string())
+        Ok(get(&self.run(GET, table, key, "").await?, "v").as_string())
     }
 
     pub async fn put(&self, table: Table, key: &str, value: &str) -> Result<()> {
-        let (tx, store) = self.table(table, true).await?;
-        let done = committed(&tx);
-        store
-            .put_with_key(&value.into(), &key.into())
-            .map_err(refused)?;
-        done.await.map_err(refused)?;
-        Ok(())
+        self.run(PUT, table, key, value).await.map(drop)
     }
 
     pub async fn delete(&self, table: Table, key: &str) -> Result<()> {
-        let (tx, store) = self.table(table, true).await?;
-        let done = committed(&tx);
-        store.delete(&key.into()).map_err(refused)?;
-        done.await.map_err(refused)?;
-        Ok(())
+        self.run(DELETE, table, key, "").await.map(drop)
     }
 
     pub async fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, String)>> {
-        let (_, store) = self.table(table, false).await?;
-        // Every string starting with `prefix` sorts below prefix + U+FFFF.
-        let upper = cat!(prefix, "\u{ffff}");
-        let range = IdbKeyRange::bound(&prefix.into(), &upper.into()).map_err(refused)?;
-        // Keys and values of one read-only transaction, both in key order.
-        let keys = store.get_all_keys_with_key(&range).map_err(refused)?;
-        let values = store.get_all_with_key(&range).map_err(refused)?;
-        let keys = js_sys::Array::from(&result(keys).await?);
-        let values = js_sys::Array::from(&result(values).await?);
+        let answer = self.run(SCAN, table, prefix, "").await?;
+        let (keys, values) = (
+            Array::from(&get(&answer, "k")),
+            Array::from(&get(&answer, "v")),
+        );
         let mut out = Vec::new();
-        for (k, v) in keys.iter().zip(values.iter()) {
-            if let (Some(k), Some(v)) = (k.as_string(), v.as_string()) {
+        for i in 0..keys.length().min(values.length()) {
+            if let (Some(k), Some(v)) = (keys.get(i).as_string(), values.get(i).as_string()) {
                 out.push((k, v));
             }
         }
         Ok(out)
     }
-}
-
-/// Starts opening the database: the request and a promise of its outcome.
-fn open() -> core::result::Result<(IdbOpenDbRequest, Promise), JsValue> {
-    let factory: IdbFactory =
-        js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())?.dyn_into()?;
-    let request = factory.open_with_u32(DB_NAME, DB_VERSION)?;
-    let mut set = |resolve: Function, reject: Function| {
-        request.set_onsuccess(Some(&resolve));
-        request.set_onerror(Some(&reject));
-        // A tab of a release before this one holds version 1 open and does
-        // not let go: work from memory rather than wait. Should that tab
-        // close later, the upgrade runs into the handler dropped with the
-        // failed state, which throws; the upgrade aborts, no connection
-        // is left open, and the next page load upgrades.
-        request.set_onblocked(Some(&reject));
-    };
-    let opened = Promise::new(&mut set);
-    Ok((request, opened))
-}
-
-/// Creates the object stores a new or older database lacks.
-fn on_upgrade(request: IdbOpenDbRequest) -> Closure<dyn FnMut(JsValue)> {
-    Closure::new(move |_: JsValue| {
-        let Ok(db) = request.result() else { return };
-        let db: IdbDatabase = db.unchecked_into();
-        let names = db.object_store_names();
-        for t in Table::ALL {
-            if !names.contains(t.name()) {
-                let _ = db.create_object_store(t.name());
-            }
-        }
-    })
 }
