@@ -200,34 +200,28 @@ fn deliver(db: &Db<WebIo>, handlers: &Handlers) {
     }
 }
 
-/// Tells the engine what the browser says of the network:
-/// `navigator.onLine` now, then its `online` and `offline` events (on
-/// `window` or in a worker, whichever this is).
+/// `mps3WatchOnline(changed)`: calls `changed(online)` on the browser's
+/// `online` and `offline` events (on `window` or in a worker, whichever
+/// this is), and says whether `navigator.onLine` holds now.
+#[wasm_bindgen(module = "/src/web/edges.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = mps3WatchOnline)]
+    fn watch_online(changed: &Closure<dyn Fn(bool)>) -> bool;
+}
+
+/// Tells the engine what the browser says of the network: whether it is
+/// online now, then each change.
 fn watch_browser_connectivity(db: &Rc<Db<WebIo>>) {
-    let global = js_sys::global();
-    let on_line = Reflect::get(&global, &"navigator".into())
-        .and_then(|n| Reflect::get(&n, &"onLine".into()))
-        .ok()
-        .and_then(|v| v.as_bool());
-    if on_line == Some(false) {
+    let weak = Rc::downgrade(db);
+    let listener = Closure::<dyn Fn(bool)>::new(move |online| {
+        if let Some(db) = weak.upgrade() {
+            db.browser_online(online);
+        }
+    });
+    if !watch_online(&listener) {
         db.browser_online(false);
     }
-    let Ok(add) = Reflect::get(&global, &"addEventListener".into()) else {
-        return;
-    };
-    let Some(add) = add.dyn_ref::<Function>() else {
-        return;
-    };
-    for (name, online) in [("online", true), ("offline", false)] {
-        let weak = Rc::downgrade(db);
-        let listener = Closure::<dyn Fn()>::new(move || {
-            if let Some(db) = weak.upgrade() {
-                db.browser_online(online);
-            }
-        });
-        let _ = add.call2(&global, &name.into(), listener.as_ref());
-        listener.forget();
-    }
+    listener.forget();
 }
 
 /// A vendorless, multiplayer, offline-first key-value store in an
@@ -257,18 +251,14 @@ impl MPS3 {
                 deliver(&db, &h);
             }
         }));
-        if let Some(channel) = &db.io().channel {
-            let weak = Rc::downgrade(&db);
-            let on_message =
-                Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-                    let (Some(db), Some(text)) = (weak.upgrade(), e.data().as_string()) else {
-                        return;
-                    };
-                    super::spawn(Box::pin(async move { db.receive(&text).await }));
-                });
-            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            on_message.forget();
-        }
+        let weak = Rc::downgrade(&db);
+        let on_message = Closure::<dyn Fn(String)>::new(move |text: String| {
+            if let Some(db) = weak.upgrade() {
+                super::spawn(Box::pin(async move { db.receive(&text).await }));
+            }
+        });
+        super::channel::listen(&db.io().channel, &on_message);
+        on_message.forget();
         // The browser's own bucket is reachable whatever the network.
         if !local {
             watch_browser_connectivity(&db);

@@ -10,18 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::engine::error::Error;
 
-#[wasm_bindgen(inline_js = "
-export class MPS3Error extends Error {
-  constructor(message, code, status, s3Code) {
-    super(message);
-    this.name = 'MPS3Error';
-    this.code = code;
-    if (status !== undefined) this.status = status;
-    if (s3Code !== undefined) this.s3Code = s3Code;
-  }
-}
-export function mps3ErrorClass() { return MPS3Error; }
-")]
+#[wasm_bindgen(module = "/src/web/edges.js")]
 extern "C" {
     type MPS3Error;
 

@@ -1,6 +1,7 @@
 //! Performs a core `HttpRequest` with the global `fetch` (window or worker).
 //!
-//! The request is made and its answer read by a few lines of JavaScript,
+//! The request is made and its answer read by a few lines of JavaScript
+//! (`edges.js`),
 //! handed everything at once: each browser call made from Rust is an
 //! import with a shim in the glue and its own argument passing in the
 //! .wasm, a dozen of them for one request.
@@ -24,26 +25,10 @@ use super::convert::get;
 /// `{ e: message }` when it got no answer (network down, connection reset,
 /// CORS refusal, abort). `cache: "no-store"` keeps the browser's HTTP cache
 /// out of the way, so conditional requests reach the server as we sent
-/// them. The body is copied when the request is made, as fetch does.
-#[wasm_bindgen(inline_js = r#"
-const message = (e) => e instanceof Error ? e.message : typeof e == "string" ? e : "fetch failed";
-export async function mps3Fetch(method, url, headers, body, signal) {
-  let request, h = new Headers(), pairs = headers ? headers.split("\n") : [];
-  for (let i = 0; i < pairs.length; i += 2) {
-    try { h.append(pairs[i], pairs[i + 1]); }
-    catch (e) { return { e: "header " + pairs[i] + ": " + message(e), bad: true }; }
-  }
-  try {
-    request = new Request(url, { method, mode: "cors", cache: "no-store", headers: h,
-      body: body.length ? body : undefined, signal });
-  } catch (e) { return { e: "request: " + message(e), bad: true }; }
-  try {
-    const r = await fetch(request), got = [];
-    for (const [n, v] of r.headers) got.push(n, v);
-    return { s: r.status, h: got.join("\n"), b: method == "HEAD" ? undefined : new Uint8Array(await r.arrayBuffer()) };
-  } catch (e) { return { e: message(e) }; }
-}
-"#)]
+/// them. The body is copied first: it is a view of the .wasm's memory,
+/// which the browser may read after this returns, changed or moved by
+/// then.
+#[wasm_bindgen(module = "/src/web/edges.js")]
 extern "C" {
     #[wasm_bindgen(js_name = mps3Fetch)]
     fn fetch(

@@ -36,8 +36,8 @@ pub struct WebIo {
     /// The requests in flight that going offline aborts, by id.
     inflight: Rc<RefCell<Vec<(u32, web_sys::AbortController)>>>,
     next_request: Cell<u32>,
-    /// To the other tabs of this namespace (`None`: not supported).
-    pub channel: Option<web_sys::BroadcastChannel>,
+    /// To the other tabs of this namespace (`undefined`: not supported).
+    pub channel: JsValue,
     warned_locks: Cell<bool>,
 }
 
@@ -60,7 +60,7 @@ impl WebIo {
             store,
             inflight: Rc::default(),
             next_request: Cell::new(0),
-            channel: web_sys::BroadcastChannel::new(&cat!("mps3 ", namespace)).ok(),
+            channel: super::channel::open(&cat!("mps3 ", namespace)),
             warned_locks: Cell::new(false),
         }
     }
@@ -264,9 +264,7 @@ impl Io for WebIo {
     }
 
     fn broadcast(&self, message: &str) {
-        if let Some(c) = &self.channel {
-            let _ = c.post_message(&message.into());
-        }
+        super::channel::post(&self.channel, message);
     }
 
     fn log_fields(&self, kind: &str, fields: &[(&str, &str)]) {

@@ -4,12 +4,28 @@
 //! locks of a tab that closes or crashes, which is what lets another tab
 //! take over its queued writes.
 
-use alloc::rc::Rc;
-use core::cell::RefCell;
-
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+/// `mps3Lock(name, wait)`: a promise of the function that releases the
+/// lock once granted, of `null` when it is not (held, and not `wait`; or
+/// the request failed), or of `undefined` without Web Locks.
+#[wasm_bindgen(module = "/src/web/edges.js")]
+extern "C" {
+    // (A `JsValue`, not a `bool`: a call with nothing to convert would be
+    // imported from the snippet's own module, which the build's renaming
+    // of the glue's imports does not expect.)
+    #[wasm_bindgen(js_name = mps3LocksSupported)]
+    fn locks_supported() -> JsValue;
+    #[wasm_bindgen(js_name = mps3Lock)]
+    fn request(name: &str, wait: bool) -> Promise;
+}
+
+/// Whether this browser has the Web Locks API.
+pub fn supported() -> bool {
+    locks_supported().is_truthy()
+}
 
 pub struct WebLock {
     release: Option<Function>,
@@ -23,55 +39,16 @@ impl Drop for WebLock {
     }
 }
 
-fn lock_manager() -> Option<JsValue> {
-    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
-    let locks = Reflect::get(&navigator, &"locks".into()).ok()?;
-    (!locks.is_undefined()).then_some(locks)
-}
-
-/// Whether this browser has the Web Locks API.
-pub fn supported() -> bool {
-    lock_manager().is_some()
-}
-
 /// Takes the lock `name`, waiting for it if `wait`, else `None` when held.
 /// Without Web Locks (an old browser) every lock is granted: tabs are then
 /// not kept apart (the client logs it once).
 pub async fn lock(name: &str, wait: bool) -> Option<WebLock> {
-    let Some(locks) = lock_manager() else {
+    let granted = JsFuture::from(request(name, wait)).await.ok()?;
+    if granted.is_undefined() {
         return Some(WebLock { release: None });
-    };
-    let granted: Rc<RefCell<Option<Function>>> = Rc::default();
-    let g = granted.clone();
-    let granted_promise = Promise::new(&mut |resolve, _| *g.borrow_mut() = Some(resolve));
-    let release: Rc<RefCell<Option<Function>>> = Rc::default();
-    let r = release.clone();
-    let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
-        let tell = granted.borrow_mut().take();
-        let Some(tell) = tell else {
-            return JsValue::UNDEFINED;
-        };
-        if lock.is_null() {
-            let _ = tell.call1(&JsValue::NULL, &JsValue::FALSE);
-            return JsValue::UNDEFINED;
-        }
-        let hold = Promise::new(&mut |resolve, _| *r.borrow_mut() = Some(resolve));
-        let _ = tell.call1(&JsValue::NULL, &JsValue::TRUE);
-        hold.into()
-    });
-    let options = Object::new();
-    let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
-    let request: Function = Reflect::get(&locks, &"request".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    if request
-        .call3(&locks, &name.into(), &options, &callback)
-        .is_err()
-    {
-        return None;
     }
-    let ok = JsFuture::from(granted_promise).await.ok()?.as_bool() == Some(true);
-    let release = release.borrow_mut().take();
-    ok.then_some(WebLock { release })
+    let release = granted.dyn_into::<Function>().ok()?;
+    Some(WebLock {
+        release: Some(release),
+    })
 }

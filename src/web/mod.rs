@@ -4,6 +4,7 @@
 use crate::prelude::*;
 
 pub mod atomic;
+pub mod channel;
 pub mod class;
 pub mod convert;
 pub mod errors;

@@ -3,7 +3,8 @@
 //! first use; when it cannot be (private mode, blocked, no IndexedDB)
 //! every call fails with `Storage` and the engine works from memory.
 //!
-//! The IndexedDB calls are a few lines of JavaScript, each operation one
+//! The IndexedDB calls are a few lines of JavaScript (`edges.js`), each
+//! operation one
 //! call from Rust: IndexedDB is events and callbacks, which JavaScript
 //! writes directly, and each browser call made from Rust is an import
 //! with a shim in the glue and its argument passing in the .wasm (a
@@ -40,47 +41,7 @@ use super::convert::get;
 /// committed (durable then, not when its request succeeded; `strict`
 /// asks the browser to flush it to disk first); `{ e: 1 }` when the
 /// database could not be opened, `{ e: 2 }` when the request failed.
-#[wasm_bindgen(inline_js = r#"
-export function mps3IdbOpen(tables) {
-  return new Promise((resolve, reject) => {
-    let blocked = false;
-    const r = indexedDB.open("mps3", 2);
-    r.onupgradeneeded = () => {
-      if (blocked) return r.transaction.abort();
-      const db = r.result;
-      for (const t of tables.split(" ")) if (!db.objectStoreNames.contains(t)) db.createObjectStore(t);
-    };
-    r.onsuccess = () => {
-      const db = r.result;
-      db.onversionchange = () => db.close();
-      resolve(db);
-    };
-    r.onerror = reject;
-    r.onblocked = () => { blocked = true; reject(); };
-  });
-}
-const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
-export async function mps3Idb(open, op, table, key, value, strict) {
-  let db;
-  try { db = await open; } catch { return { e: 1 }; }
-  try {
-    const tx = db.transaction(table, op == 1 || op == 2 ? "readwrite" : "readonly",
-      strict ? { durability: "strict" } : undefined);
-    const store = tx.objectStore(table);
-    if (op == 0) return { v: await request(store.get(key)) };
-    if (op == 3) {
-      // Every string starting with `key` sorts below key + U+FFFF.
-      const range = IDBKeyRange.bound(key, key + "\uffff");
-      const [k, v] = await Promise.all([request(store.getAllKeys(range)), request(store.getAll(range))]);
-      return { k, v };
-    }
-    const done = new Promise((ok, fail) => { tx.oncomplete = ok; tx.onerror = tx.onabort = fail; });
-    op == 1 ? store.put(value, key) : store.delete(key);
-    await done;
-    return {};
-  } catch { return { e: 2 }; }
-}
-"#)]
+#[wasm_bindgen(module = "/src/web/edges.js")]
 extern "C" {
     #[wasm_bindgen(js_name = mps3IdbOpen)]
     fn idb_open(tables: &str) -> Promise;

@@ -1,0 +1,122 @@
+// The browser calls of the edges (src/web): each Rust module binds its
+// part with `#[wasm_bindgen(module = "/src/web/edges.js")]` and calls it
+// once per operation (each browser call made from Rust would be an import
+// with a shim in the glue and its argument passing in the .wasm). One
+// file, not a snippet per module: the browser tests' page, which loads
+// each snippet as a module of its own, hung on loading now and then with
+// seven. The release bundles it into index.js.
+
+// src/web/errors.rs
+export class MPS3Error extends Error {
+  constructor(message, code, status, s3Code) {
+    super(message);
+    this.name = 'MPS3Error';
+    this.code = code;
+    if (status !== undefined) this.status = status;
+    if (s3Code !== undefined) this.s3Code = s3Code;
+  }
+}
+export function mps3ErrorClass() { return MPS3Error; }
+
+// src/web/fetch.rs
+const message = (e) => e instanceof Error ? e.message : typeof e == "string" ? e : "fetch failed";
+export async function mps3Fetch(method, url, headers, body, signal) {
+  let request, h = new Headers(), pairs = headers ? headers.split("\n") : [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    try { h.append(pairs[i], pairs[i + 1]); }
+    catch (e) { return { e: "header " + pairs[i] + ": " + message(e), bad: true }; }
+  }
+  try {
+    request = new Request(url, { method, mode: "cors", cache: "no-store", headers: h,
+      body: body.length ? body.slice() : undefined, signal });
+  } catch (e) { return { e: "request: " + message(e), bad: true }; }
+  try {
+    const r = await fetch(request), got = [];
+    for (const [n, v] of r.headers) got.push(n, v);
+    return { s: r.status, h: got.join("\n"), b: method == "HEAD" ? undefined : new Uint8Array(await r.arrayBuffer()) };
+  } catch (e) { return { e: message(e) }; }
+}
+
+// src/web/store.rs
+export function mps3IdbOpen(tables) {
+  return new Promise((resolve, reject) => {
+    let blocked = false;
+    const r = indexedDB.open("mps3", 2);
+    r.onupgradeneeded = () => {
+      if (blocked) return r.transaction.abort();
+      const db = r.result;
+      for (const t of tables.split(" ")) if (!db.objectStoreNames.contains(t)) db.createObjectStore(t);
+    };
+    r.onsuccess = () => {
+      const db = r.result;
+      db.onversionchange = () => db.close();
+      resolve(db);
+    };
+    r.onerror = reject;
+    r.onblocked = () => { blocked = true; reject(); };
+  });
+}
+const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
+export async function mps3Idb(open, op, table, key, value, strict) {
+  let db;
+  try { db = await open; } catch { return { e: 1 }; }
+  try {
+    const tx = db.transaction(table, op == 1 || op == 2 ? "readwrite" : "readonly",
+      strict ? { durability: "strict" } : undefined);
+    const store = tx.objectStore(table);
+    if (op == 0) return { v: await request(store.get(key)) };
+    if (op == 3) {
+      // Every string starting with `key` sorts below key + U+FFFF.
+      const range = IDBKeyRange.bound(key, key + "\uffff");
+      const [k, v] = await Promise.all([request(store.getAllKeys(range)), request(store.getAll(range))]);
+      return { k, v };
+    }
+    const done = new Promise((ok, fail) => { tx.oncomplete = ok; tx.onerror = tx.onabort = fail; });
+    op == 1 ? store.put(value, key) : store.delete(key);
+    await done;
+    return {};
+  } catch { return { e: 2 }; }
+}
+
+// src/web/locks.rs
+const locks = () => globalThis.navigator?.locks;
+export const mps3LocksSupported = () => !!locks();
+export function mps3Lock(name, wait) {
+  return new Promise((granted) => {
+    if (!locks()) return granted();
+    locks()
+      .request(name, { ifAvailable: !wait }, (lock) => lock ? new Promise((release) => granted(release)) : granted(null))
+      .catch(() => granted(null));
+  });
+}
+
+// src/web/gzip.rs
+export async function mps3Gzip(bytes) {
+  // A copy: `bytes` is a view of the .wasm's memory, which the browser
+  // would read after this returns, changed or moved by then.
+  try {
+    const zipped = new Response(bytes.slice()).body.pipeThrough(new CompressionStream("gzip"));
+    return new Uint8Array(await new Response(zipped).arrayBuffer());
+  } catch {}
+}
+
+// src/web/timer.rs
+export const mps3Sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// src/web/channel.rs
+export function mps3Channel(name) {
+  try { return new BroadcastChannel(name); } catch {}
+}
+export function mps3Listen(channel, receive) {
+  if (channel) channel.onmessage = (e) => typeof e.data == "string" && receive(e.data);
+}
+export function mps3Post(channel, text) {
+  try { channel?.postMessage(text); } catch {}
+}
+
+// src/web/class.rs
+export function mps3WatchOnline(changed) {
+  globalThis.addEventListener?.("online", () => changed(true));
+  globalThis.addEventListener?.("offline", () => changed(false));
+  return globalThis.navigator?.onLine !== false;
+}
