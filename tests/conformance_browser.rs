@@ -23,9 +23,15 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console)]
+    fn log(line: &str);
+}
+
 fn report(check: &str, ok: bool, detail: impl Into<String>) {
     let line = json!({"check": check, "ok": ok, "detail": detail.into()});
-    web_sys::console::log_1(&format!("MPS3_CONFORMANCE {line}").into());
+    log(&format!("MPS3_CONFORMANCE {line}"));
 }
 
 fn json_opts() -> PutOptions {

@@ -55,7 +55,9 @@ async fn faults(rate: f64, seed: u64) -> u64 {
         finish_offline: false,
         trace: None,
     };
-    let resp = send(&req, None).await.expect("the proxy's fault switch");
+    let resp = send(&req, &wasm_bindgen::JsValue::UNDEFINED)
+        .await
+        .expect("the proxy's fault switch");
     assert_eq!(resp.status, 200);
     serde_json::from_slice::<serde_json::Value>(&resp.body).unwrap()["failed"]
         .as_u64()

@@ -106,21 +106,18 @@ fn entries_array(found: Vec<crate::engine::db::Found>) -> Result<JsValue, Error>
     Ok(out.into())
 }
 
-/// 2^53, the integers a double holds exactly (a literal: `powi` is std's).
-const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
+#[wasm_bindgen(module = "/src/web/edges.js")]
+extern "C" {
+    /// 64 random bits (Web Crypto's, else less random ones) in decimal.
+    #[wasm_bindgen(js_name = mps3Seed)]
+    fn seed() -> String;
+    /// Reports a subscriber's or status handler's exception on the console.
+    #[wasm_bindgen(js_name = mps3HandlerThrew)]
+    fn handler_threw(error: &JsValue);
+}
 
 fn random_seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into())
-        .ok()
-        .and_then(|c| c.dyn_into::<web_sys::Crypto>().ok());
-    match crypto {
-        Some(c) if c.get_random_values_with_u8_array(&mut bytes).is_ok() => {
-            u64::from_le_bytes(bytes)
-        }
-        // No Web Crypto: ids need only be unique, not secret.
-        _ => (js_sys::Math::random() * TWO_POW_53) as u64 ^ (js_sys::Date::now() as u64) << 11,
-    }
+    crate::engine::lean::scan::number(&seed(), 10).unwrap_or_default()
 }
 
 /// Subscribers' handlers by subscription id, and `onStatus` handlers by
@@ -130,6 +127,22 @@ struct Handlers {
     values: RefCell<Vec<(u64, Function)>>,
     status: RefCell<Vec<(u64, Function)>>,
     next_status: core::cell::Cell<u64>,
+}
+
+/// The function that registering a subscriber (with its engine
+/// subscription, `db`) or a status handler (`None`) returns: it removes
+/// handler `id`. One closure type for both.
+fn remover(handlers: &Rc<Handlers>, db: Option<alloc::rc::Weak<Db<WebIo>>>, id: u64) -> JsValue {
+    let handlers = handlers.clone();
+    Closure::once_into_js(move || match db {
+        Some(weak) => {
+            if let Some(db) = weak.upgrade() {
+                db.unsubscribe(id);
+            }
+            handlers.values.borrow_mut().retain(|(h, _)| *h != id);
+        }
+        None => handlers.status.borrow_mut().retain(|(h, _)| *h != id),
+    })
 }
 
 /// `db.status` as JavaScript sees it.
@@ -151,7 +164,7 @@ fn status_object(s: &Status) -> JsValue {
 /// Calls `f(handler)`, reporting a handler that throws.
 fn call_handler(handler: &Function, f: impl FnOnce(&Function) -> Result<JsValue, JsValue>) {
     if let Err(e) = f(handler) {
-        web_sys::console::error_2(&"mps3: a handler threw".into(), &e);
+        handler_threw(&e);
     }
 }
 
@@ -600,14 +613,7 @@ impl MPS3 {
         })()
         .map_err(|e| to_js_error(&e))?;
         self.handlers.values.borrow_mut().push((id, handler));
-        let (weak, handlers) = (Rc::downgrade(&self.db), self.handlers.clone());
-        let unsubscribe = Closure::once_into_js(move || {
-            if let Some(db) = weak.upgrade() {
-                db.unsubscribe(id);
-            }
-            handlers.values.borrow_mut().retain(|(h, _)| *h != id);
-        });
-        Ok(unsubscribe.unchecked_into())
+        Ok(remover(&self.handlers, Some(Rc::downgrade(&self.db)), id).unchecked_into())
     }
 
     /// `{ online, connected, pendingWrites, lastSyncAt }`: the app's
@@ -629,10 +635,7 @@ impl MPS3 {
         let id = self.handlers.next_status.get();
         self.handlers.next_status.set(id + 1);
         self.handlers.status.borrow_mut().push((id, handler));
-        let handlers = self.handlers.clone();
-        Closure::once_into_js(move || {
-            handlers.status.borrow_mut().retain(|(h, _)| *h != id);
-        })
+        remover(&self.handlers, None, id)
     }
 
     /// Stops polling; later calls reject with code `Shutdown`.

@@ -20,7 +20,7 @@ export function mps3ErrorClass() { return MPS3Error; }
 
 // src/web/fetch.rs
 const message = (e) => e instanceof Error ? e.message : typeof e == "string" ? e : "fetch failed";
-export async function mps3Fetch(method, url, headers, body, signal) {
+export async function mps3Fetch(method, url, headers, body, controller) {
   let request, h = new Headers(), pairs = headers ? headers.split("\n") : [];
   for (let i = 0; i < pairs.length; i += 2) {
     try { h.append(pairs[i], pairs[i + 1]); }
@@ -28,7 +28,7 @@ export async function mps3Fetch(method, url, headers, body, signal) {
   }
   try {
     request = new Request(url, { method, mode: "cors", cache: "no-store", headers: h,
-      body: body.length ? body.slice() : undefined, signal });
+      body: body.length ? body.slice() : undefined, signal: controller?.signal });
   } catch (e) { return { e: "request: " + message(e), bad: true }; }
   try {
     const r = await fetch(request), got = [];
@@ -120,3 +120,16 @@ export function mps3WatchOnline(changed) {
   globalThis.addEventListener?.("offline", () => changed(false));
   return globalThis.navigator?.onLine !== false;
 }
+
+// src/web/io.rs
+export const mps3Controller = () => { try { return new AbortController(); } catch {} };
+export const mps3Abort = (controller) => controller?.abort();
+
+// src/web/class.rs, src/web/log.rs
+export function mps3Seed() {
+  // No Web Crypto: ids need only be unique, not secret.
+  try { return crypto.getRandomValues(new BigUint64Array(1))[0].toString(); }
+  catch { return (BigInt(Math.floor(Math.random() * 2 ** 53)) ^ (BigInt(Date.now()) << 11n)).toString(); }
+}
+export const mps3Log = (event) => console.log(event);
+export const mps3HandlerThrew = (error) => console.error("mps3: a handler threw", error);

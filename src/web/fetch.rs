@@ -11,7 +11,6 @@ use crate::prelude::*;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::AbortSignal;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::http::{HttpRequest, HttpResponse, Method};
@@ -31,19 +30,13 @@ use super::convert::get;
 #[wasm_bindgen(module = "/src/web/edges.js")]
 extern "C" {
     #[wasm_bindgen(js_name = mps3Fetch)]
-    fn fetch(
-        method: &str,
-        url: &str,
-        headers: &str,
-        body: &[u8],
-        signal: Option<&AbortSignal>,
-    ) -> Promise;
+    fn fetch(method: &str, url: &str, headers: &str, body: &[u8], controller: &JsValue) -> Promise;
 }
 
 /// Sends `req`. No answer is `Network`; a request the browser refuses to
 /// make is `BadInput`; any HTTP answer is returned as it came, for the
 /// core to judge.
-pub async fn send(req: &HttpRequest, signal: Option<&AbortSignal>) -> Result<HttpResponse> {
+pub async fn send(req: &HttpRequest, controller: &JsValue) -> Result<HttpResponse> {
     // Header names and values hold no line breaks (HTTP forbids them).
     let mut headers = String::new();
     for (name, value) in &req.headers {
@@ -52,7 +45,13 @@ pub async fn send(req: &HttpRequest, signal: Option<&AbortSignal>) -> Result<Htt
         }
         headers.push_str(&cat!(name, "\n", value));
     }
-    let promise = fetch(req.method.as_str(), &req.url, &headers, &req.body, signal);
+    let promise = fetch(
+        req.method.as_str(),
+        &req.url,
+        &headers,
+        &req.body,
+        controller,
+    );
     let answer = JsFuture::from(promise)
         .await
         .map_err(|_| Error::network("fetch failed"))?;

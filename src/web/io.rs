@@ -10,7 +10,7 @@ use core::cell::{Cell, RefCell};
 use core::future::Future;
 
 use js_sys::Function;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 
 use crate::engine::credentials::Credentials;
 use crate::engine::error::{Error, ErrorKind, Result};
@@ -19,6 +19,16 @@ use crate::engine::io::{Io, LockWait, Table, Task};
 use crate::engine::time::EpochMillis;
 
 use super::locks::WebLock;
+
+#[wasm_bindgen(module = "/src/web/edges.js")]
+extern "C" {
+    /// A new `AbortController` (`undefined` where there is none).
+    #[wasm_bindgen(js_name = mps3Controller)]
+    fn new_controller() -> JsValue;
+    /// Aborts the fetch `controller` signals (nothing if `undefined`).
+    #[wasm_bindgen(js_name = mps3Abort)]
+    fn abort(controller: &JsValue);
+}
 use super::log::{event, Logger};
 use super::store::IdbStore;
 
@@ -34,7 +44,7 @@ pub struct WebIo {
     /// The browser's own bucket, when the endpoint is `local:`.
     local: Option<super::local::LocalBucket>,
     /// The requests in flight that going offline aborts, by id.
-    inflight: Rc<RefCell<Vec<(u32, web_sys::AbortController)>>>,
+    inflight: Rc<RefCell<Vec<(u32, JsValue)>>>,
     next_request: Cell<u32>,
     /// To the other tabs of this namespace (`undefined`: not supported).
     pub channel: JsValue,
@@ -71,7 +81,7 @@ impl WebIo {
     fn abort_all(&self) {
         let aborted = core::mem::take(&mut *self.inflight.borrow_mut());
         for (_, controller) in aborted {
-            controller.abort();
+            abort(&controller);
         }
     }
 
@@ -88,7 +98,8 @@ impl WebIo {
 struct Sent<'a> {
     io: &'a WebIo,
     id: u32,
-    controller: Option<web_sys::AbortController>,
+    /// (`undefined` where the browser has no `AbortController`.)
+    controller: JsValue,
     method: &'static str,
     url: &'a str,
     started: f64,
@@ -103,9 +114,7 @@ impl Drop for Sent<'_> {
             .inflight
             .borrow_mut()
             .retain(|(id, _)| *id != self.id);
-        if let Some(c) = &self.controller {
-            c.abort();
-        }
+        abort(&self.controller);
         if self.io.logger.enabled() {
             let status = self.status.take().unwrap_or_else(|| "Timeout".into());
             self.io.logger.emit(&event(
@@ -138,12 +147,11 @@ impl Io for WebIo {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
         let id = self.next_request.get();
         self.next_request.set(id.wrapping_add(1));
-        let controller = web_sys::AbortController::new().ok();
+        let controller = new_controller();
         // (A request that must finish is not listed: see `abort_all`.)
-        if let (Some(c), false) = (&controller, req.finish_offline) {
-            self.inflight.borrow_mut().push((id, c.clone()));
+        if !req.finish_offline {
+            self.inflight.borrow_mut().push((id, controller.clone()));
         }
-        let signal = controller.as_ref().map(|c| c.signal());
         let mut sent = Sent {
             io: self,
             id,
@@ -156,7 +164,7 @@ impl Io for WebIo {
         };
         let out = match &self.local {
             Some(bucket) => bucket.send(&req, self.now()).await,
-            None => super::fetch::send(&req, signal.as_ref()).await,
+            None => super::fetch::send(&req, &sent.controller).await,
         };
         sent.status = Some(match &out {
             Ok(r) => r.status.into(),

@@ -2,7 +2,13 @@
 //! nowhere, the console, or the function given as `config.log`.
 
 use js_sys::{Function, Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/src/web/edges.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = mps3Log)]
+    fn log(event: &Object);
+}
 
 /// Where structured log events go.
 #[derive(Clone)]
@@ -16,7 +22,7 @@ impl Logger {
     pub fn emit(&self, event: &Object) {
         match self {
             Logger::Off => {}
-            Logger::Console => web_sys::console::log_1(event),
+            Logger::Console => log(event),
             Logger::Function(f) => {
                 let _ = f.call1(&JsValue::NULL, event);
             }

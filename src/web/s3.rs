@@ -38,7 +38,7 @@ impl S3Client {
     }
 
     async fn exec(&self, req: Result<HttpRequest>) -> Result<crate::engine::http::HttpResponse> {
-        send(&req?, None).await
+        send(&req?, &wasm_bindgen::JsValue::UNDEFINED).await
     }
 
     pub async fn put_object(

@@ -73,7 +73,9 @@ async fn control(method: Method, path: &str, body: &str) -> serde_json::Value {
         finish_offline: false,
         trace: None,
     };
-    let resp = send(&req, None).await.expect("test bed control endpoint");
+    let resp = send(&req, &JsValue::UNDEFINED)
+        .await
+        .expect("test bed control endpoint");
     assert_eq!(resp.status, 200, "control {path}");
     serde_json::from_slice(&resp.body).unwrap()
 }
