@@ -19,6 +19,8 @@ use crate::engine::io::{Io, LockWait, Table, Task};
 use crate::engine::time::EpochMillis;
 
 use super::locks::WebLock;
+use super::log::{event, Logger};
+use super::store::IdbStore;
 
 #[wasm_bindgen(module = "/src/web/edges.js")]
 extern "C" {
@@ -29,8 +31,6 @@ extern "C" {
     #[wasm_bindgen(js_name = mps3Abort)]
     fn abort(controller: &JsValue);
 }
-use super::log::{event, Logger};
-use super::store::IdbStore;
 
 pub struct WebIo {
     pub logger: Logger,
