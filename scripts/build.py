@@ -19,7 +19,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from wasm_order import compression_order, function_bodies, leb, named_in_order
+from wasm_order import compression_order, function_bodies, imports, named_in_order
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
@@ -64,38 +64,7 @@ def bundle(out_dir: Path):
 
 def wasm_imports(wasm: bytes):
     """The (module, name) pairs of a module's import section."""
-    i, found = 8, []
-    while i < len(wasm):
-        section, i = wasm[i], i + 1
-        size, i = leb(wasm, i)
-        end = i + size
-        if section == 2:
-            count, i = leb(wasm, i)
-            for _ in range(count):
-                pair = []
-                for _ in range(2):
-                    n, i = leb(wasm, i)
-                    pair.append(wasm[i : i + n].decode())
-                    i += n
-                kind, i = wasm[i], i + 1
-                if kind == 0:  # function: type index
-                    _, i = leb(wasm, i)
-                elif kind == 1:  # table: element type, limits
-                    i += 1
-                    flags, i = wasm[i], i + 1
-                    for _ in range(1 + (flags & 1)):
-                        _, i = leb(wasm, i)
-                elif kind == 2:  # memory: limits
-                    flags, i = wasm[i], i + 1
-                    for _ in range(1 + (flags & 1)):
-                        _, i = leb(wasm, i)
-                elif kind == 3:  # global: value type, mutability
-                    i += 2
-                else:
-                    sys.exit(f"import of kind {kind} in {pair}: not one wasm-bindgen emits")
-                found.append(tuple(pair))
-        i = end
-    return found
+    return [(module, name) for module, name, _ in imports(wasm)]
 
 
 def optimize_and_minify_names(out_dir: Path, wasm_opt: Path, flags: list):

@@ -58,20 +58,23 @@ def sections(wasm: bytes):
     return out
 
 
-def imported_functions(wasm: bytes) -> int:
-    count = 0
+def imports(wasm: bytes) -> list:
+    """The (module, name, kind) of each entry of the import section (kind
+    0 is a function, 1 a table, 2 a memory, 3 a global)."""
+    found = []
     for sid, _, start, _ in sections(wasm):
         if sid != 2:
             continue
         n, i = leb(wasm, start)
         for _ in range(n):
+            pair = []
             for _ in range(2):  # module and name
                 size, i = leb(wasm, i)
+                pair.append(wasm[i : i + size].decode())
                 i += size
             kind, i = wasm[i], i + 1
             if kind == 0:  # function: type index
                 _, i = leb(wasm, i)
-                count += 1
             elif kind == 1:  # table: element type, limits
                 flags, i = wasm[i + 1], i + 2
                 for _ in range(1 + (flags & 1)):
@@ -83,8 +86,9 @@ def imported_functions(wasm: bytes) -> int:
             elif kind == 3:  # global: value type, mutability
                 i += 2
             else:
-                raise ValueError(f"import of kind {kind}")
-    return count
+                raise ValueError(f"import of kind {kind} in {pair}: not one wasm-bindgen emits")
+            found.append((*pair, kind))
+    return found
 
 
 def function_bodies(wasm: bytes) -> list:
@@ -141,7 +145,7 @@ def compression_order(bodies: list) -> list:
 def named_in_order(wasm: bytes, order: list) -> bytes:
     """The module with a name section (replacing any) that names its
     defined functions so that sorting by name gives `order`."""
-    imported = imported_functions(wasm)
+    imported = sum(1 for _, _, kind in imports(wasm) if kind == 0)
     out = bytearray(wasm[:8])
     for sid, start, payload, end in sections(wasm):
         if sid == 0:
