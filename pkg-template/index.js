@@ -3,9 +3,21 @@
 // classes, so `import { MPS3 } from "mps3-rs"` needs no init call. The
 // build bundles it with wasm-bindgen's glue (mps3.js) into the package's
 // one minified index.js (scripts/build.py, `bundle`).
-import init, { Atomic, MPS3, errorClass } from "./mps3.js";
+import { initSync, Atomic, MPS3, errorClass } from "./mps3.js";
 
-await init({ module_or_path: new URL("./mps3_bg.wasm", import.meta.url) });
+// Compiled while it streams in, then instantiated at once: the glue's own
+// loader (`init`) does the same, with more code. A server that does not
+// send the .wasm as `application/wasm` gets the slower path.
+const url = new URL("./mps3_bg.wasm", import.meta.url);
+const response = await fetch(url);
+if (!response.ok) throw new Error(`mps3: ${url}: HTTP ${response.status}`);
+let module;
+try {
+  module = await WebAssembly.compileStreaming(response);
+} catch {
+  module = await WebAssembly.compile(await response.arrayBuffer());
+}
+initSync({ module });
 
 const MPS3Error = errorClass();
 

@@ -18,18 +18,19 @@ const servers = [];
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
-/** A static server of `dir` on a free port, with CORS like a public CDN. */
-function serve(dir, host = "127.0.0.1") {
+/** A static server of `dir` on a free port, with CORS like a public CDN,
+ * sending each file with the content type `types` gives its extension. */
+function serve(dir, host = "127.0.0.1", types = TYPES) {
   return new Promise((resolve) => {
     const server = createServer((req, res) => {
       const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^\/+/, "");
       const file = join(dir, path || "index.html");
       if (!file.startsWith(dir) || !existsSync(file)) {
-        res.writeHead(404).end();
+        res.writeHead(404, { "access-control-allow-origin": "*" }).end();
         return;
       }
       res.writeHead(200, {
-        "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+        "content-type": types[extname(file)] ?? "application/octet-stream",
         "access-control-allow-origin": "*",
         "cache-control": "no-store",
       });
@@ -96,6 +97,17 @@ function app(name, main) {
   return dir;
 }
 
+/** A page of another origin that imports the package from `cdn`. */
+function notebook(name, cdn, main = mainJs(`${cdn}/index.js`)) {
+  const dir = join(work, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "main.js"), main);
+  writeFileSync(join(dir, "index.html"), indexHtml("./main.js"));
+  writeFileSync(join(dir, "config.json"), appConfig(name));
+  return serve(dir, "localhost");
+}
+
 before(async () => {
   assert.ok(process.env.MPS3_TESTBED_CONFIG, "MPS3_TESTBED_CONFIG is not set: run through scripts/test.sh");
   assert.ok(existsSync(join(pkg, "index.js")), "pkg/ is not built");
@@ -135,14 +147,25 @@ test("an esbuild bundle imports the package by name (the .wasm copied beside it)
 
 test("a notebook page imports the package by URL from another origin (a CDN)", async () => {
   const cdn = await serve(pkg);
-  const dir = join(work, "notebook");
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "main.js"), mainJs(`${cdn}/index.js`));
-  writeFileSync(join(dir, "index.html"), indexHtml("./main.js"));
-  writeFileSync(join(dir, "config.json"), appConfig("cdn"));
+  const page = await notebook("cdn", cdn);
   // `localhost` and `127.0.0.1` are different origins.
-  const page = await serve(dir, "localhost");
   assert.notEqual(new URL(page).origin, new URL(cdn).origin);
   assert.deepEqual(await runPage(page), { from: "cdn", className: "MPS3", moved: "cdn", forgotten: true, error: EXPECTED_ERROR });
+});
+
+test("a host that sends the .wasm untyped (not application/wasm) still serves a working package", async () => {
+  const cdn = await serve(pkg, "127.0.0.1", { ...TYPES, ".wasm": "application/octet-stream" });
+  const page = await notebook("untyped", cdn);
+  assert.deepEqual(await runPage(page), { from: "untyped", className: "MPS3", moved: "untyped", forgotten: true, error: EXPECTED_ERROR });
+});
+
+test("a package whose .wasm is missing fails its import with the module's URL and status", async () => {
+  const dir = join(work, "no-wasm-cdn");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(pkg, "index.js"), join(dir, "index.js"));
+  const cdn = await serve(dir);
+  const page = await notebook("no-wasm", cdn,
+    `window.result = await import(${JSON.stringify(`${cdn}/index.js`)}).then(() => "loaded", (e) => e.message);\n`);
+  assert.equal(await runPage(page), `mps3: ${cdn}/mps3_bg.wasm: HTTP 404`);
 });
