@@ -17,13 +17,17 @@ zlib compresses (the figures the build reports depend on zlib already).
 
 import zlib
 
-# How many candidates, the most alike in their byte patterns to the last
-# `RECENT` functions placed, are tried at each step (each one compressed
-# after what is already placed). Chosen on three builds of the module:
-# 40 candidates alike to the last function alone came out 0.4 KB larger,
-# and more candidates or a longer memory gained nothing and took longer.
-CANDIDATES = 80
-RECENT = 8
+# The orders the build tries, each a (candidates, recent) pair: at each
+# step, `candidates` functions, the most alike in their byte patterns to
+# the last `recent` placed, are each compressed after what is already
+# placed. The greedy walk is chaotic: a change anywhere in the module, or
+# a setting one step off, moves the result by up to 0.3 KB either way,
+# with no setting best on every module. So the build keeps the smallest
+# of four (scripts/build.py, `order_functions`), two at a time on two
+# cores; each is some 13 s. 40 candidates alike to the last function
+# alone came out 0.4 KB larger on three builds, and 20, 160 or 400 no
+# better.
+SETTINGS = ((80, 8), (80, 10), (60, 8), (100, 8))
 
 
 def leb(data: bytes, i: int):
@@ -109,10 +113,10 @@ def _patterns(body: bytes) -> set:
     return {zlib.crc32(body[i : i + 4]) for i in range(max(1, len(body) - 3))}
 
 
-def compression_order(bodies: list) -> list:
+def compression_order(bodies: list, candidates: int, recent: int) -> list:
     """The indices of `bodies` in a greedy order for deflate: starting from
-    the largest, each next body is, of the `CANDIDATES` whose byte patterns
-    the last `RECENT` placed share most, the one that costs the fewest
+    the largest, each next body is, of the `candidates` whose byte patterns
+    the last `recent` placed share most, the one that costs the fewest
     compressed bytes per byte after everything placed so far."""
     patterns = [_patterns(b) for b in bodies]
     # A small sample of each body's patterns (the lowest hashes) to rank
@@ -125,12 +129,12 @@ def compression_order(bodies: list) -> list:
     placed = zlib.compressobj(9)
     placed.compress(bodies[current])
     while left:
-        seen = set().union(*(patterns[i] for i in order[-RECENT:]))
+        seen = set().union(*(patterns[i] for i in order[-recent:]))
         alike = lambda j: len(samples[j] & seen) / max(1, len(samples[j]))
-        candidates = sorted(left, key=lambda j: (-alike(j), j))[:CANDIDATES]
+        tried = sorted(left, key=lambda j: (-alike(j), j))[:candidates]
         base = len(placed.copy().flush())
         best, best_cost = None, None
-        for j in candidates:
+        for j in tried:
             trial = placed.copy()
             cost = (len(trial.compress(bodies[j])) + len(trial.flush()) - base) / max(1, len(bodies[j]))
             if best_cost is None or cost < best_cost:
