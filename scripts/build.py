@@ -17,9 +17,8 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
-
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from wasm_order import SETTINGS, compression_order, function_bodies, imports, named_in_order
 
