@@ -1,6 +1,7 @@
 // The npm package as users meet it: imported by name in a Vite app and in
 // an esbuild bundle, and by URL from another origin (a notebook importing
-// from a CDN). Each page puts and gets a value against the test bed in
+// from a CDN, also one that types the .wasm wrongly or lacks it). Each
+// page that loads puts and gets a value against the test bed in
 // Chromium. Run by scripts/test.sh after the package is built into pkg/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
