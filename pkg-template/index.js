@@ -7,14 +7,17 @@ import { initSync, Atomic, MPS3, errorClass } from "./mps3.js";
 
 // Compiled while it streams in, then instantiated at once: the glue's own
 // loader (`init`) does the same, with more code. A server that does not
-// send the .wasm as `application/wasm` gets the slower path.
+// send the .wasm as `application/wasm` gets the slower path: that refusal
+// leaves the body unread, while any other failure (a damaged module) is
+// the module's own and is thrown as it is.
 const url = new URL("./mps3_bg.wasm", import.meta.url);
 const response = await fetch(url);
 if (!response.ok) throw new Error(`mps3: ${url}: HTTP ${response.status}`);
 let module;
 try {
   module = await WebAssembly.compileStreaming(response);
-} catch {
+} catch (e) {
+  if (response.bodyUsed) throw e;
   module = await WebAssembly.compile(await response.arrayBuffer());
 }
 initSync({ module });

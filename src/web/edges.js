@@ -19,7 +19,8 @@ export class MPS3Error extends Error {
 export function mps3ErrorClass() { return MPS3Error; }
 
 // src/web/fetch.rs
-const message = (e) => e instanceof Error ? e.message : typeof e == "string" ? e : "fetch failed";
+// (What fetch, Headers and Request throw are errors: TypeError, DOMException.)
+const message = (e) => e?.message ?? String(e);
 export async function mps3Fetch(method, url, headers, body, controller) {
   let request, h = new Headers(), pairs = headers ? headers.split("\n") : [];
   for (let i = 0; i < pairs.length; i += 2) {

@@ -1,8 +1,9 @@
 // The npm package as users meet it: imported by name in a Vite app and in
 // an esbuild bundle, and by URL from another origin (a notebook importing
-// from a CDN, also one that types the .wasm wrongly or lacks it). Each
-// page that loads puts and gets a value against the test bed in
-// Chromium. Run by scripts/test.sh after the package is built into pkg/.
+// from a CDN, also one that types the .wasm wrongly, lacks it or has it
+// damaged). Each page that loads puts and gets a value against the test
+// bed in Chromium. Run by scripts/test.sh after the package is built into
+// pkg/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -169,4 +170,17 @@ test("a package whose .wasm is missing fails its import with the module's URL an
   const page = await notebook("no-wasm", cdn,
     `window.result = await import(${JSON.stringify(`${cdn}/index.js`)}).then(() => "loaded", (e) => e.message);\n`);
   assert.equal(await runPage(page), `mps3: ${cdn}/mps3_bg.wasm: HTTP 404`);
+});
+
+test("a package whose .wasm is damaged fails its import with the compiler's error", async () => {
+  const dir = join(work, "damaged-wasm-cdn");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(pkg, "index.js"), join(dir, "index.js"));
+  const wasm = readFileSync(join(pkg, "mps3_bg.wasm"));
+  writeFileSync(join(dir, "mps3_bg.wasm"), wasm.subarray(0, wasm.length >> 1));
+  const cdn = await serve(dir);
+  const page = await notebook("damaged-wasm", cdn,
+    `window.result = await import(${JSON.stringify(`${cdn}/index.js`)}).then(() => "loaded", (e) => e.name + ": " + e.message);\n`);
+  assert.match(await runPage(page), /^CompileError: /);
 });
