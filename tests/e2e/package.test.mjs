@@ -161,26 +161,27 @@ test("a host that sends the .wasm untyped (not application/wasm) still serves a 
   assert.deepEqual(await runPage(page), { from: "untyped", className: "MPS3", moved: "untyped", forgotten: true, error: EXPECTED_ERROR });
 });
 
-test("a package whose .wasm is missing fails its import with the module's URL and status", async () => {
-  const dir = join(work, "no-wasm-cdn");
+/** What importing the package's entry rejects with (or "loaded") from a
+ * host whose module is `wasm`, or which has none; and the host's URL. */
+async function imported(name, wasm) {
+  const dir = join(work, `${name}-cdn`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(join(pkg, "index.js"), join(dir, "index.js"));
+  if (wasm) writeFileSync(join(dir, "mps3_bg.wasm"), wasm);
   const cdn = await serve(dir);
-  const page = await notebook("no-wasm", cdn,
-    `window.result = await import(${JSON.stringify(`${cdn}/index.js`)}).then(() => "loaded", (e) => e.message);\n`);
-  assert.equal(await runPage(page), `mps3: ${cdn}/mps3_bg.wasm: HTTP 404`);
+  const page = await notebook(name, cdn,
+    `window.result = await import(${JSON.stringify(`${cdn}/index.js`)}).then(() => "loaded", (e) => e.name + ": " + e.message);\n`);
+  return { cdn, result: await runPage(page) };
+}
+
+test("a package whose .wasm is missing fails its import with the module's URL and status", async () => {
+  const { cdn, result } = await imported("no-wasm");
+  assert.equal(result, `Error: mps3: ${cdn}/mps3_bg.wasm: HTTP 404`);
 });
 
 test("a package whose .wasm is damaged fails its import with the compiler's error", async () => {
-  const dir = join(work, "damaged-wasm-cdn");
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  cpSync(join(pkg, "index.js"), join(dir, "index.js"));
   const wasm = readFileSync(join(pkg, "mps3_bg.wasm"));
-  writeFileSync(join(dir, "mps3_bg.wasm"), wasm.subarray(0, wasm.length >> 1));
-  const cdn = await serve(dir);
-  const page = await notebook("damaged-wasm", cdn,
-    `window.result = await import(${JSON.stringify(`${cdn}/index.js`)}).then(() => "loaded", (e) => e.name + ": " + e.message);\n`);
-  assert.match(await runPage(page), /^CompileError: /);
+  const { result } = await imported("damaged-wasm", wasm.subarray(0, wasm.length >> 1));
+  assert.match(result, /^CompileError: /);
 });
