@@ -1,7 +1,7 @@
 //! The channel to the other tabs of a namespace: a `BroadcastChannel`
 //! carrying the engine's messages (text), made and used by a few lines of
-//! JavaScript (`edges.js`; each browser call made from Rust is an import with a shim
-//! in the glue).
+//! JavaScript (`edges.js`; each browser call made from Rust is an import
+//! with a shim in the glue).
 
 use crate::prelude::*;
 

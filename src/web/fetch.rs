@@ -1,10 +1,9 @@
 //! Performs a core `HttpRequest` with the global `fetch` (window or worker).
 //!
 //! The request is made and its answer read by a few lines of JavaScript
-//! (`edges.js`),
-//! handed everything at once: each browser call made from Rust is an
-//! import with a shim in the glue and its own argument passing in the
-//! .wasm, a dozen of them for one request.
+//! (`edges.js`), handed everything at once: each browser call made from
+//! Rust is an import with a shim in the glue and its own argument passing
+//! in the .wasm, a dozen of them for one request.
 
 use crate::prelude::*;
 
@@ -19,8 +18,9 @@ use super::convert::get;
 
 /// Resolves to `{ s: status, h: "name\nvalue\n...", b: bytes }` with the
 /// answer's headers that the page may read (the bucket's CORS rule
-/// exposes those the core reads, `EXPOSED_HEADERS`), or `{ e: message, bad: true }` when the
-/// request could not be made (a header or URL the browser refuses), or
+/// exposes those the core reads, `EXPOSED_HEADERS`), or
+/// `{ e: message, bad: true }` when the request could not be made (a
+/// header or URL the browser refuses), or
 /// `{ e: message }` when it got no answer (network down, connection reset,
 /// CORS refusal, abort). `cache: "no-store"` keeps the browser's HTTP cache
 /// out of the way, so conditional requests reach the server as we sent

@@ -4,11 +4,10 @@
 //! every call fails with `Storage` and the engine works from memory.
 //!
 //! The IndexedDB calls are a few lines of JavaScript (`edges.js`), each
-//! operation one
-//! call from Rust: IndexedDB is events and callbacks, which JavaScript
-//! writes directly, and each browser call made from Rust is an import
-//! with a shim in the glue and its argument passing in the .wasm (a
-//! wrapper crate brought tens of kilobytes more, docs/size.md). The
+//! operation one call from Rust: IndexedDB is events and callbacks, which
+//! JavaScript writes directly, and each browser call made from Rust is an
+//! import with a shim in the glue and its argument passing in the .wasm
+//! (a wrapper crate brought tens of kilobytes more, docs/size.md). The
 //! layout is rexie's (out-of-line string keys, no indexes, version 2), so
 //! stores written by earlier releases read on.
 
