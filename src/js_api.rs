@@ -37,7 +37,14 @@ pub const CREDENTIALS: &[&str] = &[
     "expiration",
 ];
 /// `config.retry`.
-pub const RETRY: &[&str] = &["attempts", "baseMs", "capMs", "timeoutMs"];
+pub const RETRY: &[&str] = &[
+    "attempts",
+    "baseMs",
+    "capMs",
+    "timeoutMs",
+    "disconnectAfterMs",
+    "disconnectAfterFailures",
+];
 /// The options of `put`, `putAll`, `delete`, `import`, `forget`, `move`.
 pub const PUT: &[&str] = &["manifests", "await", "trace", "contentType"];
 /// The options of `get` and `getAll`.
@@ -52,7 +59,7 @@ pub const CHECK: &[&str] = &["key", "version"];
 pub const REF: &[&str] = &["bucket", "key"];
 
 /// Every error kind, in the order of their codes in [`TYPESCRIPT`].
-pub const ERROR_KINDS: [ErrorKind; 15] = ErrorKind::ALL;
+pub const ERROR_KINDS: [ErrorKind; 18] = ErrorKind::ALL;
 
 /// The declarations of the config, options and errors (the class's own
 /// methods are declared by wasm-bindgen from their signatures).
@@ -117,7 +124,11 @@ export interface MPS3Config {
    *  (default 10), and capped exponential backoff with full jitter (default
    *  100 ms doubling up to 5000 ms). `timeoutMs`: how long one attempt waits
    *  for its answer before it counts as a network failure and is retried
-   *  (default 30000; 0: no limit). */
+   *  (default 30000; 0: no limit). The client becomes disconnected
+   *  (`status.connected` false) when every attempt over the last
+   *  `disconnectAfterMs` (default 2000) failed without an answer, at least
+   *  `disconnectAfterFailures` (default 2) of them, or when the browser
+   *  says it is offline; a single reset or time-out is only retried. */
   retry?: RetryOptions;
   /** Bytes of content kept in memory, least recently used out (default 4 MiB). */
   cacheBytes?: number;
@@ -137,7 +148,14 @@ export interface MPS3Config {
   log?: boolean | ((event: LogEvent) => void);
 }
 
-export interface RetryOptions { attempts?: number; baseMs?: number; capMs?: number; timeoutMs?: number; }
+export interface RetryOptions {
+  attempts?: number;
+  baseMs?: number;
+  capMs?: number;
+  timeoutMs?: number;
+  disconnectAfterMs?: number;
+  disconnectAfterFailures?: number;
+}
 
 /** `MPS3.status`, and what `onStatus` handlers receive. */
 export interface Status {
@@ -148,9 +166,20 @@ export interface Status {
   connected: boolean;
   /** Writes accepted and not yet committed to the bucket. */
   pendingWrites: number;
-  /** When (epoch ms) the client last caught up with the bucket; null before. */
+  /** When (epoch ms) the client last caught up with the bucket; null before.
+   *  Moving it alone does not call `onStatus` handlers. */
   lastSyncAt: number | null;
+  /** The client was shut down (`online` and `connected` are then false). */
+  shutdown: boolean;
 }
+
+/** What a write (`put`, `putAll`, `delete`, `import`, `forget`, `move`)
+ *  resolves with: `committed: true` once its entry is in the bucket, with
+ *  the `version` it gave the keys it set (null: it set none);
+ *  `committed: false` once it is queued durably in IndexedDB, to be
+ *  committed in the background (`await: "local"`, or offline, or
+ *  disconnected). */
+export type Written = { committed: true; version: string | null } | { committed: false };
 
 export interface PutOptions {
   manifests?: Key[];
@@ -235,7 +264,7 @@ export interface SubscribeOptions { manifest?: Key; }
 export type MPS3ErrorCode =
   | "NotFound" | "NotModified" | "PreconditionFailed" | "AccessDenied" | "SlowDown"
   | "ServerError" | "Network" | "BadResponse" | "BadInput" | "ClockSkew" | "Offline" | "Storage"
-  | "Shutdown" | "Unsupported" | "Conflict";
+  | "Shutdown" | "Unsupported" | "Conflict" | "OutcomeUnknown" | "NoSuchBucket" | "CorsBlocked";
 
 /** What every call rejects with and subscribers receive: an `Error` with a
  *  stable `code`, and the HTTP `status` and S3 `s3Code` when S3 answered.
@@ -357,7 +386,10 @@ mod tests {
                 | ErrorKind::Storage
                 | ErrorKind::Shutdown
                 | ErrorKind::Unsupported
-                | ErrorKind::Conflict => {}
+                | ErrorKind::Conflict
+                | ErrorKind::OutcomeUnknown
+                | ErrorKind::NoSuchBucket
+                | ErrorKind::CorsBlocked => {}
             }
         }
         let mut unique = codes.clone();

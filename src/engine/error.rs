@@ -51,12 +51,24 @@ pub enum ErrorKind {
     /// A conditional write's check failed where it landed (a key was not
     /// at the version it named), or a transaction kept conflicting.
     Conflict,
+    /// Whether a write landed cannot be told (yet): its entry PUT may
+    /// have been sent when the bucket stopped answering, or the log no
+    /// longer holds the evidence. Never retried blindly: a write made
+    /// again could apply twice.
+    OutcomeUnknown,
+    /// The bucket does not exist (S3's `NoSuchBucket`): a typo in its
+    /// name, or the wrong endpoint or region. Not offline: no retry.
+    NoSuchBucket,
+    /// The browser blocked requests the bucket answers others of: its CORS
+    /// rule lacks a method or header the client sends (a PUT's preflight
+    /// refused). Not offline: nothing heals it but the bucket's rule.
+    CorsBlocked,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of their codes in the TypeScript
     /// declarations (`js_api`).
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 18] = [
         ErrorKind::NotFound,
         ErrorKind::NotModified,
         ErrorKind::PreconditionFailed,
@@ -72,6 +84,9 @@ impl ErrorKind {
         ErrorKind::Shutdown,
         ErrorKind::Unsupported,
         ErrorKind::Conflict,
+        ErrorKind::OutcomeUnknown,
+        ErrorKind::NoSuchBucket,
+        ErrorKind::CorsBlocked,
     ];
 
     /// The stable code JavaScript sees as `error.code`.
@@ -92,6 +107,9 @@ impl ErrorKind {
             ErrorKind::Shutdown => "Shutdown",
             ErrorKind::Unsupported => "Unsupported",
             ErrorKind::Conflict => "Conflict",
+            ErrorKind::OutcomeUnknown => "OutcomeUnknown",
+            ErrorKind::NoSuchBucket => "NoSuchBucket",
+            ErrorKind::CorsBlocked => "CorsBlocked",
         }
     }
 

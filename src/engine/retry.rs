@@ -6,6 +6,16 @@ use crate::engine::error::Error;
 /// subscriber on a stalled connection hears again within half a minute.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
+/// A run of failed attempts this long (from the first one's send) and
+/// [`DISCONNECT_AFTER_FAILURES`] long makes the client disconnected: a
+/// phone's or a hotel's network drops a request now and then, which is
+/// weather for the retries, not an outage; an endpoint that is down
+/// fails every attempt, and is found out within about two seconds.
+pub const DISCONNECT_AFTER_MS: u64 = 2_000;
+
+/// See [`DISCONNECT_AFTER_MS`].
+pub const DISCONNECT_AFTER_FAILURES: u32 = 2;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub base_ms: u64,
@@ -17,6 +27,11 @@ pub struct RetryPolicy {
     /// that never answers otherwise holds its caller forever: the
     /// browser's fetch has no limit of its own.
     pub timeout_ms: u64,
+    /// The client becomes disconnected once every attempt for this long
+    /// failed without an answer (see [`DISCONNECT_AFTER_MS`])...
+    pub disconnect_after_ms: u64,
+    /// ...and at least this many of them.
+    pub disconnect_after_failures: u32,
 }
 
 impl Default for RetryPolicy {
@@ -26,6 +41,8 @@ impl Default for RetryPolicy {
             cap_ms: 5_000,
             max_attempts: 10,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            disconnect_after_ms: DISCONNECT_AFTER_MS,
+            disconnect_after_failures: DISCONNECT_AFTER_FAILURES,
         }
     }
 }

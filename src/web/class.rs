@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{self, bad, only_known};
 use super::errors::to_js_error;
 use super::io::WebIo;
-use crate::engine::db::{Change, Db, Event, JsonText, Meta, Select, Status, Watch};
+use crate::engine::db::{Acked, Change, Db, Event, JsonText, Meta, Select, Status, Watch};
 use crate::engine::error::Error;
 use crate::engine::manifest::Ref;
 use crate::js_api;
@@ -158,6 +158,7 @@ fn status_object(s: &Status) -> JsValue {
         "lastSyncAt",
         s.last_sync_at.map_or(JsValue::NULL, |t| (t as f64).into()),
     );
+    set("shutdown", s.shutdown.into());
     o.into()
 }
 
@@ -289,7 +290,7 @@ impl MPS3 {
     }
 
     /// Writes `value` (any JSON; `undefined` deletes) under `key`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    #[wasm_bindgen(unchecked_return_type = "Promise<Written>")]
     pub fn put(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
@@ -307,7 +308,7 @@ impl MPS3 {
     }
 
     /// Deletes `key` (same as `put(key, undefined)`).
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    #[wasm_bindgen(unchecked_return_type = "Promise<Written>")]
     pub fn delete(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
@@ -320,7 +321,7 @@ impl MPS3 {
     /// Writes several keys atomically: readers see all of them or none.
     /// `entries`: a `Map` or a plain object of key → value (`undefined`
     /// deletes).
-    #[wasm_bindgen(js_name = putAll, unchecked_return_type = "Promise<void>")]
+    #[wasm_bindgen(js_name = putAll, unchecked_return_type = "Promise<Written>")]
     pub fn put_all(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Map<Key, unknown> | Record<string, unknown>")]
@@ -342,7 +343,7 @@ impl MPS3 {
     /// tool; it must hold JSON) the value of `key`. The object stays as it
     /// is: a versioned bucket's manifest names its version, an unversioned
     /// bucket gets a copy under `<key>@<uuid>`. Needs the bucket.
-    #[wasm_bindgen(js_name = "import", unchecked_return_type = "Promise<void>")]
+    #[wasm_bindgen(js_name = "import", unchecked_return_type = "Promise<Written>")]
     pub fn import_key(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
@@ -354,7 +355,7 @@ impl MPS3 {
     /// Takes `key` out of the manifest and touches no object: a delete
     /// that puts no delete marker in a versioned bucket (the inverse of
     /// `import`).
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    #[wasm_bindgen(unchecked_return_type = "Promise<Written>")]
     pub fn forget(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
@@ -393,7 +394,7 @@ impl MPS3 {
     /// value under one key or the other, never both or neither. `from` is
     /// read in the first of `manifests` (or the default); `NotFound` when
     /// it has no value.
-    #[wasm_bindgen(js_name = "move", unchecked_return_type = "Promise<void>")]
+    #[wasm_bindgen(js_name = "move", unchecked_return_type = "Promise<Written>")]
     pub fn move_key(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] from: JsValue,
@@ -423,8 +424,19 @@ impl MPS3 {
             let manifests = convert::refs(&options, "manifests", &self.default_bucket)?;
             let db = self.db.clone();
             Ok(async move {
-                db.write(change, &manifests, ack, trace).await?;
-                Ok(JsValue::UNDEFINED)
+                // `{ committed: true, version }` once in the bucket,
+                // `{ committed: false }` once queued (offline,
+                // disconnected, or `await: "local"`).
+                let o = js_sys::Object::new();
+                let (committed, version) = match db.write(change, &manifests, ack, trace).await? {
+                    Acked::Committed(v) => (true, v.map_or(JsValue::NULL, JsValue::from)),
+                    Acked::Queued => (false, JsValue::UNDEFINED),
+                };
+                let _ = Reflect::set(&o, &"committed".into(), &committed.into());
+                if committed {
+                    let _ = Reflect::set(&o, &"version".into(), &version);
+                }
+                Ok(o.into())
             })
         })();
         run(prepared)
@@ -638,11 +650,12 @@ impl MPS3 {
         remover(&self.handlers, None, id)
     }
 
-    /// Stops polling; later calls reject with code `Shutdown`.
+    /// Stops polling; later calls reject with code `Shutdown`. Status
+    /// handlers hear the last status (`shutdown: true`), subscribers
+    /// nothing more.
     pub fn shutdown(&self) {
         self.db.shutdown();
         self.handlers.values.borrow_mut().clear();
-        self.handlers.status.borrow_mut().clear();
     }
 
     /// Whether the client talks to the bucket. Set it `false` to work

@@ -227,6 +227,12 @@ pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
         if let Some(n) = whole("timeoutMs", 0)? {
             db.retry.timeout_ms = n;
         }
+        if let Some(n) = whole("disconnectAfterMs", 0)? {
+            db.retry.disconnect_after_ms = n;
+        }
+        if let Some(n) = whole("disconnectAfterFailures", 1)? {
+            db.retry.disconnect_after_failures = n.min(u32::MAX as u64) as u32;
+        }
     }
     if let Some(bytes) = opt_number(cfg, "cacheBytes")? {
         if bytes < 0.0 {

@@ -12,7 +12,7 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 use core::future::Future;
 
-use super::{Ack, Batch, Change, Db, JsonText, Protocol, Select};
+use super::{Acked, Batch, Change, Committer, Db, JsonText, Protocol, Select};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::manifest::Ref;
@@ -100,8 +100,15 @@ impl<I: Io + 'static> Db<I> {
             });
         }
         let change = Change::Atomic(batch, checks);
-        match self.write(change, &[m], Some(Ack::Remote), None).await {
-            Ok(version) => Ok(Outcome::Committed(version)),
+        // Its answer needs the bucket: while it can be reached the write
+        // is retried through transient failures; once it cannot, the
+        // call rejects rather than wait.
+        match self
+            .write_as(change, &[m], Committer::CallerNow, None)
+            .await
+        {
+            Ok(Acked::Committed(version)) => Ok(Outcome::Committed(version)),
+            Ok(Acked::Queued) => unreachable!("a conditional write is never only queued"),
             Err(e) if e.kind == ErrorKind::Conflict => {
                 #[cfg(test)]
                 self.failed_checks.set(self.failed_checks.get() + 1);

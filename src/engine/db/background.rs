@@ -10,7 +10,7 @@ use alloc::rc::Rc;
 
 use super::write::Committed;
 use super::{Change, Db, Event, Pending, Watch};
-use crate::engine::error::Result;
+use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::{Io, LockWait};
 use crate::engine::manifest::Ref;
 
@@ -33,6 +33,18 @@ pub enum Ack {
     Remote,
 }
 
+/// How a write was acknowledged: what `put` and its kin resolve with, so
+/// that the caller can tell a write in the bucket from one queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Acked {
+    /// Its entry is in the bucket; the version it gave the keys it set
+    /// (`None`: it set none).
+    Committed(Option<String>),
+    /// Durable in the store, committed in the background: asked for
+    /// (`Ack::Local`), or the client was offline or disconnected.
+    Queued,
+}
+
 /// Who waits for a commit, which decides what a transient failure that
 /// outlasts the retries does to the write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +56,13 @@ pub enum Committer {
     /// cannot, a durable write is answered and commits on in the
     /// background, as one made offline does (the default acknowledgement).
     CallerWhileReachable,
+    /// The caller's promise, while the bucket can be reached: once it
+    /// cannot, a write no entry PUT of which may have been sent is
+    /// dropped and the call rejects `Offline`; one that may have landed
+    /// is settled in the background and the call rejects
+    /// `OutcomeUnknown`. A conditional write's answer (`{ ok }`) needs
+    /// the bucket, and the caller must not wait for it forever.
+    CallerNow,
     /// Nobody: the write was acknowledged already, so it is never dropped
     /// for a transient failure, only tried again later.
     Background,
@@ -76,8 +95,6 @@ impl<I: Io + 'static> Db<I> {
     /// acknowledgement needs the store: a write it does not hold is
     /// committed before the call resolves.
     ///
-    /// Answers with the version the write gave the keys it set, once it
-    /// is in the bucket (`None`: acknowledged before, or it set none).
     /// `trace` (else one made for it) follows the write into its entry and
     /// the log events of its requests and of every reader applying it.
     pub async fn write(
@@ -86,25 +103,54 @@ impl<I: Io + 'static> Db<I> {
         manifests: &[Ref],
         ack: Option<Ack>,
         trace: Option<String>,
-    ) -> Result<Option<String>> {
-        let pending = self.accept(change, manifests, trace).await?;
-        let local = match ack {
-            Some(ack) => ack == Ack::Local,
-            None => !self.reachable(),
-        };
-        if local && pending.durable() {
-            self.commit_in_background(pending);
-            return Ok(None);
-        }
+    ) -> Result<Acked> {
         let committer = match ack {
             None => Committer::CallerWhileReachable,
-            Some(_) => Committer::Caller,
+            Some(Ack::Remote) => Committer::Caller,
+            Some(Ack::Local) => Committer::Background,
+        };
+        self.write_as(change, manifests, committer, trace).await
+    }
+
+    /// [`Db::write`], the caller waiting as `committer` says
+    /// (`Background`: only until the write is durable).
+    pub(super) async fn write_as(
+        self: &Rc<Self>,
+        change: Change,
+        manifests: &[Ref],
+        committer: Committer,
+        trace: Option<String>,
+    ) -> Result<Acked> {
+        if committer == Committer::CallerNow {
+            // Refused before it is queued, masked or told to other tabs.
+            self.ready().await;
+            self.check_reachable()?;
+        }
+        let pending = self.accept(change, manifests, trace).await?;
+        let local = committer == Committer::Background
+            || (committer == Committer::CallerWhileReachable && !self.reachable());
+        if local && pending.durable() {
+            self.commit_in_background(pending);
+            return Ok(Acked::Queued);
+        }
+        let committer = match committer {
+            Committer::Background => Committer::Caller,
+            c => c,
         };
         match self.commit(pending, committer).await? {
-            Committed::Done(version) => Ok(version),
+            Committed::Done(version) => Ok(Acked::Committed(version)),
             Committed::HandedBack(unfinished) => {
+                let settling = committer == Committer::CallerNow;
                 self.commit_in_background(*unfinished);
-                Ok(None)
+                if settling {
+                    return Err(Error::new(
+                        ErrorKind::OutcomeUnknown,
+                        "the bucket cannot be reached now, and the write may have landed: it \
+                         is settled when the bucket can be reached again (reads and \
+                         subscribers then show it, or not)",
+                    ));
+                }
+                Ok(Acked::Queued)
             }
         }
     }

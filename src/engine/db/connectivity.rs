@@ -4,14 +4,17 @@
 //! Two switches decide whether requests are made: `online`, the
 //! application's (`MPS3.online`), and `connected`, the client's own belief
 //! that the bucket answers. The client learns `connected` from the edge
-//! (the browser's `online` and `offline` events) and from its requests: a
-//! network failure or a time-out makes it disconnected at once, with no
-//! retry series, and any HTTP answer connected again. While disconnected
-//! it behaves as offline (reads answer from what is stored, writes queue,
-//! polls rest) and one cheap request probes the bucket, backing off up to
-//! the poll interval or `PROBE_CAP_MS`; the first answer, or the browser's
-//! `online` event, brings it back, and queued writes and subscribers catch
-//! up by themselves.
+//! (the browser's `online` and `offline` events) and from its requests:
+//! it becomes disconnected when every attempt over the last
+//! `retry.disconnect_after_ms` failed without an answer, at least
+//! `retry.disconnect_after_failures` of them (a [`FailureRun`]), and any
+//! HTTP answer makes it connected again. A single reset or time-out is
+//! not an outage: the request's retry policy tries it again. While
+//! disconnected it behaves as offline (reads answer from what is stored,
+//! writes queue, polls rest) and one cheap request probes the bucket,
+//! backing off up to the poll interval or `PROBE_CAP_MS`; the first
+//! answer, or the browser's `online` event, brings it back, and queued
+//! writes and subscribers catch up by themselves.
 
 use crate::prelude::*;
 
@@ -31,6 +34,16 @@ pub const PROBE_FIRST_MS: u64 = 500;
 /// The longest pause between probes (shorter when the poll interval is).
 pub const PROBE_CAP_MS: u64 = 5_000;
 
+/// Attempts that failed without an answer since the last answer: what
+/// decides that the bucket cannot be reached.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FailureRun {
+    /// When the first of them was sent (the local clock).
+    pub since: EpochMillis,
+    /// How many failed.
+    pub failures: u32,
+}
+
 /// What `MPS3.status` reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
@@ -44,6 +57,23 @@ pub struct Status {
     /// When (the local clock) the client last brought a manifest up to
     /// date with the bucket.
     pub last_sync_at: Option<EpochMillis>,
+    /// The client was shut down: it makes no more requests.
+    pub shutdown: bool,
+}
+
+impl Status {
+    /// Whether a status handler has news in `self` after `sent`: anything
+    /// a user would be shown changed. Each poll moves `last_sync_at`,
+    /// which is only news the first time (the client synced at all); it
+    /// can be read whenever it is wanted.
+    fn news_after(&self, sent: Option<&Status>) -> bool {
+        let Some(sent) = sent else { return true };
+        self.online != sent.online
+            || self.connected != sent.connected
+            || self.pending_writes != sent.pending_writes
+            || self.shutdown != sent.shutdown
+            || self.last_sync_at.is_some() != sent.last_sync_at.is_some()
+    }
 }
 
 impl<I: Io> Db<I> {
@@ -83,6 +113,7 @@ impl<I: Io> Db<I> {
 
     /// A request got an HTTP answer: the bucket is reachable.
     pub(crate) fn reached(&self) {
+        self.failing.set(None);
         if !self.connected.replace(true) {
             self.io
                 .log("connectivity", "the bucket can be reached again");
@@ -116,11 +147,13 @@ impl<I: Io> Db<I> {
 
     /// The client's status now.
     pub fn status(&self) -> Status {
+        let shutdown = self.shutdown.get();
         Status {
-            online: self.online.get(),
-            connected: self.connected.get(),
+            online: self.online.get() && !shutdown,
+            connected: self.connected.get() && !shutdown,
             pending_writes: self.pending_writes(),
             last_sync_at: self.inner.borrow().last_sync_at,
+            shutdown,
         }
     }
 
@@ -129,7 +162,7 @@ impl<I: Io> Db<I> {
         let status = self.status();
         let changed = {
             let mut inner = self.inner.borrow_mut();
-            let changed = inner.status_sent.as_ref() != Some(&status);
+            let changed = status.news_after(inner.status_sent.as_ref());
             if changed {
                 inner.status_sent = Some(status.clone());
             }
@@ -147,12 +180,30 @@ impl<I: Io> Db<I> {
         self.note_status();
     }
 
-    /// Judges a failed attempt: a network failure (no answer, or none in
-    /// time) disconnects the client and ends the request as `Offline`,
-    /// with no retry series; any other failure is left to the retry
-    /// policy.
-    pub(crate) fn judge_failure(&self, error: Error) -> Error {
+    /// Judges an attempt sent at `sent` that failed with `error`. A
+    /// network failure (no answer, or none in time) joins the run of
+    /// them since the last answer; once that run is long enough (see
+    /// [`FailureRun`]) the client is disconnected and the request ends
+    /// as `Offline`, with no more retries. Until then, and for any other
+    /// failure, the error is left to the retry policy.
+    pub(crate) fn judge_failure(&self, error: Error, sent: EpochMillis) -> Error {
         if error.kind != ErrorKind::Network {
+            return error;
+        }
+        let run = match self.failing.get() {
+            Some(run) => FailureRun {
+                since: run.since.min(sent),
+                failures: run.failures + 1,
+            },
+            None => FailureRun {
+                since: sent,
+                failures: 1,
+            },
+        };
+        self.failing.set(Some(run));
+        let policy = &self.cfg.retry;
+        let lasting = self.io.now() - run.since >= policy.disconnect_after_ms as EpochMillis;
+        if !(lasting && run.failures >= policy.disconnect_after_failures) && self.connected.get() {
             return error;
         }
         self.unreachable(&error.message);

@@ -32,7 +32,7 @@ mod write;
 use core::cell::{Cell, RefCell};
 
 pub use atomic::{Outcome, Tx};
-pub use background::{Ack, Committer};
+pub use background::{Ack, Acked, Committer};
 pub use change::Change;
 pub use connectivity::Status;
 pub use offline::Pending;
@@ -163,6 +163,8 @@ struct Inner {
     status_sent: Option<Status>,
     /// Per bucket: whether it enforces `If-None-Match: *` (probed once).
     create_probes: Vec<(String, bool)>,
+    /// The uuid of this client's probe object (see `enforces_create`).
+    probe_id: Option<String>,
 }
 
 pub struct Db<I: Io> {
@@ -177,6 +179,8 @@ pub struct Db<I: Io> {
     online: Cell<bool>,
     /// Whether the bucket answers (see `connectivity`).
     connected: Cell<bool>,
+    /// Attempts failed without an answer since the last answer.
+    failing: Cell<Option<connectivity::FailureRun>>,
     disconnections: Cell<u32>,
     /// Starts the prober when the client finds itself disconnected.
     prober: RefCell<Option<alloc::rc::Rc<dyn Fn()>>>,
@@ -184,6 +188,8 @@ pub struct Db<I: Io> {
     /// masked; a read waits for the turns taken before it, so that it
     /// reads a write made just before it, acknowledged or not.
     accepting: FifoLock,
+    /// Probes of a bucket's conditional creates, one at a time.
+    create_probe: FifoLock,
     /// Every call waits on this until [`Db::restore`] loaded the durable
     /// state: it holds the gate's first turn.
     gate: FifoLock,
@@ -253,12 +259,15 @@ impl<I: Io> Db<I> {
                 last_sync_at: None,
                 status_sent: None,
                 create_probes: Vec::new(),
+                probe_id: None,
             }),
             online: Cell::new(cfg.online),
             connected: Cell::new(true),
+            failing: Cell::new(None),
             disconnections: Cell::new(0),
             prober: RefCell::new(None),
             accepting: FifoLock::new(),
+            create_probe: FifoLock::new(),
             cfg,
             #[cfg(test)]
             unlisted_entries: Cell::new(0),
@@ -531,8 +540,10 @@ impl<I: Io> Db<I> {
         self.io.events_ready();
     }
 
+    /// Stops the client: no more requests, and its status says so.
     pub fn shutdown(&self) {
         self.shutdown.set(true);
+        self.note_status();
     }
 
     pub fn is_shutdown(&self) -> bool {

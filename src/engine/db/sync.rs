@@ -189,7 +189,7 @@ impl<I: Io> Db<I> {
             if !self.online.get() {
                 return Err(Error::new(ErrorKind::Offline, "the client went offline"));
             }
-            let error = self.judge_failure(error);
+            let error = self.judge_failure(error, sent);
             if error.kind == ErrorKind::Offline {
                 return Err(error);
             }

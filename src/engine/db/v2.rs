@@ -450,6 +450,9 @@ impl<I: Io> Db<I> {
     /// per bucket and client): some services ignore `If-None-Match`, and
     /// Backblaze B2 answers NotImplemented.
     pub(crate) async fn enforces_create(&self, m: &Ref) -> Result<bool> {
+        // One probe at a time: two at once on the one object would see
+        // each other's create and delete.
+        let _probing = self.create_probe.lock().await;
         let known = {
             let inner = self.inner.borrow();
             inner
@@ -461,7 +464,17 @@ impl<I: Io> Db<I> {
         if let Some(known) = known {
             return Ok(known);
         }
-        let uuid = self.inner.borrow_mut().rng.uuid_v4();
+        // One probe object per client, whatever the bucket or how often a
+        // probe ends early: a bucket that refuses some requests (a CORS
+        // rule without DELETE) keeps one, not one per write.
+        let uuid = {
+            let mut inner = self.inner.borrow_mut();
+            let inner = &mut *inner;
+            inner
+                .probe_id
+                .get_or_insert_with(|| inner.rng.uuid_v4())
+                .clone()
+        };
         let key = probe_key(&m.key, &uuid);
         // Transient failures end the probe; any other answer is a verdict.
         let mut answers = Vec::new();
@@ -476,7 +489,11 @@ impl<I: Io> Db<I> {
         }
         // (Whether the server decides creates atomically, a probe from
         // one client cannot tell: the conformance command races some.)
-        let enforced = answers == [None, Some(ErrorKind::PreconditionFailed)];
+        // The first create finds the object there only when an earlier
+        // attempt of it landed (its answer lost, or a probe ended early),
+        // which a bucket that ignores the header never answers 412 to.
+        let refused = Some(ErrorKind::PreconditionFailed);
+        let enforced = answers[1] == refused && (answers[0].is_none() || answers[0] == refused);
         let _ = self.delete_object(&m.bucket, key, None).await;
         self.inner
             .borrow_mut()

@@ -229,8 +229,20 @@ impl<I: Io> Db<I> {
             // each await is a state of this machine, and it is the largest.
             let outcome = loop {
                 let wait = if !self.reachable() && !self.shutdown.get() {
-                    if committer == Committer::CallerWhileReachable && p.durable {
-                        return Ok(Committed::HandedBack(Box::new(p)));
+                    let maybe_sent = !p.write.attempts.is_empty();
+                    match committer {
+                        Committer::CallerWhileReachable if p.durable => {
+                            return Ok(Committed::HandedBack(Box::new(p)));
+                        }
+                        Committer::CallerNow if maybe_sent => {
+                            return Ok(Committed::HandedBack(Box::new(p)));
+                        }
+                        Committer::CallerNow => {
+                            break Err(self.check_reachable().err().unwrap_or_else(|| {
+                                Error::new(ErrorKind::Offline, "the client is offline")
+                            }));
+                        }
+                        _ => {}
                     }
                     OFFLINE_TICK_MS
                 } else {

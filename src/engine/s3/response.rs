@@ -103,6 +103,7 @@ pub fn error_from_response(resp: &HttpResponse) -> Error {
                 | "TokenRefreshRequired",
             ),
         ) => ErrorKind::AccessDenied,
+        (_, Some("NoSuchBucket")) => ErrorKind::NoSuchBucket,
         (400, Some("RequestTimeout")) => ErrorKind::ServerError,
         (401 | 403, _) => ErrorKind::AccessDenied,
         (404, _) => ErrorKind::NotFound,
@@ -112,6 +113,17 @@ pub fn error_from_response(resp: &HttpResponse) -> Error {
         (500..=599, _) => ErrorKind::ServerError,
         (400 | 405 | 411 | 413 | 414 | 416, _) => ErrorKind::BadInput,
         _ => ErrorKind::BadResponse,
+    };
+    // The likely fix, not only S3's words: a bucket's name is typed by
+    // hand in a config.
+    let message = if kind == ErrorKind::NoSuchBucket {
+        Some(cat!(
+            "the bucket does not exist: check the bucket's name (defaultBucket), the endpoint and the region (",
+            message.as_deref().unwrap_or("NoSuchBucket"),
+            ")"
+        ))
+    } else {
+        message
     };
     let message = message.unwrap_or_else(|| match kind {
         ErrorKind::NotFound => "no such object or bucket".to_string(),

@@ -462,7 +462,6 @@ fn errors_map_to_semantic_kinds_and_keep_s3_code() {
     };
     let cases = [
         (404, "NoSuchKey", ErrorKind::NotFound),
-        (404, "NoSuchBucket", ErrorKind::NotFound),
         (412, "PreconditionFailed", ErrorKind::PreconditionFailed),
         (
             409,
@@ -487,6 +486,13 @@ fn errors_map_to_semantic_kinds_and_keep_s3_code() {
         assert_eq!(e.message, "m & m");
         assert_eq!(e.status, Some(status));
     }
+    // A bucket that does not exist is a mistake in the config, not an
+    // absent key: its own kind, and a message with the fix.
+    let e = error_from_response(&resp(404, &[], &xml("NoSuchBucket")));
+    assert_eq!(e.kind, ErrorKind::NoSuchBucket);
+    assert_eq!(e.s3_code.as_deref(), Some("NoSuchBucket"));
+    assert!(e.message.contains("defaultBucket"), "{}", e.message);
+    assert!(e.message.contains("m & m"), "{}", e.message);
     // HEAD errors and proxies' answers have no XML body.
     assert_eq!(
         error_from_response(&resp(404, &[], "")).kind,

@@ -43,7 +43,8 @@ use executor::Executor;
 
 use super::sync::{AUTOCLEAN_GRACE_MS, SURELY_UNCOLLECTED_MS};
 use super::{
-    Ack, Batch, Change, Db, DbConfig, Event, JsonText, Protocol, QueuedWrite, Range, Select, Watch,
+    Ack, Acked, Batch, Change, Db, DbConfig, Event, JsonText, Protocol, QueuedWrite, Range, Select,
+    Watch,
 };
 use crate::engine::credentials::Credentials;
 use crate::engine::error::{Error, Result};

@@ -45,13 +45,22 @@ impl Op {
     }
 
     /// Carries the operation out through the engine's calls, as the
-    /// binding does: what a read returned (a write returns nothing).
-    async fn apply(&self, db: &Rc<Db<SimIo>>, ack: Option<Ack>) -> Result<Reads> {
+    /// binding does: what a read returned (a write returns nothing), and
+    /// whether a write was acknowledged as committed.
+    async fn apply(&self, db: &Rc<Db<SimIo>>, ack: Option<Ack>) -> Result<Answer> {
         let batch = |entries: &[(String, Option<String>)]| -> Batch {
             entries
                 .iter()
                 .map(|(k, v)| (key_ref(k), v.as_deref().map(json)))
                 .collect()
+        };
+        let written = |acked: Acked| Answer {
+            reads: vec![],
+            committed: matches!(acked, Acked::Committed(_)),
+        };
+        let read = |reads: Reads| Answer {
+            reads,
+            committed: false,
         };
         match self {
             Op::Put(k, v) => db
@@ -62,20 +71,20 @@ impl Op {
                     None,
                 )
                 .await
-                .map(|_| vec![]),
+                .map(written),
             Op::PutAll(entries) => db
                 .write(Change::Values(batch(entries)), &[], ack, None)
                 .await
-                .map(|_| vec![]),
+                .map(written),
             Op::Get(k) => db
                 .get(&key_ref(k), None)
                 .await
-                .map(|v| vec![v.as_ref().map(unjson)]),
+                .map(|v| read(vec![v.as_ref().map(unjson)])),
             Op::GetAll(ks) => {
                 let refs: Vec<Ref> = ks.iter().map(|k| key_ref(k)).collect();
                 values(db, &refs)
                     .await
-                    .map(|vs| vs.iter().map(|v| v.as_ref().map(unjson)).collect())
+                    .map(|vs| read(vs.iter().map(|v| v.as_ref().map(unjson)).collect()))
             }
             Op::Increment => {
                 let d = db.clone();
@@ -91,7 +100,7 @@ impl Op {
                         }
                     })
                     .await;
-                ran.and_then(|r| r).map(|next| vec![Some(next)])
+                ran.and_then(|r| r).map(|next| read(vec![Some(next)]))
             }
         }
     }
@@ -109,12 +118,20 @@ impl Op {
     }
 }
 
+/// What an operation answered.
+pub(super) struct Answer {
+    reads: Reads,
+    /// A write acknowledged as in the bucket (`Acked::Committed`).
+    committed: bool,
+}
+
 #[derive(Clone, Debug)]
 pub(super) struct Record {
     pub(super) client: usize,
     pub(super) op: Op,
     pub(super) started: i64,
-    /// Asked to be acknowledged once in the bucket (`Ack::Remote`).
+    /// Acknowledged as in the bucket: asked so (`Ack::Remote`), or the
+    /// default acknowledgement's answer (`Acked::Committed`).
     pub(super) remote: bool,
     pub(super) completed: Option<i64>,
     /// Reads: the values; writes: empty. `Err` for a rejected operation.
@@ -428,7 +445,10 @@ impl Sim {
                 let outcome = op.apply(&db, ack).await;
                 let mut h = history.borrow_mut();
                 h[idx].completed = Some(exec.now());
-                h[idx].outcome = Some(outcome.map_err(|e| e.to_string()));
+                if let Ok(answer) = &outcome {
+                    h[idx].remote |= answer.committed;
+                }
+                h[idx].outcome = Some(outcome.map(|a| a.reads).map_err(|e| e.to_string()));
             }
         });
     }
