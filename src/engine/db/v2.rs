@@ -737,21 +737,31 @@ impl<I: Io> Db<I> {
                     self.sync_v2(m, false).await?;
                 }
                 read = true;
-                let sent = record.attempt(&m.url()).is_some();
-                let (n, landed) = {
+                let attempted = record.attempt(&m.url()).map(|(_, slot)| slot as u64);
+                let (n, mut landed, forgotten) = {
                     let mut g = self.state(m);
                     let s = &mut *g;
                     let log = &s.v2.log;
                     entry.checkpoint = s.v2.checkpoint;
-                    let landed = match log.has_write(&entry.writer, &id) {
-                        Some(true) => log.writers.get(entry.writer.as_str()).map(|w| w.1),
-                        // A writer the state forgot: only a write never sent
-                        // is surely not in the log.
-                        None if sent && log.writers.len() >= WRITERS_KEPT => Some(log.seq),
-                        _ => None,
+                    let (landed, forgotten) = match log.has_write(&entry.writer, &id) {
+                        Some(true) => (log.writers.get(entry.writer.as_str()).map(|w| w.1), false),
+                        // A writer the state forgot (more writers since than
+                        // it keeps) may have landed in the slot it last
+                        // tried, at or below the head: that slot tells.
+                        None => (
+                            None,
+                            log.writers.len() >= WRITERS_KEPT
+                                && attempted.is_some_and(|a| a <= log.seq),
+                        ),
+                        Some(false) => (None, false),
                     };
-                    (log.seq + 1, landed)
+                    (log.seq + 1, landed, forgotten)
                 };
+                if forgotten {
+                    landed = self
+                        .landed_in(m, attempted.unwrap_or_default(), &entry.writer, &id)
+                        .await?;
+                }
                 if let Some(slot) = landed {
                     self.landed_v2(m, write_id, record, slot);
                     return Ok(());
@@ -858,6 +868,27 @@ impl<I: Io> Db<I> {
             && value.len() <= INLINE_MAX_BYTES
             && !crate::engine::binary::is_binary(value)
             && manifests.iter().all(|m| self.is_v2(m))
+    }
+
+    /// Whether the write `id` of `writer` is in `slot`, read from the
+    /// slot itself: the evidence when the log's state no longer remembers
+    /// the writer. A slot collected since is no evidence either way, and
+    /// a guess could apply the write twice or lose it: `OutcomeUnknown`.
+    async fn landed_in(&self, m: &Ref, slot: u64, writer: &str, id: &str) -> Result<Option<u64>> {
+        match self.get_body(m, slot_key(&m.key, slot)).await? {
+            Some(body) => {
+                let found = parse_entry(&body);
+                Ok((found.writer == writer && id <= found.write_id.as_str()).then_some(slot))
+            }
+            None => Err(Error::new(
+                ErrorKind::OutcomeUnknown,
+                cat!(
+                    "whether a write to ",
+                    m.url(),
+                    " landed cannot be told: its writer is older than the log remembers and the slot it tried was collected"
+                ),
+            )),
+        }
     }
 
     fn landed_v2(
