@@ -23,7 +23,8 @@ use crate::engine::log_v2::{
 };
 use crate::engine::manifest::{FileRef, Ref, Resolution};
 use crate::engine::s3::{
-    parse_delete, parse_get, parse_put, GetOptions, GetResult, ListEntry, PutMode,
+    parse_delete, parse_get, parse_list, parse_put, GetOptions, GetResult, ListEntry, ListParams,
+    PutMode,
 };
 use crate::engine::time::EpochMillis;
 
@@ -71,6 +72,8 @@ pub struct V2State {
     pub collected_through: u64,
     /// Polls since the guard was last checked.
     pub polls: u32,
+    /// The guard was found absent: the manifest was not made yet.
+    pub guard_absent: bool,
     /// The checkpoints as listed beside the guard's GET, for the first
     /// read (one round trip fewer).
     pub checkpoints_listed: Option<Vec<ListEntry>>,
@@ -402,6 +405,12 @@ impl<I: Io> Db<I> {
                     return Ok(Some(p));
                 }
                 let wanted = self.cfg.protocol;
+                // Polls of a manifest not made yet ask by a listing, whose
+                // answer is no error line in the browser's console, as the
+                // guard's 404 would be each poll.
+                if !create && self.state(m).v2.guard_absent && !self.exists(m).await? {
+                    return Ok(None);
+                }
                 let decided = if wanted == Protocol::V1 {
                     Protocol::V1
                 } else {
@@ -423,7 +432,10 @@ impl<I: Io> Db<I> {
                         return Err(unsupported(cat!("manifest ", m.url(), " is protocol v1 (mps3's layout); upgrade it with db.upgrade, or use protocol \"v1\"")))
                     }
                     Some(_) => Protocol::V1,
-                    None if !create => return Ok(None),
+                    None if !create => {
+                        self.state(m).v2.guard_absent = true;
+                        return Ok(None);
+                    }
                     None if self.enforces_create(m).await? => {
                         match self
                             .put_v2(m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Create)
@@ -444,6 +456,24 @@ impl<I: Io> Db<I> {
                 self.state(m).protocol = Some(decided);
             }
         })
+    }
+
+    /// Whether the object `m` exists, by a listing of one key from it (the
+    /// key itself sorts before every longer key it begins).
+    async fn exists(&self, m: &Ref) -> Result<bool> {
+        let params = ListParams {
+            prefix: Some(m.key.clone()),
+            start_after: None,
+            max_keys: Some(1),
+            continuation_token: None,
+        };
+        let page = self
+            .call(
+                |s3, now| s3.list_objects_v2(&m.bucket, &params, now),
+                parse_list,
+            )
+            .await?;
+        Ok(page.entries.first().is_some_and(|e| e.key == m.key))
     }
 
     /// Whether `m`'s bucket refuses a second create of one object (once
@@ -513,22 +543,33 @@ impl<I: Io> Db<I> {
                 s.v2.polls += u32::from(poll);
                 poll && s.v2.polls.is_multiple_of(GUARD_EVERY_POLLS)
             };
-            // The slots after the head, until one is empty (a listing
-            // just showed where that is).
+            // The slots after the head: one listing shows them (none,
+            // when idle: an answer, not a 404 that the browser's console
+            // shows as an error line each poll; docs/protocol-v2.md
+            // weighs the cost), then their bodies at once.
             if !fresh {
                 self.load_v2(m).await?;
-            }
-            if fresh {
-                loop {
-                    let n = self.state(m).v2.log.seq + 1;
-                    let sent = self.io.now();
-                    match self.get_body(m, slot_key(&m.key, n)).await? {
-                        Some(body) => self.apply_v2(m, n, &parse_entry(&body)),
-                        None => {
-                            self.state(m).v2.read_at = Some(sent);
-                            break;
-                        }
+            } else {
+                let from = self.state(m).v2.log.seq;
+                let listed_at = self.io.now();
+                let listed = self
+                    .list_v2(m, "log/", Some(slot_key(&m.key, from)))
+                    .await?;
+                let mut work: Vec<Fetch<'_>> = Vec::new();
+                for e in &listed {
+                    // Contiguous from the head: creates are.
+                    if parse_slot(&m.key, &e.key) == Some(from + 1 + work.len() as u64) {
+                        work.push(self.get_body(m, e.key.clone()));
                     }
+                }
+                let mut n = from;
+                for body in join_all(work).await {
+                    let Some(body) = body? else { break };
+                    n += 1;
+                    self.apply_v2(m, n, &parse_entry(&body));
+                }
+                if n == from + listed.len() as u64 {
+                    self.state(m).v2.read_at = Some(listed_at);
                 }
             }
             // A v1 client (mps3 0.0.81) writing here rewrites the guard: its
