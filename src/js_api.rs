@@ -171,6 +171,11 @@ export interface Status {
   lastSyncAt: number | null;
   /** The client was shut down (`online` and `connected` are then false). */
   shutdown: boolean;
+  /** What is wrong with the bucket or the config, while it lasts (null:
+   *  nothing known): code "NoSuchBucket", "AccessDenied" or "CorsBlocked",
+   *  with a message naming the likely fix. Not the network: the client
+   *  stays `connected`. */
+  error: MPS3Error | null;
 }
 
 /** What a write (`put`, `putAll`, `delete`, `import`, `forget`, `move`)

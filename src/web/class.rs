@@ -159,6 +159,10 @@ fn status_object(s: &Status) -> JsValue {
         s.last_sync_at.map_or(JsValue::NULL, |t| (t as f64).into()),
     );
     set("shutdown", s.shutdown.into());
+    set(
+        "error",
+        s.problem.as_ref().map_or(JsValue::NULL, to_js_error),
+    );
     o.into()
 }
 

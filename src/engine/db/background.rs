@@ -10,7 +10,7 @@ use alloc::rc::Rc;
 
 use super::write::Committed;
 use super::{Change, Db, Event, Pending, Watch};
-use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::error::Result;
 use crate::engine::io::{Io, LockWait};
 use crate::engine::manifest::Ref;
 
@@ -139,18 +139,12 @@ impl<I: Io + 'static> Db<I> {
         };
         match self.commit(pending, committer).await? {
             Committed::Done(version) => Ok(Acked::Committed(version)),
-            Committed::HandedBack(unfinished) => {
-                let settling = committer == Committer::CallerNow;
+            Committed::HandedBack(unfinished, error) => {
                 self.commit_in_background(*unfinished);
-                if settling {
-                    return Err(Error::new(
-                        ErrorKind::OutcomeUnknown,
-                        "the bucket cannot be reached now, and the write may have landed: it \
-                         is settled when the bucket can be reached again (reads and \
-                         subscribers then show it, or not)",
-                    ));
+                match error {
+                    Some(error) => Err(error),
+                    None => Ok(Acked::Queued),
                 }
-                Ok(Acked::Queued)
             }
         }
     }

@@ -36,12 +36,49 @@ pub const PROBE_CAP_MS: u64 = 5_000;
 
 /// Attempts that failed without an answer since the last answer: what
 /// decides that the bucket cannot be reached.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FailureRun {
     /// When the first of them was sent (the local clock).
     pub since: EpochMillis,
     /// How many failed.
     pub failures: u32,
+    /// Answers to other requests meanwhile (for a run of preflighted
+    /// failures: the bucket answered reads while writes failed).
+    pub others_answered: u32,
+}
+
+impl FailureRun {
+    /// The run with one more failure, of an attempt sent at `sent`.
+    fn and(run: Option<FailureRun>, sent: EpochMillis) -> FailureRun {
+        match run {
+            Some(run) => FailureRun {
+                since: run.since.min(sent),
+                failures: run.failures + 1,
+                ..run
+            },
+            None => FailureRun {
+                since: sent,
+                failures: 1,
+                others_answered: 0,
+            },
+        }
+    }
+}
+
+/// Preflighted attempts (writes) that failed without an answer, in a row,
+/// while other requests were answered, after which the browser is taken
+/// to block them (a CORS rule without the method or a header): a reset
+/// network fails this many in a row rarely (one in 625 at 20 % resets),
+/// a refused preflight always.
+pub const BLOCKED_AFTER_FAILURES: u32 = 4;
+
+/// A misconfiguration found, and the kind of request that found it:
+/// only an answer to that kind shows it fixed (a CORS rule that blocks
+/// writes lets reads through all along).
+#[derive(Clone, Debug)]
+pub(crate) struct Problem {
+    pub error: Error,
+    pub preflighted: bool,
 }
 
 /// What `MPS3.status` reports.
@@ -59,6 +96,11 @@ pub struct Status {
     pub last_sync_at: Option<EpochMillis>,
     /// The client was shut down: it makes no more requests.
     pub shutdown: bool,
+    /// What is wrong with the bucket or its config, while it lasts: a
+    /// bucket that does not exist, credentials refused, a CORS rule that
+    /// blocks the client's writes. Not weather: nothing but a fix heals
+    /// it, and the client stays connected.
+    pub problem: Option<Error>,
 }
 
 impl Status {
@@ -73,6 +115,7 @@ impl Status {
             || self.pending_writes != sent.pending_writes
             || self.shutdown != sent.shutdown
             || self.last_sync_at.is_some() != sent.last_sync_at.is_some()
+            || self.problem.as_ref().map(|e| e.kind) != sent.problem.as_ref().map(|e| e.kind)
     }
 }
 
@@ -107,6 +150,8 @@ impl<I: Io> Db<I> {
         if online {
             self.reached();
         } else {
+            // What failed meanwhile failed for want of a network.
+            self.blocked.set(None);
             self.unreachable("the browser is offline");
         }
     }
@@ -154,6 +199,7 @@ impl<I: Io> Db<I> {
             pending_writes: self.pending_writes(),
             last_sync_at: self.inner.borrow().last_sync_at,
             shutdown,
+            problem: self.problem.borrow().as_ref().map(|p| p.error.clone()),
         }
     }
 
@@ -180,26 +226,88 @@ impl<I: Io> Db<I> {
         self.note_status();
     }
 
+    /// An attempt (`preflighted`: one the browser preflights, signed in
+    /// its headers) was answered with `status`: the bucket is reachable,
+    /// and a success shows a problem found by its kind of request fixed.
+    pub(crate) fn answered(&self, preflighted: bool, status: u16) {
+        self.reached();
+        if preflighted {
+            self.blocked.set(None);
+        } else if let Some(mut run) = self.blocked.get() {
+            run.others_answered += 1;
+            self.blocked.set(Some(run));
+        }
+        let fixed = (200..300).contains(&status)
+            && self
+                .problem
+                .borrow()
+                .as_ref()
+                .is_some_and(|p| p.preflighted == preflighted);
+        if fixed {
+            self.problem.replace(None);
+            self.note_status();
+        }
+    }
+
+    /// Records `error` as what is wrong, when it is a misconfiguration
+    /// (see [`Status::problem`]), and says so once.
+    pub(crate) fn note_problem(&self, error: &Error, preflighted: bool) {
+        if !matches!(
+            error.kind,
+            ErrorKind::NoSuchBucket | ErrorKind::AccessDenied | ErrorKind::CorsBlocked
+        ) {
+            return;
+        }
+        let known = self.problem.borrow().as_ref().map(|p| p.error.kind);
+        self.problem.replace(Some(Problem {
+            error: error.clone(),
+            preflighted,
+        }));
+        if known != Some(error.kind) {
+            self.io.log("problem", &error.to_string());
+            self.note_status();
+        }
+    }
+
     /// Judges an attempt sent at `sent` that failed with `error`. A
     /// network failure (no answer, or none in time) joins the run of
     /// them since the last answer; once that run is long enough (see
     /// [`FailureRun`]) the client is disconnected and the request ends
-    /// as `Offline`, with no more retries. Until then, and for any other
-    /// failure, the error is left to the retry policy.
-    pub(crate) fn judge_failure(&self, error: Error, sent: EpochMillis) -> Error {
+    /// as `Offline`, with no more retries. A preflighted one that fails
+    /// [`BLOCKED_AFTER_FAILURES`] times in a row while other requests are
+    /// answered is blocked by the browser: `CorsBlocked`. Until then, and
+    /// for any other failure, the error is left to the retry policy.
+    pub(crate) fn judge_failure(
+        &self,
+        error: Error,
+        sent: EpochMillis,
+        preflighted: bool,
+    ) -> Error {
         if error.kind != ErrorKind::Network {
             return error;
         }
-        let run = match self.failing.get() {
-            Some(run) => FailureRun {
-                since: run.since.min(sent),
-                failures: run.failures + 1,
-            },
-            None => FailureRun {
-                since: sent,
-                failures: 1,
-            },
-        };
+        // (A time-out is no refused preflight: that fails at once.)
+        let timed_out = self.cfg.retry.timeout_ms > 0
+            && self.io.now() - sent >= self.cfg.retry.timeout_ms as EpochMillis;
+        if !preflighted {
+            // Reads fail too: the network's trouble, not the rule's.
+            self.blocked.set(None);
+        } else if !timed_out {
+            let run = FailureRun::and(self.blocked.get(), sent);
+            self.blocked.set(Some(run));
+            if run.failures >= BLOCKED_AFTER_FAILURES && run.others_answered >= 2 {
+                let blocked = Error::new(
+                    ErrorKind::CorsBlocked,
+                    "the browser blocks the client's writes while the bucket answers its reads: \
+                     the bucket's CORS rule must allow the methods PUT and DELETE and the headers \
+                     the client signs (AllowedHeaders [\"*\"]), and expose ETag and Date, as the \
+                     README's CORS rule does",
+                );
+                self.note_problem(&blocked, true);
+                return blocked;
+            }
+        }
+        let run = FailureRun::and(self.failing.get(), sent);
         self.failing.set(Some(run));
         let policy = &self.cfg.retry;
         let lasting = self.io.now() - run.since >= policy.disconnect_after_ms as EpochMillis;
@@ -249,8 +357,11 @@ impl<I: Io + 'static> Db<I> {
                 continue;
             }
             if self.probe().await {
-                self.reached();
+                // (A read answered: what a run of blocked writes needs.)
+                self.answered(false, 0);
             } else {
+                // A read failed too: the network's trouble, not a rule's.
+                self.blocked.set(None);
                 delay = (delay * 2).min(cap);
             }
         }

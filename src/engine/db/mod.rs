@@ -181,6 +181,11 @@ pub struct Db<I: Io> {
     connected: Cell<bool>,
     /// Attempts failed without an answer since the last answer.
     failing: Cell<Option<connectivity::FailureRun>>,
+    /// Preflighted attempts failed without an answer since the last
+    /// answer to one (see `connectivity::BLOCKED_AFTER_FAILURES`).
+    blocked: Cell<Option<connectivity::FailureRun>>,
+    /// What is wrong with the bucket or the config (`Status::problem`).
+    problem: RefCell<Option<connectivity::Problem>>,
     disconnections: Cell<u32>,
     /// Starts the prober when the client finds itself disconnected.
     prober: RefCell<Option<alloc::rc::Rc<dyn Fn()>>>,
@@ -264,6 +269,8 @@ impl<I: Io> Db<I> {
             online: Cell::new(cfg.online),
             connected: Cell::new(true),
             failing: Cell::new(None),
+            blocked: Cell::new(None),
+            problem: RefCell::new(None),
             disconnections: Cell::new(0),
             prober: RefCell::new(None),
             accepting: FifoLock::new(),

@@ -149,6 +149,10 @@ impl<I: Io> Db<I> {
                 refreshed = true;
             }
             let req = build(&self.s3.borrow(), now)?;
+            // Signed in its headers, or not a GET: the browser asks the
+            // bucket's CORS rule first.
+            let preflighted = req.method != crate::engine::http::Method::Get
+                || req.header("authorization").is_some();
             // One send, raced against the attempt's time limit (one await:
             // one copy of the send in the state machine).
             let limit = self.cfg.retry.timeout_ms;
@@ -164,14 +168,16 @@ impl<I: Io> Db<I> {
             let received = self.io.now();
             let error = match outcome {
                 Ok(resp) => {
-                    self.reached();
+                    self.answered(preflighted, resp.status);
                     if let Some(date) = resp.header("date").and_then(|d| parse_http_date(d).ok()) {
                         self.inner.borrow_mut().clock.observe(date, sent, received);
                     }
                     if resp.is_success() || resp.status == 304 {
                         return Ok(resp);
                     }
-                    error_from_response(&resp)
+                    let error = error_from_response(&resp);
+                    self.note_problem(&error, preflighted);
+                    error
                 }
                 Err(e) => e,
             };
@@ -189,7 +195,7 @@ impl<I: Io> Db<I> {
             if !self.online.get() {
                 return Err(Error::new(ErrorKind::Offline, "the client went offline"));
             }
-            let error = self.judge_failure(error, sent);
+            let error = self.judge_failure(error, sent, preflighted);
             if error.kind == ErrorKind::Offline {
                 return Err(error);
             }

@@ -513,7 +513,19 @@ impl<I: Io> Db<I> {
                 .put_v2(m, key.clone(), b"{}".to_vec(), PutMode::Create)
                 .await
             {
-                Err(e) if e.is_retryable() || e.kind == ErrorKind::Offline => return Err(e),
+                // (Refused or blocked: no verdict on the bucket's creates.)
+                Err(e)
+                    if e.is_retryable()
+                        || matches!(
+                            e.kind,
+                            ErrorKind::Offline
+                                | ErrorKind::CorsBlocked
+                                | ErrorKind::AccessDenied
+                                | ErrorKind::NoSuchBucket
+                        ) =>
+                {
+                    return Err(e)
+                }
                 other => answers.push(other.err().map(|e| e.kind)),
             }
         }

@@ -55,9 +55,10 @@ enum Attempt {
 pub(super) enum Committed<L> {
     /// In the bucket, with the version it gave the keys it set.
     Done(Option<String>),
-    /// Handed back, durable, to be committed in the background (see
-    /// [`Db::commit`]).
-    HandedBack(Box<Pending<L>>),
+    /// Handed back, to be committed in the background (see
+    /// [`Db::commit`]); with the error its caller is to hear instead of
+    /// an acknowledgement, if any.
+    HandedBack(Box<Pending<L>>, Option<Error>),
 }
 
 /// How many times a write is committed again after landing too late.
@@ -232,10 +233,16 @@ impl<I: Io> Db<I> {
                     let maybe_sent = !p.write.attempts.is_empty();
                     match committer {
                         Committer::CallerWhileReachable if p.durable => {
-                            return Ok(Committed::HandedBack(Box::new(p)));
+                            return Ok(Committed::HandedBack(Box::new(p), None));
                         }
                         Committer::CallerNow if maybe_sent => {
-                            return Ok(Committed::HandedBack(Box::new(p)));
+                            let unknown = Error::new(
+                                ErrorKind::OutcomeUnknown,
+                                "the bucket cannot be reached now, and the write may have landed: \
+                                 it is settled when the bucket can be reached again (reads and \
+                                 subscribers then show it, or not)",
+                            );
+                            return Ok(Committed::HandedBack(Box::new(p), Some(unknown)));
                         }
                         Committer::CallerNow => {
                             break Err(self.check_reachable().err().unwrap_or_else(|| {
@@ -263,8 +270,22 @@ impl<I: Io> Db<I> {
                     // not appear later); it is settled instead, however long
                     // that takes.
                     let maybe_sent = !p.write.attempts.is_empty();
-                    if !((keep || maybe_sent) && error.is_retryable()) {
+                    // Blocked by the browser (the bucket's CORS rule): a
+                    // write nothing of which may have reached the log is
+                    // refused; any other waits in the queue for the rule
+                    // to be fixed, never dropped.
+                    let blocked = error.kind == ErrorKind::CorsBlocked;
+                    if !((keep || maybe_sent) && (error.is_retryable() || blocked)) {
                         break Err(error);
+                    }
+                    if blocked {
+                        let batch = &p.write.batch;
+                        self.tell_error(&error, &|s| {
+                            batch.iter().any(|(k, _)| s.range.contains(&k.url()))
+                        });
+                        if !keep {
+                            return Ok(Committed::HandedBack(Box::new(p), Some(error)));
+                        }
                     }
                     self.io.log(
                         "queue",

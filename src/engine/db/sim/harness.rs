@@ -110,6 +110,7 @@ pub(super) fn make_client(
         device: device.clone(),
         offline: Rc::new(Cell::new(false)),
         blackout: Cell::new(false),
+        blocks_writes: Cell::new(false),
         crash_at: Cell::new(None),
         requests: RefCell::default(),
         logs: RefCell::default(),

@@ -22,6 +22,10 @@ pub(super) struct SimIo {
     /// fails as a `fetch` with no route does, and an answer on its way is
     /// lost.
     pub(super) blackout: Cell<bool>,
+    /// The browser refuses every preflighted request (a bucket whose CORS
+    /// rule allows only GET): they fail as such a `fetch` does, unsent,
+    /// while presigned GETs are answered.
+    pub(super) blocks_writes: Cell<bool>,
     /// Kill this client (its tasks' group) right after its n-th request
     /// reaches the server: `(n, whether the server applies it)`.
     pub(super) crash_at: Cell<Option<(u32, bool)>>,
@@ -107,6 +111,12 @@ impl Io for SimIo {
         if self.blackout.get() {
             self.exec.sleep(self.latency()).await;
             return Err(Error::network("no route to the bucket"));
+        }
+        let preflighted =
+            req.method != crate::engine::http::Method::Get || req.header("authorization").is_some();
+        if self.blocks_writes.get() && preflighted {
+            self.exec.sleep(self.latency()).await;
+            return Err(Error::network("Failed to fetch (its preflight refused)"));
         }
         let mut req = req;
         req.url = crate::engine::s3::in_memory::as_fetch_sends(&req.url);

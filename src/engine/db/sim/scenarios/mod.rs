@@ -9,6 +9,7 @@ mod change;
 mod claims;
 mod crash;
 mod keys;
+mod mistakes;
 mod storage;
 mod tabs;
 pub(super) mod v2;
