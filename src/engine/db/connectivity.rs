@@ -42,8 +42,8 @@ pub(crate) struct FailureRun {
     pub since: EpochMillis,
     /// How many failed.
     pub failures: u32,
-    /// Answers to other requests meanwhile (for a run of preflighted
-    /// failures: the bucket answered reads while writes failed).
+    /// Answers to other requests since the last of them (for a run of
+    /// preflighted failures: the bucket answered reads between them).
     pub others_answered: u32,
 }
 
@@ -54,7 +54,7 @@ impl FailureRun {
             Some(run) => FailureRun {
                 since: run.since.min(sent),
                 failures: run.failures + 1,
-                ..run
+                others_answered: 0,
             },
             None => FailureRun {
                 since: sent,
@@ -65,12 +65,17 @@ impl FailureRun {
     }
 }
 
-/// Preflighted attempts (writes) that failed without an answer, in a row,
-/// while other requests were answered, after which the browser is taken
-/// to block them (a CORS rule without the method or a header): a reset
-/// network fails this many in a row rarely (one in 625 at 20 % resets),
-/// a refused preflight always.
+/// Preflighted attempts (writes) that failed without an answer, each
+/// after another request was answered (the bucket answered reads between
+/// every two of them), after which the browser is taken to block them (a
+/// CORS rule without the method or a header). A refused preflight fails
+/// every retry of a write while the polls go on being answered; a flaky
+/// network fails reads too, and in a blackout nothing is answered.
 pub const BLOCKED_AFTER_FAILURES: u32 = 4;
+
+/// ...within this long (polls, or the prober's GETs, come every second
+/// or so, and a write retries for longer than this).
+pub const BLOCKED_WITHIN_MS: EpochMillis = 30_000;
 
 /// A misconfiguration found, and the kind of request that found it:
 /// only an answer to that kind shows it fixed (a CORS rule that blocks
@@ -293,9 +298,14 @@ impl<I: Io> Db<I> {
             // Reads fail too: the network's trouble, not the rule's.
             self.blocked.set(None);
         } else if !timed_out {
-            let run = FailureRun::and(self.blocked.get(), sent);
+            // A failure with no answer since the last one starts anew.
+            let bracketed = self
+                .blocked
+                .get()
+                .filter(|r| r.others_answered > 0 && sent - r.since < BLOCKED_WITHIN_MS);
+            let run = FailureRun::and(bracketed, sent);
             self.blocked.set(Some(run));
-            if run.failures >= BLOCKED_AFTER_FAILURES && run.others_answered >= 2 {
+            if run.failures >= BLOCKED_AFTER_FAILURES {
                 let blocked = Error::new(
                     ErrorKind::CorsBlocked,
                     "the browser blocks the client's writes while the bucket answers its reads: \

@@ -574,6 +574,8 @@ impl<I: Io> Db<I> {
     /// subscribers; polling carries on.
     pub async fn poll_once(&self) {
         self.ready().await;
+        // (As a read: after the writes made before it are masked.)
+        drop(self.accepting.lock().await);
         if !self.reachable() {
             return;
         }

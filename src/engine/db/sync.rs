@@ -573,6 +573,9 @@ impl<I: Io> Db<I> {
     /// value comes from here).
     pub async fn refresh(&self, m: Option<&Ref>) -> Result<()> {
         self.ready().await;
+        // After the writes made before it have masked their keys: a
+        // subscriber's first call shows this client's own pending write.
+        drop(self.accepting.lock().await);
         let m = m.unwrap_or(&self.cfg.default_manifest).clone();
         // What is stored first (after a reload, before any answer), then
         // what is new.
@@ -584,12 +587,24 @@ impl<I: Io> Db<I> {
         if stored_only || !self.reachable() {
             self.notify(&m).await;
         }
-        if !self.reachable() {
-            return Ok(());
-        }
-        match self.locked_sync(&m, Freshness::Read).await {
-            // Went offline meanwhile: what is stored was delivered above.
-            Err(e) if e.kind == ErrorKind::Offline => return Ok(()),
+        let synced = if self.reachable() {
+            self.locked_sync(&m, Freshness::Read).await
+        } else {
+            Err(Error::new(ErrorKind::Offline, "offline"))
+        };
+        match synced {
+            // Offline: what is stored was delivered above; with nothing
+            // stored the subscriber hears why it hears nothing.
+            Err(e) if e.kind == ErrorKind::Offline => {
+                if self.state(&m).resolution.is_none() {
+                    self.notify(&m).await;
+                    return Err(Error::new(
+                        ErrorKind::Offline,
+                        cat!(e.message, ", and this manifest is not stored locally"),
+                    ));
+                }
+                return Ok(());
+            }
             other => other?,
         }
         self.notify(&m).await;
