@@ -33,7 +33,7 @@ echo "test bed at $MPS3_TESTBED_ENDPOINT"
 
 step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
-cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser --test offline_browser --test v2_browser --test atomic_browser
+cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser --test offline_browser --test v2_browser --test atomic_browser --test faults_browser
 
 step "conformance checks against s3s-fs (SigV4 verified to the body hash and date), behind a CORS proxy"
 s3s_env=$(scripts/s3s-fs.sh)

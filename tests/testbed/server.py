@@ -95,11 +95,13 @@ class Rule:
     """One fault rule. `action`: "500", "503", "expired" (400 ExpiredToken,
     as S3 answers temporary credentials past their time), "reset" (before moto sees
     the request), "drop" (moto applies it, the answer is lost), "delay",
-    "hold" (wait for /__testbed/release, at most `hold_ms`)."""
+    "hold" (wait for /__testbed/release, at most `hold_ms`), "block" (the CORS
+    preflight of a request whose method is in `methods` is refused, as by a
+    bucket whose CORS rule lacks that method: the browser never sends it)."""
 
     def __init__(self, spec):
         self.action = spec["action"]
-        if self.action not in ("500", "503", "expired", "reset", "drop", "delay", "hold"):
+        if self.action not in ("500", "503", "expired", "reset", "drop", "delay", "hold", "block"):
             raise ValueError(f"unknown action {self.action}")
         self.methods = [m.upper() for m in spec.get("methods", [])]
         self.path = re.compile(spec["path_regex"]) if spec.get("path_regex") else None
@@ -286,7 +288,8 @@ class Testbed:
     def pick_fault(self, method, target):
         with self.state_lock:
             for rule in self.rules:
-                if rule.matches(method, target, self.rng):
+                # (A blocked request never gets past its preflight.)
+                if rule.action != "block" and rule.matches(method, target, self.rng):
                     return rule
         return None
 
@@ -314,6 +317,19 @@ class Testbed:
         if method == "OPTIONS":
             if not path.startswith("/__testbed/"):
                 self.bump("OPTIONS", bucket=bucket_of(path))
+                asked = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "").upper()
+                target = environ.get("RAW_URI") or (path + ("?" + query if query else ""))
+                with self.state_lock:
+                    blocked = any(
+                        r.action == "block" and (not r.methods or asked in r.methods)
+                        and (not r.path or r.path.search(target))
+                        for r in self.rules
+                    )
+                if blocked:
+                    # As S3 refuses a preflight its CORS rule does not allow.
+                    body = b"<Error><Code>AccessForbidden</Code><Message>CORSResponse: This CORS request is not allowed.</Message></Error>"
+                    start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+                    return [body]
             requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "")
             headers = cors_headers(environ) + [
                 ("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD"),
