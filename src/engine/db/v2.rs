@@ -422,6 +422,12 @@ impl<I: Io> Db<I> {
                     )
                     .await;
                     let guard = guard?;
+                    // Decided meanwhile by another call: its listing is the
+                    // one the first read takes; this one, stored now, would
+                    // go stale until a later cold read trusted it.
+                    if self.state(m).protocol.is_some() {
+                        continue;
+                    }
                     if guard.as_deref() == Some(V2_GUARD) {
                         let cps = cps?;
                         self.state(m).v2.checkpoints_listed = Some(cps);
