@@ -86,6 +86,15 @@ pub(crate) struct Problem {
     pub preflighted: bool,
 }
 
+/// Attempts that failed without an answer since the last answer: when
+/// the first of them was sent, how many, and when the last one failed.
+#[derive(Default)]
+pub(crate) struct Failing {
+    pub since: Option<EpochMillis>,
+    pub failures: u32,
+    pub last_failed_at: EpochMillis,
+}
+
 /// What `MPS3.status` reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
@@ -163,7 +172,7 @@ impl<I: Io> Db<I> {
 
     /// A request got an HTTP answer: the bucket is reachable.
     pub(crate) fn reached(&self) {
-        self.failing.set(None);
+        *self.failing.borrow_mut() = Failing::default();
         if !self.connected.replace(true) {
             self.io
                 .log("connectivity", "the bucket can be reached again");
@@ -317,11 +326,26 @@ impl<I: Io> Db<I> {
                 return blocked;
             }
         }
-        let run = FailureRun::and(self.failing.get(), sent);
-        self.failing.set(Some(run));
+        // Every attempt over the last `disconnect_after_ms` failed: a run
+        // of failures at least that long and `disconnect_after_failures`
+        // long, each attempt sent within that time of the failure before
+        // it (a write settling quietly between two resets is no outage;
+        // attempts that each hang until their time limit are).
         let policy = &self.cfg.retry;
-        let lasting = self.io.now() - run.since >= policy.disconnect_after_ms as EpochMillis;
-        if !(lasting && run.failures >= policy.disconnect_after_failures) && self.connected.get() {
+        let now = self.io.now();
+        let window = policy.disconnect_after_ms as EpochMillis;
+        let down = {
+            let mut run = self.failing.borrow_mut();
+            if run.since.is_some() && sent - run.last_failed_at > window {
+                *run = Failing::default();
+            }
+            let since = run.since.map_or(sent, |t| t.min(sent));
+            run.since = Some(since);
+            run.failures += 1;
+            run.last_failed_at = now;
+            now - since >= window && run.failures >= policy.disconnect_after_failures
+        };
+        if !down && self.connected.get() {
             return error;
         }
         self.unreachable(&error.message);

@@ -180,7 +180,7 @@ pub struct Db<I: Io> {
     /// Whether the bucket answers (see `connectivity`).
     connected: Cell<bool>,
     /// Attempts failed without an answer since the last answer.
-    failing: Cell<Option<connectivity::FailureRun>>,
+    failing: RefCell<connectivity::Failing>,
     /// Preflighted attempts failed without an answer since the last
     /// answer to one (see `connectivity::BLOCKED_AFTER_FAILURES`).
     blocked: Cell<Option<connectivity::FailureRun>>,
@@ -268,7 +268,7 @@ impl<I: Io> Db<I> {
             }),
             online: Cell::new(cfg.online),
             connected: Cell::new(true),
-            failing: Cell::new(None),
+            failing: RefCell::default(),
             blocked: Cell::new(None),
             problem: RefCell::new(None),
             disconnections: Cell::new(0),

@@ -153,6 +153,12 @@ impl<I: Io> Db<I> {
             // bucket's CORS rule first.
             let preflighted = req.method != crate::engine::http::Method::Get
                 || req.header("authorization").is_some();
+            // A write whose answer settles whether it landed (an entry,
+            // a log slot's create) is never sent again blindly after no
+            // answer: by the time it went out again its slot could have
+            // been filled, checkpointed and collected. Its caller reads
+            // the log first.
+            let settles = req.finish_offline;
             // One send, raced against the attempt's time limit (one await:
             // one copy of the send in the state machine).
             let limit = self.cfg.retry.timeout_ms;
@@ -196,7 +202,7 @@ impl<I: Io> Db<I> {
                 return Err(Error::new(ErrorKind::Offline, "the client went offline"));
             }
             let error = self.judge_failure(error, sent, preflighted);
-            if error.kind == ErrorKind::Offline {
+            if error.kind == ErrorKind::Offline || (settles && error.kind == ErrorKind::Network) {
                 return Err(error);
             }
             let random = self.inner.borrow_mut().rng.next_f64();

@@ -355,7 +355,10 @@ impl<I: Io> Db<I> {
             self.call(
                 |s3, now| {
                     let mut req = s3.put_object(&m.bucket, &key, body.clone(), &opts, now)?;
-                    req.finish_offline = true;
+                    // A log slot's create: its answer settles whether the
+                    // write landed (the other objects' creates repeat
+                    // harmlessly).
+                    req.finish_offline = parse_slot(&m.key, &key).is_some();
                     req.trace = trace.map(String::from);
                     Ok(req)
                 },
@@ -874,8 +877,13 @@ impl<I: Io> Db<I> {
                         return Ok(());
                     }
                     // Someone won the slot (412), or a racing create (409):
-                    // read it, and try the next.
-                    Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                    // read it, and try the next. No answer: read the log
+                    // (which tells whether it landed), then try again.
+                    Err(e)
+                        if matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::Network) =>
+                    {
+                        continue
+                    }
                     Err(e) => return Err(e),
                 }
             }

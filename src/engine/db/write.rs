@@ -287,13 +287,21 @@ impl<I: Io> Db<I> {
                             return Ok(Committed::HandedBack(Box::new(p), Some(error)));
                         }
                     }
-                    self.io.log(
-                        "queue",
-                        &cat!("a queued write will be tried again: ", error),
-                    );
-                    let wait = pause;
-                    pause = (pause * 2).min(60_000);
-                    wait
+                    // No answer to its entry's PUT (never sent again
+                    // blindly): settled and tried again at once, by a read
+                    // of the log first; a run of them makes the client
+                    // disconnected, which ends this.
+                    if error.kind == ErrorKind::Network {
+                        self.cfg.retry.base_ms
+                    } else {
+                        self.io.log(
+                            "queue",
+                            &cat!("a queued write will be tried again: ", error),
+                        );
+                        let wait = pause;
+                        pause = (pause * 2).min(60_000);
+                        wait
+                    }
                 };
                 self.io.sleep(wait).await;
             };

@@ -109,6 +109,7 @@ pub(super) fn make_client(
         client,
         device: device.clone(),
         offline: Rc::new(Cell::new(false)),
+        offline_switches: Cell::new(0),
         blackout: Cell::new(false),
         blocks_writes: Cell::new(false),
         crash_at: Cell::new(None),

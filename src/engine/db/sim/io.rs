@@ -18,6 +18,8 @@ pub(super) struct SimIo {
     /// Offline: requests fail at once, as the browser edge's aborted
     /// fetches do.
     pub(super) offline: Rc<Cell<bool>>,
+    /// How many times the app's switch turned the client offline.
+    pub(super) offline_switches: Cell<u32>,
     /// The network is gone without the client being told: every request
     /// fails as a `fetch` with no route does, and an answer on its way is
     /// lost.
@@ -310,6 +312,9 @@ impl Io for SimIo {
 
     fn online_changed(&self, online: bool) {
         self.offline.set(!online);
+        if !online {
+            self.offline_switches.set(self.offline_switches.get() + 1);
+        }
     }
 
     /// The simulation's model is no browser that would decode

@@ -598,9 +598,12 @@ impl Sim {
                     if !db.reachable() {
                         continue;
                     }
-                    let before = db.disconnections();
+                    // (Nor switched offline meanwhile by the app's toggles,
+                    // whose last round may outlast the workers.)
+                    let before = (db.disconnections(), db.io().offline_switches.get());
                     if let Ok(vs) = values(db, &refs).await {
-                        if db.reachable() && db.disconnections() == before {
+                        let after = (db.disconnections(), db.io().offline_switches.get());
+                        if db.reachable() && after == before {
                             reads.push((*c, vs.iter().map(|v| v.as_ref().map(unjson)).collect()));
                         }
                     }
