@@ -5,6 +5,7 @@ export { MPS3 } from "./mps3.js";
 export type {
   Atomic, AtomicCheck, CommitResult, Credentials, Entry, GetOptions, Key, LogEvent, MPS3Config,
   MPS3ErrorCode, PutOptions, Ref, RetryOptions, S3Config, Status, SubscribeOptions, Transaction, ValueMeta,
+  Written,
 } from "./mps3.js";
 
 /** What every call rejects with and subscribers receive:

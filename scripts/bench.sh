@@ -56,6 +56,12 @@ print(f"transactions, {t['clients']} clients × 25 on one key: {t['ms_per_transa
       f"{t['puts_per_transaction']:.2f} PUTs and {t['gets_per_transaction']:.2f} GETs per transaction, none lost")
 l = a["list"]
 print(f"list of {l['keys']} keys: {l['cold_ms']:.0f} ms cold (a new client), {l['warm_ms']:.0f} ms warm")
+f = figures["flaky"]
+print("\nputs on a network resetting 1 request in 5 (v2, awaited):")
+for name in ["one_failure_disconnects", "default_rule"]:
+    r = f[name]
+    print(f"{name:<26} median {r['ms']['median']:.0f} ms, p90 {r['ms']['p90']:.0f} ms, "
+          f"{r['requests_per_put']:.2f} requests per put, {r['committed']}/{r['puts']} answered committed")
 print("wrote target/bench/ops.json")
 PY
 

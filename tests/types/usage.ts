@@ -2,6 +2,7 @@
 // describe every call and option, with nothing typed `any`.
 import {
   MPS3, MPS3Error, type CommitResult, type Entry, type MPS3Config, type Key, type Status, type Transaction,
+  type Written,
 } from "../../pkg/index.js";
 
 const config: MPS3Config = {
@@ -15,7 +16,9 @@ const config: MPS3Config = {
   clockOffset: 0,
   minimizeListObjectsCalls: true,
   cacheBytes: 1 << 20,
-  retry: { attempts: 5, baseMs: 100, capMs: 2000, timeoutMs: 20000 },
+  retry: {
+    attempts: 5, baseMs: 100, capMs: 2000, timeoutMs: 20000, disconnectAfterMs: 2000, disconnectAfterFailures: 2,
+  },
   label: "tab-1",
   log: (event) => console.log(event.type),
   s3Config: {
@@ -106,11 +109,22 @@ export async function caught(db: MPS3): Promise<string | undefined> {
   return undefined;
 }
 
+// A write says whether it is in the bucket or queued.
+export async function written(db: MPS3): Promise<string | null> {
+  const w: Written = await db.put("k", 1);
+  // @ts-expect-error: a queued write has no version yet.
+  const early = (w2: Written) => (w2.committed ? null : w2.version);
+  console.log(early);
+  return w.committed ? w.version : null;
+}
+
 // The status, read and followed.
 export function watchStatus(db: MPS3): () => void {
   const s: Status = db.status;
   const since: number | null = s.lastSyncAt;
-  console.log(s.online, s.connected, s.pendingWrites, since);
+  console.log(s.online, s.connected, s.pendingWrites, since, s.shutdown);
+  // What is wrong with the bucket, if anything: an MPS3Error with its code.
+  if (s.error) console.log(s.error.code === "CorsBlocked" || s.error.code === "NoSuchBucket", s.error.message);
   // @ts-expect-error: pendingWrites is a number.
   const wrong: string = db.status.pendingWrites;
   console.log(wrong);

@@ -317,10 +317,8 @@ impl<I: Io> Db<I> {
             if run.failures >= BLOCKED_AFTER_FAILURES {
                 let blocked = Error::new(
                     ErrorKind::CorsBlocked,
-                    "the browser blocks the client's writes while the bucket answers its reads: \
-                     the bucket's CORS rule must allow the methods PUT and DELETE and the headers \
-                     the client signs (AllowedHeaders [\"*\"]), and expose ETag and Date, as the \
-                     README's CORS rule does",
+                    "the browser blocked a write: the bucket's CORS rule must allow PUT, DELETE \
+                     and every header (see the README's rule)",
                 );
                 self.note_problem(&blocked, true);
                 return blocked;

@@ -211,6 +211,12 @@ impl<I: Io> Db<I> {
                     self.io.sleep(delay).await;
                     attempt += 1;
                 }
+                // Every attempt failed without an answer: whatever the
+                // pauses between them, the bucket cannot be reached.
+                None if error.kind == ErrorKind::Network => {
+                    self.unreachable(&error.message);
+                    return Err(Error::new(ErrorKind::Offline, error.message.clone()));
+                }
                 None => return Err(error),
             }
         }
@@ -606,7 +612,7 @@ impl<I: Io> Db<I> {
                     self.notify(&m).await;
                     return Err(Error::new(
                         ErrorKind::Offline,
-                        cat!(e.message, ", and this manifest is not stored locally"),
+                        "offline, and this manifest is not stored locally",
                     ));
                 }
                 return Ok(());

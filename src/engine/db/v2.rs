@@ -949,11 +949,7 @@ impl<I: Io> Db<I> {
             }
             None => Err(Error::new(
                 ErrorKind::OutcomeUnknown,
-                cat!(
-                    "whether a write to ",
-                    m.url(),
-                    " landed cannot be told: its writer is older than the log remembers and the slot it tried was collected"
-                ),
+                "whether the write landed cannot be told: the log forgot its writer and the slot it tried",
             )),
         }
     }

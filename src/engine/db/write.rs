@@ -238,9 +238,8 @@ impl<I: Io> Db<I> {
                         Committer::CallerNow if maybe_sent => {
                             let unknown = Error::new(
                                 ErrorKind::OutcomeUnknown,
-                                "the bucket cannot be reached now, and the write may have landed: \
-                                 it is settled when the bucket can be reached again (reads and \
-                                 subscribers then show it, or not)",
+                                "the bucket went away after the write was sent: it is settled when \
+                                 the bucket answers again",
                             );
                             return Ok(Committed::HandedBack(Box::new(p), Some(unknown)));
                         }

@@ -118,7 +118,7 @@ pub fn error_from_response(resp: &HttpResponse) -> Error {
     // hand in a config.
     let message = if kind == ErrorKind::NoSuchBucket {
         Some(cat!(
-            "the bucket does not exist: check the bucket's name (defaultBucket), the endpoint and the region (",
+            "no such bucket: check defaultBucket, the endpoint and the region (",
             message.as_deref().unwrap_or("NoSuchBucket"),
             ")"
         ))
