@@ -150,13 +150,24 @@ async function main() {
   const status = (s = db.status) => {
     $("pending").textContent = s.pendingWrites;
     if (s.lastSyncAt) $("synced").textContent = new Date(s.lastSyncAt).toLocaleTimeString();
-    const conn = lastError ? "error" : !s.online ? "offline" : !s.connected ? "disconnected"
+    // A bucket set up wrong (no such bucket, keys refused, a CORS rule
+    // that blocks writes): its error, with the fix, until it is fixed.
+    if (s.error) {
+      $("error").hidden = false;
+      $("error").textContent = `${s.error.code}: ${s.error.message}`;
+    } else if (!lastError) {
+      $("error").hidden = true;
+    }
+    const conn = lastError || s.error ? "error" : !s.online ? "offline" : !s.connected ? "disconnected"
       : local ? "local only" : "online";
     $("conn").textContent = conn;
     $("conn").className = `pill ${conn === "error" ? "error" : conn === "online" || conn === "local only" ? "online" : "offline"}`;
     $("offline-toggle").textContent = s.online ? "Go offline" : "Go online";
   };
   db.onStatus(status);
+  // onStatus calls come when something shown changes; the time of the last
+  // sync moves with every poll, read here.
+  setInterval(() => status(), 1000);
   refreshStatus = () => status();
   $("offline-toggle").onclick = () => { db.online = !db.online; };
   status();

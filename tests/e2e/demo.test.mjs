@@ -185,3 +185,26 @@ test("with no server configured the board lives in the browser's own bucket", as
   assert.deepEqual([...one.errors, ...two.errors], []);
   await context.close();
 });
+
+test("the board's console stays free of error lines through a minute of idle polling", async () => {
+  const { context, page, errors } = await openBoard();
+  // Settled: the first reads done, the poller at its idle pace.
+  await page.waitForTimeout(3000);
+  const lines = [];
+  page.on("console", (m) => m.type() === "error" && lines.push(m.text()));
+  const statuses = await page.evaluate(() => {
+    window.statusCalls = 0;
+    window.mps3.onStatus(() => window.statusCalls++);
+    return window.mps3.status;
+  });
+  assert.equal(statuses.connected, true);
+  await page.waitForTimeout(60000);
+  assert.deepEqual(lines, [], "no error line in the console while idle");
+  assert.deepEqual(errors, []);
+  // Nothing a user would be shown changed: no status calls, though every
+  // poll moved lastSyncAt.
+  const { calls, status } = await page.evaluate(() => ({ calls: window.statusCalls, status: window.mps3.status }));
+  assert.equal(calls, 0, "onStatus quiet while idle");
+  assert.ok(status.lastSyncAt > Date.now() - 10000, "polls went on");
+  await context.close();
+});

@@ -97,19 +97,19 @@ impl<I: Io + 'static> Db<I> {
     ///
     /// `trace` (else one made for it) follows the write into its entry and
     /// the log events of its requests and of every reader applying it.
-    pub async fn write(
-        self: &Rc<Self>,
+    pub fn write<'a>(
+        self: &'a Rc<Self>,
         change: Change,
-        manifests: &[Ref],
+        manifests: &'a [Ref],
         ack: Option<Ack>,
         trace: Option<String>,
-    ) -> Result<Acked> {
+    ) -> impl core::future::Future<Output = Result<Acked>> + 'a {
         let committer = match ack {
             None => Committer::CallerWhileReachable,
             Some(Ack::Remote) => Committer::Caller,
             Some(Ack::Local) => Committer::Background,
         };
-        self.write_as(change, manifests, committer, trace).await
+        self.write_as(change, manifests, committer, trace)
     }
 
     /// [`Db::write`], the caller waiting as `committer` says
@@ -123,7 +123,6 @@ impl<I: Io + 'static> Db<I> {
     ) -> Result<Acked> {
         if committer == Committer::CallerNow {
             // Refused before it is queued, masked or told to other tabs.
-            self.ready().await;
             self.check_reachable()?;
         }
         let pending = self.accept(change, manifests, trace).await?;
