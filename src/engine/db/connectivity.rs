@@ -296,6 +296,7 @@ impl<I: Io> Db<I> {
         error: Error,
         sent: EpochMillis,
         preflighted: bool,
+        retry: bool,
     ) -> Error {
         if error.kind != ErrorKind::Network {
             return error;
@@ -326,15 +327,16 @@ impl<I: Io> Db<I> {
         }
         // Every attempt over the last `disconnect_after_ms` failed: a run
         // of failures at least that long and `disconnect_after_failures`
-        // long, each attempt sent within that time of the failure before
-        // it (a write settling quietly between two resets is no outage;
-        // attempts that each hang until their time limit are).
+        // long, each a retry of the one before or a request sent within
+        // that time of its failure (a write settling quietly between two
+        // resets is no outage; attempts that each hang until their time
+        // limit are, and so are retries however long their pauses).
         let policy = &self.cfg.retry;
         let now = self.io.now();
         let window = policy.disconnect_after_ms as EpochMillis;
         let down = {
             let mut run = self.failing.borrow_mut();
-            if run.since.is_some() && sent - run.last_failed_at > window {
+            if !retry && run.since.is_some() && sent - run.last_failed_at > window {
                 *run = Failing::default();
             }
             let since = run.since.map_or(sent, |t| t.min(sent));

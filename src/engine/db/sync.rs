@@ -201,7 +201,7 @@ impl<I: Io> Db<I> {
             if !self.online.get() {
                 return Err(Error::new(ErrorKind::Offline, "the client went offline"));
             }
-            let error = self.judge_failure(error, sent, preflighted);
+            let error = self.judge_failure(error, sent, preflighted, attempt > 1);
             if error.kind == ErrorKind::Offline || (settles && error.kind == ErrorKind::Network) {
                 return Err(error);
             }
