@@ -75,7 +75,8 @@ use crate::engine::manifest::{
     LAG_WINDOW_MS, LEGACY_MARKER_BODY,
 };
 use crate::engine::s3::{
-    error_from_response, parse_get, parse_list, GetOptions, GetResult, ListAll, ListParams, S3,
+    error_from_response, parse_get, parse_list, GetOptions, GetResult, ListAll, ListEntry,
+    ListParams, S3,
 };
 use crate::engine::time::{parse_http_date, EpochMillis};
 
@@ -125,6 +126,25 @@ impl<I: Io> Db<I> {
                 }
             }
         })
+    }
+
+    /// The object `key` of `bucket` as a listing shows it (how v1's
+    /// readers judge an entry), by a listing of one key from it: the key
+    /// itself sorts before every longer key it begins. `None`: not there.
+    pub(super) async fn listed_first(&self, bucket: &str, key: &str) -> Result<Option<ListEntry>> {
+        let params = ListParams {
+            prefix: Some(key.to_string()),
+            start_after: None,
+            max_keys: Some(1),
+            continuation_token: None,
+        };
+        let page = self
+            .call(
+                |s3, now| s3.list_objects_v2(bucket, &params, now),
+                parse_list,
+            )
+            .await?;
+        Ok(page.entries.into_iter().next().filter(|e| e.key == key))
     }
 
     /// Sends until an answer is final: 2xx and 304 are returned; other

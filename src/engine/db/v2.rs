@@ -23,8 +23,7 @@ use crate::engine::log_v2::{
 };
 use crate::engine::manifest::{FileRef, Ref, Resolution};
 use crate::engine::s3::{
-    parse_delete, parse_get, parse_list, parse_put, GetOptions, GetResult, ListEntry, ListParams,
-    PutMode,
+    parse_delete, parse_get, parse_put, GetOptions, GetResult, ListEntry, PutMode,
 };
 use crate::engine::time::EpochMillis;
 
@@ -411,7 +410,10 @@ impl<I: Io> Db<I> {
                 // Polls of a manifest not made yet ask by a listing, whose
                 // answer is no error line in the browser's console, as the
                 // guard's 404 would be each poll.
-                if !create && self.state(m).v2.guard_absent && !self.exists(m).await? {
+                if !create
+                    && self.state(m).v2.guard_absent
+                    && self.listed_first(&m.bucket, &m.key).await?.is_none()
+                {
                     return Ok(None);
                 }
                 let decided = if wanted == Protocol::V1 {
@@ -465,24 +467,6 @@ impl<I: Io> Db<I> {
                 self.state(m).protocol = Some(decided);
             }
         })
-    }
-
-    /// Whether the object `m` exists, by a listing of one key from it (the
-    /// key itself sorts before every longer key it begins).
-    async fn exists(&self, m: &Ref) -> Result<bool> {
-        let params = ListParams {
-            prefix: Some(m.key.clone()),
-            start_after: None,
-            max_keys: Some(1),
-            continuation_token: None,
-        };
-        let page = self
-            .call(
-                |s3, now| s3.list_objects_v2(&m.bucket, &params, now),
-                parse_list,
-            )
-            .await?;
-        Ok(page.entries.first().is_some_and(|e| e.key == m.key))
     }
 
     /// Whether `m`'s bucket refuses a second create of one object (once

@@ -16,9 +16,7 @@ use crate::engine::manifest::{
     claim_body, files_of, writer_tag, Body, Claim, EntryBody, EntryKey, KnownEntry, Ref,
     LAG_WINDOW_MS,
 };
-use crate::engine::s3::{
-    parse_list, parse_put, validate_object_key, ListParams, ObjectMeta, PutMode, PutOptions,
-};
+use crate::engine::s3::{parse_put, validate_object_key, ObjectMeta, PutMode, PutOptions};
 use crate::engine::time::EpochMillis;
 
 /// A PUT of JSON (content, entries, the marker) in `mode`.
@@ -931,22 +929,9 @@ impl<I: Io> Db<I> {
     /// `LastModified` of the entry `object` as a listing shows it (which
     /// is how readers judge it), or `None` if it is not listed.
     async fn listed(&self, m: &Ref, object: &str) -> Result<Option<EpochMillis>> {
-        let params = ListParams {
-            prefix: Some(object.to_string()),
-            start_after: None,
-            max_keys: Some(1),
-            continuation_token: None,
-        };
-        let page = self
-            .call(
-                |s3, now| s3.list_objects_v2(&m.bucket, &params, now),
-                parse_list,
-            )
-            .await?;
-        Ok(page
-            .entries
-            .iter()
-            .find(|e| e.key == object)
+        Ok(self
+            .listed_first(&m.bucket, object)
+            .await?
             .map(|e| e.last_modified))
     }
 

@@ -8,6 +8,12 @@ use crate::engine::error::ErrorKind;
 /// What a subscriber heard, call by call: a value, or an error's kind.
 type Heard = Rc<RefCell<Vec<std::result::Result<Option<String>, ErrorKind>>>>;
 
+/// A write of `value` to key `a` with the default acknowledgement.
+async fn put_a(db: &Rc<Db<SimIo>>, value: &str) -> Result<Acked> {
+    let batch = vec![(Ref::new(BUCKET, "a"), Some(json(value)))];
+    db.write(Change::Values(batch), &[], None, None).await
+}
+
 /// What a subscriber of `key` hears: each value, or an error's kind.
 fn heard(c: &Client, key: &str) -> Heard {
     let heard: Rc<RefCell<Vec<_>>> = Rc::default();
@@ -48,14 +54,7 @@ fn a_cors_rule_that_blocks_writes_is_a_problem_not_an_outage() {
         let db = c.db.clone();
         let (refused, took) = finish(exec, async move {
             let started = db.io().exec.now();
-            let r = db
-                .write(
-                    Change::Values(vec![(Ref::new(BUCKET, "a"), Some(json("v")))]),
-                    &[],
-                    None,
-                    None,
-                )
-                .await;
+            let r = put_a(&db, "v").await;
             (r, db.io().exec.now() - started)
         });
         let refused = refused.unwrap_err();
@@ -86,15 +85,7 @@ fn a_cors_rule_that_blocks_writes_is_a_problem_not_an_outage() {
         );
         c.db.io().blocks_writes.set(false);
         let db = c.db.clone();
-        let acked = finish(exec, async move {
-            db.write(
-                Change::Values(vec![(Ref::new(BUCKET, "a"), Some(json("w")))]),
-                &[],
-                None,
-                None,
-            )
-            .await
-        });
+        let acked = finish(exec, async move { put_a(&db, "w").await });
         assert!(
             matches!(acked, Ok(Acked::Committed(_))),
             "{protocol:?}: {acked:?}"
@@ -142,14 +133,7 @@ fn a_bucket_that_does_not_exist_is_an_error_not_an_empty_database() {
         let db = c.db.clone();
         let (read, written) = finish(exec, async move {
             let read = db.get(&Ref::new(BUCKET, "a"), None).await;
-            let written = db
-                .write(
-                    Change::Values(vec![(Ref::new(BUCKET, "a"), Some(json("v")))]),
-                    &[],
-                    None,
-                    None,
-                )
-                .await;
+            let written = put_a(&db, "v").await;
             (read, written)
         });
         let read = read.unwrap_err();
