@@ -228,6 +228,13 @@ impl<I: Io> Db<I> {
             let random = self.inner.borrow_mut().rng.next_f64();
             match self.cfg.retry.next_delay(attempt, &error, random) {
                 Some(delay) => {
+                    // No answer: tried again within half the disconnection
+                    // window, so that a bucket gone is found out within
+                    // about the window, not after a pause grown past it.
+                    let delay = match error.kind {
+                        ErrorKind::Network => delay.min(self.cfg.retry.disconnect_after_ms / 2),
+                        _ => delay,
+                    };
                     self.io.sleep(delay).await;
                     attempt += 1;
                 }
