@@ -253,6 +253,9 @@ def main():
     with open(ROOT / "wasm-pack.toml", "rb") as f:
         cfg = tomllib.load(f)
     out_dir = ROOT / cfg["build"]["out_dir"]
+    # scripts/demo.sh skips a build while this names the sources of the
+    # package in pkg/; any other build makes it stale.
+    (ROOT / "target" / "demo" / "pkg-inputs").unlink(missing_ok=True)
     env, cargo_args = panic_strategy(cfg["build"]["panic"])
     for target in cfg["build"]["targets"]:
         run(
