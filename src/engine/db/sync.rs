@@ -75,8 +75,7 @@ use crate::engine::manifest::{
     LAG_WINDOW_MS, LEGACY_MARKER_BODY,
 };
 use crate::engine::s3::{
-    error_from_response, parse_get, parse_list, GetOptions, GetResult, ListAll, ListEntry,
-    ListParams, S3,
+    error_from_response, parse_get, parse_list, GetOptions, GetResult, ListAll, ListParams, S3,
 };
 use crate::engine::time::{parse_http_date, EpochMillis};
 
@@ -128,10 +127,15 @@ impl<I: Io> Db<I> {
         })
     }
 
-    /// The object `key` of `bucket` as a listing shows it (how v1's
-    /// readers judge an entry), by a listing of one key from it: the key
-    /// itself sorts before every longer key it begins. `None`: not there.
-    pub(super) async fn listed_first(&self, bucket: &str, key: &str) -> Result<Option<ListEntry>> {
+    /// `LastModified` of the object `key` of `bucket` as a listing shows
+    /// it (how v1's readers judge an entry), by a listing of one key from
+    /// it: the key itself sorts before every longer key it begins. `None`:
+    /// not there.
+    pub(super) async fn listed_first(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<EpochMillis>> {
         let params = ListParams {
             prefix: Some(key.to_string()),
             start_after: None,
@@ -144,7 +148,11 @@ impl<I: Io> Db<I> {
                 parse_list,
             )
             .await?;
-        Ok(page.entries.into_iter().next().filter(|e| e.key == key))
+        Ok(page
+            .entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.last_modified))
     }
 
     /// Sends until an answer is final: 2xx and 304 are returned; other

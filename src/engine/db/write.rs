@@ -826,7 +826,7 @@ impl<I: Io> Db<I> {
                 .sleep((final_after - bound + 1).clamp(1, 10_000) as u64)
                 .await;
         }
-        if let Some(last_modified) = self.listed(m, object).await? {
+        if let Some(last_modified) = self.listed_first(&m.bucket, object).await? {
             let timely = (last_modified - ts).abs() < LAG_WINDOW_MS;
             return Ok(if timely {
                 Attempt::Landed(Some(last_modified))
@@ -914,7 +914,7 @@ impl<I: Io> Db<I> {
                 return Ok(Some(date));
             }
         }
-        let listed = self.listed(m, object).await?;
+        let listed = self.listed_first(&m.bucket, object).await?;
         // (When the answer came: the listing's retries may have taken long.)
         let listed_at = self.io.now();
         match listed {
@@ -924,15 +924,6 @@ impl<I: Io> Db<I> {
             )),
             None => Ok(None),
         }
-    }
-
-    /// `LastModified` of the entry `object` as a listing shows it (which
-    /// is how readers judge it), or `None` if it is not listed.
-    async fn listed(&self, m: &Ref, object: &str) -> Result<Option<EpochMillis>> {
-        Ok(self
-            .listed_first(&m.bucket, object)
-            .await?
-            .map(|e| e.last_modified))
     }
 
     /// A versioned bucket named the version of a local write: subscribers
