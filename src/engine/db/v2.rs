@@ -560,16 +560,17 @@ impl<I: Io> Db<I> {
                 let listed = self
                     .list_v2(m, "log/", Some(slot_key(&m.key, from)))
                     .await?;
-                let mut work: Vec<Fetch<'_>> = Vec::new();
+                // Each in turn (an idle poll lists none; a busy log is read
+                // at once by the cold path, past half the grace).
+                let mut n = from;
                 for e in &listed {
                     // Contiguous from the head: creates are.
-                    if parse_slot(&m.key, &e.key) == Some(from + 1 + work.len() as u64) {
-                        work.push(self.get_body(m, e.key.clone()));
+                    if parse_slot(&m.key, &e.key) != Some(n + 1) {
+                        break;
                     }
-                }
-                let mut n = from;
-                for body in join_all(work).await {
-                    let Some(body) = body? else { break };
+                    let Some(body) = self.get_body(m, e.key.clone()).await? else {
+                        break;
+                    };
                     n += 1;
                     self.apply_v2(m, n, &parse_entry(&body));
                 }
