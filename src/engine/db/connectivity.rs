@@ -7,7 +7,7 @@
 //! (the browser's `online` and `offline` events) and from its requests:
 //! it becomes disconnected when every attempt over the last
 //! `retry.disconnect_after_ms` failed without an answer, at least
-//! `retry.disconnect_after_failures` of them (a [`FailureRun`]), and any
+//! `retry.disconnect_after_failures` of them (see [`Failing`]), and any
 //! HTTP answer makes it connected again. A single reset or time-out is
 //! not an outage: the request's retry policy tries it again. While
 //! disconnected it behaves as offline (reads answer from what is stored,
@@ -34,10 +34,11 @@ pub const PROBE_FIRST_MS: u64 = 500;
 /// The longest pause between probes (shorter when the poll interval is).
 pub const PROBE_CAP_MS: u64 = 5_000;
 
-/// Attempts that failed without an answer since the last answer: what
-/// decides that the bucket cannot be reached.
+/// Preflighted attempts (writes) that failed without an answer, each
+/// after a read was answered: what decides that the browser blocks them
+/// (see [`BLOCKED_AFTER_FAILURES`]).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct FailureRun {
+pub(crate) struct BlockedRun {
     /// When the first of them was sent (the local clock).
     pub since: EpochMillis,
     /// How many failed.
@@ -47,16 +48,16 @@ pub(crate) struct FailureRun {
     pub others_answered: u32,
 }
 
-impl FailureRun {
+impl BlockedRun {
     /// The run with one more failure, of an attempt sent at `sent`.
-    fn and(run: Option<FailureRun>, sent: EpochMillis) -> FailureRun {
+    fn and(run: Option<BlockedRun>, sent: EpochMillis) -> BlockedRun {
         match run {
-            Some(run) => FailureRun {
+            Some(run) => BlockedRun {
                 since: run.since.min(sent),
                 failures: run.failures + 1,
                 others_answered: 0,
             },
-            None => FailureRun {
+            None => BlockedRun {
                 since: sent,
                 failures: 1,
                 others_answered: 0,
@@ -289,7 +290,7 @@ impl<I: Io> Db<I> {
     /// Judges an attempt sent at `sent` that failed with `error`. A
     /// network failure (no answer, or none in time) joins the run of
     /// them since the last answer; once that run is long enough (see
-    /// [`FailureRun`]) the client is disconnected and the request ends
+    /// [`Failing`]) the client is disconnected and the request ends
     /// as `Offline`, with no more retries. A preflighted one that fails
     /// [`BLOCKED_AFTER_FAILURES`] times in a row while other requests are
     /// answered is blocked by the browser: `CorsBlocked`. Until then, and
@@ -316,7 +317,7 @@ impl<I: Io> Db<I> {
                 .blocked
                 .get()
                 .filter(|r| r.others_answered > 0 && sent - r.since < BLOCKED_WITHIN_MS);
-            let run = FailureRun::and(bracketed, sent);
+            let run = BlockedRun::and(bracketed, sent);
             self.blocked.set(Some(run));
             if run.failures >= BLOCKED_AFTER_FAILURES {
                 let blocked = Error::new(

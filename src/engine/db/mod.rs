@@ -183,7 +183,7 @@ pub struct Db<I: Io> {
     failing: RefCell<connectivity::Failing>,
     /// Preflighted attempts failed without an answer since the last
     /// answer to one (see `connectivity::BLOCKED_AFTER_FAILURES`).
-    blocked: Cell<Option<connectivity::FailureRun>>,
+    blocked: Cell<Option<connectivity::BlockedRun>>,
     /// What is wrong with the bucket or the config (`Status::problem`).
     problem: RefCell<Option<connectivity::Problem>>,
     disconnections: Cell<u32>,
