@@ -308,3 +308,20 @@ async fn an_endpoint_with_nothing_listening_is_offline_and_nothing_hangs() {
         (&json!(true), &json!(false))
     );
 }
+
+/// Credentials the bucket refuses (a wrong secret): a read rejects
+/// `AccessDenied`, and the status carries it while the client stays
+/// connected; a client with the right keys clears nothing of its own.
+#[wasm_bindgen_test]
+async fn refused_credentials_are_a_problem_in_the_status_not_an_outage() {
+    let b = bucket("wrong-keys").await;
+    let mut cfg = to_json(&db_config(&b, json!({"protocol": "auto"})));
+    cfg["s3Config"]["credentials"]["secretAccessKey"] = json!("not-the-secret");
+    let db = MPS3::new(js(cfg)).unwrap();
+    assert_eq!(err_code(db.get("k".into(), none())).await, "AccessDenied");
+    assert_eq!(problem(&db).as_deref(), Some("AccessDenied"));
+    assert_eq!(to_json(&db.status())["connected"], json!(true));
+    let good = default_client(&b);
+    ok(good.put("k".into(), js(json!(1)), none())).await;
+    assert_eq!(problem(&good), None);
+}
