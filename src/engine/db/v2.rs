@@ -552,9 +552,8 @@ impl<I: Io> Db<I> {
             // when idle: an answer, not a 404 that the browser's console
             // shows as an error line each poll; docs/protocol-v2.md
             // weighs the cost), then their bodies at once.
-            if !fresh {
-                self.load_v2(m).await?;
-            } else {
+            let mut cold = !fresh;
+            if fresh {
                 let from = self.state(m).v2.log.seq;
                 let listed_at = self.io.now();
                 let listed = self
@@ -576,7 +575,17 @@ impl<I: Io> Db<I> {
                 }
                 if n == from + listed.len() as u64 {
                     self.state(m).v2.read_at = Some(listed_at);
+                } else {
+                    // A slot listed and gone (collected while this read
+                    // stalled) or a hole: what this client holds is behind
+                    // a checkpoint. Read from it, never write after a head
+                    // that is gone.
+                    self.state(m).v2.read_at = None;
+                    cold = true;
                 }
+            }
+            if cold {
+                self.load_v2(m).await?;
             }
             // A v1 client (mps3 0.0.81) writing here rewrites the guard: its
             // writes are in entries v2 never reads. Said, not repaired.

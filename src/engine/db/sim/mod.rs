@@ -117,8 +117,12 @@ fn seeds() -> Vec<u64> {
 /// one's listing of the checkpoints, stored after the first read had
 /// taken the other's, went stale; a cold read 48 s on trusted it over a
 /// checkpoint made since, and a write went into a collected slot
-/// (`protocol` keeps only the deciding call's listing).
-const REGRESSION_SEEDS: [u64; 8] = [2401, 4559, 11804, 17790, 21851, 21933, 26197, 32267];
+/// (`protocol` keeps only the deciding call's listing); and 2781 (v2):
+/// a warm read's GET of a slot it had listed stalled until its time limit
+/// and was sent again after the slot was collected (404), and the writer
+/// took the head it held for current and wrote into the collected slot
+/// (a listed slot gone sends the read to the checkpoints).
+const REGRESSION_SEEDS: [u64; 9] = [2401, 2781, 4559, 11804, 17790, 21851, 21933, 26197, 32267];
 
 /// The regression seeds found before stalls were simulated: they must keep
 /// the schedules they failed on, so they must draw no stalls.
