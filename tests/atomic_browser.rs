@@ -10,7 +10,6 @@ mod common;
 
 use common::*;
 use js_sys::{Function, Reflect};
-use mps3::engine::deadline::join_all;
 use mps3::web::class::MPS3;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -190,37 +189,13 @@ async fn a_conditional_write_made_offline_rejects_at_once_and_leaves_nothing() {
     );
 }
 
-type Counting<'a> = core::pin::Pin<Box<dyn core::future::Future<Output = Vec<usize>> + 'a>>;
-
-/// The callback every client runs: read the counter, write it plus one.
-fn increment() -> Function {
-    Function::new_with_args(
-        "tx",
-        "return tx.get('likes').then((n) => { tx.set('likes', (n ?? 0) + 1); return (n ?? 0) + 1; })",
-    )
-}
-
 #[wasm_bindgen_test]
 async fn four_clients_incrementing_with_transactions_count_exactly() {
     const CLIENTS: usize = 4;
     const EACH: usize = 25;
     let b = bucket("transaction").await;
     let clients: Vec<MPS3> = (0..CLIENTS).map(|_| v2_client(&b)).collect();
-    let runs: Vec<Counting<'_>> = clients
-        .iter()
-        .map(|db| {
-            Box::pin(async move {
-                let mut seen = Vec::new();
-                for _ in 0..EACH {
-                    let n = ok(db.transaction(increment(), none())).await;
-                    seen.push(n.as_f64().unwrap() as usize);
-                }
-                seen
-            }) as Counting<'_>
-        })
-        .collect();
-    let mut all: Vec<usize> = join_all(runs).await.concat();
-    all.sort_unstable();
+    let all = count_with_transactions(&clients, EACH).await;
     assert_eq!(
         all,
         (1..=CLIENTS * EACH).collect::<Vec<_>>(),

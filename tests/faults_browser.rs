@@ -13,7 +13,6 @@ use std::rc::Rc;
 
 use common::*;
 use js_sys::{Function, Reflect};
-use mps3::engine::deadline::join_all;
 use mps3::web::class::MPS3;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -106,28 +105,8 @@ async fn four_clients_transactions_under_resets_count_exactly() {
     let clients: Vec<MPS3> = (0..CLIENTS).map(|_| default_client(&b)).collect();
     ok(clients[0].put("warm".into(), js(json!(0)), none())).await;
     set_faults(31, resets(&b, 0.15)).await;
-    let increment = Function::new_with_args(
-        "tx",
-        "return tx.get('likes').then((n) => { tx.set('likes', (n ?? 0) + 1); return (n ?? 0) + 1; })",
-    );
-    type Counting<'a> = core::pin::Pin<Box<dyn core::future::Future<Output = Vec<usize>> + 'a>>;
-    let runs: Vec<Counting<'_>> = clients
-        .iter()
-        .map(|db| {
-            let increment = increment.clone();
-            Box::pin(async move {
-                let mut seen = Vec::new();
-                for _ in 0..EACH {
-                    let n = ok(db.transaction(increment.clone(), none())).await;
-                    seen.push(n.as_f64().unwrap() as usize);
-                }
-                seen
-            }) as Counting<'_>
-        })
-        .collect();
-    let mut all: Vec<usize> = join_all(runs).await.concat();
+    let all = count_with_transactions(&clients, EACH).await;
     clear_faults().await;
-    all.sort_unstable();
     assert_eq!(all, (1..=CLIENTS * EACH).collect::<Vec<_>>());
     let reader = default_client(&b);
     assert_eq!(

@@ -46,6 +46,12 @@ impl HttpRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
+
+    /// Whether a browser asks the bucket's CORS rule first: not a GET, or
+    /// signed in its headers (a presigned GET is a simple request).
+    pub fn preflighted(&self) -> bool {
+        self.method != Method::Get || self.header("authorization").is_some()
+    }
 }
 
 /// What came back. Header names may be in any case.

@@ -217,6 +217,40 @@ pub fn assert_mps3_error(e: &JsValue) {
     );
 }
 
+/// The transaction callback of the counting tests: read the counter
+/// `likes`, write it plus one, and answer the count it made.
+pub fn increment() -> Function {
+    Function::new_with_args(
+        "tx",
+        "return tx.get('likes').then((n) => { tx.set('likes', (n ?? 0) + 1); return (n ?? 0) + 1; })",
+    )
+}
+
+/// Each client runs `each` increments with `transaction`, all clients at
+/// once: every count a transaction answered, sorted.
+pub async fn count_with_transactions(
+    clients: &[mps3::web::class::MPS3],
+    each: usize,
+) -> Vec<usize> {
+    type Counting<'a> = core::pin::Pin<Box<dyn core::future::Future<Output = Vec<usize>> + 'a>>;
+    let runs: Vec<Counting<'_>> = clients
+        .iter()
+        .map(|db| {
+            Box::pin(async move {
+                let mut seen = Vec::new();
+                for _ in 0..each {
+                    let n = ok(db.transaction(increment(), None)).await;
+                    seen.push(n.as_f64().unwrap() as usize);
+                }
+                seen
+            }) as Counting<'_>
+        })
+        .collect();
+    let mut all: Vec<usize> = mps3::engine::deadline::join_all(runs).await.concat();
+    all.sort_unstable();
+    all
+}
+
 /// A subscriber that records what it is called with.
 pub fn recorder() -> (Function, Rc<RefCell<Vec<serde_json::Value>>>) {
     let seen = Rc::new(RefCell::new(Vec::new()));

@@ -177,10 +177,7 @@ impl<I: Io> Db<I> {
                 refreshed = true;
             }
             let req = build(&self.s3.borrow(), now)?;
-            // Signed in its headers, or not a GET: the browser asks the
-            // bucket's CORS rule first.
-            let preflighted = req.method != crate::engine::http::Method::Get
-                || req.header("authorization").is_some();
+            let preflighted = req.preflighted();
             // A write whose answer settles whether it landed (an entry,
             // a log slot's create) is never sent again blindly after no
             // answer: by the time it went out again its slot could have

@@ -551,7 +551,7 @@ impl<I: Io> Db<I> {
             // The slots after the head: one listing shows them (none,
             // when idle: an answer, not a 404 that the browser's console
             // shows as an error line each poll; docs/protocol-v2.md
-            // weighs the cost), then their bodies at once.
+            // weighs the cost), then their bodies.
             let mut cold = !fresh;
             if fresh {
                 let from = self.state(m).v2.log.seq;

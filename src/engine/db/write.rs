@@ -276,10 +276,7 @@ impl<I: Io> Db<I> {
                         break Err(error);
                     }
                     if blocked {
-                        let batch = &p.write.batch;
-                        self.tell_error(&error, &|s| {
-                            batch.iter().any(|(k, _)| s.range.contains(&k.url()))
-                        });
+                        self.tell_write_error(&p.write, &error);
                         if !keep {
                             return Ok(Committed::HandedBack(Box::new(p), Some(error)));
                         }
@@ -313,13 +310,17 @@ impl<I: Io> Db<I> {
             if keep {
                 self.io
                     .log("queue", &cat!("a queued write was dropped: ", error));
-                let batch = &p.write.batch;
-                self.tell_error(&error, &|s| {
-                    batch.iter().any(|(k, _)| s.range.contains(&k.url()))
-                });
+                self.tell_write_error(&p.write, &error);
             }
             Err(error)
         })
+    }
+
+    /// Tells `error` to the subscribers of the keys `write` touches.
+    fn tell_write_error(&self, write: &QueuedWrite, error: &Error) {
+        self.tell_error(error, &|s| {
+            write.batch.iter().any(|(k, _)| s.range.contains(&k.url()))
+        });
     }
 
     /// One try at the steps of a queued write not yet done, each stored as

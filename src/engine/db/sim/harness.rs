@@ -144,6 +144,14 @@ pub(super) fn make_client(
     Client { db }
 }
 
+/// [`quiet_params`], unversioned, on `protocol`.
+pub(super) fn quiet_params_on(protocol: Protocol) -> Params {
+    Params {
+        protocol,
+        ..quiet_params(false)
+    }
+}
+
 /// A quiet world for one scripted scenario: no faults, no skew.
 pub(super) fn quiet_params(versioning: bool) -> Params {
     Params {

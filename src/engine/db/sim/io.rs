@@ -114,9 +114,7 @@ impl Io for SimIo {
             self.exec.sleep(self.latency()).await;
             return Err(Error::network("no route to the bucket"));
         }
-        let preflighted =
-            req.method != crate::engine::http::Method::Get || req.header("authorization").is_some();
-        if self.blocks_writes.get() && preflighted {
+        if self.blocks_writes.get() && req.preflighted() {
             self.exec.sleep(self.latency()).await;
             return Err(Error::network("Failed to fetch (its preflight refused)"));
         }

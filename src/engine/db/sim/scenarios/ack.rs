@@ -112,8 +112,7 @@ pub(super) fn a_default_write_that_finds_the_bucket_gone_resolves_once_durable()
 pub(super) fn a_flaky_network_is_not_an_outage() {
     for protocol in [Protocol::V1, Protocol::V2] {
         for seed in 1..=12 {
-            let mut p = quiet_params(false);
-            p.protocol = protocol;
+            let p = quiet_params_on(protocol);
             let world = quiet_world(&p, 100 + seed);
             let World {
                 exec, model, net, ..

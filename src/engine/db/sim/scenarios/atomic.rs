@@ -261,8 +261,7 @@ fn contending_transactions_lose_no_increment() {
 #[test]
 fn a_range_lists_the_keys_with_a_value_on_both_protocols() {
     for protocol in [Protocol::V1, Protocol::V2] {
-        let mut p = quiet_params(false);
-        p.protocol = protocol;
+        let p = quiet_params_on(protocol);
         let world = quiet_world(&p, 45);
         let a = world.client(&p, 0, 0, 1).db;
         let b = world.client(&p, 1, 1, 2).db;
@@ -350,8 +349,7 @@ type Calls = Vec<(String, Option<String>)>;
 #[test]
 fn a_range_subscriber_hears_adds_changes_and_deletes_in_its_range() {
     for protocol in [Protocol::V1, Protocol::V2] {
-        let mut p = quiet_params(false);
-        p.protocol = protocol;
+        let p = quiet_params_on(protocol);
         let world = quiet_world(&p, 46);
         let a = world.client(&p, 0, 0, 1).db;
         let b = world.client(&p, 1, 1, 2).db;

@@ -44,8 +44,7 @@ fn heard(c: &Client, key: &str) -> Heard {
 #[test]
 fn a_cors_rule_that_blocks_writes_is_a_problem_not_an_outage() {
     for protocol in [Protocol::V1, Protocol::V2] {
-        let mut p = quiet_params(false);
-        p.protocol = protocol;
+        let p = quiet_params_on(protocol);
         let world = quiet_world(&p, 61);
         let World { exec, model, .. } = &world;
         let c = world.client(&p, 0, 0, 1);
@@ -112,8 +111,7 @@ fn a_cors_rule_that_blocks_writes_is_a_problem_not_an_outage() {
 #[test]
 fn a_bucket_that_does_not_exist_is_an_error_not_an_empty_database() {
     for protocol in [Protocol::V1, Protocol::V2] {
-        let mut p = quiet_params(false);
-        p.protocol = protocol;
+        let p = quiet_params_on(protocol);
         let world = quiet_world(&p, 62);
         let World { exec, model, .. } = &world;
         model.borrow_mut().buckets.clear();
