@@ -177,7 +177,7 @@ async fn a_conditional_write_made_offline_rejects_at_once_and_leaves_nothing() {
         "nothing read"
     );
     assert_eq!(
-        err_code(a.transaction(increment(), none())).await,
+        err_code(a.transaction(increment().into(), none())).await,
         "Offline",
         "a transaction alike"
     );
@@ -223,7 +223,7 @@ async fn a_transaction_that_throws_rejects_with_its_error_and_writes_nothing() {
         "tx",
         "return tx.get('likes').then((n) => { tx.set('likes', n + 1); throw new RangeError('no'); })",
     );
-    let e = JsFuture::from(db.transaction(throws, none()))
+    let e = JsFuture::from(db.transaction(throws.into(), none()))
         .await
         .unwrap_err();
     assert_eq!(field(&e, "name").as_string().as_deref(), Some("RangeError"));
@@ -236,7 +236,7 @@ async fn a_transaction_that_throws_rejects_with_its_error_and_writes_nothing() {
     ))
     .unwrap();
     assert_eq!(
-        err_code(v1.transaction(increment(), none())).await,
+        err_code(v1.transaction(increment().into(), none())).await,
         "Unsupported"
     );
 }

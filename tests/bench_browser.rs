@@ -53,7 +53,9 @@ async fn put_to_notify(writer: &MPS3, listener: &MPS3) -> (Vec<f64>, Vec<f64>) {
         })
         .into_js_value()
         .unchecked_into();
-    let _off = listener.subscribe("latency".into(), handler, None).unwrap();
+    let _off = listener
+        .subscribe("latency".into(), handler.into(), None)
+        .unwrap();
     sleep(500).await;
     let mut latencies = Vec::new();
     let mut put_ms = Vec::new();
@@ -92,7 +94,7 @@ async fn idle_polls(b: &str, idle: MPS3, settle_ms: u32) -> Value {
         })
         .into_js_value()
         .unchecked_into();
-    let _off = idle.subscribe("k".into(), handler, None).unwrap();
+    let _off = idle.subscribe("k".into(), handler.into(), None).unwrap();
     eventually("the first value", 5_000, || *calls.borrow() > 0).await;
     sleep(settle_ms).await;
     let polls = counted(b, sleep(IDLE_WINDOW_MS)).await;
@@ -327,14 +329,14 @@ async fn api_figures() -> Value {
     };
     let db = MPS3::new(cfg("api-0".into())).unwrap();
     ok(db.put("likes".into(), 0.into(), None)).await;
-    ok(db.transaction(increment(), None)).await;
+    ok(db.transaction(increment().into(), None)).await;
     // Uncontended: requests and milliseconds of each of 20.
     let mut ms = Vec::new();
     let mut requests = Vec::new();
     for _ in 0..20 {
         let start = now();
         let c = counted(&b, async {
-            ok(db.transaction(increment(), None)).await;
+            ok(db.transaction(increment().into(), None)).await;
         })
         .await;
         ms.push(now() - start);
@@ -358,7 +360,7 @@ async fn api_figures() -> Value {
             let db = db.clone();
             wasm_bindgen_futures::future_to_promise(async move {
                 for _ in 0..25 {
-                    JsFuture::from(db.transaction(increment(), None)).await?;
+                    JsFuture::from(db.transaction(increment().into(), None)).await?;
                 }
                 Ok(JsValue::UNDEFINED)
             })

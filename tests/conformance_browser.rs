@@ -335,11 +335,7 @@ async fn conformance() {
         let handler =
             Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| h.borrow_mut().push(to_json(&v)));
         let off = other
-            .subscribe(
-                key.clone(),
-                handler.as_ref().unchecked_ref::<js_sys::Function>().clone(),
-                None,
-            )
+            .subscribe(key.clone(), handler.as_ref().clone(), None)
             .map_err(fail)?;
         JsFuture::from(db.put(key.clone(), JSON::parse("{\"n\":2}").unwrap(), None))
             .await

@@ -260,6 +260,126 @@ async fn bad_input_is_refused_and_writes_nothing() {
     assert_eq!(code(JsValue::UNDEFINED), "BadInput");
 }
 
+/// Shapes JSON would store wrongly, and calls missing their function,
+/// are refused with `BadInput` and a sentence that says what to pass
+/// instead; nothing reaches the bucket.
+#[wasm_bindgen_test]
+async fn wrong_shapes_and_misuse_are_refused_with_a_sentence_and_write_nothing() {
+    let b = bucket("db-shapes").await;
+    let db = MPS3::new(db_config(&b, json!({}))).unwrap();
+    let before = stats(&b).await;
+    let eval = |code: &str| Function::new_no_args(code).call0(&JsValue::NULL).unwrap();
+    let refused = |p: js_sys::Promise, says: &'static str| async move {
+        let (code, message) = refusal(p).await;
+        assert_eq!(code, "BadInput", "{message}");
+        assert!(message.contains(says), "{message:?} does not say {says:?}");
+    };
+    // putAll: the shape Object.entries gives, and a Set.
+    refused(
+        db.put_all(eval("return [['a', 1], ['b', 2]]"), none()),
+        "new Map(pairs)",
+    )
+    .await;
+    refused(
+        db.put_all(eval("return new Set(['a'])"), none()),
+        "not an array or a Set",
+    )
+    .await;
+    // Values JSON would store as {} or as an object of indices, at the top
+    // or inside.
+    for (value, says) in [
+        ("new Map([['a', 1]])", "Object.fromEntries(map)"),
+        ("new Set([1])", "[...set]"),
+        ("new DataView(new ArrayBuffer(2))", "it holds a DataView"),
+        ("new Int16Array([1, -1])", "it holds an Int16Array"),
+        ("({ a: { b: new Map() } })", "it holds a Map"),
+        (
+            "({ picture: new Uint8Array([1]) })",
+            "binary data is stored alone",
+        ),
+    ] {
+        refused(
+            db.put("k".into(), eval(&format!("return {value}")), none()),
+            says,
+        )
+        .await;
+    }
+    // A content type is for binary values, and for put alone.
+    refused(
+        db.put(
+            "k".into(),
+            "hello".into(),
+            Some(js(json!({"contentType": "text/plain"}))),
+        ),
+        "contentType is for binary values",
+    )
+    .await;
+    refused(
+        db.put_all(
+            js(json!({"a": 1})),
+            Some(js(json!({"contentType": "text/plain"}))),
+        ),
+        "option of put alone",
+    )
+    .await;
+    refused(
+        db.list(Some(js(json!({"limit": -1}))), none()),
+        "at least 0",
+    )
+    .await;
+    refused(db.transaction(42.into(), none()), "callback function").await;
+    // Calls that return no promise throw.
+    for handler in [JsValue::UNDEFINED, "handler".into()] {
+        let e = db.subscribe("k".into(), handler, none()).unwrap_err();
+        let (code, message) = thrown(&e);
+        assert_eq!(code, "BadInput");
+        assert!(message.contains("needs a handler function"), "{message}");
+    }
+    assert_eq!(thrown(&db.on_status(5.into()).unwrap_err()).0, "BadInput");
+    let after = stats(&b).await;
+    for kind in ["PUT", "GET", "LIST", "OPTIONS"] {
+        assert_eq!(
+            after[kind], before[kind],
+            "{kind}: nothing may be sent ({after})"
+        );
+    }
+
+    // An unsubscribe function called twice does nothing the second time.
+    let handler = Closure::<dyn Fn(JsValue)>::new(|_: JsValue| {});
+    let off = db
+        .subscribe("k".into(), handler.as_ref().clone(), none())
+        .unwrap();
+    off.call0(&JsValue::NULL).unwrap();
+    off.call0(&JsValue::NULL)
+        .expect("a second call does nothing");
+    let stop = db.on_status(handler.as_ref().clone()).unwrap();
+    let stop: &Function = stop.unchecked_ref();
+    stop.call0(&JsValue::NULL).unwrap();
+    stop.call0(&JsValue::NULL)
+        .expect("a second call does nothing");
+
+    // JSON's own rules, as documented: a Date is its ISO string, NaN null.
+    ok(db.put(
+        "k".into(),
+        eval("return { when: new Date(0), n: NaN }"),
+        none(),
+    ))
+    .await;
+    assert_eq!(
+        to_json(&ok(db.get("k".into(), none())).await),
+        json!({"when": "1970-01-01T00:00:00.000Z", "n": null})
+    );
+
+    // After shutdown, calls reject and subscribe (which returns no promise)
+    // throws, each with `Shutdown`.
+    db.shutdown();
+    assert_eq!(err_code(db.get("k".into(), none())).await, "Shutdown");
+    let e = db
+        .subscribe("k".into(), handler.as_ref().clone(), none())
+        .unwrap_err();
+    assert_eq!(thrown(&e).0, "Shutdown");
+}
+
 #[wasm_bindgen_test]
 async fn wrong_secret_rejects_with_access_denied() {
     let b = bucket("db-auth").await;
@@ -296,7 +416,7 @@ async fn subscribers_hear_other_clients_including_deletes() {
     // Subscribing right after an awaited put still hears later writes.
     ok(a.put("k".into(), 1.into(), none())).await;
     let (handler, seen) = recorder();
-    let unsubscribe = a.subscribe("k".into(), handler, none()).unwrap();
+    let unsubscribe = a.subscribe("k".into(), handler.into(), none()).unwrap();
     eventually("the first value", 5_000, || {
         seen.borrow().first() == Some(&json!(1))
     })
@@ -336,7 +456,7 @@ async fn reads_see_a_put_while_it_is_in_flight() {
     ok(db.put("k".into(), 1.into(), none())).await;
     set_faults(1, json!([{ "action": "delay", "delay_ms": 1500, "methods": ["PUT"], "path_regex": format!("^/{b}/k%40"), "times": 1 }])).await;
     let (handler, seen) = recorder();
-    let _unsub = db.subscribe("k".into(), handler, none()).unwrap();
+    let _unsub = db.subscribe("k".into(), handler.into(), none()).unwrap();
     eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
     let pending = db.put("k".into(), 2.into(), none());
     // Before the slow content PUT returns, reads and subscribers see 2.
@@ -370,7 +490,7 @@ async fn a_failed_write_unmasks_and_rejects() {
     .unwrap();
     ok(db.put("k".into(), 1.into(), none())).await;
     let (handler, seen) = recorder();
-    let _unsub = db.subscribe("k".into(), handler, none()).unwrap();
+    let _unsub = db.subscribe("k".into(), handler.into(), none()).unwrap();
     eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
     // Every content PUT of this key fails until the retries give up.
     set_faults(
@@ -597,7 +717,7 @@ async fn versioned_buckets_keep_content_under_the_plain_key() {
     client().put_bucket_versioning(&b, true).await.unwrap();
     let db = MPS3::new(db_config(&b, json!({"useVersioning": true}))).unwrap();
     let (handler, seen) = recorder();
-    let _off = db.subscribe("a".into(), handler, none()).unwrap();
+    let _off = db.subscribe("a".into(), handler.into(), none()).unwrap();
     ok(db.put("a".into(), 1.into(), none())).await;
     ok(db.put("a".into(), 2.into(), none())).await;
     ok(db.delete("a".into(), none())).await;
@@ -788,7 +908,7 @@ async fn a_poll_error_reaches_the_handler_and_polling_carries_on() {
     let w = MPS3::new(db_config(&b, json!({}))).unwrap();
     ok(w.put("k".into(), 1.into(), none())).await;
     let (handler, seen) = recorder();
-    let _off = db.subscribe("k".into(), handler, none()).unwrap();
+    let _off = db.subscribe("k".into(), handler.into(), none()).unwrap();
     eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
     // One poll is refused (not retryable: no credentials function).
     set_faults(4, json!([{ "action": "expired", "methods": ["GET"], "path_regex": format!("^/{b}/manifest.json$"), "times": 1 }])).await;

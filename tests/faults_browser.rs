@@ -46,7 +46,7 @@ fn statuses(db: &MPS3) -> (JsValue, Rc<RefCell<Vec<serde_json::Value>>>) {
         }
         s.borrow_mut().push(status);
     });
-    let off = db.on_status(f.into_js_value().unchecked_into());
+    let off = db.on_status(f.into_js_value()).unwrap();
     (off, seen)
 }
 
@@ -138,7 +138,7 @@ async fn own_pending_write_first(protocol: &str) {
         let value = json!(format!("new {run}"));
         let put = db.put("k".into(), js(value.clone()), none());
         let (handler, heard) = recorder();
-        let off: Function = db.subscribe("k".into(), handler, none()).unwrap();
+        let off: Function = db.subscribe("k".into(), handler.into(), none()).unwrap();
         eventually("the first call", 5_000, || !heard.borrow().is_empty()).await;
         assert_eq!(
             heard.borrow()[0],
@@ -168,7 +168,7 @@ async fn a_cors_rule_that_blocks_writes_is_told_and_leaves_nothing() {
     let db = default_client(&b);
     let (_off, seen) = statuses(&db);
     let (handler, heard) = recorder();
-    let _unsubscribe = db.subscribe("k".into(), handler, none()).unwrap();
+    let _unsubscribe = db.subscribe("k".into(), handler.into(), none()).unwrap();
     let started = now_ms();
     let refused = wasm_bindgen_futures::JsFuture::from(db.put("k".into(), js(json!(1)), none()))
         .await
@@ -215,7 +215,7 @@ async fn a_bucket_that_does_not_exist_is_an_error_not_an_empty_database() {
     let b = unique_bucket("no-such-bucket");
     let db = default_client(&b);
     let (handler, heard) = recorder();
-    let _unsubscribe = db.subscribe("k".into(), handler, none()).unwrap();
+    let _unsubscribe = db.subscribe("k".into(), handler.into(), none()).unwrap();
     let started = now_ms();
     let e = wasm_bindgen_futures::JsFuture::from(db.get("k".into(), none()))
         .await
@@ -263,7 +263,7 @@ async fn an_endpoint_with_nothing_listening_is_offline_and_nothing_hangs() {
     let started = now_ms();
     let (handler, heard) = recorder();
     let _unsubscribe = db
-        .subscribe(js(json!({"prefix": "note/"})), handler, none())
+        .subscribe(js(json!({"prefix": "note/"})), handler.into(), none())
         .unwrap();
     eventually("the range subscriber's first call", 10_000, || {
         !heard.borrow().is_empty()
@@ -275,7 +275,10 @@ async fn an_endpoint_with_nothing_listening_is_offline_and_nothing_hangs() {
     op.set("k".into(), js(json!(1))).unwrap();
     assert_eq!(err_code(op.commit(none())).await, "Offline");
     let increment = Function::new_with_args("tx", "return tx.get('n').then((n) => tx.set('n', 1))");
-    assert_eq!(err_code(db.transaction(increment, none())).await, "Offline");
+    assert_eq!(
+        err_code(db.transaction(increment.into(), none())).await,
+        "Offline"
+    );
     let written = ok(db.put("k".into(), js(json!(1)), none())).await;
     assert_eq!(to_json(&written), json!({"committed": false}));
     let took = now_ms() - started;

@@ -127,7 +127,7 @@ async fn offline_reads_what_is_stored_queues_writes_and_flushes_once_in_order() 
     );
     // Back online: the queue drains, in order, each write once.
     let (handler, seen) = recorder();
-    let _unsub = other.subscribe("k".into(), handler, None).unwrap();
+    let _unsub = other.subscribe("k".into(), handler.into(), None).unwrap();
     db.set_online(true);
     ok(in_flight).await;
     eventually("the queue drains", 20_000, || db.pending_writes() == 0).await;
@@ -168,7 +168,7 @@ async fn tabs_with_one_label_see_each_others_writes_at_once_and_commit_them_once
     let tab1 = MPS3::new(cfg()).unwrap();
     let tab2 = MPS3::new(cfg()).unwrap();
     let (handler, seen) = recorder();
-    let _unsub = tab2.subscribe("k".into(), handler, None).unwrap();
+    let _unsub = tab2.subscribe("k".into(), handler.into(), None).unwrap();
     eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
     set_faults(
         3,
@@ -231,7 +231,7 @@ async fn without_indexeddb_the_client_works_from_memory_and_says_so_once() {
     let shadow = js(json!({"value": null, "configurable": true, "writable": true}));
     js_sys::Object::define_property(&global, &"indexedDB".into(), shadow.unchecked_ref());
     let db = MPS3::new(cfg).unwrap();
-    let _unsub = db.subscribe("k".into(), handler, None).unwrap();
+    let _unsub = db.subscribe("k".into(), handler.into(), None).unwrap();
     // "local" cannot be durable here: it waits for the bucket.
     let first = JsFuture::from(db.put("k".into(), 1.into(), opts(json!({"await": "local"})))).await;
     let read_after_local = JsFuture::from(reader.get("k".into(), None)).await;
@@ -346,7 +346,7 @@ async fn the_local_endpoint_is_a_bucket_in_indexeddb_with_no_server() {
     // mps3's name for it reaches the same bucket.
     let b = MPS3::new(with_log(cfg("local-b", "indexdb:"))).unwrap();
     let (handler, seen) = recorder();
-    let _unsub = b.subscribe("k".into(), handler, None).unwrap();
+    let _unsub = b.subscribe("k".into(), handler.into(), None).unwrap();
     ok(a.put("k".into(), js(json!({"n": 1})), None)).await;
     let batch = js_sys::Map::new();
     batch.set(&"x".into(), &1.into());
@@ -477,7 +477,7 @@ fn status_recorder(db: &MPS3) -> (JsValue, Rc<RefCell<Vec<serde_json::Value>>>) 
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
     let f = Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| s.borrow_mut().push(to_json(&v)));
-    let off = db.on_status(f.into_js_value().unchecked_into());
+    let off = db.on_status(f.into_js_value()).unwrap();
     (off, seen)
 }
 

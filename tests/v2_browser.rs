@@ -202,7 +202,7 @@ async fn a_subscriber_hears_another_clients_writes_and_deletes() {
     let r = v2_client(&b, json!({}));
     ok(w.put("k".into(), 1.into(), none())).await;
     let (handler, seen) = recorder();
-    let _off = r.subscribe("k".into(), handler, none()).unwrap();
+    let _off = r.subscribe("k".into(), handler.into(), none()).unwrap();
     eventually("the first value", 5_000, || !seen.borrow().is_empty()).await;
     ok(w.put("k".into(), 2.into(), none())).await;
     ok(w.delete("k".into(), none())).await;

@@ -199,8 +199,25 @@ impl Piece for Error {
     fn put(&self, out: &mut String) {
         out.push_str(self.kind.code());
         out.push_str(": ");
-        out.push_str(&self.message);
-        let (open, close) = match &self.s3_code {
+        self.sentence().put(out);
+    }
+}
+
+/// An error without its code: `message (S3 code, HTTP status)`, what
+/// JavaScript's `MPS3Error.message` holds beside its `code`.
+pub struct Sentence<'a>(&'a Error);
+
+impl Error {
+    pub fn sentence(&self) -> Sentence<'_> {
+        Sentence(self)
+    }
+}
+
+impl Piece for Sentence<'_> {
+    fn put(&self, out: &mut String) {
+        let e = self.0;
+        out.push_str(&e.message);
+        let (open, close) = match &e.s3_code {
             Some(code) => {
                 out.push_str(" (S3 ");
                 out.push_str(code);
@@ -208,7 +225,7 @@ impl Piece for Error {
             }
             None => (" (HTTP ", ""),
         };
-        if let Some(status) = self.status {
+        if let Some(status) = e.status {
             out.push_str(open);
             status.put(out);
             out.push(')');

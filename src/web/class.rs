@@ -132,9 +132,10 @@ struct Handlers {
 /// The function that registering a subscriber (with its engine
 /// subscription, `db`) or a status handler (`None`) returns: it removes
 /// handler `id`. One closure type for both.
+/// Calling it again does nothing.
 fn remover(handlers: &Rc<Handlers>, db: Option<alloc::rc::Weak<Db<WebIo>>>, id: u64) -> JsValue {
     let handlers = handlers.clone();
-    Closure::once_into_js(move || match db {
+    Closure::<dyn Fn()>::new(move || match &db {
         Some(weak) => {
             if let Some(db) = weak.upgrade() {
                 db.unsubscribe(id);
@@ -143,6 +144,13 @@ fn remover(handlers: &Rc<Handlers>, db: Option<alloc::rc::Weak<Db<WebIo>>>, id: 
         }
         None => handlers.status.borrow_mut().retain(|(h, _)| *h != id),
     })
+    .into_js_value()
+}
+
+/// `f` as a function, or BadInput naming the call that needs one.
+fn function(f: JsValue, needs: &str) -> Result<Function, Error> {
+    f.dyn_into()
+        .map_err(|_| convert::bad(cat!(needs, " needs a handler function")))
 }
 
 /// `db.status` as JavaScript sees it.
@@ -422,6 +430,9 @@ impl MPS3 {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         let prepared = (|| {
             only_known(&options, name, js_api::PUT)?;
+            if name != "put" && !convert::get(&options, "contentType").is_undefined() {
+                return Err(bad("contentType is an option of put alone"));
+            }
             let ack = convert::ack(&options)?;
             let trace = convert::trace(&options)?;
             let change = change?;
@@ -586,7 +597,15 @@ impl MPS3 {
     ///
     /// (Declared generic in `js_api`'s TypeScript.)
     #[wasm_bindgen(skip_typescript)]
-    pub fn transaction(&self, callback: Function, options: Option<JsValue>) -> Promise {
+    pub fn transaction(&self, callback: JsValue, options: Option<JsValue>) -> Promise {
+        let callback = match callback.dyn_into() {
+            Ok(f) => f,
+            Err(_) => {
+                return Promise::reject(&to_js_error(&bad(
+                    "transaction needs a callback function: transaction(async (tx) => …)",
+                )))
+            }
+        };
         super::atomic::transaction(
             self.db.clone(),
             self.default_bucket.clone(),
@@ -608,11 +627,12 @@ impl MPS3 {
     pub fn subscribe(
         &self,
         target: JsValue,
-        handler: Function,
+        handler: JsValue,
         options: Option<JsValue>,
     ) -> Result<Function, JsValue> {
         let options = options.unwrap_or(JsValue::UNDEFINED);
-        let id = (|| {
+        let subscribed = (|| {
+            let handler = function(handler, "subscribe(key or range, handler)")?;
             only_known(&options, "subscribe", js_api::SUBSCRIBE)?;
             // A key is a string or has `key`; anything else is a range.
             let watch = if target.is_string() || !convert::get(&target, "key").is_undefined() {
@@ -625,9 +645,9 @@ impl MPS3 {
                 Watch::Range(range)
             };
             let manifest = convert::manifest(&options, &self.default_bucket)?;
-            self.db.subscribe(&watch, manifest.as_ref())
-        })()
-        .map_err(|e| to_js_error(&e))?;
+            Ok((self.db.subscribe(&watch, manifest.as_ref())?, handler))
+        })();
+        let (id, handler) = subscribed.map_err(|e| to_js_error(&e))?;
         self.handlers.values.borrow_mut().push((id, handler));
         Ok(remover(&self.handlers, Some(Rc::downgrade(&self.db)), id).unchecked_into())
     }
@@ -646,12 +666,13 @@ impl MPS3 {
     #[wasm_bindgen(js_name = onStatus, unchecked_return_type = "() => void")]
     pub fn on_status(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "(status: Status) => void")] handler: Function,
-    ) -> JsValue {
+        #[wasm_bindgen(unchecked_param_type = "(status: Status) => void")] handler: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let handler = function(handler, "onStatus(handler)").map_err(|e| to_js_error(&e))?;
         let id = self.handlers.next_status.get();
         self.handlers.next_status.set(id + 1);
         self.handlers.status.borrow_mut().push((id, handler));
-        remover(&self.handlers, None, id)
+        Ok(remover(&self.handlers, None, id))
     }
 
     /// Stops polling; later calls reject with code `Shutdown`. Status

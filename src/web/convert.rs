@@ -100,17 +100,25 @@ pub fn to_ref(v: &JsValue, bucket: &str) -> Result<Ref, Error> {
     Err(bad("a key is a string or { bucket, key }"))
 }
 
-/// `JSON.stringify(value, null, 2)` (the JS client's content format), or
-/// BadInput for what JSON cannot hold: functions, symbols, BigInt, cycles.
+#[wasm_bindgen(module = "/src/web/edges.js")]
+extern "C" {
+    /// `JSON.stringify(value, null, 2)` that throws for what it would
+    /// store wrongly (a Map, a Set, a typed array): see edges.js.
+    #[wasm_bindgen(js_name = mps3Json, catch)]
+    fn json_text(value: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// `value` as JSON text (the JS client's content format), or BadInput for
+/// what JSON cannot hold (functions, symbols, BigInt, cycles) or would
+/// hold wrongly (a Map, a Set, a typed array, binary data inside a value).
 fn to_json(value: &JsValue) -> Result<JsonText, Error> {
-    let text = JSON::stringify_with_replacer_and_space(value, &JsValue::NULL, &JsValue::from(2))
-        .map_err(|e| {
-            let msg = e
-                .dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-                .unwrap_or_default();
-            bad(cat!("value is not JSON: ", msg))
-        })?;
+    let text = json_text(value).map_err(|e| {
+        let msg = e
+            .dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .unwrap_or_default();
+        bad(cat!("value is not JSON: ", msg))
+    })?;
     text.as_string()
         .map(JsonText::from)
         .ok_or_else(|| bad("value is not JSON (a function or symbol?)"))
@@ -320,15 +328,19 @@ pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
 
 /// A value as written: `undefined` deletes, a `Uint8Array` or
 /// `ArrayBuffer` is binary (of `content_type`, by default
-/// `application/octet-stream`), anything else must be JSON.
+/// `application/octet-stream`), anything else must be JSON, and only a
+/// binary value has a content type.
 pub fn written_as(value: &JsValue, content_type: Option<&str>) -> Result<Option<JsonText>, Error> {
-    if value.is_undefined() {
-        return Ok(None);
-    }
     let bytes = if let Some(a) = value.dyn_ref::<js_sys::Uint8Array>() {
         a.to_vec()
     } else if let Some(b) = value.dyn_ref::<js_sys::ArrayBuffer>() {
         js_sys::Uint8Array::new(b).to_vec()
+    } else if content_type.is_some() {
+        return Err(bad(
+            "contentType is for binary values (a Uint8Array, ArrayBuffer or Blob): other values are stored as JSON",
+        ));
+    } else if value.is_undefined() {
+        return Ok(None);
     } else {
         return to_json(value).map(Some);
     };
@@ -396,7 +408,7 @@ pub fn range(r: &JsValue, bucket: &str) -> Result<(Range, usize, bool), Error> {
     let limit = match opt_number(r, "limit")? {
         None => usize::MAX,
         Some(n) if n >= 0.0 && n % 1.0 == 0.0 => n as usize,
-        Some(_) => return Err(bad("limit must be a whole number")),
+        Some(_) => return Err(bad("limit must be a whole number of at least 0")),
     };
     let range = Range {
         bucket: bucket.into(),
@@ -417,12 +429,18 @@ pub fn manifest(options: &JsValue, bucket: &str) -> Result<Option<Ref>, Error> {
     }
 }
 
-/// The pairs of `putAll`'s argument: a `Map` or a plain object.
+/// The pairs of `putAll`'s argument: a `Map` or a plain object. An array
+/// or a `Set` is refused: as an object, `[["a", 1]]` would write the key
+/// "0", and a Set nothing.
 pub fn entries(entries: &JsValue) -> Result<Vec<(JsValue, JsValue)>, Error> {
     let mut v = Vec::new();
     if let Some(map) = entries.dyn_ref::<js_sys::Map>() {
         map.for_each(&mut |value, key| v.push((key, value)));
         Ok(v)
+    } else if entries.is_array() || entries.is_instance_of::<js_sys::Set>() {
+        Err(bad(
+            "putAll takes a Map or a plain object of key → value, not an array or a Set: new Map(pairs) makes one of [key, value] pairs",
+        ))
     } else if entries.is_object() {
         for kv in Object::entries(entries.unchecked_ref::<Object>()) {
             let kv: Array = kv.unchecked_into();

@@ -15,8 +15,30 @@ export class MPS3Error extends Error {
     if (status !== undefined) this.status = status;
     if (s3Code !== undefined) this.s3Code = s3Code;
   }
+  // `message` is the sentence, `code` the code: joined once here.
+  toString() { return this.code + ": " + this.message; }
 }
 export function mps3ErrorClass() { return MPS3Error; }
+
+// src/web/convert.rs
+// A value as JSON text (indented as the JS client writes it), or a
+// TypeError saying why not, read after "value is not JSON: ".
+// JSON.stringify alone would store a Map, a Set or a typed array as `{}`
+// or an object of indices without a word; the replacer sees every value,
+// nested ones too, after `toJSON` (a Date is its ISO string by then).
+// Top-level binary values never get here (`written_as`).
+export function mps3Json(value) {
+  return JSON.stringify(value, (_, v) => {
+    const kind = Object.prototype.toString.call(v).slice(8, -1), is = "it holds a" + (/^[AEIOU]/.test(kind) ? "n " : " ") + kind;
+    if (kind == "Map" || kind == "Set")
+      throw new TypeError(is + ", which JSON stores as {}: write " + (kind == "Map" ? "Object.fromEntries(map)" : "[...set]") + " instead");
+    if (kind == "Uint8Array" || kind == "ArrayBuffer" || kind == "Blob")
+      throw new TypeError(is + ": binary data is stored alone, as a key's whole value");
+    if (ArrayBuffer.isView(v))
+      throw new TypeError(is + ": binary values are a Uint8Array, ArrayBuffer or Blob, e.g. new Uint8Array(x.buffer, x.byteOffset, x.byteLength)");
+    return v;
+  }, 2);
+}
 
 // src/web/fetch.rs
 // (What fetch, Headers and Request throw are errors: TypeError, DOMException.)

@@ -27,7 +27,14 @@ pub fn error_class() -> JsValue {
     mps3_error_class()
 }
 
-/// `e` as an `MPS3Error`.
+/// `e` as an `MPS3Error`: its sentence in `message`, its code in `code`
+/// (`toString()` joins them).
 pub fn to_js_error(e: &Error) -> JsValue {
-    MPS3Error::new(&cat!(e), e.kind.code(), e.status, e.s3_code.as_deref()).into()
+    MPS3Error::new(
+        &cat!(e.sentence()),
+        e.kind.code(),
+        e.status,
+        e.s3_code.as_deref(),
+    )
+    .into()
 }

@@ -193,21 +193,31 @@ pub async fn ok(p: js_sys::Promise) -> JsValue {
 }
 
 pub async fn err_code(p: js_sys::Promise) -> String {
+    refusal(p).await.0
+}
+
+/// The code and message `p` rejects with (an `MPS3Error`).
+pub async fn refusal(p: js_sys::Promise) -> (String, String) {
     let e = JsFuture::from(p).await.expect_err("expected a rejection");
-    assert_mps3_error(&e);
-    Reflect::get(&e, &"code".into())
-        .unwrap()
-        .as_string()
-        .unwrap()
+    thrown(&e)
+}
+
+/// The code and message of `e`, an `MPS3Error`.
+pub fn thrown(e: &JsValue) -> (String, String) {
+    assert_mps3_error(e);
+    let field = |name: &str| Reflect::get(e, &name.into()).unwrap().as_string().unwrap();
+    (field("code"), field("message"))
 }
 
 /// `e instanceof MPS3Error` (the class the package exports) and
-/// `instanceof Error`, named `MPS3Error`, with a stack trace.
+/// `instanceof Error`, named `MPS3Error`, with a stack trace; its message
+/// the sentence alone, joined to the code once by `toString()`.
 pub fn assert_mps3_error(e: &JsValue) {
     let check = Function::new_with_args(
         "e, C",
         "return e instanceof C && e instanceof Error && e.name === 'MPS3Error' \
-         && typeof e.stack === 'string' && typeof e.code === 'string'",
+         && typeof e.stack === 'string' && typeof e.code === 'string' \
+         && !e.message.startsWith(e.code + ':') && String(e) === e.code + ': ' + e.message",
     );
     let class = mps3::web::errors::error_class();
     assert_eq!(
@@ -239,7 +249,7 @@ pub async fn count_with_transactions(
             Box::pin(async move {
                 let mut seen = Vec::new();
                 for _ in 0..each {
-                    let n = ok(db.transaction(increment(), None)).await;
+                    let n = ok(db.transaction(increment().into(), None)).await;
                     seen.push(n.as_f64().unwrap() as usize);
                 }
                 seen
