@@ -3,7 +3,7 @@
 // classes, so `import { MPS3 } from "mps3-rs"` needs no init call. The
 // build bundles it with wasm-bindgen's glue (mps3.js) into the package's
 // one minified index.js (scripts/build.py, `bundle`).
-import { initSync, Atomic, MPS3, errorClass } from "./mps3.js";
+import { initSync, Atomic, MPS3, Transaction, errorClass } from "./mps3.js";
 
 // Compiled while it streams in, then instantiated at once: the glue's own
 // loader (`init`) does the same, with more code. A server that does not
@@ -42,6 +42,16 @@ for (const name of ["check", "set", "delete"]) {
     call.apply(this, args);
     return this;
   };
+}
+
+// `free()` and `using` (Symbol.dispose) are `shutdown()`: later calls
+// reject with `Shutdown` instead of failing inside the module, and the
+// memory goes with the object, when the garbage collector takes it. A
+// builder or a transaction has nothing to stop: theirs do nothing.
+MPS3.prototype.free = MPS3.prototype.shutdown;
+Atomic.prototype.free = Transaction.prototype.free = function () {};
+for (const C of [MPS3, Atomic, Transaction]) {
+  if (Symbol.dispose) C.prototype[Symbol.dispose] = C.prototype.free;
 }
 
 // The bundle is minified: the classes are named again for the console and

@@ -208,13 +208,18 @@ export interface GetOptions { manifest?: Key; }
 
 /** A key's value and version (`getEntry`). Absent: `value` undefined,
  *  `version` null. A version is opaque and changes with every write of
- *  the key. */
-export interface Entry {
-  key: Key; value: unknown; version: string | null;
+ *  the key. `T`: the value's type as the caller declares it (nothing
+ *  checks it: values are whatever was written). */
+export interface Entry<T = unknown> {
+  key: Key; value: T | undefined; version: string | null;
   /** "application/json", or a binary value's own type; absent when the
    *  key is. */
   contentType?: string;
 }
+
+/** An entry of `list` or of a range's subscriber: its key is always a
+ *  string, a key of `defaultBucket`. */
+export interface ListEntry<T = unknown> extends Entry<T> { key: string; }
 
 /** Which keys `list` reads, in `defaultBucket`: those starting with
  *  `prefix`, from `start` (inclusive) to `end` (exclusive), in key order
@@ -251,18 +256,42 @@ export interface ValueMeta { version: string | null; writer?: string; at?: numbe
 /** What a range's subscriber watches (keys of `defaultBucket`). */
 export type SubscribeRange = Omit<ListRange, "limit" | "reverse">;
 
+/** The calls whose value types the caller declares: `T` is what the keys
+ *  hold (`unknown` by default), as in `db.get<Note>("note/1")`. Nothing
+ *  checks it at run time. */
 export interface MPS3 {
+  /** The value of `key` (`undefined` when absent), reading this client's
+   *  own writes. */
+  get<T = unknown>(key: Key, options?: GetOptions): Promise<T | undefined>;
+  /** `{ key, value, version, contentType }` of `key`: `version` is what
+   *  `atomic().check` names (absent: `value` undefined, `version` null). */
+  getEntry<T = unknown>(key: Key, options?: GetOptions): Promise<Entry<T>>;
+  /** Values of `keys` from one consistent snapshot, as a `Map` from each
+   *  given key to its value (`undefined` when absent). */
+  getAll<T = unknown>(keys: Key[], options?: GetOptions): Promise<Map<Key, T | undefined>>;
+  /** Each key with a value in `range` (keys of `defaultBucket`), in key
+   *  order, from one consistent snapshot. */
+  list<T = unknown>(range?: ListRange, options?: GetOptions): Promise<ListEntry<T>[]>;
   /** Calls `handler(value)` with the current value of `key`, then once per
    *  new version of it (`undefined` when deleted); errors come as
    *  `handler(undefined, error)` and polling carries on. Returns the
-   *  unsubscribe function. */
-  subscribe(key: Key, handler: (value: unknown, error?: MPS3Error, meta?: ValueMeta) => void, options?: SubscribeOptions): () => void;
+   *  unsubscribe function (calling it again does nothing). Throws
+   *  `BadInput` without a handler, `Shutdown` after `shutdown()`. */
+  subscribe<T = unknown>(key: Key, handler: (value: T | undefined, error?: MPS3Error, meta?: ValueMeta) => void, options?: SubscribeOptions): () => void;
   /** Calls `handler(entries)` with every key in `range`, then with those
    *  that changed (deleted: `value` undefined, `version` null). */
-  subscribe(range: SubscribeRange, handler: (changes: Entry[], error?: MPS3Error) => void, options?: SubscribeOptions): () => void;
+  subscribe<T = unknown>(range: SubscribeRange, handler: (changes: ListEntry<T>[], error?: MPS3Error) => void, options?: SubscribeOptions): () => void;
   /** Runs `callback` until its writes commit over unchanged reads; resolves
-   *  with its value. */
-  transaction<T>(callback: (tx: Transaction) => T | Promise<T>, options?: GetOptions): Promise<T>;
+   *  with its value, of type `R`. */
+  transaction<R>(callback: (tx: Transaction) => R | Promise<R>, options?: GetOptions): Promise<R>;
+}
+
+/** What a `transaction` callback reads through (its `set` and `delete`
+ *  are declared with the class). */
+export interface Transaction {
+  /** The value of `key`: what this run set, else as read (its version is
+   *  then what the commit checks). */
+  get<T = unknown>(key: Key): Promise<T | undefined>;
 }
 export interface SubscribeOptions { manifest?: Key; }
 
@@ -364,6 +393,32 @@ mod tests {
         assert_eq!(sorted_props("ListRange"), sorted(RANGE));
         assert_eq!(sorted_props("SubscribeOptions"), sorted(SUBSCRIBE));
         assert_eq!(sorted_props("Ref"), sorted(REF));
+    }
+
+    #[test]
+    fn the_package_entry_exports_every_declared_type() {
+        let entry = include_str!("../pkg-template/index.d.ts");
+        let start = entry.find("export type {").expect("a type export list");
+        let list = &entry[start..start + entry[start..].find('}').unwrap()];
+        let exported: Vec<&str> = list["export type {".len()..]
+            .split([',', ' ', '\n'])
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut missing = Vec::new();
+        for line in TYPESCRIPT.lines() {
+            let Some(rest) = line
+                .strip_prefix("export interface ")
+                .or_else(|| line.strip_prefix("export type "))
+            else {
+                continue;
+            };
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
+            // The class and its error are exported as values.
+            if !["MPS3", "MPS3Error"].contains(&name.as_str()) && !exported.contains(&name.as_str()) {
+                missing.push(name);
+            }
+        }
+        assert_eq!(missing, Vec::<String>::new(), "not exported by index.d.ts");
     }
 
     #[test]

@@ -132,8 +132,10 @@ pub struct Transaction {
 impl Transaction {
     /// The value of `key` (what this run set, else as read: its version
     /// is what the commit checks).
-    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
-    pub fn get(&self, #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue) -> Promise {
+    ///
+    /// (Declared generic in `js_api`'s TypeScript.)
+    #[wasm_bindgen(skip_typescript)]
+    pub fn get(&self, key: JsValue) -> Promise {
         let prepared = convert::to_ref(&key, &self.bucket).map(|key| {
             let (db, tx) = (self.db.clone(), self.tx.clone());
             async move { value(db.tx_get(&tx, &key).await?.as_ref()) }

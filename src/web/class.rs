@@ -459,7 +459,9 @@ impl MPS3 {
 
     /// The value of `key` (`undefined` when absent), reading your own
     /// writes.
-    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    ///
+    /// (Declared generic in `js_api`'s TypeScript.)
+    #[wasm_bindgen(skip_typescript)]
     pub fn get(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
@@ -471,7 +473,9 @@ impl MPS3 {
     /// `{ key, value, version }` of `key`: `version` is opaque, changes
     /// with every write of the key, and is what `atomic().check` names
     /// (absent: `value` undefined, `version` null).
-    #[wasm_bindgen(js_name = getEntry, unchecked_return_type = "Promise<Entry>")]
+    ///
+    /// (Declared generic in `js_api`'s TypeScript.)
+    #[wasm_bindgen(js_name = getEntry, skip_typescript)]
     pub fn get_entry(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
@@ -482,7 +486,9 @@ impl MPS3 {
 
     /// Values of `keys` from one consistent snapshot, as a `Map` from each
     /// given key to its value (`undefined` when absent).
-    #[wasm_bindgen(js_name = getAll, unchecked_return_type = "Promise<Map<Key, unknown>>")]
+    ///
+    /// (Declared generic in `js_api`'s TypeScript.)
+    #[wasm_bindgen(js_name = getAll, skip_typescript)]
     pub fn get_all(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Key[]")] keys: JsValue,
@@ -494,7 +500,9 @@ impl MPS3 {
     /// `{ key, value, version }` of each key with a value in `range`
     /// (`{ prefix, start, end, limit, reverse }`, keys of `defaultBucket`),
     /// in key order, from one consistent snapshot.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Entry[]>")]
+    ///
+    /// (Declared generic in `js_api`'s TypeScript.)
+    #[wasm_bindgen(skip_typescript)]
     pub fn list(
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "ListRange")] range: Option<JsValue>,

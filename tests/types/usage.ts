@@ -1,8 +1,8 @@
 // Compiled with `tsc --noEmit` by the test command: the package's types
 // describe every call and option, with nothing typed `any`.
 import {
-  MPS3, MPS3Error, type CommitResult, type Entry, type MPS3Config, type Key, type Status, type Transaction,
-  type Written,
+  MPS3, MPS3Error, type CommitResult, type Entry, type Inspection, type ListEntry, type ListRange, type MPS3Config,
+  type Key, type Status, type SubscribeRange, type Transaction, type Written,
 } from "../../pkg/index.js";
 
 const config: MPS3Config = {
@@ -144,4 +144,46 @@ export async function binary(db: MPS3, file: Blob): Promise<number> {
   const type: string | undefined = e.contentType;
   console.log(type);
   return (e.value as Uint8Array).length;
+}
+
+// Value types the caller declares (`unknown` by default): reads say a key
+// may be absent, list keys are strings, a transaction has its callback's
+// type.
+interface Note { text: string; by: string; }
+export async function typed(db: MPS3): Promise<number> {
+  const note = await db.get<Note>("note/1");
+  const text: string | undefined = note?.text;
+  // @ts-expect-error: a key may be absent.
+  const sure: Note = await db.get<Note>("note/1");
+  // @ts-expect-error: an undeclared value is unknown, not any.
+  const loose: string = await db.get("note/1");
+  const entry: Entry<Note> = await db.getEntry<Note>("note/1");
+  const by: string | undefined = entry.value?.by;
+  const all: Map<Key, Note | undefined> = await db.getAll<Note>(["note/1", "note/2"]);
+  const range: ListRange = { prefix: "note/", limit: 20 };
+  const notes: ListEntry<Note>[] = await db.list<Note>(range);
+  const key: string = notes[0].key;
+  // @ts-expect-error: a listed key is a string, never a { bucket, key }.
+  console.log(notes[0].key.bucket);
+  const watched: SubscribeRange = { prefix: "note/" };
+  const offKey = db.subscribe<Note>("note/1", (value) => console.log(value?.text.length));
+  const offRange = db.subscribe<Note>(watched, (changes) => {
+    for (const c of changes) console.log(c.key.length, c.value?.by);
+  });
+  // @ts-expect-error: a subscribed range has no limit.
+  db.subscribe({ prefix: "note/", limit: 5 }, () => {});
+  // @ts-expect-error: subscribe needs a handler.
+  db.subscribe("note/1");
+  offKey();
+  offRange();
+  const count: number = await db.transaction<number>(async (tx) => {
+    const n = (await tx.get<number>("count")) ?? 0;
+    tx.set("count", n + 1);
+    return n + 1;
+  });
+  // @ts-expect-error: a transaction resolves with its callback's type.
+  const wrong: string = await db.transaction(async () => 1);
+  const inspected: Inspection = await db.inspect();
+  console.log(text, sure, loose, by, all, key, wrong, inspected.protocol);
+  return count;
 }
