@@ -65,11 +65,19 @@ await db.move(key, key + "-moved");
 const moved = (await db.get(key + "-moved")).from;
 await db.forget(key + "-moved");
 const refused = await db.get("").catch((e) => e);
-const error = { instance: refused instanceof MPS3Error && refused instanceof Error, code: refused.code, name: MPS3Error.name };
-window.result = { ...value, className: MPS3.name, moved, forgotten: await db.get(key + "-moved") === undefined, error };
+const error = { instance: refused instanceof MPS3Error && refused instanceof Error, code: refused.code, name: MPS3Error.name,
+  text: String(refused) === "BadInput: " + refused.message };
+const forgotten = await db.get(key + "-moved") === undefined;
+// free() (and Symbol.dispose, which \`using\` calls) shut the client down:
+// later calls reject with Shutdown, and freeing twice is harmless.
+db.free();
+db[Symbol.dispose]();
+error.afterFree = await db.get(key).catch((e) => e.code);
+window.result = { ...value, className: MPS3.name, moved, forgotten, error };
 `;
-/** What the app's refused call (an empty key) shows of its error. */
-const EXPECTED_ERROR = { instance: true, code: "BadInput", name: "MPS3Error" };
+/** What the app's refused call (an empty key) shows of its error, and a
+ * call after free(). */
+const EXPECTED_ERROR = { instance: true, code: "BadInput", name: "MPS3Error", text: true, afterFree: "Shutdown" };
 const indexHtml = (script) => `<!doctype html><meta charset="utf-8"><script type="module" src="${script}"></script>`;
 
 async function runPage(url) {
