@@ -239,12 +239,14 @@ export type CommitResult = { ok: true; version: string | null } | { ok: false };
 
 /** What `inspect` tells of a manifest: its protocol (null: not decided,
  *  nothing written yet), and for v2 the newest slot read (`head`), the
- *  newest checkpoint known, and the last entries applied, newest last
- *  (`keys`: urls, `bucket/key`; `at`: the writer's clock, epoch ms). */
+ *  newest checkpoint known, this client's own `writer` id (what the
+ *  entries it writes name), and the last entries applied, newest last (`keys`:
+ *  urls, `bucket/key`; `at`: the writer's clock, epoch ms). */
 export interface Inspection {
   protocol: "v1" | "v2" | null;
   head: number;
   checkpoint: number;
+  writer: string;
   entries: { seq: number; writer: string; at: number; keys: string[] }[];
 }
 
@@ -414,7 +416,8 @@ mod tests {
             };
             let name: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
             // The class and its error are exported as values.
-            if !["MPS3", "MPS3Error"].contains(&name.as_str()) && !exported.contains(&name.as_str()) {
+            if !["MPS3", "MPS3Error"].contains(&name.as_str()) && !exported.contains(&name.as_str())
+            {
                 missing.push(name);
             }
         }

@@ -376,6 +376,13 @@ async fn inspect_shows_the_protocol_the_head_and_the_last_entries() {
         json!([format!("{b}/b"), format!("{b}/c")])
     );
     assert!(entries[1]["writer"].is_string() && entries[1]["at"].is_number());
+    // Each client knows its own writer id: the writer of its entries.
+    let mine = to_json(&ok(db.inspect(none())).await);
+    assert_eq!(mine["writer"], entries[1]["writer"]);
+    assert_ne!(
+        seen["writer"], entries[1]["writer"],
+        "the other client's own"
+    );
     let v1 = MPS3::new(db_config(
         &b,
         json!({"protocol": "v1", "defaultManifest": "old.json"}),

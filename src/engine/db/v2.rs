@@ -104,11 +104,15 @@ pub struct Inspection {
     pub head: u64,
     pub checkpoint: u64,
     pub recent: Vec<Applied>,
+    /// This client's writer id: what the entries it writes name (so that
+    /// an app can tell its own among `recent`, and name it).
+    pub writer: String,
 }
 
 impl Inspection {
-    /// As JSON: `{ protocol, head, checkpoint, entries: [{ seq, writer,
-    /// at, keys }] }` (one conversion for the edge, not one per field).
+    /// As JSON: `{ protocol, head, checkpoint, writer, entries: [{ seq,
+    /// writer, at, keys }] }` (one conversion for the edge, not one per
+    /// field).
     pub fn to_json(&self) -> String {
         let protocol = match self.protocol {
             Some(Protocol::V2) => "\"v2\"",
@@ -122,6 +126,8 @@ impl Inspection {
             self.head,
             ",\"checkpoint\":",
             self.checkpoint,
+            ",\"writer\":",
+            quote(&self.writer),
             ",\"entries\":["
         );
         for (i, (seq, writer, at, keys)) in self.recent.iter().enumerate() {
@@ -615,12 +621,14 @@ impl<I: Io> Db<I> {
     pub async fn inspect(&self, manifest: Option<&Ref>) -> Inspection {
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         let _ = self.read(super::Select::Keys(&[]), Some(&m)).await;
+        let writer = self.inner.borrow().tag.clone();
         let s = self.state(&m);
         Inspection {
             protocol: s.protocol,
             head: s.v2.log.seq,
             checkpoint: s.v2.checkpoint,
             recent: s.v2.recent.clone(),
+            writer,
         }
     }
 
