@@ -1,11 +1,15 @@
 // The demo board: notes people add and remove, each a key under `note/`
 // of the shared database, listed and followed by a subscription to the
-// prefix. Edits are written a moment after typing stops. Each note has a
-// like counter (`likes/<id>`) incremented in a transaction, so that clicks
-// made at once all count. The inspector shows the manifest's log.
+// prefix. Edits are written a moment after typing stops, and an edit
+// someone else made meanwhile is merged into the text, never dropped. Each
+// note has a like counter (`likes/<id>`) incremented in a transaction, so
+// that clicks made at once all count. The inspector shows the manifest's
+// log, its writers by name (`people/<writer id>`).
 import { MPS3 } from "./pkg/index.js";
 
 const $ = (id) => document.getElementById(id);
+/** A time of day, 24-hour: short enough for the inspector's column. */
+const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
 const names = ["otter", "heron", "lynx", "marten", "ibis", "newt", "wren", "vole", "kestrel", "stoat"];
 const me = sessionStorage.getItem("mps3-demo-name") ||
   `${names[Math.floor(Math.random() * names.length)]}-${Math.floor(Math.random() * 90 + 10)}`;
@@ -48,8 +52,58 @@ function settings() {
   $("settings-reset").onclick = () => { sessionStorage.removeItem("mps3-demo-bucket"); location.reload(); };
 }
 
+/** A short hash of a text: what a saved note names as the text it was
+ *  edited from (`from`), so that readers know which edits it holds. */
+const hash = (s) => {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return (h >>> 0).toString(36);
+};
+
+/** The one region where `a` and `b` differ: its start, its end in `a`
+ *  and its end in `b`. */
+function changed(a, b) {
+  let start = 0, endA = a.length, endB = b.length;
+  while (start < endA && start < endB && a[start] === b[start]) start++;
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) { endA--; endB--; }
+  return [start, endA, endB];
+}
+
+/** Two edits of `base` in one text. Each is the region it changed: apart,
+ *  both apply; overlapping, the overlap keeps both texts. Whose edit is
+ *  whose does not change the result, so two people merging the same
+ *  pair get the same text. */
+function merge(base, a, b) {
+  if (a === b || b === base) return a;
+  if (a === base) return b;
+  const edit = (t) => { const [s, e, end] = changed(base, t); return { s, e, text: t.slice(s, end), t }; };
+  let [x, y] = [edit(a), edit(b)].sort((p, q) => p.s - q.s || (p.text < q.text ? -1 : 1));
+  if (x.e <= y.s) return base.slice(0, x.s) + x.text + base.slice(x.e, y.s) + y.text + base.slice(y.e);
+  // Overlapping: each side's text of the whole region, both kept.
+  const s = x.s, e = Math.max(x.e, y.e);
+  const [p, q] = [x.t, y.t].map((t) => t.slice(s, t.length - (base.length - e))).sort();
+  return base.slice(0, s) + p + q + base.slice(e);
+}
+
+/** Puts `text` in a note's textarea, keeping the caret where it was
+ *  relative to the text around it, and flashes the note. */
+function setText(el, text) {
+  const area = el.querySelector("textarea");
+  const [s, oldEnd, newEnd] = changed(area.value, text);
+  const move = (p) => (p >= oldEnd ? p + newEnd - oldEnd : Math.min(p, s));
+  const [from, to] = [move(area.selectionStart), move(area.selectionEnd)];
+  area.value = text;
+  if (document.activeElement === area) area.setSelectionRange(from, to);
+  el.classList.remove("flash");
+  void el.offsetWidth;
+  el.classList.add("flash");
+}
+
 /** A note's element: its text, who wrote it last and when, its likes, a
- *  like button and a delete button. */
+ *  like button, a picture button and a delete button. Its text is edited
+ *  from `base`, the last text read from the bucket; `seen` holds the texts
+ *  read by hash (what a write says it was edited from), `mine` the times
+ *  of this page's own saves (echoed back by the subscription). */
 function noteElement(db, key) {
   const id = key.slice("note/".length);
   const el = document.createElement("article");
@@ -57,28 +111,39 @@ function noteElement(db, key) {
   el.dataset.key = key;
   el.innerHTML = `<img class="picture" alt="" hidden>
     <textarea aria-label="note" placeholder="write something…"></textarea>
-    <footer><span class="by"></span><span class="at"></span>
-    <label class="attach" title="add a picture">picture<input type="file" accept="image/*" hidden></label>
-    <button type="button" class="like" title="like">♥ <b class="likes">0</b></button>
+    <div class="meta"><span class="by"></span> <span class="at"></span></div>
+    <footer><label class="attach" title="add a picture (a binary value)">picture<input type="file" accept="image/*" hidden></label>
+    <button type="button" class="unattach" title="remove the picture" hidden>remove picture</button>
+    <button type="button" class="like" title="like (a transaction)">♥ <b class="likes">0</b></button>
     <button type="button" class="remove" title="remove this note">×</button></footer>`;
+  el.base = null;
+  el.seen = new Map();
+  el.mine = new Set();
   // A picture is a binary value (`image/<id>`): the file's bytes, stored
   // as they are with their type.
   el.querySelector("input[type=file]").onchange = (ev) => {
     const file = ev.target.files[0];
     if (file) db.put(`image/${id}`, file).then(() => showError(null), showError);
+    ev.target.value = "";
   };
+  el.querySelector(".unattach").onclick = () => db.delete(`image/${id}`).then(() => showError(null), showError);
   const area = el.querySelector("textarea");
   let timer;
-  area.addEventListener("input", () => {
-    el.typedAt = Date.now();
+  // Saves the text a moment after the last change: durable in this browser
+  // at once, committed to the bucket in the background (when online).
+  el.save = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      // Durable in this browser at once; committed to the bucket in the
-      // background (when online).
-      db.put(key, { text: area.value, by: me, at: Date.now() }, { await: "local" })
-        .then(() => showError(null), showError);
+      const text = area.value;
+      if (text === el.base) return;
+      const at = Date.now(), from = hash(el.base ?? "");
+      el.base = text;
+      el.seen.set(hash(text), text);
+      el.mine.add(at);
+      db.put(key, { text, by: me, at, from }, { await: "local" }).then(() => showError(null), showError);
     }, 300);
-  });
+  };
+  area.addEventListener("input", el.save);
   // A like is a read-modify-write: a transaction, so that two people
   // clicking at once both count.
   el.querySelector(".like").onclick = () => db.transaction(async (tx) => {
@@ -92,25 +157,33 @@ function noteElement(db, key) {
   return el;
 }
 
-/** Shows what a note holds now. */
+/** Shows what a note holds now. Someone else's edit is merged with what
+ *  this page typed since the text it was edited from (theirs names it),
+ *  at once, typing or not: shown, never dropped, and saved again when the
+ *  merge holds edits theirs does not. */
 function showNote(el, value) {
   const area = el.querySelector("textarea");
   const text = value?.text ?? "";
-  // What someone is typing right now is not overwritten; a note merely
-  // focused is.
-  const typing = document.activeElement === area && Date.now() - (el.typedAt ?? 0) < 2000;
-  if (!typing && area.value !== text) {
+  el.seen.set(hash(text), text);
+  if (el.base === null) {
+    el.base = text;
     area.value = text;
-    el.classList.remove("flash");
-    void el.offsetWidth;
-    el.classList.add("flash");
+  } else if (!(value?.by === me && el.mine.has(value.at)) && text !== el.base) {
+    const merged = merge(el.seen.get(value?.from) ?? el.base, area.value, text);
+    el.base = text;
+    if (merged !== area.value) setText(el, merged);
+    if (merged !== text) el.save();
   }
   el.querySelector(".by").textContent = value?.by ?? "";
-  el.querySelector(".at").textContent = value?.at ? new Date(value.at).toLocaleTimeString() : "";
+  el.querySelector(".at").textContent = value?.at ? clock(value.at) : "";
 }
 
+/** Writers' names by writer id: each page writes its own under
+ *  `people/<writer id>` (see `main`). */
+const people = new Map();
+
 /** The inspector: the manifest's protocol, head, checkpoint and last
- *  entries, as this client knows them. */
+ *  entries, as this client knows them, each writer by name where known. */
 async function inspect(db) {
   const i = await db.inspect();
   $("protocol").textContent = i.protocol ?? "not decided";
@@ -118,7 +191,8 @@ async function inspect(db) {
   $("checkpoint").textContent = i.checkpoint;
   $("entries").replaceChildren(...i.entries.slice().reverse().map((e) => {
     const row = document.createElement("tr");
-    for (const cell of [e.seq, e.writer.slice(-8), new Date(e.at).toLocaleTimeString(),
+    const writer = e.writer === i.writer ? `${me} (you)` : people.get(e.writer) ?? e.writer.slice(-8);
+    for (const cell of [e.seq, writer, clock(e.at),
       e.keys.map((k) => k.slice(k.indexOf("/") + 1)).join(", ")]) {
       const td = document.createElement("td");
       td.textContent = cell;
@@ -149,7 +223,7 @@ async function main() {
   // bucket, the last time the board caught up.
   const status = (s = db.status) => {
     $("pending").textContent = s.pendingWrites;
-    if (s.lastSyncAt) $("synced").textContent = new Date(s.lastSyncAt).toLocaleTimeString();
+    if (s.lastSyncAt) $("synced").textContent = clock(s.lastSyncAt);
     // A bucket set up wrong (no such bucket, keys refused, a CORS rule
     // that blocks writes): its error, with the fix, until it is fixed.
     if (s.error) {
@@ -183,9 +257,10 @@ async function main() {
     if (el) el.querySelector(".likes").textContent = likes.get(id) ?? 0;
   };
   const showImage = (id) => {
-    const img = notes.get(`note/${id}`)?.querySelector(".picture");
-    if (!img) return;
-    const picture = images.get(id);
+    const el = notes.get(`note/${id}`);
+    if (!el) return;
+    const img = el.querySelector(".picture"), picture = images.get(id);
+    el.querySelector(".unattach").hidden = !picture;
     if (img.src) URL.revokeObjectURL(img.src);
     img.hidden = !picture;
     img.src = picture ? URL.createObjectURL(new Blob([picture.value], { type: picture.contentType })) : "";
@@ -232,6 +307,15 @@ async function main() {
       showImage(id);
     }
   });
+  // Who is who in the inspector: this page's writer id under its name.
+  db.subscribe({ prefix: "people/" }, (changes, error) => {
+    if (error) return;
+    for (const { key, value } of changes) {
+      if (typeof value === "string") people.set(key.slice("people/".length), value);
+      else people.delete(key.slice("people/".length));
+    }
+  });
+  db.inspect().then(({ writer }) => db.put(`people/${writer}`, me, { await: "local" })).catch(showError);
   $("add").onclick = () => {
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
     db.put(`note/${id}`, { text: "", by: me, at: Date.now() }).then(() => showError(null), showError);

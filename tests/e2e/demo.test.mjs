@@ -107,6 +107,17 @@ test("two people add, edit, like and remove notes at once; boards and counters c
     return `${e.contentType} ${e.value.constructor.name} ${e.value.length}`;
   }, a), `image/png Uint8Array ${png.length}`);
   await bob.page.screenshot({ path: `${artifacts}/demo-two-people.png`, fullPage: true });
+  // Bob takes the picture off (the note stays): gone from both boards.
+  await bob.page.evaluate((t) => {
+    const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+    el.querySelector(".unattach").click();
+  }, a);
+  for (const p of [alice.page, bob.page]) {
+    await p.waitForFunction((t) => {
+      const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
+      return el?.querySelector(".picture").hidden && el.querySelector(".unattach").hidden;
+    }, a, { timeout: 15000 });
+  }
   // Bob removes his note: gone from both boards.
   await bob.page.evaluate((t) => {
     const el = [...document.querySelectorAll("article.note")].find((n) => n.querySelector("textarea").value === t);
@@ -121,6 +132,12 @@ test("two people add, edit, like and remove notes at once; boards and counters c
   assert.equal(await alice.page.locator("#protocol").textContent(), "v2");
   assert.ok(Number(await alice.page.locator("#head").textContent()) > 0);
   assert.ok(await alice.page.locator("#entries tr").count() > 0);
+  // Its writers by name: her own entries as hers, bob's as his.
+  const [aliceName, bobName] = [await whoAmI(alice.page), await whoAmI(bob.page)];
+  await alice.page.waitForFunction(([mine, his]) => {
+    const writers = [...document.querySelectorAll("#entries tr td:nth-child(2)")].map((td) => td.textContent);
+    return writers.includes(`${mine} (you)`) && writers.includes(his);
+  }, [aliceName, bobName], { timeout: 10000 });
   await alice.page.screenshot({ path: `${artifacts}/demo-inspector.png`, fullPage: true });
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   await alice.context.close();
@@ -162,6 +179,80 @@ test("one person goes offline, edits, and syncs when back", async () => {
     throw new Error(`alice ${JSON.stringify(await state(alice.page))} bob ${JSON.stringify(await state(bob.page))}: ${e.message}`);
   });
   await bob.page.waitForFunction(() => document.querySelector("#pending").textContent === "0", null, { timeout: 15000 });
+  assert.deepEqual([...alice.errors, ...bob.errors], []);
+  await alice.context.close();
+  await bob.context.close();
+});
+
+/** The text of the note `id` on `page`'s board, and as its client reads it. */
+const noteState = (page, id) => page.evaluate(async (id) => {
+  const area = document.querySelector(`article.note[data-key="note/${id}"] textarea`);
+  return { shown: area?.value, stored: (await window.mps3.get(`note/${id}`))?.text };
+}, id);
+
+/** Waits until both boards show `expected` in note `id`, as both clients
+ *  read it; says what each shows if they never do. */
+async function converged(pages, id, expected) {
+  const deadline = Date.now() + 20000;
+  let states;
+  while (Date.now() < deadline) {
+    states = await Promise.all(pages.map((p) => noteState(p, id)));
+    if (states.every((s) => s.shown === expected && s.stored === expected)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`expected ${JSON.stringify(expected)} on both boards, saw ${JSON.stringify(states)}`);
+}
+
+/** A note both boards show with `text`; its id. */
+async function sharedNote(alice, bob, text) {
+  await addNote(alice.page, text);
+  await Promise.all([waitForNote(alice.page, text), waitForNote(bob.page, text)]);
+  return alice.page.evaluate((t) => [...document.querySelectorAll("article.note")]
+    .find((n) => n.querySelector("textarea").value === t).dataset.key.slice("note/".length), text);
+}
+
+test("an edit that arrives while you type is shown at once and kept, and so is your typing", async () => {
+  const alice = await openBoard();
+  const bob = await openBoard();
+  const base = `typing race ${Date.now()}`;
+  const id = await sharedNote(alice, bob, base);
+  // Bob types at the end of the note, a key every 120 ms for about 4 s,
+  // never pausing long enough to save; meanwhile alice writes at its
+  // start, and her edit reaches bob while he types.
+  const area = `article.note[data-key="note/${id}"] textarea`;
+  await bob.page.click(area);
+  await bob.page.keyboard.press("End");
+  const typed = "bob-was-here-typing";
+  const typing = bob.page.keyboard.type(typed, { delay: 200 });
+  await alice.page.waitForTimeout(400);
+  await alice.page.locator(area).fill(`A: ${base}`);
+  // Bob sees her edit before he stops typing: it is not held back.
+  await bob.page.waitForFunction((sel) => document.querySelector(sel).value.startsWith("A: "), area, { timeout: 3500 });
+  await typing;
+  await converged([alice.page, bob.page], id, `A: ${base}${typed}`);
+  assert.deepEqual([...alice.errors, ...bob.errors], []);
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test("an edit that arrives before yours is saved is merged, not saved under your name over yours", async () => {
+  const alice = await openBoard();
+  const bob = await openBoard();
+  const base = `save race ${Date.now()}`;
+  const id = await sharedNote(alice, bob, base);
+  // Alice edits while bob is offline; bob edits, and comes back at once:
+  // her edit reaches him inside his edit's 300 ms save delay.
+  await bob.page.click("#offline-toggle");
+  await bob.page.waitForFunction(() => document.querySelector("#conn").textContent === "offline", null, { timeout: 5000 });
+  await alice.page.locator(`article.note[data-key="note/${id}"] textarea`).fill(`${base} +alice`);
+  await alice.page.waitForFunction(() => document.querySelector("#pending").textContent === "0", null, { timeout: 15000 });
+  await bob.page.evaluate((id) => {
+    const area = document.querySelector(`article.note[data-key="note/${id}"] textarea`);
+    area.value = `bob: ${area.value}`;
+    area.dispatchEvent(new Event("input"));
+    document.querySelector("#offline-toggle").click();
+  }, id);
+  await converged([alice.page, bob.page], id, `bob: ${base} +alice`);
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   await alice.context.close();
   await bob.context.close();
