@@ -11,6 +11,30 @@
 //! Native builds, where the simulation and the other tests run, keep std.
 
 #![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+#![warn(
+    rust_2018_idioms,
+    unused_qualifications,
+    unused_lifetimes,
+    unsafe_code,
+    clippy::semicolon_if_nothing_returned,
+    clippy::redundant_clone,
+    clippy::cloned_instead_of_copied,
+    clippy::explicit_iter_loop,
+    clippy::manual_let_else,
+    clippy::needless_pass_by_ref_mut,
+    clippy::uninlined_format_args,
+    clippy::dbg_macro,
+    clippy::todo
+)]
+// The size rules (clippy.toml) hold for what ships; tests do not.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::disallowed_methods,
+        clippy::disallowed_macros,
+        reason = "the size rules are for the shipped .wasm"
+    )
+)]
 
 extern crate alloc;
 
@@ -32,6 +56,6 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 /// caller sees the same `RuntimeError: unreachable`.
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }

@@ -4,6 +4,11 @@
 //! holding and failing its checks, refused on v1, a conditional write
 //! made offline refused at once, and four clients counting with
 //! `transaction` without losing a click.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "the size rules are for the shipped .wasm"
+)]
 #![cfg(target_arch = "wasm32")]
 
 mod common;

@@ -1,6 +1,11 @@
 //! Benchmark (run by scripts/bench.sh, not by the test command): requests
 //! per operation, counted per bucket by the test bed, and the latency from
 //! one client's put to another client's subscriber, in headless Chromium.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "the size rules are for the shipped .wasm"
+)]
 #![cfg(target_arch = "wasm32")]
 
 mod common;

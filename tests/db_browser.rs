@@ -1,5 +1,10 @@
 //! The database through its JavaScript class, in headless Chromium against
 //! the test bed: every call, several clients on one page, faults, skew.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "the size rules are for the shipped .wasm"
+)]
 #![cfg(target_arch = "wasm32")]
 
 mod common;

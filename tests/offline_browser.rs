@@ -3,6 +3,11 @@
 //! step, IndexedDB unavailable, no secret in IndexedDB, and the store
 //! upgrading an earlier release's database. (Reloads and
 //! crashes need a driver: tests/e2e/offline.test.mjs.)
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "the size rules are for the shipped .wasm"
+)]
 #![cfg(target_arch = "wasm32")]
 
 mod common;

@@ -1,5 +1,10 @@
 //! The S3 client in real headless Chromium, cross-origin against the test
 //! bed (moto with signatures verified, behind the README's CORS rule).
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "the size rules are for the shipped .wasm"
+)]
 #![cfg(target_arch = "wasm32")]
 
 mod common;

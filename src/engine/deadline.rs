@@ -39,9 +39,9 @@ pub async fn until<T>(
 /// not depend on each other (a cold read's listings, a tail's entries)
 /// take one round trip together instead of one each.
 pub async fn join_all<T>(
-    mut work: Vec<core::pin::Pin<alloc::boxed::Box<dyn Future<Output = T> + '_>>>,
-) -> alloc::vec::Vec<T> {
-    let mut outs = alloc::vec::Vec::new();
+    mut work: Vec<core::pin::Pin<Box<dyn Future<Output = T> + '_>>>,
+) -> Vec<T> {
+    let mut outs = Vec::new();
     for _ in 0..work.len() {
         outs.push(None);
     }
@@ -63,7 +63,7 @@ pub async fn join_all<T>(
     })
     .await;
     // Every one is ready now.
-    let mut ready = alloc::vec::Vec::new();
+    let mut ready = Vec::new();
     for out in outs {
         let Some(v) = out else { continue };
         ready.push(v);
@@ -117,7 +117,7 @@ mod tests {
                 Poll::Pending
             }
         })
-        .await
+        .await;
     }
 
     /// Polls `until(work at `work_at`, deadline at `deadline_at`)` once per
@@ -162,7 +162,7 @@ mod tests {
         let flag = Flag(dropped.clone());
         let never = async move {
             let _flag = flag;
-            poll_fn(|_| Poll::<()>::Pending).await
+            poll_fn(|_| Poll::<()>::Pending).await;
         };
         let mut fut = pin!(until(never, async {}));
         let waker = Waker::from(Arc::new(Noop));

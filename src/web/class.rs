@@ -41,7 +41,7 @@ where
 }
 
 /// A stored value as JavaScript reads it (`undefined` when absent).
-pub(super) fn value(v: Option<&crate::engine::db::JsonText>) -> Result<JsValue, Error> {
+pub(super) fn value(v: Option<&JsonText>) -> Result<JsValue, Error> {
     Ok(v.map(convert::from_json)
         .transpose()?
         .unwrap_or(JsValue::UNDEFINED))
@@ -150,7 +150,7 @@ fn remover(handlers: &Rc<Handlers>, db: Option<alloc::rc::Weak<Db<WebIo>>>, id: 
 /// `f` as a function, or BadInput naming the call that needs one.
 fn function(f: JsValue, needs: &str) -> Result<Function, Error> {
     f.dyn_into()
-        .map_err(|_| convert::bad(cat!(needs, " needs a handler function")))
+        .map_err(|_| bad(cat!(needs, " needs a handler function")))
 }
 
 /// `db.status` as JavaScript sees it.
@@ -606,13 +606,10 @@ impl MPS3 {
     /// (Declared generic in `js_api`'s TypeScript.)
     #[wasm_bindgen(skip_typescript)]
     pub fn transaction(&self, callback: JsValue, options: Option<JsValue>) -> Promise {
-        let callback = match callback.dyn_into() {
-            Ok(f) => f,
-            Err(_) => {
-                return Promise::reject(&to_js_error(&bad(
-                    "transaction needs a callback function: transaction(async (tx) => …)",
-                )))
-            }
+        let Ok(callback) = callback.dyn_into() else {
+            return Promise::reject(&to_js_error(&bad(
+                "transaction needs a callback function: transaction(async (tx) => …)",
+            )));
         };
         super::atomic::transaction(
             self.db.clone(),

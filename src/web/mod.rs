@@ -3,8 +3,16 @@
 
 use crate::prelude::*;
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "#[wasm_bindgen] on a class generates a collect (its array conversions)"
+)]
 pub mod atomic;
 pub mod channel;
+#[allow(
+    clippy::disallowed_methods,
+    reason = "#[wasm_bindgen] on a class generates a collect (its array conversions)"
+)]
 pub mod class;
 pub mod convert;
 pub mod errors;

@@ -304,7 +304,7 @@ impl<I: Io> Db<I> {
         let mut touched = Vec::new();
         {
             let mut inner = self.inner.borrow_mut();
-            for (m, s) in inner.manifests.iter_mut() {
+            for (m, s) in &mut inner.manifests {
                 let before = s.masks.len();
                 s.masks.retain(|mask| mask.write_id != write_id);
                 if s.masks.len() != before {
@@ -330,12 +330,12 @@ impl<I: Io> Db<I> {
         while let Some(&id) = gone.get(i) {
             i += 1;
             let inner = self.inner.borrow();
-            for (_, s) in inner.manifests.iter() {
+            for (_, s) in &inner.manifests {
                 for w in &s.masks {
                     let Some(v) = w.version.as_ref().filter(|_| w.write_id == id) else {
                         continue;
                     };
-                    for (_, t) in inner.manifests.iter() {
+                    for (_, t) in &inner.manifests {
                         for d in &t.masks {
                             if d.after.contains(v) && !gone.contains(&d.write_id) {
                                 gone.push(d.write_id);
@@ -496,12 +496,11 @@ impl<I: Io> Db<I> {
     /// Other tabs' queued writes this client masks: (queue key, the name
     /// of its lock), for `watch_foreign` to wait on.
     pub(super) fn foreign_writes(&self) -> Vec<(String, String)> {
-        self.inner
-            .borrow()
-            .foreign
-            .iter()
-            .map(|(k, _)| (k.clone(), lock_name(k)))
-            .collect()
+        let mut out = Vec::new();
+        for (k, _) in &self.inner.borrow().foreign {
+            out.push((k.clone(), lock_name(k)));
+        }
+        out
     }
 
     /// Given the lock of another tab's write `key`: if it is still queued,
@@ -525,7 +524,7 @@ impl<I: Io> Db<I> {
             }
             Ok(None) => {
                 let mut masked = Vec::new();
-                for (m, s) in self.inner.borrow().manifests.iter() {
+                for (m, s) in &self.inner.borrow().manifests {
                     if s.masks.iter().any(|mask| mask.write_id == old_id) {
                         masked.push(m.clone());
                     }

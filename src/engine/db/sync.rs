@@ -191,7 +191,7 @@ impl<I: Io> Db<I> {
                 if limit == 0 {
                     core::future::pending::<()>().await;
                 }
-                self.io.sleep(limit).await
+                self.io.sleep(limit).await;
             };
             let outcome = until(self.io.send(req), deadline)
                 .await

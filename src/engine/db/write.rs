@@ -191,7 +191,7 @@ impl<I: Io> Db<I> {
 
     /// The write `key` is committed or dropped: out of every order.
     fn leave_order(&self, key: &str) {
-        for (_, s) in self.inner.borrow_mut().manifests.iter_mut() {
+        for (_, s) in &mut self.inner.borrow_mut().manifests {
             s.v2.waiting.retain(|w| w.0 != key);
         }
     }
@@ -780,7 +780,10 @@ impl<I: Io> Db<I> {
                         },
                     );
                 };
-                let entries: Vec<KnownEntry> = self.state(m).known.values().cloned().collect();
+                let mut entries = Vec::new();
+                for e in self.state(m).known.values() {
+                    entries.push(e.clone());
+                }
                 self.install_log(m, entries);
                 self.persist_state(m).await;
             }
@@ -934,7 +937,7 @@ impl<I: Io> Db<I> {
             {
                 let mut g = self.state(m);
                 let s = &mut *g;
-                for mask in s.masks.iter_mut() {
+                for mask in &mut s.masks {
                     if mask.write_id == write_id && mask.url == url {
                         mask.version = Some(to.to_string());
                     }
@@ -942,7 +945,7 @@ impl<I: Io> Db<I> {
             };
         }
         let mut inner = self.inner.borrow_mut();
-        for sub in inner.subs.iter_mut() {
+        for sub in &mut inner.subs {
             for (u, v) in sub.seen.iter_mut().flatten() {
                 if u == url && v == from {
                     *v = to.to_string();

@@ -15,41 +15,41 @@ pub trait Piece {
 impl Piece for str {
     #[inline]
     fn put(&self, out: &mut String) {
-        out.push_str(self)
+        out.push_str(self);
     }
 }
 
 impl Piece for String {
     #[inline]
     fn put(&self, out: &mut String) {
-        out.push_str(self)
+        out.push_str(self);
     }
 }
 
 impl Piece for bool {
     fn put(&self, out: &mut String) {
-        out.push_str(if *self { "true" } else { "false" })
+        out.push_str(if *self { "true" } else { "false" });
     }
 }
 
 impl Piece for char {
     #[inline]
     fn put(&self, out: &mut String) {
-        out.push(*self)
+        out.push(*self);
     }
 }
 
 impl<T: Piece + ?Sized> Piece for &T {
     #[inline]
     fn put(&self, out: &mut String) {
-        (**self).put(out)
+        (**self).put(out);
     }
 }
 
 impl<T: Piece + ?Sized> Piece for &mut T {
     #[inline]
     fn put(&self, out: &mut String) {
-        (**self).put(out)
+        (**self).put(out);
     }
 }
 
@@ -123,7 +123,7 @@ pub fn hex(n: impl Whole, width: u8) -> Padded {
 
 impl Piece for Padded {
     fn put(&self, out: &mut String) {
-        push_int(out, false, self.n, self.radix as u64, self.width as usize)
+        push_int(out, false, self.n, self.radix as u64, self.width as usize);
     }
 }
 

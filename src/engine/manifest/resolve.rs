@@ -82,7 +82,10 @@ pub struct Resolution {
 /// Newest first; within one millisecond, ascending key (a client's later
 /// write first, as its counter counts down).
 fn ordered(entries: &[KnownEntry]) -> Vec<&KnownEntry> {
-    let mut v: Vec<&KnownEntry> = entries.iter().collect();
+    let mut v = Vec::with_capacity(entries.len());
+    for e in entries {
+        v.push(e);
+    }
     crate::engine::lean::sort::sort_by(&mut v, |a, b| {
         b.ts.cmp(&a.ts).then_with(|| a.key.cmp(&b.key))
     });

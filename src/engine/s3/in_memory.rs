@@ -71,10 +71,10 @@ pub struct InMemoryS3 {
 }
 
 fn respond(status: u16, headers: Vec<(&str, String)>, body: Vec<u8>, now: i64) -> HttpResponse {
-    let mut h: Vec<(String, String)> = headers
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let mut h = Vec::with_capacity(headers.len() + 1);
+    for (k, v) in headers {
+        h.push((String::from(k), v));
+    }
     h.push(("date".into(), format_http_date(now)));
     HttpResponse {
         status,
@@ -431,7 +431,7 @@ fn list(b: &Bucket, query: &Query, now: i64) -> HttpResponse {
         }
         match vs.last() {
             Some(v) if *k > after && k.starts_with(&prefix) && !v.delete_marker => {
-                keys.push((k, v))
+                keys.push((k, v));
             }
             _ => {}
         }

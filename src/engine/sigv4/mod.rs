@@ -30,9 +30,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // (A match, not `expect`: the error's Debug would ship for a panic
     // that cannot happen.)
-    let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes a key of any length"),
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
+        unreachable!("HMAC takes a key of any length")
     };
     mac.update(data);
     mac.finalize().into_bytes().into()
@@ -173,7 +172,7 @@ pub fn canonical_request(
     }
 }
 
-pub fn string_to_sign(scope: &Scope, canonical_request: &str) -> String {
+pub fn string_to_sign(scope: &Scope<'_>, canonical_request: &str) -> String {
     cat!(
         ALGORITHM,
         "\n",
@@ -186,7 +185,7 @@ pub fn string_to_sign(scope: &Scope, canonical_request: &str) -> String {
 }
 
 /// The day-, region- and service-bound key: HMAC chain over `AWS4<secret>`.
-pub fn signing_key(secret: &str, scope: &Scope) -> [u8; 32] {
+pub fn signing_key(secret: &str, scope: &Scope<'_>) -> [u8; 32] {
     let day = Utc::from_millis(scope.now).amz_day();
     let k = hmac(cat!("AWS4", secret).as_bytes(), day.as_bytes());
     let k = hmac(&k, scope.region.as_bytes());
@@ -201,7 +200,7 @@ pub fn signature(key: &[u8; 32], string_to_sign: &str) -> String {
 /// The `Authorization` header value.
 pub fn authorization(
     credentials: &Credentials,
-    scope: &Scope,
+    scope: &Scope<'_>,
     signed_headers: &str,
     signature: &str,
 ) -> String {
@@ -224,7 +223,7 @@ pub fn authorization(
 /// `Authorization` value.
 pub fn sign_headers(
     credentials: &Credentials,
-    scope: &Scope,
+    scope: &Scope<'_>,
     method: &str,
     path: &str,
     query: &[(String, String)],
@@ -247,7 +246,7 @@ pub fn sign_headers(
 /// the whole query to send. Only `host` is signed; the payload is unsigned.
 pub fn presign_query(
     credentials: &Credentials,
-    scope: &Scope,
+    scope: &Scope<'_>,
     method: &str,
     host: &str,
     path: &str,

@@ -100,7 +100,7 @@ struct Outcome {
     authz: String,
 }
 
-fn sign_case(req: &RawRequest, creds: &Credentials, scope: &Scope) -> Outcome {
+fn sign_case(req: &RawRequest, creds: &Credentials, scope: &Scope<'_>) -> Outcome {
     let payload_hash = sha256_hex(&req.body);
     let path = uri_encode(&req.path, true);
     let creq = canonical_request(&req.method, &path, &req.query, &req.headers, &payload_hash);

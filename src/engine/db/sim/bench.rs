@@ -98,7 +98,7 @@ fn put_and_catch_up(protocol: Protocol, keys: usize) -> Value {
         rdb.get(&Ref::new(BUCKET, "k0"), None).await.unwrap();
     });
     // Past v1's claim settling, as a writer that wrote a while ago.
-    let exec = world.exec.clone();
+    let exec = world.exec;
     exec.run_until(exec.now() + 10_000);
     let wdb = w.db.clone();
     let put = measured(&exec, &w.db, async move {
@@ -119,7 +119,7 @@ fn cold_reads(writes: usize, behind: usize) -> Value {
     let (p, world) = world(Protocol::V2, 42);
     let w = world.client(&p, 0, 0, 1);
     let stored = world.client(&p, 2, 2, 3);
-    let (wdb, sdb) = (w.db.clone(), stored.db.clone());
+    let (wdb, sdb) = (w.db, stored.db);
     run_long(&world.exec, async move {
         // Write `i` of the run: one of 100 keys, its number as the value.
         let nth = |i: usize| {

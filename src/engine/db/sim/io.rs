@@ -300,7 +300,7 @@ impl Io for SimIo {
     }
 
     async fn sleep(&self, ms: u64) {
-        self.exec.sleep(ms).await
+        self.exec.sleep(ms).await;
     }
 
     /// In this client's group: a crash of the client ends its tasks.
@@ -359,7 +359,7 @@ impl Io for SimIo {
                 // as Web Locks promise none.
                 (None, LockWait::Wait) => {
                     let pause = self.exec.rng.borrow_mut().range(1, 10);
-                    self.exec.sleep(pause).await
+                    self.exec.sleep(pause).await;
                 }
             }
         }

@@ -32,7 +32,7 @@ pub(super) fn a_write_resolves_as_its_acknowledgement_asks() {
             at2.set(Some(oracle_log(&model2.borrow()).len()));
         });
         if !online {
-            let c2 = c.db.clone();
+            let c2 = c.db;
             let exec2 = exec.clone();
             exec.spawn(0, async move {
                 exec2.sleep(5_000).await;

@@ -186,7 +186,7 @@ fn a_conditional_write_without_the_bucket_rejects_and_leaves_nothing() {
     assert!(!adb.is_connected());
     adb.io().blackout.set(false);
     adb.browser_online(true);
-    let db = adb.clone();
+    let db = adb;
     let after = finish(&world.exec, async move {
         while db.pending_writes() > 0 {
             db.io().exec.sleep(100).await;
@@ -536,7 +536,7 @@ fn a_value_gone_for_good_is_reported_once_to_each_subscriber() {
         for event in db.take_events() {
             match event {
                 Event::Error { sub, error } => {
-                    assert_eq!(error.kind, crate::engine::error::ErrorKind::NotFound);
+                    assert_eq!(error.kind, ErrorKind::NotFound);
                     e.borrow_mut().push(sub);
                 }
                 Event::Status(_) => {}

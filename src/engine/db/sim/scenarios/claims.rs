@@ -49,7 +49,7 @@ pub(super) fn a_settled_writer_puts_without_listing_and_idle_polls_never_list() 
     let idle_lists: Rc<Cell<Option<(usize, usize)>>> = Rc::default();
     let (exec1, w1, r1, per_put1, idle1) = (
         exec.clone(),
-        w.db.clone(),
+        w.db,
         r.db.clone(),
         per_put.clone(),
         idle_lists.clone(),
@@ -121,7 +121,7 @@ pub(super) fn a_server_ignoring_if_match_makes_every_put_list() {
     let w = world.client(&p, 0, 0, 1);
     let _heard = w.hear("a");
     let per_put: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
-    let (exec1, w1, per_put1) = (exec.clone(), w.db.clone(), per_put.clone());
+    let (exec1, w1, per_put1) = (exec.clone(), w.db, per_put.clone());
     exec.spawn(2, async move {
         *per_put1.borrow_mut() = counted_puts(&exec1, &w1, &[9_000; 4]).await;
     });

@@ -184,7 +184,7 @@ pub(super) fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() 
     });
     // Offline the moment the entry's attempt is stored: its PUT has just
     // left, and the network takes at least a millisecond.
-    let (exec2, device2, a2, at2) = (exec.clone(), device.clone(), a.clone(), offline_at.clone());
+    let (exec2, device2, a2, at2) = (exec.clone(), device.clone(), a, offline_at.clone());
     exec.spawn(2, async move {
         loop {
             let attempt = device2
@@ -271,7 +271,7 @@ pub(super) fn stalled_past_collection(stalled: Vec<u32>) {
     // B polls (autoclean runs in polls), and writes other keys: its
     // entries carry A's value in their `files`.
     let heard = b.hear("a");
-    let (exec2, db2) = (exec.clone(), b.db.clone());
+    let (exec2, db2) = (exec.clone(), b.db);
     exec.spawn(1, async move {
         for i in 0..(stalls as i64 * limit / 25_000 + 8) {
             exec2.sleep(25_000).await;
@@ -372,7 +372,7 @@ pub(super) fn an_entry_put_never_sent_because_its_client_went_offline_is_not_los
         let batch = vec![(Ref::new(BUCKET, "a"), Some(json("v1")))];
         write(&db2, batch, Ack::Local).await.expect("accepted");
     });
-    let (exec3, a3, at3) = (exec.clone(), a.clone(), offline_at.clone());
+    let (exec3, a3, at3) = (exec.clone(), a, offline_at.clone());
     exec.spawn(2, async move {
         while at3.get().is_none() {
             exec3.sleep(1).await;

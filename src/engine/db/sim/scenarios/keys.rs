@@ -68,7 +68,7 @@ pub(super) fn keys_with_dot_segments_written_by_mps3_read_back_here() {
     };
     assert_eq!(model.borrow_mut().apply(&put, now).status, 200);
     let c = world.client(&p, 0, 0, 1);
-    let db = c.db.clone();
+    let db = c.db;
     let refs: Vec<Ref> = KEYS.iter().map(|k| Ref::new(BUCKET, *k)).collect();
     let read = finish(exec, async move { values(&db, &refs).await }).unwrap();
     let read: Vec<Option<String>> = read.iter().map(|v| v.as_ref().map(unjson)).collect();

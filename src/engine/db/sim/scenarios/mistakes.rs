@@ -25,7 +25,7 @@ fn heard(c: &Client, key: &str) -> Heard {
         for e in db.take_events() {
             match e {
                 Event::Value { value, .. } => {
-                    heard2.borrow_mut().push(Ok(value.as_ref().map(unjson)))
+                    heard2.borrow_mut().push(Ok(value.as_ref().map(unjson)));
                 }
                 Event::Error { error, .. } => heard2.borrow_mut().push(Err(error.kind)),
                 _ => {}

@@ -10,12 +10,12 @@ pub(super) fn offline_bytes_bounds_the_stored_content_least_recently_used_out() 
     let p = quiet_params(false);
     let world = quiet_world(&p, 7);
     let World { exec, device, .. } = &world;
-    let mut small = p.clone();
+    let mut small = p;
     small.cache_bytes = 0; // every read goes to the store
     small.offline_bytes = 200;
     let c = world.client(&small, 0, 0, 1);
     // Each value is 50 bytes of JSON; the store may keep 200.
-    let db = c.db.clone();
+    let db = c.db;
     let outcome: Rc<RefCell<Vec<String>>> = Rc::default();
     let out = outcome.clone();
     exec.spawn(0, async move {

@@ -66,7 +66,7 @@ pub(super) fn tabs_share_queued_writes_and_one_takes_over_when_the_other_dies() 
         }
     });
     // Then tab two writes "second" itself, committed normally.
-    let (exec3, db3) = (exec.clone(), two.db.clone());
+    let (exec3, db3) = (exec.clone(), two.db);
     exec.spawn(1, async move {
         exec3.sleep(20_000).await;
         put(&db3, Ref::new(BUCKET, "k"), Some(json("second")))
@@ -128,7 +128,7 @@ fn dead_tab_taken_over(seed: u64) {
     let two = world.client(&p, 0, 1, 2);
     connect_tabs(exec, device, &[(0, &one), (1, &two)]);
     one.set_online(false);
-    let db1 = one.db.clone();
+    let db1 = one.db;
     exec.spawn(0, async move {
         for value in ["first", "second", "third"] {
             write(&db1, vec![(Ref::new(BUCKET, "k"), Some(json(value)))], None)

@@ -28,7 +28,7 @@ fn a_warm_small_put_is_one_put_and_an_idle_poll_one_listing() {
     let w = world.client(&p, 0, 0, 1);
     let r = world.client(&p, 1, 1, 2);
     let heard = r.hear("a");
-    let (exec, wdb, rdb) = (world.exec.clone(), w.db.clone(), r.db.clone());
+    let (exec, wdb, rdb) = (world.exec.clone(), w.db, r.db);
     let (cold, warm, idle) = finish(&world.exec, async move {
         let from = wdb.io().requests.borrow().len();
         put(&wdb, Ref::new(BUCKET, "a"), Some(json("v0")))
@@ -96,7 +96,7 @@ fn protocol_v2_on_a_bucket_without_conditional_creates_is_refused_and_writes_not
     let world = quiet_world(&p, 32);
     world.model.borrow_mut().ignore_put_conditions = true;
     let w = world.client(&p, 0, 0, 1);
-    let db = w.db.clone();
+    let db = w.db;
     let got = finish(&world.exec, async move {
         put(&db, Ref::new(BUCKET, "a"), Some(json("x"))).await
     });
@@ -116,7 +116,7 @@ fn protocol_v2_on_a_bucket_without_conditional_creates_is_refused_and_writes_not
     let mut auto = quiet_params(false);
     auto.protocol = Protocol::Auto;
     let a = world.client(&auto, 1, 1, 2);
-    let db = a.db.clone();
+    let db = a.db;
     finish(&world.exec, async move {
         put(&db, Ref::new(BUCKET, "a"), Some(json("x")))
             .await
@@ -154,7 +154,7 @@ fn a_v1_client_writing_into_a_v2_manifest_is_reported_within_ten_polls() {
             }
         }
     }));
-    let (exec, db, model) = (world.exec.clone(), w.db.clone(), world.model.clone());
+    let (exec, db, model) = (world.exec.clone(), w.db, world.model.clone());
     let written_at = finish(&world.exec, async move {
         put(&db, Ref::new(BUCKET, "a"), Some(json("x")))
             .await
@@ -203,7 +203,7 @@ pub(in crate::engine::db::sim) fn storage_after_overwrites(
     p.checkpoint_every = crate::engine::db::v2::CHECKPOINT_EVERY;
     let world = quiet_world(&p, 34);
     let w = world.client(&p, 0, 0, 1);
-    let (exec, db) = (world.exec.clone(), w.db.clone());
+    let (exec, db) = (world.exec.clone(), w.db);
     world.exec.spawn(1, async move {
         for i in 0..writes {
             let value = if big {
@@ -267,7 +267,7 @@ fn writes_queued_offline_share_entries_when_back_online() {
     let p = v2_params();
     let world = quiet_world(&p, 35);
     let w = world.client(&p, 0, 0, 1);
-    let (exec, db) = (world.exec.clone(), w.db.clone());
+    let (exec, db) = (world.exec.clone(), w.db);
     let slots = finish(&world.exec, async move {
         put(&db, Ref::new(BUCKET, "warm"), Some(json("up")))
             .await
@@ -342,7 +342,7 @@ fn forgotten_writer(landed: bool, collected: bool) -> Settled {
     a.db.io()
         .crash_at
         .set(Some((a.db.io().sent.get() + 1, landed)));
-    let db = a.db.clone();
+    let db = a.db;
     exec.spawn(0, async move {
         let batch = vec![(Ref::new(BUCKET, "a"), Some(json("mine")))];
         let _ = write(&db, batch, Ack::Local).await;
@@ -410,7 +410,7 @@ fn forgotten_writer(landed: bool, collected: bool) -> Settled {
     let b = make_client(exec, model, net, device, &p, 0, 1, 2);
     exec.run_until(exec.now() + 60_000);
     let reader = make_client(exec, model, net, device, &p, 5, 5, 3);
-    let db = reader.db.clone();
+    let db = reader.db;
     let read = finish(exec, async move {
         db.get(&Ref::new(BUCKET, "a"), None).await.unwrap()
     });
