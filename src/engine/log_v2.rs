@@ -13,16 +13,10 @@ use crate::engine::lean::vec_map::VecMap;
 
 /// Digits of a sequence number in an object's key: zero-padded, so that
 /// listing order (byte order) is numeric order.
-const SEQ_DIGITS: usize = 20;
+const SEQ_DIGITS: u8 = 20;
 
 fn seq_text(seq: u64) -> String {
-    let digits = cat!(seq);
-    let mut out = String::with_capacity(SEQ_DIGITS);
-    for _ in digits.len()..SEQ_DIGITS {
-        out.push('0');
-    }
-    out.push_str(&digits);
-    out
+    cat!(zeros(seq, SEQ_DIGITS))
 }
 
 /// Every object of the v2 manifest `manifest` is under this prefix.
@@ -63,7 +57,7 @@ pub fn parse_checkpoint(manifest: &str, key: &str) -> Option<u64> {
 
 fn parse_numbered(key: &str, prefix: &str) -> Option<u64> {
     let digits = key.strip_prefix(prefix)?;
-    (digits.len() == SEQ_DIGITS).then(|| number(digits, 10))?
+    (digits.len() == SEQ_DIGITS as usize).then(|| number(digits, 10))?
 }
 
 /// Where a key's value is. Both kinds carry the uuid its writer gave the

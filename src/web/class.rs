@@ -99,9 +99,9 @@ fn meta_object(m: Meta) -> JsValue {
 /// subscriber): each key as a string, its url without the bucket.
 fn entries_array(found: Vec<crate::engine::db::Found>) -> Result<JsValue, Error> {
     let out = js_sys::Array::new();
-    for (url, v, version) in found {
-        let key = url.split_once('/').map_or("", |(_, k)| k);
-        out.push(&entry_object(&key.into(), v.as_ref(), version)?);
+    for f in found {
+        let key = f.url.split_once('/').map_or("", |(_, k)| k);
+        out.push(&entry_object(&key.into(), f.value.as_ref(), f.version)?);
     }
     Ok(out.into())
 }
@@ -547,15 +547,15 @@ impl MPS3 {
                 };
                 let mut found = db.read(select, manifest.as_ref()).await?;
                 Ok(match shape {
-                    Read::Value => value(found[0].1.as_ref())?,
+                    Read::Value => value(found[0].value.as_ref())?,
                     Read::Entry => {
-                        let (_, v, version) = found.pop().expect("one key, one entry");
-                        entry_object(&originals[0], v.as_ref(), version)?
+                        let f = found.pop().expect("one key, one entry");
+                        entry_object(&originals[0], f.value.as_ref(), f.version)?
                     }
                     Read::Map => {
                         let out = Map::new();
-                        for (k, (_, v, _)) in originals.iter().zip(found) {
-                            out.set(k, &value(v.as_ref())?);
+                        for (k, f) in originals.iter().zip(found) {
+                            out.set(k, &value(f.value.as_ref())?);
                         }
                         out.into()
                     }

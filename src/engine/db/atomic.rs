@@ -12,7 +12,7 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 use core::future::Future;
 
-use super::{Acked, Batch, Change, Committer, Db, JsonText, Protocol, Select};
+use super::{Acked, Batch, Change, Committer, Db, Found, JsonText, Protocol, Select};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::manifest::Ref;
@@ -92,7 +92,7 @@ impl<I: Io + 'static> Db<I> {
             let held = found
                 .iter()
                 .zip(&checks)
-                .all(|((_, _, v), (_, want))| v == want);
+                .all(|(f, (_, want))| f.version == *want);
             return Ok(if held {
                 Outcome::Committed(None)
             } else {
@@ -167,7 +167,7 @@ impl<I: Io + 'static> Db<I> {
         if let Some((_, v)) = tx.writes.borrow().iter().rev().find(|(k, _)| k == key) {
             return Ok(v.clone());
         }
-        let (_, value, version) = self
+        let Found { value, version, .. } = self
             .read(
                 Select::Keys(core::slice::from_ref(key)),
                 tx.manifest.as_ref(),

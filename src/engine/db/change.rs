@@ -29,9 +29,22 @@ pub enum Change {
     Atomic(Batch, Vec<(Ref, Option<String>)>),
 }
 
-/// A batch to enqueue, and the versions of its values when they are
-/// already in the bucket (see [`Db::enqueue`]).
-type Prepared = (Batch, Option<Vec<Option<String>>>);
+/// Where a write's values are (see [`Db::enqueue`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Values {
+    /// New: the write gives them their version, and uploads them (or
+    /// carries them in its entry).
+    New,
+    /// Already in the bucket at these versions, one per key (`None`: a key
+    /// forgotten): nothing is uploaded, and no delete marker put.
+    InBucket(Vec<Option<String>>),
+}
+
+/// A batch to enqueue, and where its values are.
+struct Prepared {
+    batch: Batch,
+    values: Values,
+}
 
 impl<I: Io> Db<I> {
     /// Accepts a write of any kind (see [`Db::enqueue`]). An import reads
@@ -44,19 +57,26 @@ impl<I: Io> Db<I> {
         trace: Option<String>,
     ) -> Result<Pending<I::Lock>> {
         let mut checks = Vec::new();
-        let (batch, in_place) = match change {
-            Change::Values(batch) => (batch, None),
+        let new = |batch| Prepared {
+            batch,
+            values: Values::New,
+        };
+        let Prepared { batch, values } = match change {
+            Change::Values(batch) => new(batch),
             Change::Atomic(batch, conditions) => {
                 for (key, version) in conditions {
                     Self::check_ref(&key)?;
                     checks.push((key.url(), version));
                 }
-                (batch, None)
+                new(batch)
             }
             Change::Import(key) => self.import(key).await?,
             // A delete that places no delete marker (which only versioned
             // buckets get), so the objects are as they were.
-            Change::Forget(key) => (vec![(key, None)], Some(vec![None])),
+            Change::Forget(key) => Prepared {
+                batch: vec![(key, None)],
+                values: Values::InBucket(vec![None]),
+            },
             Change::Move(from, to) => {
                 if from == to {
                     return Err(Error::bad_input("move needs two different keys"));
@@ -67,11 +87,10 @@ impl<I: Io> Db<I> {
                         cat!(from.url(), " has no value to move"),
                     )
                 })?;
-                (vec![(to, Some(value)), (from, None)], None)
+                new(vec![(to, Some(value)), (from, None)])
             }
         };
-        self.enqueue(batch, manifests, in_place, checks, trace)
-            .await
+        self.enqueue(batch, manifests, values, checks, trace).await
     }
 
     /// The object under `key` itself, which must hold JSON, as `key`'s
@@ -103,13 +122,19 @@ impl<I: Io> Db<I> {
             }
         };
         if !self.cfg.use_versioning {
-            return Ok((vec![(key, Some(value))], None));
+            return Ok(Prepared {
+                batch: vec![(key, Some(value))],
+                values: Values::New,
+            });
         }
         let version = obj
             .meta
             .version_id
             .ok_or_else(|| super::write::no_version_id(&key.bucket))?;
         self.keep_content(&url, &version, value.clone()).await;
-        Ok((vec![(key, Some(value))], Some(vec![Some(version)])))
+        Ok(Prepared {
+            batch: vec![(key, Some(value))],
+            values: Values::InBucket(vec![Some(version)]),
+        })
     }
 }

@@ -139,9 +139,7 @@ struct Inner {
     subs: Vec<Subscriber>,
     next_id: u64,
     events: Vec<Event>,
-    /// `Some(false)` once the durable store failed (reported once; from
-    /// then on the client works from memory).
-    durable: Option<bool>,
+    store: Store,
     /// The last write sequence number given out (see `db::queue`).
     last_seq: u64,
     /// Writes another client of this namespace (a tab) has queued: their
@@ -230,8 +228,26 @@ pub enum Watch {
     Range(Range),
 }
 
-/// A key read: its url, value and version (`None`, `None`: absent).
-pub type Found = (String, Option<JsonText>, Option<String>);
+/// Whether the durable store (`Io::store_*`) keeps the state and the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Store {
+    /// Not configured (`offlineStorage: false`).
+    Off,
+    InUse,
+    /// It failed (reported once): from then on the client works from
+    /// memory.
+    Failed,
+}
+
+/// A key read (`value` and `version` `None`: absent).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    /// `bucket/key`.
+    pub url: String,
+    pub value: Option<JsonText>,
+    /// Opaque; changes with every write of the key.
+    pub version: Option<String>,
+}
 
 impl<I: Io> Db<I> {
     pub fn new(io: I, s3: S3, cfg: DbConfig, seed: u64) -> Result<Db<I>> {
@@ -253,7 +269,11 @@ impl<I: Io> Db<I> {
                 subs: Vec::new(),
                 next_id: 1,
                 events: Vec::new(),
-                durable: cfg.offline_storage.then_some(true),
+                store: if cfg.offline_storage {
+                    Store::InUse
+                } else {
+                    Store::Off
+                },
                 last_seq: 0,
                 foreign: Vec::new(),
                 tag,
@@ -359,7 +379,7 @@ impl<I: Io> Db<I> {
             .await?
             .pop()
             .expect("one key, one value")
-            .1)
+            .value)
     }
 
     /// The keys `select` names, each with its value and version (`None`,
@@ -446,7 +466,11 @@ impl<I: Io> Db<I> {
                     (Some(self.content(&url, &v, binary).await?), Some(v))
                 }
             };
-            out.push((url, value, version));
+            out.push(Found {
+                url,
+                value,
+                version,
+            });
         }
         Ok(out)
     }

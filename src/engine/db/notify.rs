@@ -9,7 +9,7 @@
 use crate::prelude::*;
 
 use super::state::{Current, Event, JsonText, Meta};
-use super::Db;
+use super::{Db, Found};
 use crate::engine::error::{Error, ErrorKind};
 use crate::engine::io::Io;
 use crate::engine::manifest::Ref;
@@ -143,11 +143,18 @@ impl<I: Io> Db<I> {
                             }
                         }
                     };
-                    changes.push((url, value, Some(version)));
+                    changes.push(Found {
+                        url,
+                        value,
+                        version: Some(version),
+                    });
                 }
                 for (url, _) in seen {
                     if !now.iter().any(|(u, _)| u == url) {
-                        changes.push((url.clone(), None, None));
+                        changes.push(Found {
+                            url: url.clone(),
+                            ..Found::default()
+                        });
                     }
                 }
                 // Before the manifest is read, only a key's pending write
@@ -162,7 +169,11 @@ impl<I: Io> Db<I> {
                     continue;
                 }
                 events.push(if s.key {
-                    let (url, value, version) = changes.pop().unwrap_or_default();
+                    let Found {
+                        url,
+                        value,
+                        version,
+                    } = changes.pop().unwrap_or_default();
                     let by = state.v2.written_by.get(url.as_str()).filter(|_| {
                         // (Not for a pending local write's value.)
                         !matches!(state.effective(&url), Current::Local { .. })
@@ -172,9 +183,9 @@ impl<I: Io> Db<I> {
                         value,
                         meta: Meta {
                             version,
-                            writer: by.map(|b| b.0.clone()),
-                            at: by.map(|b| b.1),
-                            trace: by.and_then(|b| b.2.clone()),
+                            writer: by.map(|b| b.writer.clone()),
+                            at: by.map(|b| b.at),
+                            trace: by.and_then(|b| b.trace.clone()),
                         },
                     }
                 } else {

@@ -11,7 +11,7 @@
 
 use crate::prelude::*;
 
-use super::queue::{seq_key, QueuedWrite};
+use super::queue::{queue_key, QueuedWrite};
 use super::state::Mask;
 use super::stored_lru::StoredLru;
 use super::sync::Freshness;
@@ -25,8 +25,12 @@ use crate::engine::log_v2::LogState;
 use crate::engine::manifest::{files_json, files_of, Ref, Resolution};
 use crate::engine::time::EpochMillis;
 
-/// A write's tickets in each manifest's order, and its turns once taken.
-pub(crate) type Turns = (Vec<Option<Ticket>>, Vec<Option<Guard>>);
+/// A write's places in its manifests' orders, one of each per manifest:
+/// a ticket until its turn comes, then the turn.
+pub(crate) struct Turns {
+    pub(crate) tickets: Vec<Option<Ticket>>,
+    pub(crate) turns: Vec<Option<Guard>>,
+}
 
 /// A queued write and what its commit holds: its place in each manifest's
 /// order, and the lock that makes its committer the only one.
@@ -56,14 +60,43 @@ pub(crate) fn lock_name(key: &str) -> String {
     cat!("mps3 write ", key)
 }
 
+/// Where a write's entry landed in one manifest, as tabs tell each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Landing {
+    /// The manifest's url.
+    manifest: String,
+    /// The entry's object (v1), or its slot's (v2).
+    object: String,
+    /// v1: the entry's time; v2: its slot.
+    at: EpochMillis,
+}
+
+/// What a tab tells the others of one of its queued writes.
+#[derive(Debug, PartialEq, Eq)]
+struct TabMessage {
+    /// "queued", "done" or "dropped".
+    kind: String,
+    /// The write's queue key.
+    key: String,
+    landed: Vec<Landing>,
+}
+
 /// A message to the other tabs: `{"t": kind, "k": queue key, "e": entries}`.
-fn message(kind: &str, key: &str, entries: &[(String, String, EpochMillis)]) -> String {
+fn message(kind: &str, key: &str, entries: &[Landing]) -> String {
     let mut e = String::new();
-    for (m, o, ts) in entries {
+    for l in entries {
         if !e.is_empty() {
             e.push(',');
         }
-        e.push_str(&cat!("[", quote(m), ",", quote(o), ",", ts, "]"));
+        e.push_str(&cat!(
+            "[",
+            quote(&l.manifest),
+            ",",
+            quote(&l.object),
+            ",",
+            l.at,
+            "]"
+        ));
     }
     cat!(
         "{\"t\":",
@@ -76,9 +109,7 @@ fn message(kind: &str, key: &str, entries: &[(String, String, EpochMillis)]) -> 
     )
 }
 
-type Message = (String, String, Vec<(String, String, EpochMillis)>);
-
-fn parse_message(text: &str) -> Option<Message> {
+fn parse_message(text: &str) -> Option<TabMessage> {
     let v = json::parse(text.as_bytes()).ok()?;
     let s = |v: &Value| v.as_str().map(str::to_string);
     let mut entries = Vec::new();
@@ -90,16 +121,24 @@ fn parse_message(text: &str) -> Option<Message> {
             let [m, o, Value::Number(ts)] = parts.as_slice() else {
                 return None;
             };
-            entries.push((s(m)?, s(o)?, number(ts, 10)?.try_into().ok()?));
+            entries.push(Landing {
+                manifest: s(m)?,
+                object: s(o)?,
+                at: number(ts, 10)?.try_into().ok()?,
+            });
         }
     }
-    Some((s(v.get("t")?)?, s(v.get("k")?)?, entries))
+    Some(TabMessage {
+        kind: s(v.get("t")?)?,
+        key: s(v.get("k")?)?,
+        landed: entries,
+    })
 }
 
 impl<I: Io> Db<I> {
     /// Whether the durable store is in use (configured, and not failed).
     pub(crate) fn storing(&self) -> bool {
-        self.inner.borrow().durable == Some(true)
+        self.inner.borrow().store == super::Store::InUse
     }
 
     /// Whether writes are being made durable.
@@ -113,10 +152,10 @@ impl<I: Io> Db<I> {
     pub(crate) fn storage_failed(&self, e: &Error) {
         {
             let mut inner = self.inner.borrow_mut();
-            if inner.durable != Some(true) {
+            if inner.store != super::Store::InUse {
                 return;
             }
-            inner.durable = Some(false);
+            inner.store = super::Store::Failed;
         }
         let error = Error::new(
             ErrorKind::Storage,
@@ -270,7 +309,7 @@ impl<I: Io> Db<I> {
         let mut inner = self.inner.borrow_mut();
         let seq = (inner.last_seq + 1).max(now * 1000);
         inner.last_seq = seq;
-        cat!(self.cfg.namespace, seq_key(seq), inner.tag)
+        queue_key(&self.cfg.namespace, seq, &inner.tag)
     }
 
     /// The masks of a queued write, made visible at once.
@@ -361,7 +400,7 @@ impl<I: Io> Db<I> {
     /// taken now.
     fn adopt(&self, write: QueuedWrite, lock: I::Lock) -> Pending<I::Lock> {
         let write_id = self.new_write_id();
-        let (tickets, turns) = self.take_turns(&write.manifests, &write.key);
+        let Turns { tickets, turns } = self.take_turns(&write.manifests, &write.key);
         self.mask_write(&write, write_id);
         Pending {
             write,
@@ -553,7 +592,7 @@ impl<I: Io> Db<I> {
     /// A message from another tab of this namespace.
     pub(super) async fn on_message(&self, text: &str) {
         self.ready().await;
-        let Some((kind, key, entries)) = parse_message(text) else {
+        let Some(TabMessage { kind, key, landed }) = parse_message(text) else {
             return;
         };
         match kind.as_str() {
@@ -574,9 +613,11 @@ impl<I: Io> Db<I> {
                 // Keep the masks until a resolution includes the entries
                 // (as for our own writes), and look now.
                 let mut manifests = Vec::new();
-                for (m, object, ts) in entries {
-                    let Ok(m) = Ref::from_url(&m) else { continue };
-                    self.state(&m).landed(write_id, &object, ts);
+                for l in landed {
+                    let Ok(m) = Ref::from_url(&l.manifest) else {
+                        continue;
+                    };
+                    self.state(&m).landed(write_id, &l.object, l.at);
                     manifests.push(m);
                 }
                 self.note_status();
@@ -602,8 +643,12 @@ impl<I: Io> Db<I> {
             let mut entries = Vec::new();
             for m in &w.manifests {
                 let url = m.url();
-                if let Some((o, ts)) = w.attempt(&url) {
-                    entries.push((url, o.to_string(), ts));
+                if let Some((o, at)) = w.attempt(&url) {
+                    entries.push(Landing {
+                        manifest: url,
+                        object: String::from(o),
+                        at,
+                    });
                 }
             }
             self.io.broadcast(&message(kind, &w.key, &entries));
@@ -623,16 +668,19 @@ mod tests {
 
     #[test]
     fn messages_round_trip() {
-        let text = message(
-            "done",
-            "ns\"1",
-            &[("b/m".into(), "m@0x1".into(), 1_795_000_000_000)],
-        );
-        let (kind, key, entries) = parse_message(&text).unwrap();
-        assert_eq!((kind.as_str(), key.as_str()), ("done", "ns\"1"));
+        let landed = vec![Landing {
+            manifest: "b/m".into(),
+            object: "m@0x1".into(),
+            at: 1_795_000_000_000,
+        }];
+        let text = message("done", "ns\"1", &landed);
         assert_eq!(
-            entries,
-            vec![("b/m".to_string(), "m@0x1".to_string(), 1_795_000_000_000)]
+            parse_message(&text).unwrap(),
+            TabMessage {
+                kind: "done".into(),
+                key: "ns\"1".into(),
+                landed,
+            }
         );
         assert!(parse_message("{").is_none());
         assert!(parse_message(r#"{"t":"done"}"#).is_none());

@@ -198,9 +198,35 @@ impl QueuedWrite {
     }
 }
 
+/// Digits of a queue key's sequence number: keys sort as numbers do.
+const SEQ_DIGITS: u8 = 20;
+
 /// A sequence number as a fixed-width key part: keys sort as numbers do.
 pub fn seq_key(seq: u64) -> String {
-    cat!(zeros(seq, 20))
+    cat!(zeros(seq, SEQ_DIGITS))
+}
+
+/// A queued write's key in the queue table: its client's namespace, its
+/// sequence number ([`seq_key`]), and the tag of the client that made it
+/// (tabs of one namespace never collide).
+pub fn queue_key(namespace: &str, seq: u64, tag: &str) -> String {
+    cat!(namespace, seq_key(seq), tag)
+}
+
+/// A queue key's parts after its namespace (see [`queue_key`]): a v2
+/// entry names its writer by the tag and its write by the sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueKey<'a> {
+    pub seq: &'a str,
+    pub tag: &'a str,
+}
+
+impl<'a> QueueKey<'a> {
+    pub fn parse(key: &'a str, namespace: &str) -> QueueKey<'a> {
+        let rest = key.get(namespace.len()..).unwrap_or_default();
+        let (seq, tag) = rest.split_at(rest.len().min(SEQ_DIGITS as usize));
+        QueueKey { seq, tag }
+    }
 }
 
 #[cfg(test)]
@@ -259,5 +285,13 @@ mod tests {
     fn sequence_keys_sort_numerically() {
         assert!(seq_key(9) < seq_key(10));
         assert!(seq_key(u64::MAX - 1) < seq_key(u64::MAX));
+        let key = queue_key("ns", 42, "-a1");
+        assert_eq!(
+            QueueKey::parse(&key, "ns"),
+            QueueKey {
+                seq: "00000000000000000042",
+                tag: "-a1"
+            }
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 use crate::prelude::*;
 
+use super::queue::QueueKey;
 use super::state::ManifestState;
 use super::write::json_put;
 use super::Db;
@@ -80,17 +81,34 @@ pub struct V2State {
     /// order (queue key), each with its entry's change once it is ready
     /// (content uploaded) and waits for its turn: what the write at the
     /// head of the order carries along in its entry.
-    pub waiting: Vec<(String, Option<Change>)>,
+    pub waiting: Vec<Waiting>,
     /// The last entries applied, newest last: what `Db::inspect` shows.
     pub recent: Vec<Applied>,
     /// Per key, the writer, time and trace id of the entry that last
     /// changed it, of those this client applied: a key subscriber's meta.
-    pub written_by: VecMap<String, (String, i64, Option<String>)>,
+    pub written_by: VecMap<String, WrittenBy>,
 }
 
-/// An entry as `Db::inspect` shows it: its slot, writer, time (the
-/// writer's clock) and the keys it set or deleted.
-pub type Applied = (u64, String, i64, Vec<String>);
+/// Who wrote a key's value, as the entry that set it says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WrittenBy {
+    pub writer: String,
+    /// The writer's clock, epoch ms.
+    pub at: i64,
+    pub trace: Option<String>,
+}
+
+/// An entry as `Db::inspect` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Its slot.
+    pub seq: u64,
+    pub writer: String,
+    /// The writer's clock, epoch ms.
+    pub at: i64,
+    /// The urls it set or deleted.
+    pub keys: Vec<String>,
+}
 
 /// How many applied entries a client remembers for `Db::inspect`.
 const RECENT_KEPT: usize = 8;
@@ -130,7 +148,16 @@ impl Inspection {
             quote(&self.writer),
             ",\"entries\":["
         );
-        for (i, (seq, writer, at, keys)) in self.recent.iter().enumerate() {
+        for (
+            i,
+            Applied {
+                seq,
+                writer,
+                at,
+                keys,
+            },
+        ) in self.recent.iter().enumerate()
+        {
             if i > 0 {
                 out.push(',');
             }
@@ -156,35 +183,47 @@ impl Inspection {
     }
 }
 
-/// What one write sets and deletes, and its trace id with the keys.
-pub type Change = (Vec<(String, Stored)>, Vec<String>, Traces);
+/// What one or more writes' entry sets and deletes, and their trace ids
+/// with the keys (an `Entry`'s body).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryChange {
+    pub set: Vec<(String, Stored)>,
+    pub delete: Vec<String>,
+    pub traces: Traces,
+}
+
+/// A write to a manifest not yet committed, in the manifest's order.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    /// Its queue key.
+    pub key: String,
+    /// What its entry would change, once its content is up.
+    pub change: Option<EntryChange>,
+}
 
 /// The writes following `key` in `waiting` that can share its entry:
 /// ready, of the same writer (its ids then stay in order), and touching
 /// keys no earlier one in the group touches, so that every value written
 /// is in the log. Their change merged into `change`, and the last id.
-fn group(
-    waiting: &[(String, Option<Change>)],
-    key: &str,
-    writer: &str,
-    change: &mut Change,
-) -> Option<String> {
-    let at = waiting.iter().position(|(k, _)| k == key)?;
+fn group(waiting: &[Waiting], key: &str, writer: &str, change: &mut EntryChange) -> Option<String> {
+    let at = waiting.iter().position(|w| w.key == key)?;
     let mut last = None;
-    for (k, ready) in &waiting[at + 1..] {
-        let Some((set, delete, traces)) = ready else {
+    for w in &waiting[at + 1..] {
+        let Some(ready) = &w.change else {
             break;
         };
         let touches =
-            |url: &String| change.0.iter().any(|(u, _)| u == url) || change.1.contains(url);
-        if !k.ends_with(writer) || set.iter().any(|(u, _)| touches(u)) || delete.iter().any(touches)
+            |url: &String| change.set.iter().any(|(u, _)| u == url) || change.delete.contains(url);
+        if !w.key.ends_with(writer)
+            || ready.set.iter().any(|(u, _)| touches(u))
+            || ready.delete.iter().any(touches)
         {
             break;
         }
-        change.0.extend(set.iter().cloned());
-        change.1.extend(delete.iter().cloned());
-        change.2.extend(traces.iter().cloned());
-        last = Some(k.clone());
+        change.set.extend(ready.set.iter().cloned());
+        change.delete.extend(ready.delete.iter().cloned());
+        change.traces.extend(ready.traces.iter().cloned());
+        last = Some(w.key.clone());
     }
     last
 }
@@ -207,11 +246,19 @@ impl V2State {
             for key in &keys {
                 names.push((*key).clone());
                 let trace = entry.trace_of(key).map(String::from);
-                self.written_by
-                    .insert((*key).clone(), (entry.writer.clone(), entry.at, trace));
+                let by = WrittenBy {
+                    writer: entry.writer.clone(),
+                    at: entry.at,
+                    trace,
+                };
+                self.written_by.insert((*key).clone(), by);
             }
-            self.recent
-                .push((seq, entry.writer.clone(), entry.at, names));
+            self.recent.push(Applied {
+                seq,
+                writer: entry.writer.clone(),
+                at: entry.at,
+                keys: names,
+            });
             if self.recent.len() > RECENT_KEPT {
                 self.recent.remove(0);
             }
@@ -779,10 +826,10 @@ impl<I: Io> Db<I> {
         durable: bool,
     ) -> Done<'a> {
         Box::pin(async move {
-            let ns = self.cfg.namespace.len();
-            let id = record.key[ns..ns + 20].to_string();
-            let writer = record.key[ns + 20..].to_string();
-            let (set, delete, traces) = self.change_v2(record);
+            let ns = &self.cfg.namespace;
+            let QueueKey { seq: id, tag } = QueueKey::parse(&record.key, ns);
+            let (id, writer) = (String::from(id), String::from(tag));
+            let own = self.change_v2(record);
             let mut entry = Entry {
                 writer,
                 write_id: id.clone(),
@@ -842,15 +889,20 @@ impl<I: Io> Db<I> {
                 // The writes queued behind this one go in the same entry:
                 // one slot for all of them (an offline queue flushes in a
                 // few PUTs; a writer that lost a slot catches up).
-                let mut change = (set.clone(), delete.clone(), traces.clone());
+                let mut change = own.clone();
                 let last = group(
                     &self.state(m).v2.waiting,
                     &record.key,
                     &entry.writer,
                     &mut change,
                 );
-                entry.write_id = last.map_or_else(|| id.clone(), |k| k[ns..ns + 20].to_string());
-                (entry.set, entry.delete, entry.traces) = change;
+                entry.write_id =
+                    last.map_or_else(|| id.clone(), |k| String::from(QueueKey::parse(&k, ns).seq));
+                EntryChange {
+                    set: entry.set,
+                    delete: entry.delete,
+                    traces: entry.traces,
+                } = change;
                 let key = slot_key(&m.key, n);
                 record.set_attempt(&m.url(), &key, n as EpochMillis);
                 if durable {
@@ -906,7 +958,7 @@ impl<I: Io> Db<I> {
 
     /// What a queued write's entry sets and deletes (its content uploaded,
     /// or travelling inline).
-    pub(crate) fn change_v2(&self, record: &crate::engine::db::QueuedWrite) -> Change {
+    pub(crate) fn change_v2(&self, record: &crate::engine::db::QueuedWrite) -> EntryChange {
         let mut set = Vec::new();
         let mut delete = Vec::new();
         let mut urls = Vec::new();
@@ -928,7 +980,11 @@ impl<I: Io> Db<I> {
                 _ => delete.push(url),
             }
         }
-        (set, delete, vec![(record.trace.clone(), urls)])
+        EntryChange {
+            set,
+            delete,
+            traces: vec![(record.trace.clone(), urls)],
+        }
     }
 
     /// Whether `value` of a write to `manifests` travels in its entry.

@@ -65,20 +65,29 @@ const MAX_ENTRY_REWRITES: u32 = 5;
 /// How often a write waiting for the client to be online looks again.
 const OFFLINE_TICK_MS: u64 = 200;
 
+/// A claim written on the change marker (`Db::claim`).
+struct Claimed {
+    /// The marker's new ETag.
+    etag: Option<String>,
+    /// Whether it was written under `If-Match` on the marker read before.
+    chained: bool,
+    /// The answer's `Date`.
+    date: Option<EpochMillis>,
+}
+
 impl<I: Io> Db<I> {
     /// Accepts a write: queued in the store (when it has one), masked, its
     /// place in each manifest's order taken: one entry per manifest will
     /// carry all of it, so readers see all of it or none. Committing it is
     /// [`Db::commit`]'s job; [`Db::write`] may acknowledge it first when
-    /// [`Pending::durable`] says it survives a reload. `in_place` (one per
-    /// key) are the versions of
-    /// values already in the bucket: an import's object, or `None` for a
-    /// key forgotten. Nothing is then uploaded, and no delete marker put.
+    /// [`Pending::durable`] says it survives a reload. `values` says
+    /// whether they are new or already in the bucket (an import's object,
+    /// a key forgotten).
     pub(super) async fn enqueue(
         &self,
         batch: Batch,
         manifests: &[Ref],
-        in_place: Option<Vec<Option<String>>>,
+        values: super::change::Values,
         checks: Vec<(String, Option<String>)>,
         trace: Option<String>,
     ) -> Result<Pending<I::Lock>> {
@@ -105,8 +114,8 @@ impl<I: Io> Db<I> {
         }
         // Fix this write's place in each manifest's order now, at the call.
         let key = self.next_queue_key();
-        let (tickets, turns) = self.take_turns(&manifests, &key);
-        let uploaded = in_place.is_some();
+        let super::Turns { tickets, turns } = self.take_turns(&manifests, &key);
+        let uploaded = matches!(values, super::change::Values::InBucket(_));
         let (write_id, versions, trace) = {
             let mut inner = self.inner.borrow_mut();
             let id = inner.next_id;
@@ -130,13 +139,16 @@ impl<I: Io> Db<I> {
             } else {
                 uuid
             };
-            let versions = in_place.unwrap_or_else(|| {
-                let mut versions = Vec::new();
-                for (_, v) in &batch {
-                    versions.push(v.as_ref().map(|_| version.clone()));
+            let versions = match values {
+                super::change::Values::InBucket(versions) => versions,
+                super::change::Values::New => {
+                    let mut versions = Vec::new();
+                    for (_, v) in &batch {
+                        versions.push(v.as_ref().map(|_| version.clone()));
+                    }
+                    versions
                 }
-                versions
-            });
+            };
             (id, versions, trace)
         };
         let write = QueuedWrite {
@@ -182,17 +194,20 @@ impl<I: Io> Db<I> {
         let (mut tickets, mut turns) = (Vec::new(), Vec::new());
         for m in manifests {
             let mut s = self.state(m);
-            s.v2.waiting.push((key.to_string(), None));
+            s.v2.waiting.push(super::v2::Waiting {
+                key: String::from(key),
+                change: None,
+            });
             tickets.push(Some(s.write_order.ticket()));
             turns.push(None);
         }
-        (tickets, turns)
+        super::Turns { tickets, turns }
     }
 
     /// The write `key` is committed or dropped: out of every order.
     fn leave_order(&self, key: &str) {
         for (_, s) in &mut self.inner.borrow_mut().manifests {
-            s.v2.waiting.retain(|w| w.0 != key);
+            s.v2.waiting.retain(|w| w.key != key);
         }
     }
 
@@ -366,8 +381,8 @@ impl<I: Io> Db<I> {
                 if self.is_v2(&m) && p.write.checks.is_empty() {
                     let change = self.change_v2(&p.write);
                     let mut s = self.state(&m);
-                    if let Some(w) = s.v2.waiting.iter_mut().find(|w| w.0 == p.write.key) {
-                        w.1 = Some(change);
+                    if let Some(w) = s.v2.waiting.iter_mut().find(|w| w.key == p.write.key) {
+                        w.change = Some(change);
                     }
                 }
                 let ticket = p.tickets[i].take().expect("a ticket until its turn");
@@ -532,7 +547,11 @@ impl<I: Io> Db<I> {
                 let tag = writer_tag(&session, n);
                 let claim_sent = self.io.now();
                 let prev = marker.as_ref().filter(|_| !legacy);
-                let (claim_etag, chained, claim_date) = self.claim(m, &tag, prev).await?;
+                let Claimed {
+                    etag: claim_etag,
+                    chained,
+                    date: claim_date,
+                } = self.claim(m, &tag, prev).await?;
                 let claim_bound = self.inner.borrow().clock.lower_bound(claim_sent);
                 let skip = self.cfg.minimize_list_calls && chained && settled_here;
                 let (ts, settles) = if skip {
@@ -697,14 +716,8 @@ impl<I: Io> Db<I> {
     /// server enforces it, so that pollers settled there need only find
     /// our entry; else unconditionally. The first claim probes whether the
     /// server enforces `If-Match` at all: one that ignores it writes the
-    /// probe, which is then the claim. Returns the new ETag, whether the
-    /// claim is chained on `prev`, and the answer's `Date`.
-    async fn claim(
-        &self,
-        m: &Ref,
-        tag: &str,
-        prev: Option<&MarkerSeen>,
-    ) -> Result<(Option<String>, bool, Option<EpochMillis>)> {
+    /// probe, which is then the claim.
+    async fn claim(&self, m: &Ref, tag: &str, prev: Option<&MarkerSeen>) -> Result<Claimed> {
         let nonce = cat!(hex(self.inner.borrow_mut().rng.next_u64() & 0xff_ffff, 6));
         // One request site for the three ways (probe, chained, plain): each
         // refusal moves on to the next.
@@ -724,7 +737,11 @@ impl<I: Io> Db<I> {
                 Ok(meta) => {
                     // The probe written: the server ignores `If-Match`.
                     self.state(m).conditional.get_or_insert(false);
-                    return Ok((meta.etag, on.is_some(), meta.date));
+                    return Ok(Claimed {
+                        etag: meta.etag,
+                        chained: on.is_some(),
+                        date: meta.date,
+                    });
                 }
                 Err(_) if refused && on.is_some() => chain = None,
                 Err(e)

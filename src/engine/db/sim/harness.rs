@@ -59,7 +59,7 @@ pub(super) async fn write(
 /// The values of `keys`, as `getAll` reads them (`Db::entries`).
 pub(super) async fn values(db: &Rc<Db<SimIo>>, keys: &[Ref]) -> Result<Vec<Option<JsonText>>> {
     let found = db.read(Select::Keys(keys), None).await?;
-    Ok(found.into_iter().map(|(_, value, _)| value).collect())
+    Ok(found.into_iter().map(|f| f.value).collect())
 }
 
 /// A put of one key, acknowledged once committed.

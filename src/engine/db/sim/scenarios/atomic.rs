@@ -20,7 +20,7 @@ fn key(k: &str) -> Ref {
 
 /// The key's value and version, as `getEntry` reads them.
 async fn entry(db: &Rc<Db<SimIo>>, k: &str) -> (Option<String>, Option<String>) {
-    let (_, value, version) = db
+    let Found { value, version, .. } = db
         .read(Select::Keys(&[key(k)]), None)
         .await
         .unwrap()
@@ -280,9 +280,9 @@ fn a_range_lists_the_keys_with_a_value_on_both_protocols() {
         let keys = |found: &[Found]| -> Vec<(String, String)> {
             found
                 .iter()
-                .map(|(url, v, version)| {
-                    assert!(version.is_some(), "a listed key has a version");
-                    (url.clone(), unjson(v.as_ref().unwrap()))
+                .map(|f| {
+                    assert!(f.version.is_some(), "a listed key has a version");
+                    (f.url.clone(), unjson(f.value.as_ref().unwrap()))
                 })
                 .collect()
         };
@@ -373,7 +373,7 @@ fn a_range_subscriber_hears_adds_changes_and_deletes_in_its_range() {
                         assert_eq!(s, sub);
                         let keys = changes
                             .iter()
-                            .map(|(url, v, _)| (url.clone(), v.as_ref().map(unjson)))
+                            .map(|f| (f.url.clone(), f.value.as_ref().map(unjson)))
                             .collect();
                         h.borrow_mut().push(keys);
                     }
@@ -594,8 +594,8 @@ fn concurrent_transactions_in_each_client_lose_no_increment() {
                 let Some(db) = weak.upgrade() else { return };
                 for e in db.take_events() {
                     if let Event::Changes { changes, .. } = e {
-                        for (_, v, _) in changes {
-                            let v = v.as_ref().map_or(0, |v| unjson(v).parse().unwrap());
+                        for f in changes {
+                            let v = f.value.as_ref().map_or(0, |v| unjson(v).parse().unwrap());
                             h.borrow_mut()[c].push(v);
                         }
                     }
