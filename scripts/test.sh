@@ -13,6 +13,8 @@ step() { printf '\n== test: %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+step "the layout's rules (scripts/check_structure.py): files at most 1,000 lines, protocols not naming the client, no import circle between the engine's modules"
+scripts/check_structure.py
 step "clippy (host)"
 cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)"

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use common::*;
 use js_sys::{Array, Function, Map, Reflect};
-use mps3::engine::manifest::{parse_entry_key, EntryBody};
+use mps3::engine::protocol::v1::{parse_entry_key, EntryBody};
 use mps3::engine::s3::{GetOptions, GetResult, ListParams, PutOptions};
 use mps3::web::class::MPS3;
 use serde_json::json;

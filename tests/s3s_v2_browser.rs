@@ -22,7 +22,7 @@ mod common;
 
 use js_sys::{Promise, Reflect, JSON};
 use mps3::engine::http::{HttpRequest, Method};
-use mps3::engine::log_v2::Entry;
+use mps3::engine::protocol::v2::format::Entry;
 use mps3::web::class::MPS3;
 use mps3::web::fetch::send;
 use mps3::web::s3::S3Client;

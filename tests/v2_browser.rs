@@ -13,7 +13,7 @@ mod common;
 
 use common::*;
 use js_sys::Promise;
-use mps3::engine::log_v2::Entry;
+use mps3::engine::protocol::v2::format::Entry;
 use mps3::engine::s3::{GetOptions, GetResult};
 use mps3::web::class::MPS3;
 use serde_json::json;

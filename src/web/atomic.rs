@@ -20,7 +20,7 @@ use super::errors::to_js_error;
 use super::io::WebIo;
 use crate::engine::db::{Batch, Db, Outcome, Tx};
 use crate::engine::error::Error;
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 use crate::js_api;
 
 /// A conditional write being built (`db.atomic()`).

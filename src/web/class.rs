@@ -17,7 +17,7 @@ use super::errors::to_js_error;
 use super::io::WebIo;
 use crate::engine::db::{Acked, Change, Db, Event, JsonText, Meta, Select, Status, Watch};
 use crate::engine::error::Error;
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 use crate::js_api;
 
 #[wasm_bindgen(typescript_custom_section)]

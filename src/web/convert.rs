@@ -13,7 +13,7 @@ use super::log::Logger;
 use crate::engine::credentials::Credentials;
 use crate::engine::db::{Ack, DbConfig, JsonText, Protocol, Range};
 use crate::engine::error::Error;
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 use crate::engine::s3::{Addressing, S3Config, S3};
 use crate::js_api;
 

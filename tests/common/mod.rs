@@ -283,8 +283,8 @@ pub async fn v2_slots(
     s3: &S3Client,
     bucket: &str,
     manifest: &str,
-) -> Vec<(u64, mps3::engine::log_v2::Entry)> {
-    use mps3::engine::log_v2::{parse_slot, Entry};
+) -> Vec<(u64, mps3::engine::protocol::v2::format::Entry)> {
+    use mps3::engine::protocol::v2::format::{parse_slot, Entry};
     use mps3::engine::s3::{GetOptions, GetResult, ListParams};
     let listed = s3
         .list_all(
@@ -317,7 +317,7 @@ pub async fn v2_slots(
 /// every write in exactly one slot, each client's in the order made.
 /// Returns the state at the last slot, url → value.
 pub fn judge_v2_log(
-    log: &[(u64, mps3::engine::log_v2::Entry)],
+    log: &[(u64, mps3::engine::protocol::v2::format::Entry)],
     bucket: &str,
     clients: usize,
     writes: usize,

@@ -15,7 +15,7 @@ use core::future::Future;
 use super::{Acked, Batch, Change, Committer, Db, Found, JsonText, Protocol, Select};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 
 /// How many times a transaction runs before it gives up with `Conflict`.
 /// Each run that conflicts lost to a write that landed, so contenders

@@ -12,7 +12,7 @@ use super::write::Committed;
 use super::{Change, Db, Event, Pending, Watch};
 use crate::engine::error::Result;
 use crate::engine::io::{Io, LockWait};
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 
 /// How often a client looks for writes that other tabs queued and left
 /// behind when they closed or crashed (the fallback to waiting on their

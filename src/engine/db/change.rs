@@ -10,7 +10,7 @@ use crate::prelude::*;
 use super::{Batch, Db, JsonText, Pending};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 use crate::engine::s3::{parse_get, GetOptions, GetResult};
 
 /// What a write asks for.

@@ -7,14 +7,16 @@
 
 use crate::prelude::*;
 
-use super::v2::{unsupported, Protocol, V2State, V2_GUARD};
+use super::v2::unsupported;
 use super::Db;
 use crate::engine::error::{ErrorKind, Result};
 use crate::engine::io::Io;
-use crate::engine::log_v2::{
+use crate::engine::object::Ref;
+use crate::engine::protocol::v2::format::{
     checkpoint_key, hint_key, parse_checkpoint, parse_slot, LogState, Stored,
 };
-use crate::engine::manifest::Ref;
+use crate::engine::protocol::v2::{V2State, V2_GUARD};
+use crate::engine::protocol::Protocol;
 use crate::engine::s3::PutMode;
 
 /// `(content url, uuid)` pairs a checkpoint lists for collection.
@@ -182,7 +184,7 @@ impl<I: Io> Db<I> {
             for (url, f) in s.resolution.iter().flat_map(|r| r.files.iter()) {
                 log.keys.insert(
                     url.clone(),
-                    crate::engine::log_v2::KeyState {
+                    crate::engine::protocol::v2::format::KeyState {
                         stored: Stored {
                             uuid: f.version.clone(),
                             inline: None,

@@ -41,15 +41,16 @@ pub use queue::QueuedWrite;
 use state::{Current, ManifestState, Subscriber};
 pub use state::{Event, JsonText, Meta, Range};
 
+pub use crate::engine::protocol::v2::{Applied, Inspection};
+pub use crate::engine::protocol::Protocol;
 use sync::Freshness;
-pub use v2::{Applied, Inspection, Protocol};
 
 use crate::engine::clock_sync::ClockSync;
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::lean::lru::Lru;
 use crate::engine::lock::{FifoLock, Guard};
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 use crate::engine::retry::RetryPolicy;
 use crate::engine::rng::Rng;
 use crate::engine::s3::{validate_bucket, validate_key, validate_object_key, S3};
@@ -114,7 +115,7 @@ impl DbConfig {
             namespace: String::new(),
             online: true,
             protocol: Protocol::Auto,
-            checkpoint_every: v2::CHECKPOINT_EVERY,
+            checkpoint_every: crate::engine::protocol::v2::CHECKPOINT_EVERY,
             grace_ms: sync::AUTOCLEAN_GRACE_MS,
         }
     }

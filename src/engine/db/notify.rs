@@ -12,7 +12,7 @@ use super::state::{Current, Event, JsonText, Meta};
 use super::{Db, Found};
 use crate::engine::error::{Error, ErrorKind};
 use crate::engine::io::Io;
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 
 /// A value fetched for a subscriber: (url, version, value), or the
 /// version's permanent failure.

@@ -21,8 +21,9 @@ use crate::engine::io::{Io, LockWait, Table};
 use crate::engine::json::{self, quote, JsonValue as Value};
 use crate::engine::lean::scan::number;
 use crate::engine::lock::{Guard, Ticket};
-use crate::engine::log_v2::LogState;
-use crate::engine::manifest::{files_json, files_of, Ref, Resolution};
+use crate::engine::object::Ref;
+use crate::engine::protocol::v1::{files_json, files_of, Resolution};
+use crate::engine::protocol::v2::format::LogState;
 use crate::engine::time::EpochMillis;
 
 /// A write's places in its manifests' orders, one of each per manifest:

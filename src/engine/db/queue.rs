@@ -22,7 +22,7 @@ use super::Batch;
 use crate::engine::error::{Error, Result};
 use crate::engine::json::{self, JsonValue as Value};
 use crate::engine::lean::scan::number;
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 use crate::engine::time::EpochMillis;
 
 /// A queued write, as stored.

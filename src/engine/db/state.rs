@@ -4,15 +4,13 @@
 use crate::prelude::*;
 
 use crate::engine::lean::vec_map::VecMap;
-use alloc::rc::Rc;
 
 use crate::engine::error::Error;
 use crate::engine::lock::FifoLock;
-use crate::engine::manifest::{KnownEntry, Resolution};
+use crate::engine::protocol::v1::{KnownEntry, Resolution};
 use crate::engine::time::EpochMillis;
 
-/// A value as JSON text (the edges convert; the engine never parses values).
-pub type JsonText = Rc<str>;
+pub use crate::engine::object::JsonText;
 
 /// A local write not yet seen in a resolution: it masks its key so that
 /// `get` and subscribers see it at once (read your writes).
@@ -69,11 +67,11 @@ pub struct ManifestState {
     /// from it yet: the first read after a reload does, at once.
     pub restored: bool,
     /// The files last written to the durable store.
-    pub persisted: Option<crate::engine::manifest::Files>,
+    pub persisted: Option<crate::engine::protocol::v1::Files>,
     /// The manifest's log format, once known (never `Auto`).
     pub protocol: Option<super::Protocol>,
     /// Protocol v2's state (unused by v1 manifests).
-    pub v2: super::v2::V2State,
+    pub v2: crate::engine::protocol::v2::V2State,
 }
 
 /// The change marker as a GET showed it (or our PUT wrote it).
@@ -83,7 +81,7 @@ pub struct MarkerSeen {
     /// `Last-Modified` (a GET) or the answer's `Date` (our PUT): the
     /// marker was written no later than a second after this.
     pub written: Option<EpochMillis>,
-    pub claim: Option<crate::engine::manifest::Claim>,
+    pub claim: Option<crate::engine::protocol::v1::Claim>,
 }
 
 impl ManifestState {
@@ -199,7 +197,7 @@ impl ManifestState {
         self.masks.retain(|m| match (&m.entry, base_ts) {
             (Some((key, ts)), Some(base_ts)) => {
                 let included = r.included.iter().any(|k| k == key);
-                let subsumed = *ts < base_ts - crate::engine::manifest::LAG_WINDOW_MS;
+                let subsumed = *ts < base_ts - crate::engine::protocol::v1::LAG_WINDOW_MS;
                 !(included || subsumed)
             }
             _ => true,
@@ -219,7 +217,7 @@ pub struct Range {
 
 impl Range {
     /// The range holding `key` alone.
-    pub fn key(key: &crate::engine::manifest::Ref) -> Range {
+    pub fn key(key: &crate::engine::object::Ref) -> Range {
         Range {
             bucket: key.bucket.clone(),
             prefix: key.key.clone(),
@@ -275,7 +273,7 @@ impl Current {
 
 pub struct Subscriber {
     pub id: u64,
-    pub manifest: crate::engine::manifest::Ref,
+    pub manifest: crate::engine::object::Ref,
     /// The keys it watches: one key's ([`Range::key`]), or a prefix's.
     pub range: Range,
     /// A key's subscriber: told the key's value, not a list of changes.

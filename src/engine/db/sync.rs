@@ -70,8 +70,9 @@ use crate::engine::deadline::until;
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
 use crate::engine::io::Io;
-use crate::engine::manifest::{
-    encode_ts, needed_bodies, parse_entry_key, resolve, Body, Claim, EntryBody, KnownEntry, Ref,
+use crate::engine::object::Ref;
+use crate::engine::protocol::v1::{
+    encode_ts, needed_bodies, parse_entry_key, resolve, Body, Claim, EntryBody, KnownEntry,
     LAG_WINDOW_MS, LEGACY_MARKER_BODY,
 };
 use crate::engine::s3::{
@@ -401,7 +402,7 @@ impl<I: Io> Db<I> {
             .await;
         let (seen, untrusted) = match got {
             Ok(GetResult::NotModified(_)) => (known, false),
-            Ok(GetResult::Found(obj)) if obj.body == super::v2::V2_GUARD => {
+            Ok(GetResult::Found(obj)) if obj.body == crate::engine::protocol::v2::V2_GUARD => {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
                     cat!(

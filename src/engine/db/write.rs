@@ -12,9 +12,9 @@ use super::{Batch, Committer, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::{Io, LockWait};
 use crate::engine::json::JsonValue as Value;
-use crate::engine::manifest::{
-    claim_body, files_of, writer_tag, Body, Claim, EntryBody, EntryKey, KnownEntry, Ref,
-    LAG_WINDOW_MS,
+use crate::engine::object::Ref;
+use crate::engine::protocol::v1::{
+    claim_body, files_of, writer_tag, Body, Claim, EntryBody, EntryKey, KnownEntry, LAG_WINDOW_MS,
 };
 use crate::engine::s3::{parse_put, validate_object_key, ObjectMeta, PutMode, PutOptions};
 use crate::engine::time::EpochMillis;
@@ -194,7 +194,7 @@ impl<I: Io> Db<I> {
         let (mut tickets, mut turns) = (Vec::new(), Vec::new());
         for m in manifests {
             let mut s = self.state(m);
-            s.v2.waiting.push(super::v2::Waiting {
+            s.v2.waiting.push(crate::engine::protocol::v2::Waiting {
                 key: String::from(key),
                 change: None,
             });
@@ -878,7 +878,7 @@ impl<I: Io> Db<I> {
             let mut g = self.state(m);
             let s = &mut *g;
             // Whether `files` holds one of the versions this write set.
-            let in_files = |files: &crate::engine::manifest::Files| {
+            let in_files = |files: &crate::engine::protocol::v1::Files| {
                 changes.iter().any(|(url, v)| {
                     v.is_some() && files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref())
                 })

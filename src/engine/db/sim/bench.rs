@@ -9,7 +9,7 @@
 //! nothing), so v1's figures here are its uncompressed ones.
 
 use super::*;
-use crate::engine::log_v2::prefix;
+use crate::engine::protocol::v2::format::prefix;
 use serde_json::{json, Value};
 
 const LATENCY_MS: u64 = 50;

@@ -10,14 +10,14 @@ use super::*;
 fn v2_log(model: &InMemoryS3) -> Vec<(i64, String, Changes)> {
     let mut first: BTreeMap<u64, &[u8]> = BTreeMap::new();
     for put in &model.puts {
-        if let Some(n) = crate::engine::log_v2::parse_slot(MANIFEST, &put.key) {
+        if let Some(n) = crate::engine::protocol::v2::format::parse_slot(MANIFEST, &put.key) {
             first.entry(n).or_insert(&put.body);
         }
     }
     first
         .into_iter()
         .map(|(n, body)| {
-            let e = crate::engine::log_v2::Entry::parse(body).expect("a v2 entry");
+            let e = crate::engine::protocol::v2::format::Entry::parse(body).expect("a v2 entry");
             let mut changes: Changes = e
                 .set
                 .iter()
@@ -26,7 +26,7 @@ fn v2_log(model: &InMemoryS3) -> Vec<(i64, String, Changes)> {
             changes.extend(e.delete.iter().map(|k| (k.clone(), None)));
             (
                 n as i64,
-                crate::engine::log_v2::slot_key(MANIFEST, n),
+                crate::engine::protocol::v2::format::slot_key(MANIFEST, n),
                 changes,
             )
         })
@@ -80,8 +80,8 @@ pub(super) fn contents(model: &InMemoryS3, versioning: bool) -> HashMap<(String,
     let mut out = HashMap::new();
     // v2 values small enough travel in their entry.
     for put in &model.puts {
-        if crate::engine::log_v2::parse_slot(MANIFEST, &put.key).is_some() {
-            if let Ok(e) = crate::engine::log_v2::Entry::parse(&put.body) {
+        if crate::engine::protocol::v2::format::parse_slot(MANIFEST, &put.key).is_some() {
+            if let Ok(e) = crate::engine::protocol::v2::format::Entry::parse(&put.body) {
                 for (url, s) in e.set {
                     if let Some(text) = s.inline {
                         if let Ok(v) = serde_json::from_str::<String>(&text) {

@@ -6,7 +6,7 @@
 use super::*;
 use crate::engine::db::{Found, Outcome};
 use crate::engine::error::ErrorKind;
-use crate::engine::log_v2::{parse_slot, prefix};
+use crate::engine::protocol::v2::format::{parse_slot, prefix};
 
 fn v2_params() -> Params {
     let mut p = quiet_params(false);

@@ -8,7 +8,7 @@ use super::executor::Executor;
 use super::{finish, oracle_log, quiet_params, quiet_world, s3_config, Client, BUCKET};
 use crate::engine::db::{Ack, Change};
 use crate::engine::error::{ErrorKind, Result};
-use crate::engine::manifest::Ref;
+use crate::engine::object::Ref;
 use crate::engine::s3::in_memory::InMemoryS3;
 use crate::engine::s3::{PutOptions, S3};
 

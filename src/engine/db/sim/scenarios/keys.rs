@@ -15,7 +15,7 @@ use super::*;
 use crate::engine::encode::uri_encode;
 use crate::engine::http::Method;
 use crate::engine::json::quote;
-use crate::engine::manifest::EntryKey;
+use crate::engine::protocol::v1::EntryKey;
 use crate::engine::s3::in_memory::as_fetch_sends;
 
 const KEYS: [&str; 6] = ["a/../b", "./x", "x/.", "..", ".", "../up/./c"];

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::engine::error::ErrorKind;
-use crate::engine::log_v2::{parse_slot, prefix};
+use crate::engine::protocol::v2::format::{parse_slot, prefix};
 
 fn v2_params() -> Params {
     let mut p = quiet_params(false);
@@ -200,7 +200,7 @@ pub(in crate::engine::db::sim) fn storage_after_overwrites(
 ) -> (usize, usize, usize) {
     let mut p = v2_params();
     p.grace_ms = grace_ms;
-    p.checkpoint_every = crate::engine::db::v2::CHECKPOINT_EVERY;
+    p.checkpoint_every = crate::engine::protocol::v2::CHECKPOINT_EVERY;
     let world = quiet_world(&p, 34);
     let w = world.client(&p, 0, 0, 1);
     let (exec, db) = (world.exec.clone(), w.db);
@@ -318,7 +318,9 @@ struct Settled {
 /// the write tried is collected or not; then its client starts again over
 /// its store and settles the write.
 fn forgotten_writer(landed: bool, collected: bool) -> Settled {
-    use crate::engine::log_v2::{checkpoint_key, slot_key, Entry, LogState, Stored, WRITERS_KEPT};
+    use crate::engine::protocol::v2::format::{
+        checkpoint_key, slot_key, Entry, LogState, Stored, WRITERS_KEPT,
+    };
     use crate::engine::s3::{PutMode, PutOptions};
     let mut p = v2_params();
     // Only the scenario's own deletes.

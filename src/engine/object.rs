@@ -1,20 +1,15 @@
-//! The manifest: a time-ordered log of JSON-merge-patch entries in the
-//! bucket that maps logical keys to immutable content objects (protocol v1,
-//! the layout of the JavaScript mps3 client; see docs/protocol.md).
+//! What the engine's parts all name: an object's address (`Ref`) and a
+//! value as JSON text (`JsonText`). Below the protocols and the client,
+//! so that neither names the other for them.
 
 use crate::prelude::*;
 
-mod claim;
-mod entry;
-mod key;
-mod resolve;
-
-pub use claim::{claim_body, Claim};
-pub use entry::{files_json, files_of, EntryBody, FileRef, Files};
-pub use key::{decode_ts, encode_ts, parse_entry_key, writer_tag, EntryKey, LAG_WINDOW_MS};
-pub use resolve::{needed_bodies, resolve, Body, KnownEntry, Resolution};
+use alloc::rc::Rc;
 
 use crate::engine::error::{Error, Result};
+
+/// A value as JSON text (the edges convert; the engine never parses values).
+pub type JsonText = Rc<str>;
 
 /// An object's address: bucket and key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,10 +39,3 @@ impl Ref {
         Ok(Ref::new(bucket, key))
     }
 }
-
-/// The marker body of clients that write `""`: its ETag says nothing, so a
-/// 304 on it cannot be trusted.
-pub const LEGACY_MARKER_BODY: &[u8] = b"\"\"";
-
-#[cfg(test)]
-mod fixtures_tests;

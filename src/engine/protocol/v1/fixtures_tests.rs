@@ -7,6 +7,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use super::*;
+use crate::engine::object::Ref;
 use crate::engine::time::parse_iso8601;
 
 fn fixture_dir() -> std::path::PathBuf {

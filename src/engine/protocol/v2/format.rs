@@ -5,11 +5,11 @@
 
 use crate::prelude::*;
 
-use crate::engine::db::JsonText;
 use crate::engine::error::{Error, Result};
 use crate::engine::json::{self, quote, JsonValue};
 use crate::engine::lean::scan::number;
 use crate::engine::lean::vec_map::VecMap;
+use crate::engine::object::JsonText;
 
 /// Digits of a sequence number in an object's key: zero-padded, so that
 /// listing order (byte order) is numeric order.

@@ -1,0 +1,20 @@
+//! The manifest: a time-ordered log of JSON-merge-patch entries in the
+//! bucket that maps logical keys to immutable content objects (protocol v1,
+//! the layout of the JavaScript mps3 client; see docs/protocol.md).
+
+mod claim;
+mod entry;
+mod key;
+mod resolve;
+
+pub use claim::{claim_body, Claim};
+pub use entry::{files_json, files_of, EntryBody, FileRef, Files};
+pub use key::{decode_ts, encode_ts, parse_entry_key, writer_tag, EntryKey, LAG_WINDOW_MS};
+pub use resolve::{needed_bodies, resolve, Body, KnownEntry, Resolution};
+
+/// The marker body of clients that write `""`: its ETag says nothing, so a
+/// 304 on it cannot be trusted.
+pub const LEGACY_MARKER_BODY: &[u8] = b"\"\"";
+
+#[cfg(test)]
+mod fixtures_tests;

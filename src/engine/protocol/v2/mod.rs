@@ -1,0 +1,24 @@
+//! Protocol v2: a log of slots, each created once with
+//! `If-None-Match: *`, checkpoints of its state, and their collection
+//! (docs/protocol-v2.md).
+
+pub mod format;
+mod state;
+
+pub use state::{group, Applied, EntryChange, Inspection, V2State, Waiting, WrittenBy};
+
+/// A JSON value up to this long travels in its entry: a put of a small
+/// value is one PUT. Larger ones are content objects, as in v1.
+pub const INLINE_MAX_BYTES: usize = 1024;
+
+/// A writer checkpoints the state once the log is this many entries past
+/// the newest checkpoint it knows.
+pub const CHECKPOINT_EVERY: u64 = 64;
+
+/// The body of a v2 manifest's own object (its "guard"): v1 clients read
+/// it as a change marker; one that writes the manifest rewrites it.
+pub const V2_GUARD: &[u8] = b"\"v2\"";
+
+/// A v2 client checks the guard every this many polls for a v1 client
+/// (mps3 0.0.81) writing into the manifest, whose writes v2 never sees.
+pub const GUARD_EVERY_POLLS: u32 = 10;
