@@ -23,6 +23,7 @@ mod connectivity;
 mod notify;
 mod offline;
 mod queue;
+mod request;
 mod state;
 mod stored_lru;
 mod sync;

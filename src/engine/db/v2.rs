@@ -10,8 +10,8 @@
 use crate::prelude::*;
 
 use super::queue::QueueKey;
+use super::request::{Boxed, Done, Fetch, Listing};
 use super::state::ManifestState;
-use super::write::json_put;
 use super::Db;
 use crate::engine::deadline::{join2, join_all};
 use crate::engine::error::{Error, ErrorKind, Result};
@@ -26,18 +26,8 @@ use crate::engine::protocol::v2::{
     group, EntryChange, Inspection, GUARD_EVERY_POLLS, INLINE_MAX_BYTES, V2_GUARD,
 };
 use crate::engine::protocol::Protocol;
-use crate::engine::s3::{
-    parse_delete, parse_get, parse_put, GetOptions, GetResult, ListEntry, PutMode,
-};
+use crate::engine::s3::{ListEntry, PutMode};
 use crate::engine::time::EpochMillis;
-
-/// A request of v2's, boxed (see `Db::get_body`).
-pub(super) type Boxed<'a, T> =
-    core::pin::Pin<Box<dyn core::future::Future<Output = Result<T>> + 'a>>;
-/// A GET of an object's body (`None`: it is not there).
-pub(super) type Fetch<'a> = Boxed<'a, Option<Vec<u8>>>;
-pub(super) type Done<'a> = Boxed<'a, ()>;
-pub(super) type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
 
 /// The newest checkpoint listed in `cps` (0 if none), and whether there is
 /// a checkpoint 0 (an upgraded v1 manifest's state).
@@ -95,89 +85,6 @@ impl<I: Io> Db<I> {
 
     pub(crate) fn is_v2(&self, m: &Ref) -> bool {
         self.state(m).protocol == Some(Protocol::V2)
-    }
-
-    /// The body of `key` in `m`'s bucket; `None` if there is none. (Most
-    /// of the engine's requests, both protocols', go through these few
-    /// helpers, each boxed: one copy of each in the .wasm, not one inlined
-    /// into every caller.)
-    pub(super) fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
-        Box::pin(async move {
-            let got = self
-                .call(
-                    |s3, now| s3.get_object(&m.bucket, &key, &GetOptions::default(), now),
-                    parse_get,
-                )
-                .await;
-            match got {
-                Ok(GetResult::Found(obj)) => Ok(Some(obj.body)),
-                Ok(GetResult::NotModified(_)) => {
-                    Err(Error::bad_response("unconditional GET answered 304"))
-                }
-                Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-    }
-
-    /// A PUT of JSON `body` (gzipped when large) to `key` in `m`'s bucket.
-    /// Sent even if the client goes offline meanwhile: an aborted create
-    /// could still land, unknown to its writer.
-    pub(super) fn put_v2<'a>(
-        &'a self,
-        m: &'a Ref,
-        key: String,
-        body: Vec<u8>,
-        mode: PutMode,
-    ) -> Done<'a> {
-        self.put_logged(m, key, body, mode, None)
-    }
-
-    /// A PUT of the manifest's, its requests logged with `trace` (a log
-    /// slot's: the trace id of the write it carries).
-    fn put_logged<'a>(
-        &'a self,
-        m: &'a Ref,
-        key: String,
-        body: Vec<u8>,
-        mode: PutMode,
-        trace: Option<&'a str>,
-    ) -> Done<'a> {
-        Box::pin(async move {
-            let mut opts = json_put(mode);
-            let body = self.upload_body(body, &mut opts).await;
-            self.call(
-                |s3, now| {
-                    let mut req = s3.put_object(&m.bucket, &key, body.clone(), &opts, now)?;
-                    // A log slot's create: its answer settles whether the
-                    // write landed (the other objects' creates repeat
-                    // harmlessly).
-                    req.finish_offline = parse_slot(&m.key, &key).is_some();
-                    req.trace = trace.map(String::from);
-                    Ok(req)
-                },
-                parse_put,
-            )
-            .await
-            .map(|_| ())
-        })
-    }
-
-    /// A DELETE of `key` (at `version`) in `bucket`.
-    pub(super) fn delete_object<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: String,
-        version: Option<String>,
-    ) -> Done<'a> {
-        Box::pin(async move {
-            self.call(
-                |s3, now| s3.delete_object(bucket, &key, version.as_deref(), now),
-                parse_delete,
-            )
-            .await
-            .map(|_| ())
-        })
     }
 
     /// Every object under `m`'s v2 prefix + `under`, after `start_after`.

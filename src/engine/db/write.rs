@@ -6,6 +6,7 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 
 use super::queue::QueuedWrite;
+use super::request::{json_put, Boxed, Done};
 use super::state::MarkerSeen;
 use super::sync::{Freshness, CLAIM_TO_LISTING_MS, SURELY_UNCOLLECTED_MS};
 use super::{Batch, Committer, Db, Pending, LAST_MODIFIED_PRECISION_MS};
@@ -18,15 +19,6 @@ use crate::engine::protocol::v1::{
 };
 use crate::engine::s3::{parse_put, validate_object_key, ObjectMeta, PutMode, PutOptions};
 use crate::engine::time::EpochMillis;
-
-/// A PUT of JSON (content, entries, the marker) in `mode`.
-pub(super) fn json_put(mode: PutMode) -> PutOptions {
-    PutOptions {
-        content_type: Some("application/json".into()),
-        content_encoding: None,
-        mode,
-    }
-}
 
 /// A versioned write's answer without the version S3 gave the object.
 pub(super) fn no_version_id(bucket: &str) -> Error {
@@ -231,7 +223,7 @@ impl<I: Io> Db<I> {
         &self,
         mut p: Pending<I::Lock>,
         committer: Committer,
-    ) -> super::v2::Boxed<'_, Committed<I::Lock>> {
+    ) -> Boxed<'_, Committed<I::Lock>> {
         Box::pin(async move {
             let keep = committer == Committer::Background;
             if p.write.batch.is_empty() {
@@ -411,7 +403,7 @@ impl<I: Io> Db<I> {
 
     /// Content objects (immutable; a repeated PUT rewrites the same bytes
     /// under the same uuid).
-    fn upload<'a>(&'a self, p: &'a mut Pending<I::Lock>) -> super::v2::Done<'a> {
+    fn upload<'a>(&'a self, p: &'a mut Pending<I::Lock>) -> Done<'a> {
         Box::pin(async move {
             let write_id = p.write_id;
             let manifests = p.write.manifests.clone();
@@ -505,7 +497,7 @@ impl<I: Io> Db<I> {
         changes: &'a [(String, Option<String>)],
         record: &'a mut QueuedWrite,
         durable: bool,
-    ) -> super::v2::Done<'a> {
+    ) -> Done<'a> {
         Box::pin(async move {
             // An entry PUT made before (by us before a failure, or by a client
             // that crashed) may have landed, or may still land: settle that
