@@ -158,7 +158,7 @@ impl<I: Io> Db<I> {
         // The lock first: no other tab may take the write over once stored.
         let lock = if self.storing() && !empty {
             self.io
-                .lock(&super::offline::lock_name(&write.key), LockWait::Wait)
+                .lock(&super::tabs::lock_name(&write.key), LockWait::Wait)
                 .await
         } else {
             None
