@@ -177,10 +177,10 @@ impl<I: Io + 'static> Db<I> {
         for (key, name) in self.foreign_writes() {
             {
                 let mut inner = self.inner.borrow_mut();
-                if inner.watching.contains(&key) {
+                if inner.tabs.watching.contains(&key) {
                     continue;
                 }
-                inner.watching.push(key.clone());
+                inner.tabs.watching.push(key.clone());
             }
             let db = self.clone();
             self.io.spawn(Box::pin(async move {
@@ -191,7 +191,7 @@ impl<I: Io + 'static> Db<I> {
                     db.io.sleep(TAKEOVER_SETTLE_MS).await;
                     db.adopt_and_commit().await;
                 }
-                db.inner.borrow_mut().watching.retain(|k| k != &key);
+                db.inner.borrow_mut().tabs.watching.retain(|k| k != &key);
             }));
         }
     }
@@ -216,7 +216,7 @@ impl<I: Io + 'static> Db<I> {
                 db.push_events(vec![Event::Error { sub: id, error }]);
             }
         }));
-        let started = core::mem::replace(&mut self.inner.borrow_mut().polling, true);
+        let started = core::mem::replace(&mut self.inner.borrow_mut().tasks.polling, true);
         if !started {
             let db = self.clone();
             self.io

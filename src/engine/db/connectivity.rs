@@ -212,7 +212,7 @@ impl<I: Io> Db<I> {
             online: self.online.get() && !shutdown,
             connected: self.connected.get() && !shutdown,
             pending_writes: self.pending_writes(),
-            last_sync_at: self.inner.borrow().last_sync_at,
+            last_sync_at: self.inner.borrow().reported.last_sync_at,
             shutdown,
             problem: self.problem.borrow().as_ref().map(|p| p.error.clone()),
         }
@@ -223,9 +223,9 @@ impl<I: Io> Db<I> {
         let status = self.status();
         let changed = {
             let mut inner = self.inner.borrow_mut();
-            let changed = status.news_after(inner.status_sent.as_ref());
+            let changed = status.news_after(inner.reported.status_sent.as_ref());
             if changed {
-                inner.status_sent = Some(status.clone());
+                inner.reported.status_sent = Some(status.clone());
             }
             changed
         };
@@ -237,7 +237,7 @@ impl<I: Io> Db<I> {
     /// A manifest was brought up to date with the bucket.
     pub(crate) fn synced(&self) {
         let now = self.io.now();
-        self.inner.borrow_mut().last_sync_at = Some(now);
+        self.inner.borrow_mut().reported.last_sync_at = Some(now);
         self.note_status();
     }
 
@@ -375,12 +375,12 @@ impl<I: Io + 'static> Db<I> {
     /// Probes on a task of its own until connected (one prober at most).
     fn start_probing(self: &Rc<Self>) {
         let db = self.clone();
-        if core::mem::replace(&mut self.inner.borrow_mut().probing, true) {
+        if core::mem::replace(&mut self.inner.borrow_mut().tasks.probing, true) {
             return;
         }
         self.io.spawn(Box::pin(async move {
             db.probe_until_connected().await;
-            db.inner.borrow_mut().probing = false;
+            db.inner.borrow_mut().tasks.probing = false;
         }));
     }
 

@@ -133,6 +133,7 @@ fn state_of<'a>(manifests: &'a [(Ref, ManifestState)], m: &Ref) -> Option<&'a Ma
     manifests.iter().find(|(r, _)| r == m).map(|(_, s)| s)
 }
 
+/// The client's mutable state, in named parts.
 struct Inner {
     rng: Rng,
     clock: ClockSync,
@@ -140,32 +141,68 @@ struct Inner {
     manifests: Vec<(Ref, ManifestState)>,
     /// Immutable content by (url, version), bounded by `cache_bytes`.
     content: Lru<(String, String)>,
-    subs: Vec<Subscriber>,
+    /// The next id to give a write or a subscription.
     next_id: u64,
+    subscribers: Subscribers,
+    durable: Durable,
+    tabs: Tabs,
+    tasks: Tasks,
+    reported: Reported,
+    probes: CreateProbes,
+}
+
+/// Subscriptions, and the events queued for them (`Db::take_events`).
+#[derive(Default)]
+struct Subscribers {
+    subs: Vec<Subscriber>,
     events: Vec<Event>,
+}
+
+/// The durable store's part (`db::store`).
+struct Durable {
     store: Store,
+    /// The store's content by last use, loaded at first use.
+    stored: Option<stored_lru::StoredLru>,
     /// The last write sequence number given out (see `db::queue`).
     last_seq: u64,
+}
+
+/// This client among the other tabs of its namespace (`db::tabs`).
+#[derive(Default)]
+struct Tabs {
+    /// Ends this client's queue keys (unique among tabs); its writer id.
+    tag: String,
     /// Writes another client of this namespace (a tab) has queued: their
     /// store key → the write id of their masks here.
     foreign: Vec<(String, u64)>,
-    /// Ends this client's queue keys (unique among tabs).
-    tag: String,
-    /// The durable store's content by last use, loaded at first use.
-    stored: Option<stored_lru::StoredLru>,
     /// Other tabs' writes whose locks a task waits on (their queue keys).
     watching: Vec<String>,
-    /// Whether the poller was started (with the first subscription).
+}
+
+/// The background tasks running.
+#[derive(Default)]
+struct Tasks {
+    /// The poller (started with the first subscription).
     polling: bool,
-    /// Whether a task probes the bucket (while disconnected).
+    /// The prober (while disconnected).
     probing: bool,
+}
+
+/// What the status reports (`db::connectivity`).
+#[derive(Default)]
+struct Reported {
     /// When a manifest was last brought up to date with the bucket.
     last_sync_at: Option<i64>,
     /// The status last reported to `onStatus` handlers.
     status_sent: Option<Status>,
+}
+
+/// Probes of buckets' conditional creates (`Db::enforces_create`).
+#[derive(Default)]
+struct CreateProbes {
     /// Per bucket: whether it enforces `If-None-Match: *` (probed once).
-    create_probes: Vec<(String, bool)>,
-    /// The uuid of this client's probe object (see `enforces_create`).
+    enforced: Vec<(String, bool)>,
+    /// The uuid of this client's probe object.
     probe_id: Option<String>,
 }
 
@@ -270,25 +307,24 @@ impl<I: Io> Db<I> {
                 clock: ClockSync::new(cfg.clock_offset, cfg.adaptive_clock),
                 manifests: Vec::new(),
                 content: Lru::new(cfg.cache_bytes),
-                subs: Vec::new(),
                 next_id: 1,
-                events: Vec::new(),
-                store: if cfg.offline_storage {
-                    Store::InUse
-                } else {
-                    Store::Off
+                subscribers: Subscribers::default(),
+                durable: Durable {
+                    store: if cfg.offline_storage {
+                        Store::InUse
+                    } else {
+                        Store::Off
+                    },
+                    stored: None,
+                    last_seq: 0,
                 },
-                last_seq: 0,
-                foreign: Vec::new(),
-                tag,
-                stored: None,
-                watching: Vec::new(),
-                polling: false,
-                probing: false,
-                last_sync_at: None,
-                status_sent: None,
-                create_probes: Vec::new(),
-                probe_id: None,
+                tabs: Tabs {
+                    tag,
+                    ..Tabs::default()
+                },
+                tasks: Tasks::default(),
+                reported: Reported::default(),
+                probes: CreateProbes::default(),
             }),
             online: Cell::new(cfg.online),
             connected: Cell::new(true),
@@ -534,7 +570,7 @@ impl<I: Io> Db<I> {
         let mut inner = self.inner.borrow_mut();
         let id = inner.next_id;
         inner.next_id += 1;
-        inner.subs.push(Subscriber {
+        inner.subscribers.subs.push(Subscriber {
             id,
             manifest: m,
             range,
@@ -545,18 +581,22 @@ impl<I: Io> Db<I> {
     }
 
     pub fn unsubscribe(&self, id: u64) {
-        self.inner.borrow_mut().subs.retain(|s| s.id != id);
+        self.inner
+            .borrow_mut()
+            .subscribers
+            .subs
+            .retain(|s| s.id != id);
     }
 
     /// Events queued for delivery, oldest first.
     pub fn take_events(&self) -> Vec<Event> {
-        core::mem::take(&mut self.inner.borrow_mut().events)
+        core::mem::take(&mut self.inner.borrow_mut().subscribers.events)
     }
 
     /// Tells `error` to each subscriber `to` picks.
     fn tell_error(&self, error: &Error, to: &dyn Fn(&Subscriber) -> bool) {
         let mut events = Vec::new();
-        for s in &self.inner.borrow().subs {
+        for s in &self.inner.borrow().subscribers.subs {
             if to(s) {
                 events.push(Event::Error {
                     sub: s.id,
@@ -571,7 +611,7 @@ impl<I: Io> Db<I> {
         if events.is_empty() {
             return;
         }
-        self.inner.borrow_mut().events.extend(events);
+        self.inner.borrow_mut().subscribers.events.extend(events);
         self.io.events_ready();
     }
 
@@ -589,7 +629,7 @@ impl<I: Io> Db<I> {
     fn watched(&self) -> Vec<Ref> {
         let inner = self.inner.borrow();
         let mut v: Vec<Ref> = Vec::new();
-        for s in &inner.subs {
+        for s in &inner.subscribers.subs {
             if !v.contains(&s.manifest) {
                 v.push(s.manifest.clone());
             }

@@ -72,7 +72,7 @@ impl<I: Io> Db<I> {
     fn tell_failed(&self, sub: u64, url: &str, version: &str, error: Error) {
         let fresh = {
             let mut inner = self.inner.borrow_mut();
-            let Some(s) = inner.subs.iter_mut().find(|s| s.id == sub) else {
+            let Some(s) = inner.subscribers.subs.iter_mut().find(|s| s.id == sub) else {
                 return;
             };
             let seen = s.seen.get_or_insert_with(Vec::new);
@@ -100,7 +100,12 @@ impl<I: Io> Db<I> {
             let Some(state) = super::state_of(&inner.manifests, m) else {
                 return missing;
             };
-            'subs: for s in inner.subs.iter_mut().filter(|s| &s.manifest == m) {
+            'subs: for s in inner
+                .subscribers
+                .subs
+                .iter_mut()
+                .filter(|s| &s.manifest == m)
+            {
                 let urls = state.urls_in(&s.range);
                 let seen = s.seen.as_deref().unwrap_or(&[]);
                 let mut changes = Vec::new();

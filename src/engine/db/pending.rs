@@ -51,9 +51,9 @@ impl<I: Io> Db<I> {
     pub(crate) fn next_queue_key(&self) -> String {
         let now = self.io.now().max(0) as u64;
         let mut inner = self.inner.borrow_mut();
-        let seq = (inner.last_seq + 1).max(now * 1000);
-        inner.last_seq = seq;
-        queue_key(&self.cfg.namespace, seq, &inner.tag)
+        let seq = (inner.durable.last_seq + 1).max(now * 1000);
+        inner.durable.last_seq = seq;
+        queue_key(&self.cfg.namespace, seq, &inner.tabs.tag)
     }
 
     /// The masks of a queued write, made visible at once.

@@ -23,7 +23,7 @@ use crate::engine::protocol::v2::format::LogState;
 impl<I: Io> Db<I> {
     /// Whether the durable store is in use (configured, and not failed).
     pub(crate) fn storing(&self) -> bool {
-        self.inner.borrow().store == super::Store::InUse
+        self.inner.borrow().durable.store == super::Store::InUse
     }
 
     /// Whether writes are being made durable.
@@ -37,10 +37,10 @@ impl<I: Io> Db<I> {
     pub(crate) fn storage_failed(&self, e: &Error) {
         {
             let mut inner = self.inner.borrow_mut();
-            if inner.store != super::Store::InUse {
+            if inner.durable.store != super::Store::InUse {
                 return;
             }
-            inner.store = super::Store::Failed;
+            inner.durable.store = super::Store::Failed;
         }
         let error = Error::new(
             ErrorKind::Storage,
@@ -105,7 +105,7 @@ impl<I: Io> Db<I> {
             return;
         }
         self.content_used(&key, value.len(), true).await;
-        let evicted = match self.inner.borrow_mut().stored.as_mut() {
+        let evicted = match self.inner.borrow_mut().durable.stored.as_mut() {
             Some(lru) => lru.evict(self.cfg.offline_bytes, &key),
             None => Vec::new(),
         };
@@ -120,7 +120,7 @@ impl<I: Io> Db<I> {
     /// the start-up path, writes its metadata and no more, and the scan
     /// later finds it.
     async fn content_used(&self, key: &str, bytes: usize, for_eviction: bool) {
-        if for_eviction && self.inner.borrow().stored.is_none() {
+        if for_eviction && self.inner.borrow().durable.stored.is_none() {
             let rows = match self
                 .io
                 .store_scan(Table::ContentMeta, &self.cfg.namespace)
@@ -135,10 +135,10 @@ impl<I: Io> Db<I> {
                     lru.touch(&k, b, used);
                 }
             }
-            self.inner.borrow_mut().stored.get_or_insert(lru);
+            self.inner.borrow_mut().durable.stored.get_or_insert(lru);
         }
         let used = self.io.now().max(0) as u64;
-        if let Some(lru) = self.inner.borrow_mut().stored.as_mut() {
+        if let Some(lru) = self.inner.borrow_mut().durable.stored.as_mut() {
             lru.touch(key, bytes, used);
         }
         self.store_put(Table::ContentMeta, key, &StoredLru::meta(bytes, used))
@@ -255,7 +255,7 @@ impl<I: Io> Db<I> {
             };
             if let Some(seq) = key.get(ns.len()..ns.len() + 20).and_then(|s| number(s, 10)) {
                 let mut inner = self.inner.borrow_mut();
-                inner.last_seq = inner.last_seq.max(seq);
+                inner.durable.last_seq = inner.durable.last_seq.max(seq);
             }
             match self.io.lock(&lock_name(&key), LockWait::IfFree).await {
                 Some(lock) => out.push(self.adopt(write, lock)),

@@ -118,14 +118,15 @@ impl<I: Io> Db<I> {
     /// which is the order takeovers commit them in.)
     fn take_foreign(&self, key: &str) -> Option<u64> {
         let mut inner = self.inner.borrow_mut();
-        let i = inner.foreign.iter().position(|(k, _)| k == key)?;
-        Some(inner.foreign.remove(i).1)
+        let i = inner.tabs.foreign.iter().position(|(k, _)| k == key)?;
+        Some(inner.tabs.foreign.remove(i).1)
     }
 
     pub(super) fn add_foreign(&self, write: QueuedWrite) {
         let write_id = self.new_write_id();
         self.inner
             .borrow_mut()
+            .tabs
             .foreign
             .push((write.key.clone(), write_id));
         self.mask_write(&write, write_id);
@@ -151,7 +152,7 @@ impl<I: Io> Db<I> {
     /// of its lock), for `watch_foreign` to wait on.
     pub(super) fn foreign_writes(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for (k, _) in &self.inner.borrow().foreign {
+        for (k, _) in &self.inner.borrow().tabs.foreign {
             out.push((k.clone(), lock_name(k)));
         }
         out
@@ -196,6 +197,7 @@ impl<I: Io> Db<I> {
             Err(e) => {
                 self.inner
                     .borrow_mut()
+                    .tabs
                     .foreign
                     .push((key.to_string(), old_id));
                 self.storage_failed(&e);
@@ -212,7 +214,14 @@ impl<I: Io> Db<I> {
         };
         match kind.as_str() {
             "queued" => {
-                if self.inner.borrow().foreign.iter().any(|(k, _)| k == &key) {
+                if self
+                    .inner
+                    .borrow()
+                    .tabs
+                    .foreign
+                    .iter()
+                    .any(|(k, _)| k == &key)
+                {
                     return;
                 }
                 if let Ok(Some(text)) = self.io.store_get(Table::Queue, &key).await {

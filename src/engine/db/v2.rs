@@ -181,7 +181,8 @@ impl<I: Io> Db<I> {
         let known = {
             let inner = self.inner.borrow();
             inner
-                .create_probes
+                .probes
+                .enforced
                 .iter()
                 .find(|(b, _)| *b == m.bucket)
                 .map(|p| p.1)
@@ -196,6 +197,7 @@ impl<I: Io> Db<I> {
             let mut inner = self.inner.borrow_mut();
             let inner = &mut *inner;
             inner
+                .probes
                 .probe_id
                 .get_or_insert_with(|| inner.rng.uuid_v4())
                 .clone()
@@ -234,7 +236,8 @@ impl<I: Io> Db<I> {
         let _ = self.delete_object(&m.bucket, key, None).await;
         self.inner
             .borrow_mut()
-            .create_probes
+            .probes
+            .enforced
             .push((m.bucket.clone(), enforced));
         Ok(enforced)
     }
@@ -317,7 +320,7 @@ impl<I: Io> Db<I> {
     pub async fn inspect(&self, manifest: Option<&Ref>) -> Inspection {
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         let _ = self.read(super::Select::Keys(&[]), Some(&m)).await;
-        let writer = self.inner.borrow().tag.clone();
+        let writer = self.inner.borrow().tabs.tag.clone();
         let s = self.state(&m);
         Inspection {
             protocol: s.protocol,

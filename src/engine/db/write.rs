@@ -954,7 +954,7 @@ impl<I: Io> Db<I> {
             };
         }
         let mut inner = self.inner.borrow_mut();
-        for sub in &mut inner.subs {
+        for sub in &mut inner.subscribers.subs {
             for (u, v) in sub.seen.iter_mut().flatten() {
                 if u == url && v == from {
                     *v = to.to_string();
