@@ -5,8 +5,8 @@
 //! The browser crates are wasm32-only dependencies, so a slip fails the
 //! native build, and `cargo test` exercises the whole core on the host.
 
-pub mod binary;
-pub mod clock_sync;
+pub(crate) mod binary;
+pub(crate) mod clock_sync;
 pub mod credentials;
 pub mod db;
 pub mod deadline;
@@ -15,14 +15,14 @@ pub mod error;
 pub mod http;
 pub mod io;
 pub mod json;
-pub mod lean;
-pub mod lock;
-pub mod merge_patch;
+pub(crate) mod lean;
+pub(crate) mod lock;
+pub(crate) mod merge_patch;
 pub mod object;
 pub mod protocol;
-pub mod retry;
-pub mod rng;
+pub(crate) mod retry;
+pub(crate) mod rng;
 pub mod s3;
 pub mod sigv4;
-pub mod time;
-pub mod xml;
+pub(crate) mod time;
+pub(crate) mod xml;

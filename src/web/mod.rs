@@ -8,23 +8,23 @@ use crate::prelude::*;
     reason = "#[wasm_bindgen] on a class generates a collect (its array conversions)"
 )]
 pub mod atomic;
-pub mod channel;
+pub(crate) mod channel;
 #[allow(
     clippy::disallowed_methods,
     reason = "#[wasm_bindgen] on a class generates a collect (its array conversions)"
 )]
 pub mod class;
-pub mod convert;
+pub(crate) mod convert;
 pub mod errors;
 pub mod fetch;
 pub mod gzip;
-pub mod io;
+pub(crate) mod io;
 pub mod local;
-pub mod locks;
-pub mod log;
+pub(crate) mod locks;
+pub(crate) mod log;
 pub mod s3;
 pub mod store;
-pub mod timer;
+pub(crate) mod timer;
 
 /// Runs `task` on its own, boxed: one `spawn_local` serves every caller
 /// (the engine's background tasks, the event delivery in `io`, the

@@ -57,6 +57,7 @@ impl<K: Ord + Clone> Lru<K> {
         self.entries.insert(key, (value, self.tick));
     }
 
+    #[cfg(test)]
     pub fn used_bytes(&self) -> usize {
         self.used
     }
