@@ -98,25 +98,32 @@ impl Atomic {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let prepared = (|| {
-            only_known(&options, "commit", js_api::GET)?;
-            let manifest = convert::manifest(&options, &self.bucket)?;
-            let (checks, batch) = (self.checks.take(), self.batch.take());
-            let db = self.db.clone();
-            Ok(async move {
-                let outcome = db.atomic(checks, batch, manifest.as_ref()).await?;
-                let o = js_sys::Object::new();
-                let ok = matches!(outcome, Outcome::Committed(_));
-                let _ = Reflect::set(&o, &"ok".into(), &ok.into());
-                if let Outcome::Committed(version) = outcome {
-                    let version = version.map_or(JsValue::NULL, JsValue::from);
-                    let _ = Reflect::set(&o, &"version".into(), &version);
-                }
-                Ok(o.into())
-            })
-        })();
-        run(prepared)
+        run(self.prepare_commit(options.unwrap_or(JsValue::UNDEFINED)))
+    }
+}
+
+impl Atomic {
+    /// `commit`'s options checked (nothing sent when one is bad), then its
+    /// work: the checks and writes built so far, handed to the engine.
+    fn prepare_commit(
+        &self,
+        options: JsValue,
+    ) -> Result<impl core::future::Future<Output = Result<JsValue, Error>> + 'static, Error> {
+        only_known(&options, "commit", js_api::GET)?;
+        let manifest = convert::manifest(&options, &self.bucket)?;
+        let (checks, batch) = (self.checks.take(), self.batch.take());
+        let db = self.db.clone();
+        Ok(async move {
+            let outcome = db.atomic(checks, batch, manifest.as_ref()).await?;
+            let o = js_sys::Object::new();
+            let ok = matches!(outcome, Outcome::Committed(_));
+            let _ = Reflect::set(&o, &"ok".into(), &ok.into());
+            if let Outcome::Committed(version) = outcome {
+                let version = version.map_or(JsValue::NULL, JsValue::from);
+                let _ = Reflect::set(&o, &"version".into(), &version);
+            }
+            Ok(o.into())
+        })
     }
 }
 

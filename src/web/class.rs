@@ -7,6 +7,7 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 use core::cell::RefCell;
+use core::future::Future;
 
 use js_sys::{Function, Map, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -24,7 +25,7 @@ use crate::js_api;
 const TS_TYPES: &'static str = js_api::TYPESCRIPT;
 
 /// An API call's work, boxed: one `future_to_promise` serves them all.
-type Task = core::pin::Pin<Box<dyn core::future::Future<Output = Result<JsValue, Error>>>>;
+type Task = core::pin::Pin<Box<dyn Future<Output = Result<JsValue, Error>>>>;
 
 fn promise(prepared: Result<Task, Error>) -> Promise {
     match prepared {
@@ -35,7 +36,7 @@ fn promise(prepared: Result<Task, Error>) -> Promise {
 
 pub(super) fn run<F>(prepared: Result<F, Error>) -> Promise
 where
-    F: core::future::Future<Output = Result<JsValue, Error>> + 'static,
+    F: Future<Output = Result<JsValue, Error>> + 'static,
 {
     promise(prepared.map(|f| Box::pin(f) as Task))
 }
@@ -387,19 +388,7 @@ impl MPS3 {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "Key")] manifest: Option<JsValue>,
     ) -> Promise {
-        let prepared = (|| {
-            let manifest = match manifest.filter(|m| !m.is_undefined()) {
-                Some(m) => Some(convert::to_ref(&m, &self.default_bucket)?),
-                None => None,
-            };
-            let db = self.db.clone();
-            Ok(async move {
-                db.upgrade(manifest.as_ref())
-                    .await
-                    .map(|()| JsValue::UNDEFINED)
-            })
-        })();
-        run(prepared)
+        run(self.prepare_upgrade(manifest))
     }
 
     /// Moves the value of `from` to `to` in one entry: readers see the
@@ -427,34 +416,7 @@ impl MPS3 {
         options: Option<JsValue>,
         change: Result<Change, Error>,
     ) -> Promise {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let prepared = (|| {
-            only_known(&options, name, js_api::PUT)?;
-            if name != "put" && !convert::get(&options, "contentType").is_undefined() {
-                return Err(bad("contentType is an option of put alone"));
-            }
-            let ack = convert::ack(&options)?;
-            let trace = convert::trace(&options)?;
-            let change = change?;
-            let manifests = convert::refs(&options, "manifests", &self.default_bucket)?;
-            let db = self.db.clone();
-            Ok(async move {
-                // `{ committed: true, version }` once in the bucket,
-                // `{ committed: false }` once queued (offline,
-                // disconnected, or `await: "local"`).
-                let o = js_sys::Object::new();
-                let (committed, version) = match db.write(change, &manifests, ack, trace).await? {
-                    Acked::Committed(v) => (true, v.map_or(JsValue::NULL, JsValue::from)),
-                    Acked::Queued => (false, JsValue::UNDEFINED),
-                };
-                let _ = Reflect::set(&o, &"committed".into(), &committed.into());
-                if committed {
-                    let _ = Reflect::set(&o, &"version".into(), &version);
-                }
-                Ok(o.into())
-            })
-        })();
-        run(prepared)
+        run(self.prepare_change(name, options.unwrap_or(JsValue::UNDEFINED), change))
     }
 
     /// The value of `key` (`undefined` when absent), reading your own
@@ -519,51 +481,7 @@ impl MPS3 {
     /// `get`, `getEntry`, `getAll` and `list`: one engine read
     /// (`Db::read`), answered in the shape each returns.
     fn read(&self, name: &str, shape: Read, arg: JsValue, options: Option<JsValue>) -> Promise {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let prepared = (|| {
-            only_known(&options, name, js_api::GET)?;
-            let originals: Vec<JsValue> = match shape {
-                Read::Map => arg
-                    .dyn_ref::<js_sys::Array>()
-                    .ok_or_else(|| bad("getAll takes an array of keys"))?
-                    .to_vec(),
-                Read::List => Vec::new(),
-                _ => vec![arg.clone()],
-            };
-            let mut refs = Vec::with_capacity(originals.len());
-            for k in &originals {
-                refs.push(self.key(k)?);
-            }
-            let range = match shape {
-                Read::List => Some(convert::range(&arg, &self.default_bucket)?),
-                _ => None,
-            };
-            let manifest = convert::manifest(&options, &self.default_bucket)?;
-            let db = self.db.clone();
-            Ok(async move {
-                let select = match &range {
-                    Some((r, limit, reverse)) => Select::Range(r, *limit, *reverse),
-                    None => Select::Keys(&refs),
-                };
-                let mut found = db.read(select, manifest.as_ref()).await?;
-                Ok(match shape {
-                    Read::Value => value(found[0].value.as_ref())?,
-                    Read::Entry => {
-                        let f = found.pop().expect("one key, one entry");
-                        entry_object(&originals[0], f.value.as_ref(), f.version)?
-                    }
-                    Read::Map => {
-                        let out = Map::new();
-                        for (k, f) in originals.iter().zip(found) {
-                            out.set(k, &value(f.value.as_ref())?);
-                        }
-                        out.into()
-                    }
-                    Read::List => entries_array(found)?,
-                })
-            })
-        })();
-        run(prepared)
+        run(self.prepare_read(name, shape, arg, options.unwrap_or(JsValue::UNDEFINED)))
     }
 
     /// What this client knows of a manifest (the default when none is
@@ -575,18 +493,7 @@ impl MPS3 {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "Key")] manifest: Option<JsValue>,
     ) -> Promise {
-        let prepared = (|| {
-            let manifest = match manifest.filter(|m| !m.is_undefined()) {
-                Some(m) => Some(self.key(&m)?),
-                None => None,
-            };
-            let db = self.db.clone();
-            Ok(async move {
-                let text = db.inspect(manifest.as_ref()).await.to_json();
-                convert::from_json(&text.into())
-            })
-        })();
-        run(prepared)
+        run(self.prepare_inspect(manifest))
     }
 
     /// A conditional write to build: `.check({ key, version })` (each
@@ -635,23 +542,7 @@ impl MPS3 {
         handler: JsValue,
         options: Option<JsValue>,
     ) -> Result<Function, JsValue> {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let subscribed = (|| {
-            let handler = function(handler, "subscribe(key or range, handler)")?;
-            only_known(&options, "subscribe", js_api::SUBSCRIBE)?;
-            // A key is a string or has `key`; anything else is a range.
-            let watch = if target.is_string() || !convert::get(&target, "key").is_undefined() {
-                Watch::Key(self.key(&target)?)
-            } else {
-                let (range, limit, reverse) = convert::range(&target, &self.default_bucket)?;
-                if limit != usize::MAX || reverse {
-                    return Err(bad("a subscribed range has no limit or reverse"));
-                }
-                Watch::Range(range)
-            };
-            let manifest = convert::manifest(&options, &self.default_bucket)?;
-            Ok((self.db.subscribe(&watch, manifest.as_ref())?, handler))
-        })();
+        let subscribed = self.subscription(target, handler, options.unwrap_or(JsValue::UNDEFINED));
         let (id, handler) = subscribed.map_err(|e| to_js_error(&e))?;
         self.handlers.values.borrow_mut().push((id, handler));
         Ok(remover(&self.handlers, Some(Rc::downgrade(&self.db)), id).unchecked_into())
@@ -714,5 +605,146 @@ impl MPS3 {
     #[wasm_bindgen(getter, js_name = clockOffset)]
     pub fn clock_offset(&self) -> f64 {
         self.db.clock_offset() as f64
+    }
+}
+
+/// Each call's arguments checked (nothing sent or written when one is
+/// bad), then its work: what `run` turns into the call's promise.
+impl MPS3 {
+    fn prepare_change(
+        &self,
+        name: &str,
+        options: JsValue,
+        change: Result<Change, Error>,
+    ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
+        only_known(&options, name, js_api::PUT)?;
+        if name != "put" && !convert::get(&options, "contentType").is_undefined() {
+            return Err(bad("contentType is an option of put alone"));
+        }
+        let ack = convert::ack(&options)?;
+        let trace = convert::trace(&options)?;
+        let change = change?;
+        let manifests = convert::refs(&options, "manifests", &self.default_bucket)?;
+        let db = self.db.clone();
+        Ok(async move {
+            // `{ committed: true, version }` once in the bucket,
+            // `{ committed: false }` once queued (offline,
+            // disconnected, or `await: "local"`).
+            let o = js_sys::Object::new();
+            let (committed, version) = match db.write(change, &manifests, ack, trace).await? {
+                Acked::Committed(v) => (true, v.map_or(JsValue::NULL, JsValue::from)),
+                Acked::Queued => (false, JsValue::UNDEFINED),
+            };
+            let _ = Reflect::set(&o, &"committed".into(), &committed.into());
+            if committed {
+                let _ = Reflect::set(&o, &"version".into(), &version);
+            }
+            Ok(o.into())
+        })
+    }
+
+    fn prepare_read(
+        &self,
+        name: &str,
+        shape: Read,
+        arg: JsValue,
+        options: JsValue,
+    ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
+        only_known(&options, name, js_api::GET)?;
+        let originals: Vec<JsValue> = match shape {
+            Read::Map => arg
+                .dyn_ref::<js_sys::Array>()
+                .ok_or_else(|| bad("getAll takes an array of keys"))?
+                .to_vec(),
+            Read::List => Vec::new(),
+            _ => vec![arg.clone()],
+        };
+        let mut refs = Vec::with_capacity(originals.len());
+        for k in &originals {
+            refs.push(self.key(k)?);
+        }
+        let range = match shape {
+            Read::List => Some(convert::range(&arg, &self.default_bucket)?),
+            _ => None,
+        };
+        let manifest = convert::manifest(&options, &self.default_bucket)?;
+        let db = self.db.clone();
+        Ok(async move {
+            let select = match &range {
+                Some((r, limit, reverse)) => Select::Range(r, *limit, *reverse),
+                None => Select::Keys(&refs),
+            };
+            let mut found = db.read(select, manifest.as_ref()).await?;
+            Ok(match shape {
+                Read::Value => value(found[0].value.as_ref())?,
+                Read::Entry => {
+                    let f = found.pop().expect("one key, one entry");
+                    entry_object(&originals[0], f.value.as_ref(), f.version)?
+                }
+                Read::Map => {
+                    let out = Map::new();
+                    for (k, f) in originals.iter().zip(found) {
+                        out.set(k, &value(f.value.as_ref())?);
+                    }
+                    out.into()
+                }
+                Read::List => entries_array(found)?,
+            })
+        })
+    }
+
+    /// `subscribe`'s arguments checked, and the engine's subscription
+    /// made: its id, and the handler to call.
+    fn subscription(
+        &self,
+        target: JsValue,
+        handler: JsValue,
+        options: JsValue,
+    ) -> Result<(u64, Function), Error> {
+        let handler = function(handler, "subscribe(key or range, handler)")?;
+        only_known(&options, "subscribe", js_api::SUBSCRIBE)?;
+        // A key is a string or has `key`; anything else is a range.
+        let watch = if target.is_string() || !convert::get(&target, "key").is_undefined() {
+            Watch::Key(self.key(&target)?)
+        } else {
+            let (range, limit, reverse) = convert::range(&target, &self.default_bucket)?;
+            if limit != usize::MAX || reverse {
+                return Err(bad("a subscribed range has no limit or reverse"));
+            }
+            Watch::Range(range)
+        };
+        let manifest = convert::manifest(&options, &self.default_bucket)?;
+        Ok((self.db.subscribe(&watch, manifest.as_ref())?, handler))
+    }
+
+    fn prepare_upgrade(
+        &self,
+        manifest: Option<JsValue>,
+    ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
+        let manifest = match manifest.filter(|m| !m.is_undefined()) {
+            Some(m) => Some(convert::to_ref(&m, &self.default_bucket)?),
+            None => None,
+        };
+        let db = self.db.clone();
+        Ok(async move {
+            db.upgrade(manifest.as_ref())
+                .await
+                .map(|()| JsValue::UNDEFINED)
+        })
+    }
+
+    fn prepare_inspect(
+        &self,
+        manifest: Option<JsValue>,
+    ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
+        let manifest = match manifest.filter(|m| !m.is_undefined()) {
+            Some(m) => Some(self.key(&m)?),
+            None => None,
+        };
+        let db = self.db.clone();
+        Ok(async move {
+            let text = db.inspect(manifest.as_ref()).await.to_json();
+            convert::from_json(&text.into())
+        })
     }
 }

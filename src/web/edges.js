@@ -41,7 +41,10 @@ export function mps3Json(value) {
 }
 
 // src/web/fetch.rs
-// (What fetch, Headers and Request throw are errors: TypeError, DOMException.)
+// Answers { s: status, h: "name\nvalue\n…", b: body bytes }, or { e:
+// message } when no answer came (bad: the request itself was refused, so
+// sending it again would not help). (What fetch, Headers and Request throw
+// are errors: TypeError, DOMException.)
 const message = (e) => e?.message ?? String(e);
 export async function mps3Fetch(method, url, headers, body, controller) {
   let request, h = new Headers(), pairs = headers ? headers.split("\n") : [];
@@ -80,22 +83,26 @@ export function mps3IdbOpen(tables) {
   });
 }
 const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
+// The operations, numbered as store.rs numbers them.
+const GET = 0, PUT = 1, DELETE = 2, SCAN = 3;
+// Answers: { v } a value, { k, v } a scan's keys and values, {} done;
+// { e: 1 } the database could not be opened, { e: 2 } the request failed.
 export async function mps3Idb(open, op, table, key, value, strict) {
   let db;
   try { db = await open; } catch { return { e: 1 }; }
   try {
-    const tx = db.transaction(table, op == 1 || op == 2 ? "readwrite" : "readonly",
+    const tx = db.transaction(table, op == PUT || op == DELETE ? "readwrite" : "readonly",
       strict ? { durability: "strict" } : undefined);
     const store = tx.objectStore(table);
-    if (op == 0) return { v: await request(store.get(key)) };
-    if (op == 3) {
+    if (op == GET) return { v: await request(store.get(key)) };
+    if (op == SCAN) {
       // Every string starting with `key` sorts below key + U+FFFF.
       const range = IDBKeyRange.bound(key, key + "\uffff");
       const [k, v] = await Promise.all([request(store.getAllKeys(range)), request(store.getAll(range))]);
       return { k, v };
     }
     const done = new Promise((ok, fail) => { tx.oncomplete = ok; tx.onerror = tx.onabort = fail; });
-    op == 1 ? store.put(value, key) : store.delete(key);
+    op == PUT ? store.put(value, key) : store.delete(key);
     await done;
     return {};
   } catch { return { e: 2 }; }

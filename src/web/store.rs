@@ -48,6 +48,7 @@ extern "C" {
     fn idb(open: &Promise, op: u8, table: &str, key: &str, value: &str, strict: bool) -> Promise;
 }
 
+// The operations of `mps3Idb`, numbered as edges.js numbers them.
 const GET: u8 = 0;
 const PUT: u8 = 1;
 const DELETE: u8 = 2;
