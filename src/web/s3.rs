@@ -1,6 +1,9 @@
-//! An async S3 client: the core builds and parses, `fetch` carries.
-//! Each method is one request (listing: until the last page); retries and
-//! clock correction belong to the callers' policies in the core.
+//! An async S3 client: the core builds and parses, `fetch` carries (or,
+//! for the browser's own bucket, the local bucket answers). Each method is
+//! one request (listing: until the last page); retries and clock
+//! correction belong to the callers' policies in the core. The tests' and
+//! the conformance checks' client: one suite for the vendors and for the
+//! in-memory S3 the local bucket and the simulation trust.
 
 use crate::prelude::*;
 
@@ -23,6 +26,8 @@ pub struct S3Client {
     pub s3: S3,
     /// Added to the browser's clock when signing.
     pub clock_offset: i64,
+    /// The browser's own bucket instead of `fetch`.
+    local: Option<super::local::LocalBucket>,
 }
 
 impl S3Client {
@@ -30,7 +35,25 @@ impl S3Client {
         S3Client {
             s3,
             clock_offset: 0,
+            local: None,
         }
+    }
+
+    /// A client of the browser's own bucket (`endpoint: "local:"`): the
+    /// engine's in-memory S3 over IndexedDB.
+    pub fn local() -> Result<S3Client> {
+        use crate::engine::credentials::Credentials;
+        use crate::engine::s3::S3Config;
+        let config = S3Config::new(
+            Some(super::local::LOCAL_ENDPOINT),
+            "us-east-1",
+            Credentials::new("local", "local"),
+        )?;
+        let store = alloc::rc::Rc::new(super::store::IdbStore::default());
+        Ok(S3Client {
+            local: Some(super::local::LocalBucket::new(store)),
+            ..S3Client::new(S3::new(config))
+        })
     }
 
     fn now(&self) -> EpochMillis {
@@ -38,7 +61,10 @@ impl S3Client {
     }
 
     async fn exec(&self, req: Result<HttpRequest>) -> Result<crate::engine::http::HttpResponse> {
-        send(&req?, &wasm_bindgen::JsValue::UNDEFINED).await
+        match &self.local {
+            Some(bucket) => bucket.send(&req?, self.now()).await,
+            None => send(&req?, &wasm_bindgen::JsValue::UNDEFINED).await,
+        }
     }
 
     pub async fn put_object(
