@@ -24,5 +24,7 @@ pub(crate) mod retry;
 pub(crate) mod rng;
 pub mod s3;
 pub mod sigv4;
+#[cfg(test)]
+mod sim;
 pub(crate) mod time;
 pub(crate) mod xml;

@@ -47,6 +47,12 @@ pub use state::{Event, JsonText, Meta, Range};
 pub use crate::engine::protocol::v2::{Applied, Inspection};
 pub use crate::engine::protocol::Protocol;
 use sync::Freshness;
+pub(crate) use sync::AUTOCLEAN_GRACE_MS;
+/// The timing rules the simulation checks its clients against.
+#[cfg(test)]
+pub(crate) use sync::{CLAIM_SETTLE_MS, SURELY_UNCOLLECTED_MS};
+#[cfg(test)]
+pub(crate) use write::GZIP_MIN_BYTES;
 
 use crate::engine::clock_sync::ClockSync;
 use crate::engine::error::{Error, ErrorKind, Result};
@@ -119,7 +125,7 @@ impl DbConfig {
             online: true,
             protocol: Protocol::Auto,
             checkpoint_every: crate::engine::protocol::v2::CHECKPOINT_EVERY,
-            grace_ms: sync::AUTOCLEAN_GRACE_MS,
+            grace_ms: AUTOCLEAN_GRACE_MS,
         }
     }
 }
@@ -671,6 +677,3 @@ impl<I: Io> Db<I> {
         }
     }
 }
-
-#[cfg(test)]
-mod sim;

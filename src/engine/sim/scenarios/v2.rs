@@ -191,7 +191,7 @@ fn a_v1_client_writing_into_a_v2_manifest_is_reported_within_ten_polls() {
 /// bounded by the writes of about one grace, not by the history. The
 /// storage figures of the benchmark (`bench_storage`) come from this
 /// world.
-pub(in crate::engine::db::sim) fn storage_after_overwrites(
+pub(in crate::engine::sim) fn storage_after_overwrites(
     writes: usize,
     keys: usize,
     every_ms: u64,

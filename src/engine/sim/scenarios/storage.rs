@@ -60,7 +60,7 @@ pub(super) fn offline_bytes_bounds_the_stored_content_least_recently_used_out() 
 /// and `large_entries_go_up_gzipped_and_read_back`.)
 #[test]
 pub(super) fn large_values_go_up_as_the_edge_compressed_them() {
-    use crate::engine::db::write::GZIP_MIN_BYTES;
+    use crate::engine::db::GZIP_MIN_BYTES;
     fn halve(b: &[u8]) -> Vec<u8> {
         b[..b.len() / 2].to_vec()
     }

@@ -41,12 +41,12 @@ use crate::engine::s3::in_memory::InMemoryS3;
 use device::{Device, SimLock};
 use executor::Executor;
 
-use super::sync::{AUTOCLEAN_GRACE_MS, SURELY_UNCOLLECTED_MS};
-use super::{
+use crate::engine::credentials::Credentials;
+use crate::engine::db::{
     Ack, Acked, Batch, Change, Db, DbConfig, Event, JsonText, Protocol, QueuedWrite, Range, Select,
     Watch,
 };
-use crate::engine::credentials::Credentials;
+use crate::engine::db::{AUTOCLEAN_GRACE_MS, SURELY_UNCOLLECTED_MS};
 use crate::engine::error::{Error, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
 use crate::engine::io::{Io, LockWait, Table, Task};
