@@ -15,7 +15,7 @@ use crate::engine::object::Ref;
 use crate::engine::protocol::v2::format::{
     checkpoint_key, hint_key, parse_checkpoint, parse_slot, LogState, Stored,
 };
-use crate::engine::protocol::v2::{V2State, V2_GUARD};
+use crate::engine::protocol::v2::V2_GUARD;
 use crate::engine::protocol::Protocol;
 use crate::engine::s3::PutMode;
 
@@ -49,18 +49,7 @@ impl<I: Io> Db<I> {
     ) -> core::pin::Pin<Box<dyn core::future::Future<Output = ()> + 'a>> {
         Box::pin(async move {
             let every = self.cfg.checkpoint_every;
-            let due = {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                let v = &s.v2;
-                (v.log.seq >= v.checkpoint + every).then(|| {
-                    // What the entries since the last checkpoint superseded,
-                    // when this client read all of them.
-                    let complete = v.superseded_from.is_some_and(|f| f <= v.checkpoint);
-                    let gc: &[(String, String)] = if complete { &v.superseded } else { &[] };
-                    (v.log.seq, v.log.checkpoint_text_with(gc))
-                })
-            };
+            let due = self.state(m).v2.checkpoint_due(every);
             let Some((seq, text)) = due else { return };
             let made = self
                 .put_v2(
@@ -73,13 +62,7 @@ impl<I: Io> Db<I> {
             if matches!(&made, Err(e) if e.kind != ErrorKind::PreconditionFailed) {
                 return;
             }
-            {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                s.v2.checkpoint = s.v2.checkpoint.max(seq);
-                s.v2.superseded.clear();
-                s.v2.superseded_from = Some(seq);
-            };
+            self.state(m).v2.checkpointed(seq);
             let hint = cat!("{\"cp\":", seq, "}").into_bytes();
             let _ = self
                 .put_v2(m, hint_key(&m.key), hint, PutMode::Overwrite)
@@ -210,14 +193,7 @@ impl<I: Io> Db<I> {
         }
         self.put_v2(&m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Overwrite)
             .await?;
-        {
-            let mut g = self.state(&m);
-            let s = &mut *g;
-            s.protocol = Some(Protocol::V2);
-            s.v2 = V2State::default();
-            s.resolution = None;
-            s.masks.retain(|mask| mask.entry.is_none());
-        };
+        self.state(&m).upgraded_to_v2();
         Ok(())
     }
 }

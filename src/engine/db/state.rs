@@ -7,7 +7,10 @@ use crate::engine::lean::vec_map::VecMap;
 
 use crate::engine::error::Error;
 use crate::engine::lock::FifoLock;
-use crate::engine::protocol::v1::{KnownEntry, Resolution};
+use crate::engine::protocol::v1::{Files, KnownEntry, Resolution};
+use crate::engine::protocol::v2::format::{Entry, LogState};
+use crate::engine::protocol::v2::V2State;
+use crate::engine::protocol::Protocol;
 use crate::engine::time::EpochMillis;
 
 pub use crate::engine::object::JsonText;
@@ -67,11 +70,11 @@ pub struct ManifestState {
     /// from it yet: the first read after a reload does, at once.
     pub restored: bool,
     /// The files last written to the durable store.
-    pub persisted: Option<crate::engine::protocol::v1::Files>,
+    pub persisted: Option<Files>,
     /// The manifest's log format, once known (never `Auto`).
-    pub protocol: Option<super::Protocol>,
+    pub protocol: Option<Protocol>,
     /// Protocol v2's state (unused by v1 manifests).
-    pub v2: crate::engine::protocol::v2::V2State,
+    pub v2: V2State,
 }
 
 /// The change marker as a GET showed it (or our PUT wrote it).
@@ -85,6 +88,85 @@ pub struct MarkerSeen {
 }
 
 impl ManifestState {
+    /// The resolution's files when they differ from what the store holds
+    /// (cloned only then: most listings change nothing).
+    pub fn files_to_persist(&self) -> Option<Files> {
+        let files = self.resolution.as_ref().map(|r| &r.files);
+        (files != self.persisted.as_ref())
+            .then(|| files.cloned())
+            .flatten()
+    }
+
+    /// A v2 manifest's state as the store keeps it: its log's, at its
+    /// sequence number (a reload reads on from there).
+    pub fn v2_checkpoint_text(&self) -> Option<String> {
+        (self.protocol == Some(Protocol::V2)).then(|| self.v2.log.checkpoint_text())
+    }
+
+    /// The state the store kept (`files`, and a v2 log's), unless the
+    /// manifest was read already: a read answers from it at once.
+    pub fn restore(&mut self, files: Files, v2: Option<LogState>) {
+        if let Some(log) = v2 {
+            self.protocol = Some(Protocol::V2);
+            self.v2.log = log;
+        }
+        if self.resolution.is_none() {
+            self.persisted = Some(files.clone());
+            self.resolution = Some(Resolution {
+                files,
+                ..Resolution::default()
+            });
+            self.restored = true;
+        }
+    }
+
+    /// Whether the state is the store's only, not listed since a reload.
+    pub fn stored_only(&self) -> bool {
+        self.resolution.is_some() && self.listed_at.is_none()
+    }
+
+    /// The manifest was upgraded to v2 (`Db::upgrade`): its state is read
+    /// again from the new log; masks of writes not yet in an entry stay.
+    pub fn upgraded_to_v2(&mut self) {
+        self.protocol = Some(Protocol::V2);
+        self.v2 = V2State::default();
+        self.resolution = None;
+        self.masks.retain(|mask| mask.entry.is_none());
+    }
+
+    /// The entry of v2 slot `n` applied: the state and the key → content
+    /// map follow it, and the masks it includes retire.
+    pub fn apply_v2(&mut self, n: u64, entry: &Entry) {
+        let files = &mut self
+            .resolution
+            .get_or_insert_with(Resolution::default)
+            .files;
+        self.v2.apply(n, entry, files);
+        self.retire_masks();
+    }
+
+    /// A v2 read restarts from `checkpoint` (when it read one) and knows
+    /// checkpoint `newest` exists; `from`: the slot it read from.
+    pub fn restart_v2(&mut self, checkpoint: Option<LogState>, newest: u64, from: u64) {
+        if let Some(log) = checkpoint {
+            let files = self.v2.restart(log);
+            self.resolution = Some(Resolution {
+                files,
+                ..Resolution::default()
+            });
+        }
+        self.v2.checkpoint = self.v2.checkpoint.max(newest);
+        self.resolution.get_or_insert_with(Resolution::default);
+        if from == 0 {
+            self.v2.superseded_from.get_or_insert(0);
+        }
+    }
+
+    /// Whether the v2 head was read less than `refresh_ms` before `now`.
+    pub fn read_v2_since(&self, now: EpochMillis, refresh_ms: i64) -> bool {
+        self.v2.read_at.is_some_and(|t| now - t < refresh_ms) && self.resolution.is_some()
+    }
+
     pub fn new(session: String) -> ManifestState {
         ManifestState {
             session,
@@ -164,7 +246,7 @@ impl ManifestState {
     /// v2 entry names a binary value's type (`None`: v1, which records no
     /// type; the object's own tells).
     pub fn is_binary(&self, url: &str) -> Option<bool> {
-        (self.protocol == Some(super::Protocol::V2)).then(|| {
+        (self.protocol == Some(Protocol::V2)).then(|| {
             let k = self.v2.log.keys.get(url);
             k.is_some_and(|k| k.stored.content_type.is_some())
         })
@@ -185,7 +267,7 @@ impl ManifestState {
 
     /// Drops masks whose entry the resolution now includes.
     pub fn retire_masks(&mut self) {
-        if self.protocol == Some(super::Protocol::V2) {
+        if self.protocol == Some(Protocol::V2) {
             // An entry's slot is its place: in once the state passed it.
             let head = self.v2.log.seq as EpochMillis;
             self.masks

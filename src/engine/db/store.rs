@@ -17,7 +17,7 @@ use crate::engine::io::{Io, LockWait, Table};
 use crate::engine::json::{self, JsonValue as Value};
 use crate::engine::lean::scan::number;
 use crate::engine::object::Ref;
-use crate::engine::protocol::v1::{files_json, files_of, Resolution};
+use crate::engine::protocol::v1::{files_json, files_of};
 use crate::engine::protocol::v2::format::LogState;
 
 impl<I: Io> Db<I> {
@@ -151,24 +151,13 @@ impl<I: Io> Db<I> {
             return;
         }
         // Cloned only when it changed: most listings change nothing.
-        let files = {
-            let mut g = self.state(m);
-            let s = &mut *g;
-            let files = s.resolution.as_ref().map(|r| &r.files);
-            (files != s.persisted.as_ref())
-                .then(|| files.cloned())
-                .flatten()
-        };
+        let files = self.state(m).files_to_persist();
         let Some(files) = files else { return };
         let mut o = Value::object();
         o.set("files", files_json(&files));
         // A v2 manifest's state is its log's, at its sequence number: a
         // reload reads on from there.
-        let v2 = {
-            let mut g = self.state(m);
-            let s = &mut *g;
-            (s.protocol == Some(super::Protocol::V2)).then(|| s.v2.log.checkpoint_text())
-        };
+        let v2 = self.state(m).v2_checkpoint_text();
         if let Some(text) = v2 {
             if let Ok(v) = json::parse(text.as_bytes()) {
                 o.set("v2", v);
@@ -220,22 +209,7 @@ impl<I: Io> Db<I> {
             let v2 = v
                 .get("v2")
                 .and_then(|c| LogState::from_checkpoint(c.to_pretty().as_bytes()).ok());
-            {
-                let mut g = self.state(&m);
-                let s = &mut *g;
-                if let Some(log) = v2 {
-                    s.protocol = Some(super::Protocol::V2);
-                    s.v2.log = log;
-                }
-                if s.resolution.is_none() {
-                    s.persisted = Some(files.clone());
-                    s.resolution = Some(Resolution {
-                        files,
-                        ..Resolution::default()
-                    });
-                    s.restored = true;
-                }
-            };
+            self.state(&m).restore(files, v2);
         }
         let queued = match self.io.store_scan(Table::Queue, &ns).await {
             Ok(rows) => rows,

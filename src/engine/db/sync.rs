@@ -457,11 +457,7 @@ impl<I: Io> Db<I> {
         let m = m.unwrap_or(&self.cfg.default_manifest).clone();
         // What is stored first (after a reload, before any answer), then
         // what is new.
-        let stored_only = {
-            let mut g = self.state(&m);
-            let s = &mut *g;
-            s.resolution.is_some() && s.listed_at.is_none()
-        };
+        let stored_only = self.state(&m).stored_only();
         if stored_only || !self.reachable() {
             self.notify(&m).await;
         }

@@ -11,20 +11,16 @@ use crate::prelude::*;
 
 use super::queue::QueueKey;
 use super::request::{Boxed, Done, Fetch, Listing};
-use super::state::ManifestState;
 use super::Db;
 use crate::engine::deadline::{join2, join_all};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
-use crate::engine::protocol::v1::Resolution;
 use crate::engine::protocol::v2::format::{
     checkpoint_key, parse_checkpoint, parse_slot, prefix, probe_key, slot_key, Entry, LogState,
     Stored, WRITERS_KEPT,
 };
-use crate::engine::protocol::v2::{
-    group, EntryChange, Inspection, GUARD_EVERY_POLLS, INLINE_MAX_BYTES, V2_GUARD,
-};
+use crate::engine::protocol::v2::{group, EntryChange, Inspection, INLINE_MAX_BYTES, V2_GUARD};
 use crate::engine::protocol::Protocol;
 use crate::engine::s3::{ListEntry, PutMode};
 use crate::engine::time::EpochMillis;
@@ -74,13 +70,8 @@ impl<I: Io> Db<I> {
     /// Whether this client read `m`'s head recently enough to trust a 404
     /// after it (see `refresh_after_ms`).
     fn fresh_v2(&self, m: &Ref) -> bool {
-        let now = self.io.now();
-        let refresh = self.refresh_after_ms();
-        {
-            let mut g = self.state(m);
-            let s = &mut *g;
-            s.v2.read_at.is_some_and(|t| now - t < refresh) && s.resolution.is_some()
-        }
+        let (now, refresh) = (self.io.now(), self.refresh_after_ms());
+        self.state(m).read_v2_since(now, refresh)
     }
 
     pub(crate) fn is_v2(&self, m: &Ref) -> bool {
@@ -247,12 +238,7 @@ impl<I: Io> Db<I> {
     pub(crate) fn sync_v2<'a>(&'a self, m: &'a Ref, poll: bool) -> Done<'a> {
         Box::pin(async move {
             let fresh = self.fresh_v2(m);
-            let check_guard = {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                s.v2.polls += u32::from(poll);
-                poll && s.v2.polls.is_multiple_of(GUARD_EVERY_POLLS)
-            };
+            let check_guard = self.state(m).v2.count_poll(poll);
             // The slots after the head: one listing shows them (none,
             // when idle: an answer, not a 404 that the browser's console
             // shows as an error line each poll; docs/protocol-v2.md
@@ -332,14 +318,7 @@ impl<I: Io> Db<I> {
     }
 
     fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
-        {
-            let mut g = self.state(m);
-            let s = &mut *g;
-            let ManifestState { v2, resolution, .. } = s;
-            let files = &mut resolution.get_or_insert_with(Resolution::default).files;
-            v2.apply(n, entry, files);
-            s.retire_masks();
-        };
+        self.state(m).apply_v2(n, entry);
         // Each key's change, for the log: one write followed from its put
         // to every client that applies it, by its trace id.
         let slot = cat!(n);
@@ -425,22 +404,7 @@ impl<I: Io> Db<I> {
             } else {
                 None
             };
-            {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                if let Some(log) = checkpoint {
-                    let files = s.v2.restart(log);
-                    s.resolution = Some(Resolution {
-                        files,
-                        ..Resolution::default()
-                    });
-                }
-                s.v2.checkpoint = s.v2.checkpoint.max(newest);
-                s.resolution.get_or_insert_with(Resolution::default);
-                if from == 0 {
-                    s.v2.superseded_from.get_or_insert(0);
-                }
-            };
+            self.state(m).restart_v2(checkpoint, newest, from);
             let mut complete = true;
             for n in tail {
                 match bodies.next().expect("one per slot")? {

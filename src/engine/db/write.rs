@@ -582,8 +582,7 @@ impl<I: Io> Db<I> {
                     s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
                 };
                 let (files, newest) = {
-                    let mut g = self.state(m);
-                    let s = &mut *g;
+                    let s = self.state(m);
                     let r = s.resolution.as_ref();
                     let files = r.map(|r| r.files.clone()).unwrap_or_default();
                     (files, r.and_then(|r| r.newest_ts))
@@ -855,14 +854,10 @@ impl<I: Io> Db<I> {
             return Ok(Attempt::Lost);
         }
         self.sync(m, Freshness::List).await?;
-        let newer_base = {
-            let mut g = self.state(m);
-            let s = &mut *g;
-            let newer = s.known.values().any(|e| {
+        let newer_base =
+            self.state(m).known.values().any(|e| {
                 e.ts > ts + LAG_WINDOW_MS && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS
             });
-            newer
-        };
         if !newer_base {
             return Ok(Attempt::Lost);
         }
@@ -943,15 +938,11 @@ impl<I: Io> Db<I> {
     /// that saw the placeholder have seen this version.
     fn rename_version(&self, manifests: &[Ref], write_id: u64, url: &str, from: &str, to: &str) {
         for m in manifests {
-            {
-                let mut g = self.state(m);
-                let s = &mut *g;
-                for mask in &mut s.masks {
-                    if mask.write_id == write_id && mask.url == url {
-                        mask.version = Some(to.to_string());
-                    }
+            for mask in &mut self.state(m).masks {
+                if mask.write_id == write_id && mask.url == url {
+                    mask.version = Some(to.to_string());
                 }
-            };
+            }
         }
         let mut inner = self.inner.borrow_mut();
         for sub in &mut inner.subscribers.subs {

@@ -233,6 +233,31 @@ impl V2State {
         }
     }
 
+    /// Counts a poll; whether this one should check the guard too (every
+    /// `GUARD_EVERY_POLLS`th).
+    pub fn count_poll(&mut self, poll: bool) -> bool {
+        self.polls += u32::from(poll);
+        poll && self.polls.is_multiple_of(super::GUARD_EVERY_POLLS)
+    }
+
+    /// The checkpoint due once the log is `every` entries past the newest
+    /// known: its slot and text, listing what the entries since the last
+    /// one superseded when this client read all of them.
+    pub fn checkpoint_due(&self, every: u64) -> Option<(u64, String)> {
+        (self.log.seq >= self.checkpoint + every).then(|| {
+            let complete = self.superseded_from.is_some_and(|f| f <= self.checkpoint);
+            let gc: &[(String, String)] = if complete { &self.superseded } else { &[] };
+            (self.log.seq, self.log.checkpoint_text_with(gc))
+        })
+    }
+
+    /// Checkpoint `seq` exists: supersession is counted from it.
+    pub fn checkpointed(&mut self, seq: u64) {
+        self.checkpoint = self.checkpoint.max(seq);
+        self.superseded.clear();
+        self.superseded_from = Some(seq);
+    }
+
     /// Replaces the state with a checkpoint's.
     pub fn restart(&mut self, log: LogState) -> Files {
         self.superseded.clear();
