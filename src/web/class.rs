@@ -671,7 +671,11 @@ impl MPS3 {
         let db = self.db.clone();
         Ok(async move {
             let select = match &range {
-                Some((r, limit, reverse)) => Select::Range(r, *limit, *reverse),
+                Some(l) => Select::Range {
+                    range: &l.range,
+                    limit: l.limit,
+                    reverse: l.reverse,
+                },
                 None => Select::Keys(&refs),
             };
             let mut found = db.read(select, manifest.as_ref()).await?;
@@ -707,11 +711,11 @@ impl MPS3 {
         let watch = if target.is_string() || !convert::get(&target, "key").is_undefined() {
             Watch::Key(self.key(&target)?)
         } else {
-            let (range, limit, reverse) = convert::range(&target, &self.default_bucket)?;
-            if limit != usize::MAX || reverse {
+            let listed = convert::range(&target, &self.default_bucket)?;
+            if listed.limit != usize::MAX || listed.reverse {
                 return Err(bad("a subscribed range has no limit or reverse"));
             }
-            Watch::Range(range)
+            Watch::Range(listed.range)
         };
         let manifest = convert::manifest(&options, &self.default_bucket)?;
         Ok((self.db.subscribe(&watch, manifest.as_ref())?, handler))

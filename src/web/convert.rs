@@ -402,8 +402,16 @@ pub fn refs(options: &JsValue, field: &str, bucket: &str) -> Result<Vec<Ref>, Er
     Ok(refs)
 }
 
+/// A range of keys as `list` takes it: at most `limit` of them (no limit:
+/// `usize::MAX`), from the last when `reverse`.
+pub struct Listed {
+    pub range: Range,
+    pub limit: usize,
+    pub reverse: bool,
+}
+
 /// `list`'s range of keys in `bucket`, with its limit and direction.
-pub fn range(r: &JsValue, bucket: &str) -> Result<(Range, usize, bool), Error> {
+pub fn range(r: &JsValue, bucket: &str) -> Result<Listed, Error> {
     only_known(r, "list", js_api::RANGE)?;
     let limit = match opt_number(r, "limit")? {
         None => usize::MAX,
@@ -416,7 +424,11 @@ pub fn range(r: &JsValue, bucket: &str) -> Result<(Range, usize, bool), Error> {
         start: opt_string(r, "start")?,
         end: opt_string(r, "end")?,
     };
-    Ok((range, limit, opt_bool(r, "reverse")? == Some(true)))
+    Ok(Listed {
+        range,
+        limit,
+        reverse: opt_bool(r, "reverse")? == Some(true),
+    })
 }
 
 /// `options.manifest`: a key, or none.

@@ -264,7 +264,11 @@ pub type Batch = Vec<(Ref, Option<JsonText>)>;
 #[derive(Clone, Copy)]
 pub enum Select<'a> {
     Keys(&'a [Ref]),
-    Range(&'a Range, usize, bool),
+    Range {
+        range: &'a Range,
+        limit: usize,
+        reverse: bool,
+    },
 }
 
 /// What a subscriber watches: a key (told its value) or a range (told
@@ -440,7 +444,7 @@ impl<I: Io> Db<I> {
         self.check_live()?;
         let keys = match select {
             Select::Keys(keys) => keys,
-            Select::Range(..) => &[],
+            Select::Range { .. } => &[],
         };
         for k in keys {
             Self::check_ref(k)?;
@@ -488,7 +492,12 @@ impl<I: Io> Db<I> {
             for k in keys {
                 urls.push(k.url());
             }
-            if let Select::Range(range, limit, reverse) = select {
+            if let Select::Range {
+                range,
+                limit,
+                reverse,
+            } = select
+            {
                 urls = s.urls_in(range);
                 if reverse {
                     urls.reverse();

@@ -331,9 +331,21 @@ async fn list(db: &Rc<Db<SimIo>>) -> Vec<Vec<Found>> {
     };
     let mut out = Vec::new();
     for select in [
-        Select::Range(&notes, usize::MAX, false),
-        Select::Range(&notes, 2, true),
-        Select::Range(&from, usize::MAX, false),
+        Select::Range {
+            range: &notes,
+            limit: usize::MAX,
+            reverse: false,
+        },
+        Select::Range {
+            range: &notes,
+            limit: 2,
+            reverse: true,
+        },
+        Select::Range {
+            range: &from,
+            limit: usize::MAX,
+            reverse: false,
+        },
     ] {
         out.push(db.read(select, None).await.unwrap());
     }
