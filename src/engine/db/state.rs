@@ -3,11 +3,9 @@
 
 use crate::prelude::*;
 
-use crate::engine::lean::vec_map::VecMap;
-
 use crate::engine::error::Error;
 use crate::engine::lock::FifoLock;
-use crate::engine::protocol::v1::{Files, KnownEntry, Resolution};
+use crate::engine::protocol::v1::{Files, Resolution, V1State};
 use crate::engine::protocol::v2::format::{Entry, LogState};
 use crate::engine::protocol::v2::V2State;
 use crate::engine::protocol::Protocol;
@@ -33,39 +31,17 @@ pub struct Mask {
     pub after: Vec<String>,
 }
 
+/// What a client knows of one manifest: the state both protocols share
+/// (the resolution, this client's masks and order), and each protocol's
+/// own.
 pub struct ManifestState {
-    /// Three hex digits in this client's entry keys.
-    pub session: String,
-    pub writes: u32,
     /// One resolution or entry write of this manifest at a time.
     pub lock: FifoLock,
     /// This client's writes reach the log in call order: a write takes its
     /// ticket when called and waits for it before its entry.
     pub write_order: FifoLock,
-    /// The change marker as last read or written.
-    pub marker: Option<MarkerSeen>,
-    /// The ETag of a marker such that every valid entry whose writer
-    /// claimed the marker before it (or in it) is in `known`: a marker
-    /// still carrying this ETag proves nothing new can be in the log, so
-    /// polls need no listing and a writer needs none for its base
-    /// (docs/protocol.md, "Claims"). `Some("")`: no marker and no log.
-    pub settled: Option<String>,
-    /// A client that does not claim (mps3 0.0.81, marker body `""`) has
-    /// written here: no marker vouches for the log any more; list always.
-    pub legacy_seen: bool,
-    /// How long after the last listing a poll lists again under the same
-    /// unsettled marker (doubling, from half a second).
-    pub relist_after_ms: i64,
-    /// Whether the server enforces `If-Match` on PUT (probed once, on the
-    /// first claim): chained claims depend on it.
-    pub conditional: Option<bool>,
-    pub known: VecMap<String, KnownEntry>,
     pub resolution: Option<Resolution>,
     pub masks: Vec<Mask>,
-    /// Local time of the last listing.
-    pub listed_at: Option<EpochMillis>,
-    /// The ETag of the marker read before the last listing (`""`: none).
-    pub listed_marker: Option<String>,
     /// The resolution came from the durable store and no read has answered
     /// from it yet: the first read after a reload does, at once.
     pub restored: bool,
@@ -73,18 +49,10 @@ pub struct ManifestState {
     pub persisted: Option<Files>,
     /// The manifest's log format, once known (never `Auto`).
     pub protocol: Option<Protocol>,
+    /// Protocol v1's state (the marker, the listing, the entries known).
+    pub v1: V1State,
     /// Protocol v2's state (unused by v1 manifests).
     pub v2: V2State,
-}
-
-/// The change marker as a GET showed it (or our PUT wrote it).
-#[derive(Clone, Debug, PartialEq)]
-pub struct MarkerSeen {
-    pub etag: String,
-    /// `Last-Modified` (a GET) or the answer's `Date` (our PUT): the
-    /// marker was written no later than a second after this.
-    pub written: Option<EpochMillis>,
-    pub claim: Option<crate::engine::protocol::v1::Claim>,
 }
 
 impl ManifestState {
@@ -122,7 +90,7 @@ impl ManifestState {
 
     /// Whether the state is the store's only, not listed since a reload.
     pub fn stored_only(&self) -> bool {
-        self.resolution.is_some() && self.listed_at.is_none()
+        self.resolution.is_some() && self.v1.listed_at.is_none()
     }
 
     /// The manifest was upgraded to v2 (`Db::upgrade`): its state is read
@@ -169,23 +137,17 @@ impl ManifestState {
 
     pub fn new(session: String) -> ManifestState {
         ManifestState {
-            session,
-            writes: 0,
             lock: FifoLock::new(),
             write_order: FifoLock::new(),
-            marker: None,
-            settled: None,
-            legacy_seen: false,
-            relist_after_ms: 0,
-            conditional: None,
-            known: VecMap::new(),
             resolution: None,
             masks: Vec::new(),
-            listed_at: None,
-            listed_marker: None,
             restored: false,
             persisted: None,
             protocol: None,
+            v1: V1State {
+                session,
+                ..V1State::default()
+            },
             v2: Default::default(),
         }
     }

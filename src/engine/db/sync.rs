@@ -4,11 +4,12 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 
-use super::state::{JsonText, ManifestState, MarkerSeen};
+use super::state::{JsonText, ManifestState};
 use super::{Db, LAST_MODIFIED_PRECISION_MS};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
+use crate::engine::protocol::v1::MarkerSeen;
 use crate::engine::protocol::v1::{
     encode_ts, needed_bodies, parse_entry_key, resolve, Body, Claim, EntryBody, KnownEntry,
     LAG_WINDOW_MS, LEGACY_MARKER_BODY,
@@ -68,7 +69,7 @@ pub(crate) enum Freshness {
 /// its writer tag and a time no earlier than the claim allows (tags repeat
 /// every 1024 writes of a session).
 fn claimed_entry_listed(s: &ManifestState, claim: &Claim, written: Option<EpochMillis>) -> bool {
-    s.known.values().any(|e| {
+    s.v1.known.values().any(|e| {
         e.key.ends_with(&claim.tag)
             && e.key[..e.key.len() - claim.tag.len()].ends_with('_')
             && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS
@@ -136,24 +137,24 @@ impl<I: Io> Db<I> {
             let judge = || {
                 if !self.cfg.minimize_list_calls
                     || freshness == Freshness::List
-                    || s.legacy_seen
+                    || s.v1.legacy_seen
                     || s.resolution.is_none()
                 {
                     return false;
                 }
-                if s.settled.as_deref() == Some(etag) {
+                if s.v1.settled.as_deref() == Some(etag) {
                     return true;
                 }
                 // A poll, listed under this very marker already, unsettled.
-                let Some(at) = s.listed_at.filter(|_| freshness == Freshness::Poll) else {
+                let Some(at) = s.v1.listed_at.filter(|_| freshness == Freshness::Poll) else {
                     return false;
                 };
                 let deadline = marker
                     .as_ref()
                     .and_then(|mk| mk.written)
                     .map(|w| w + CLAIM_SETTLE_MS);
-                s.listed_marker.as_deref() == Some(etag)
-                    && local - at < s.relist_after_ms
+                s.v1.listed_marker.as_deref() == Some(etag)
+                    && local - at < s.v1.relist_after_ms
                     && deadline.is_none_or(|d| bound.is_none_or(|b| b < d))
             };
             judge()
@@ -162,7 +163,7 @@ impl<I: Io> Db<I> {
             self.synced();
             return Ok(());
         }
-        let settled_before = self.state(m).settled.clone();
+        let settled_before = self.state(m).v1.settled.clone();
         let list_bound = self.list_and_resolve(m).await?;
         self.settle(m, marker.as_ref(), settled_before.as_deref(), list_bound);
         Ok(())
@@ -186,16 +187,16 @@ impl<I: Io> Db<I> {
         {
             let etag = marker.map_or(String::new(), |mk| mk.etag.clone());
             // Listing again under one marker doubles the wait for the next.
-            s.relist_after_ms = if s.listed_marker.as_deref() == Some(etag.as_str()) {
-                (s.relist_after_ms * 2).min(CLAIM_SETTLE_MS)
+            s.v1.relist_after_ms = if s.v1.listed_marker.as_deref() == Some(etag.as_str()) {
+                (s.v1.relist_after_ms * 2).min(CLAIM_SETTLE_MS)
             } else {
                 RELIST_FIRST_MS
             };
-            s.listed_marker = Some(etag);
+            s.v1.listed_marker = Some(etag);
             let Some(mk) = marker else {
                 // No marker: settled only over an empty log (a claim
                 // creates the marker before its entry exists).
-                s.settled = s.known.is_empty().then(String::new);
+                s.v1.settled = s.v1.known.is_empty().then(String::new);
                 return;
             };
             let by_time = mk
@@ -209,7 +210,7 @@ impl<I: Io> Db<I> {
             let by_chain = claimed == Some(true)
                 && mk.claim.as_ref().and_then(|c| c.prev.as_deref()).is_some()
                 && mk.claim.as_ref().and_then(|c| c.prev.as_deref()) == settled_before;
-            s.settled = (!s.legacy_seen && (by_time || by_chain)).then(|| mk.etag.clone());
+            s.v1.settled = (!s.v1.legacy_seen && (by_time || by_chain)).then(|| mk.etag.clone());
         }
     }
 
@@ -218,7 +219,7 @@ impl<I: Io> Db<I> {
     /// client that does not claim wrote here; a marker without a readable
     /// ETag (a CORS rule that hides it) cannot vouch for anything either.
     pub(crate) async fn read_marker(&self, m: &Ref) -> Result<Option<MarkerSeen>> {
-        let known = self.state(m).marker.clone();
+        let known = self.state(m).v1.marker.clone();
         let presigned = self.s3.borrow().config.presign_reads;
         let opts = GetOptions {
             version_id: None,
@@ -260,8 +261,8 @@ impl<I: Io> Db<I> {
         {
             let mut g = self.state(m);
             let s = &mut *g;
-            s.marker = seen.clone();
-            s.legacy_seen |= untrusted;
+            s.v1.marker = seen.clone();
+            s.v1.legacy_seen |= untrusted;
         };
         Ok(seen)
     }
@@ -301,7 +302,7 @@ impl<I: Io> Db<I> {
                 Some(entries) => {
                     self.install_log(m, entries);
                     self.persist_state(m).await;
-                    self.state(m).listed_at = Some(listed_at);
+                    self.state(m).v1.listed_at = Some(listed_at);
                     self.synced();
                     let inner = self.inner.borrow();
                     let clock = &inner.clock;
@@ -340,6 +341,7 @@ impl<I: Io> Db<I> {
                     ts: k.ts,
                     last_modified: e.last_modified,
                     body: s
+                        .v1
                         .known
                         .get(&e.key)
                         .map_or(Body::NotFetched, |known| known.body.clone()),
@@ -371,9 +373,9 @@ impl<I: Io> Db<I> {
             let mut g = self.state(m);
             let s = &mut *g;
             s.resolution = Some(resolve(&entries));
-            s.known = Default::default();
+            s.v1.known = Default::default();
             for e in entries {
-                s.known.insert(e.key.clone(), e);
+                s.v1.known.insert(e.key.clone(), e);
             }
             s.retire_masks();
         };
@@ -496,7 +498,7 @@ impl<I: Io> Db<I> {
         {
             let s = self.state(m);
             for k in s.resolution.iter().flat_map(|r| &r.garbage) {
-                if s.known.get(k).is_some_and(|e| e.last_modified < cutoff) {
+                if s.v1.known.get(k).is_some_and(|e| e.last_modified < cutoff) {
                     garbage.push(k.clone());
                 }
             }
@@ -507,7 +509,7 @@ impl<I: Io> Db<I> {
                 {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    s.known.remove(&key);
+                    s.v1.known.remove(&key);
                     if let Some(r) = s.resolution.as_mut() {
                         r.garbage.retain(|g| g != &key);
                     }

@@ -7,13 +7,13 @@ use alloc::rc::Rc;
 
 use super::queue::QueuedWrite;
 use super::request::{json_put, Boxed, Done};
-use super::state::MarkerSeen;
 use super::sync::{Freshness, CLAIM_TO_LISTING_MS, SURELY_UNCOLLECTED_MS};
 use super::{Batch, Committer, Db, Pending, LAST_MODIFIED_PRECISION_MS};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::{Io, LockWait};
 use crate::engine::json::JsonValue as Value;
 use crate::engine::object::Ref;
+use crate::engine::protocol::v1::MarkerSeen;
 use crate::engine::protocol::v1::{
     claim_body, files_of, writer_tag, Body, Claim, EntryBody, EntryKey, KnownEntry, LAG_WINDOW_MS,
 };
@@ -529,12 +529,12 @@ impl<I: Io> Db<I> {
                     let s = &mut *g;
                     let here = s.resolution.is_some()
                         && marker.is_some()
-                        && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
+                        && s.v1.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
                     // Until our entry is in, nothing is settled.
-                    s.settled = None;
-                    let n = s.writes;
-                    s.writes += 1;
-                    (here, s.legacy_seen, s.session.clone(), n)
+                    s.v1.settled = None;
+                    let n = s.v1.writes;
+                    s.v1.writes += 1;
+                    (here, s.v1.legacy_seen, s.v1.session.clone(), n)
                 };
                 let tag = writer_tag(&session, n);
                 let claim_sent = self.io.now();
@@ -557,8 +557,8 @@ impl<I: Io> Db<I> {
                     let settled_prev = {
                         let mut g = self.state(m);
                         let s = &mut *g;
-                        s.settled.is_some()
-                            && s.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
+                        s.v1.settled.is_some()
+                            && s.v1.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
                     };
                     // Bounded with every answer so far, the listing's included;
                     // and at most a claim's allowance after the claim.
@@ -570,8 +570,8 @@ impl<I: Io> Db<I> {
                 {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    s.settled = None;
-                    s.marker = claim_etag.clone().map(|etag| MarkerSeen {
+                    s.v1.settled = None;
+                    s.v1.marker = claim_etag.clone().map(|etag| MarkerSeen {
                         etag,
                         written: claim_date,
                         claim: Some(Claim {
@@ -579,7 +579,7 @@ impl<I: Io> Db<I> {
                             prev: None,
                         }),
                     });
-                    s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
+                    s.v1.listed_marker = s.v1.marker.as_ref().map(|mk| mk.etag.clone());
                 };
                 let (files, newest) = {
                     let s = self.state(m);
@@ -695,7 +695,7 @@ impl<I: Io> Db<I> {
                 if settles {
                     // Everything claimed before our claim was known, and ours
                     // is in: the log is settled at our marker.
-                    self.state(m).settled = claim_etag;
+                    self.state(m).v1.settled = claim_etag;
                 }
                 return Ok(());
             }
@@ -714,7 +714,7 @@ impl<I: Io> Db<I> {
         // refusal moves on to the next.
         let mut chain = prev;
         loop {
-            let conditional = self.state(m).conditional;
+            let conditional = self.state(m).v1.conditional;
             let (mode, on) = match (conditional, chain) {
                 (None, _) => (PutMode::Update("\"mps3-if-match-probe\"".into()), None),
                 (Some(true), Some(p)) => (PutMode::Update(p.etag.clone()), Some(p.etag.as_str())),
@@ -727,7 +727,7 @@ impl<I: Io> Db<I> {
             match answer {
                 Ok(meta) => {
                     // The probe written: the server ignores `If-Match`.
-                    self.state(m).conditional.get_or_insert(false);
+                    self.state(m).v1.conditional.get_or_insert(false);
                     return Ok(Claimed {
                         etag: meta.etag,
                         chained: on.is_some(),
@@ -742,7 +742,7 @@ impl<I: Io> Db<I> {
                 {
                     // The probe refused: `If-Match` is enforced; refused some
                     // other way, conditions are not implemented.
-                    self.state(m).conditional = Some(refused);
+                    self.state(m).v1.conditional = Some(refused);
                 }
                 Err(e) => return Err(e),
             }
@@ -778,7 +778,7 @@ impl<I: Io> Db<I> {
                 {
                     let mut g = self.state(m);
                     let s = &mut *g;
-                    s.known.insert(
+                    s.v1.known.insert(
                         object.to_string(),
                         KnownEntry {
                             key: object.to_string(),
@@ -789,7 +789,7 @@ impl<I: Io> Db<I> {
                     );
                 };
                 let mut entries = Vec::new();
-                for e in self.state(m).known.values() {
+                for e in self.state(m).v1.known.values() {
                     entries.push(e.clone());
                 }
                 self.install_log(m, entries);
@@ -855,7 +855,7 @@ impl<I: Io> Db<I> {
         }
         self.sync(m, Freshness::List).await?;
         let newer_base =
-            self.state(m).known.values().any(|e| {
+            self.state(m).v1.known.values().any(|e| {
                 e.ts > ts + LAG_WINDOW_MS && (e.last_modified - e.ts).abs() < LAG_WINDOW_MS
             });
         if !newer_base {
@@ -871,7 +871,7 @@ impl<I: Io> Db<I> {
                 })
             };
             s.resolution.as_ref().is_some_and(|r| in_files(&r.files))
-                || s.known.values().any(|e| match &e.body {
+                || s.v1.known.values().any(|e| match &e.body {
                     Body::Parsed(b) => {
                         let base = Value::Object(vec![("files".into(), b.files.clone())]);
                         in_files(&files_of(&b.update)) || in_files(&files_of(&base))

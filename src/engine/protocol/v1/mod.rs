@@ -6,11 +6,13 @@ mod claim;
 mod entry;
 mod key;
 mod resolve;
+mod state;
 
 pub use claim::{claim_body, Claim};
 pub use entry::{files_json, files_of, EntryBody, FileRef, Files};
 pub use key::{decode_ts, encode_ts, parse_entry_key, writer_tag, EntryKey, LAG_WINDOW_MS};
 pub use resolve::{needed_bodies, resolve, Body, KnownEntry, Resolution};
+pub use state::{MarkerSeen, V1State};
 
 /// The marker body of clients that write `""`: its ETag says nothing, so a
 /// 304 on it cannot be trusted.
