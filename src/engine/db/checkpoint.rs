@@ -161,8 +161,7 @@ impl<I: Io> Db<I> {
         self.state(&m).protocol = Some(Protocol::V1);
         self.sync(&m, super::sync::Freshness::List).await?;
         let text = {
-            let mut g = self.state(&m);
-            let s = &mut *g;
+            let s = self.state(&m);
             let mut log = LogState::default();
             for (url, f) in s.resolution.iter().flat_map(|r| r.files.iter()) {
                 log.keys.insert(

@@ -65,8 +65,7 @@ impl<I: Io> Db<I> {
         for m in &w.manifests {
             let entry = w.attempt(&m.url()).filter(|_| w.is_done(&m.url()));
             {
-                let mut g = self.state(m);
-                let s = &mut *g;
+                let mut s = self.state(m);
                 for ((key, value), version) in w.batch.iter().zip(&w.versions) {
                     s.masks.push(Mask {
                         write_id,

@@ -259,8 +259,7 @@ impl<I: Io> Db<I> {
             Err(e) => return Err(e),
         };
         {
-            let mut g = self.state(m);
-            let s = &mut *g;
+            let mut s = self.state(m);
             s.v1.marker = seen.clone();
             s.v1.legacy_seen |= untrusted;
         };
@@ -329,8 +328,7 @@ impl<I: Io> Db<I> {
         let start_after = cat!(prefix, encode_ts(horizon));
         let listed = self.list_all(&m.bucket, prefix, Some(start_after)).await?;
         let mut entries: Vec<KnownEntry> = {
-            let mut g = self.state(m);
-            let s = &mut *g;
+            let s = self.state(m);
             let mut entries = Vec::new();
             for e in &listed {
                 let Some(k) = parse_entry_key(&m.key, &e.key) else {
@@ -370,8 +368,7 @@ impl<I: Io> Db<I> {
     /// Replaces the known log of `m` and resolves it (no IO).
     pub(crate) fn install_log(&self, m: &Ref, entries: Vec<KnownEntry>) {
         {
-            let mut g = self.state(m);
-            let s = &mut *g;
+            let mut s = self.state(m);
             s.resolution = Some(resolve(&entries));
             s.v1.known = Default::default();
             for e in entries {
@@ -507,8 +504,7 @@ impl<I: Io> Db<I> {
             let done = self.delete_object(&m.bucket, key.clone(), None).await;
             if done.is_ok() {
                 {
-                    let mut g = self.state(m);
-                    let s = &mut *g;
+                    let mut s = self.state(m);
                     s.v1.known.remove(&key);
                     if let Some(r) = s.resolution.as_mut() {
                         r.garbage.retain(|g| g != &key);

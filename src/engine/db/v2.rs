@@ -344,8 +344,7 @@ impl<I: Io> Db<I> {
     async fn load_v2(&self, m: &Ref) -> Result<()> {
         for _ in 0..5 {
             let (from, listed) = {
-                let mut g = self.state(m);
-                let s = &mut *g;
+                let mut s = self.state(m);
                 (s.v2.log.seq, s.v2.checkpoints_listed.take())
             };
             // A client with no state lists the checkpoints first (if the
@@ -466,8 +465,7 @@ impl<I: Io> Db<I> {
                 read = true;
                 let attempted = record.attempt(&m.url()).map(|(_, slot)| slot as u64);
                 let (n, mut landed, forgotten) = {
-                    let mut g = self.state(m);
-                    let s = &mut *g;
+                    let s = self.state(m);
                     let log = &s.v2.log;
                     entry.checkpoint = s.v2.checkpoint;
                     let (landed, forgotten) = match log.has_write(&entry.writer, &id) {

@@ -525,8 +525,7 @@ impl<I: Io> Db<I> {
                 // chained on it, leaves nothing unknown to us: no listing.
                 let marker = self.read_marker(m).await?;
                 let (settled_here, legacy, session, n) = {
-                    let mut g = self.state(m);
-                    let s = &mut *g;
+                    let mut s = self.state(m);
                     let here = s.resolution.is_some()
                         && marker.is_some()
                         && s.v1.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str());
@@ -555,8 +554,7 @@ impl<I: Io> Db<I> {
                     // this write, so no chain starts from it.
                     self.settle(m, marker.as_ref(), None, list_bound);
                     let settled_prev = {
-                        let mut g = self.state(m);
-                        let s = &mut *g;
+                        let s = self.state(m);
                         s.v1.settled.is_some()
                             && s.v1.settled.as_deref() == marker.as_ref().map(|mk| mk.etag.as_str())
                     };
@@ -568,8 +566,7 @@ impl<I: Io> Db<I> {
                     (ts, chained && (settled_here || settled_prev))
                 };
                 {
-                    let mut g = self.state(m);
-                    let s = &mut *g;
+                    let mut s = self.state(m);
                     s.v1.settled = None;
                     s.v1.marker = claim_etag.clone().map(|etag| MarkerSeen {
                         etag,
@@ -776,8 +773,7 @@ impl<I: Io> Db<I> {
         match (landed, body) {
             (Some(last_modified), Some(body)) => {
                 {
-                    let mut g = self.state(m);
-                    let s = &mut *g;
+                    let mut s = self.state(m);
                     s.v1.known.insert(
                         object.to_string(),
                         KnownEntry {
@@ -862,8 +858,7 @@ impl<I: Io> Db<I> {
             return Ok(Attempt::Lost);
         }
         let seen = {
-            let mut g = self.state(m);
-            let s = &mut *g;
+            let s = self.state(m);
             // Whether `files` holds one of the versions this write set.
             let in_files = |files: &crate::engine::protocol::v1::Files| {
                 changes.iter().any(|(url, v)| {
