@@ -101,7 +101,7 @@ pub struct DbConfig {
     /// newest checkpoint.
     pub checkpoint_every: u64,
     /// v2: what collection leaves, counted from the checkpoint above it
-    /// (see `v2::collect_v2`).
+    /// (see `protocol::v2::checkpoint::collect`).
     pub grace_ms: i64,
 }
 

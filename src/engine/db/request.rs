@@ -12,19 +12,15 @@ use crate::engine::http::{HttpRequest, HttpResponse};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
 use crate::engine::protocol::v2::format::parse_slot;
+use crate::engine::protocol::v2::V2State;
+use crate::engine::protocol::Client;
 use crate::engine::s3::{
     error_from_response, parse_delete, parse_get, parse_list, parse_put, GetOptions, GetResult,
-    ListAll, ListEntry, ListParams, PutMode, PutOptions, S3,
+    ListAll, ListParams, PutMode, PutOptions, S3,
 };
 use crate::engine::time::{parse_http_date, EpochMillis};
 
-/// A request of the engine's, boxed (see `Db::get_body`).
-pub(crate) type Boxed<'a, T> =
-    core::pin::Pin<Box<dyn core::future::Future<Output = Result<T>> + 'a>>;
-/// A GET of an object's body (`None`: it is not there).
-pub(crate) type Fetch<'a> = Boxed<'a, Option<Vec<u8>>>;
-pub(crate) type Done<'a> = Boxed<'a, ()>;
-pub(crate) type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
+pub(crate) use crate::engine::protocol::{Boxed, Done, Fetch, Listing};
 
 /// A PUT of JSON (content, entries, the marker) in `mode`.
 pub(crate) fn json_put(mode: PutMode) -> PutOptions {
@@ -280,5 +276,43 @@ impl<I: Io> Db<I> {
             .await
             .map(|_| ())
         })
+    }
+}
+
+/// What the protocols ask of the engine (`protocol::Client`): the helpers
+/// above, and their state of a manifest.
+impl<I: Io> Client for Db<I> {
+    fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
+        Db::get_body(self, m, key)
+    }
+
+    fn put_json<'a>(&'a self, m: &'a Ref, key: String, body: Vec<u8>, mode: PutMode) -> Done<'a> {
+        self.put_v2(m, key, body, mode)
+    }
+
+    fn delete_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        version: Option<String>,
+    ) -> Done<'a> {
+        Db::delete_object(self, bucket, key, version)
+    }
+
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: String,
+        start_after: Option<String>,
+    ) -> Listing<'a> {
+        self.list_all(bucket, prefix, start_after)
+    }
+
+    fn server_now(&self) -> EpochMillis {
+        Db::server_now(self)
+    }
+
+    fn v2_state(&self, m: &Ref) -> core::cell::RefMut<'_, V2State> {
+        core::cell::RefMut::map(self.state(m), |s| &mut s.v2)
     }
 }

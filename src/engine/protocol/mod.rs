@@ -4,8 +4,56 @@
 //! orders with `If-None-Match: *` (docs/protocol-v2.md). Nothing here
 //! names the client that runs them (`engine::db`).
 
+use crate::prelude::*;
+
+use core::cell::RefMut;
+
+use crate::engine::error::Result;
+use crate::engine::object::Ref;
+use crate::engine::s3::{ListEntry, PutMode};
+use crate::engine::time::EpochMillis;
+
 pub mod v1;
 pub mod v2;
+
+/// A request, boxed: one copy of each helper in the .wasm, not one
+/// inlined into every caller.
+pub(crate) type Boxed<'a, T> =
+    core::pin::Pin<Box<dyn core::future::Future<Output = Result<T>> + 'a>>;
+/// A GET of an object's body (`None`: it is not there).
+pub(crate) type Fetch<'a> = Boxed<'a, Option<Vec<u8>>>;
+pub(crate) type Done<'a> = Boxed<'a, ()>;
+pub(crate) type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
+
+/// What a protocol needs of the client that runs it: requests to a
+/// manifest's bucket (retried, clock-corrected, logged: the client's
+/// policy), the server's time, and the protocol's own state of a
+/// manifest. The engine (`engine::db`) implements it; a protocol takes
+/// `&dyn Client` and names nothing of the engine's.
+pub(crate) trait Client {
+    /// The body of `key` in `m`'s bucket; `None` if there is none.
+    fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a>;
+    /// A PUT of JSON `body` to `key` in `m`'s bucket, in `mode`.
+    fn put_json<'a>(&'a self, m: &'a Ref, key: String, body: Vec<u8>, mode: PutMode) -> Done<'a>;
+    /// A DELETE of `key` (at `version`) in `bucket`.
+    fn delete_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        version: Option<String>,
+    ) -> Done<'a>;
+    /// Every object of `bucket` under `prefix`, after `start_after`.
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: String,
+        start_after: Option<String>,
+    ) -> Listing<'a>;
+    /// The server's time as the client last corrected its clock to it.
+    fn server_now(&self) -> EpochMillis;
+    /// What the client knows of the v2 manifest `m`.
+    fn v2_state(&self, m: &Ref) -> RefMut<'_, v2::V2State>;
+}
 
 /// Which log format a client speaks to a manifest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

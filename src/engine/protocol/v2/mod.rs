@@ -2,6 +2,7 @@
 //! `If-None-Match: *`, checkpoints of its state, and their collection
 //! (docs/protocol-v2.md).
 
+pub(crate) mod checkpoint;
 pub mod format;
 mod state;
 
