@@ -5,11 +5,11 @@
 
 use crate::prelude::*;
 
-use super::v2::unsupported;
 use super::Db;
 use crate::engine::error::{ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
+use crate::engine::protocol::unsupported;
 use crate::engine::protocol::v2::checkpoint;
 use crate::engine::protocol::v2::format::{checkpoint_key, LogState, Stored};
 use crate::engine::protocol::v2::V2_GUARD;

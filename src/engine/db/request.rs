@@ -11,7 +11,7 @@ use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
-use crate::engine::protocol::v2::format::parse_slot;
+use crate::engine::protocol::v2::format::{parse_slot, Entry, LogState};
 use crate::engine::protocol::v2::V2State;
 use crate::engine::protocol::Client;
 use crate::engine::s3::{
@@ -312,7 +312,27 @@ impl<I: Io> Client for Db<I> {
         Db::server_now(self)
     }
 
+    fn now(&self) -> EpochMillis {
+        self.io.now()
+    }
+
+    fn log(&self, kind: &str, message: &str) {
+        self.io.log(kind, message);
+    }
+
     fn v2_state(&self, m: &Ref) -> core::cell::RefMut<'_, V2State> {
         core::cell::RefMut::map(self.state(m), |s| &mut s.v2)
+    }
+
+    fn read_recently(&self, m: &Ref) -> bool {
+        self.fresh_v2(m)
+    }
+
+    fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
+        self.apply_entry_v2(m, n, entry);
+    }
+
+    fn restart_v2(&self, m: &Ref, checkpoint: Option<LogState>, newest: u64, from: u64) {
+        self.state(m).restart_v2(checkpoint, newest, from);
     }
 }

@@ -10,51 +10,21 @@
 use crate::prelude::*;
 
 use super::queue::QueueKey;
-use super::request::{Boxed, Done, Fetch, Listing};
+use super::request::{Boxed, Done, Listing};
 use super::Db;
-use crate::engine::deadline::{join2, join_all};
+use crate::engine::deadline::join2;
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
+use crate::engine::protocol::unsupported;
 use crate::engine::protocol::v2::format::{
-    checkpoint_key, parse_checkpoint, parse_slot, prefix, probe_key, slot_key, Entry, LogState,
-    Stored, WRITERS_KEPT,
+    prefix, probe_key, slot_key, Entry, Stored, WRITERS_KEPT,
 };
+use crate::engine::protocol::v2::read;
 use crate::engine::protocol::v2::{group, EntryChange, Inspection, INLINE_MAX_BYTES, V2_GUARD};
 use crate::engine::protocol::Protocol;
-use crate::engine::s3::{ListEntry, PutMode};
+use crate::engine::s3::PutMode;
 use crate::engine::time::EpochMillis;
-
-/// The newest checkpoint listed in `cps` (0 if none), and whether there is
-/// a checkpoint 0 (an upgraded v1 manifest's state).
-fn newest_checkpoint(m: &Ref, cps: &[ListEntry]) -> (u64, bool) {
-    let (mut newest, mut zero) = (0, false);
-    for e in cps {
-        if let Some(c) = parse_checkpoint(&m.key, &e.key) {
-            newest = newest.max(c);
-            zero |= c == 0;
-        }
-    }
-    (newest, zero)
-}
-
-/// A slot's entry. A body that is not one is applied as a change of
-/// nothing, the same by every reader.
-fn parse_entry(body: &[u8]) -> Entry {
-    Entry::parse(body).unwrap_or(Entry {
-        writer: String::new(),
-        write_id: String::new(),
-        at: 0,
-        checkpoint: 0,
-        set: Vec::new(),
-        delete: Vec::new(),
-        traces: Vec::new(),
-    })
-}
-
-pub(super) fn unsupported(message: String) -> Error {
-    Error::new(ErrorKind::Unsupported, message)
-}
 
 impl<I: Io> Db<I> {
     /// A client that last read a log's head longer ago than this reads it
@@ -69,7 +39,7 @@ impl<I: Io> Db<I> {
 
     /// Whether this client read `m`'s head recently enough to trust a 404
     /// after it (see `refresh_after_ms`).
-    fn fresh_v2(&self, m: &Ref) -> bool {
+    pub(super) fn fresh_v2(&self, m: &Ref) -> bool {
         let (now, refresh) = (self.io.now(), self.refresh_after_ms());
         self.state(m).read_v2_since(now, refresh)
     }
@@ -233,66 +203,12 @@ impl<I: Io> Db<I> {
         Ok(enforced)
     }
 
-    /// Brings a v2 manifest's state up to its head. The caller holds the
+    /// Brings a v2 manifest's state up to its head
+    /// (`protocol::v2::read::sync`), then stores it. The caller holds the
     /// manifest's lock.
     pub(crate) fn sync_v2<'a>(&'a self, m: &'a Ref, poll: bool) -> Done<'a> {
         Box::pin(async move {
-            let fresh = self.fresh_v2(m);
-            let check_guard = self.state(m).v2.count_poll(poll);
-            // The slots after the head: one listing shows them (none,
-            // when idle: an answer, not a 404 that the browser's console
-            // shows as an error line each poll; docs/protocol-v2.md
-            // weighs the cost), then their bodies.
-            let mut cold = !fresh;
-            if fresh {
-                let from = self.state(m).v2.log.seq;
-                let listed_at = self.io.now();
-                let listed = self
-                    .list_v2(m, "log/", Some(slot_key(&m.key, from)))
-                    .await?;
-                // Each in turn (an idle poll lists none; a busy log is read
-                // at once by the cold path, past half the grace).
-                let mut n = from;
-                for e in &listed {
-                    // Contiguous from the head: creates are.
-                    if parse_slot(&m.key, &e.key) != Some(n + 1) {
-                        break;
-                    }
-                    let Some(body) = self.get_body(m, e.key.clone()).await? else {
-                        break;
-                    };
-                    n += 1;
-                    self.apply_v2(m, n, &parse_entry(&body));
-                }
-                if n == from + listed.len() as u64 {
-                    self.state(m).v2.read_at = Some(listed_at);
-                } else {
-                    // A slot listed and gone (collected while this read
-                    // stalled) or a hole: what this client holds is behind
-                    // a checkpoint. Read from it, never write after a head
-                    // that is gone.
-                    self.state(m).v2.read_at = None;
-                    cold = true;
-                }
-            }
-            if cold {
-                self.load_v2(m).await?;
-            }
-            // A v1 client (mps3 0.0.81) writing here rewrites the guard: its
-            // writes are in entries v2 never reads. Said, not repaired.
-            if check_guard {
-                if let Some(body) = self.get_body(m, m.key.clone()).await? {
-                    if body != V2_GUARD {
-                        let message = cat!(
-                            "a protocol v1 client (mps3) wrote into the v2 manifest ",
-                            m.url(),
-                            ": its writes are not in the v2 log"
-                        );
-                        self.io.log("protocol", &message);
-                        return Err(unsupported(message));
-                    }
-                }
-            }
+            read::sync(self, m, poll).await?;
             self.persist_state(m).await;
             self.synced();
             Ok(())
@@ -317,7 +233,7 @@ impl<I: Io> Db<I> {
         }
     }
 
-    fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
+    pub(super) fn apply_entry_v2(&self, m: &Ref, n: u64, entry: &Entry) {
         self.state(m).apply_v2(n, entry);
         // Each key's change, for the log: one write followed from its put
         // to every client that applies it, by its trace id.
@@ -333,97 +249,6 @@ impl<I: Io> Db<I> {
             }
             self.io.log_fields("notify", &fields);
         }
-    }
-
-    /// Reads the log from its listing: the newest checkpoint when it is
-    /// ahead of what this client holds, and the entries after it, the
-    /// checkpoint and the entries fetched at once. Three round trips for
-    /// a client without state (checkpoints, log, bodies; the first beside
-    /// the guard's GET), two for one with (both listings at once),
-    /// whatever the history's length.
-    async fn load_v2(&self, m: &Ref) -> Result<()> {
-        for _ in 0..5 {
-            let (from, listed) = {
-                let mut s = self.state(m);
-                (s.v2.log.seq, s.v2.checkpoints_listed.take())
-            };
-            // A client with no state lists the checkpoints first (if the
-            // guard's read did not), then the log after the newest: the
-            // listing is of the tail only, however long the history. One
-            // that has a state lists both at once, the log after it.
-            let listed = match listed {
-                None if from == 0 => Some(self.list_v2(m, "cp/", None).await?),
-                listed => listed,
-            };
-            let listed_at = self.io.now();
-            let after = match &listed {
-                Some(cps) => from.max(newest_checkpoint(m, cps).0),
-                None => from,
-            };
-            let mut work = Vec::new();
-            if listed.is_none() {
-                work.push(self.list_v2(m, "cp/", None));
-            }
-            work.push(self.list_v2(m, "log/", Some(slot_key(&m.key, after))));
-            let mut lists = join_all(work).await;
-            let slots = lists.pop().expect("the log's listing")?;
-            let cps = match listed {
-                Some(cps) => cps,
-                None => lists.pop().expect("the checkpoints' listing")?,
-            };
-            let (newest, upgraded) = newest_checkpoint(m, &cps);
-            let load = newest > from || (newest == 0 && from == 0 && upgraded);
-            let start = from.max(newest);
-            // Slots above the newest checkpoint are never collected: a hole
-            // means the listings crossed a collection; list again.
-            let mut tail: Vec<u64> = Vec::new();
-            let mut hole = false;
-            for e in &slots {
-                if let Some(n) = parse_slot(&m.key, &e.key).filter(|n| *n > start) {
-                    hole |= n != start + 1 + tail.len() as u64;
-                    tail.push(n);
-                }
-            }
-            if hole {
-                continue;
-            }
-            let mut work: Vec<Fetch<'_>> = Vec::new();
-            if load {
-                work.push(self.get_body(m, checkpoint_key(&m.key, newest)));
-            }
-            for n in &tail {
-                work.push(self.get_body(m, slot_key(&m.key, *n)));
-            }
-            let mut bodies = join_all(work).await.into_iter();
-            let checkpoint = if load {
-                match bodies.next().expect("the checkpoint's")? {
-                    Some(body) => Some(LogState::from_checkpoint(&body)?),
-                    None => continue,
-                }
-            } else {
-                None
-            };
-            self.state(m).restart_v2(checkpoint, newest, from);
-            let mut complete = true;
-            for n in tail {
-                match bodies.next().expect("one per slot")? {
-                    Some(body) => self.apply_v2(m, n, &parse_entry(&body)),
-                    None => {
-                        complete = false;
-                        break;
-                    }
-                }
-            }
-            if complete {
-                // The listing found the slot after the last it showed
-                // empty.
-                self.state(m).v2.read_at = Some(listed_at);
-                return Ok(());
-            }
-        }
-        Err(Error::bad_response(
-            "the v2 log kept changing under its listing",
-        ))
     }
 
     /// Writes one queued write's entry into the next free slot of `m`.
@@ -538,7 +363,7 @@ impl<I: Io> Db<I> {
                         if entry.write_id != id {
                             self.grouped_writes.set(self.grouped_writes.get() + 1);
                         }
-                        self.apply_v2(m, n, &entry);
+                        self.apply_entry_v2(m, n, &entry);
                         self.landed_v2(m, write_id, record, n);
                         self.persist_state(m).await;
                         self.checkpoint_v2(m).await;
@@ -616,7 +441,7 @@ impl<I: Io> Db<I> {
     async fn landed_in(&self, m: &Ref, slot: u64, writer: &str, id: &str) -> Result<Option<u64>> {
         match self.get_body(m, slot_key(&m.key, slot)).await? {
             Some(body) => {
-                let found = parse_entry(&body);
+                let found = Entry::parse_or_nothing(&body);
                 Ok((found.writer == writer && id <= found.write_id.as_str()).then_some(slot))
             }
             None => Err(Error::new(

@@ -8,13 +8,18 @@ use crate::prelude::*;
 
 use core::cell::RefMut;
 
-use crate::engine::error::Result;
+use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::object::Ref;
 use crate::engine::s3::{ListEntry, PutMode};
 use crate::engine::time::EpochMillis;
 
 pub mod v1;
 pub mod v2;
+
+/// What a manifest or bucket cannot do for a protocol: `Unsupported`.
+pub(crate) fn unsupported(message: String) -> Error {
+    Error::new(ErrorKind::Unsupported, message)
+}
 
 /// A request, boxed: one copy of each helper in the .wasm, not one
 /// inlined into every caller.
@@ -51,8 +56,21 @@ pub(crate) trait Client {
     ) -> Listing<'a>;
     /// The server's time as the client last corrected its clock to it.
     fn server_now(&self) -> EpochMillis;
+    /// The local clock (for how long ago this client read something).
+    fn now(&self) -> EpochMillis;
+    /// A line for the client's log (`kind`: what it is about).
+    fn log(&self, kind: &str, message: &str);
     /// What the client knows of the v2 manifest `m`.
     fn v2_state(&self, m: &Ref) -> RefMut<'_, v2::V2State>;
+    /// Whether the client read `m`'s head recently enough to trust that
+    /// the slot after it is still empty when not listed there.
+    fn read_recently(&self, m: &Ref) -> bool;
+    /// The entry of v2 slot `n` of `m` (the next one) is applied: to the
+    /// state, to what the client shows of the keys, and to its log.
+    fn apply_v2(&self, m: &Ref, n: u64, entry: &v2::format::Entry);
+    /// A v2 read restarts from `checkpoint` (when it read one) and knows
+    /// checkpoint `newest` exists; `from`: the slot it read from.
+    fn restart_v2(&self, m: &Ref, checkpoint: Option<v2::format::LogState>, newest: u64, from: u64);
 }
 
 /// Which log format a client speaks to a manifest.

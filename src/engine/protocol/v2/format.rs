@@ -186,6 +186,20 @@ impl Entry {
 
     /// An entry's body; fields it does not know are ignored (room for
     /// trace ids and conditions).
+    /// A slot's entry. A body that is not one is applied as a change of
+    /// nothing, the same by every reader.
+    pub fn parse_or_nothing(body: &[u8]) -> Entry {
+        Entry::parse(body).unwrap_or(Entry {
+            writer: String::new(),
+            write_id: String::new(),
+            at: 0,
+            checkpoint: 0,
+            set: Vec::new(),
+            delete: Vec::new(),
+            traces: Vec::new(),
+        })
+    }
+
     pub fn parse(body: &[u8]) -> Result<Entry> {
         let v = json::parse(body)?;
         if v.get("v").and_then(number_of) != Some(2) {

@@ -4,6 +4,7 @@
 
 pub(crate) mod checkpoint;
 pub mod format;
+pub(crate) mod read;
 mod state;
 
 pub use state::{group, Applied, EntryChange, Inspection, V2State, Waiting, WrittenBy};
