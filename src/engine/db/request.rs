@@ -335,4 +335,33 @@ impl<I: Io> Client for Db<I> {
     fn restart_v2(&self, m: &Ref, checkpoint: Option<LogState>, newest: u64, from: u64) {
         self.state(m).restart_v2(checkpoint, newest, from);
     }
+
+    fn read_v2<'a>(&'a self, m: &'a Ref) -> Done<'a> {
+        self.sync_v2(m, false)
+    }
+
+    fn create_slot<'a>(
+        &'a self,
+        m: &'a Ref,
+        key: String,
+        body: Vec<u8>,
+        trace: &'a str,
+    ) -> Done<'a> {
+        self.put_logged(m, key, body, PutMode::Create, Some(trace))
+    }
+
+    async fn read_kept(&self, m: &Ref) {
+        self.persist_state(m).await;
+        self.synced();
+    }
+
+    async fn entry_written(&self, m: &Ref) {
+        self.persist_state(m).await;
+        self.checkpoint_v2(m).await;
+    }
+
+    #[cfg(test)]
+    fn count_grouped(&self) {
+        self.grouped_writes.set(self.grouped_writes.get() + 1);
+    }
 }

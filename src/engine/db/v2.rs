@@ -13,15 +13,13 @@ use super::queue::QueueKey;
 use super::request::{Boxed, Done, Listing};
 use super::Db;
 use crate::engine::deadline::join2;
-use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::error::{ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
 use crate::engine::protocol::unsupported;
-use crate::engine::protocol::v2::format::{
-    prefix, probe_key, slot_key, Entry, Stored, WRITERS_KEPT,
-};
-use crate::engine::protocol::v2::read;
-use crate::engine::protocol::v2::{group, EntryChange, Inspection, INLINE_MAX_BYTES, V2_GUARD};
+use crate::engine::protocol::v2::format::{prefix, probe_key, slot_key, Entry, Stored};
+use crate::engine::protocol::v2::{read, write};
+use crate::engine::protocol::v2::{EntryChange, Inspection, INLINE_MAX_BYTES, V2_GUARD};
 use crate::engine::protocol::Protocol;
 use crate::engine::s3::PutMode;
 use crate::engine::time::EpochMillis;
@@ -207,12 +205,7 @@ impl<I: Io> Db<I> {
     /// (`protocol::v2::read::sync`), then stores it. The caller holds the
     /// manifest's lock.
     pub(crate) fn sync_v2<'a>(&'a self, m: &'a Ref, poll: bool) -> Done<'a> {
-        Box::pin(async move {
-            read::sync(self, m, poll).await?;
-            self.persist_state(m).await;
-            self.synced();
-            Ok(())
-        })
+        Box::pin(read::sync(self, m, poll))
     }
 
     /// What this client knows of `m` (the default manifest when `None`),
@@ -251,13 +244,9 @@ impl<I: Io> Db<I> {
         }
     }
 
-    /// Writes one queued write's entry into the next free slot of `m`.
-    /// The caller holds the manifest's lock and the write's turn.
-    ///
-    /// Each round reads the log to its head first; a write its writer's
-    /// last id there covers has landed (a lost answer, a crash, another
-    /// tab's try). Else it creates slot head+1: a 412 (someone won it) or
-    /// a 409 (a racing create) reads the slot and tries the next.
+    /// Writes one queued write's entry into the next free slot of `m`
+    /// (`protocol::v2::write`). The caller holds the manifest's lock and
+    /// the write's turn.
     pub(crate) fn write_entry_v2<'a>(
         &'a self,
         m: &'a Ref,
@@ -265,134 +254,16 @@ impl<I: Io> Db<I> {
         record: &'a mut crate::engine::db::QueuedWrite,
         durable: bool,
     ) -> Done<'a> {
-        Box::pin(async move {
-            let ns = &self.cfg.namespace;
-            let QueueKey { seq: id, tag } = QueueKey::parse(&record.key, ns);
-            let (id, writer) = (String::from(id), String::from(tag));
-            let own = self.change_v2(record);
-            let mut entry = Entry {
-                writer,
-                write_id: id.clone(),
-                at: 0,
-                checkpoint: 0,
-                set: Vec::new(),
-                delete: Vec::new(),
-                traces: Vec::new(),
-            };
-            // A write never sent, by a writer that read the head recently,
-            // goes straight to the slot after it: a warm put is one PUT
-            // (answered 412 if someone wrote meanwhile).
-            let mut read = record.attempt(&m.url()).is_some() || !self.fresh_v2(m);
-            loop {
-                if read {
-                    self.sync_v2(m, false).await?;
-                }
-                read = true;
-                let attempted = record.attempt(&m.url()).map(|(_, slot)| slot as u64);
-                let (n, mut landed, forgotten) = {
-                    let s = self.state(m);
-                    let log = &s.v2.log;
-                    entry.checkpoint = s.v2.checkpoint;
-                    let (landed, forgotten) = match log.has_write(&entry.writer, &id) {
-                        Some(true) => (log.writers.get(entry.writer.as_str()).map(|w| w.1), false),
-                        // A writer the state forgot (more writers since than
-                        // it keeps) may have landed in the slot it last
-                        // tried, at or below the head: that slot tells.
-                        None => (
-                            None,
-                            log.writers.len() >= WRITERS_KEPT
-                                && attempted.is_some_and(|a| a <= log.seq),
-                        ),
-                        Some(false) => (None, false),
-                    };
-                    (log.seq + 1, landed, forgotten)
-                };
-                if forgotten {
-                    landed = self
-                        .landed_in(m, attempted.unwrap_or_default(), &entry.writer, &id)
-                        .await?;
-                }
-                if let Some(slot) = landed {
-                    self.landed_v2(m, write_id, record, slot);
-                    return Ok(());
-                }
-                // Checked against the state just before slot n, the one
-                // the entry will land in or lose (then checked again).
-                if let Some(url) = self.failed_check(m, &record.checks) {
-                    return Err(Error::new(
-                        ErrorKind::Conflict,
-                        cat!(url, " is not at the version the write's condition names"),
-                    ));
-                }
-                entry.at = self.server_now();
-                // The writes queued behind this one go in the same entry:
-                // one slot for all of them (an offline queue flushes in a
-                // few PUTs; a writer that lost a slot catches up).
-                let mut change = own.clone();
-                let last = group(
-                    &self.state(m).v2.waiting,
-                    &record.key,
-                    &entry.writer,
-                    &mut change,
-                );
-                entry.write_id =
-                    last.map_or_else(|| id.clone(), |k| String::from(QueueKey::parse(&k, ns).seq));
-                EntryChange {
-                    set: entry.set,
-                    delete: entry.delete,
-                    traces: entry.traces,
-                } = change;
-                let key = slot_key(&m.key, n);
-                record.set_attempt(&m.url(), &key, n as EpochMillis);
-                if durable {
-                    self.store_write(record).await;
-                }
-                match self
-                    .put_logged(
-                        m,
-                        key,
-                        entry.to_text().into_bytes(),
-                        PutMode::Create,
-                        Some(&record.trace),
-                    )
-                    .await
-                {
-                    Ok(()) => {
-                        // (Counted: entries that carried writes behind them.)
-                        #[cfg(test)]
-                        if entry.write_id != id {
-                            self.grouped_writes.set(self.grouped_writes.get() + 1);
-                        }
-                        self.apply_entry_v2(m, n, &entry);
-                        self.landed_v2(m, write_id, record, n);
-                        self.persist_state(m).await;
-                        self.checkpoint_v2(m).await;
-                        return Ok(());
-                    }
-                    // Someone won the slot (412), or a racing create (409):
-                    // read it, and try the next. No answer: read the log
-                    // (which tells whether it landed), then try again.
-                    Err(e)
-                        if matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::Network) =>
-                    {
-                        continue
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        })
-    }
-
-    /// The first key of `checks` not at the version it names in the state
-    /// read (`None`: every check holds).
-    fn failed_check<'a>(&self, m: &Ref, checks: &'a [(String, Option<String>)]) -> Option<&'a str> {
-        let s = self.state(m);
-        checks
-            .iter()
-            .find(|(url, want)| {
-                s.v2.log.keys.get(url.as_str()).map(|k| &k.stored.uuid) != want.as_ref()
-            })
-            .map(|(url, _)| url.as_str())
+        let QueueKey { seq, tag } = QueueKey::parse(&record.key, &self.cfg.namespace);
+        let (id, writer) = (String::from(seq), String::from(tag));
+        let own = self.change_v2(record);
+        let carried = Carrying {
+            db: self,
+            record,
+            write_id,
+            durable,
+        };
+        Box::pin(write::write_entry(self, m, carried, writer, id, own))
     }
 
     /// What a queued write's entry sets and deletes (its content uploaded,
@@ -434,23 +305,6 @@ impl<I: Io> Db<I> {
             && manifests.iter().all(|m| self.is_v2(m))
     }
 
-    /// Whether the write `id` of `writer` is in `slot`, read from the
-    /// slot itself: the evidence when the log's state no longer remembers
-    /// the writer. A slot collected since is no evidence either way, and
-    /// a guess could apply the write twice or lose it: `OutcomeUnknown`.
-    async fn landed_in(&self, m: &Ref, slot: u64, writer: &str, id: &str) -> Result<Option<u64>> {
-        match self.get_body(m, slot_key(&m.key, slot)).await? {
-            Some(body) => {
-                let found = Entry::parse_or_nothing(&body);
-                Ok((found.writer == writer && id <= found.write_id.as_str()).then_some(slot))
-            }
-            None => Err(Error::new(
-                ErrorKind::OutcomeUnknown,
-                "whether the write landed cannot be told: the log forgot its writer and the slot it tried",
-            )),
-        }
-    }
-
     fn landed_v2(
         &self,
         m: &Ref,
@@ -472,5 +326,43 @@ impl<I: Io> Db<I> {
             let k = s.v2.log.keys.get(url)?;
             (k.stored.uuid == version).then(|| k.stored.inline.clone())?
         })
+    }
+}
+
+/// A queued write as the v2 write carries it (`protocol::v2::write`):
+/// its tries noted on the record, and stored with it when it is durable.
+struct Carrying<'a, I: Io> {
+    db: &'a Db<I>,
+    record: &'a mut crate::engine::db::QueuedWrite,
+    write_id: u64,
+    durable: bool,
+}
+
+impl<I: Io> write::Carried for Carrying<'_, I> {
+    fn key(&self) -> &str {
+        &self.record.key
+    }
+
+    fn attempted(&self, m: &Ref) -> Option<u64> {
+        self.record.attempt(&m.url()).map(|(_, slot)| slot as u64)
+    }
+
+    fn checks(&self) -> &[(String, Option<String>)] {
+        &self.record.checks
+    }
+
+    fn trace(&self) -> &str {
+        &self.record.trace
+    }
+
+    async fn trying(&mut self, m: &Ref, key: &str, n: u64) {
+        self.record.set_attempt(&m.url(), key, n as EpochMillis);
+        if self.durable {
+            self.db.store_write(self.record).await;
+        }
+    }
+
+    fn landed(&mut self, m: &Ref, n: u64) {
+        self.db.landed_v2(m, self.write_id, self.record, n);
     }
 }

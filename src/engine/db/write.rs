@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 
-use super::queue::QueuedWrite;
+use super::queue::{QueueKey, QueuedWrite};
 use super::request::{json_put, Boxed, Done};
 use super::sync::{Freshness, CLAIM_TO_LISTING_MS, SURELY_UNCOLLECTED_MS};
 use super::{Batch, Committer, Db, Pending, LAST_MODIFIED_PRECISION_MS};
@@ -188,6 +188,7 @@ impl<I: Io> Db<I> {
             let mut s = self.state(m);
             s.v2.waiting.push(crate::engine::protocol::v2::Waiting {
                 key: String::from(key),
+                write_id: String::from(QueueKey::parse(key, &self.cfg.namespace).seq),
                 change: None,
             });
             tickets.push(Some(s.write_order.ticket()));

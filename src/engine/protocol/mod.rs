@@ -71,6 +71,28 @@ pub(crate) trait Client {
     /// A v2 read restarts from `checkpoint` (when it read one) and knows
     /// checkpoint `newest` exists; `from`: the slot it read from.
     fn restart_v2(&self, m: &Ref, checkpoint: Option<v2::format::LogState>, newest: u64, from: u64);
+    /// Reads `m`'s v2 log to its head and keeps what it read (the client's
+    /// `v2::read::sync`).
+    fn read_v2<'a>(&'a self, m: &'a Ref) -> Done<'a>;
+    /// A read of `m` is done: the client stores its state and notes that
+    /// it caught up with the bucket.
+    async fn read_kept(&self, m: &Ref);
+    /// Creates the v2 slot object `key` of `m` (`If-None-Match: *`), its
+    /// requests logged with the trace id of the write it carries.
+    fn create_slot<'a>(
+        &'a self,
+        m: &'a Ref,
+        key: String,
+        body: Vec<u8>,
+        trace: &'a str,
+    ) -> Done<'a>;
+    /// An entry of this client's landed in `m`: the state is stored, and
+    /// checkpointed when due.
+    async fn entry_written(&self, m: &Ref);
+    /// Counts an entry that carried writes queued behind its own (the
+    /// simulation's figures).
+    #[cfg(test)]
+    fn count_grouped(&self);
 }
 
 /// Which log format a client speaks to a manifest.

@@ -6,6 +6,7 @@ pub(crate) mod checkpoint;
 pub mod format;
 pub(crate) mod read;
 mod state;
+pub(crate) mod write;
 
 pub use state::{group, Applied, EntryChange, Inspection, V2State, Waiting, WrittenBy};
 

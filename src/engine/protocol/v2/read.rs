@@ -39,9 +39,9 @@ fn list<'a, C: Client + ?Sized>(
     c.list(&m.bucket, cat!(prefix(&m.key), under), start_after)
 }
 
-/// Brings what the client knows of the v2 manifest `m` up to its head;
-/// `poll`: a poll's read, which checks the guard now and then. The caller
-/// holds the manifest's lock.
+/// Brings what the client knows of the v2 manifest `m` up to its head,
+/// and has the client keep it; `poll`: a poll's read, which checks the
+/// guard now and then. The caller holds the manifest's lock.
 pub(crate) async fn sync<C: Client + ?Sized>(c: &C, m: &Ref, poll: bool) -> Result<()> {
     let fresh = c.read_recently(m);
     let check_guard = c.v2_state(m).count_poll(poll);
@@ -97,6 +97,7 @@ pub(crate) async fn sync<C: Client + ?Sized>(c: &C, m: &Ref, poll: bool) -> Resu
             }
         }
     }
+    c.read_kept(m).await;
     Ok(())
 }
 

@@ -154,6 +154,8 @@ pub struct EntryChange {
 pub struct Waiting {
     /// Its queue key.
     pub key: String,
+    /// Its write id, as the log's entries name it.
+    pub write_id: String,
     /// What its entry would change, once its content is up.
     pub change: Option<EntryChange>,
 }
@@ -161,7 +163,8 @@ pub struct Waiting {
 /// The writes following `key` in `waiting` that can share its entry:
 /// ready, of the same writer (its ids then stay in order), and touching
 /// keys no earlier one in the group touches, so that every value written
-/// is in the log. Their change merged into `change`, and the last id.
+/// is in the log. Their change merged into `change`, and the last one's
+/// write id.
 pub fn group(
     waiting: &[Waiting],
     key: &str,
@@ -185,7 +188,7 @@ pub fn group(
         change.set.extend(ready.set.iter().cloned());
         change.delete.extend(ready.delete.iter().cloned());
         change.traces.extend(ready.traces.iter().cloned());
-        last = Some(w.key.clone());
+        last = Some(w.write_id.clone());
     }
     last
 }
