@@ -1,7 +1,7 @@
 //! When the engine checkpoints a v2 log and collects behind it (the
 //! protocol's side is `protocol::v2::checkpoint`), and `db.upgrade`,
 //! which starts a v2 log from a v1 manifest's state as its first
-//! checkpoint. The log's reads and writes are `v2`'s.
+//! checkpoint.
 
 use crate::prelude::*;
 

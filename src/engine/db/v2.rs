@@ -1,7 +1,9 @@
 //! Protocol v2 in the engine (docs/protocol-v2.md): choosing a manifest's
-//! protocol, reading its log (idle poll: one GET of the next slot),
-//! writing one entry per write into the next slot with `If-None-Match: *`,
-//! checkpoints, and collecting what no reader can need any more.
+//! protocol (the guard, the probe of a bucket's conditional creates), and
+//! handing the protocol's reads, writes and checkpoints
+//! (`protocol::v2::{read, write, checkpoint}`) what they need of the
+//! client: the queued write an entry carries, what a read or a landing
+//! changes in the client's state, the inspector's view.
 //!
 //! The order is the bucket's: one writer wins each slot. Whether a write
 //! whose answer was lost landed is read from the log itself (its writer's
