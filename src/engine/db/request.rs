@@ -13,7 +13,7 @@ use crate::engine::io::Io;
 use crate::engine::object::Ref;
 use crate::engine::protocol::v2::format::{parse_slot, Entry, LogState};
 use crate::engine::protocol::v2::V2State;
-use crate::engine::protocol::Client;
+use crate::engine::protocol::{Client, Protocol};
 use crate::engine::s3::{
     error_from_response, parse_delete, parse_get, parse_list, parse_put, GetOptions, GetResult,
     ListAll, ListParams, PutMode, PutOptions, S3,
@@ -358,6 +358,22 @@ impl<I: Io> Client for Db<I> {
     async fn entry_written(&self, m: &Ref) {
         self.persist_state(m).await;
         self.checkpoint_v2(m).await;
+    }
+
+    fn decided(&self, m: &Ref) -> Option<Protocol> {
+        self.state(m).protocol
+    }
+
+    fn decide(&self, m: &Ref, p: Protocol) {
+        self.state(m).protocol = Some(p);
+    }
+
+    async fn listed_first(&self, bucket: &str, key: &str) -> Result<Option<EpochMillis>> {
+        Db::listed_first(self, bucket, key).await
+    }
+
+    async fn enforces_create(&self, m: &Ref) -> Result<bool> {
+        Db::enforces_create(self, m).await
     }
 
     #[cfg(test)]

@@ -12,16 +12,14 @@
 use crate::prelude::*;
 
 use super::queue::QueueKey;
-use super::request::{Boxed, Done, Listing};
+use super::request::{Boxed, Done};
 use super::Db;
-use crate::engine::deadline::join2;
 use crate::engine::error::{ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
-use crate::engine::protocol::unsupported;
-use crate::engine::protocol::v2::format::{prefix, probe_key, slot_key, Entry, Stored};
+use crate::engine::protocol::v2::format::{probe_key, slot_key, Entry, Stored};
 use crate::engine::protocol::v2::{read, write};
-use crate::engine::protocol::v2::{EntryChange, Inspection, INLINE_MAX_BYTES, V2_GUARD};
+use crate::engine::protocol::v2::{EntryChange, Inspection, INLINE_MAX_BYTES};
 use crate::engine::protocol::Protocol;
 use crate::engine::s3::PutMode;
 use crate::engine::time::EpochMillis;
@@ -48,88 +46,16 @@ impl<I: Io> Db<I> {
         self.state(m).protocol == Some(Protocol::V2)
     }
 
-    /// Every object under `m`'s v2 prefix + `under`, after `start_after`.
-    pub(super) fn list_v2<'a>(
-        &'a self,
-        m: &'a Ref,
-        under: &str,
-        start_after: Option<String>,
-    ) -> Listing<'a> {
-        self.list_all(&m.bucket, cat!(prefix(&m.key), under), start_after)
-    }
-
-    /// The protocol of `m`: decided once, by its guard object. A manifest
-    /// that does not exist yet stays undecided (`None`) unless `create`:
-    /// then it becomes v2 if the bucket enforces `If-None-Match: *` (and
-    /// the client allows it), v1 otherwise.
+    /// The protocol of `m` (`protocol::choose`): decided once, by its
+    /// guard object; `None` while the manifest does not exist, unless
+    /// `create`.
     pub(crate) fn protocol<'a>(&'a self, m: &'a Ref, create: bool) -> Boxed<'a, Option<Protocol>> {
-        Box::pin(async move {
-            loop {
-                let known = self.state(m).protocol;
-                if let Some(p) = known {
-                    return Ok(Some(p));
-                }
-                let wanted = self.cfg.protocol;
-                // Polls of a manifest not made yet ask by a listing, whose
-                // answer is no error line in the browser's console, as the
-                // guard's 404 would be each poll.
-                if !create
-                    && self.state(m).v2.guard_absent
-                    && self.listed_first(&m.bucket, &m.key).await?.is_none()
-                {
-                    return Ok(None);
-                }
-                let decided = if wanted == Protocol::V1 {
-                    Protocol::V1
-                } else {
-                    // The checkpoints are listed beside the guard: a first read
-                    // of a v2 manifest needs them next.
-                    let (guard, cps) = join2(
-                        self.get_body(m, m.key.clone()),
-                        self.list_v2(m, "cp/", None),
-                    )
-                    .await;
-                    let guard = guard?;
-                    // Decided meanwhile by another call: its listing is the
-                    // one the first read takes; this one, stored now, would
-                    // go stale until a later cold read trusted it.
-                    if self.state(m).protocol.is_some() {
-                        continue;
-                    }
-                    if guard.as_deref() == Some(V2_GUARD) {
-                        let cps = cps?;
-                        self.state(m).v2.checkpoints_listed = Some(cps);
-                    }
-                    match guard {
-                    Some(body) if body == V2_GUARD => Protocol::V2,
-                    Some(_) if wanted == Protocol::V2 => {
-                        return Err(unsupported(cat!("manifest ", m.url(), " is protocol v1 (mps3's layout); upgrade it with db.upgrade, or use protocol \"v1\"")))
-                    }
-                    Some(_) => Protocol::V1,
-                    None if !create => {
-                        self.state(m).v2.guard_absent = true;
-                        return Ok(None);
-                    }
-                    None if self.enforces_create(m).await? => {
-                        match self
-                            .put_v2(m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Create)
-                            .await
-                        {
-                            Ok(()) => Protocol::V2,
-                            // Someone made it first: read what they made.
-                            Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    None if wanted == Protocol::V2 => {
-                        return Err(unsupported(cat!("bucket ", m.bucket, " does not enforce If-None-Match: * on PUT, which protocol v2 needs")))
-                    }
-                    None => Protocol::V1,
-                }
-                };
-                self.state(m).protocol = Some(decided);
-            }
-        })
+        Box::pin(crate::engine::protocol::choose(
+            self,
+            m,
+            create,
+            self.cfg.protocol,
+        ))
     }
 
     /// Whether `m`'s bucket refuses a second create of one object (once

@@ -8,13 +8,91 @@ use crate::prelude::*;
 
 use core::cell::RefMut;
 
+use crate::engine::deadline::join2;
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::object::Ref;
 use crate::engine::s3::{ListEntry, PutMode};
 use crate::engine::time::EpochMillis;
+use v2::V2_GUARD;
 
 pub mod v1;
 pub mod v2;
+
+/// The protocol of `m`: decided once, by its guard object (the manifest's
+/// own object: `"v2"` for a v2 log, anything else a v1 change marker). A
+/// manifest that does not exist yet stays undecided (`None`) unless
+/// `create`: then it becomes v2 if the bucket enforces `If-None-Match: *`
+/// (and `wanted` allows it), v1 otherwise.
+pub(crate) async fn choose<C: Client + ?Sized>(
+    c: &C,
+    m: &Ref,
+    create: bool,
+    wanted: Protocol,
+) -> Result<Option<Protocol>> {
+    loop {
+        let known = c.decided(m);
+        if let Some(p) = known {
+            return Ok(Some(p));
+        }
+        // Polls of a manifest not made yet ask by a listing, whose
+        // answer is no error line in the browser's console, as the
+        // guard's 404 would be each poll.
+        if !create
+            && c.v2_state(m).guard_absent
+            && c.listed_first(&m.bucket, &m.key).await?.is_none()
+        {
+            return Ok(None);
+        }
+        let decided = if wanted == Protocol::V1 {
+            Protocol::V1
+        } else {
+            // The checkpoints are listed beside the guard: a first read
+            // of a v2 manifest needs them next.
+            let (guard, cps) = join2(
+                c.get_body(m, m.key.clone()),
+                c.list(&m.bucket, cat!(v2::format::prefix(&m.key), "cp/"), None),
+            )
+            .await;
+            let guard = guard?;
+            // Decided meanwhile by another call: its listing is the
+            // one the first read takes; this one, stored now, would
+            // go stale until a later cold read trusted it.
+            if c.decided(m).is_some() {
+                continue;
+            }
+            if guard.as_deref() == Some(V2_GUARD) {
+                let cps = cps?;
+                c.v2_state(m).checkpoints_listed = Some(cps);
+            }
+            match guard {
+            Some(body) if body == V2_GUARD => Protocol::V2,
+            Some(_) if wanted == Protocol::V2 => {
+                return Err(unsupported(cat!("manifest ", m.url(), " is protocol v1 (mps3's layout); upgrade it with db.upgrade, or use protocol \"v1\"")))
+            }
+            Some(_) => Protocol::V1,
+            None if !create => {
+                c.v2_state(m).guard_absent = true;
+                return Ok(None);
+            }
+            None if c.enforces_create(m).await? => {
+                match c.put_json(m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Create)
+                    .await
+                {
+                    Ok(()) => Protocol::V2,
+                    // Someone made it first: read what they made.
+                    Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            None if wanted == Protocol::V2 => {
+                return Err(unsupported(cat!("bucket ", m.bucket, " does not enforce If-None-Match: * on PUT, which protocol v2 needs")))
+            }
+            None => Protocol::V1,
+        }
+        };
+        c.decide(m, decided);
+    }
+}
 
 /// What a manifest or bucket cannot do for a protocol: `Unsupported`.
 pub(crate) fn unsupported(message: String) -> Error {
@@ -89,6 +167,17 @@ pub(crate) trait Client {
     /// An entry of this client's landed in `m`: the state is stored, and
     /// checkpointed when due.
     async fn entry_written(&self, m: &Ref);
+    /// The protocol decided for `m`, if it is.
+    fn decided(&self, m: &Ref) -> Option<Protocol>;
+    /// `m` is of protocol `p` from now on.
+    fn decide(&self, m: &Ref, p: Protocol);
+    /// `LastModified` of the object `key` of `bucket`, by a listing of
+    /// one key (`None`: not there): an answer, not a 404 that a browser's
+    /// console would show as an error line.
+    async fn listed_first(&self, bucket: &str, key: &str) -> Result<Option<EpochMillis>>;
+    /// Whether `m`'s bucket refuses a second create of one object (the
+    /// client probes once per bucket).
+    async fn enforces_create(&self, m: &Ref) -> Result<bool>;
     /// Counts an entry that carried writes queued behind its own (the
     /// simulation's figures).
     #[cfg(test)]
