@@ -315,7 +315,12 @@ async function main() {
       else people.delete(key.slice("people/".length));
     }
   });
-  db.inspect().then(({ writer }) => db.put(`people/${writer}`, me, { await: "local" })).catch(showError);
+  // This tab's earlier page loads named their writers too: their keys go
+  // in the same write, so that the bucket keeps one per tab.
+  db.inspect().then(async ({ writer }) => {
+    const earlier = (await db.list({ prefix: "people/" })).filter((e) => e.value === me && e.key !== `people/${writer}`);
+    await db.putAll(new Map([[`people/${writer}`, me], ...earlier.map((e) => [e.key, undefined])]), { await: "local" });
+  }).catch(showError);
   $("add").onclick = () => {
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
     db.put(`note/${id}`, { text: "", by: me, at: Date.now() }).then(() => showError(null), showError);

@@ -139,6 +139,22 @@ test("two people add, edit, like and remove notes at once; boards and counters c
     return writers.includes(`${mine} (you)`) && writers.includes(his);
   }, [aliceName, bobName], { timeout: 10000 });
   await alice.page.screenshot({ path: `${artifacts}/demo-inspector.png`, fullPage: true });
+  // A reload names its new writer, and the tab's earlier name goes: the
+  // bucket keeps one name key per tab.
+  await alice.page.reload();
+  await alice.page.waitForFunction(() => document.querySelector("#conn")?.textContent === "online", null, { timeout: 20000 });
+  const names = () => alice.page.evaluate(async (name) => {
+    const mine = `people/${(await window.mps3.inspect()).writer}`;
+    const named = (await window.mps3.list({ prefix: "people/" })).filter((p) => p.value === name);
+    return named.map((p) => (p.key === mine ? "this load" : p.key));
+  }, aliceName);
+  const deadline = Date.now() + 15000;
+  let named = await names();
+  while (JSON.stringify(named) !== JSON.stringify(["this load"]) && Date.now() < deadline) {
+    await alice.page.waitForTimeout(500);
+    named = await names();
+  }
+  assert.deepEqual(named, ["this load"], "one name key for alice's tab: this load's");
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   await alice.context.close();
   await bob.context.close();
