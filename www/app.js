@@ -138,8 +138,9 @@ function noteElement(db, key) {
       if (text === el.base) return;
       const at = Date.now(), from = hash(el.base ?? "");
       el.base = text;
-      el.seen.set(hash(text), text);
+      remember(el, text);
       el.mine.add(at);
+      if (el.mine.size > KEPT) el.mine.delete(el.mine.values().next().value);
       db.put(key, { text, by: me, at, from }, { await: "local" }).then(() => showError(null), showError);
     }, 300);
   };
@@ -157,6 +158,17 @@ function noteElement(db, key) {
   return el;
 }
 
+/** How many of a note's texts (and of this page's saves) are kept: a
+ *  write names a text it was edited from, recent unless its writer was
+ *  away long, and then the last text read stands in for it. */
+const KEPT = 32;
+
+/** Keeps `text` as one a write may say it was edited from. */
+function remember(el, text) {
+  el.seen.set(hash(text), text);
+  if (el.seen.size > KEPT) el.seen.delete(el.seen.keys().next().value);
+}
+
 /** Shows what a note holds now. Someone else's edit is merged with what
  *  this page typed since the text it was edited from (theirs names it),
  *  at once, typing or not: shown, never dropped, and saved again when the
@@ -164,7 +176,7 @@ function noteElement(db, key) {
 function showNote(el, value) {
   const area = el.querySelector("textarea");
   const text = value?.text ?? "";
-  el.seen.set(hash(text), text);
+  remember(el, text);
   if (el.base === null) {
     el.base = text;
     area.value = text;

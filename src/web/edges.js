@@ -29,6 +29,7 @@ export function mps3ErrorClass() { return MPS3Error; }
 // Top-level binary values never get here (`written_as`).
 export function mps3Json(value) {
   return JSON.stringify(value, (_, v) => {
+    if (v === null || typeof v != "object") return v;
     const kind = Object.prototype.toString.call(v).slice(8, -1), is = "it holds a" + (/^[AEIOU]/.test(kind) ? "n " : " ") + kind;
     if (kind == "Map" || kind == "Set")
       throw new TypeError(is + ", which JSON stores as {}: write " + (kind == "Map" ? "Object.fromEntries(map)" : "[...set]") + " instead");

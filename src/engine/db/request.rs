@@ -336,10 +336,6 @@ impl<I: Io> Client for Db<I> {
         self.state(m).restart_v2(checkpoint, newest, from);
     }
 
-    fn read_v2<'a>(&'a self, m: &'a Ref) -> Done<'a> {
-        self.sync_v2(m, false)
-    }
-
     fn create_slot<'a>(
         &'a self,
         m: &'a Ref,

@@ -2,7 +2,7 @@
 //! [`v1`], mps3 0.0.81's time-ordered entries with a change marker
 //! (docs/protocol.md), and [`v2`], a log of numbered slots the bucket
 //! orders with `If-None-Match: *` (docs/protocol-v2.md). Nothing here
-//! names the client that runs them (`engine::db`).
+//! names the client that runs them: they ask it through [`Client`].
 
 use crate::prelude::*;
 
@@ -23,7 +23,7 @@ pub mod v2;
 /// manifest that does not exist yet stays undecided (`None`) unless
 /// `create`: then it becomes v2 if the bucket enforces `If-None-Match: *`
 /// (and `wanted` allows it), v1 otherwise.
-pub(crate) async fn choose<C: Client + ?Sized>(
+pub(crate) async fn choose<C: Client>(
     c: &C,
     m: &Ref,
     create: bool,
@@ -111,7 +111,7 @@ pub(crate) type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
 /// What a protocol needs of the client that runs it: requests to a
 /// manifest's bucket (retried, clock-corrected, logged: the client's
 /// policy), the server's time, and the protocol's own state of a
-/// manifest. The engine (`engine::db`) implements it; a protocol takes
+/// manifest. The engine implements it; a protocol takes
 /// `&dyn Client` and names nothing of the engine's.
 pub(crate) trait Client {
     /// The body of `key` in `m`'s bucket; `None` if there is none.
@@ -149,9 +149,6 @@ pub(crate) trait Client {
     /// A v2 read restarts from `checkpoint` (when it read one) and knows
     /// checkpoint `newest` exists; `from`: the slot it read from.
     fn restart_v2(&self, m: &Ref, checkpoint: Option<v2::format::LogState>, newest: u64, from: u64);
-    /// Reads `m`'s v2 log to its head and keeps what it read (the client's
-    /// `v2::read::sync`).
-    fn read_v2<'a>(&'a self, m: &'a Ref) -> Done<'a>;
     /// A read of `m` is done: the client stores its state and notes that
     /// it caught up with the bucket.
     async fn read_kept(&self, m: &Ref);

@@ -49,7 +49,7 @@ pub(crate) struct Policy {
 /// Creates the checkpoint of `m`'s state when it is due, then the hint
 /// naming it, then collects. Best effort: a failure leaves it to a later
 /// write.
-pub(crate) async fn checkpoint<C: Client + ?Sized>(c: &C, m: &Ref, policy: Policy) {
+pub(crate) async fn checkpoint<C: Client>(c: &C, m: &Ref, policy: Policy) {
     let due = c.v2_state(m).checkpoint_due(policy.every);
     let Some((seq, text)) = due else {
         return;
@@ -83,7 +83,7 @@ pub(crate) async fn checkpoint<C: Client + ?Sized>(c: &C, m: &Ref, policy: Polic
 /// a grace before now); one away longer reads the newest checkpoint
 /// first. A late create into a collected slot sits below a checkpoint:
 /// never read.
-async fn collect<C: Client + ?Sized>(c: &C, m: &Ref, how: &Policy) -> Result<()> {
+async fn collect<C: Client>(c: &C, m: &Ref, how: &Policy) -> Result<()> {
     let prefix = super::format::prefix(&m.key);
     let cps = c.list(&m.bucket, cat!(prefix, "cp/"), None).await?;
     let cutoff = c.server_now() - how.grace_ms;

@@ -1,7 +1,7 @@
 //! Protocol v2's objects (docs/protocol-v2.md): where a manifest's log
 //! slots, checkpoints, hint and content live, entries and checkpoints as
 //! JSON, and the state a log folds to. Pure: it makes no request; the
-//! engine's reads and writes (`db::v2`) share it.
+//! wing's reads, writes and checkpoints, and the proxy to come, share it.
 
 use crate::prelude::*;
 

@@ -30,7 +30,7 @@ fn newest_checkpoint(m: &Ref, cps: &[ListEntry]) -> (u64, bool) {
 }
 
 /// Every object under `m`'s v2 prefix + `under`, after `start_after`.
-fn list<'a, C: Client + ?Sized>(
+fn list<'a, C: Client>(
     c: &'a C,
     m: &'a Ref,
     under: &str,
@@ -42,7 +42,7 @@ fn list<'a, C: Client + ?Sized>(
 /// Brings what the client knows of the v2 manifest `m` up to its head,
 /// and has the client keep it; `poll`: a poll's read, which checks the
 /// guard now and then. The caller holds the manifest's lock.
-pub(crate) async fn sync<C: Client + ?Sized>(c: &C, m: &Ref, poll: bool) -> Result<()> {
+pub(crate) async fn sync<C: Client>(c: &C, m: &Ref, poll: bool) -> Result<()> {
     let fresh = c.read_recently(m);
     let check_guard = c.v2_state(m).count_poll(poll);
     // The slots after the head: one listing shows them (none,
@@ -107,7 +107,7 @@ pub(crate) async fn sync<C: Client + ?Sized>(c: &C, m: &Ref, poll: bool) -> Resu
 /// a client without state (checkpoints, log, bodies; the first beside
 /// the guard's GET), two for one with (both listings at once),
 /// whatever the history's length.
-async fn load<C: Client + ?Sized>(c: &C, m: &Ref) -> Result<()> {
+async fn load<C: Client>(c: &C, m: &Ref) -> Result<()> {
     for _ in 0..5 {
         let (from, listed) = {
             let mut s = c.v2_state(m);

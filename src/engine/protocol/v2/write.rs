@@ -37,7 +37,7 @@ pub(crate) trait Carried {
 /// Writes `w`'s entry (`own`: what it sets and deletes; `writer` and
 /// `id`: how the log names it) into the next free slot of `m`. The caller
 /// holds the manifest's lock and the write's turn.
-pub(crate) async fn write_entry<C: Client + ?Sized, W: Carried>(
+pub(crate) async fn write_entry<C: Client, W: Carried>(
     c: &C,
     m: &Ref,
     mut w: W,
@@ -60,7 +60,8 @@ pub(crate) async fn write_entry<C: Client + ?Sized, W: Carried>(
     let mut read = w.attempted(m).is_some() || !c.read_recently(m);
     loop {
         if read {
-            c.read_v2(m).await?;
+            // Boxed: the read's state machine is not carried in this one.
+            Box::pin(super::read::sync(c, m, false)).await?;
         }
         read = true;
         let attempted = w.attempted(m);
@@ -149,7 +150,7 @@ fn failed_check<'a>(s: &V2State, checks: &'a [(String, Option<String>)]) -> Opti
 /// itself: the evidence when the log's state no longer remembers the
 /// writer. A slot collected since is no evidence either way, and a guess
 /// could apply the write twice or lose it: `OutcomeUnknown`.
-async fn landed_in<C: Client + ?Sized>(
+async fn landed_in<C: Client>(
     c: &C,
     m: &Ref,
     slot: u64,
