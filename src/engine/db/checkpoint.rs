@@ -13,7 +13,7 @@ use crate::engine::protocol::unsupported;
 use crate::engine::protocol::v2::checkpoint;
 use crate::engine::protocol::v2::format::{checkpoint_key, LogState, Stored};
 use crate::engine::protocol::v2::V2_GUARD;
-use crate::engine::protocol::Protocol;
+use crate::engine::protocol::{Freshness, Protocol, Put};
 use crate::engine::s3::PutMode;
 
 impl<I: Io> Db<I> {
@@ -57,7 +57,7 @@ impl<I: Io> Db<I> {
             )));
         }
         self.state(&m).protocol = Some(Protocol::V1);
-        self.sync(&m, super::sync::Freshness::List).await?;
+        self.sync(&m, Freshness::List).await?;
         let text = {
             let s = self.state(&m);
             let mut log = LogState::default();
@@ -77,19 +77,24 @@ impl<I: Io> Db<I> {
             log.checkpoint_text()
         };
         match self
-            .put_v2(
-                &m,
+            .put_json(
+                &m.bucket,
                 checkpoint_key(&m.key, 0),
                 text.into_bytes(),
-                PutMode::Create,
+                Put::plain(PutMode::Create),
             )
             .await
         {
             Err(e) if e.kind != ErrorKind::PreconditionFailed => return Err(e),
             _ => {}
         }
-        self.put_v2(&m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Overwrite)
-            .await?;
+        self.put_json(
+            &m.bucket,
+            m.key.clone(),
+            V2_GUARD.to_vec(),
+            Put::plain(PutMode::Overwrite),
+        )
+        .await?;
         self.state(&m).upgraded_to_v2();
         Ok(())
     }

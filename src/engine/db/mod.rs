@@ -20,6 +20,7 @@ mod background;
 mod change;
 mod checkpoint;
 mod connectivity;
+mod log;
 mod notify;
 mod pending;
 mod queue;
@@ -29,7 +30,6 @@ mod store;
 mod stored_lru;
 mod sync;
 mod tabs;
-mod v2;
 mod write;
 
 use core::cell::{Cell, RefCell};
@@ -46,11 +46,7 @@ pub use state::{Event, JsonText, Meta, Range};
 
 pub use crate::engine::protocol::v2::{Applied, Inspection};
 pub use crate::engine::protocol::Protocol;
-use sync::Freshness;
-pub(crate) use sync::AUTOCLEAN_GRACE_MS;
-/// The timing rules the simulation checks its clients against.
-#[cfg(test)]
-pub(crate) use sync::{CLAIM_SETTLE_MS, SURELY_UNCOLLECTED_MS};
+use crate::engine::protocol::{Freshness, AUTOCLEAN_GRACE_MS};
 #[cfg(test)]
 pub(crate) use write::GZIP_MIN_BYTES;
 
@@ -129,10 +125,6 @@ impl DbConfig {
         }
     }
 }
-
-/// Servers may report `LastModified` and `Date` in whole seconds (moto,
-/// some S3-compatibles): every time read from them is this uncertain.
-pub const LAST_MODIFIED_PRECISION_MS: i64 = 1_000;
 
 /// The state of manifest `m`, if known.
 fn state_of<'a>(manifests: &'a [(Ref, ManifestState)], m: &Ref) -> Option<&'a ManifestState> {

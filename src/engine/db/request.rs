@@ -11,12 +11,13 @@ use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
-use crate::engine::protocol::v2::format::{parse_slot, Entry, LogState};
+use crate::engine::protocol::v1::{Resolution, V1State};
+use crate::engine::protocol::v2::format::{Entry, LogState};
 use crate::engine::protocol::v2::V2State;
-use crate::engine::protocol::{Client, Protocol};
+use crate::engine::protocol::{Client, Protocol, Put};
 use crate::engine::s3::{
     error_from_response, parse_delete, parse_get, parse_list, parse_put, GetOptions, GetResult,
-    ListAll, ListParams, PutMode, PutOptions, S3,
+    ListAll, ListParams, ObjectMeta, PutMode, PutOptions, S3,
 };
 use crate::engine::time::{parse_http_date, EpochMillis};
 
@@ -200,14 +201,9 @@ impl<I: Io> Db<I> {
     /// helpers, each boxed: one copy of each in the .wasm, not one inlined
     /// into every caller.)
     pub(super) fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
+        let get = Client::get(self, &m.bucket, key, GetOptions::default());
         Box::pin(async move {
-            let got = self
-                .call(
-                    |s3, now| s3.get_object(&m.bucket, &key, &GetOptions::default(), now),
-                    parse_get,
-                )
-                .await;
-            match got {
+            match get.await {
                 Ok(GetResult::Found(obj)) => Ok(Some(obj.body)),
                 Ok(GetResult::NotModified(_)) => {
                     Err(Error::bad_response("unconditional GET answered 304"))
@@ -218,46 +214,42 @@ impl<I: Io> Db<I> {
         })
     }
 
-    /// A PUT of JSON `body` (gzipped when large) to `key` in `m`'s bucket.
-    /// Sent even if the client goes offline meanwhile: an aborted create
-    /// could still land, unknown to its writer.
-    pub(super) fn put_v2<'a>(
+    /// A PUT of JSON `body` (gzipped when large) to `key` in `bucket`,
+    /// sent `how` the protocol asks.
+    pub(super) fn put_json<'a>(
         &'a self,
-        m: &'a Ref,
+        bucket: &'a str,
         key: String,
         body: Vec<u8>,
-        mode: PutMode,
-    ) -> Done<'a> {
-        self.put_logged(m, key, body, mode, None)
-    }
-
-    /// A PUT of the manifest's, its requests logged with `trace` (a log
-    /// slot's: the trace id of the write it carries).
-    pub(super) fn put_logged<'a>(
-        &'a self,
-        m: &'a Ref,
-        key: String,
-        body: Vec<u8>,
-        mode: PutMode,
-        trace: Option<&'a str>,
-    ) -> Done<'a> {
+        how: Put<'a>,
+    ) -> Boxed<'a, ObjectMeta> {
         Box::pin(async move {
-            let mut opts = json_put(mode);
+            let mut opts = json_put(how.mode.clone());
             let body = self.upload_body(body, &mut opts).await;
+            let first_sent = self.io.now();
+            // The last retry leaves a request's time-out before its
+            // answer is due.
+            let retry_until = how
+                .answered_within
+                .map(|within| within - self.cfg.retry.timeout_ms as i64);
+            let tries = core::cell::Cell::new(0u32);
             self.call(
                 |s3, now| {
-                    let mut req = s3.put_object(&m.bucket, &key, body.clone(), &opts, now)?;
-                    // A log slot's create: its answer settles whether the
-                    // write landed (the other objects' creates repeat
-                    // harmlessly).
-                    req.finish_offline = parse_slot(&m.key, &key).is_some();
-                    req.trace = trace.map(String::from);
+                    let retry = tries.replace(tries.get() + 1) > 0;
+                    if retry && retry_until.is_some_and(|until| self.io.now() - first_sent >= until)
+                    {
+                        return Err(Error::network(
+                            "an entry PUT went unanswered too long to try again; settling it",
+                        ));
+                    }
+                    let mut req = s3.put_object(bucket, &key, body.clone(), &opts, now)?;
+                    req.finish_offline = how.finish_offline;
+                    req.trace = how.trace.map(String::from);
                     Ok(req)
                 },
                 parse_put,
             )
             .await
-            .map(|_| ())
         })
     }
 
@@ -286,8 +278,30 @@ impl<I: Io> Client for Db<I> {
         Db::get_body(self, m, key)
     }
 
-    fn put_json<'a>(&'a self, m: &'a Ref, key: String, body: Vec<u8>, mode: PutMode) -> Done<'a> {
-        self.put_v2(m, key, body, mode)
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        mut opts: GetOptions,
+    ) -> Boxed<'a, GetResult> {
+        // A presigned read carries no header (one would need a preflight).
+        if self.s3.borrow().config.presign_reads {
+            opts.if_none_match = None;
+        }
+        Box::pin(async move {
+            self.call(|s3, now| s3.get_object(bucket, &key, &opts, now), parse_get)
+                .await
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        body: Vec<u8>,
+        how: Put<'a>,
+    ) -> Boxed<'a, ObjectMeta> {
+        self.put_json(bucket, key, body, how)
     }
 
     fn delete_object<'a>(
@@ -316,6 +330,48 @@ impl<I: Io> Client for Db<I> {
         self.io.now()
     }
 
+    fn clock_bound(&self, local: EpochMillis) -> EpochMillis {
+        self.inner.borrow().clock.lower_bound(local)
+    }
+
+    fn server_lower_bound(&self) -> Option<EpochMillis> {
+        Db::server_lower_bound(self)
+    }
+
+    async fn sleep(&self, ms: u64) {
+        self.io.sleep(ms).await;
+    }
+
+    fn random(&self) -> u64 {
+        self.inner.borrow_mut().rng.next_u64()
+    }
+
+    fn v1_state(&self, m: &Ref) -> core::cell::RefMut<'_, V1State> {
+        core::cell::RefMut::map(self.state(m), |s| &mut s.v1)
+    }
+
+    fn resolution(&self, m: &Ref) -> core::cell::RefMut<'_, Option<Resolution>> {
+        core::cell::RefMut::map(self.state(m), |s| &mut s.resolution)
+    }
+
+    fn install(&self, m: &Ref, resolution: Resolution) {
+        let mut s = self.state(m);
+        s.resolution = Some(resolution);
+        s.retire_masks();
+    }
+
+    async fn persist(&self, m: &Ref) {
+        self.persist_state(m).await;
+    }
+
+    fn synced(&self) {
+        Db::synced(self);
+    }
+
+    fn minimize_list_calls(&self) -> bool {
+        self.cfg.minimize_list_calls
+    }
+
     fn log(&self, kind: &str, message: &str) {
         self.io.log(kind, message);
     }
@@ -336,16 +392,6 @@ impl<I: Io> Client for Db<I> {
         self.state(m).restart_v2(checkpoint, newest, from);
     }
 
-    fn create_slot<'a>(
-        &'a self,
-        m: &'a Ref,
-        key: String,
-        body: Vec<u8>,
-        trace: &'a str,
-    ) -> Done<'a> {
-        self.put_logged(m, key, body, PutMode::Create, Some(trace))
-    }
-
     async fn read_kept(&self, m: &Ref) {
         self.persist_state(m).await;
         self.synced();
@@ -364,16 +410,41 @@ impl<I: Io> Client for Db<I> {
         self.state(m).protocol = Some(p);
     }
 
-    async fn listed_first(&self, bucket: &str, key: &str) -> Result<Option<EpochMillis>> {
-        Db::listed_first(self, bucket, key).await
+    /// By a listing of one key from it: the key itself sorts before
+    /// every longer key it begins.
+    fn listed_first<'a>(&'a self, bucket: &'a str, key: &'a str) -> Boxed<'a, Option<EpochMillis>> {
+        Box::pin(async move {
+            let params = ListParams {
+                prefix: Some(key.to_string()),
+                start_after: None,
+                max_keys: Some(1),
+                continuation_token: None,
+            };
+            let page = self
+                .call(
+                    |s3, now| s3.list_objects_v2(bucket, &params, now),
+                    parse_list,
+                )
+                .await?;
+            Ok(page
+                .entries
+                .iter()
+                .find(|e| e.key == key)
+                .map(|e| e.last_modified))
+        })
     }
 
-    async fn enforces_create(&self, m: &Ref) -> Result<bool> {
-        Db::enforces_create(self, m).await
+    fn enforces_create<'a>(&'a self, m: &'a Ref) -> Boxed<'a, bool> {
+        Db::enforces_create(self, m)
     }
 
     #[cfg(test)]
     fn count_grouped(&self) {
         self.grouped_writes.set(self.grouped_writes.get() + 1);
+    }
+
+    #[cfg(test)]
+    fn count_unlisted(&self) {
+        self.unlisted_entries.set(self.unlisted_entries.get() + 1);
     }
 }

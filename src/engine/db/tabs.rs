@@ -9,12 +9,12 @@ use crate::prelude::*;
 
 use super::pending::{Pending, Turns};
 use super::queue::QueuedWrite;
-use super::sync::Freshness;
 use super::Db;
 use crate::engine::io::{Io, LockWait, Table};
 use crate::engine::json::{self, quote, JsonValue as Value};
 use crate::engine::lean::scan::number;
 use crate::engine::object::Ref;
+use crate::engine::protocol::Freshness;
 use crate::engine::time::EpochMillis;
 
 pub(crate) fn lock_name(key: &str) -> String {

@@ -11,8 +11,9 @@ use core::cell::RefMut;
 use crate::engine::deadline::join2;
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::object::Ref;
-use crate::engine::s3::{ListEntry, PutMode};
+use crate::engine::s3::{GetOptions, GetResult, ListEntry, ObjectMeta, PutMode};
 use crate::engine::time::EpochMillis;
+use v1::{Resolution, V1State};
 use v2::V2_GUARD;
 
 pub mod v1;
@@ -75,10 +76,11 @@ pub(crate) async fn choose<C: Client>(
                 return Ok(None);
             }
             None if c.enforces_create(m).await? => {
-                match c.put_json(m, m.key.clone(), V2_GUARD.to_vec(), PutMode::Create)
+                match c
+                    .put(&m.bucket, m.key.clone(), V2_GUARD.to_vec(), Put::plain(PutMode::Create))
                     .await
                 {
-                    Ok(()) => Protocol::V2,
+                    Ok(_) => Protocol::V2,
                     // Someone made it first: read what they made.
                     Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
                     Err(e) => return Err(e),
@@ -91,6 +93,53 @@ pub(crate) async fn choose<C: Client>(
         }
         };
         c.decide(m, decided);
+    }
+}
+
+/// How long a log entry stays after it is no longer needed, in both
+/// protocols: its writer may still be finding out whether it landed (v1,
+/// by listing it), or a reader may still be reading the log up to it
+/// (v2). Ten minutes: a writer's own check, through timed-out requests
+/// and their retries, or a tab closed mid-write and reopened, can take
+/// minutes.
+pub const AUTOCLEAN_GRACE_MS: i64 = 600_000;
+
+/// What a read of a manifest may skip.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// A poll: v1 lists on a backoff under a marker the log is not settled
+    /// at; v2 checks the guard now and then.
+    Poll,
+    /// A read (`get`, a subscriber's first value): sees every write
+    /// acknowledged before it.
+    Read,
+    /// Lists whatever v1's marker says (writers, settling an attempt).
+    List,
+}
+
+/// How a protocol's PUT of JSON is sent.
+pub(crate) struct Put<'a> {
+    pub mode: PutMode,
+    /// The trace id of the write it carries, for the requests' log.
+    pub trace: Option<&'a str>,
+    /// Sent even if the client goes offline meanwhile: an entry's create,
+    /// whose answer settles whether the write landed.
+    pub finish_offline: bool,
+    /// Retries stop in time for their answers to come within this long
+    /// of the first try (the first try always leaves).
+    pub answered_within: Option<i64>,
+}
+
+impl Put<'_> {
+    /// A PUT in `mode`, retried as any request, dropped when the client
+    /// goes offline (it repeats harmlessly).
+    pub(crate) fn plain(mode: PutMode) -> Self {
+        Put {
+            mode,
+            trace: None,
+            finish_offline: false,
+            answered_within: None,
+        }
     }
 }
 
@@ -116,8 +165,18 @@ pub(crate) type Listing<'a> = Boxed<'a, Vec<ListEntry>>;
 pub(crate) trait Client {
     /// The body of `key` in `m`'s bucket; `None` if there is none.
     fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a>;
-    /// A PUT of JSON `body` to `key` in `m`'s bucket, in `mode`.
-    fn put_json<'a>(&'a self, m: &'a Ref, key: String, body: Vec<u8>, mode: PutMode) -> Done<'a>;
+    /// A GET of `key` in `bucket` with its answer's metadata; a condition
+    /// (`If-None-Match`) only where the client's reads can carry one
+    /// (presigned reads cannot).
+    fn get<'a>(&'a self, bucket: &'a str, key: String, opts: GetOptions) -> Boxed<'a, GetResult>;
+    /// A PUT of JSON `body` (gzipped when large) to `key` in `bucket`.
+    fn put<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        body: Vec<u8>,
+        how: Put<'a>,
+    ) -> Boxed<'a, ObjectMeta>;
     /// A DELETE of `key` (at `version`) in `bucket`.
     fn delete_object<'a>(
         &'a self,
@@ -136,8 +195,32 @@ pub(crate) trait Client {
     fn server_now(&self) -> EpochMillis;
     /// The local clock (for how long ago this client read something).
     fn now(&self) -> EpochMillis;
+    /// A time the server's clock had certainly reached at local time
+    /// `local`, as the answers so far bound it.
+    fn clock_bound(&self, local: EpochMillis) -> EpochMillis;
+    /// A time the server's clock has certainly reached, once any answer
+    /// bounded it.
+    fn server_lower_bound(&self) -> Option<EpochMillis>;
+    /// Waits `ms` on the local clock.
+    async fn sleep(&self, ms: u64);
+    /// A random number (claims' nonces).
+    fn random(&self) -> u64;
     /// A line for the client's log (`kind`: what it is about).
     fn log(&self, kind: &str, message: &str);
+    /// What the client knows of the v1 manifest `m`.
+    fn v1_state(&self, m: &Ref) -> RefMut<'_, V1State>;
+    /// `m`'s keys as the client last resolved them (`None`: never read).
+    fn resolution(&self, m: &Ref) -> RefMut<'_, Option<Resolution>>;
+    /// `m` is resolved anew (v1): the client shows it, and the writes it
+    /// includes stop masking their keys.
+    fn install(&self, m: &Ref, resolution: Resolution);
+    /// The client stores `m`'s state for the next page load.
+    async fn persist(&self, m: &Ref);
+    /// The client caught up with the bucket (its status says when).
+    fn synced(&self);
+    /// Whether v1 reads and writes skip listings a settled marker makes
+    /// needless (`minimizeListObjectsCalls`).
+    fn minimize_list_calls(&self) -> bool;
     /// What the client knows of the v2 manifest `m`.
     fn v2_state(&self, m: &Ref) -> RefMut<'_, v2::V2State>;
     /// Whether the client read `m`'s head recently enough to trust that
@@ -152,15 +235,6 @@ pub(crate) trait Client {
     /// A read of `m` is done: the client stores its state and notes that
     /// it caught up with the bucket.
     async fn read_kept(&self, m: &Ref);
-    /// Creates the v2 slot object `key` of `m` (`If-None-Match: *`), its
-    /// requests logged with the trace id of the write it carries.
-    fn create_slot<'a>(
-        &'a self,
-        m: &'a Ref,
-        key: String,
-        body: Vec<u8>,
-        trace: &'a str,
-    ) -> Done<'a>;
     /// An entry of this client's landed in `m`: the state is stored, and
     /// checkpointed when due.
     async fn entry_written(&self, m: &Ref);
@@ -171,14 +245,18 @@ pub(crate) trait Client {
     /// `LastModified` of the object `key` of `bucket`, by a listing of
     /// one key (`None`: not there): an answer, not a 404 that a browser's
     /// console would show as an error line.
-    async fn listed_first(&self, bucket: &str, key: &str) -> Result<Option<EpochMillis>>;
+    fn listed_first<'a>(&'a self, bucket: &'a str, key: &'a str) -> Boxed<'a, Option<EpochMillis>>;
     /// Whether `m`'s bucket refuses a second create of one object (the
     /// client probes once per bucket).
-    async fn enforces_create(&self, m: &Ref) -> Result<bool>;
+    fn enforces_create<'a>(&'a self, m: &'a Ref) -> Boxed<'a, bool>;
     /// Counts an entry that carried writes queued behind its own (the
     /// simulation's figures).
     #[cfg(test)]
     fn count_grouped(&self);
+    /// Counts a v1 entry written without a listing (the simulation's
+    /// figures).
+    #[cfg(test)]
+    fn count_unlisted(&self);
 }
 
 /// Which log format a client speaks to a manifest.

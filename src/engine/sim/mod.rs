@@ -46,12 +46,13 @@ use crate::engine::db::{
     Ack, Acked, Batch, Change, Db, DbConfig, Event, JsonText, Protocol, QueuedWrite, Range, Select,
     Watch,
 };
-use crate::engine::db::{AUTOCLEAN_GRACE_MS, SURELY_UNCOLLECTED_MS};
 use crate::engine::error::{Error, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
 use crate::engine::io::{Io, LockWait, Table, Task};
 use crate::engine::object::Ref;
+use crate::engine::protocol::v1::read::SURELY_UNCOLLECTED_MS;
 use crate::engine::protocol::v1::{parse_entry_key, EntryBody, LAG_WINDOW_MS};
+use crate::engine::protocol::AUTOCLEAN_GRACE_MS;
 use crate::engine::rng::Rng;
 use crate::engine::s3::{S3Config, S3};
 use checker::*;

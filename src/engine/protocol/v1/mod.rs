@@ -5,14 +5,20 @@
 mod claim;
 mod entry;
 mod key;
+pub(crate) mod read;
 mod resolve;
 mod state;
+pub(crate) mod write;
 
 pub use claim::{claim_body, Claim};
 pub use entry::{files_json, files_of, EntryBody, FileRef, Files};
 pub use key::{decode_ts, encode_ts, parse_entry_key, writer_tag, EntryKey, LAG_WINDOW_MS};
 pub use resolve::{needed_bodies, resolve, Body, KnownEntry, Resolution};
 pub use state::{MarkerSeen, V1State};
+
+/// Servers may report `LastModified` and `Date` in whole seconds (moto,
+/// some S3-compatibles): every time read from them is this uncertain.
+pub const LAST_MODIFIED_PRECISION_MS: i64 = 1_000;
 
 /// The marker body of clients that write `""`: its ETag says nothing, so a
 /// 304 on it cannot be trusted.

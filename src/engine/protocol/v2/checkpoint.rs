@@ -10,7 +10,7 @@ use super::format::{checkpoint_key, hint_key, parse_checkpoint, parse_slot};
 use crate::engine::error::{ErrorKind, Result};
 use crate::engine::json::{self, JsonValue};
 use crate::engine::object::Ref;
-use crate::engine::protocol::Client;
+use crate::engine::protocol::{Client, Put};
 use crate::engine::s3::PutMode;
 
 /// `(content url, uuid)` pairs a checkpoint lists for collection.
@@ -55,11 +55,11 @@ pub(crate) async fn checkpoint<C: Client>(c: &C, m: &Ref, policy: Policy) {
         return;
     };
     let made = c
-        .put_json(
-            m,
+        .put(
+            &m.bucket,
             checkpoint_key(&m.key, seq),
             text.into_bytes(),
-            PutMode::Create,
+            Put::plain(PutMode::Create),
         )
         .await;
     if matches!(&made, Err(e) if e.kind != ErrorKind::PreconditionFailed) {
@@ -68,7 +68,12 @@ pub(crate) async fn checkpoint<C: Client>(c: &C, m: &Ref, policy: Policy) {
     c.v2_state(m).checkpointed(seq);
     let hint = cat!("{\"cp\":", seq, "}").into_bytes();
     let _ = c
-        .put_json(m, hint_key(&m.key), hint, PutMode::Overwrite)
+        .put(
+            &m.bucket,
+            hint_key(&m.key),
+            hint,
+            Put::plain(PutMode::Overwrite),
+        )
         .await;
     if policy.collect {
         let _ = collect(c, m, &policy).await;

@@ -12,7 +12,8 @@ use super::format::{slot_key, Entry, WRITERS_KEPT};
 use super::{group, EntryChange, V2State};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::object::Ref;
-use crate::engine::protocol::Client;
+use crate::engine::protocol::{Client, Put};
+use crate::engine::s3::PutMode;
 
 /// The queued write an entry carries, as the client keeps it: its place
 /// in the order, its checks, and its tries (stored with it, so that a
@@ -111,11 +112,19 @@ pub(crate) async fn write_entry<C: Client, W: Carried>(
         } = change;
         let key = slot_key(&m.key, n);
         w.trying(m, &key, n).await;
+        // Sent even if the client goes offline meanwhile: its answer
+        // settles whether the write landed.
+        let put = Put {
+            mode: PutMode::Create,
+            trace: Some(w.trace()),
+            finish_offline: true,
+            answered_within: None,
+        };
         match c
-            .create_slot(m, key, entry.to_text().into_bytes(), w.trace())
+            .put(&m.bucket, key, entry.to_text().into_bytes(), put)
             .await
         {
-            Ok(()) => {
+            Ok(_) => {
                 // (Counted: entries that carried writes behind them.)
                 #[cfg(test)]
                 if entry.write_id != id {

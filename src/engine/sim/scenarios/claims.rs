@@ -62,7 +62,7 @@ pub(super) fn a_settled_writer_puts_without_listing_and_idle_polls_never_list() 
         // Until the last claim settles by time, a poll may list (on its
         // backoff, by design); the idle minute starts after that.
         exec1
-            .sleep(crate::engine::db::CLAIM_SETTLE_MS as u64 + 1_000)
+            .sleep(crate::engine::protocol::v1::read::CLAIM_SETTLE_MS as u64 + 1_000)
             .await;
         let (fw, fr) = (
             w1.io().requests.borrow().len(),

@@ -17,10 +17,11 @@ use super::Db;
 use crate::engine::error::{ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
+use crate::engine::protocol::v1;
 use crate::engine::protocol::v2::format::{probe_key, slot_key, Entry, Stored};
 use crate::engine::protocol::v2::{read, write};
 use crate::engine::protocol::v2::{EntryChange, Inspection, INLINE_MAX_BYTES};
-use crate::engine::protocol::Protocol;
+use crate::engine::protocol::{Protocol, Put};
 use crate::engine::s3::PutMode;
 use crate::engine::time::EpochMillis;
 
@@ -61,72 +62,79 @@ impl<I: Io> Db<I> {
     /// Whether `m`'s bucket refuses a second create of one object (once
     /// per bucket and client): some services ignore `If-None-Match`, and
     /// Backblaze B2 answers NotImplemented.
-    pub(crate) async fn enforces_create(&self, m: &Ref) -> Result<bool> {
-        // One probe at a time: two at once on the one object would see
-        // each other's create and delete.
-        let _probing = self.create_probe.lock().await;
-        let known = {
-            let inner = self.inner.borrow();
-            inner
+    pub(crate) fn enforces_create<'a>(&'a self, m: &'a Ref) -> Boxed<'a, bool> {
+        Box::pin(async move {
+            // One probe at a time: two at once on the one object would see
+            // each other's create and delete.
+            let _probing = self.create_probe.lock().await;
+            let known = {
+                let inner = self.inner.borrow();
+                inner
+                    .probes
+                    .enforced
+                    .iter()
+                    .find(|(b, _)| *b == m.bucket)
+                    .map(|p| p.1)
+            };
+            if let Some(known) = known {
+                return Ok(known);
+            }
+            // One probe object per client, whatever the bucket or how often a
+            // probe ends early: a bucket that refuses some requests (a CORS
+            // rule without DELETE) keeps one, not one per write.
+            let uuid = {
+                let mut inner = self.inner.borrow_mut();
+                let inner = &mut *inner;
+                inner
+                    .probes
+                    .probe_id
+                    .get_or_insert_with(|| inner.rng.uuid_v4())
+                    .clone()
+            };
+            let key = probe_key(&m.key, &uuid);
+            // Transient failures end the probe; any other answer is a verdict.
+            let mut answers = Vec::new();
+            for _ in 0..2 {
+                match self
+                    .put_json(
+                        &m.bucket,
+                        key.clone(),
+                        b"{}".to_vec(),
+                        Put::plain(PutMode::Create),
+                    )
+                    .await
+                {
+                    // (Refused or blocked: no verdict on the bucket's creates.)
+                    Err(e)
+                        if e.is_retryable()
+                            || matches!(
+                                e.kind,
+                                ErrorKind::Offline
+                                    | ErrorKind::CorsBlocked
+                                    | ErrorKind::AccessDenied
+                                    | ErrorKind::NoSuchBucket
+                            ) =>
+                    {
+                        return Err(e)
+                    }
+                    other => answers.push(other.err().map(|e| e.kind)),
+                }
+            }
+            // (Whether the server decides creates atomically, a probe from
+            // one client cannot tell: the conformance command races some.)
+            // The first create finds the object there only when an earlier
+            // attempt of it landed (its answer lost, or a probe ended early),
+            // which a bucket that ignores the header never answers 412 to.
+            let refused = Some(ErrorKind::PreconditionFailed);
+            let enforced = answers[1] == refused && (answers[0].is_none() || answers[0] == refused);
+            let _ = self.delete_object(&m.bucket, key, None).await;
+            self.inner
+                .borrow_mut()
                 .probes
                 .enforced
-                .iter()
-                .find(|(b, _)| *b == m.bucket)
-                .map(|p| p.1)
-        };
-        if let Some(known) = known {
-            return Ok(known);
-        }
-        // One probe object per client, whatever the bucket or how often a
-        // probe ends early: a bucket that refuses some requests (a CORS
-        // rule without DELETE) keeps one, not one per write.
-        let uuid = {
-            let mut inner = self.inner.borrow_mut();
-            let inner = &mut *inner;
-            inner
-                .probes
-                .probe_id
-                .get_or_insert_with(|| inner.rng.uuid_v4())
-                .clone()
-        };
-        let key = probe_key(&m.key, &uuid);
-        // Transient failures end the probe; any other answer is a verdict.
-        let mut answers = Vec::new();
-        for _ in 0..2 {
-            match self
-                .put_v2(m, key.clone(), b"{}".to_vec(), PutMode::Create)
-                .await
-            {
-                // (Refused or blocked: no verdict on the bucket's creates.)
-                Err(e)
-                    if e.is_retryable()
-                        || matches!(
-                            e.kind,
-                            ErrorKind::Offline
-                                | ErrorKind::CorsBlocked
-                                | ErrorKind::AccessDenied
-                                | ErrorKind::NoSuchBucket
-                        ) =>
-                {
-                    return Err(e)
-                }
-                other => answers.push(other.err().map(|e| e.kind)),
-            }
-        }
-        // (Whether the server decides creates atomically, a probe from
-        // one client cannot tell: the conformance command races some.)
-        // The first create finds the object there only when an earlier
-        // attempt of it landed (its answer lost, or a probe ended early),
-        // which a bucket that ignores the header never answers 412 to.
-        let refused = Some(ErrorKind::PreconditionFailed);
-        let enforced = answers[1] == refused && (answers[0].is_none() || answers[0] == refused);
-        let _ = self.delete_object(&m.bucket, key, None).await;
-        self.inner
-            .borrow_mut()
-            .probes
-            .enforced
-            .push((m.bucket.clone(), enforced));
-        Ok(enforced)
+                .push((m.bucket.clone(), enforced));
+            Ok(enforced)
+        })
     }
 
     /// Brings a v2 manifest's state up to its head
@@ -190,8 +198,33 @@ impl<I: Io> Db<I> {
             record,
             write_id,
             durable,
+            changes: Vec::new(),
         };
         Box::pin(write::write_entry(self, m, carried, writer, id, own))
+    }
+
+    /// Writes one queued write's entry into the v1 manifest `m`
+    /// (`protocol::v1::write`). The caller holds the manifest's lock and
+    /// the write's turn.
+    pub(crate) fn write_entry_v1<'a>(
+        &'a self,
+        m: &'a Ref,
+        write_id: u64,
+        record: &'a mut crate::engine::db::QueuedWrite,
+        durable: bool,
+    ) -> Done<'a> {
+        let mut changes = Vec::new();
+        for ((k, _), v) in record.batch.iter().zip(&record.versions) {
+            changes.push((k.url(), v.clone()));
+        }
+        let carried = Carrying {
+            db: self,
+            record,
+            write_id,
+            durable,
+            changes,
+        };
+        Box::pin(v1::write::write_entry(self, m, carried))
     }
 
     /// What a queued write's entry sets and deletes (its content uploaded,
@@ -257,13 +290,64 @@ impl<I: Io> Db<I> {
     }
 }
 
-/// A queued write as the v2 write carries it (`protocol::v2::write`):
-/// its tries noted on the record, and stored with it when it is durable.
+/// A queued write as a protocol's write carries it (`protocol::v1::write`,
+/// `protocol::v2::write`): its tries noted on the record, and stored with
+/// it when it is durable.
 struct Carrying<'a, I: Io> {
     db: &'a Db<I>,
     record: &'a mut crate::engine::db::QueuedWrite,
     write_id: u64,
     durable: bool,
+    /// Each url the write sets (to its version) or deletes (v1's entry
+    /// names them so).
+    changes: Vec<(String, Option<String>)>,
+}
+
+impl<I: Io> v1::write::Carried for Carrying<'_, I> {
+    fn changes(&self) -> &[(String, Option<String>)] {
+        &self.changes
+    }
+
+    fn trace(&self) -> &str {
+        &self.record.trace
+    }
+
+    fn attempted(&self, m: &Ref) -> Option<(String, EpochMillis)> {
+        self.record
+            .attempt(&m.url())
+            .map(|(object, ts)| (object.to_string(), ts))
+    }
+
+    async fn forget(&mut self, m: &Ref) {
+        self.record.attempts.retain(|(url, _, _)| url != &m.url());
+        if self.durable {
+            self.db.store_write(self.record).await;
+        }
+    }
+
+    async fn trying(&mut self, m: &Ref, object: &str, ts: EpochMillis) -> Result<()> {
+        // Not when offline: it will not be sent.
+        self.db.check_reachable()?;
+        self.record.set_attempt(&m.url(), object, ts);
+        if self.durable {
+            self.db.store_write(self.record).await;
+            // Gone offline (or shut down) while it was stored: the PUT
+            // will not leave (nothing awaits between here and the request
+            // loop's own checks), so no entry can land. Kept, the attempt
+            // could not be judged on a return after autoclean's grace:
+            // forget it.
+            if let Err(e) = self.db.check_live().and_then(|_| self.db.check_reachable()) {
+                self.forget(m).await;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn landed(&mut self, m: &Ref, object: &str, ts: EpochMillis) {
+        self.db.state(m).landed(self.write_id, object, ts);
+        self.db.note_status();
+    }
 }
 
 impl<I: Io> write::Carried for Carrying<'_, I> {
