@@ -13,7 +13,7 @@ step() { printf '\n== test: %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "the layout's rules (scripts/check_structure.py): files at most 1,000 lines, protocols not naming the client, no import circle between the engine's modules"
+step "the layout's rules (scripts/check_structure.py): files at most 1,000 lines, protocols not naming the client, the client naming protocol versions only in db/log.rs, no import circle between the engine's modules at any depth"
 scripts/check_structure.py
 step "clippy (host)"
 cargo clippy --all-targets -- -D warnings

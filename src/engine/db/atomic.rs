@@ -12,7 +12,7 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 use core::future::Future;
 
-use super::{Acked, Batch, Change, Committer, Db, Found, JsonText, Protocol, Select};
+use super::{Acked, Batch, Change, Committer, Db, Found, JsonText, Select};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
@@ -69,18 +69,9 @@ impl<I: Io + 'static> Db<I> {
             self.ready().await;
             self.protocol(&m, true).await?
         } else {
-            self.state(&m).protocol
+            self.state(&m).log.protocol()
         };
-        if protocol == Some(Protocol::V1) {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                cat!(
-                    "manifest ",
-                    m.url(),
-                    " is protocol v1: conditional writes need v2"
-                ),
-            ));
-        }
+        Self::check_conditions(&m, protocol)?;
         if batch.is_empty() {
             // Checks alone: held against the state read now, nothing
             // written.

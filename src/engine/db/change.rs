@@ -130,7 +130,7 @@ impl<I: Io> Db<I> {
         let version = obj
             .meta
             .version_id
-            .ok_or_else(|| super::write::no_version_id(&key.bucket))?;
+            .ok_or_else(|| super::request::no_version_id(&key.bucket))?;
         self.keep_content(&url, &version, value.clone()).await;
         Ok(Prepared {
             batch: vec![(key, Some(value))],

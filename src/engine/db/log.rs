@@ -1,28 +1,35 @@
-//! Protocol v2 in the engine (docs/protocol-v2.md): choosing a manifest's
-//! protocol (the guard, the probe of a bucket's conditional creates), and
-//! handing the protocol's reads, writes and checkpoints
-//! (`protocol::v2::{read, write, checkpoint}`) what they need of the
-//! client: the queued write an entry carries, what a read or a landing
-//! changes in the client's state, the inspector's view.
+//! The engine's one door to the protocols (`protocol::{v1, v2}`): the
+//! dispatch of a manifest's reads, writes, cleaning and checkpoints to its
+//! protocol's wing, what each wing needs of the client (`protocol::Client`,
+//! implemented here), and the queued write an entry carries. Nothing else
+//! under `db` names a protocol version (the test command checks it).
 //!
-//! The order is the bucket's: one writer wins each slot. Whether a write
-//! whose answer was lost landed is read from the log itself (its writer's
-//! last write id, which checkpoints carry), never judged by a clock.
+//! v2's order is the bucket's: one writer wins each slot, and whether a
+//! write whose answer was lost landed is read from the log itself; v1's
+//! rests on clocks and its change marker (docs/protocol.md).
 
 use crate::prelude::*;
 
-use super::queue::QueueKey;
-use super::request::{Boxed, Done};
+use core::cell::RefMut;
+
+use super::queue::{QueueKey, QueuedWrite};
+use super::request::{Boxed, Done, Fetch, Listing};
 use super::Db;
 use crate::engine::error::{ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
 use crate::engine::protocol::v1;
-use crate::engine::protocol::v2::format::{probe_key, slot_key, Entry, Stored};
-use crate::engine::protocol::v2::{read, write};
+use crate::engine::protocol::v2::format::{
+    checkpoint_key, probe_key, slot_key, Entry, KeyState, LogState, Stored,
+};
+use crate::engine::protocol::v2::{checkpoint, read, write};
 use crate::engine::protocol::v2::{EntryChange, Inspection, INLINE_MAX_BYTES};
-use crate::engine::protocol::{Protocol, Put};
-use crate::engine::s3::PutMode;
+use crate::engine::protocol::{
+    unsupported, Client, Files, Freshness, Landing, Log, Protocol, Put, Waiting, V2_GUARD,
+};
+use crate::engine::s3::{
+    parse_get, parse_list, GetOptions, GetResult, ListParams, ObjectMeta, PutMode,
+};
 use crate::engine::time::EpochMillis;
 
 impl<I: Io> Db<I> {
@@ -36,15 +43,75 @@ impl<I: Io> Db<I> {
         self.cfg.grace_ms / 2
     }
 
-    /// Whether this client read `m`'s head recently enough to trust a 404
-    /// after it (see `refresh_after_ms`).
-    pub(super) fn fresh_v2(&self, m: &Ref) -> bool {
-        let (now, refresh) = (self.io.now(), self.refresh_after_ms());
-        self.state(m).read_v2_since(now, refresh)
+    fn is_v2(&self, m: &Ref) -> bool {
+        self.state(m).log.protocol() == Some(Protocol::V2)
     }
 
-    pub(crate) fn is_v2(&self, m: &Ref) -> bool {
-        self.state(m).protocol == Some(Protocol::V2)
+    /// Brings what the client knows of `m` up to date, by its protocol's
+    /// read. The caller holds `m`'s lock.
+    pub(crate) async fn sync(&self, m: &Ref, freshness: Freshness) -> Result<()> {
+        match self.protocol(m, false).await? {
+            Some(Protocol::V2) => self.sync_v2(m, freshness == Freshness::Poll).await,
+            Some(_) => v1::read::sync(self, m, freshness).await,
+            // No manifest yet: nothing in it.
+            None => {
+                self.state(m).files.get_or_insert_with(Default::default);
+                self.synced();
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes what `m`'s log no longer needs: v1's entries behind the
+    /// base (a v2 log is collected behind its checkpoints, by writers).
+    pub(crate) async fn autoclean(&self, m: &Ref) {
+        if self.state(m).log.protocol() == Some(Protocol::V1) {
+            v1::read::autoclean(self, m).await;
+        }
+    }
+
+    /// Refuses a conditional write to `m` if its protocol is `protocol`
+    /// and cannot order one: only v2's log is ordered by the bucket; v1's
+    /// rests on clocks.
+    pub(crate) fn check_conditions(m: &Ref, protocol: Option<Protocol>) -> Result<()> {
+        if protocol == Some(Protocol::V1) {
+            return Err(unsupported(cat!(
+                "manifest ",
+                m.url(),
+                " is protocol v1: conditional writes need v2"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The queued write `record` is ready (its content is up) and waits
+    /// for its turn in `m`: the write ahead may carry it in its entry
+    /// (v2), unless it is conditional (checked against the state before
+    /// its own entry).
+    pub(crate) fn ready_to_carry(&self, m: &Ref, record: &QueuedWrite) {
+        if self.is_v2(m) && record.checks.is_empty() {
+            let change = self.change_v2(record);
+            let mut s = self.state(m);
+            if let Some(w) = s.waiting.iter_mut().find(|w| w.key == record.key) {
+                w.change = Some(change);
+            }
+        }
+    }
+
+    /// Writes one queued write's entry into `m`, by its protocol. The
+    /// caller holds the manifest's lock and the write's turn.
+    pub(crate) fn write_entry<'a>(
+        &'a self,
+        m: &'a Ref,
+        write_id: u64,
+        record: &'a mut QueuedWrite,
+        durable: bool,
+    ) -> Done<'a> {
+        if self.is_v2(m) {
+            self.write_entry_v2(m, write_id, record, durable)
+        } else {
+            self.write_entry_v1(m, write_id, record, durable)
+        }
     }
 
     /// The protocol of `m` (`protocol::choose`): decided once, by its
@@ -152,18 +219,20 @@ impl<I: Io> Db<I> {
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         let _ = self.read(super::Select::Keys(&[]), Some(&m)).await;
         let writer = self.inner.borrow().tabs.tag.clone();
-        let s = self.state(&m);
-        Inspection {
-            protocol: s.protocol,
-            head: s.v2.log.seq,
-            checkpoint: s.v2.checkpoint,
-            recent: s.v2.recent.clone(),
-            writer,
-        }
+        self.state(&m).log.inspection(writer)
     }
 
-    pub(super) fn apply_entry_v2(&self, m: &Ref, n: u64, entry: &Entry) {
-        self.state(m).apply_v2(n, entry);
+    /// The entry of v2 slot `n` of `m` applied: the state and the key →
+    /// content map follow it, the masks it includes retire, and the log
+    /// tells each key's change.
+    fn apply_entry_v2(&self, m: &Ref, n: u64, entry: &Entry) {
+        {
+            let mut state = self.state(m);
+            let s = &mut *state;
+            let files = s.files.get_or_insert_with(Files::default);
+            s.log.v2().apply(n, entry, files);
+            s.retire_masks();
+        }
         // Each key's change, for the log: one write followed from its put
         // to every client that applies it, by its trace id.
         let slot = cat!(n);
@@ -183,11 +252,11 @@ impl<I: Io> Db<I> {
     /// Writes one queued write's entry into the next free slot of `m`
     /// (`protocol::v2::write`). The caller holds the manifest's lock and
     /// the write's turn.
-    pub(crate) fn write_entry_v2<'a>(
+    fn write_entry_v2<'a>(
         &'a self,
         m: &'a Ref,
         write_id: u64,
-        record: &'a mut crate::engine::db::QueuedWrite,
+        record: &'a mut QueuedWrite,
         durable: bool,
     ) -> Done<'a> {
         let QueueKey { seq, tag } = QueueKey::parse(&record.key, &self.cfg.namespace);
@@ -206,11 +275,11 @@ impl<I: Io> Db<I> {
     /// Writes one queued write's entry into the v1 manifest `m`
     /// (`protocol::v1::write`). The caller holds the manifest's lock and
     /// the write's turn.
-    pub(crate) fn write_entry_v1<'a>(
+    fn write_entry_v1<'a>(
         &'a self,
         m: &'a Ref,
         write_id: u64,
-        record: &'a mut crate::engine::db::QueuedWrite,
+        record: &'a mut QueuedWrite,
         durable: bool,
     ) -> Done<'a> {
         let mut changes = Vec::new();
@@ -229,7 +298,7 @@ impl<I: Io> Db<I> {
 
     /// What a queued write's entry sets and deletes (its content uploaded,
     /// or travelling inline).
-    pub(crate) fn change_v2(&self, record: &crate::engine::db::QueuedWrite) -> EntryChange {
+    fn change_v2(&self, record: &QueuedWrite) -> EntryChange {
         let mut set = Vec::new();
         let mut delete = Vec::new();
         let mut urls = Vec::new();
@@ -266,16 +335,10 @@ impl<I: Io> Db<I> {
             && manifests.iter().all(|m| self.is_v2(m))
     }
 
-    fn landed_v2(
-        &self,
-        m: &Ref,
-        write_id: u64,
-        record: &mut crate::engine::db::QueuedWrite,
-        slot: u64,
-    ) {
+    fn landed_v2(&self, m: &Ref, write_id: u64, record: &mut QueuedWrite, slot: u64) {
         let key = slot_key(&m.key, slot);
         record.set_attempt(&m.url(), &key, slot as EpochMillis);
-        self.state(m).landed(write_id, &key, slot as EpochMillis);
+        self.state(m).landed(write_id, &Landing::Slot(slot));
         self.note_status();
     }
 
@@ -283,10 +346,97 @@ impl<I: Io> Db<I> {
     /// uuid `version`.
     pub(crate) fn inline_value(&self, url: &str, version: &str) -> Option<super::JsonText> {
         let inner = self.inner.borrow();
-        inner.manifests.iter().find_map(|(_, s)| {
-            let k = s.v2.log.keys.get(url)?;
-            (k.stored.uuid == version).then(|| k.stored.inline.clone())?
-        })
+        inner
+            .manifests
+            .iter()
+            .find_map(|(_, s)| s.log.inline(url, version))
+    }
+
+    /// Creates a checkpoint of the state when it is due, then collects
+    /// (`protocol::v2::checkpoint`). Best effort: a failure leaves it to a
+    /// later write.
+    pub(super) fn checkpoint_v2<'a>(
+        &'a self,
+        m: &'a Ref,
+    ) -> core::pin::Pin<Box<dyn core::future::Future<Output = ()> + 'a>> {
+        let policy = checkpoint::Policy {
+            every: self.cfg.checkpoint_every,
+            collect: self.cfg.autoclean,
+            grace_ms: self.cfg.grace_ms,
+            versioned: self.cfg.use_versioning,
+        };
+        Box::pin(checkpoint::checkpoint(self, m, policy))
+    }
+
+    /// Upgrades the v1 manifest `m` to v2 (`db.upgrade`): its resolved
+    /// state becomes checkpoint 0 (values stay in their content objects,
+    /// which both protocols share), then the guard replaces the change
+    /// marker. v1 entries stay for v1 clients, who will not see later
+    /// writes (v2 clients report a v1 client's write): for users whose
+    /// clients have all moved. A v2 manifest is left as it is.
+    pub async fn upgrade(&self, manifest: Option<&Ref>) -> Result<()> {
+        self.ready().await;
+        self.check_live()?;
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        Self::check_manifest(&m)?;
+        let lock = self.state(&m).lock.clone();
+        let _guard = lock.lock().await;
+        if self.protocol(&m, false).await? == Some(Protocol::V2) {
+            return Ok(());
+        }
+        if !self.enforces_create(&m).await? {
+            return Err(unsupported(cat!(
+                "bucket ",
+                m.bucket,
+                " does not enforce If-None-Match: * on PUT, which protocol v2 needs"
+            )));
+        }
+        self.decide(&m, Protocol::V1);
+        self.sync(&m, Freshness::List).await?;
+        let text = {
+            let s = self.state(&m);
+            let mut log = LogState::default();
+            for (url, f) in s.files.iter().flat_map(|files| files.iter()) {
+                log.keys.insert(
+                    url.clone(),
+                    KeyState {
+                        stored: Stored {
+                            uuid: f.version.clone(),
+                            inline: None,
+                            content_type: None,
+                        },
+                        version: 0,
+                    },
+                );
+            }
+            log.checkpoint_text()
+        };
+        match self
+            .put_json(
+                &m.bucket,
+                checkpoint_key(&m.key, 0),
+                text.into_bytes(),
+                Put::plain(PutMode::Create),
+            )
+            .await
+        {
+            Err(e) if e.kind != ErrorKind::PreconditionFailed => return Err(e),
+            _ => {}
+        }
+        self.put_json(
+            &m.bucket,
+            m.key.clone(),
+            V2_GUARD.to_vec(),
+            Put::plain(PutMode::Overwrite),
+        )
+        .await?;
+        // Read again from the new log; masks of writes not yet in an
+        // entry stay.
+        let mut s = self.state(&m);
+        s.log.decide(Protocol::V2);
+        s.files = None;
+        s.masks.retain(|mask| mask.entry.is_none());
+        Ok(())
     }
 }
 
@@ -295,7 +445,7 @@ impl<I: Io> Db<I> {
 /// it when it is durable.
 struct Carrying<'a, I: Io> {
     db: &'a Db<I>,
-    record: &'a mut crate::engine::db::QueuedWrite,
+    record: &'a mut QueuedWrite,
     write_id: u64,
     durable: bool,
     /// Each url the write sets (to its version) or deletes (v1's entry
@@ -345,7 +495,11 @@ impl<I: Io> v1::write::Carried for Carrying<'_, I> {
     }
 
     fn landed(&mut self, m: &Ref, object: &str, ts: EpochMillis) {
-        self.db.state(m).landed(self.write_id, object, ts);
+        let landing = Landing::Entry {
+            object: object.to_string(),
+            ts,
+        };
+        self.db.state(m).landed(self.write_id, &landing);
         self.db.note_status();
     }
 }
@@ -376,5 +530,187 @@ impl<I: Io> write::Carried for Carrying<'_, I> {
 
     fn landed(&mut self, m: &Ref, n: u64) {
         self.db.landed_v2(m, self.write_id, self.record, n);
+    }
+}
+
+/// What the protocols ask of the engine (`protocol::Client`): the helpers
+/// above, and their state of a manifest.
+impl<I: Io> Client for Db<I> {
+    fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
+        Db::get_body(self, m, key)
+    }
+
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        mut opts: GetOptions,
+    ) -> Boxed<'a, GetResult> {
+        // A presigned read carries no header (one would need a preflight).
+        if self.s3.borrow().config.presign_reads {
+            opts.if_none_match = None;
+        }
+        Box::pin(async move {
+            self.call(|s3, now| s3.get_object(bucket, &key, &opts, now), parse_get)
+                .await
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        body: Vec<u8>,
+        how: Put<'a>,
+    ) -> Boxed<'a, ObjectMeta> {
+        self.put_json(bucket, key, body, how)
+    }
+
+    fn delete_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: String,
+        version: Option<String>,
+    ) -> Done<'a> {
+        Db::delete_object(self, bucket, key, version)
+    }
+
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: String,
+        start_after: Option<String>,
+    ) -> Listing<'a> {
+        self.list_all(bucket, prefix, start_after)
+    }
+
+    fn server_now(&self) -> EpochMillis {
+        Db::server_now(self)
+    }
+
+    fn now(&self) -> EpochMillis {
+        self.io.now()
+    }
+
+    fn clock_bound(&self, local: EpochMillis) -> EpochMillis {
+        self.inner.borrow().clock.lower_bound(local)
+    }
+
+    fn server_lower_bound(&self) -> Option<EpochMillis> {
+        Db::server_lower_bound(self)
+    }
+
+    async fn sleep(&self, ms: u64) {
+        self.io.sleep(ms).await;
+    }
+
+    fn random(&self) -> u64 {
+        self.inner.borrow_mut().rng.next_u64()
+    }
+
+    fn log_state(&self, m: &Ref) -> RefMut<'_, Log> {
+        RefMut::map(self.state(m), |s| &mut s.log)
+    }
+
+    fn waiting(&self, m: &Ref) -> RefMut<'_, Vec<Waiting>> {
+        RefMut::map(self.state(m), |s| &mut s.waiting)
+    }
+
+    fn files(&self, m: &Ref) -> RefMut<'_, Option<Files>> {
+        RefMut::map(self.state(m), |s| &mut s.files)
+    }
+
+    fn install(&self, m: &Ref, files: Files) {
+        let mut s = self.state(m);
+        s.files = Some(files);
+        s.retire_masks();
+    }
+
+    async fn persist(&self, m: &Ref) {
+        self.persist_state(m).await;
+    }
+
+    fn synced(&self) {
+        Db::synced(self);
+    }
+
+    fn minimize_list_calls(&self) -> bool {
+        self.cfg.minimize_list_calls
+    }
+
+    fn log(&self, kind: &str, message: &str) {
+        self.io.log(kind, message);
+    }
+
+    fn read_recently(&self, m: &Ref) -> bool {
+        let (now, refresh) = (self.io.now(), self.refresh_after_ms());
+        let s = self.state(m);
+        s.log.read_since(now, refresh) && s.files.is_some()
+    }
+
+    fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
+        self.apply_entry_v2(m, n, entry);
+    }
+
+    fn restart_v2(&self, m: &Ref, checkpoint: Option<LogState>, newest: u64, from: u64) {
+        let mut state = self.state(m);
+        let s = &mut *state;
+        let v2 = s.log.v2();
+        if let Some(log) = checkpoint {
+            s.files = Some(v2.restart(log));
+        }
+        v2.checkpoint = v2.checkpoint.max(newest);
+        s.files.get_or_insert_with(Files::default);
+        if from == 0 {
+            v2.superseded_from.get_or_insert(0);
+        }
+    }
+
+    async fn read_kept(&self, m: &Ref) {
+        self.persist_state(m).await;
+        self.synced();
+    }
+
+    async fn entry_written(&self, m: &Ref) {
+        self.persist_state(m).await;
+        self.checkpoint_v2(m).await;
+    }
+
+    /// By a listing of one key from it: the key itself sorts before
+    /// every longer key it begins.
+    fn listed_first<'a>(&'a self, bucket: &'a str, key: &'a str) -> Boxed<'a, Option<EpochMillis>> {
+        Box::pin(async move {
+            let params = ListParams {
+                prefix: Some(key.to_string()),
+                start_after: None,
+                max_keys: Some(1),
+                continuation_token: None,
+            };
+            let page = self
+                .call(
+                    |s3, now| s3.list_objects_v2(bucket, &params, now),
+                    parse_list,
+                )
+                .await?;
+            Ok(page
+                .entries
+                .iter()
+                .find(|e| e.key == key)
+                .map(|e| e.last_modified))
+        })
+    }
+
+    fn enforces_create<'a>(&'a self, m: &'a Ref) -> Boxed<'a, bool> {
+        Db::enforces_create(self, m)
+    }
+
+    #[cfg(test)]
+    fn count_grouped(&self) {
+        self.grouped_writes.set(self.grouped_writes.get() + 1);
+    }
+
+    #[cfg(test)]
+    fn count_unlisted(&self) {
+        self.unlisted_entries.set(self.unlisted_entries.get() + 1);
     }
 }

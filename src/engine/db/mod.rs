@@ -18,7 +18,6 @@ use crate::prelude::*;
 mod atomic;
 mod background;
 mod change;
-mod checkpoint;
 mod connectivity;
 mod log;
 mod notify;
@@ -44,8 +43,8 @@ pub use queue::QueuedWrite;
 use state::{Current, ManifestState, Subscriber};
 pub use state::{Event, JsonText, Meta, Range};
 
-pub use crate::engine::protocol::v2::{Applied, Inspection};
 pub use crate::engine::protocol::Protocol;
+pub use crate::engine::protocol::{Applied, Inspection};
 use crate::engine::protocol::{Freshness, AUTOCLEAN_GRACE_MS};
 #[cfg(test)]
 pub(crate) use write::GZIP_MIN_BYTES;
@@ -120,7 +119,7 @@ impl DbConfig {
             namespace: String::new(),
             online: true,
             protocol: Protocol::Auto,
-            checkpoint_every: crate::engine::protocol::v2::CHECKPOINT_EVERY,
+            checkpoint_every: crate::engine::protocol::CHECKPOINT_EVERY,
             grace_ms: AUTOCLEAN_GRACE_MS,
         }
     }
@@ -455,7 +454,7 @@ impl<I: Io> Db<I> {
         // is `Offline`.
         let (cached, resolved) = {
             let mut s = self.state(&m);
-            (core::mem::take(&mut s.restored), s.resolution.is_some())
+            (core::mem::take(&mut s.restored), s.files.is_some())
         };
         let answer_from_store = cached && resolved;
         if !all_masked && !answer_from_store {
@@ -467,7 +466,7 @@ impl<I: Io> Db<I> {
             match synced {
                 Ok(()) => {}
                 Err(e) if e.kind == ErrorKind::Offline => {
-                    let stored = self.state(&m).resolution.is_some();
+                    let stored = self.state(&m).files.is_some();
                     if !stored {
                         return Err(Error::new(
                             ErrorKind::Offline,

@@ -131,10 +131,7 @@ impl<I: Io> Db<I> {
                                     .find(|f| f.0 == url && f.1 == version)
                                     .map(|f| f.2.clone())
                             });
-                            let inline = || {
-                                let k = state.v2.log.keys.get(url.as_str())?;
-                                (k.stored.uuid == version).then(|| k.stored.inline.clone())?
-                            };
+                            let inline = || state.log.inline(&url, &version);
                             match known.or_else(|| inline().map(Some)) {
                                 Some(Some(v)) => Some(v),
                                 Some(None) => {
@@ -165,7 +162,7 @@ impl<I: Io> Db<I> {
                 // Before the manifest is read, only a key's pending write
                 // is news (a range's first call lists the whole range).
                 let first = s.seen.is_none();
-                let ready = state.resolution.is_some() || (s.key && !changes.is_empty());
+                let ready = state.files.is_some() || (s.key && !changes.is_empty());
                 if !ready {
                     continue;
                 }
@@ -179,7 +176,7 @@ impl<I: Io> Db<I> {
                         value,
                         version,
                     } = changes.pop().unwrap_or_default();
-                    let by = state.v2.written_by.get(url.as_str()).filter(|_| {
+                    let by = state.log.written_by(&url).filter(|_| {
                         // (Not for a pending local write's value.)
                         !matches!(state.effective(&url), Current::Local { .. })
                     });

@@ -11,6 +11,7 @@ use super::Db;
 use crate::engine::io::Io;
 use crate::engine::lock::{Guard, Ticket};
 use crate::engine::object::Ref;
+use crate::engine::protocol::Landing;
 
 /// A write's places in its manifests' orders, one of each per manifest:
 /// a ticket until its turn comes, then the turn.
@@ -72,7 +73,7 @@ impl<I: Io> Db<I> {
                         url: key.url(),
                         value: value.clone(),
                         version: version.clone(),
-                        entry: entry.map(|(o, ts)| (o.to_string(), ts)),
+                        entry: entry.map(|(o, at)| Landing::from_stored(&m.key, o, at)),
                         after: after.clone(),
                     });
                 }

@@ -11,13 +11,10 @@ use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
-use crate::engine::protocol::v1::{Resolution, V1State};
-use crate::engine::protocol::v2::format::{Entry, LogState};
-use crate::engine::protocol::v2::V2State;
-use crate::engine::protocol::{Client, Protocol, Put};
+use crate::engine::protocol::{Client, Put};
 use crate::engine::s3::{
-    error_from_response, parse_delete, parse_get, parse_list, parse_put, GetOptions, GetResult,
-    ListAll, ListParams, ObjectMeta, PutMode, PutOptions, S3,
+    error_from_response, parse_delete, parse_list, parse_put, GetOptions, GetResult, ListAll,
+    ListParams, ObjectMeta, PutMode, PutOptions, S3,
 };
 use crate::engine::time::{parse_http_date, EpochMillis};
 
@@ -30,6 +27,15 @@ pub(crate) fn json_put(mode: PutMode) -> PutOptions {
         content_encoding: None,
         mode,
     }
+}
+
+/// A versioned write's answer without the version S3 gave the object.
+pub(super) fn no_version_id(bucket: &str) -> Error {
+    Error::bad_response(cat!(
+        "bucket ",
+        bucket,
+        " answered without a version id: is versioning enabled?"
+    ))
 }
 
 impl<I: Io> Db<I> {
@@ -268,183 +274,5 @@ impl<I: Io> Db<I> {
             .await
             .map(|_| ())
         })
-    }
-}
-
-/// What the protocols ask of the engine (`protocol::Client`): the helpers
-/// above, and their state of a manifest.
-impl<I: Io> Client for Db<I> {
-    fn get_body<'a>(&'a self, m: &'a Ref, key: String) -> Fetch<'a> {
-        Db::get_body(self, m, key)
-    }
-
-    fn get<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: String,
-        mut opts: GetOptions,
-    ) -> Boxed<'a, GetResult> {
-        // A presigned read carries no header (one would need a preflight).
-        if self.s3.borrow().config.presign_reads {
-            opts.if_none_match = None;
-        }
-        Box::pin(async move {
-            self.call(|s3, now| s3.get_object(bucket, &key, &opts, now), parse_get)
-                .await
-        })
-    }
-
-    fn put<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: String,
-        body: Vec<u8>,
-        how: Put<'a>,
-    ) -> Boxed<'a, ObjectMeta> {
-        self.put_json(bucket, key, body, how)
-    }
-
-    fn delete_object<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: String,
-        version: Option<String>,
-    ) -> Done<'a> {
-        Db::delete_object(self, bucket, key, version)
-    }
-
-    fn list<'a>(
-        &'a self,
-        bucket: &'a str,
-        prefix: String,
-        start_after: Option<String>,
-    ) -> Listing<'a> {
-        self.list_all(bucket, prefix, start_after)
-    }
-
-    fn server_now(&self) -> EpochMillis {
-        Db::server_now(self)
-    }
-
-    fn now(&self) -> EpochMillis {
-        self.io.now()
-    }
-
-    fn clock_bound(&self, local: EpochMillis) -> EpochMillis {
-        self.inner.borrow().clock.lower_bound(local)
-    }
-
-    fn server_lower_bound(&self) -> Option<EpochMillis> {
-        Db::server_lower_bound(self)
-    }
-
-    async fn sleep(&self, ms: u64) {
-        self.io.sleep(ms).await;
-    }
-
-    fn random(&self) -> u64 {
-        self.inner.borrow_mut().rng.next_u64()
-    }
-
-    fn v1_state(&self, m: &Ref) -> core::cell::RefMut<'_, V1State> {
-        core::cell::RefMut::map(self.state(m), |s| &mut s.v1)
-    }
-
-    fn resolution(&self, m: &Ref) -> core::cell::RefMut<'_, Option<Resolution>> {
-        core::cell::RefMut::map(self.state(m), |s| &mut s.resolution)
-    }
-
-    fn install(&self, m: &Ref, resolution: Resolution) {
-        let mut s = self.state(m);
-        s.resolution = Some(resolution);
-        s.retire_masks();
-    }
-
-    async fn persist(&self, m: &Ref) {
-        self.persist_state(m).await;
-    }
-
-    fn synced(&self) {
-        Db::synced(self);
-    }
-
-    fn minimize_list_calls(&self) -> bool {
-        self.cfg.minimize_list_calls
-    }
-
-    fn log(&self, kind: &str, message: &str) {
-        self.io.log(kind, message);
-    }
-
-    fn v2_state(&self, m: &Ref) -> core::cell::RefMut<'_, V2State> {
-        core::cell::RefMut::map(self.state(m), |s| &mut s.v2)
-    }
-
-    fn read_recently(&self, m: &Ref) -> bool {
-        self.fresh_v2(m)
-    }
-
-    fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
-        self.apply_entry_v2(m, n, entry);
-    }
-
-    fn restart_v2(&self, m: &Ref, checkpoint: Option<LogState>, newest: u64, from: u64) {
-        self.state(m).restart_v2(checkpoint, newest, from);
-    }
-
-    async fn read_kept(&self, m: &Ref) {
-        self.persist_state(m).await;
-        self.synced();
-    }
-
-    async fn entry_written(&self, m: &Ref) {
-        self.persist_state(m).await;
-        self.checkpoint_v2(m).await;
-    }
-
-    fn decided(&self, m: &Ref) -> Option<Protocol> {
-        self.state(m).protocol
-    }
-
-    fn decide(&self, m: &Ref, p: Protocol) {
-        self.state(m).protocol = Some(p);
-    }
-
-    /// By a listing of one key from it: the key itself sorts before
-    /// every longer key it begins.
-    fn listed_first<'a>(&'a self, bucket: &'a str, key: &'a str) -> Boxed<'a, Option<EpochMillis>> {
-        Box::pin(async move {
-            let params = ListParams {
-                prefix: Some(key.to_string()),
-                start_after: None,
-                max_keys: Some(1),
-                continuation_token: None,
-            };
-            let page = self
-                .call(
-                    |s3, now| s3.list_objects_v2(bucket, &params, now),
-                    parse_list,
-                )
-                .await?;
-            Ok(page
-                .entries
-                .iter()
-                .find(|e| e.key == key)
-                .map(|e| e.last_modified))
-        })
-    }
-
-    fn enforces_create<'a>(&'a self, m: &'a Ref) -> Boxed<'a, bool> {
-        Db::enforces_create(self, m)
-    }
-
-    #[cfg(test)]
-    fn count_grouped(&self) {
-        self.grouped_writes.set(self.grouped_writes.get() + 1);
-    }
-
-    #[cfg(test)]
-    fn count_unlisted(&self) {
-        self.unlisted_entries.set(self.unlisted_entries.get() + 1);
     }
 }

@@ -5,11 +5,7 @@ use crate::prelude::*;
 
 use crate::engine::error::Error;
 use crate::engine::lock::FifoLock;
-use crate::engine::protocol::v1::{Files, Resolution, V1State};
-use crate::engine::protocol::v2::format::{Entry, LogState};
-use crate::engine::protocol::v2::V2State;
-use crate::engine::protocol::Protocol;
-use crate::engine::time::EpochMillis;
+use crate::engine::protocol::{Files, Landing, Log, Waiting};
 
 pub use crate::engine::object::JsonText;
 
@@ -24,131 +20,75 @@ pub struct Mask {
     /// The content version (uuid), or a placeholder until a versioned
     /// bucket names it; `None` for a delete.
     pub version: Option<String>,
-    /// The entry that carries the write, once it landed.
-    pub entry: Option<(String, EpochMillis)>,
+    /// Where the write landed in the log, once it did.
+    pub entry: Option<Landing>,
     /// The versions its write's checks name (a transaction that read
     /// another pending write's value names that write's version).
     pub after: Vec<String>,
 }
 
-/// What a client knows of one manifest: the state both protocols share
-/// (the resolution, this client's masks and order), and each protocol's
-/// own.
+/// What a client knows of one manifest: the resolution, this client's
+/// masks and order, and its log (by its protocol: `protocol::Log`).
 pub struct ManifestState {
     /// One resolution or entry write of this manifest at a time.
     pub lock: FifoLock,
     /// This client's writes reach the log in call order: a write takes its
     /// ticket when called and waits for it before its entry.
     pub write_order: FifoLock,
-    pub resolution: Option<Resolution>,
+    /// This client's writes to the manifest not yet committed, in their
+    /// order, each with its entry's change once it is ready: what the
+    /// write at the head of the order may carry along (v2 groups them).
+    pub waiting: Vec<Waiting>,
+    /// The keys and their content as last read (`None`: never read).
+    pub files: Option<Files>,
     pub masks: Vec<Mask>,
-    /// The resolution came from the durable store and no read has answered
+    /// The files came from the durable store and no read has answered
     /// from it yet: the first read after a reload does, at once.
     pub restored: bool,
     /// The files last written to the durable store.
     pub persisted: Option<Files>,
-    /// The manifest's log format, once known (never `Auto`).
-    pub protocol: Option<Protocol>,
-    /// Protocol v1's state (the marker, the listing, the entries known).
-    pub v1: V1State,
-    /// Protocol v2's state (unused by v1 manifests).
-    pub v2: V2State,
+    /// The manifest's log, by its protocol once decided.
+    pub log: Log,
 }
 
 impl ManifestState {
-    /// The resolution's files when they differ from what the store holds
-    /// (cloned only then: most listings change nothing).
+    /// The files when they differ from what the store holds (cloned only
+    /// then: most listings change nothing).
     pub fn files_to_persist(&self) -> Option<Files> {
-        let files = self.resolution.as_ref().map(|r| &r.files);
+        let files = self.files.as_ref();
         (files != self.persisted.as_ref())
             .then(|| files.cloned())
             .flatten()
     }
 
-    /// A v2 manifest's state as the store keeps it: its log's, at its
-    /// sequence number (a reload reads on from there).
-    pub fn v2_checkpoint_text(&self) -> Option<String> {
-        (self.protocol == Some(Protocol::V2)).then(|| self.v2.log.checkpoint_text())
-    }
-
-    /// The state the store kept (`files`, and a v2 log's), unless the
+    /// The state the store kept (`files`, and the log's own), unless the
     /// manifest was read already: a read answers from it at once.
-    pub fn restore(&mut self, files: Files, v2: Option<LogState>) {
-        if let Some(log) = v2 {
-            self.protocol = Some(Protocol::V2);
-            self.v2.log = log;
+    pub fn restore(&mut self, files: Files, log: Option<&[u8]>) {
+        if let Some(text) = log {
+            self.log.restore(text);
         }
-        if self.resolution.is_none() {
+        if self.files.is_none() {
             self.persisted = Some(files.clone());
-            self.resolution = Some(Resolution {
-                files,
-                ..Resolution::default()
-            });
+            self.files = Some(files);
             self.restored = true;
         }
     }
 
     /// Whether the state is the store's only, not listed since a reload.
     pub fn stored_only(&self) -> bool {
-        self.resolution.is_some() && self.v1.listed_at.is_none()
-    }
-
-    /// The manifest was upgraded to v2 (`Db::upgrade`): its state is read
-    /// again from the new log; masks of writes not yet in an entry stay.
-    pub fn upgraded_to_v2(&mut self) {
-        self.protocol = Some(Protocol::V2);
-        self.v2 = V2State::default();
-        self.resolution = None;
-        self.masks.retain(|mask| mask.entry.is_none());
-    }
-
-    /// The entry of v2 slot `n` applied: the state and the key → content
-    /// map follow it, and the masks it includes retire.
-    pub fn apply_v2(&mut self, n: u64, entry: &Entry) {
-        let files = &mut self
-            .resolution
-            .get_or_insert_with(Resolution::default)
-            .files;
-        self.v2.apply(n, entry, files);
-        self.retire_masks();
-    }
-
-    /// A v2 read restarts from `checkpoint` (when it read one) and knows
-    /// checkpoint `newest` exists; `from`: the slot it read from.
-    pub fn restart_v2(&mut self, checkpoint: Option<LogState>, newest: u64, from: u64) {
-        if let Some(log) = checkpoint {
-            let files = self.v2.restart(log);
-            self.resolution = Some(Resolution {
-                files,
-                ..Resolution::default()
-            });
-        }
-        self.v2.checkpoint = self.v2.checkpoint.max(newest);
-        self.resolution.get_or_insert_with(Resolution::default);
-        if from == 0 {
-            self.v2.superseded_from.get_or_insert(0);
-        }
-    }
-
-    /// Whether the v2 head was read less than `refresh_ms` before `now`.
-    pub fn read_v2_since(&self, now: EpochMillis, refresh_ms: i64) -> bool {
-        self.v2.read_at.is_some_and(|t| now - t < refresh_ms) && self.resolution.is_some()
+        self.files.is_some() && !self.log.listed()
     }
 
     pub fn new(session: String) -> ManifestState {
         ManifestState {
             lock: FifoLock::new(),
             write_order: FifoLock::new(),
-            resolution: None,
+            files: None,
             masks: Vec::new(),
             restored: false,
             persisted: None,
-            protocol: None,
-            v1: V1State {
-                session,
-                ..V1State::default()
-            },
-            v2: Default::default(),
+            waiting: Vec::new(),
+            log: Log::new(session),
         }
     }
 
@@ -162,9 +102,9 @@ impl ManifestState {
             };
         }
         let version = self
-            .resolution
+            .files
             .as_ref()
-            .and_then(|r| r.files.get(url))
+            .and_then(|files| files.get(url))
             .map(|f| f.version.clone());
         Current::Resolved(version)
     }
@@ -186,8 +126,8 @@ impl ManifestState {
     /// writes included), in key order.
     pub fn urls_in(&self, range: &Range) -> Vec<String> {
         let mut urls: Vec<String> = Vec::new();
-        if let Some(r) = &self.resolution {
-            for (url, _) in r.files.iter() {
+        if let Some(files) = &self.files {
+            for (url, _) in files.iter() {
                 if range.contains(url) {
                     urls.push(url.clone());
                 }
@@ -204,48 +144,30 @@ impl ManifestState {
         urls
     }
 
-    /// Whether the value of `url` is binary, as the manifest records it: a
-    /// v2 entry names a binary value's type (`None`: v1, which records no
-    /// type; the object's own tells).
+    /// Whether the value of `url` is binary, as the manifest records it
+    /// (`None`: it does not say; the object's own type tells).
     pub fn is_binary(&self, url: &str) -> Option<bool> {
-        (self.protocol == Some(Protocol::V2)).then(|| {
-            let k = self.v2.log.keys.get(url);
-            k.is_some_and(|k| k.stored.content_type.is_some())
-        })
+        self.log.is_binary(url)
     }
 
-    /// The write `write_id` is in the entry `object`: its masks go once
-    /// the resolution includes that (now, if it does already: kept, they
+    /// The write `write_id` landed at `landing`: its masks go once the
+    /// resolution includes that (now, if it does already: kept, they
     /// would outlive it for as long as nothing lists, a settled log
     /// answering polls with 304, and hide newer writes by others).
-    pub fn landed(&mut self, write_id: u64, object: &str, ts: EpochMillis) {
+    pub fn landed(&mut self, write_id: u64, landing: &Landing) {
         for mask in &mut self.masks {
             if mask.write_id == write_id {
-                mask.entry = Some((object.to_string(), ts));
+                mask.entry = Some(landing.clone());
             }
         }
         self.retire_masks();
     }
 
-    /// Drops masks whose entry the resolution now includes.
+    /// Drops masks whose write the log as now known includes.
     pub fn retire_masks(&mut self) {
-        if self.protocol == Some(Protocol::V2) {
-            // An entry's slot is its place: in once the state passed it.
-            let head = self.v2.log.seq as EpochMillis;
-            self.masks
-                .retain(|m| m.entry.as_ref().is_none_or(|(_, slot)| *slot > head));
-            return;
-        }
-        let Some(r) = &self.resolution else { return };
-        let base_ts = r.base.as_ref().map(|b| b.1);
-        self.masks.retain(|m| match (&m.entry, base_ts) {
-            (Some((key, ts)), Some(base_ts)) => {
-                let included = r.included.iter().any(|k| k == key);
-                let subsumed = *ts < base_ts - crate::engine::protocol::v1::LAG_WINDOW_MS;
-                !(included || subsumed)
-            }
-            _ => true,
-        });
+        let log = &self.log;
+        self.masks
+            .retain(|m| m.entry.as_ref().is_none_or(|at| !log.includes(at)));
     }
 }
 

@@ -17,8 +17,8 @@ use crate::engine::io::{Io, LockWait, Table};
 use crate::engine::json::{self, JsonValue as Value};
 use crate::engine::lean::scan::number;
 use crate::engine::object::Ref;
-use crate::engine::protocol::v1::{files_json, files_of};
-use crate::engine::protocol::v2::format::LogState;
+use crate::engine::protocol::LOG_FIELD;
+use crate::engine::protocol::{files_json, files_of};
 
 impl<I: Io> Db<I> {
     /// Whether the durable store is in use (configured, and not failed).
@@ -155,12 +155,12 @@ impl<I: Io> Db<I> {
         let Some(files) = files else { return };
         let mut o = Value::object();
         o.set("files", files_json(&files));
-        // A v2 manifest's state is its log's, at its sequence number: a
-        // reload reads on from there.
-        let v2 = self.state(m).v2_checkpoint_text();
-        if let Some(text) = v2 {
+        // The log's own state, when its protocol keeps one (a reload
+        // reads on from there).
+        let log = self.state(m).log.stored_text();
+        if let Some(text) = log {
             if let Ok(v) = json::parse(text.as_bytes()) {
-                o.set("v2", v);
+                o.set(LOG_FIELD, v);
             }
         }
         let key = cat!(self.cfg.namespace, m.url());
@@ -206,10 +206,9 @@ impl<I: Io> Db<I> {
                 continue;
             };
             let files = files_of(&v);
-            let v2 = v
-                .get("v2")
-                .and_then(|c| LogState::from_checkpoint(c.to_pretty().as_bytes()).ok());
-            self.state(&m).restore(files, v2);
+            let log = v.get(LOG_FIELD).map(|l| l.to_pretty());
+            self.state(&m)
+                .restore(files, log.as_ref().map(|l| l.as_bytes()));
         }
         let queued = match self.io.store_scan(Table::Queue, &ns).await {
             Ok(rows) => rows,

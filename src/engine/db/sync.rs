@@ -8,28 +8,11 @@ use super::Db;
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
-use crate::engine::protocol::{v1, Freshness};
+use crate::engine::protocol::Freshness;
 use crate::engine::s3::{parse_get, GetOptions, GetResult};
 use crate::engine::time::EpochMillis;
 
 impl<I: Io> Db<I> {
-    /// Brings what the client knows of `m` up to date, by its protocol's
-    /// read. The caller holds `m`'s lock.
-    pub(crate) async fn sync(&self, m: &Ref, freshness: Freshness) -> Result<()> {
-        match self.protocol(m, false).await? {
-            Some(super::Protocol::V2) => self.sync_v2(m, freshness == Freshness::Poll).await,
-            Some(_) => v1::read::sync(self, m, freshness).await,
-            // No manifest yet: nothing in it.
-            None => {
-                self.state(m)
-                    .resolution
-                    .get_or_insert_with(Default::default);
-                self.synced();
-                Ok(())
-            }
-        }
-    }
-
     /// A time the server's clock has certainly reached, once any answer
     /// bounded it.
     pub(crate) fn server_lower_bound(&self) -> Option<EpochMillis> {
@@ -140,7 +123,7 @@ impl<I: Io> Db<I> {
             // Offline: what is stored was delivered above; with nothing
             // stored the subscriber hears why it hears nothing.
             Err(e) if e.kind == ErrorKind::Offline => {
-                if self.state(&m).resolution.is_none() {
+                if self.state(&m).files.is_none() {
                     self.notify(&m).await;
                     return Err(Error::new(
                         ErrorKind::Offline,
@@ -153,11 +136,5 @@ impl<I: Io> Db<I> {
         }
         self.notify(&m).await;
         Ok(())
-    }
-
-    /// Deletes what `m`'s log no longer needs (v1: entries behind the
-    /// base; a v2 log is collected behind its checkpoints instead).
-    pub(crate) async fn autoclean(&self, m: &Ref) {
-        v1::read::autoclean(self, m).await;
     }
 }

@@ -14,7 +14,7 @@ use crate::engine::io::{Io, LockWait, Table};
 use crate::engine::json::{self, quote, JsonValue as Value};
 use crate::engine::lean::scan::number;
 use crate::engine::object::Ref;
-use crate::engine::protocol::Freshness;
+use crate::engine::protocol::{Freshness, Landing};
 use crate::engine::time::EpochMillis;
 
 pub(crate) fn lock_name(key: &str) -> String {
@@ -22,7 +22,7 @@ pub(crate) fn lock_name(key: &str) -> String {
 }
 
 /// A message to the other tabs: `{"t": kind, "k": queue key, "e": entries}`.
-fn message(kind: &str, key: &str, entries: &[Landing]) -> String {
+fn message(kind: &str, key: &str, entries: &[Landed]) -> String {
     let mut e = String::new();
     for l in entries {
         if !e.is_empty() {
@@ -61,7 +61,7 @@ fn parse_message(text: &str) -> Option<TabMessage> {
             let [m, o, Value::Number(ts)] = parts.as_slice() else {
                 return None;
             };
-            entries.push(Landing {
+            entries.push(Landed {
                 manifest: s(m)?,
                 object: s(o)?,
                 at: number(ts, 10)?.try_into().ok()?,
@@ -77,12 +77,11 @@ fn parse_message(text: &str) -> Option<TabMessage> {
 
 /// Where a write's entry landed in one manifest, as tabs tell each other.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Landing {
+struct Landed {
     /// The manifest's url.
     manifest: String,
-    /// The entry's object (v1), or its slot's (v2).
+    /// Where: the stored form of a `protocol::Landing`.
     object: String,
-    /// v1: the entry's time; v2: its slot.
     at: EpochMillis,
 }
 
@@ -93,7 +92,7 @@ struct TabMessage {
     kind: String,
     /// The write's queue key.
     key: String,
-    landed: Vec<Landing>,
+    landed: Vec<Landed>,
 }
 
 impl<I: Io> Db<I> {
@@ -241,7 +240,8 @@ impl<I: Io> Db<I> {
                     let Ok(m) = Ref::from_url(&l.manifest) else {
                         continue;
                     };
-                    self.state(&m).landed(write_id, &l.object, l.at);
+                    let landing = Landing::from_stored(&m.key, &l.object, l.at);
+                    self.state(&m).landed(write_id, &landing);
                     manifests.push(m);
                 }
                 self.note_status();
@@ -268,7 +268,7 @@ impl<I: Io> Db<I> {
             for m in &w.manifests {
                 let url = m.url();
                 if let Some((o, at)) = w.attempt(&url) {
-                    entries.push(Landing {
+                    entries.push(Landed {
                         manifest: url,
                         object: String::from(o),
                         at,
@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip() {
-        let landed = vec![Landing {
+        let landed = vec![Landed {
             manifest: "b/m".into(),
             object: "m@0x1".into(),
             at: 1_795_000_000_000,

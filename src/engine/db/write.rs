@@ -4,21 +4,13 @@
 use crate::prelude::*;
 
 use super::queue::{QueueKey, QueuedWrite};
-use super::request::{json_put, Boxed, Done};
+use super::request::{json_put, no_version_id, Boxed, Done};
 use super::{Batch, Committer, Db, Pending};
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::{Io, LockWait};
 use crate::engine::object::Ref;
+use crate::engine::protocol::Waiting;
 use crate::engine::s3::{parse_put, validate_object_key, PutMode, PutOptions};
-
-/// A versioned write's answer without the version S3 gave the object.
-pub(super) fn no_version_id(bucket: &str) -> Error {
-    Error::bad_response(cat!(
-        "bucket ",
-        bucket,
-        " answered without a version id: is versioning enabled?"
-    ))
-}
 
 /// Values and log entries shorter than this are sent as they are: gzip's
 /// header and trailer (18 bytes) and the CPU are not worth it for them.
@@ -156,7 +148,7 @@ impl<I: Io> Db<I> {
         let (mut tickets, mut turns) = (Vec::new(), Vec::new());
         for m in manifests {
             let mut s = self.state(m);
-            s.v2.waiting.push(crate::engine::protocol::v2::Waiting {
+            s.waiting.push(Waiting {
                 key: String::from(key),
                 write_id: String::from(QueueKey::parse(key, &self.cfg.namespace).seq),
                 change: None,
@@ -170,7 +162,7 @@ impl<I: Io> Db<I> {
     /// The write `key` is committed or dropped: out of every order.
     fn leave_order(&self, key: &str) {
         for (_, s) in &mut self.inner.borrow_mut().manifests {
-            s.v2.waiting.retain(|w| w.key != key);
+            s.waiting.retain(|w| w.key != key);
         }
     }
 
@@ -307,18 +299,9 @@ impl<I: Io> Db<I> {
         // Each manifest's protocol decides what is uploaded (v2 carries
         // small values in the entry) and how the entry is written.
         for m in &p.write.manifests {
-            self.protocol(m, true).await?;
-            // Only v2's log is ordered by the bucket: a condition means
-            // nothing in v1's.
-            if !p.write.checks.is_empty() && !self.is_v2(m) {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    cat!(
-                        "manifest ",
-                        m.url(),
-                        " is protocol v1: conditional writes need v2"
-                    ),
-                ));
+            let protocol = self.protocol(m, true).await?;
+            if !p.write.checks.is_empty() {
+                Self::check_conditions(m, protocol)?;
             }
         }
         if !p.write.uploaded {
@@ -334,28 +317,16 @@ impl<I: Io> Db<I> {
                 continue;
             }
             if p.turns[i].is_none() {
-                // Ready (its content is up): the write ahead may carry it,
-                // unless it is conditional (checked against the state
-                // before its own entry).
-                if self.is_v2(&m) && p.write.checks.is_empty() {
-                    let change = self.change_v2(&p.write);
-                    let mut s = self.state(&m);
-                    if let Some(w) = s.v2.waiting.iter_mut().find(|w| w.key == p.write.key) {
-                        w.change = Some(change);
-                    }
-                }
+                // Ready (its content is up): the write ahead may carry it.
+                self.ready_to_carry(&m, &p.write);
                 let ticket = p.tickets[i].take().expect("a ticket until its turn");
                 p.turns[i] = Some(ticket.await);
             }
             let lock = self.state(&m).lock.clone();
             let guard = lock.lock().await;
-            let r = if self.is_v2(&m) {
-                self.write_entry_v2(&m, p.write_id, &mut p.write, p.durable)
-                    .await
-            } else {
-                self.write_entry_v1(&m, p.write_id, &mut p.write, p.durable)
-                    .await
-            };
+            let r = self
+                .write_entry(&m, p.write_id, &mut p.write, p.durable)
+                .await;
             drop(guard);
             r?;
             p.write.done.push(m.url());

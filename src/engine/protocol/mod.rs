@@ -13,11 +13,16 @@ use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::object::Ref;
 use crate::engine::s3::{GetOptions, GetResult, ListEntry, ObjectMeta, PutMode};
 use crate::engine::time::EpochMillis;
-use v1::{Resolution, V1State};
-use v2::V2_GUARD;
+use v1::V1State;
 
+mod files;
+mod log;
 pub mod v1;
 pub mod v2;
+
+pub use files::{files_json, files_of, FileRef, Files};
+pub use log::{Landing, Log, LOG_FIELD};
+pub use v2::{Applied, Inspection, Waiting, CHECKPOINT_EVERY};
 
 /// The protocol of `m`: decided once, by its guard object (the manifest's
 /// own object: `"v2"` for a v2 log, anything else a v1 change marker). A
@@ -39,7 +44,7 @@ pub(crate) async fn choose<C: Client>(
         // answer is no error line in the browser's console, as the
         // guard's 404 would be each poll.
         if !create
-            && c.v2_state(m).guard_absent
+            && c.log_state(m).guard_absent()
             && c.listed_first(&m.bucket, &m.key).await?.is_none()
         {
             return Ok(None);
@@ -61,18 +66,19 @@ pub(crate) async fn choose<C: Client>(
             if c.decided(m).is_some() {
                 continue;
             }
-            if guard.as_deref() == Some(V2_GUARD) {
-                let cps = cps?;
-                c.v2_state(m).checkpoints_listed = Some(cps);
-            }
             match guard {
-            Some(body) if body == V2_GUARD => Protocol::V2,
+            Some(body) if body == V2_GUARD => {
+                let cps = cps?;
+                c.decide(m, Protocol::V2);
+                c.v2_state(m).checkpoints_listed = Some(cps);
+                continue;
+            }
             Some(_) if wanted == Protocol::V2 => {
                 return Err(unsupported(cat!("manifest ", m.url(), " is protocol v1 (mps3's layout); upgrade it with db.upgrade, or use protocol \"v1\"")))
             }
             Some(_) => Protocol::V1,
             None if !create => {
-                c.v2_state(m).guard_absent = true;
+                c.log_state(m).note_guard_absent();
                 return Ok(None);
             }
             None if c.enforces_create(m).await? => {
@@ -95,6 +101,11 @@ pub(crate) async fn choose<C: Client>(
         c.decide(m, decided);
     }
 }
+
+/// The body of a v2 manifest's own object (its "guard"), which decides
+/// its protocol: v1 clients read it as a change marker; one that writes
+/// the manifest rewrites it.
+pub const V2_GUARD: &[u8] = b"\"v2\"";
 
 /// How long a log entry stays after it is no longer needed, in both
 /// protocols: its writer may still be finding out whether it landed (v1,
@@ -207,13 +218,19 @@ pub(crate) trait Client {
     fn random(&self) -> u64;
     /// A line for the client's log (`kind`: what it is about).
     fn log(&self, kind: &str, message: &str);
+    /// What the client knows of `m`'s log.
+    fn log_state(&self, m: &Ref) -> RefMut<'_, Log>;
     /// What the client knows of the v1 manifest `m`.
-    fn v1_state(&self, m: &Ref) -> RefMut<'_, V1State>;
-    /// `m`'s keys as the client last resolved them (`None`: never read).
-    fn resolution(&self, m: &Ref) -> RefMut<'_, Option<Resolution>>;
-    /// `m` is resolved anew (v1): the client shows it, and the writes it
-    /// includes stop masking their keys.
-    fn install(&self, m: &Ref, resolution: Resolution);
+    fn v1_state(&self, m: &Ref) -> RefMut<'_, V1State> {
+        RefMut::map(self.log_state(m), Log::v1)
+    }
+    /// This client's writes to `m` not yet committed, in their order.
+    fn waiting(&self, m: &Ref) -> RefMut<'_, Vec<Waiting>>;
+    /// `m`'s keys as the client last read them (`None`: never read).
+    fn files(&self, m: &Ref) -> RefMut<'_, Option<Files>>;
+    /// `m` is resolved anew (v1): the client shows `files`, and the
+    /// writes the log includes stop masking their keys.
+    fn install(&self, m: &Ref, files: Files);
     /// The client stores `m`'s state for the next page load.
     async fn persist(&self, m: &Ref);
     /// The client caught up with the bucket (its status says when).
@@ -222,7 +239,9 @@ pub(crate) trait Client {
     /// needless (`minimizeListObjectsCalls`).
     fn minimize_list_calls(&self) -> bool;
     /// What the client knows of the v2 manifest `m`.
-    fn v2_state(&self, m: &Ref) -> RefMut<'_, v2::V2State>;
+    fn v2_state(&self, m: &Ref) -> RefMut<'_, v2::V2State> {
+        RefMut::map(self.log_state(m), Log::v2)
+    }
     /// Whether the client read `m`'s head recently enough to trust that
     /// the slot after it is still empty when not listed there.
     fn read_recently(&self, m: &Ref) -> bool;
@@ -239,9 +258,13 @@ pub(crate) trait Client {
     /// checkpointed when due.
     async fn entry_written(&self, m: &Ref);
     /// The protocol decided for `m`, if it is.
-    fn decided(&self, m: &Ref) -> Option<Protocol>;
+    fn decided(&self, m: &Ref) -> Option<Protocol> {
+        self.log_state(m).protocol()
+    }
     /// `m` is of protocol `p` from now on.
-    fn decide(&self, m: &Ref, p: Protocol);
+    fn decide(&self, m: &Ref, p: Protocol) {
+        self.log_state(m).decide(p);
+    }
     /// `LastModified` of the object `key` of `bucket`, by a listing of
     /// one key (`None`: not there): an answer, not a 404 that a browser's
     /// console would show as an error line.

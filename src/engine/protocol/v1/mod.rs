@@ -10,8 +10,9 @@ mod resolve;
 mod state;
 pub(crate) mod write;
 
+pub use crate::engine::protocol::{files_json, files_of, FileRef, Files};
 pub use claim::{claim_body, Claim};
-pub use entry::{files_json, files_of, EntryBody, FileRef, Files};
+pub use entry::EntryBody;
 pub use key::{decode_ts, encode_ts, parse_entry_key, writer_tag, EntryKey, LAG_WINDOW_MS};
 pub use resolve::{needed_bodies, resolve, Body, KnownEntry, Resolution};
 pub use state::{MarkerSeen, V1State};

@@ -12,11 +12,11 @@ use alloc::rc::Rc;
 
 use super::{
     encode_ts, needed_bodies, parse_entry_key, resolve, Body, Claim, EntryBody, KnownEntry,
-    MarkerSeen, V1State, LAG_WINDOW_MS, LAST_MODIFIED_PRECISION_MS, LEGACY_MARKER_BODY,
+    MarkerSeen, Resolution, V1State, LAG_WINDOW_MS, LAST_MODIFIED_PRECISION_MS, LEGACY_MARKER_BODY,
 };
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::object::Ref;
-use crate::engine::protocol::{unsupported, Client, Freshness, AUTOCLEAN_GRACE_MS};
+use crate::engine::protocol::{unsupported, Client, Freshness, AUTOCLEAN_GRACE_MS, V2_GUARD};
 use crate::engine::s3::{GetOptions, GetResult};
 use crate::engine::time::EpochMillis;
 
@@ -68,7 +68,7 @@ pub(crate) async fn sync<C: Client>(c: &C, m: &Ref, freshness: Freshness) -> Res
     let etag = marker.as_ref().map_or("", |mk| mk.etag.as_str());
     let bound = c.server_lower_bound();
     let local = c.now();
-    let resolved = c.resolution(m).is_some();
+    let resolved = c.files(m).is_some();
     let skip = {
         let s = &*c.v1_state(m);
         let judge = || {
@@ -163,7 +163,7 @@ pub(super) async fn read_marker<C: Client>(c: &C, m: &Ref) -> Result<Option<Mark
     let got = c.get(&m.bucket, m.key.clone(), opts).await;
     let (seen, untrusted) = match got {
         Ok(GetResult::NotModified(_)) => (known, false),
-        Ok(GetResult::Found(obj)) if obj.body == crate::engine::protocol::v2::V2_GUARD => {
+        Ok(GetResult::Found(obj)) if obj.body == V2_GUARD => {
             return Err(unsupported(cat!(
                 "manifest ",
                 m.url(),
@@ -267,15 +267,22 @@ async fn list_and_fetch<C: Client>(c: &C, m: &Ref) -> Result<Option<Vec<KnownEnt
 
 /// Replaces the known log of `m` and resolves it (no IO).
 pub(super) fn install_log<C: Client>(c: &C, m: &Ref, entries: Vec<KnownEntry>) {
-    let resolution = resolve(&entries);
+    let Resolution {
+        files,
+        base,
+        included,
+        garbage,
+        newest_ts,
+    } = resolve(&entries);
     {
         let mut s = c.v1_state(m);
         s.known = Default::default();
         for e in entries {
             s.known.insert(e.key.clone(), e);
         }
+        (s.base, s.included, s.garbage, s.newest_ts) = (base, included, garbage, newest_ts);
     }
-    c.install(m, resolution);
+    c.install(m, files);
 }
 
 /// Deletes entries older than the window behind the base, and only those
@@ -285,21 +292,20 @@ pub(super) fn install_log<C: Client>(c: &C, m: &Ref, entries: Vec<KnownEntry>) {
 /// from the listing proves nothing either way.
 pub(crate) async fn autoclean<C: Client>(c: &C, m: &Ref) {
     let cutoff = c.server_now() - AUTOCLEAN_GRACE_MS;
-    let mut garbage = c
-        .resolution(m)
-        .as_ref()
-        .map(|r| r.garbage.clone())
-        .unwrap_or_default();
+    let mut garbage = Vec::new();
     {
         let s = c.v1_state(m);
-        garbage.retain(|k| s.known.get(k).is_some_and(|e| e.last_modified < cutoff));
+        for k in &s.garbage {
+            if s.known.get(k).is_some_and(|e| e.last_modified < cutoff) {
+                garbage.push(k.clone());
+            }
+        }
     }
     for key in garbage {
         if c.delete_object(&m.bucket, key.clone(), None).await.is_ok() {
-            c.v1_state(m).known.remove(&key);
-            if let Some(r) = c.resolution(m).as_mut() {
-                r.garbage.retain(|g| g != &key);
-            }
+            let mut s = c.v1_state(m);
+            s.known.remove(&key);
+            s.garbage.retain(|g| g != &key);
         }
     }
 }

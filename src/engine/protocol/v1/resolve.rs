@@ -16,10 +16,11 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 
-use super::entry::{files_of, EntryBody, Files};
+use super::entry::EntryBody;
 use super::key::LAG_WINDOW_MS;
 use crate::engine::json::JsonValue;
 use crate::engine::merge_patch::merge;
+use crate::engine::protocol::{files_of, Files};
 use crate::engine::time::EpochMillis;
 
 /// What is known of one listed entry.

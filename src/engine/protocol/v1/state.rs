@@ -32,6 +32,14 @@ pub struct V1State {
     /// first claim): chained claims depend on it.
     pub conditional: Option<bool>,
     pub known: VecMap<String, KnownEntry>,
+    /// The base entry of the last resolution: its key and time.
+    pub base: Option<(String, EpochMillis)>,
+    /// Keys of the entries the last resolution includes.
+    pub included: Vec<String>,
+    /// Entries older than the window: autoclean deletes them.
+    pub garbage: Vec<String>,
+    /// The newest time of any timely entry (writers must sort after it).
+    pub newest_ts: Option<EpochMillis>,
     /// Local time of the last listing.
     pub listed_at: Option<EpochMillis>,
     /// The ETag of the marker read before the last listing (`""`: none).

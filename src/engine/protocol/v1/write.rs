@@ -93,7 +93,7 @@ pub(crate) async fn write_entry<C: Client, W: Carried>(c: &C, m: &Ref, mut w: W)
         // Is the log settled at the marker as it is now? Then our claim,
         // chained on it, leaves nothing unknown to us: no listing.
         let marker = read_marker(c, m).await?;
-        let resolved = c.resolution(m).is_some();
+        let resolved = c.files(m).is_some();
         let (settled_here, legacy, session, n) = {
             let mut s = c.v1_state(m);
             let here = resolved
@@ -147,12 +147,8 @@ pub(crate) async fn write_entry<C: Client, W: Carried>(c: &C, m: &Ref, mut w: W)
             });
             s.listed_marker = s.marker.as_ref().map(|mk| mk.etag.clone());
         }
-        let (files, newest) = {
-            let r = c.resolution(m);
-            let r = r.as_ref();
-            let files = r.map(|r| r.files.clone()).unwrap_or_default();
-            (files, r.and_then(|r| r.newest_ts))
-        };
+        let files = c.files(m).clone().unwrap_or_default();
+        let newest = c.v1_state(m).newest_ts;
         if let Some(newest) = newest.filter(|&n| n >= ts) {
             // An entry we know is not older than our time (its writer's
             // clock is ahead of our bound). Sorting after it with a later
@@ -404,7 +400,7 @@ async fn settle_attempt<C: Client>(
             v.is_some() && files.get(url).map(|f| Some(&f.version)) == Some(v.as_ref())
         })
     };
-    let seen = c.resolution(m).as_ref().is_some_and(|r| in_files(&r.files))
+    let seen = c.files(m).as_ref().is_some_and(in_files)
         || c.v1_state(m).known.values().any(|e| match &e.body {
             Body::Parsed(b) => {
                 let base = Value::Object(vec![("files".into(), b.files.clone())]);

@@ -18,10 +18,6 @@ pub const INLINE_MAX_BYTES: usize = 1024;
 /// the newest checkpoint it knows.
 pub const CHECKPOINT_EVERY: u64 = 64;
 
-/// The body of a v2 manifest's own object (its "guard"): v1 clients read
-/// it as a change marker; one that writes the manifest rewrites it.
-pub const V2_GUARD: &[u8] = b"\"v2\"";
-
 /// A v2 client checks the guard every this many polls for a v1 client
 /// (mps3 0.0.81) writing into the manifest, whose writes v2 never sees.
 pub const GUARD_EVERY_POLLS: u32 = 10;

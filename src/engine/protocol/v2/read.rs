@@ -9,11 +9,10 @@ use crate::prelude::*;
 use super::format::{
     checkpoint_key, parse_checkpoint, parse_slot, prefix, slot_key, Entry, LogState,
 };
-use super::V2_GUARD;
 use crate::engine::deadline::join_all;
 use crate::engine::error::{Error, Result};
 use crate::engine::object::Ref;
-use crate::engine::protocol::{unsupported, Client, Fetch, Listing};
+use crate::engine::protocol::{unsupported, Client, Fetch, Listing, V2_GUARD};
 use crate::engine::s3::ListEntry;
 
 /// The newest checkpoint listed in `cps` (0 if none), and whether there is

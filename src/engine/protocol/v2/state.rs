@@ -7,8 +7,8 @@ use crate::prelude::*;
 use super::format::{Entry, LogState, Stored, Traces};
 use crate::engine::json::quote;
 use crate::engine::lean::vec_map::VecMap;
-use crate::engine::protocol::v1::{FileRef, Files};
 use crate::engine::protocol::Protocol;
+use crate::engine::protocol::{FileRef, Files};
 use crate::engine::s3::ListEntry;
 use crate::engine::time::EpochMillis;
 
@@ -29,16 +29,9 @@ pub struct V2State {
     pub collected_through: u64,
     /// Polls since the guard was last checked.
     pub polls: u32,
-    /// The guard was found absent: the manifest was not made yet.
-    pub guard_absent: bool,
     /// The checkpoints as listed beside the guard's GET, for the first
     /// read (one round trip fewer).
     pub checkpoints_listed: Option<Vec<ListEntry>>,
-    /// This client's writes to the manifest not yet committed, in their
-    /// order (queue key), each with its entry's change once it is ready
-    /// (content uploaded) and waits for its turn: what the write at the
-    /// head of the order carries along in its entry.
-    pub waiting: Vec<Waiting>,
     /// The last entries applied, newest last: what `inspect` shows.
     pub recent: Vec<Applied>,
     /// Per key, the writer, time and trace id of the entry that last

@@ -103,7 +103,7 @@ pub(crate) async fn write_entry<C: Client, W: Carried>(
         // for all of them (an offline queue flushes in a few PUTs; a writer
         // that lost a slot catches up).
         let mut change = own.clone();
-        let last = group(&c.v2_state(m).waiting, w.key(), &entry.writer, &mut change);
+        let last = group(&c.waiting(m), w.key(), &entry.writer, &mut change);
         entry.write_id = last.unwrap_or_else(|| id.clone());
         EntryChange {
             set: entry.set,
