@@ -20,7 +20,7 @@ use crate::engine::io::Io;
 use crate::engine::object::Ref;
 use crate::engine::protocol::v1;
 use crate::engine::protocol::v2::format::{
-    checkpoint_key, probe_key, slot_key, Entry, KeyState, LogState, Stored,
+    checkpoint_key, probe_key, Entry, KeyState, LogState, Stored,
 };
 use crate::engine::protocol::v2::{checkpoint, read, write};
 use crate::engine::protocol::v2::{EntryChange, Inspection, INLINE_MAX_BYTES};
@@ -336,8 +336,7 @@ impl<I: Io> Db<I> {
     }
 
     fn landed_v2(&self, m: &Ref, write_id: u64, record: &mut QueuedWrite, slot: u64) {
-        let key = slot_key(&m.key, slot);
-        record.set_attempt(&m.url(), &key, slot as EpochMillis);
+        record.set_attempt(m, Landing::Slot(slot));
         self.state(m).landed(write_id, &Landing::Slot(slot));
         self.note_status();
     }
@@ -463,13 +462,14 @@ impl<I: Io> v1::write::Carried for Carrying<'_, I> {
     }
 
     fn attempted(&self, m: &Ref) -> Option<(String, EpochMillis)> {
-        self.record
-            .attempt(&m.url())
-            .map(|(object, ts)| (object.to_string(), ts))
+        match self.record.attempt(m)? {
+            Landing::Entry { object, ts } => Some((object.clone(), *ts)),
+            Landing::Slot(_) => None,
+        }
     }
 
     async fn forget(&mut self, m: &Ref) {
-        self.record.attempts.retain(|(url, _, _)| url != &m.url());
+        self.record.forget_attempt(m);
         if self.durable {
             self.db.store_write(self.record).await;
         }
@@ -478,7 +478,13 @@ impl<I: Io> v1::write::Carried for Carrying<'_, I> {
     async fn trying(&mut self, m: &Ref, object: &str, ts: EpochMillis) -> Result<()> {
         // Not when offline: it will not be sent.
         self.db.check_reachable()?;
-        self.record.set_attempt(&m.url(), object, ts);
+        self.record.set_attempt(
+            m,
+            Landing::Entry {
+                object: object.to_string(),
+                ts,
+            },
+        );
         if self.durable {
             self.db.store_write(self.record).await;
             // Gone offline (or shut down) while it was stored: the PUT
@@ -510,7 +516,10 @@ impl<I: Io> write::Carried for Carrying<'_, I> {
     }
 
     fn attempted(&self, m: &Ref) -> Option<u64> {
-        self.record.attempt(&m.url()).map(|(_, slot)| slot as u64)
+        match self.record.attempt(m)? {
+            Landing::Slot(n) => Some(*n),
+            Landing::Entry { .. } => None,
+        }
     }
 
     fn checks(&self) -> &[(String, Option<String>)] {
@@ -521,8 +530,8 @@ impl<I: Io> write::Carried for Carrying<'_, I> {
         &self.record.trace
     }
 
-    async fn trying(&mut self, m: &Ref, key: &str, n: u64) {
-        self.record.set_attempt(&m.url(), key, n as EpochMillis);
+    async fn trying(&mut self, m: &Ref, n: u64) {
+        self.record.set_attempt(m, Landing::Slot(n));
         if self.durable {
             self.db.store_write(self.record).await;
         }

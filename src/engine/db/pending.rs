@@ -11,7 +11,6 @@ use super::Db;
 use crate::engine::io::Io;
 use crate::engine::lock::{Guard, Ticket};
 use crate::engine::object::Ref;
-use crate::engine::protocol::Landing;
 
 /// A write's places in its manifests' orders, one of each per manifest:
 /// a ticket until its turn comes, then the turn.
@@ -64,7 +63,7 @@ impl<I: Io> Db<I> {
             after.extend(v.clone());
         }
         for m in &w.manifests {
-            let entry = w.attempt(&m.url()).filter(|_| w.is_done(&m.url()));
+            let entry = w.attempt(m).filter(|_| w.is_done(&m.url()));
             {
                 let mut s = self.state(m);
                 for ((key, value), version) in w.batch.iter().zip(&w.versions) {
@@ -73,7 +72,7 @@ impl<I: Io> Db<I> {
                         url: key.url(),
                         value: value.clone(),
                         version: version.clone(),
-                        entry: entry.map(|(o, at)| Landing::from_stored(&m.key, o, at)),
+                        entry: entry.cloned(),
                         after: after.clone(),
                     });
                 }

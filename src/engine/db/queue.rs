@@ -8,8 +8,9 @@
 //!    chosen up front, so a repeated content PUT rewrites the same object);
 //! 2. `uploaded`: every content object is in the bucket (for a versioned
 //!    bucket, `versions` now holds the bucket's version ids);
-//! 3. an *attempt* per manifest, stored before its entry PUT is sent: the
-//!    entry's object key and time. Whoever resumes the write finds out
+//! 3. an *attempt* per manifest, stored before its entry PUT is sent:
+//!    where the entry goes (`protocol::Landing`, stored as its object's
+//!    key and a number: a v1 entry's time, a v2 slot's). Whoever resumes the write finds out
 //!    whether that entry landed, and in time, before writing another: an
 //!    entry PUT whose answer was lost may still land, and committing twice
 //!    would apply the write twice;
@@ -23,7 +24,7 @@ use crate::engine::error::{Error, Result};
 use crate::engine::json::{self, JsonValue as Value};
 use crate::engine::lean::scan::number;
 use crate::engine::object::Ref;
-use crate::engine::time::EpochMillis;
+use crate::engine::protocol::Landing;
 
 /// A queued write, as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,8 +37,8 @@ pub struct QueuedWrite {
     /// Content version per batch item (`None`: a delete).
     pub versions: Vec<Option<String>>,
     pub uploaded: bool,
-    /// (manifest url, entry object key, entry time), latest last.
-    pub attempts: Vec<(String, String, EpochMillis)>,
+    /// The entry PUT last tried in each manifest.
+    pub attempts: Vec<Attempt>,
     /// Manifest urls whose entry is known valid.
     pub done: Vec<String>,
     /// The conditions of an atomic write: (key url, version it must be
@@ -48,20 +49,38 @@ pub struct QueuedWrite {
     pub trace: String,
 }
 
+/// An entry PUT a write made, or is about to make, in one manifest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attempt {
+    /// The manifest's url.
+    pub manifest: String,
+    /// Where the entry goes.
+    pub at: Landing,
+}
+
 impl QueuedWrite {
-    /// The attempt last made for `manifest`, if any.
-    pub fn attempt(&self, manifest: &str) -> Option<(&str, EpochMillis)> {
+    /// Where the entry PUT last tried in `manifest` goes, if any.
+    pub fn attempt(&self, manifest: &Ref) -> Option<&Landing> {
+        let url = manifest.url();
         self.attempts
             .iter()
-            .rev()
-            .find(|(m, _, _)| m == manifest)
-            .map(|(_, o, ts)| (o.as_str(), *ts))
+            .find(|a| a.manifest == url)
+            .map(|a| &a.at)
     }
 
-    pub fn set_attempt(&mut self, manifest: &str, object: &str, ts: EpochMillis) {
-        self.attempts.retain(|(m, _, _)| m != manifest);
-        self.attempts
-            .push((manifest.to_string(), object.to_string(), ts));
+    /// An entry PUT to `manifest` at `at` is tried (replacing the last).
+    pub fn set_attempt(&mut self, manifest: &Ref, at: Landing) {
+        self.forget_attempt(manifest);
+        self.attempts.push(Attempt {
+            manifest: manifest.url(),
+            at,
+        });
+    }
+
+    /// The entry PUT tried in `manifest` never landed and never will.
+    pub fn forget_attempt(&mut self, manifest: &Ref) {
+        let url = manifest.url();
+        self.attempts.retain(|a| a.manifest != url);
     }
 
     pub fn is_done(&self, manifest: &str) -> bool {
@@ -86,8 +105,16 @@ impl QueuedWrite {
             versions.push(opt(v.as_deref()));
         }
         let mut attempts = Vec::new();
-        for (m, obj, ts) in &self.attempts {
-            attempts.push(Value::Array(vec![s(m), s(obj), Value::Number(num(*ts))]));
+        for a in &self.attempts {
+            let key = Ref::from_url(&a.manifest)
+                .map(|m| m.key)
+                .unwrap_or_default();
+            let (object, at) = a.at.to_stored(&key);
+            attempts.push(Value::Array(vec![
+                s(&a.manifest),
+                s(&object),
+                Value::Number(num(at)),
+            ]));
         }
         let mut done = Vec::new();
         for m in &self.done {
@@ -170,8 +197,10 @@ impl QueuedWrite {
             let [m, obj, Value::Number(ts)] = a.as_slice() else {
                 return None;
             };
-            let ts = number(ts, 10)?.try_into().ok()?;
-            attempts.push((string(m)?, string(obj)?, ts));
+            let (manifest, object) = (string(m)?, string(obj)?);
+            let key = Ref::from_url(&manifest).ok()?.key;
+            let at = Landing::from_stored(&key, &object, number(ts, 10)?.try_into().ok()?);
+            attempts.push(Attempt { manifest, at });
         }
         let mut done = Vec::new();
         for d in arr(v, "done")? {
@@ -255,16 +284,30 @@ mod tests {
             ("b/k/é \"q\"".into(), Some("uuid-0".into())),
             ("b/new".into(), None),
         ];
-        w.set_attempt("b/manifest.json", "manifest.json@0x1", 1_795_000_000_000);
-        w.set_attempt("b/manifest.json", "manifest.json@0x2", 1_795_000_000_001);
+        let (m, m2) = (Ref::new("b", "manifest.json"), Ref::new("c", "m2"));
+        let entry = |object: &str, ts| Landing::Entry {
+            object: object.into(),
+            ts,
+        };
+        w.set_attempt(&m, entry("manifest.json@0x1", 1_795_000_000_000));
+        w.set_attempt(&m, entry("manifest.json@0x2", 1_795_000_000_001));
+        // A v2 slot: stored as its object's key and number, read back as
+        // a slot.
+        w.set_attempt(&m2, Landing::Slot(7));
         w.done.push("c/m2".into());
-        let back = QueuedWrite::from_text(&w.key, &w.to_text()).unwrap();
+        let text = w.to_text();
+        assert!(
+            text.contains("\"m2.v2/log/00000000000000000007\",\n      7\n"),
+            "{text}"
+        );
+        let back = QueuedWrite::from_text(&w.key, &text).unwrap();
         assert_eq!(back, w);
         assert_eq!(
-            back.attempt("b/manifest.json"),
-            Some(("manifest.json@0x2", 1_795_000_000_001)),
+            back.attempt(&m),
+            Some(&entry("manifest.json@0x2", 1_795_000_000_001)),
             "the latest attempt replaces the earlier"
         );
+        assert_eq!(back.attempt(&m2), Some(&Landing::Slot(7)));
         assert!(back.is_done("c/m2") && !back.is_done("b/manifest.json"));
     }
 

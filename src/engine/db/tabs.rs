@@ -267,10 +267,11 @@ impl<I: Io> Db<I> {
             let mut entries = Vec::new();
             for m in &w.manifests {
                 let url = m.url();
-                if let Some((o, at)) = w.attempt(&url) {
+                if let Some(landing) = w.attempt(m) {
+                    let (object, at) = landing.to_stored(&m.key);
                     entries.push(Landed {
                         manifest: url,
-                        object: String::from(o),
+                        object,
                         at,
                     });
                 }

@@ -28,9 +28,9 @@ pub(crate) trait Carried {
     fn checks(&self) -> &[(String, Option<String>)];
     /// Its trace id, for the requests' log.
     fn trace(&self) -> &str;
-    /// It is about to try slot `n` (object `key`) of `m`: noted, and
-    /// stored when the write is.
-    async fn trying(&mut self, m: &Ref, key: &str, n: u64);
+    /// It is about to try slot `n` of `m`: noted, and stored when the
+    /// write is.
+    async fn trying(&mut self, m: &Ref, n: u64);
     /// It landed in slot `n` of `m`.
     fn landed(&mut self, m: &Ref, n: u64);
 }
@@ -111,7 +111,7 @@ pub(crate) async fn write_entry<C: Client, W: Carried>(
             traces: entry.traces,
         } = change;
         let key = slot_key(&m.key, n);
-        w.trying(m, &key, n).await;
+        w.trying(m, n).await;
         // Sent even if the client goes offline meanwhile: its answer
         // settles whether the write landed.
         let put = Put {

@@ -192,7 +192,10 @@ pub(super) fn an_entry_put_in_flight_when_its_client_goes_offline_is_not_lost() 
                 .unwrap()
                 .iter()
                 .filter_map(|(k, v)| QueuedWrite::from_text(k, v).ok())
-                .find_map(|w| w.attempts.first().map(|(_, object, _)| object.clone()));
+                .find_map(|w| {
+                    let m = &w.manifests[0];
+                    w.attempt(m).map(|at| at.to_stored(&m.key).0)
+                });
             if let Some(object) = attempt {
                 a2.set_online(false);
                 *at2.borrow_mut() = Some((exec2.now(), object));
