@@ -22,8 +22,13 @@ cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 step "clippy (wasm32, no_std as released)"
 cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
+step "clippy (the auth proxy)"
+cargo clippy -p mps3-proxy --all-targets -- -D warnings
+
 step "native tests"
 cargo test
+step "the auth proxy's native tests (rules, derived credentials, signatures, validators)"
+cargo test -p mps3-proxy
 
 step "S3 test bed"
 config=$(scripts/testbed.sh --bucket demo-board)
