@@ -10,7 +10,6 @@
 
 use std::io::Read as _;
 
-use mps3::engine::json::{self, JsonValue};
 use mps3::engine::protocol::v2::format::{parse_checkpoint, parse_slot, prefix, Entry};
 use mps3::engine::protocol::v2::INLINE_MAX_BYTES;
 use mps3::engine::protocol::V2_GUARD;
@@ -112,6 +111,26 @@ enum Object<'a> {
     Unknown(&'a str),
 }
 
+/// Whether any of `manifests` lets `p` do `action` to `key`; the most
+/// telling refusal if none does (a rule's over "no rule names it").
+fn decide_any<'m>(
+    manifests: impl IntoIterator<Item = &'m Manifest>,
+    p: &Principal,
+    action: Action,
+    key: &str,
+    value: &Value<'_>,
+) -> Result<(), S3Error> {
+    let mut generic = None;
+    for m in manifests {
+        match decide(p, m, action, key, value) {
+            Decision::Allow => return Ok(()),
+            Decision::Deny(why) => return Err(S3Error::denied(why)),
+            Decision::NoRule(why) => generic = Some(why),
+        }
+    }
+    Err(S3Error::denied(generic.unwrap_or_else(|| format!("no rule names key \"{key}\""))))
+}
+
 impl Policy {
     /// Log entries one caller may create per minute in manifest `mkey`.
     pub fn writes_per_minute(&self, mkey: &str) -> u32 {
@@ -151,18 +170,6 @@ impl Policy {
             Object::Unknown(rest)
         };
         Some((m, mkey.to_string(), object))
-    }
-
-    /// Whether `p` may set `key` in some manifest (a content object).
-    fn may_set(&self, p: &Principal, key: &str, value: &Value<'_>) -> Decision {
-        let mut last = Decision::Deny(format!("no rule lets you set key \"{key}\""));
-        for m in &self.manifests {
-            match decide(p, m, Action::Set, key, value) {
-                Decision::Allow => return Decision::Allow,
-                deny => last = deny,
-            }
-        }
-        last
     }
 
     /// The request the proxy sends for `req` by `p`, or why not.
@@ -251,7 +258,7 @@ impl Policy {
                         "log slots are created once (If-None-Match: *), never overwritten",
                     ));
                 }
-                let entry = self.check_entry(p, req)?;
+                let entry = self.check_entry(p, m, req)?;
                 Ok(Allowed {
                     upstream: json_put(key, entry.to_text().into_bytes(), PutMode::Create),
                     slot: Some((mkey.to_string(), n)),
@@ -282,7 +289,7 @@ impl Policy {
     /// A log entry's body: gunzipped within the cap, without duplicate
     /// keys, parsed by the engine, its writer the caller's and every key it
     /// sets or deletes allowed.
-    fn check_entry(&self, p: &Principal, req: &Incoming<'_>) -> Result<Entry, S3Error> {
+    fn check_entry(&self, p: &Principal, m: &Manifest, req: &Incoming<'_>) -> Result<Entry, S3Error> {
         let body = match req.header("content-encoding") {
             None | Some("identity") => {
                 if req.body.len() > self.max_entry_bytes {
@@ -297,8 +304,7 @@ impl Policy {
                 )))
             }
         };
-        let value = json::parse(&body).map_err(|_| S3Error::denied("the log entry is not JSON"))?;
-        if let Some(dup) = duplicate_key(&value) {
+        if let Some(dup) = duplicate_key(&body) {
             return Err(S3Error::denied(format!(
                 "the log entry has the key \"{dup}\" twice"
             )));
@@ -329,17 +335,11 @@ impl Policy {
                 bytes: stored.inline.as_ref().map_or(0, |v| v.len()),
                 content_type: stored.content_type.as_deref(),
             };
-            if let Decision::Deny(why) = self.decide_in_manifests(p, Action::Set, key, &value) {
-                return Err(S3Error::denied(why));
-            }
+            decide_any([m], p, Action::Set, key, &value)?;
         }
         for url in &entry.delete {
             let key = in_bucket(&self.bucket, url)?;
-            if let Decision::Deny(why) =
-                self.decide_in_manifests(p, Action::Delete, key, &Value::default())
-            {
-                return Err(S3Error::denied(why));
-            }
+            decide_any([m], p, Action::Delete, key, &Value::default())?;
         }
         for (_, urls) in &entry.traces {
             for url in urls {
@@ -351,23 +351,6 @@ impl Policy {
             }
         }
         Ok(entry)
-    }
-
-    fn decide_in_manifests(
-        &self,
-        p: &Principal,
-        action: Action,
-        key: &str,
-        value: &Value<'_>,
-    ) -> Decision {
-        let mut last = Decision::Deny(format!("no rule lets you change key \"{key}\""));
-        for m in &self.manifests {
-            match decide(p, m, action, key, value) {
-                Decision::Allow => return Decision::Allow,
-                deny => last = deny,
-            }
-        }
-        last
     }
 
     /// A content object `<key>@<uuid>`: only under a key the caller may set.
@@ -392,9 +375,7 @@ impl Policy {
             bytes: req.body.len(),
             content_type: binary,
         };
-        if let Decision::Deny(why) = self.may_set(p, key, &value) {
-            return Err(S3Error::denied(why));
-        }
+        decide_any(&self.manifests, p, Action::Set, key, &value)?;
         let mode = if req.header("if-none-match") == Some("*") {
             PutMode::Create
         } else {
@@ -505,27 +486,310 @@ fn gunzip(body: &[u8], max: usize) -> Result<Vec<u8>, S3Error> {
     Ok(out)
 }
 
-/// A key that some object of `v` has twice (readers keep one of them,
-/// which one depends on the parser: refused so that none need choose).
-fn duplicate_key(v: &JsonValue) -> Option<String> {
-    match v {
-        JsonValue::Object(members) => {
-            for (i, (k, value)) in members.iter().enumerate() {
-                if members[..i].iter().any(|(other, _)| other == k) {
-                    return Some(k.clone());
+/// A key that some object of the JSON text `text` has twice: the
+/// engine's parser keeps one of them, another parser might keep the
+/// other, so such an entry is refused before it is read. (Keys compare
+/// decoded: `"a"` and `"\u0061"` are one key.)
+fn duplicate_key(text: &[u8]) -> Option<String> {
+    // Per open object, its keys so far; per open array, `None`.
+    let mut open: Vec<Option<Vec<String>>> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'{' => {
+                open.push(Some(Vec::new()));
+                expect_key = true;
+            }
+            b'[' => open.push(None),
+            b'}' | b']' => {
+                open.pop();
+                expect_key = false;
+            }
+            b',' => expect_key = matches!(open.last(), Some(Some(_))),
+            b'"' => {
+                let (s, end) = read_string(text, i)?;
+                i = end;
+                if expect_key {
+                    if let Some(Some(keys)) = open.last_mut() {
+                        if keys.contains(&s) {
+                            return Some(s);
+                        }
+                        keys.push(s);
+                    }
+                    expect_key = false;
                 }
-                if let Some(d) = duplicate_key(value) {
-                    return Some(d);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The string starting at `text[at]` (a `"`), decoded, and the index
+/// after its closing quote.
+fn read_string(text: &[u8], at: usize) -> Option<(String, usize)> {
+    let mut out = Vec::new();
+    let mut i = at + 1;
+    while i < text.len() {
+        match text[i] {
+            b'"' => return Some((String::from_utf8_lossy(&out).into_owned(), i + 1)),
+            b'\\' => {
+                let c = *text.get(i + 1)?;
+                i += 2;
+                match c {
+                    b'u' => {
+                        let hex = std::str::from_utf8(text.get(i..i + 4)?).ok()?;
+                        let mut code = u32::from_str_radix(hex, 16).ok()?;
+                        i += 4;
+                        // A surrogate pair.
+                        if (0xD800..0xDC00).contains(&code) && text.get(i..i + 2) == Some(b"\\u") {
+                            let low = std::str::from_utf8(text.get(i + 2..i + 6)?).ok()?;
+                            let low = u32::from_str_radix(low, 16).ok()?;
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
+                            i += 6;
+                        }
+                        let ch = char::from_u32(code).unwrap_or('\u{FFFD}');
+                        let mut buf = [0; 4];
+                        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                    }
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'b' => out.push(8),
+                    b'f' => out.push(12),
+                    other => out.push(other),
                 }
             }
-            None
+            b => {
+                out.push(b);
+                i += 1;
+            }
         }
-        JsonValue::Array(items) => items.iter().find_map(duplicate_key),
-        _ => None,
     }
+    None
 }
 
 /// The v2 prefix of manifest `m` (for the server's slot checks).
 pub fn log_prefix(m: &str) -> String {
     prefix(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn policy() -> Policy {
+        let manifests: Vec<Manifest> = toml::from_str::<toml::Table>(
+            r#"
+[[manifest]]
+key = "board/manifest.json"
+read = "authenticated"
+rules = [
+  { keys = "notes/{sub}/**", allow = ["set", "delete"], max_value_bytes = 4096 },
+  { keys = "likes/{any}", allow = ["set"] },
+]
+[[manifest]]
+key = "users/{sub}/private.json"
+read = "owner"
+rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
+"#,
+        )
+        .unwrap()["manifest"]
+            .clone()
+            .try_into()
+            .unwrap();
+        Policy {
+            bucket: "demo".into(),
+            manifests,
+            max_entry_bytes: 64 * 1024,
+            max_content_bytes: 1 << 20,
+        }
+    }
+
+    fn alice() -> Principal {
+        Principal {
+            sub: "alice".into(),
+            roles: vec![],
+            writer_prefix: "AAAAAAAAAAA".into(),
+        }
+    }
+
+    const SLOT: &str = "board/manifest.json.v2/log/00000000000000000007";
+
+    fn entry(writer: &str, set: &str, del: &str) -> Vec<u8> {
+        format!(
+            r#"{{"v":2,"w":"{writer}","id":"00000000000000000001","t":1,"cp":0,"set":{{{set}}},"del":[{del}]}}"#
+        )
+        .into_bytes()
+    }
+
+    fn put<'a>(key: &'a str, body: &'a [u8], headers: &'a [(String, String)]) -> Incoming<'a> {
+        Incoming {
+            method: "PUT",
+            bucket: "demo",
+            key: Some(key),
+            query: &[],
+            headers,
+            body,
+        }
+    }
+
+    fn create() -> Vec<(String, String)> {
+        vec![("if-none-match".into(), "*".into())]
+    }
+
+    fn refused(r: Result<Allowed, S3Error>) -> String {
+        let e = r.expect_err("refused");
+        assert_eq!(e.code, "AccessDenied", "{e:?}");
+        e.message
+    }
+
+    #[test]
+    fn an_entry_of_the_callers_keys_goes_on_as_the_proxys_own_text() {
+        let body = entry(
+            "AAAAAAAAAAA-tab1",
+            r#""demo/notes/alice/1":{"u":"11111111-1111-4111-8111-111111111111","i":"{\n  \"t\": 1\n}"}"#,
+            r#""demo/notes/alice/0""#,
+        );
+        let allowed = policy().check(&alice(), &put(SLOT, &body, &create())).unwrap();
+        assert_eq!(allowed.slot, Some(("board/manifest.json".into(), 7)));
+        let Upstream::Put { body: sent, mode, .. } = allowed.upstream else { panic!() };
+        assert_eq!(mode, PutMode::Create);
+        assert_eq!(Entry::parse(&sent).unwrap(), Entry::parse(&body).unwrap());
+        // Gzipped, as clients send entries of 1 KiB or more.
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&body).unwrap();
+        let zipped = z.finish().unwrap();
+        let mut headers = create();
+        headers.push(("content-encoding".into(), "gzip".into()));
+        assert!(policy().check(&alice(), &put(SLOT, &zipped, &headers)).is_ok());
+    }
+
+    #[test]
+    fn entries_that_reach_past_the_caller_are_refused() {
+        let p = policy();
+        let note = |key: &str| format!(r#""demo/{key}":{{"u":"11111111-1111-4111-8111-111111111111"}}"#);
+        let w = "AAAAAAAAAAA-tab1";
+        // Another user's key, set or deleted.
+        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, &note("notes/bob/1"), ""), &create()))).contains("notes/bob/1"));
+        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, "", r#""demo/notes/bob/1""#), &create()))).contains("notes/bob/1"));
+        // A like may be set, not deleted.
+        assert!(p.check(&alice(), &put(SLOT, &entry(w, &note("likes/n1"), ""), &create())).is_ok());
+        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, "", r#""demo/likes/n1""#), &create()))).contains("likes/n1"));
+        // Another bucket's key.
+        let other = r#""elsewhere/notes/alice/1":{"u":"11111111-1111-4111-8111-111111111111"}"#;
+        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, other, ""), &create()))).contains("bucket"));
+        // Someone else's writer id, or one that is only the prefix.
+        assert!(refused(p.check(&alice(), &put(SLOT, &entry("BBBBBBBBBBB-tab", &note("notes/alice/1"), ""), &create()))).contains("writer id"));
+        assert!(refused(p.check(&alice(), &put(SLOT, &entry("AAAAAAAAAAA", &note("notes/alice/1"), ""), &create()))).contains("writer id"));
+        // Duplicate keys: readers would each keep one of them.
+        let dup = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{"demo/notes/alice/1":{"u":"a"},"demo/notes/alice/1":{"u":"b"}},"del":[]}"#;
+        assert!(refused(p.check(&alice(), &put(SLOT, dup, &create()))).contains("twice"));
+        let dup_top = br#"{"v":2,"w":"AAAAAAAAAAA-t","w":"BBBBBBBBBBB-t","id":"1","t":1,"cp":0,"set":{},"del":[]}"#;
+        assert!(refused(p.check(&alice(), &put(SLOT, dup_top, &create()))).contains("twice"));
+        let escaped = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{},"del":[],"d\u0065l":["demo/notes/bob/1"]}"#;
+        assert!(refused(p.check(&alice(), &put(SLOT, escaped, &create()))).contains("twice"));
+        // Keys equal only in a value's text, or in separate objects: fine.
+        let fine = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{"demo/notes/alice/1":{"u":"a","i":"{\"u\":1,\"u\":2}"},"demo/notes/alice/2":{"u":"b"}},"del":[]}"#;
+        let r = p.check(&alice(), &put(SLOT, fine, &create()));
+        assert!(r.is_ok(), "{r:?}");
+        // An inline value past the engine's bound, a value past the rule's.
+        let big = format!(r#""demo/notes/alice/1":{{"u":"u","i":"{}"}}"#, "x".repeat(1100));
+        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, &big, ""), &create()))).contains("inline"));
+        // A trace naming a key the entry does not change.
+        let traced = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{},"del":["demo/notes/alice/1"],"tr":{"abc":["demo/notes/bob/1"]}}"#;
+        assert!(refused(p.check(&alice(), &put(SLOT, traced, &create()))).contains("trace"));
+        // Not an entry at all.
+        assert!(refused(p.check(&alice(), &put(SLOT, b"{\"v\":1}", &create()))).contains("v2"));
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_cap() {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&vec![b' '; 8 << 20]).unwrap();
+        let bomb = z.finish().unwrap();
+        assert!(bomb.len() < 64 * 1024);
+        let mut headers = create();
+        headers.push(("content-encoding".into(), "gzip".into()));
+        let e = policy().check(&alice(), &put(SLOT, &bomb, &headers)).unwrap_err();
+        assert_eq!(e.code, "EntityTooLarge");
+    }
+
+    #[test]
+    fn only_the_compactor_overwrites_checkpoints_deletes_or_upgrades() {
+        let p = policy();
+        let a = alice();
+        let w = entry("AAAAAAAAAAA-t", "", "");
+        // A slot overwritten (no If-None-Match: *).
+        assert!(refused(p.check(&a, &put(SLOT, &w, &[]))).contains("created once"));
+        let cp = "board/manifest.json.v2/cp/00000000000000000064";
+        assert!(refused(p.check(&a, &put(cp, b"{}", &create()))).contains("compactor"));
+        assert!(refused(p.check(&a, &put("board/manifest.json.v2/head", b"{\"cp\":64}", &[]))).contains("compactor"));
+        for key in [SLOT, cp, "notes/alice/1@11111111-1111-4111-8111-111111111111", "board/manifest.json"] {
+            let del = Incoming { method: "DELETE", bucket: "demo", key: Some(key), query: &[], headers: &[], body: b"" };
+            assert!(refused(p.check(&a, &del)).contains("compactor"), "{key}");
+        }
+        // The guard: created as v2, never overwritten (a v1 marker, an
+        // upgrade).
+        assert!(p.check(&a, &put("board/manifest.json", b"\"v2\"", &create())).is_ok());
+        assert!(refused(p.check(&a, &put("board/manifest.json", b"\"\"", &[]))).contains("created"));
+        assert!(refused(p.check(&a, &put("board/manifest.json", b"\"v2\"", &[]))).contains("created"));
+        // A probe: `{}`, created, and deleted.
+        let probe = "board/manifest.json.v2/probe/11111111-1111-4111-8111-111111111111";
+        assert!(p.check(&a, &put(probe, b"{}", &create())).is_ok());
+        let del = Incoming { method: "DELETE", bucket: "demo", key: Some(probe), query: &[], headers: &[], body: b"" };
+        assert!(p.check(&a, &del).is_ok());
+        // Undeclared manifests and other buckets.
+        assert!(refused(p.check(&a, &put("other/manifest.json", b"\"v2\"", &create()))).contains("not an object"));
+        let headers = create();
+        let elsewhere = Incoming { bucket: "other", ..put(SLOT, &w, &headers) };
+        assert!(refused(p.check(&a, &elsewhere)).contains("bucket"));
+    }
+
+    #[test]
+    fn content_goes_only_under_keys_the_caller_may_set() {
+        let p = policy();
+        let a = alice();
+        let uuid = "11111111-1111-4111-8111-111111111111";
+        let json = vec![("content-type".to_string(), "application/json".to_string())];
+        let own = format!("notes/alice/1@{uuid}");
+        assert!(p.check(&a, &put(&own, b"{}", &json)).is_ok());
+        let bobs = format!("notes/bob/1@{uuid}");
+        assert!(refused(p.check(&a, &put(&bobs, b"{}", &json))).contains("notes/bob/1"));
+        let big = vec![b'1'; 5000];
+        assert!(refused(p.check(&a, &put(&own, &big, &json))).contains("5000 bytes"));
+        assert!(refused(p.check(&a, &put("notes/alice/1", b"{}", &json))).contains("not an object"));
+    }
+
+    #[test]
+    fn reads_and_listings_are_per_manifest() {
+        let p = policy();
+        let a = alice();
+        let get = |key: &'static str| Incoming { method: "GET", bucket: "demo", key: Some(key), query: &[], headers: &[], body: b"" };
+        assert!(p.check(&a, &get("board/manifest.json.v2/log/00000000000000000001")).is_ok());
+        assert!(p.check(&a, &get("users/alice/private.json.v2/log/00000000000000000001")).is_ok());
+        assert!(refused(p.check(&a, &get("users/bob/private.json.v2/log/00000000000000000001"))).contains("read"));
+        assert!(refused(p.check(&a, &get("secrets.txt"))).contains("not an object"));
+        let list = |prefix: &str, max: Option<&str>| {
+            let mut q = vec![("list-type".to_string(), "2".to_string()), ("prefix".to_string(), prefix.to_string())];
+            if let Some(m) = max {
+                q.push(("max-keys".into(), m.into()));
+            }
+            q
+        };
+        let listing = |q: &[(String, String)]| {
+            p.check(&a, &Incoming { method: "GET", bucket: "demo", key: None, query: q, headers: &[], body: b"" })
+        };
+        assert!(listing(&list("board/manifest.json.v2/log/", None)).is_ok());
+        assert!(listing(&list("board/manifest.json.v2/cp/", None)).is_ok());
+        assert!(listing(&list("board/manifest.json", Some("1"))).is_ok());
+        assert!(refused(listing(&list("", None))).contains("not served"));
+        assert!(refused(listing(&list("board/", None))).contains("not served"));
+        assert!(refused(listing(&list("board/manifest.json", None))).contains("not served"));
+        assert!(refused(listing(&list("users/bob/private.json.v2/log/", None))).contains("not served"));
+    }
 }

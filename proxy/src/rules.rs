@@ -35,7 +35,10 @@ pub struct Value<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     Allow,
+    /// A rule names the key but refuses this (a role, a size, a type).
     Deny(String),
+    /// No rule names the key for this action.
+    NoRule(String),
 }
 
 /// A path template (see the module's doc).
@@ -248,7 +251,10 @@ pub fn decide(
         Action::Set => "set",
         Action::Delete => "delete",
     };
-    Decision::Deny(why.unwrap_or_else(|| format!("no rule lets you {verb} key \"{key}\"")))
+    match why {
+        Some(why) => Decision::Deny(why),
+        None => Decision::NoRule(format!("no rule lets you {verb} key \"{key}\"")),
+    }
 }
 
 fn type_matches(allowed: &str, ct: &str) -> bool {
@@ -325,12 +331,12 @@ mod tests {
         );
         assert_eq!(
             decide(&p, &m, Action::Set, "notes/bob/1", &v),
-            Decision::Deny("no rule lets you set key \"notes/bob/1\"".into())
+            Decision::NoRule("no rule lets you set key \"notes/bob/1\"".into())
         );
         assert_eq!(decide(&p, &m, Action::Set, "likes/n1", &v), Decision::Allow);
         assert!(matches!(
             decide(&p, &m, Action::Delete, "likes/n1", &v),
-            Decision::Deny(_)
+            Decision::NoRule(_)
         ));
         let big = Value {
             bytes: 11,
