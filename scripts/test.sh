@@ -38,6 +38,9 @@ eval "$(scripts/testbed-env.py "$config")"
 export MPS3_TESTBED_CONFIG="$PWD/$config"
 echo "test bed at $MPS3_TESTBED_ENDPOINT"
 
+step "the auth proxy in front of the test bed: each refusal tried, the bucket unchanged after it"
+cargo test -p mps3-proxy --test against_bucket -- --ignored
+
 step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
 cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser --test offline_browser --test v2_browser --test atomic_browser --test faults_browser

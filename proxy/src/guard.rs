@@ -128,7 +128,9 @@ fn decide_any<'m>(
             Decision::NoRule(why) => generic = Some(why),
         }
     }
-    Err(S3Error::denied(generic.unwrap_or_else(|| format!("no rule names key \"{key}\""))))
+    Err(S3Error::denied(
+        generic.unwrap_or_else(|| format!("no rule names key \"{key}\"")),
+    ))
 }
 
 impl Policy {
@@ -289,7 +291,12 @@ impl Policy {
     /// A log entry's body: gunzipped within the cap, without duplicate
     /// keys, parsed by the engine, its writer the caller's and every key it
     /// sets or deletes allowed.
-    fn check_entry(&self, p: &Principal, m: &Manifest, req: &Incoming<'_>) -> Result<Entry, S3Error> {
+    fn check_entry(
+        &self,
+        p: &Principal,
+        m: &Manifest,
+        req: &Incoming<'_>,
+    ) -> Result<Entry, S3Error> {
         let body = match req.header("content-encoding") {
             None | Some("identity") => {
                 if req.body.len() > self.max_entry_bytes {
@@ -548,7 +555,9 @@ fn read_string(text: &[u8], at: usize) -> Option<(String, usize)> {
                         if (0xD800..0xDC00).contains(&code) && text.get(i..i + 2) == Some(b"\\u") {
                             let low = std::str::from_utf8(text.get(i + 2..i + 6)?).ok()?;
                             let low = u32::from_str_radix(low, 16).ok()?;
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
+                            code = 0x10000
+                                + ((code - 0xD800) << 10)
+                                + (low.wrapping_sub(0xDC00) & 0x3FF);
                             i += 6;
                         }
                         let ch = char::from_u32(code).unwrap_or('\u{FFFD}');
@@ -655,9 +664,16 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
             r#""demo/notes/alice/1":{"u":"11111111-1111-4111-8111-111111111111","i":"{\n  \"t\": 1\n}"}"#,
             r#""demo/notes/alice/0""#,
         );
-        let allowed = policy().check(&alice(), &put(SLOT, &body, &create())).unwrap();
+        let allowed = policy()
+            .check(&alice(), &put(SLOT, &body, &create()))
+            .unwrap();
         assert_eq!(allowed.slot, Some(("board/manifest.json".into(), 7)));
-        let Upstream::Put { body: sent, mode, .. } = allowed.upstream else { panic!() };
+        let Upstream::Put {
+            body: sent, mode, ..
+        } = allowed.upstream
+        else {
+            panic!()
+        };
         assert_eq!(mode, PutMode::Create);
         assert_eq!(Entry::parse(&sent).unwrap(), Entry::parse(&body).unwrap());
         // Gzipped, as clients send entries of 1 KiB or more.
@@ -666,26 +682,65 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
         let zipped = z.finish().unwrap();
         let mut headers = create();
         headers.push(("content-encoding".into(), "gzip".into()));
-        assert!(policy().check(&alice(), &put(SLOT, &zipped, &headers)).is_ok());
+        assert!(policy()
+            .check(&alice(), &put(SLOT, &zipped, &headers))
+            .is_ok());
     }
 
     #[test]
     fn entries_that_reach_past_the_caller_are_refused() {
         let p = policy();
-        let note = |key: &str| format!(r#""demo/{key}":{{"u":"11111111-1111-4111-8111-111111111111"}}"#);
+        let note =
+            |key: &str| format!(r#""demo/{key}":{{"u":"11111111-1111-4111-8111-111111111111"}}"#);
         let w = "AAAAAAAAAAA-tab1";
         // Another user's key, set or deleted.
-        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, &note("notes/bob/1"), ""), &create()))).contains("notes/bob/1"));
-        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, "", r#""demo/notes/bob/1""#), &create()))).contains("notes/bob/1"));
+        assert!(refused(p.check(
+            &alice(),
+            &put(SLOT, &entry(w, &note("notes/bob/1"), ""), &create())
+        ))
+        .contains("notes/bob/1"));
+        assert!(refused(p.check(
+            &alice(),
+            &put(SLOT, &entry(w, "", r#""demo/notes/bob/1""#), &create())
+        ))
+        .contains("notes/bob/1"));
         // A like may be set, not deleted.
-        assert!(p.check(&alice(), &put(SLOT, &entry(w, &note("likes/n1"), ""), &create())).is_ok());
-        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, "", r#""demo/likes/n1""#), &create()))).contains("likes/n1"));
+        assert!(p
+            .check(
+                &alice(),
+                &put(SLOT, &entry(w, &note("likes/n1"), ""), &create())
+            )
+            .is_ok());
+        assert!(refused(p.check(
+            &alice(),
+            &put(SLOT, &entry(w, "", r#""demo/likes/n1""#), &create())
+        ))
+        .contains("likes/n1"));
         // Another bucket's key.
         let other = r#""elsewhere/notes/alice/1":{"u":"11111111-1111-4111-8111-111111111111"}"#;
-        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, other, ""), &create()))).contains("bucket"));
+        assert!(
+            refused(p.check(&alice(), &put(SLOT, &entry(w, other, ""), &create())))
+                .contains("bucket")
+        );
         // Someone else's writer id, or one that is only the prefix.
-        assert!(refused(p.check(&alice(), &put(SLOT, &entry("BBBBBBBBBBB-tab", &note("notes/alice/1"), ""), &create()))).contains("writer id"));
-        assert!(refused(p.check(&alice(), &put(SLOT, &entry("AAAAAAAAAAA", &note("notes/alice/1"), ""), &create()))).contains("writer id"));
+        assert!(refused(p.check(
+            &alice(),
+            &put(
+                SLOT,
+                &entry("BBBBBBBBBBB-tab", &note("notes/alice/1"), ""),
+                &create()
+            )
+        ))
+        .contains("writer id"));
+        assert!(refused(p.check(
+            &alice(),
+            &put(
+                SLOT,
+                &entry("AAAAAAAAAAA", &note("notes/alice/1"), ""),
+                &create()
+            )
+        ))
+        .contains("writer id"));
         // Duplicate keys: readers would each keep one of them.
         let dup = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{"demo/notes/alice/1":{"u":"a"},"demo/notes/alice/1":{"u":"b"}},"del":[]}"#;
         assert!(refused(p.check(&alice(), &put(SLOT, dup, &create()))).contains("twice"));
@@ -698,8 +753,14 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
         let r = p.check(&alice(), &put(SLOT, fine, &create()));
         assert!(r.is_ok(), "{r:?}");
         // An inline value past the engine's bound, a value past the rule's.
-        let big = format!(r#""demo/notes/alice/1":{{"u":"u","i":"{}"}}"#, "x".repeat(1100));
-        assert!(refused(p.check(&alice(), &put(SLOT, &entry(w, &big, ""), &create()))).contains("inline"));
+        let big = format!(
+            r#""demo/notes/alice/1":{{"u":"u","i":"{}"}}"#,
+            "x".repeat(1100)
+        );
+        assert!(
+            refused(p.check(&alice(), &put(SLOT, &entry(w, &big, ""), &create())))
+                .contains("inline")
+        );
         // A trace naming a key the entry does not change.
         let traced = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{},"del":["demo/notes/alice/1"],"tr":{"abc":["demo/notes/bob/1"]}}"#;
         assert!(refused(p.check(&alice(), &put(SLOT, traced, &create()))).contains("trace"));
@@ -715,7 +776,9 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
         assert!(bomb.len() < 64 * 1024);
         let mut headers = create();
         headers.push(("content-encoding".into(), "gzip".into()));
-        let e = policy().check(&alice(), &put(SLOT, &bomb, &headers)).unwrap_err();
+        let e = policy()
+            .check(&alice(), &put(SLOT, &bomb, &headers))
+            .unwrap_err();
         assert_eq!(e.code, "EntityTooLarge");
     }
 
@@ -728,25 +791,59 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
         assert!(refused(p.check(&a, &put(SLOT, &w, &[]))).contains("created once"));
         let cp = "board/manifest.json.v2/cp/00000000000000000064";
         assert!(refused(p.check(&a, &put(cp, b"{}", &create()))).contains("compactor"));
-        assert!(refused(p.check(&a, &put("board/manifest.json.v2/head", b"{\"cp\":64}", &[]))).contains("compactor"));
-        for key in [SLOT, cp, "notes/alice/1@11111111-1111-4111-8111-111111111111", "board/manifest.json"] {
-            let del = Incoming { method: "DELETE", bucket: "demo", key: Some(key), query: &[], headers: &[], body: b"" };
+        assert!(
+            refused(p.check(&a, &put("board/manifest.json.v2/head", b"{\"cp\":64}", &[])))
+                .contains("compactor")
+        );
+        for key in [
+            SLOT,
+            cp,
+            "notes/alice/1@11111111-1111-4111-8111-111111111111",
+            "board/manifest.json",
+        ] {
+            let del = Incoming {
+                method: "DELETE",
+                bucket: "demo",
+                key: Some(key),
+                query: &[],
+                headers: &[],
+                body: b"",
+            };
             assert!(refused(p.check(&a, &del)).contains("compactor"), "{key}");
         }
         // The guard: created as v2, never overwritten (a v1 marker, an
         // upgrade).
-        assert!(p.check(&a, &put("board/manifest.json", b"\"v2\"", &create())).is_ok());
-        assert!(refused(p.check(&a, &put("board/manifest.json", b"\"\"", &[]))).contains("created"));
-        assert!(refused(p.check(&a, &put("board/manifest.json", b"\"v2\"", &[]))).contains("created"));
+        assert!(p
+            .check(&a, &put("board/manifest.json", b"\"v2\"", &create()))
+            .is_ok());
+        assert!(
+            refused(p.check(&a, &put("board/manifest.json", b"\"\"", &[]))).contains("created")
+        );
+        assert!(
+            refused(p.check(&a, &put("board/manifest.json", b"\"v2\"", &[]))).contains("created")
+        );
         // A probe: `{}`, created, and deleted.
         let probe = "board/manifest.json.v2/probe/11111111-1111-4111-8111-111111111111";
         assert!(p.check(&a, &put(probe, b"{}", &create())).is_ok());
-        let del = Incoming { method: "DELETE", bucket: "demo", key: Some(probe), query: &[], headers: &[], body: b"" };
+        let del = Incoming {
+            method: "DELETE",
+            bucket: "demo",
+            key: Some(probe),
+            query: &[],
+            headers: &[],
+            body: b"",
+        };
         assert!(p.check(&a, &del).is_ok());
         // Undeclared manifests and other buckets.
-        assert!(refused(p.check(&a, &put("other/manifest.json", b"\"v2\"", &create()))).contains("not an object"));
+        assert!(
+            refused(p.check(&a, &put("other/manifest.json", b"\"v2\"", &create())))
+                .contains("not an object")
+        );
         let headers = create();
-        let elsewhere = Incoming { bucket: "other", ..put(SLOT, &w, &headers) };
+        let elsewhere = Incoming {
+            bucket: "other",
+            ..put(SLOT, &w, &headers)
+        };
         assert!(refused(p.check(&a, &elsewhere)).contains("bucket"));
     }
 
@@ -769,20 +866,51 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
     fn reads_and_listings_are_per_manifest() {
         let p = policy();
         let a = alice();
-        let get = |key: &'static str| Incoming { method: "GET", bucket: "demo", key: Some(key), query: &[], headers: &[], body: b"" };
-        assert!(p.check(&a, &get("board/manifest.json.v2/log/00000000000000000001")).is_ok());
-        assert!(p.check(&a, &get("users/alice/private.json.v2/log/00000000000000000001")).is_ok());
-        assert!(refused(p.check(&a, &get("users/bob/private.json.v2/log/00000000000000000001"))).contains("read"));
+        let get = |key: &'static str| Incoming {
+            method: "GET",
+            bucket: "demo",
+            key: Some(key),
+            query: &[],
+            headers: &[],
+            body: b"",
+        };
+        assert!(p
+            .check(&a, &get("board/manifest.json.v2/log/00000000000000000001"))
+            .is_ok());
+        assert!(p
+            .check(
+                &a,
+                &get("users/alice/private.json.v2/log/00000000000000000001")
+            )
+            .is_ok());
+        assert!(refused(p.check(
+            &a,
+            &get("users/bob/private.json.v2/log/00000000000000000001")
+        ))
+        .contains("read"));
         assert!(refused(p.check(&a, &get("secrets.txt"))).contains("not an object"));
         let list = |prefix: &str, max: Option<&str>| {
-            let mut q = vec![("list-type".to_string(), "2".to_string()), ("prefix".to_string(), prefix.to_string())];
+            let mut q = vec![
+                ("list-type".to_string(), "2".to_string()),
+                ("prefix".to_string(), prefix.to_string()),
+            ];
             if let Some(m) = max {
                 q.push(("max-keys".into(), m.into()));
             }
             q
         };
         let listing = |q: &[(String, String)]| {
-            p.check(&a, &Incoming { method: "GET", bucket: "demo", key: None, query: q, headers: &[], body: b"" })
+            p.check(
+                &a,
+                &Incoming {
+                    method: "GET",
+                    bucket: "demo",
+                    key: None,
+                    query: q,
+                    headers: &[],
+                    body: b"",
+                },
+            )
         };
         assert!(listing(&list("board/manifest.json.v2/log/", None)).is_ok());
         assert!(listing(&list("board/manifest.json.v2/cp/", None)).is_ok());
@@ -790,6 +918,8 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
         assert!(refused(listing(&list("", None))).contains("not served"));
         assert!(refused(listing(&list("board/", None))).contains("not served"));
         assert!(refused(listing(&list("board/manifest.json", None))).contains("not served"));
-        assert!(refused(listing(&list("users/bob/private.json.v2/log/", None))).contains("not served"));
+        assert!(
+            refused(listing(&list("users/bob/private.json.v2/log/", None))).contains("not served")
+        );
     }
 }

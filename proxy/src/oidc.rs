@@ -110,7 +110,9 @@ impl Verifier {
         }
         let key = self.key(header.kid.as_deref()).await?;
         let mut validation = Validation::new(header.alg);
-        validation.algorithms = self.algorithms.clone();
+        // (One algorithm: the allowlist was checked above; the key must be
+        // of its family.)
+        validation.algorithms = vec![header.alg];
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.validate_nbf = true;
