@@ -35,6 +35,7 @@ pub const CREDENTIALS: &[&str] = &[
     "secretAccessKey",
     "sessionToken",
     "expiration",
+    "writerPrefix",
 ];
 /// `config.retry`.
 pub const RETRY: &[&str] = &[
@@ -74,6 +75,9 @@ export interface Credentials {
   sessionToken?: string;
   /** When temporary credentials expire (a Date, epoch ms, or ISO string). */
   expiration?: Date | number | string;
+  /** Set by an auth proxy (mps3-proxy): this client's writer ids start
+   * with it, so that the proxy can tell its log entries from another's. */
+  writerPrefix?: string;
 }
 
 export interface S3Config {

@@ -259,7 +259,6 @@ async fn credentials(app: &App, headers: &[(String, String)]) -> Response {
         "secretAccessKey": issued.secret_access_key,
         "expiration": issued.expiration_ms,
         "writerPrefix": issued.writer_prefix,
-        "subject": id.sub,
     });
     json(200, body.to_string())
 }

@@ -34,6 +34,9 @@ pub struct Credentials {
     pub session_token: Option<Secret>,
     /// When temporary credentials stop working (epoch ms), if known.
     pub expiration: Option<i64>,
+    /// What this client's writer ids start with, when an auth proxy binds
+    /// them to its caller (it refuses log entries under any other).
+    pub writer_prefix: Option<String>,
 }
 
 impl Credentials {
@@ -43,6 +46,7 @@ impl Credentials {
             secret_access_key: Secret::new(secret_access_key),
             session_token: None,
             expiration: None,
+            writer_prefix: None,
         }
     }
 

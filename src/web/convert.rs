@@ -150,6 +150,7 @@ pub fn credentials_from(creds: &JsValue) -> Result<Credentials, Error> {
     if let Some(token) = opt_string(creds, "sessionToken")? {
         c = c.with_session_token(token);
     }
+    c.writer_prefix = opt_string(creds, "writerPrefix")?;
     let exp = get(creds, "expiration");
     if !exp.is_undefined() && !exp.is_null() {
         let ms = if let Some(d) = exp.dyn_ref::<js_sys::Date>() {

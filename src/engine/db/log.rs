@@ -260,7 +260,11 @@ impl<I: Io> Db<I> {
         durable: bool,
     ) -> Done<'a> {
         let QueueKey { seq, tag } = QueueKey::parse(&record.key, &self.cfg.namespace);
-        let (id, writer) = (String::from(seq), String::from(tag));
+        // Behind an auth proxy, the writer id starts with the prefix the
+        // proxy bound to this caller (its credentials carry it).
+        let prefix = self.s3.borrow().config.credentials.writer_prefix.clone();
+        let writer = cat!(prefix.as_deref().unwrap_or(""), tag);
+        let id = String::from(seq);
         let own = self.change_v2(record);
         let carried = Carrying {
             db: self,

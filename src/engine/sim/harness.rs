@@ -125,6 +125,7 @@ pub(super) fn make_client(
     };
     let mut s3c = s3_config();
     s3c.presign_reads = p.presign_reads;
+    s3c.credentials.writer_prefix = p.writer_prefix.clone();
     let s3 = S3::new(s3c);
     let mut cfg = DbConfig::new(BUCKET);
     cfg.use_versioning = p.versioning;
@@ -169,6 +170,7 @@ pub(super) fn quiet_params(versioning: bool) -> Params {
         think_ms: 0,
         cache_bytes: 4 << 20,
         presign_reads: true,
+        writer_prefix: None,
         toggles: false,
         offline_bytes: 64 << 20,
         retry_attempts: 10,

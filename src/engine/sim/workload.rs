@@ -158,6 +158,9 @@ pub(super) struct Params {
     pub(super) cache_bytes: usize,
     /// Presigned reads (the browser's way) or conditional GETs.
     pub(super) presign_reads: bool,
+    /// What the clients' credentials say their writer ids start with (an
+    /// auth proxy's binding).
+    pub(super) writer_prefix: Option<String>,
     /// Clients go offline and back at random while they work.
     pub(super) toggles: bool,
     /// The bound on content in each client's durable store.
@@ -226,6 +229,7 @@ impl Params {
             },
             cache_bytes: if rng.next_f64() < 0.5 { 64 } else { 4 << 20 },
             presign_reads: rng.next_f64() < 0.5,
+            writer_prefix: None,
             toggles: rng.next_f64() < 0.3,
             offline_bytes: if rng.next_f64() < 0.3 { 100 } else { 64 << 20 },
             retry_attempts: 10,

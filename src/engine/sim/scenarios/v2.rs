@@ -12,6 +12,30 @@ fn v2_params() -> Params {
     p
 }
 
+/// Behind an auth proxy, the credentials carry a writer prefix: every
+/// entry's writer id starts with it (the proxy refuses any other).
+#[test]
+fn writer_ids_start_with_the_credentials_prefix() {
+    let mut p = v2_params();
+    p.writer_prefix = Some("Pfx0123456_".into());
+    let world = quiet_world(&p, 32);
+    let w = world.client(&p, 0, 0, 1);
+    let wdb = w.db;
+    finish(&world.exec, async move {
+        put(&wdb, Ref::new(BUCKET, "a"), Some(json("v0")))
+            .await
+            .unwrap();
+    });
+    let model = world.model.borrow();
+    let slot = model
+        .export(
+            BUCKET,
+            &crate::engine::protocol::v2::format::slot_key(MANIFEST, 1),
+        )
+        .expect("the write's slot");
+    assert!(slot.contains("\\\"w\\\":\\\"Pfx0123456_-"), "{slot}");
+}
+
 /// Requests a client sent from `from` on.
 fn since(db: &Rc<Db<SimIo>>, from: usize) -> Vec<String> {
     db.io().requests.borrow()[from..].to_vec()
