@@ -39,7 +39,7 @@ export MPS3_TESTBED_CONFIG="$PWD/$config"
 echo "test bed at $MPS3_TESTBED_ENDPOINT"
 
 step "the auth proxy in front of the test bed: each refusal tried, the bucket unchanged after it"
-cargo test -p mps3-proxy --test against_bucket -- --ignored
+cargo test -p mps3-proxy --test against_bucket -- --ignored --test-threads=1
 
 step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}

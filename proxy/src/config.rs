@@ -25,8 +25,50 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub cors: Cors,
+    #[serde(default)]
+    pub compactor: Compactor,
     #[serde(rename = "manifest", default)]
     pub manifests: Vec<Manifest>,
+}
+
+/// `mps3-proxy compact`: the engine, run natively with the bucket's keys,
+/// checkpointing each manifest and collecting behind.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compactor {
+    /// A checkpoint once the log is this many entries past the last
+    /// (below the clients' 64, so that theirs, refused, are rarely tried).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// How long collection leaves what a checkpoint supersedes (readers
+    /// that read the log before it may still need it).
+    #[serde(default = "default_grace")]
+    pub grace_seconds: u64,
+    /// How often it runs.
+    #[serde(default = "default_every")]
+    pub every_seconds: u64,
+}
+
+impl Default for Compactor {
+    fn default() -> Self {
+        Compactor {
+            checkpoint_every: default_checkpoint_every(),
+            grace_seconds: default_grace(),
+            every_seconds: default_every(),
+        }
+    }
+}
+
+fn default_checkpoint_every() -> u64 {
+    32
+}
+
+fn default_grace() -> u64 {
+    600
+}
+
+fn default_every() -> u64 {
+    60
 }
 
 fn default_listen() -> String {

@@ -10,10 +10,12 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms)]
 
+pub mod compact;
 pub mod config;
 pub mod dev_idp;
 pub mod guard;
 pub mod http;
+pub mod native_io;
 pub mod oidc;
 pub mod rules;
 pub mod s3error;

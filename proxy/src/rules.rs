@@ -107,6 +107,31 @@ impl Template {
         self.matches(key, sub)
     }
 
+    /// The literal segments before the first placeholder, each followed
+    /// by `/` (`users/` of `users/{sub}/m.json`); the whole key when it has
+    /// no placeholder.
+    pub fn literal_prefix(&self) -> String {
+        let mut out = String::new();
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Segment::Literal(l) => {
+                    out.push_str(l);
+                    if i + 1 < self.0.len() {
+                        out.push('/');
+                    }
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// The key itself, when it has no placeholder.
+    pub fn literal(&self) -> Option<String> {
+        let all = self.0.iter().all(|s| matches!(s, Segment::Literal(_)));
+        all.then(|| self.literal_prefix())
+    }
+
     /// Whether it names `{sub}`: one per caller.
     pub fn per_caller(&self) -> bool {
         self.0.contains(&Segment::Sub)

@@ -5,7 +5,8 @@
 //! must refuse is tried, and the bucket is shown unchanged after it.
 //!
 //! Run by the test command once the test bed is up (`--ignored`: it needs
-//! MPS3_TESTBED_* in the environment).
+//! MPS3_TESTBED_* in the environment), one test at a time: "the bucket
+//! unchanged" compares the whole bucket.
 
 use std::sync::Arc;
 
@@ -426,4 +427,105 @@ async fn every_refusal_leaves_the_bucket_unchanged() {
 fn base64_claims(json: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+/// A native engine client through the proxy, as a browser's would be:
+/// derived credentials (their writer prefix), autoclean off.
+async fn engine_client(
+    client: &Client,
+    proxy: &str,
+    sub: &str,
+    checkpoint_every: u64,
+) -> std::rc::Rc<mps3::engine::db::Db<mps3_proxy::native_io::NativeIo>> {
+    use mps3::engine::db::{Db, DbConfig};
+    let t = token(client, proxy, sub, None).await;
+    let (status, creds) = post_json(client, &format!("{proxy}/__mps3/credentials"), Some(&t)).await;
+    assert_eq!(status, 200);
+    let mut c = Credentials::new(
+        creds["accessKeyId"].as_str().unwrap(),
+        creds["secretAccessKey"].as_str().unwrap(),
+    );
+    c.writer_prefix = creds["writerPrefix"].as_str().map(String::from);
+    let mut s3c = S3Config::new(Some(proxy), "us-east-1", c).unwrap();
+    s3c.presign_reads = true;
+    let mut cfg = DbConfig::new(BUCKET);
+    cfg.autoclean = false;
+    cfg.offline_storage = false;
+    cfg.checkpoint_every = checkpoint_every;
+    let db = std::rc::Rc::new(
+        Db::new(
+            mps3_proxy::native_io::NativeIo::new(http::client()),
+            S3::new(s3c),
+            cfg,
+            now_ms() as u64,
+        )
+        .unwrap(),
+    );
+    db.start();
+    db
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the test bed's S3: scripts/test.sh runs it"]
+async fn the_compactor_checkpoints_and_collects_what_clients_behind_the_proxy_wrote() {
+    use mps3::engine::db::{Ack, Change};
+    use mps3::engine::object::Ref;
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let bed = bed();
+            let run = format!("compact-{}", now_ms());
+            let proxy = start_proxy(&bed, &run, "mps3").await;
+            let client = http::client();
+            let m = Ref::new(BUCKET, &format!("{run}/board.json"));
+            // Alice's client tries checkpoints every 8 entries: the proxy
+            // refuses them, and her writes go on regardless.
+            let alice = engine_client(&client, &proxy, "alice", 8).await;
+            let bob = engine_client(&client, &proxy, "bob", 64).await;
+            let mut expected = Vec::new();
+            for i in 0..20 {
+                let (db, who) = if i % 2 == 0 { (&alice, "alice") } else { (&bob, "bob") };
+                let key = Ref::new(BUCKET, &format!("{run}/notes/{who}/{}", i % 6));
+                let value = format!("{{\n  \"n\": {i}\n}}");
+                db.write(Change::Values(vec![(key.clone(), Some(value.clone().into()))]), &[m.clone()], Some(Ack::Remote), None)
+                    .await
+                    .unwrap_or_else(|e| panic!("write {i} by {who}: {}", e.message));
+                expected.retain(|(k, _): &(Ref, String)| *k != key);
+                expected.push((key, value));
+            }
+            let direct = S3::new(S3Config::new(Some(&bed.endpoint), &bed.region, Credentials::new(&bed.key_id, &bed.secret)).unwrap());
+            let keys = |state: &[(String, Option<String>)]| state.iter().map(|(k, _)| k.clone()).filter(|k| k.starts_with(&run)).collect::<Vec<_>>();
+            let before = keys(&bucket_state(&client, &direct).await);
+            assert!(!before.iter().any(|k| k.contains(".v2/cp/")), "a client's checkpoint got through: {before:#?}");
+
+            // The compactor: checkpoints (every 16), then collects behind
+            // (grace 0 for the test).
+            let text = format!(
+                "[upstream]\nendpoint = \"{}\"\nregion = \"{}\"\nbucket = \"{BUCKET}\"\n[dev_idp]\nenabled = true\n[compactor]\ncheckpoint_every = 16\ngrace_seconds = 0\n[[manifest]]\nkey = \"{run}/board.json\"\nread = \"authenticated\"\n",
+                bed.endpoint, bed.region
+            );
+            let config = Config::parse(&text).unwrap();
+            let compactor = mps3_proxy::compact::Compactor::new(&config, bed.key_id.clone(), bed.secret.clone(), false).unwrap();
+            assert_eq!(compactor.run_once().await.unwrap(), vec![m.key.clone()]);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            compactor.run_once().await.unwrap();
+            let after = keys(&bucket_state(&client, &direct).await);
+            let checkpoint = format!("{}.v2/cp/00000000000000000020", m.key);
+            assert!(after.contains(&checkpoint), "no checkpoint at the head: {after:#?}");
+            assert!(!after.contains(&slot_key(&m.key, 1)), "slot 1 was not collected: {after:#?}");
+
+            // A new client reads everything, from the checkpoint.
+            let carol = engine_client(&client, &proxy, "carol", 64).await;
+            for (key, value) in &expected {
+                let got = carol.get(key, Some(&m)).await.unwrap();
+                assert_eq!(got.as_deref(), Some(value.as_str()), "{}", key.key);
+            }
+            // And the writers go on after it.
+            let key = Ref::new(BUCKET, &format!("{run}/notes/bob/after"));
+            bob.write(Change::Values(vec![(key.clone(), Some("1".into()))]), &[m.clone()], Some(Ack::Remote), None)
+                .await
+                .unwrap();
+            assert_eq!(carol.get(&key, Some(&m)).await.unwrap().as_deref(), Some("1"));
+        })
+        .await;
 }

@@ -371,6 +371,27 @@ impl<I: Io> Db<I> {
         Box::pin(checkpoint::checkpoint(self, m, policy))
     }
 
+    /// Reads the v2 manifest `m` (the default when `None`) to its head,
+    /// then checkpoints it when the log is `checkpoint_every` entries past
+    /// the newest checkpoint, and collects behind (when `autoclean`): what
+    /// a compactor runs, with keys that may write checkpoints (the auth
+    /// proxy lets clients write neither). A v1 or missing manifest is left
+    /// as it is.
+    pub async fn compact(&self, manifest: Option<&Ref>) -> Result<()> {
+        self.ready().await;
+        self.check_live()?;
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        Self::check_manifest(&m)?;
+        let lock = self.state(&m).lock.clone();
+        let _guard = lock.lock().await;
+        if self.protocol(&m, false).await? != Some(Protocol::V2) {
+            return Ok(());
+        }
+        self.sync(&m, Freshness::List).await?;
+        self.checkpoint_v2(&m).await;
+        Ok(())
+    }
+
     /// Upgrades the v1 manifest `m` to v2 (`db.upgrade`): its resolved
     /// state becomes checkpoint 0 (values stay in their content objects,
     /// which both protocols share), then the guard replaces the change

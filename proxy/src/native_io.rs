@@ -1,0 +1,127 @@
+//! The engine's `Io` natively, on tokio: what the compactor runs the
+//! engine on (the engine itself makes the checkpoints and collects, so
+//! there is no second implementation of either). Requests go out with the
+//! proxy's HTTP client; no durable store (a compactor keeps nothing
+//! between runs); no other tabs. Its futures are not `Send`: it runs on a
+//! `LocalSet`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use mps3::engine::credentials::Credentials;
+use mps3::engine::error::{Error, Result};
+use mps3::engine::http::{HttpRequest, HttpResponse};
+use mps3::engine::io::{Io, LockWait, Table, Task};
+
+use crate::http::{self, Client};
+use crate::server::now_ms;
+
+pub struct NativeIo {
+    http: Client,
+    store: RefCell<HashMap<(Table, String), String>>,
+    /// Whether the engine's log lines are printed (stderr).
+    pub verbose: bool,
+}
+
+impl NativeIo {
+    pub fn new(http: Client) -> NativeIo {
+        NativeIo {
+            http,
+            store: RefCell::new(HashMap::new()),
+            verbose: false,
+        }
+    }
+}
+
+impl Io for NativeIo {
+    type Lock = ();
+
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
+        let a = http::send(
+            &self.http,
+            req.method.as_str(),
+            &req.url,
+            &req.headers,
+            req.body,
+        )
+        .await
+        .map_err(Error::network)?;
+        Ok(HttpResponse {
+            status: a.status,
+            headers: a.headers,
+            body: a.body.to_vec(),
+        })
+    }
+
+    fn now(&self) -> i64 {
+        now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    fn spawn(&self, task: Task) {
+        tokio::task::spawn_local(task);
+    }
+
+    fn online_changed(&self, _online: bool) {}
+
+    async fn gzip(&self, _body: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    async fn refresh_credentials(&self) -> Result<Option<Credentials>> {
+        Ok(None)
+    }
+
+    fn events_ready(&self) {}
+
+    async fn store_get(&self, table: Table, key: &str) -> Result<Option<String>> {
+        Ok(self.store.borrow().get(&(table, key.to_string())).cloned())
+    }
+
+    async fn store_put(&self, table: Table, key: &str, value: &str) -> Result<()> {
+        self.store
+            .borrow_mut()
+            .insert((table, key.to_string()), value.to_string());
+        Ok(())
+    }
+
+    async fn store_delete(&self, table: Table, key: &str) -> Result<()> {
+        self.store.borrow_mut().remove(&(table, key.to_string()));
+        Ok(())
+    }
+
+    async fn store_scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, String)>> {
+        let mut rows = Vec::new();
+        for ((t, k), v) in self.store.borrow().iter() {
+            if *t == table && k.starts_with(prefix) {
+                rows.push((k.clone(), v.clone()));
+            }
+        }
+        rows.sort();
+        Ok(rows)
+    }
+
+    async fn lock(&self, _name: &str, _wait: LockWait) -> Option<()> {
+        Some(())
+    }
+
+    fn locks_shared(&self) -> bool {
+        false
+    }
+
+    fn broadcast(&self, _message: &str) {}
+
+    fn log_fields(&self, kind: &str, fields: &[(&str, &str)]) {
+        if self.verbose {
+            let mut line = format!("mps3-proxy compact: {kind}");
+            for (k, v) in fields {
+                line.push_str(&format!(" {k}={v}"));
+            }
+            eprintln!("{line}");
+        }
+    }
+}
