@@ -477,7 +477,7 @@ async fn the_compactor_checkpoints_and_collects_what_clients_behind_the_proxy_wr
             let run = format!("compact-{}", now_ms());
             let proxy = start_proxy(&bed, &run, "mps3").await;
             let client = http::client();
-            let m = Ref::new(BUCKET, &format!("{run}/board.json"));
+            let m = Ref::new(BUCKET, format!("{run}/board.json"));
             // Alice's client tries checkpoints every 8 entries: the proxy
             // refuses them, and her writes go on regardless.
             let alice = engine_client(&client, &proxy, "alice", 8).await;
@@ -485,9 +485,9 @@ async fn the_compactor_checkpoints_and_collects_what_clients_behind_the_proxy_wr
             let mut expected = Vec::new();
             for i in 0..20 {
                 let (db, who) = if i % 2 == 0 { (&alice, "alice") } else { (&bob, "bob") };
-                let key = Ref::new(BUCKET, &format!("{run}/notes/{who}/{}", i % 6));
+                let key = Ref::new(BUCKET, format!("{run}/notes/{who}/{}", i % 6));
                 let value = format!("{{\n  \"n\": {i}\n}}");
-                db.write(Change::Values(vec![(key.clone(), Some(value.clone().into()))]), &[m.clone()], Some(Ack::Remote), None)
+                db.write(Change::Values(vec![(key.clone(), Some(value.clone().into()))]), std::slice::from_ref(&m), Some(Ack::Remote), None)
                     .await
                     .unwrap_or_else(|e| panic!("write {i} by {who}: {}", e.message));
                 expected.retain(|(k, _): &(Ref, String)| *k != key);
@@ -521,8 +521,8 @@ async fn the_compactor_checkpoints_and_collects_what_clients_behind_the_proxy_wr
                 assert_eq!(got.as_deref(), Some(value.as_str()), "{}", key.key);
             }
             // And the writers go on after it.
-            let key = Ref::new(BUCKET, &format!("{run}/notes/bob/after"));
-            bob.write(Change::Values(vec![(key.clone(), Some("1".into()))]), &[m.clone()], Some(Ack::Remote), None)
+            let key = Ref::new(BUCKET, format!("{run}/notes/bob/after"));
+            bob.write(Change::Values(vec![(key.clone(), Some("1".into()))]), std::slice::from_ref(&m), Some(Ack::Remote), None)
                 .await
                 .unwrap();
             assert_eq!(carol.get(&key, Some(&m)).await.unwrap().as_deref(), Some("1"));
