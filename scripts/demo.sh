@@ -2,6 +2,8 @@
 # The main job: build the package, start the local S3 test server (moto,
 # signatures verified, with the README's CORS rule) with a demo bucket, and
 # serve the demo board. Open the printed URL in two tabs. Ctrl-C stops it.
+# `scripts/demo.sh --proxy`: the board behind the auth proxy (mps3-proxy,
+# with its dev identity provider: sign in as Alice, Bob or a visitor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,7 +22,15 @@ else
 fi
 mkdir -p target/demo
 config=$(MPS3_TESTBED_PORT=${MPS3_TESTBED_PORT:-9300} scripts/testbed.sh --bucket demo-board)
-trap 'kill "$(cat target/testbed.pid)" 2>/dev/null || true' EXIT
-scripts/testbed-env.py "$config" --demo demo-board > target/demo/config.json
+rm -f target/proxy/pids
+trap 'kill "$(cat target/testbed.pid)" $(cat target/proxy/pids 2>/dev/null) 2>/dev/null || true' EXIT
+if [ "${1:-}" = "--proxy" ]; then
+  urls=$(scripts/proxy.py "$config")
+  proxy=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["replicas"][0])' "$urls")
+  echo "auth proxy: $proxy (its rules: target/proxy/replica-0.toml)"
+  scripts/testbed-env.py "$config" --demo demo-board --proxy "$proxy" --idp "$proxy" > target/demo/config.json
+else
+  scripts/testbed-env.py "$config" --demo demo-board > target/demo/config.json
+fi
 echo "S3 test server: $(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["endpoint"])' "$config") (bucket demo-board)"
 python3 scripts/serve.py

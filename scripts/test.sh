@@ -64,7 +64,12 @@ step "package build and size ceiling, its TypeScript types (tsc --noEmit on test
 scripts/build.py --check-budget
 tests/e2e/node_modules/.bin/tsc -p tests/types/tsconfig.json
 
-step "end to end in Chromium (playwright-core): the demo; the package from Vite, esbuild and a CDN URL"
+step "end to end in Chromium (playwright-core): the demo, also behind two auth proxy replicas; the package from Vite, esbuild and a CDN URL"
+proxy_urls=$(scripts/proxy.py "$config" --replicas 2)
+pids+=($(cat target/proxy/pids))
+MPS3_PROXY_REPLICAS=$(python3 -c 'import json,sys;print(" ".join(json.loads(sys.argv[1])["replicas"]))' "$proxy_urls")
+MPS3_PROXY_IDP=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["idp"])' "$proxy_urls")
+export MPS3_PROXY_REPLICAS MPS3_PROXY_IDP
 . scripts/serve-demo.sh
 serve_demo "$config"
 (cd tests/e2e && node --test)

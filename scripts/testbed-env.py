@@ -4,22 +4,35 @@
 read them at compile time (the test runner forwards no environment).
 
 With `--demo BUCKET` it prints instead the demo page's config.json for that
-bucket on the test bed (scripts/demo.sh, scripts/test.sh)."""
+bucket on the test bed (scripts/demo.sh, scripts/test.sh); with `--proxy URL
+--idp URL` too, the board is behind the auth proxy at URL (scripts/proxy.py)
+and signs in at its identity provider."""
 
 import json
 import shlex
 import sys
 
 args = sys.argv[1:]
-demo = None
-if "--demo" in args:
-    i = args.index("--demo")
-    demo = args[i + 1]
+def option(name):
+    if name not in args:
+        return None
+    i = args.index(name)
+    value = args[i + 1]
     del args[i : i + 2]
+    return value
+
+
+demo = option("--demo")
+proxy = option("--proxy")
+idp = option("--idp")
 c = json.load(open(args[0] if args else "target/testbed.json"))
 if demo:
-    print(json.dumps({"bucket": demo, "endpoint": c["endpoint"], "region": c["region"],
-                      "accessKeyId": c["accessKeyId"], "secretAccessKey": c["secretAccessKey"]}))
+    out = {"bucket": demo, "endpoint": c["endpoint"], "region": c["region"],
+           "accessKeyId": c["accessKeyId"], "secretAccessKey": c["secretAccessKey"]}
+    if proxy:
+        # Behind the proxy the page holds no key to the bucket.
+        out = {"bucket": demo, "region": c["region"], "proxy": {"url": proxy, "idp": idp}}
+    print(json.dumps(out))
     sys.exit(0)
 for k, v in {
     "MPS3_TESTBED_ENDPOINT": c["endpoint"],

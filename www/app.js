@@ -8,10 +8,12 @@
 import { MPS3 } from "./pkg/index.js";
 
 const $ = (id) => document.getElementById(id);
+/** Behind the auth proxy, who signed in (`{ sub, roles }`), else null. */
+let user = JSON.parse(sessionStorage.getItem("mps3-demo-user") ?? "null");
 /** A time of day, 24-hour: short enough for the inspector's column. */
 const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
 const names = ["otter", "heron", "lynx", "marten", "ibis", "newt", "wren", "vole", "kestrel", "stoat"];
-const me = sessionStorage.getItem("mps3-demo-name") ||
+const me = user?.sub || sessionStorage.getItem("mps3-demo-name") ||
   `${names[Math.floor(Math.random() * names.length)]}-${Math.floor(Math.random() * 90 + 10)}`;
 sessionStorage.setItem("mps3-demo-name", me);
 $("me").textContent = me;
@@ -36,6 +38,37 @@ async function bucketConfig() {
   if (res?.ok) return res.json();
   return { bucket: "demo-board", endpoint: "local:" };
 }
+
+/** Behind the proxy: a sign-in (the proxy's dev identity provider issues
+ *  an ID token for the name chosen), and credentials from the proxy for
+ *  that token, fetched again when they near their expiry. */
+async function signIn(proxy) {
+  if (!user) {
+    $("signin").hidden = false;
+    user = await new Promise((resolve) => {
+      for (const b of $("signin").querySelectorAll("button")) {
+        b.onclick = () => resolve({ sub: b.dataset.user, roles: b.dataset.roles });
+      }
+    });
+    sessionStorage.setItem("mps3-demo-user", JSON.stringify(user));
+    location.reload();
+    await new Promise(() => {});
+  }
+  $("signout").hidden = false;
+  $("signout").onclick = () => { sessionStorage.removeItem("mps3-demo-user"); location.reload(); };
+  const res = await fetch(`${proxy.idp}/__dev/idp/token?sub=${encodeURIComponent(user.sub)}&roles=${user.roles}`);
+  const { id_token: token } = await res.json();
+  return async () => {
+    const r = await fetch(`${proxy.url}/__mps3/credentials`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    const body = await r.json();
+    if (!r.ok) throw new Error(`sign-in refused: ${body.message}`);
+    return body;
+  };
+}
+
+/** Whether this page may change the note `id` (behind the proxy, only
+ *  its author; anywhere else, anyone). */
+const mine = (id) => !user || id.startsWith(`${user.sub}/`);
 
 function settings() {
   const form = $("settings");
@@ -128,6 +161,13 @@ function noteElement(db, key) {
   };
   el.querySelector(".unattach").onclick = () => db.delete(`image/${id}`).then(() => showError(null), showError);
   const area = el.querySelector("textarea");
+  // Behind the proxy another's note is theirs: shown, not editable (a
+  // write to it would be refused, and the page says so).
+  if (!mine(id)) {
+    area.readOnly = true;
+    for (const c of el.querySelectorAll(".remove, .attach, .unattach")) c.hidden = true;
+    el.classList.add("theirs");
+  }
   let timer;
   // Saves the text a moment after the last change: durable in this browser
   // at once, committed to the bucket in the background (when online).
@@ -180,6 +220,10 @@ function showNote(el, value) {
   if (el.base === null) {
     el.base = text;
     area.value = text;
+  } else if (area.readOnly) {
+    // Another's note (behind the proxy): theirs as it is.
+    el.base = text;
+    if (area.value !== text) setText(el, text);
   } else if (!(value?.by === me && el.mine.has(value.at)) && text !== el.base) {
     const merged = merge(el.seen.get(value?.from) ?? el.base, area.value, text);
     el.base = text;
@@ -218,11 +262,19 @@ async function main() {
   settings();
   const cfg = await bucketConfig();
   const local = cfg.endpoint === "local:";
+  // Behind the auth proxy: its endpoint, credentials for the person signed
+  // in, the board's manifest there, and no autoclean (the compactor's).
+  const proxy = cfg.proxy && await signIn(cfg.proxy);
   const db = new MPS3({
     label: me,
     defaultBucket: cfg.bucket,
     pollFrequency: 500,
-    s3Config: local ? { endpoint: "local:" } : {
+    ...(proxy ? { defaultManifest: "proxy-board.json", autoclean: false } : {}),
+    s3Config: local ? { endpoint: "local:" } : proxy ? {
+      endpoint: cfg.proxy.url,
+      region: cfg.region,
+      credentials: proxy,
+    } : {
       endpoint: cfg.endpoint,
       region: cfg.region,
       credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
@@ -328,13 +380,16 @@ async function main() {
     }
   });
   // This tab's earlier page loads named their writers too: their keys go
-  // in the same write, so that the bucket keeps one per tab.
-  db.inspect().then(async ({ writer }) => {
+  // in the same write, so that the bucket keeps one per tab. (Behind the
+  // proxy the names are the people signed in, and no rule lets a writer
+  // name itself.)
+  if (!user) db.inspect().then(async ({ writer }) => {
     const earlier = (await db.list({ prefix: "people/" })).filter((e) => e.value === me && e.key !== `people/${writer}`);
     await db.putAll(new Map([[`people/${writer}`, me], ...earlier.map((e) => [e.key, undefined])]), { await: "local" });
   }).catch(showError);
   $("add").onclick = () => {
-    const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    // Behind the proxy a note is under its author's name (`note/<sub>/…`).
+    const id = `${user ? `${user.sub}/` : ""}${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
     db.put(`note/${id}`, { text: "", by: me, at: Date.now() }).then(() => showError(null), showError);
   };
   setInterval(() => inspect(db).catch(() => {}), 2000);
