@@ -36,6 +36,58 @@ fn writer_ids_start_with_the_credentials_prefix() {
     assert!(slot.contains("\\\"w\\\":\\\"Pfx0123456_-"), "{slot}");
 }
 
+/// Behind an auth proxy the compactor checkpoints: a client whose
+/// credentials carry a writer prefix writes no checkpoint (the proxy would
+/// refuse it), however far its log grows.
+#[test]
+fn behind_a_proxy_clients_leave_checkpoints_to_the_compactor() {
+    let mut p = v2_params();
+    p.checkpoint_every = 4;
+    let world = quiet_world(&p, 33);
+    let w = world.client(&p, 0, 0, 1);
+    let wdb = w.db;
+    finish(&world.exec, async move {
+        for i in 0..6 {
+            put(&wdb, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))))
+                .await
+                .unwrap();
+        }
+    });
+    let checkpoints = |model: &InMemoryS3| {
+        (0..=6)
+            .filter(|n| {
+                model
+                    .export(
+                        BUCKET,
+                        &crate::engine::protocol::v2::format::checkpoint_key(MANIFEST, *n),
+                    )
+                    .is_some()
+            })
+            .count()
+    };
+    assert!(
+        checkpoints(&world.model.borrow()) > 0,
+        "without a prefix a client checkpoints"
+    );
+
+    p.writer_prefix = Some("Pfx0123456_".into());
+    let world = quiet_world(&p, 33);
+    let w = world.client(&p, 0, 0, 1);
+    let wdb = w.db;
+    finish(&world.exec, async move {
+        for i in 0..6 {
+            put(&wdb, Ref::new(BUCKET, "a"), Some(json(&format!("v{i}"))))
+                .await
+                .unwrap();
+        }
+    });
+    assert_eq!(
+        checkpoints(&world.model.borrow()),
+        0,
+        "a client behind a proxy checkpointed"
+    );
+}
+
 /// Requests a client sent from `from` on.
 fn since(db: &Rc<Db<SimIo>>, from: usize) -> Vec<String> {
     db.io().requests.borrow()[from..].to_vec()
