@@ -3,8 +3,9 @@
 # on the simulated bucket (target/bench/protocols.json); against the test
 # bed's request counters, requests per operation and put → notify latency
 # (target/bench/ops.json); page load → first value with 1000 keys stored,
-# offline and online (target/bench/offline.json). Prints a short table of
-# each.
+# offline and online (target/bench/offline.json); the auth proxy against
+# direct, and its validated creates per second (target/bench/proxy.json).
+# Prints a short table of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
@@ -69,3 +70,9 @@ PY
 . scripts/serve-demo.sh
 serve_demo "$config"
 (cd tests/e2e && node bench-offline.mjs)
+
+# The auth proxy's cost: a put and an idle poll by an engine client through
+# mps3-proxy against the same client direct to the test bed, and validated
+# creates per second with four writers (target/bench/proxy.json).
+eval "$(scripts/testbed-env.py "$config")"
+cargo test -p mps3-proxy --test bench -- --ignored --nocapture 2>&1 | sed -n '/^through the proxy/,/^wrote/p'

@@ -5,7 +5,7 @@
 //! between runs); no other tabs. Its futures are not `Send`: it runs on a
 //! `LocalSet`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -22,6 +22,11 @@ pub struct NativeIo {
     store: RefCell<HashMap<(Table, String), String>>,
     /// Whether the engine's log lines are printed (stderr).
     pub verbose: bool,
+    /// Requests sent, and bytes sent and received (bodies): the bench's
+    /// figures.
+    pub requests: Cell<u64>,
+    pub bytes_out: Cell<u64>,
+    pub bytes_in: Cell<u64>,
 }
 
 impl NativeIo {
@@ -30,6 +35,9 @@ impl NativeIo {
             http,
             store: RefCell::new(HashMap::new()),
             verbose: false,
+            requests: Cell::new(0),
+            bytes_out: Cell::new(0),
+            bytes_in: Cell::new(0),
         }
     }
 }
@@ -38,6 +46,9 @@ impl Io for NativeIo {
     type Lock = ();
 
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
+        self.requests.set(self.requests.get() + 1);
+        self.bytes_out
+            .set(self.bytes_out.get() + req.body.len() as u64);
         let a = http::send(
             &self.http,
             req.method.as_str(),
@@ -47,6 +58,7 @@ impl Io for NativeIo {
         )
         .await
         .map_err(Error::network)?;
+        self.bytes_in.set(self.bytes_in.get() + a.body.len() as u64);
         Ok(HttpResponse {
             status: a.status,
             headers: a.headers,
