@@ -27,6 +27,9 @@ pub struct NativeIo {
     pub requests: Cell<u64>,
     pub bytes_out: Cell<u64>,
     pub bytes_in: Cell<u64>,
+    /// Where fresh credentials come from, as a browser's provider gets
+    /// them: an auth proxy's credentials URL and the ID token to show it.
+    pub provider: Option<(String, String)>,
 }
 
 impl NativeIo {
@@ -38,6 +41,7 @@ impl NativeIo {
             requests: Cell::new(0),
             bytes_out: Cell::new(0),
             bytes_in: Cell::new(0),
+            provider: None,
         }
     }
 }
@@ -85,7 +89,28 @@ impl Io for NativeIo {
     }
 
     async fn refresh_credentials(&self) -> Result<Option<Credentials>> {
-        Ok(None)
+        let Some((url, token)) = &self.provider else {
+            return Ok(None);
+        };
+        let headers = [("authorization".to_string(), format!("Bearer {token}"))];
+        let a = http::send(&self.http, "POST", url, &headers, Vec::new())
+            .await
+            .map_err(Error::network)?;
+        let v: serde_json::Value = serde_json::from_slice(&a.body)
+            .map_err(|_| Error::bad_response("the credentials answer is not JSON"))?;
+        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(String::from);
+        let (Some(id), Some(secret)) = (text("accessKeyId"), text("secretAccessKey")) else {
+            return Err(Error::new(
+                mps3::engine::error::ErrorKind::AccessDenied,
+                format!("no credentials: {}", String::from_utf8_lossy(&a.body)),
+            ));
+        };
+        let mut c = Credentials::new(id, secret);
+        if let Some(exp) = v.get("expiration").and_then(|e| e.as_i64()) {
+            c = c.with_expiration(exp);
+        }
+        c.writer_prefix = text("writerPrefix");
+        Ok(Some(c))
     }
 
     fn events_ready(&self) {}

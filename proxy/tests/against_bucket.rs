@@ -386,3 +386,65 @@ async fn the_compactor_checkpoints_and_collects_what_clients_behind_the_proxy_wr
         })
         .await;
 }
+
+/// Credentials that expired while a client held them: the proxy answers
+/// `ExpiredToken`, the client fetches new ones from its provider (the
+/// proxy's credentials endpoint) and its write goes through.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the test bed's S3: scripts/test.sh runs it"]
+async fn expired_credentials_are_refreshed_and_the_write_goes_through() {
+    use mps3::engine::db::{Ack, Change, Db, DbConfig};
+    use mps3::engine::object::Ref;
+    use mps3_proxy::native_io::NativeIo;
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let bed = bed();
+            let run = format!("expiry-{}", now_ms());
+            let proxy = start_proxy(&bed, &run, "mps3").await;
+            let client = http::client();
+            let keys = session::parse_keys(SESSION_KEYS).unwrap();
+            let expired = session::issue(&keys[0], "alice", &[], now_ms() - 1);
+            let mut c = Credentials::new(&expired.access_key_id, &expired.secret_access_key);
+            c.writer_prefix = Some(expired.writer_prefix.clone());
+            let mut s3c = S3Config::new(Some(&proxy), "us-east-1", c).unwrap();
+            s3c.presign_reads = true;
+            let mut cfg = DbConfig::new(BUCKET);
+            cfg.autoclean = false;
+            cfg.offline_storage = false;
+            let mut io = NativeIo::new(http::client());
+            let t = token(&client, &proxy, "alice", None).await;
+            io.provider = Some((format!("{proxy}/__mps3/credentials"), t));
+            let db = std::rc::Rc::new(Db::new(io, S3::new(s3c), cfg, 3).unwrap());
+            db.start();
+            let m = Ref::new(BUCKET, format!("{run}/board.json"));
+            let key = Ref::new(BUCKET, format!("{run}/notes/alice/1"));
+            db.write(
+                Change::Values(vec![(key.clone(), Some("{\"n\":1}".into()))]),
+                std::slice::from_ref(&m),
+                Some(Ack::Remote),
+                None,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("the write after a refresh: {}", e.message));
+            assert_eq!(
+                db.get(&key, Some(&m)).await.unwrap().as_deref(),
+                Some("{\"n\":1}")
+            );
+            // The first request was refused as expired: the refresh was
+            // needed, not skipped.
+            let direct = S3::new(
+                S3Config::new(
+                    Some(&bed.endpoint),
+                    &bed.region,
+                    Credentials::new(&bed.key_id, &bed.secret),
+                )
+                .unwrap(),
+            );
+            let state = bucket_state(&client, &direct).await;
+            assert!(state
+                .iter()
+                .any(|(k, _)| k == &format!("{run}/board.json.v2/log/00000000000000000001")));
+        })
+        .await;
+}
