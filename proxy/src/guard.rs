@@ -328,6 +328,13 @@ impl Policy {
         }
         for (url, stored) in &entry.set {
             let key = in_bucket(&self.bucket, url)?;
+            // The content's uuid: readers fetch `<key>@<uuid>`, so it must
+            // name no other object.
+            if !is_uuid(&stored.uuid) {
+                return Err(S3Error::denied(format!(
+                    "the version of \"{key}\" is not a uuid"
+                )));
+            }
             if stored
                 .inline
                 .as_ref()
@@ -373,13 +380,29 @@ impl Policy {
         if req.header("if-match").is_some() {
             return Err(S3Error::denied("content is written whole"));
         }
-        if req.body.len() > self.max_content_bytes {
-            return Err(too_large("a value", self.max_content_bytes));
-        }
+        // A gzipped value is judged by what readers get: their browsers
+        // undo the encoding as they fetch it (a bomb stops at the cap).
+        let bytes = match req.header("content-encoding") {
+            None | Some("identity") if req.body.len() > self.max_content_bytes => {
+                return Err(too_large("a value", self.max_content_bytes))
+            }
+            None | Some("identity") => req.body.len(),
+            Some("gzip") => gunzip(req.body, self.max_content_bytes)
+                .map_err(|e| S3Error {
+                    message: e.message.replace("the log entry", "a value"),
+                    ..e
+                })?
+                .len(),
+            Some(other) => {
+                return Err(S3Error::denied(format!(
+                    "content-encoding {other} is not served"
+                )))
+            }
+        };
         let content_type = req.header("content-type");
         let binary = content_type.filter(|ct| !ct.starts_with("application/json"));
         let value = Value {
-            bytes: req.body.len(),
+            bytes,
             content_type: binary,
         };
         decide_any(&self.manifests, p, Action::Set, key, &value)?;
@@ -468,15 +491,19 @@ fn too_large(what: &str, max: usize) -> S3Error {
     )
 }
 
-/// `<key>@<uuid>`: the value's key and the uuid (36 characters).
-fn content_key(object: &str) -> Option<(&str, &str)> {
-    let (key, uuid) = object.rsplit_once('@')?;
-    let ok = uuid.len() == 36
-        && uuid.bytes().enumerate().all(|(i, b)| match i {
+/// Whether `s` is a uuid's text (36 characters, hex and four dashes).
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
             8 | 13 | 18 | 23 => b == b'-',
             _ => b.is_ascii_hexdigit(),
-        });
-    (ok && !key.is_empty() && !key.contains(".v2/")).then_some((key, uuid))
+        })
+}
+
+/// `<key>@<uuid>`: the value's key and the uuid.
+fn content_key(object: &str) -> Option<(&str, &str)> {
+    let (key, uuid) = object.rsplit_once('@')?;
+    (is_uuid(uuid) && !key.is_empty() && !key.contains(".v2/")).then_some((key, uuid))
 }
 
 /// The body gunzipped, refused past `max` bytes (a gzip bomb stops at the
@@ -742,19 +769,19 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
         ))
         .contains("writer id"));
         // Duplicate keys: readers would each keep one of them.
-        let dup = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{"demo/notes/alice/1":{"u":"a"},"demo/notes/alice/1":{"u":"b"}},"del":[]}"#;
+        let dup = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{"demo/notes/alice/1":{"u":"11111111-1111-4111-8111-111111111111"},"demo/notes/alice/1":{"u":"11111111-1111-4111-8111-111111111112"}},"del":[]}"#;
         assert!(refused(p.check(&alice(), &put(SLOT, dup, &create()))).contains("twice"));
         let dup_top = br#"{"v":2,"w":"AAAAAAAAAAA-t","w":"BBBBBBBBBBB-t","id":"1","t":1,"cp":0,"set":{},"del":[]}"#;
         assert!(refused(p.check(&alice(), &put(SLOT, dup_top, &create()))).contains("twice"));
         let escaped = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{},"del":[],"d\u0065l":["demo/notes/bob/1"]}"#;
         assert!(refused(p.check(&alice(), &put(SLOT, escaped, &create()))).contains("twice"));
         // Keys equal only in a value's text, or in separate objects: fine.
-        let fine = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{"demo/notes/alice/1":{"u":"a","i":"{\"u\":1,\"u\":2}"},"demo/notes/alice/2":{"u":"b"}},"del":[]}"#;
+        let fine = br#"{"v":2,"w":"AAAAAAAAAAA-t","id":"1","t":1,"cp":0,"set":{"demo/notes/alice/1":{"u":"11111111-1111-4111-8111-111111111111","i":"{\"u\":1,\"u\":2}"},"demo/notes/alice/2":{"u":"11111111-1111-4111-8111-111111111112"}},"del":[]}"#;
         let r = p.check(&alice(), &put(SLOT, fine, &create()));
         assert!(r.is_ok(), "{r:?}");
         // An inline value past the engine's bound, a value past the rule's.
         let big = format!(
-            r#""demo/notes/alice/1":{{"u":"u","i":"{}"}}"#,
+            r#""demo/notes/alice/1":{{"u":"11111111-1111-4111-8111-111111111111","i":"{}"}}"#,
             "x".repeat(1100)
         );
         assert!(
@@ -766,6 +793,40 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
         assert!(refused(p.check(&alice(), &put(SLOT, traced, &create()))).contains("trace"));
         // Not an entry at all.
         assert!(refused(p.check(&alice(), &put(SLOT, b"{\"v\":1}", &create()))).contains("v2"));
+    }
+
+    #[test]
+    fn a_version_that_is_not_a_uuid_is_refused() {
+        let body = entry(
+            "AAAAAAAAAAA-tab1",
+            r#""demo/notes/alice/1":{"u":"../../notes/bob/1"}"#,
+            "",
+        );
+        assert!(refused(policy().check(&alice(), &put(SLOT, &body, &create()))).contains("uuid"));
+    }
+
+    #[test]
+    fn a_gzipped_value_is_judged_by_its_size_unzipped() {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&vec![b' '; 3 << 20]).unwrap();
+        let bomb = z.finish().unwrap();
+        let headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("content-encoding".to_string(), "gzip".to_string()),
+        ];
+        let object = "notes/alice/1@11111111-1111-4111-8111-111111111111";
+        let e = policy()
+            .check(&alice(), &put(object, &bomb, &headers))
+            .unwrap_err();
+        assert_eq!(e.code, "EntityTooLarge", "{e:?}");
+        // Within the cap unzipped, the rule's own cap (4096) judges it.
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&vec![b' '; 5000]).unwrap();
+        let five_k = z.finish().unwrap();
+        assert!(
+            refused(policy().check(&alice(), &put(object, &five_k, &headers)))
+                .contains("5000 bytes")
+        );
     }
 
     #[test]
