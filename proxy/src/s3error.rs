@@ -10,6 +10,10 @@ pub struct S3Error {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// A refusal by the rules of a request whose signature held (sent
+    /// with `x-mps3-refused: rule`): the client tells it to the caller,
+    /// not as a misconfiguration of the bucket or its credentials.
+    pub by_rule: bool,
 }
 
 impl S3Error {
@@ -18,6 +22,15 @@ impl S3Error {
             status,
             code,
             message: message.into(),
+            by_rule: false,
+        }
+    }
+
+    /// The same refusal, as the rules' (see [`S3Error::by_rule`]).
+    pub fn by_rule(self) -> S3Error {
+        S3Error {
+            by_rule: true,
+            ..self
         }
     }
 

@@ -149,6 +149,7 @@ pub fn router(app: Arc<App>, config: &Config) -> Router {
         "if-none-match",
     ];
     let expose = [
+        "x-mps3-refused",
         "etag",
         "date",
         "last-modified",
@@ -172,11 +173,13 @@ pub fn router(app: Arc<App>, config: &Config) -> Router {
 }
 
 fn s3_error(e: &S3Error) -> Response {
-    Response::builder()
+    let mut resp = Response::builder()
         .status(e.status)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .body(Body::from(e.to_xml()))
-        .expect("a valid response")
+        .header(header::CONTENT_TYPE, "application/xml");
+    if e.by_rule {
+        resp = resp.header("x-mps3-refused", "rule");
+    }
+    resp.body(Body::from(e.to_xml())).expect("a valid response")
 }
 
 fn json(status: u16, body: String) -> Response {
@@ -311,17 +314,20 @@ async fn s3(
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     let key = percent_decode(key);
     let pairs = query_pairs(query);
-    let allowed = app.policy.check(
-        &principal,
-        &Incoming {
-            method,
-            bucket,
-            key: Some(key.as_str()).filter(|k| !k.is_empty()),
-            query: &pairs,
-            headers,
-            body,
-        },
-    )?;
+    let allowed = app
+        .policy
+        .check(
+            &principal,
+            &Incoming {
+                method,
+                bucket,
+                key: Some(key.as_str()).filter(|k| !k.is_empty()),
+                query: &pairs,
+                headers,
+                body,
+            },
+        )
+        .map_err(S3Error::by_rule)?;
     if let Some(mkey) = &allowed.counts_against {
         let limit = app.policy.writes_per_minute(mkey);
         if !app.within(format!("writes\n{}\n{mkey}", principal.sub), limit) {
@@ -333,7 +339,10 @@ async fn s3(
         }
     }
     if let Some((mkey, n)) = &allowed.slot {
-        follows(app, mkey, *n).await?;
+        follows(app, mkey, *n).await.map_err(|e| match e.code {
+            "AccessDenied" => e.by_rule(),
+            _ => e,
+        })?;
     }
     let answer = forward(app, &allowed).await?;
     if let (Some((mkey, n)), 200) = (&allowed.slot, answer.status) {

@@ -142,6 +142,10 @@ pub struct ErrorInfo {
     pub status: Option<u16>,
     /// `<Code>` of the S3 error XML, e.g. `SignatureDoesNotMatch`.
     pub s3_code: Option<String>,
+    /// Refused by an auth proxy's rules (`x-mps3-refused: rule`): this
+    /// request alone, not the client's credentials or the bucket's setup,
+    /// so no misconfiguration to report in the status.
+    pub by_rule: bool,
 }
 
 impl Error {
@@ -151,6 +155,7 @@ impl Error {
             message: message.into(),
             status: None,
             s3_code: None,
+            by_rule: false,
         }))
     }
 

@@ -123,6 +123,10 @@ test("behind the proxy: members write their own notes and like any, a write to a
   assert.ok(refusal, "bob's write to alice's note was accepted");
   assert.equal(refusal.code, "AccessDenied", JSON.stringify(refusal));
   assert.match(refusal.message, /note\/alice\//, "the message names the key");
+  // A refusal by the rules is this write's answer, not a misconfigured
+  // bucket: the client's status stays clear.
+  await bob.page.waitForTimeout(300);
+  assert.equal(await bob.page.evaluate(() => window.mps3.status.error ?? null), null, "bob's status reports a problem");
   await bob.page.waitForTimeout(1500);
   for (const p of [alice.page, bob.page, visitor.page]) {
     assert.ok(await noteWith(p, a), "alice's note still reads as she wrote it");

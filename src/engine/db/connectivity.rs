@@ -267,10 +267,12 @@ impl<I: Io> Db<I> {
     /// Records `error` as what is wrong, when it is a misconfiguration
     /// (see [`Status::problem`]), and says so once.
     pub(crate) fn note_problem(&self, error: &Error, preflighted: bool) {
-        if !matches!(
-            error.kind,
-            ErrorKind::NoSuchBucket | ErrorKind::AccessDenied | ErrorKind::CorsBlocked
-        ) {
+        if error.by_rule
+            || !matches!(
+                error.kind,
+                ErrorKind::NoSuchBucket | ErrorKind::AccessDenied | ErrorKind::CorsBlocked
+            )
+        {
             return;
         }
         let known = self.problem.borrow().as_ref().map(|p| p.error.kind);

@@ -133,6 +133,7 @@ pub fn error_from_response(resp: &HttpResponse) -> Error {
     let mut e = Error::new(kind, message);
     e.status = Some(resp.status);
     e.s3_code = code;
+    e.by_rule = resp.header("x-mps3-refused") == Some("rule");
     e
 }
 

@@ -486,6 +486,17 @@ fn errors_map_to_semantic_kinds_and_keep_s3_code() {
         assert_eq!(e.message, "m & m");
         assert_eq!(e.status, Some(status));
     }
+    // An auth proxy's rules refusing one request say so: not a
+    // misconfiguration for the status to report.
+    let plain = error_from_response(&resp(403, &[], &xml("AccessDenied")));
+    assert!(!plain.by_rule);
+    let ruled = error_from_response(&resp(
+        403,
+        &[("x-mps3-refused", "rule")],
+        &xml("AccessDenied"),
+    ));
+    assert_eq!(ruled.kind, ErrorKind::AccessDenied);
+    assert!(ruled.by_rule);
     // A bucket that does not exist is a mistake in the config, not an
     // absent key: its own kind, and a message with the fix.
     let e = error_from_response(&resp(404, &[], &xml("NoSuchBucket")));
