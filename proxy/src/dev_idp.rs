@@ -11,12 +11,18 @@ use serde_json::json;
 pub struct DevIdp {
     pub issuer: String,
     audience: String,
+    kid: String,
     key: EncodingKey,
     jwks: serde_json::Value,
 }
 
 impl DevIdp {
     pub fn new(issuer: String, audience: String) -> DevIdp {
+        DevIdp::with_kid(issuer, audience, "dev-1")
+    }
+
+    /// A provider whose key has the id `kid` (tests rotate keys by id).
+    pub fn with_kid(issuer: String, audience: String, kid: &str) -> DevIdp {
         let secret = p256::SecretKey::random(&mut rand_core::OsRng);
         let pem = secret
             .to_pkcs8_pem(LineEnding::LF)
@@ -25,12 +31,13 @@ impl DevIdp {
         let jwk: serde_json::Value =
             serde_json::from_str(&secret.public_key().to_jwk_string()).expect("a JWK is JSON");
         let mut jwk = jwk;
-        jwk["kid"] = json!("dev-1");
+        jwk["kid"] = json!(kid);
         jwk["alg"] = json!("ES256");
         jwk["use"] = json!("sig");
         DevIdp {
             issuer,
             audience,
+            kid: kid.to_string(),
             key,
             jwks: json!({ "keys": [jwk] }),
         }
@@ -58,7 +65,7 @@ impl DevIdp {
         now_secs: u64,
     ) -> String {
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some("dev-1".into());
+        header.kid = Some(self.kid.clone());
         let claims = json!({
             "iss": self.issuer,
             "aud": audience.unwrap_or(&self.audience),
