@@ -335,7 +335,8 @@ async fn s3(
                 503,
                 "SlowDown",
                 format!("more than {limit} writes a minute to {mkey}; wait a moment"),
-            ));
+            )
+            .by_rule());
         }
     }
     if let Some((mkey, n)) = &allowed.slot {

@@ -448,3 +448,62 @@ async fn expired_credentials_are_refreshed_and_the_write_goes_through() {
         })
         .await;
 }
+
+/// Past its write limit the proxy answers `SlowDown` marked as its own
+/// (`x-mps3-refused: rule`: the client does not retry the request, the
+/// caller hears it), and writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the test bed's S3: scripts/test.sh runs it"]
+async fn past_the_write_limit_the_proxy_answers_slow_down_as_its_own() {
+    let bed = bed();
+    let run = format!("limit-{}", now_ms());
+    let proxy = start_proxy_limited(&bed, &run, "mps3", 2).await;
+    let client = http::client();
+    let direct = S3::new(
+        S3Config::new(
+            Some(&bed.endpoint),
+            &bed.region,
+            Credentials::new(&bed.key_id, &bed.secret),
+        )
+        .unwrap(),
+    );
+    let alice = sign_in(&client, &proxy, "alice").await;
+    let m = format!("{run}/board.json");
+    let aw = format!("{}-tab1", alice.writer_prefix);
+    let own = format!("{run}/notes/alice/1");
+    assert!(
+        send(&client, put(&alice.s3, &m, b"\"v2\"", PutMode::Create))
+            .await
+            .is_success()
+    );
+    for n in 1..=2 {
+        let body = entry(&aw, &n.to_string(), &[(&own, "{}")], &[]);
+        let r = send(
+            &client,
+            put(&alice.s3, &slot_key(&m, n), &body, PutMode::Create),
+        )
+        .await;
+        assert!(
+            r.is_success(),
+            "slot {n}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let before = bucket_state(&client, &direct).await;
+    let body = entry(&aw, "3", &[(&own, "{}")], &[]);
+    let r = send(
+        &client,
+        put(&alice.s3, &slot_key(&m, 3), &body, PutMode::Create),
+    )
+    .await;
+    assert_eq!(r.status, 503);
+    assert!(String::from_utf8_lossy(&r.body).contains("<Code>SlowDown</Code>"));
+    assert_eq!(r.header("x-mps3-refused"), Some("rule"));
+    let e = mps3::engine::s3::error_from_response(&r);
+    assert!(e.by_rule, "the client reads it as the proxy's own");
+    assert_eq!(
+        bucket_state(&client, &direct).await,
+        before,
+        "a write past the limit changed the bucket"
+    );
+}

@@ -142,9 +142,10 @@ pub struct ErrorInfo {
     pub status: Option<u16>,
     /// `<Code>` of the S3 error XML, e.g. `SignatureDoesNotMatch`.
     pub s3_code: Option<String>,
-    /// Refused by an auth proxy's rules (`x-mps3-refused: rule`): this
-    /// request alone, not the client's credentials or the bucket's setup,
-    /// so no misconfiguration to report in the status.
+    /// Refused by an auth proxy's rules or limits (`x-mps3-refused:
+    /// rule`): this request alone, not the client's credentials or the
+    /// bucket's setup, so no misconfiguration to report in the status, and
+    /// no retry of the request itself.
     pub by_rule: bool,
 }
 

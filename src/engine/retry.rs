@@ -52,7 +52,10 @@ impl RetryPolicy {
     /// `attempt` (1-based), or `None` to give up. `random` is uniform in
     /// [0, 1): full jitter spreads retrying clients apart.
     pub fn next_delay(&self, attempt: u32, error: &Error, random: f64) -> Option<u64> {
-        if !error.is_retryable() || attempt >= self.max_attempts {
+        // An auth proxy's own refusal (its rules, its limits) is its
+        // answer: the caller hears it at once. (A queued write still waits
+        // and tries again, as after any `SlowDown`.)
+        if !error.is_retryable() || error.by_rule || attempt >= self.max_attempts {
             return None;
         }
         let ceiling = self
@@ -67,6 +70,18 @@ impl RetryPolicy {
 mod tests {
     use super::*;
     use crate::engine::error::ErrorKind;
+
+    #[test]
+    fn a_proxys_own_refusal_is_not_retried() {
+        let p = RetryPolicy::default();
+        let mut e = Error::new(ErrorKind::SlowDown, "more than 120 writes a minute");
+        assert!(
+            p.next_delay(1, &e, 0.5).is_some(),
+            "S3's SlowDown is retried"
+        );
+        e.by_rule = true;
+        assert_eq!(p.next_delay(1, &e, 0.5), None, "the proxy's is its answer");
+    }
 
     #[test]
     fn retries_transient_errors_with_growing_capped_jitter() {

@@ -39,6 +39,16 @@ pub fn bed() -> Bed {
 
 /// A proxy on a free port; its URL.
 pub async fn start_proxy(bed: &Bed, run: &str, audience: &str) -> String {
+    start_proxy_limited(bed, run, audience, 1000).await
+}
+
+/// A proxy whose callers may create `writes_per_minute` entries a minute.
+pub async fn start_proxy_limited(
+    bed: &Bed,
+    run: &str,
+    audience: &str,
+    writes_per_minute: u32,
+) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let text = format!(
@@ -59,7 +69,7 @@ max_content_bytes = 100000
 [[manifest]]
 key = "{run}/board.json"
 read = "authenticated"
-writes_per_minute = 1000
+writes_per_minute = {writes_per_minute}
 rules = [
   {{ keys = "{run}/notes/{{sub}}/**", allow = ["set", "delete"], max_value_bytes = 50000 }},
   {{ keys = "{run}/likes/{{any}}", allow = ["set"] }},
