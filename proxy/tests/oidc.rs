@@ -52,6 +52,18 @@ async fn a_rotated_key_is_fetched_and_a_dropped_one_refused() {
         .await
         .unwrap();
     assert_eq!(id.sub, "alice");
+    // Expired (`exp` an hour and a half ago), or not valid yet (`nbf` an
+    // hour ahead): refused, the 30 s leeway notwithstanding.
+    let expired = verifier
+        .verify(&first.token("alice", &[], None, now - 5400))
+        .await
+        .unwrap_err();
+    assert!(expired.contains("Expired"), "{expired}");
+    let early = verifier
+        .verify(&first.token("alice", &[], None, now + 3600))
+        .await
+        .unwrap_err();
+    assert!(early.contains("Immature"), "{early}");
     assert_eq!(*fetches.lock().unwrap(), 1);
     // Known keys are kept: no fetch per token.
     verifier
