@@ -79,20 +79,8 @@ impl Compactor {
                 let req = list
                     .request(&self.s3, now_ms())
                     .map_err(|e| e.message.clone())?;
-                let a = http::send(
-                    &self.http,
-                    req.method.as_str(),
-                    &req.url,
-                    &req.headers,
-                    req.body,
-                )
-                .await?;
-                let page = parse_list(&mps3::engine::http::HttpResponse {
-                    status: a.status,
-                    headers: a.headers,
-                    body: a.body.to_vec(),
-                })
-                .map_err(|e| format!("listing the bucket: {}", e.message))?;
+                let page = parse_list(&http::send_request(&self.http, req).await?)
+                    .map_err(|e| format!("listing the bucket: {}", e.message))?;
                 if !list.on_page(page) {
                     break;
                 }

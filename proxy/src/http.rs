@@ -63,6 +63,27 @@ pub async fn send(
     })
 }
 
+/// A request the engine built and signed, sent; its answer as the
+/// engine reads answers.
+pub async fn send_request(
+    client: &Client,
+    req: mps3::engine::http::HttpRequest,
+) -> Result<mps3::engine::http::HttpResponse, String> {
+    let a = send(
+        client,
+        req.method.as_str(),
+        &req.url,
+        &req.headers,
+        req.body,
+    )
+    .await?;
+    Ok(mps3::engine::http::HttpResponse {
+        status: a.status,
+        headers: a.headers,
+        body: a.body.to_vec(),
+    })
+}
+
 /// A GET of JSON.
 pub async fn get_json(client: &Client, url: &str) -> Result<serde_json::Value, String> {
     let answer = send(client, "GET", url, &[], Vec::new()).await?;

@@ -53,21 +53,11 @@ impl Io for NativeIo {
         self.requests.set(self.requests.get() + 1);
         self.bytes_out
             .set(self.bytes_out.get() + req.body.len() as u64);
-        let a = http::send(
-            &self.http,
-            req.method.as_str(),
-            &req.url,
-            &req.headers,
-            req.body,
-        )
-        .await
-        .map_err(Error::network)?;
+        let a = http::send_request(&self.http, req)
+            .await
+            .map_err(Error::network)?;
         self.bytes_in.set(self.bytes_in.get() + a.body.len() as u64);
-        Ok(HttpResponse {
-            status: a.status,
-            headers: a.headers,
-            body: a.body.to_vec(),
-        })
+        Ok(a)
     }
 
     fn now(&self) -> i64 {

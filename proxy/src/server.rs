@@ -14,6 +14,7 @@ use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use mps3::engine::credentials::Credentials;
+use mps3::engine::http::{HttpRequest, HttpResponse};
 use mps3::engine::protocol::v2::format::{checkpoint_key, parse_checkpoint, slot_key};
 use mps3::engine::s3::{GetOptions, ListParams, PutOptions, S3Config, S3};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -422,12 +423,8 @@ async fn follows(app: &App, mkey: &str, n: u64) -> Result<(), S3Error> {
         )
         .map_err(|e| S3Error::new(500, "InternalError", e.message.clone()))?;
     let answer = send(app, list).await?;
-    let listing = mps3::engine::s3::parse_list(&mps3::engine::http::HttpResponse {
-        status: answer.status,
-        headers: answer.headers.clone(),
-        body: answer.body.to_vec(),
-    })
-    .map_err(|e| S3Error::new(502, "InternalError", e.message.clone()))?;
+    let listing = mps3::engine::s3::parse_list(&answer)
+        .map_err(|e| S3Error::new(502, "InternalError", e.message.clone()))?;
     let newest = listing
         .entries
         .iter()
@@ -442,21 +439,15 @@ async fn follows(app: &App, mkey: &str, n: u64) -> Result<(), S3Error> {
     )))
 }
 
-async fn send(app: &App, req: mps3::engine::http::HttpRequest) -> Result<http::Answer, S3Error> {
-    http::send(
-        &app.http,
-        req.method.as_str(),
-        &req.url,
-        &req.headers,
-        req.body,
-    )
-    .await
-    .map_err(|why| S3Error::new(502, "ServiceUnavailable", format!("the bucket: {why}")))
+async fn send(app: &App, req: HttpRequest) -> Result<HttpResponse, S3Error> {
+    http::send_request(&app.http, req)
+        .await
+        .map_err(|why| S3Error::new(502, "ServiceUnavailable", format!("the bucket: {why}")))
 }
 
 /// The allowed request, built and signed by the engine with the proxy's
 /// keys, sent to the bucket.
-async fn forward(app: &App, allowed: &Allowed) -> Result<http::Answer, S3Error> {
+async fn forward(app: &App, allowed: &Allowed) -> Result<HttpResponse, S3Error> {
     let bucket = &app.policy.bucket;
     let now = now_ms();
     let built = match &allowed.upstream {

@@ -94,20 +94,7 @@ rules = [
 }
 
 pub async fn send(client: &Client, req: HttpRequest) -> HttpResponse {
-    let a = http::send(
-        client,
-        req.method.as_str(),
-        &req.url,
-        &req.headers,
-        req.body,
-    )
-    .await
-    .unwrap();
-    HttpResponse {
-        status: a.status,
-        headers: a.headers,
-        body: a.body.to_vec(),
-    }
+    http::send_request(client, req).await.unwrap()
 }
 
 pub async fn post_json(
