@@ -60,7 +60,7 @@ pub const CHECK: &[&str] = &["key", "version"];
 pub const REF: &[&str] = &["bucket", "key"];
 
 /// Every error kind, in the order of their codes in [`TYPESCRIPT`].
-pub const ERROR_KINDS: [ErrorKind; 18] = ErrorKind::ALL;
+pub const ERROR_KINDS: [ErrorKind; 19] = ErrorKind::ALL;
 
 /// The declarations of the config, options and errors (the class's own
 /// methods are declared by wasm-bindgen from their signatures).
@@ -304,7 +304,8 @@ export interface SubscribeOptions { manifest?: Key; }
 export type MPS3ErrorCode =
   | "NotFound" | "NotModified" | "PreconditionFailed" | "AccessDenied" | "SlowDown"
   | "ServerError" | "Network" | "BadResponse" | "BadInput" | "ClockSkew" | "Offline" | "Storage"
-  | "Shutdown" | "Unsupported" | "Conflict" | "OutcomeUnknown" | "NoSuchBucket" | "CorsBlocked";
+  | "Shutdown" | "Unsupported" | "Conflict" | "OutcomeUnknown" | "NoSuchBucket" | "CorsBlocked"
+  | "Decrypt";
 
 /** What every call rejects with and subscribers receive: an `Error` with a
  *  stable `code`, and the HTTP `status` and S3 `s3Code` when S3 answered.
@@ -456,7 +457,8 @@ mod tests {
                 | ErrorKind::Conflict
                 | ErrorKind::OutcomeUnknown
                 | ErrorKind::NoSuchBucket
-                | ErrorKind::CorsBlocked => {}
+                | ErrorKind::CorsBlocked
+                | ErrorKind::Decrypt => {}
             }
         }
         let mut unique = codes.clone();

@@ -63,12 +63,16 @@ pub enum ErrorKind {
     /// rule lacks a method or header the client sends (a PUT's preflight
     /// refused). Not offline: nothing heals it but the bucket's rule.
     CorsBlocked,
+    /// A value of an encrypted manifest could not be opened: this client
+    /// lacks its key (another passphrase), or the value was changed in the
+    /// bucket. Never garbage instead: the value is withheld.
+    Decrypt,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of their codes in the TypeScript
     /// declarations (`js_api`).
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::NotFound,
         ErrorKind::NotModified,
         ErrorKind::PreconditionFailed,
@@ -87,6 +91,7 @@ impl ErrorKind {
         ErrorKind::OutcomeUnknown,
         ErrorKind::NoSuchBucket,
         ErrorKind::CorsBlocked,
+        ErrorKind::Decrypt,
     ];
 
     /// The stable code JavaScript sees as `error.code`.
@@ -110,6 +115,7 @@ impl ErrorKind {
             ErrorKind::OutcomeUnknown => "OutcomeUnknown",
             ErrorKind::NoSuchBucket => "NoSuchBucket",
             ErrorKind::CorsBlocked => "CorsBlocked",
+            ErrorKind::Decrypt => "Decrypt",
         }
     }
 

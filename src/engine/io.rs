@@ -64,6 +64,16 @@ pub enum LockWait {
     IfFree,
 }
 
+/// A key the edge holds (see [`Io::derive_key`]).
+pub type KeyHandle = u32;
+
+fn no_cipher() -> crate::engine::error::Error {
+    crate::engine::error::Error::new(
+        crate::engine::error::ErrorKind::Unsupported,
+        "this client has no cipher for encrypted manifests",
+    )
+}
+
 /// A task the engine runs on its own (see [`Io::spawn`]).
 pub type Task = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -119,6 +129,46 @@ pub trait Io {
     /// Tells the other clients of this origin with the same namespace
     /// (tabs); they receive it through `Db::on_message`.
     fn broadcast(&self, message: &str);
+    /// A key-encryption key stretched from `passphrase` by PBKDF2-SHA-256
+    /// (encrypted manifests, `engine::encryption`). Keys stay the edge's
+    /// (WebCrypto's `CryptoKey`s in the browser), named by a handle.
+    fn derive_key(
+        &self,
+        _passphrase: &str,
+        _salt: &[u8],
+        _iterations: u32,
+    ) -> impl Future<Output = Result<KeyHandle>> {
+        async { Err(no_cipher()) }
+    }
+    /// An AES-256 key of the bytes `raw` (a data key, just unwrapped).
+    fn import_key(&self, _raw: &[u8]) -> impl Future<Output = Result<KeyHandle>> {
+        async { Err(no_cipher()) }
+    }
+    /// `plain` sealed by `key` with AES-256-GCM and associated data `aad`:
+    /// a fresh random 12-byte nonce, then the ciphertext and its tag.
+    fn seal(
+        &self,
+        _key: KeyHandle,
+        _aad: &[u8],
+        _plain: &[u8],
+    ) -> impl Future<Output = Result<Vec<u8>>> {
+        async { Err(no_cipher()) }
+    }
+    /// What [`Io::seal`] made, opened; `None` when it does not open (another
+    /// key, other associated data, or changed bytes).
+    fn open(
+        &self,
+        _key: KeyHandle,
+        _aad: &[u8],
+        _sealed: &[u8],
+    ) -> impl Future<Output = Option<Vec<u8>>> {
+        async { None }
+    }
+    /// `n` bytes from a cryptographic random source (data keys, salts).
+    fn random_bytes(&self, _n: usize) -> Result<Vec<u8>> {
+        Err(no_cipher())
+    }
+
     /// A one-line report for the application's log (never a secret).
     fn log(&self, kind: &str, message: &str) {
         self.log_fields(kind, &[("message", message)]);

@@ -90,6 +90,22 @@ impl<I: Io> Db<I> {
                 new(vec![(to, Some(value)), (from, None)])
             }
         };
+        // Sealed before anything is queued, masked or told: a client
+        // whose key does not open the ring writes nothing.
+        let batch = match values {
+            Values::New => self.seal_batch(batch, manifests).await?,
+            Values::InBucket(_) => {
+                let imported = batch.iter().any(|(_, v)| v.is_some());
+                let first = manifests.first().unwrap_or(&self.cfg.default_manifest);
+                if imported && self.secret(first).is_some() {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        "an encrypted manifest cannot name an object stored in clear: import needs an unversioned bucket, where the value is copied sealed",
+                    ));
+                }
+                batch
+            }
+        };
         self.enqueue(batch, manifests, values, checks, trace).await
     }
 

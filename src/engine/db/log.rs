@@ -15,7 +15,7 @@ use core::cell::RefMut;
 use super::queue::{QueueKey, QueuedWrite};
 use super::request::{Boxed, Done, Fetch, Listing};
 use super::Db;
-use crate::engine::error::{ErrorKind, Result};
+use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::Io;
 use crate::engine::object::Ref;
 use crate::engine::protocol::v1;
@@ -211,6 +211,22 @@ impl<I: Io> Db<I> {
         Box::pin(read::sync(self, m, poll))
     }
 
+    /// Whether `m` can hold encrypted values: a v2 manifest (made one if
+    /// new). v1's readers, mps3's, could not read them.
+    pub(super) async fn check_encryptable(&self, m: &Ref) -> Result<()> {
+        if self.protocol(m, true).await? == Some(Protocol::V2) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            cat!(
+                "manifest ",
+                m.url(),
+                " is protocol v1, whose readers (mps3's) could not read encrypted values: upgrade it, or leave it unencrypted"
+            ),
+        ))
+    }
+
     /// What this client knows of `m` (the default manifest when `None`),
     /// read up to date first when it can be: its protocol and, for v2,
     /// its head, newest checkpoint and last entries. For a developer
@@ -219,7 +235,9 @@ impl<I: Io> Db<I> {
         let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
         let _ = self.read(super::Select::Keys(&[]), Some(&m)).await;
         let writer = self.inner.borrow().tabs.tag.clone();
-        self.state(&m).log.inspection(writer)
+        let mut inspection = self.state(&m).log.inspection(writer);
+        inspection.encryption = self.secret(&m).map(|_| self.key_id(&m));
+        inspection
     }
 
     /// The entry of v2 slot `n` of `m` applied: the state and the key →

@@ -19,6 +19,7 @@ mod atomic;
 mod background;
 mod change;
 mod connectivity;
+mod keys;
 mod log;
 mod notify;
 mod pending;
@@ -37,6 +38,7 @@ pub use atomic::{Outcome, Tx};
 pub use background::{Ack, Acked, Committer};
 pub use change::Change;
 pub use connectivity::Status;
+pub use keys::{Encryption, Secret};
 pub use pending::Pending;
 use pending::Turns;
 pub use queue::QueuedWrite;
@@ -98,6 +100,8 @@ pub struct DbConfig {
     /// v2: what collection leaves, counted from the checkpoint above it
     /// (see `protocol::v2::checkpoint::collect`).
     pub grace_ms: i64,
+    /// Which manifests' values are encrypted, and with what.
+    pub encryption: Encryption,
 }
 
 impl DbConfig {
@@ -121,6 +125,7 @@ impl DbConfig {
             protocol: Protocol::Auto,
             checkpoint_every: crate::engine::protocol::CHECKPOINT_EVERY,
             grace_ms: AUTOCLEAN_GRACE_MS,
+            encryption: Encryption::default(),
         }
     }
 }
@@ -138,6 +143,9 @@ struct Inner {
     manifests: Vec<(Ref, ManifestState)>,
     /// Immutable content by (url, version), bounded by `cache_bytes`.
     content: Lru<(String, String)>,
+    /// Values of encrypted manifests opened, by (url, hash of the sealed
+    /// text): memory only, bounded by `cache_bytes`.
+    opened: Lru<(String, String)>,
     /// The next id to give a write or a subscription.
     next_id: u64,
     subscribers: Subscribers,
@@ -308,6 +316,7 @@ impl<I: Io> Db<I> {
                 clock: ClockSync::new(cfg.clock_offset, cfg.adaptive_clock),
                 manifests: Vec::new(),
                 content: Lru::new(cfg.cache_bytes),
+                opened: Lru::new(cfg.cache_bytes),
                 next_id: 1,
                 subscribers: Subscribers::default(),
                 durable: Durable {
@@ -512,6 +521,7 @@ impl<I: Io> Db<I> {
                     (Some(self.content(&url, &v, binary).await?), Some(v))
                 }
             };
+            let value = self.reveal(&m, &url, value).await?;
             out.push(Found {
                 url,
                 value,

@@ -18,6 +18,15 @@ use crate::engine::object::Ref;
 /// version's permanent failure.
 type Fetched = (String, String, Option<JsonText>);
 
+/// A value a subscriber waits for: its key and version, and its text when
+/// it is in memory but sealed, not yet opened (an encrypted manifest's).
+struct Missing {
+    sub: u64,
+    url: String,
+    version: String,
+    sealed: Option<JsonText>,
+}
+
 impl<I: Io> Db<I> {
     /// Tells each subscriber of `m` what changed, from memory only: a value
     /// not in memory waits for [`Db::notify`].
@@ -38,7 +47,13 @@ impl<I: Io> Db<I> {
             if missing.is_empty() {
                 return;
             }
-            for (sub, url, version) in missing {
+            for Missing {
+                sub,
+                url,
+                version,
+                sealed,
+            } in missing
+            {
                 // Gone for good: each subscriber waiting for it is told.
                 if let Some((.., error)) = failed.iter().find(|f| f.0 == url && f.1 == version) {
                     let error = error.clone();
@@ -48,8 +63,20 @@ impl<I: Io> Db<I> {
                 if fetched.iter().any(|f| f.0 == url && f.1 == version) {
                     continue;
                 }
-                let binary = self.state(m).is_binary(&url);
-                match self.content(&url, &version, binary).await {
+                let got = match sealed {
+                    Some(text) => Ok(text),
+                    None => {
+                        let binary = self.state(m).is_binary(&url);
+                        self.content(&url, &version, binary).await
+                    }
+                };
+                // Opened here, and remembered for `tell` (which looks the
+                // sealed text up).
+                let got = match got {
+                    Ok(text) => self.reveal(m, &url, Some(text.clone())).await.map(|_| text),
+                    Err(e) => Err(e),
+                };
+                match got {
                     Ok(v) => fetched.push((url, version, Some(v))),
                     Err(e) if e.kind == ErrorKind::Offline => return,
                     Err(error) if error.is_retryable() => {
@@ -89,11 +116,12 @@ impl<I: Io> Db<I> {
     }
 
     /// Tells each subscriber of `m` whose changes are all known (in memory
-    /// or `fetched`); returns the values others wait for: (subscriber,
-    /// url, version).
-    fn tell(&self, m: &Ref, fetched: &[Fetched]) -> Vec<(u64, String, String)> {
+    /// or `fetched`, and opened if `m` is encrypted); returns the values
+    /// others wait for.
+    fn tell(&self, m: &Ref, fetched: &[Fetched]) -> Vec<Missing> {
         let mut events = Vec::new();
         let mut missing = Vec::new();
+        let encrypted = self.secret(m).is_some();
         {
             let mut inner = self.inner.borrow_mut();
             let inner = &mut *inner;
@@ -139,11 +167,36 @@ impl<I: Io> Db<I> {
                                     continue;
                                 }
                                 None => {
-                                    missing.push((s.id, url, version));
+                                    missing.push(Missing {
+                                        sub: s.id,
+                                        url,
+                                        version,
+                                        sealed: None,
+                                    });
                                     continue 'subs;
                                 }
                             }
                         }
+                    };
+                    // An encrypted manifest's value as the application
+                    // sees it: opened before, else opened first.
+                    let value = match value {
+                        Some(text) if encrypted => {
+                            let key = super::keys::opened_key(&url, &text);
+                            match inner.opened.get(&key) {
+                                Some(plain) => Some(plain),
+                                None => {
+                                    missing.push(Missing {
+                                        sub: s.id,
+                                        url,
+                                        version,
+                                        sealed: Some(text),
+                                    });
+                                    continue 'subs;
+                                }
+                            }
+                        }
+                        v => v,
                     };
                     changes.push(Found {
                         url,

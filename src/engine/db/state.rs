@@ -49,6 +49,11 @@ pub struct ManifestState {
     pub persisted: Option<Files>,
     /// The manifest's log, by its protocol once decided.
     pub log: Log,
+    /// An encrypted manifest's key ring as stored (no key in clear), kept
+    /// with the state so that a reload offline opens its values.
+    pub ring: Option<String>,
+    /// Its keys, opened (memory only).
+    pub keys: Option<super::keys::Keys>,
 }
 
 impl ManifestState {
@@ -89,6 +94,8 @@ impl ManifestState {
             persisted: None,
             waiting: Vec::new(),
             log: Log::new(session),
+            ring: None,
+            keys: None,
         }
     }
 

@@ -20,6 +20,9 @@ use crate::engine::object::Ref;
 use crate::engine::protocol::LOG_FIELD;
 use crate::engine::protocol::{files_json, files_of};
 
+/// The state row's field holding an encrypted manifest's key ring.
+const RING_FIELD: &str = "keyring";
+
 impl<I: Io> Db<I> {
     /// Whether the durable store is in use (configured, and not failed).
     pub(crate) fn storing(&self) -> bool {
@@ -163,6 +166,10 @@ impl<I: Io> Db<I> {
                 o.set(LOG_FIELD, v);
             }
         }
+        let ring = self.state(m).ring.clone();
+        if let Some(v) = ring.and_then(|r| json::parse(r.as_bytes()).ok()) {
+            o.set(RING_FIELD, v);
+        }
         let key = cat!(self.cfg.namespace, m.url());
         if self.store_put(Table::State, &key, &o.to_pretty()).await {
             self.state(m).persisted = Some(files);
@@ -207,8 +214,9 @@ impl<I: Io> Db<I> {
             };
             let files = files_of(&v);
             let log = v.get(LOG_FIELD).map(|l| l.to_pretty());
-            self.state(&m)
-                .restore(files, log.as_ref().map(|l| l.as_bytes()));
+            let mut s = self.state(&m);
+            s.restore(files, log.as_ref().map(|l| l.as_bytes()));
+            s.ring = v.get(RING_FIELD).map(|r| r.to_pretty());
         }
         let queued = match self.io.store_scan(Table::Queue, &ns).await {
             Ok(rows) => rows,

@@ -221,6 +221,7 @@ impl Log {
                 checkpoint: s.checkpoint,
                 recent: s.recent.clone(),
                 writer,
+                encryption: None,
             },
             _ => Inspection {
                 protocol: self.protocol(),

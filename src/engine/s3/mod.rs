@@ -11,6 +11,7 @@ pub use config::{
     validate_bucket, validate_key, validate_object_key, Addressing, Endpoint, S3Config,
     MAX_KEY_BYTES,
 };
+pub(crate) use request::base64;
 pub use request::{CorsRule, GetOptions, ListAll, ListParams, PutMode, PutOptions, S3};
 pub use response::{
     error_from_response, parse_delete, parse_get, parse_head, parse_list, parse_ok, parse_put,

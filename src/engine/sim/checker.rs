@@ -85,6 +85,7 @@ pub(super) fn contents(model: &InMemoryS3, versioning: bool) -> HashMap<(String,
                 for (url, s) in e.set {
                     if let Some(text) = s.inline {
                         if let Ok(v) = serde_json::from_str::<String>(&text) {
+                            let v = opened(model, &url, v);
                             out.insert((url, s.uuid), v);
                         }
                     }
@@ -96,7 +97,10 @@ pub(super) fn contents(model: &InMemoryS3, versioning: bool) -> HashMap<(String,
         for (key, vs) in &model.bucket(BUCKET).expect("the bucket").objects {
             for v in vs.iter().filter(|v| !v.delete_marker) {
                 if let Ok(s) = serde_json::from_slice::<String>(&v.body) {
-                    out.insert((url(key), v.version_id.clone()), s);
+                    out.insert(
+                        (url(key), v.version_id.clone()),
+                        opened(model, &url(key), s),
+                    );
                 }
             }
         }
@@ -104,12 +108,50 @@ pub(super) fn contents(model: &InMemoryS3, versioning: bool) -> HashMap<(String,
         for put in &model.puts {
             if let Some((key, version)) = put.key.rsplit_once('@') {
                 if let Ok(s) = serde_json::from_slice::<String>(&put.body) {
-                    out.insert((url(key), version.to_string()), s);
+                    out.insert((url(key), version.to_string()), opened(model, &url(key), s));
                 }
             }
         }
     }
     out
+}
+
+/// A value as written: a sealed one (an encrypted run's) opened with the
+/// run's passphrase and the key ring in the bucket, by the checker's own
+/// key derivation; one that does not open is told as such, which no
+/// written value equals.
+fn opened(model: &InMemoryS3, url: &str, text: String) -> String {
+    use crate::engine::encryption::{key_aad, parse_sealed, ring_key, value_aad, Ring};
+    if !text.starts_with("mps3e1:") {
+        return text;
+    }
+    let m = Ref::new(BUCKET, MANIFEST);
+    let ring = model
+        .bucket(BUCKET)
+        .and_then(|b| b.objects.get(&ring_key(MANIFEST)))
+        .and_then(|vs| vs.last())
+        .and_then(|v| Ring::parse(&v.body).ok());
+    let Some(ring) = ring else {
+        return "<sealed, and no key ring>".into();
+    };
+    let cipher = cipher::SimCipher::default();
+    let kek = cipher.derive(SIM_PASSPHRASE, &ring.salt, ring.iterations);
+    let quoted = format!("\"{text}\"");
+    let Ok((id, sealed)) = parse_sealed(&quoted) else {
+        return "<not a sealed value>".into();
+    };
+    let Some((_, wrapped)) = ring.keys.iter().find(|(k, _)| k == id) else {
+        return "<sealed by a key the ring lacks>".into();
+    };
+    let Some(raw) = cipher.open(kek, &key_aad(&m, id), wrapped) else {
+        return "<a data key that does not open>".into();
+    };
+    let key = cipher.import(&raw).expect("a 32-byte data key");
+    match cipher.open(key, &value_aad(&m, url, id), &sealed) {
+        Some(plain) => serde_json::from_slice::<String>(&plain)
+            .unwrap_or_else(|_| "<opened to no JSON string>".into()),
+        None => "<does not open>".into(),
+    }
 }
 
 /// The values of the valid entries' writes, oldest first.
@@ -123,7 +165,7 @@ pub(super) fn written_values(model: &InMemoryS3, versioning: bool) -> Vec<String
 }
 
 /// A violated invariant, said plainly.
-type Verdict = std::result::Result<(), String>;
+pub(super) type Verdict = std::result::Result<(), String>;
 
 /// Judges a run: every invariant, in turn; the first broken one is the
 /// verdict.

@@ -122,6 +122,7 @@ pub(super) fn make_client(
         compress: Cell::new(None),
         deliver: RefCell::new(None),
         bytes: Cell::new((0, 0)),
+        cipher: Default::default(),
     };
     let mut s3c = s3_config();
     s3c.presign_reads = p.presign_reads;
@@ -140,6 +141,11 @@ pub(super) fn make_client(
     cfg.protocol = p.protocol;
     cfg.checkpoint_every = p.checkpoint_every;
     cfg.grace_ms = p.grace_ms;
+    if let Some(passphrase) = &p.passphrase {
+        cfg.encryption.default = Some(Secret::Passphrase(passphrase.clone()));
+        // Few rounds: the key's strength is not what a run tests.
+        cfg.encryption.iterations = 3;
+    }
     let db = Rc::new(Db::new(io, s3, cfg, seed).unwrap());
     db.start();
     Client { db }
@@ -179,6 +185,7 @@ pub(super) fn quiet_params(versioning: bool) -> Params {
         protocol: Protocol::V1,
         checkpoint_every: 64,
         grace_ms: AUTOCLEAN_GRACE_MS,
+        passphrase: None,
     }
 }
 

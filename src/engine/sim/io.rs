@@ -50,6 +50,8 @@ pub(super) struct SimIo {
     pub(super) deliver: RefCell<Option<Rc<dyn Fn()>>>,
     /// Bodies sent and received (bytes), for the benchmark.
     pub(super) bytes: Cell<(usize, usize)>,
+    /// Keys of encrypted manifests, as the browser's WebCrypto holds them.
+    pub(super) cipher: cipher::SimCipher,
 }
 
 /// A stand-in for the browser's gzip (`SimIo::compress`).
@@ -105,6 +107,34 @@ impl SimIo {
 
 impl Io for SimIo {
     type Lock = SimLock;
+
+    async fn derive_key(
+        &self,
+        passphrase: &str,
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<KeyHandle> {
+        Ok(self.cipher.derive(passphrase, salt, iterations))
+    }
+
+    async fn import_key(&self, raw: &[u8]) -> Result<KeyHandle> {
+        self.cipher.import(raw)
+    }
+
+    async fn seal(&self, key: KeyHandle, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0; 12];
+        nonce.copy_from_slice(&self.random_bytes(12)?);
+        Ok(self.cipher.seal(key, aad, plain, nonce))
+    }
+
+    async fn open(&self, key: KeyHandle, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        self.cipher.open(key, aad, sealed)
+    }
+
+    fn random_bytes(&self, n: usize) -> Result<Vec<u8>> {
+        let mut rng = self.exec.rng.borrow_mut();
+        Ok((0..n).map(|_| rng.next_u64() as u8).collect())
+    }
 
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
         if self.offline.get() {

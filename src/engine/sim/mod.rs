@@ -24,6 +24,7 @@
 
 mod bench;
 mod checker;
+mod cipher;
 mod device;
 mod executor;
 mod harness;
@@ -43,12 +44,12 @@ use executor::Executor;
 
 use crate::engine::credentials::Credentials;
 use crate::engine::db::{
-    Ack, Acked, Batch, Change, Db, DbConfig, Event, JsonText, Protocol, QueuedWrite, Range, Select,
-    Watch,
+    Ack, Acked, Batch, Change, Db, DbConfig, Event, JsonText, Protocol, QueuedWrite, Range, Secret,
+    Select, Watch,
 };
 use crate::engine::error::{Error, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
-use crate::engine::io::{Io, LockWait, Table, Task};
+use crate::engine::io::{Io, KeyHandle, LockWait, Table, Task};
 use crate::engine::object::Ref;
 use crate::engine::protocol::v1::read::SURELY_UNCOLLECTED_MS;
 use crate::engine::protocol::v1::{parse_entry_key, EntryBody, LAG_WINDOW_MS};
@@ -68,6 +69,8 @@ pub(super) type Reads = Vec<Option<String>>;
 /// An entry's changes: url → version, or `None` for a delete.
 pub(super) type Changes = Vec<(String, Option<String>)>;
 pub(super) const MANIFEST: &str = "manifest.json";
+/// The passphrase of encrypted runs (`Params::passphrase`).
+pub(super) const SIM_PASSPHRASE: &str = "correct horse battery staple";
 pub(super) const START: i64 = 1_795_692_057_132;
 
 fn seeds() -> Vec<u64> {
@@ -154,16 +157,26 @@ struct Sweep {
     grouped: u32,
     increments: usize,
     failed_checks: u32,
+    /// Encrypted runs: PUTs carrying sealed values.
+    sealed: usize,
 }
 
 /// Runs every seed of `seeds()` on `protocol`; the failing seeds' verdicts.
 fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
+    sweep_with(protocol, false)
+}
+
+fn sweep_with(protocol: Protocol, encrypted: bool) -> (Sweep, Vec<String>) {
     let mut failures = Vec::new();
     let mut t = Sweep::default();
-    let name = if protocol == Protocol::V2 { "v2" } else { "v1" };
+    let name = match (protocol, encrypted) {
+        (Protocol::V2, true) => "v2, encrypted",
+        (Protocol::V2, false) => "v2",
+        _ => "v1",
+    };
     for seed in seeds() {
         t.seeds += 1;
-        let outcome = run(seed, protocol);
+        let outcome = run_with(seed, protocol, encrypted);
         t.unlisted += outcome.unlisted;
         t.grouped += outcome.grouped;
         t.failed_checks += outcome.failed_checks;
@@ -198,7 +211,14 @@ fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
                 _ => {}
             }
         }
-        if let Err(why) = check(&outcome) {
+        let verdict = check(&outcome).and_then(|()| {
+            if encrypted {
+                no_value_in_clear(&outcome)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(why) = verdict {
             if std::env::var("MPS3_SIM_SEED").is_ok() {
                 for r in &outcome.history {
                     eprintln!("{r:?}");
@@ -206,6 +226,15 @@ fn sweep(protocol: Protocol) -> (Sweep, Vec<String>) {
                 eprintln!("requests: {:?}", outcome.model.borrow().requests);
             }
             failures.push(format!("seed {seed} ({name}): {why}\n  replay: MPS3_SIM_SEED={seed} cargo test simulated -- --nocapture"));
+        }
+        if encrypted {
+            t.sealed += outcome
+                .model
+                .borrow()
+                .puts
+                .iter()
+                .filter(|p| contains(&p.body, b"mps3e1:"))
+                .count();
         }
     }
     eprintln!("simulation ({name}): {} seeds, {} acknowledged writes ({} entries written without a listing), {} reads, {} rejected operations, {} requests applied late, {} disconnections ({} seeds losing the network untold); {} slots won, {} creates refused (412/409), {} checkpoints, {} objects collected, {} entries carrying writes queued behind theirs; {} increments by transaction, {} commits refused by their check",
@@ -257,6 +286,48 @@ fn simulated_clients_converge_and_lose_no_acknowledged_write() {
 /// Protocol v2 over the same seeds' worlds, with racing creates answered
 /// 409, checkpoints every few entries and collection within the run; the
 /// checker adds linearizability.
+/// Whether `needle` occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// No value the run wrote is anywhere in clear: not in any PUT the bucket
+/// took (entries, content, checkpoints), not in any device's store.
+fn no_value_in_clear(o: &Outcome) -> Verdict {
+    let mut values: Vec<String> = Vec::new();
+    for r in &o.history {
+        for (_, v) in r.op.values_written() {
+            values.push(serde_json::to_string(&v).expect("a string"));
+        }
+    }
+    let model = o.model.borrow();
+    for v in &values {
+        if let Some(p) = model.puts.iter().find(|p| contains(&p.body, v.as_bytes())) {
+            return Err(format!("value {v} is in clear in the bucket, in {}", p.key));
+        }
+        for ((table, key), text) in o.device.data.borrow().iter() {
+            if text.contains(v.as_str()) {
+                return Err(format!(
+                    "value {v} is in clear in the store ({table:?} {key})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Protocol v2 with every value encrypted, over the same seeds' worlds:
+/// the same invariants, the checker opening what the bucket holds with
+/// the passphrase and ring on its own, and no written value in clear in
+/// the bucket or any store.
+#[test]
+fn simulated_clients_with_encrypted_values_keep_every_invariant() {
+    let (t, failures) = sweep_with(Protocol::V2, true);
+    assert_no_failures(&failures);
+    assert!(t.writes > 0 && t.reads > 0, "the workload did nothing");
+    assert!(t.sealed > 0, "no sealed value reached the bucket");
+}
+
 #[test]
 fn simulated_clients_on_v2_are_linearizable_and_lose_no_acknowledged_write() {
     let (t, failures) = sweep(Protocol::V2);

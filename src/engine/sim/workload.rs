@@ -177,6 +177,9 @@ pub(super) struct Params {
     /// so that runs checkpoint and collect.
     pub(super) checkpoint_every: u64,
     pub(super) grace_ms: i64,
+    /// Every client encrypts the manifest's values with this passphrase
+    /// (protocol v2; the random runs' is [`SIM_PASSPHRASE`]).
+    pub(super) passphrase: Option<String>,
 }
 
 impl Params {
@@ -238,6 +241,7 @@ impl Params {
             protocol: Protocol::V1,
             checkpoint_every: 64,
             grace_ms: AUTOCLEAN_GRACE_MS,
+            passphrase: None,
             ops: rng.range(3, 10) as usize,
             skews,
             crash: (rng.next_f64() < 0.2).then(|| {
@@ -277,10 +281,11 @@ pub(super) struct Outcome {
 
 /// One seed's run: the world drawn, then the phases below on the virtual
 /// clock, then what the checker needs.
-pub(super) fn run(seed: u64, protocol: Protocol) -> Outcome {
+/// One seed's run on `protocol`, its values encrypted or not.
+pub(super) fn run_with(seed: u64, protocol: Protocol, encrypted: bool) -> Outcome {
     APPLIED_LATE.with(|n| n.set(0));
     let mut rng = Rng::new(seed);
-    let sim = Sim::new(seed, &mut rng, protocol);
+    let sim = Sim::new(seed, &mut rng, protocol, encrypted);
     let clients: Vec<Client> = (0..sim.p.clients)
         .map(|c| sim.client(c, c, rng.next_u64()))
         .collect();
@@ -348,9 +353,10 @@ fn key_ref(k: &str) -> Ref {
 
 impl Sim {
     /// The seed's world: its parameters, clock, bucket and network.
-    fn new(seed: u64, rng: &mut Rng, protocol: Protocol) -> Sim {
+    fn new(seed: u64, rng: &mut Rng, protocol: Protocol, encrypted: bool) -> Sim {
         let mut p = Params::draw(rng);
         p.protocol = protocol;
+        p.passphrase = encrypted.then(|| SIM_PASSPHRASE.to_string());
         let mut conflict_rng = Rng::new(seed ^ 0x4331_3039);
         if protocol == Protocol::V2 {
             // Checkpoints every 2-6 entries, collected 20-60 s later:

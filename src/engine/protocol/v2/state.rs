@@ -75,6 +75,10 @@ pub struct Inspection {
     /// This client's writer id: what the entries it writes name (so that
     /// an app can tell its own among `recent`, and name it).
     pub writer: String,
+    /// Whether values are encrypted (`Some`), and the id of the key new
+    /// values are sealed with, once this client has read the ring (never
+    /// a key).
+    pub encryption: Option<Option<String>>,
 }
 
 impl Inspection {
@@ -128,7 +132,13 @@ impl Inspection {
             }
             out.push_str("]}");
         }
-        out.push_str("]}");
+        out.push_str("],\"encryption\":");
+        out.push_str(&match &self.encryption {
+            None => "null".into(),
+            Some(None) => "{\"key\":null}".into(),
+            Some(Some(id)) => cat!("{\"key\":", quote(id), "}"),
+        });
+        out.push('}');
         out
     }
 }

@@ -8,6 +8,7 @@ mod atomic;
 mod change;
 mod claims;
 mod crash;
+mod encryption;
 mod keys;
 mod mistakes;
 mod storage;

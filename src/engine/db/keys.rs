@@ -1,0 +1,351 @@
+//! Encrypted manifests (docs/encryption.md): each one's key ring, values
+//! sealed when a write is accepted and opened on their way out to the
+//! application. Everything between (masks, the queue, the durable store,
+//! log entries, content objects, checkpoints) carries the sealed text, so
+//! no value is stored in clear anywhere; what was opened is kept in memory
+//! only (`Inner::opened`).
+
+use crate::prelude::*;
+
+use core::fmt;
+
+use super::{Batch, Db, JsonText};
+use crate::engine::encryption::{
+    key_aad, parse_sealed, ring_key, sealed_by, sealed_text, value_aad, Ring, KEY_BYTES, SALT_BYTES,
+};
+use crate::engine::error::{Error, ErrorKind, Result};
+use crate::engine::io::{Io, KeyHandle};
+use crate::engine::object::Ref;
+use crate::engine::protocol::{Client, Put};
+use crate::engine::s3::{GetOptions, GetResult, PutMode};
+
+/// What a manifest's values are encrypted with: the key-encryption key,
+/// or what it is stretched from.
+#[derive(Clone)]
+pub enum Secret {
+    /// Stretched by PBKDF2-SHA-256 over the ring's salt.
+    Passphrase(String),
+    /// A key the application manages (a `CryptoKey` in the browser), held
+    /// by the edge.
+    Key(KeyHandle),
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Secret::Passphrase(_) => "Passphrase(redacted)",
+            Secret::Key(_) => "Key(redacted)",
+        })
+    }
+}
+
+/// The client's encryption settings (`encryption` in the config).
+#[derive(Clone, Debug)]
+pub struct Encryption {
+    /// For every manifest `manifests` does not name.
+    pub default: Option<Secret>,
+    /// Per manifest; `None` keeps that one in clear.
+    pub manifests: Vec<(Ref, Option<Secret>)>,
+    /// PBKDF2 iterations of a ring this client creates.
+    pub iterations: u32,
+}
+
+impl Default for Encryption {
+    fn default() -> Self {
+        Encryption {
+            default: None,
+            manifests: Vec::new(),
+            iterations: crate::engine::encryption::ITERATIONS,
+        }
+    }
+}
+
+/// A manifest's keys as this client holds them: the ring as stored, and
+/// each of its data keys opened (the edge's handles).
+#[derive(Clone)]
+pub(crate) struct Keys {
+    ring: Ring,
+    /// The ring object's ETag: a rotation replaces exactly that one.
+    etag: Option<String>,
+    kek: KeyHandle,
+    opened: Vec<(String, KeyHandle)>,
+}
+
+impl Keys {
+    fn handle(&self, id: &str) -> Option<KeyHandle> {
+        self.opened.iter().find(|(i, _)| i == id).map(|(_, h)| *h)
+    }
+}
+
+fn decrypt(message: String) -> Error {
+    Error::new(ErrorKind::Decrypt, message)
+}
+
+impl<I: Io> Db<I> {
+    /// The secret `m` is encrypted with, if it is.
+    pub(crate) fn secret(&self, m: &Ref) -> Option<&Secret> {
+        let e = &self.cfg.encryption;
+        match e.manifests.iter().find(|(r, _)| r == m) {
+            Some((_, s)) => s.as_ref(),
+            None => e.default.as_ref(),
+        }
+    }
+
+    /// `m`'s keys: from memory, the durable store or the bucket, made the
+    /// first time (a new ring and its first data key) by a writer.
+    async fn keys(&self, m: &Ref, fresh: bool) -> Result<Keys> {
+        let Some(secret) = self.secret(m).cloned() else {
+            return Err(Error::bad_input("this manifest is not encrypted"));
+        };
+        if !fresh {
+            if let Some(k) = self.state(m).keys.clone() {
+                return Ok(k);
+            }
+        }
+        let stored = self.state(m).ring.clone().filter(|_| !fresh);
+        let (ring, etag) = match stored {
+            Some(text) => (Ring::parse(text.as_bytes())?, None),
+            None => self.fetch_ring(m, &secret).await?,
+        };
+        let kek = match &secret {
+            Secret::Passphrase(p) => self.io.derive_key(p, &ring.salt, ring.iterations).await?,
+            Secret::Key(k) => *k,
+        };
+        let mut opened = Vec::new();
+        for (id, wrapped) in &ring.keys {
+            let Some(raw) = self.io.open(kek, &key_aad(m, id), wrapped).await else {
+                return Err(decrypt(cat!(
+                    "this client's key does not open the keys of manifest ",
+                    m.url(),
+                    " (another passphrase or key?); nothing was written"
+                )));
+            };
+            opened.push((id.clone(), self.io.import_key(&raw).await?));
+        }
+        let keys = Keys {
+            ring,
+            etag,
+            kek,
+            opened,
+        };
+        let text = keys.ring.to_text();
+        let changed = {
+            let mut s = self.state(m);
+            s.keys = Some(keys.clone());
+            let changed = s.ring.as_deref() != Some(text.as_str());
+            if changed {
+                s.ring = Some(text);
+                // Stored with the state, so a reload offline opens values.
+                s.persisted = None;
+            }
+            changed
+        };
+        if changed {
+            self.persist_state(m).await;
+        }
+        Ok(keys)
+    }
+
+    /// The ring in the bucket, made if there is none (a v2 manifest only:
+    /// v1's readers, mps3's, could not read its values).
+    async fn fetch_ring(&self, m: &Ref, secret: &Secret) -> Result<(Ring, Option<String>)> {
+        self.check_encryptable(m).await?;
+        loop {
+            let got = Client::get(self, &m.bucket, ring_key(&m.key), GetOptions::default()).await;
+            match got {
+                Ok(GetResult::Found(obj)) => return Ok((Ring::parse(&obj.body)?, obj.meta.etag)),
+                Ok(GetResult::NotModified(_)) => {
+                    return Err(Error::bad_response("unconditional GET answered 304"))
+                }
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            let mut ring = Ring {
+                salt: self.io.random_bytes(SALT_BYTES)?,
+                iterations: self.cfg.encryption.iterations,
+                keys: Vec::new(),
+                current: String::new(),
+            };
+            let kek = match secret {
+                Secret::Passphrase(p) => self.io.derive_key(p, &ring.salt, ring.iterations).await?,
+                Secret::Key(k) => *k,
+            };
+            self.add_key(m, &mut ring, kek).await?;
+            let put = Client::put(
+                self,
+                &m.bucket,
+                ring_key(&m.key),
+                ring.to_text().into_bytes(),
+                Put::plain(PutMode::Create),
+            )
+            .await;
+            match put {
+                Ok(meta) => return Ok((ring, meta.etag)),
+                // Another client made it first: read theirs.
+                Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A new random data key in `ring`, wrapped by `kek`, made current.
+    async fn add_key(&self, m: &Ref, ring: &mut Ring, kek: KeyHandle) -> Result<()> {
+        let id = ring.next_id();
+        let raw = self.io.random_bytes(KEY_BYTES)?;
+        let wrapped = self.io.seal(kek, &key_aad(m, &id), &raw).await?;
+        ring.keys.push((id.clone(), wrapped));
+        ring.current = id;
+        Ok(())
+    }
+
+    /// Adds a new data key to `m`'s ring for new values (`db.rotate`); old
+    /// values keep their keys and stay readable. Returns the new key's id.
+    pub async fn rotate(&self, manifest: Option<&Ref>) -> Result<String> {
+        self.ready().await;
+        self.check_live()?;
+        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+        for _ in 0..5 {
+            let mut keys = self.keys(&m, true).await?;
+            self.add_key(&m, &mut keys.ring, keys.kek).await?;
+            let mode = match keys.etag.clone() {
+                Some(etag) => PutMode::Update(etag),
+                None => PutMode::Overwrite,
+            };
+            let put = Client::put(
+                self,
+                &m.bucket,
+                ring_key(&m.key),
+                keys.ring.to_text().into_bytes(),
+                Put::plain(mode),
+            )
+            .await;
+            match put {
+                Ok(_) => {
+                    let id = keys.ring.current.clone();
+                    // Read back as every client will.
+                    self.keys(&m, true).await?;
+                    return Ok(id);
+                }
+                // Rotated meanwhile by another client: on its ring.
+                Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            "the key ring kept changing during the rotation",
+        ))
+    }
+
+    /// The key id new values of `m` are sealed with (the inspector's).
+    pub(crate) fn key_id(&self, m: &Ref) -> Option<String> {
+        self.state(m).keys.as_ref().map(|k| k.ring.current.clone())
+    }
+
+    /// A write's values sealed for `manifests`, when one is encrypted.
+    pub(super) async fn seal_batch(&self, batch: Batch, manifests: &[Ref]) -> Result<Batch> {
+        let m = manifests.first().unwrap_or(&self.cfg.default_manifest);
+        if self.secret(m).is_none() && manifests.iter().all(|m| self.secret(m).is_none()) {
+            return Ok(batch);
+        }
+        if manifests.len() > 1 {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "a write to an encrypted manifest goes to that manifest alone",
+            ));
+        }
+        let keys = self.keys(m, false).await?;
+        let id = &keys.ring.current;
+        let Some(key) = keys.handle(id) else {
+            return Err(decrypt(cat!("the key ring has no key ", id)));
+        };
+        let mut out = Vec::with_capacity(batch.len());
+        for (r, value) in batch {
+            let value = match value {
+                Some(plain) => {
+                    let url = r.url();
+                    let aad = value_aad(m, &url, id);
+                    let sealed = self.io.seal(key, &aad, plain.as_bytes()).await?;
+                    let text: JsonText = sealed_text(id, &sealed).into();
+                    self.remember_opened(&url, &text, plain);
+                    Some(text)
+                }
+                None => None,
+            };
+            out.push((r, value));
+        }
+        Ok(out)
+    }
+
+    /// The application's view of `url`'s value in `m`: opened when `m` is
+    /// encrypted, else as it is. `Decrypt` when it does not open.
+    pub(crate) async fn reveal(
+        &self,
+        m: &Ref,
+        url: &str,
+        value: Option<JsonText>,
+    ) -> Result<Option<JsonText>> {
+        let Some(text) = value else { return Ok(None) };
+        if self.secret(m).is_none() {
+            return Ok(Some(text));
+        }
+        if let Some(plain) = self.opened(url, &text) {
+            return Ok(Some(plain));
+        }
+        let (id, sealed) = parse_sealed(&text)?;
+        let mut keys = self.keys(m, false).await?;
+        if keys.handle(id).is_none() {
+            // A key added since this client read the ring.
+            keys = self.keys(m, true).await?;
+        }
+        let Some(key) = keys.handle(id) else {
+            return Err(decrypt(cat!(
+                "the value of ",
+                url,
+                " names key ",
+                id,
+                ", which the ring lacks"
+            )));
+        };
+        let Some(plain) = self.io.open(key, &value_aad(m, url, id), &sealed).await else {
+            return Err(decrypt(cat!(
+                "the value of ",
+                url,
+                " does not open: it was changed in the bucket, or sealed for another key"
+            )));
+        };
+        let plain: JsonText = String::from_utf8(plain)
+            .map_err(|_| {
+                decrypt(cat!(
+                    "the value of ",
+                    url,
+                    " opened to bytes that are not text"
+                ))
+            })?
+            .into();
+        self.remember_opened(url, &text, plain.clone());
+        Ok(Some(plain))
+    }
+
+    /// `text` opened before (in memory only), for the subscribers' news.
+    pub(crate) fn opened(&self, url: &str, text: &str) -> Option<JsonText> {
+        sealed_by(text)?;
+        self.inner.borrow_mut().opened.get(&opened_key(url, text))
+    }
+
+    fn remember_opened(&self, url: &str, text: &str, plain: JsonText) {
+        self.inner
+            .borrow_mut()
+            .opened
+            .insert(opened_key(url, text), plain);
+    }
+}
+
+/// What an opened value is remembered by: its key and a hash of exactly
+/// the sealed text opened (another text under the key is opened anew).
+pub(super) fn opened_key(url: &str, text: &str) -> (String, String) {
+    (
+        url.to_string(),
+        crate::engine::sigv4::sha256_hex(text.as_bytes()),
+    )
+}
