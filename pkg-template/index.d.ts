@@ -3,7 +3,7 @@
 import type { MPS3Error as MPS3ErrorInstance, MPS3ErrorCode } from "./mps3.js";
 export { MPS3 } from "./mps3.js";
 export type {
-  Atomic, AtomicCheck, CommitResult, Credentials, Entry, GetOptions, Inspection, Key, ListEntry, ListRange, LogEvent,
+  Atomic, AtomicCheck, CommitResult, Credentials, EncryptionOptions, Entry, GetOptions, Inspection, Key, ListEntry, ListRange, LogEvent,
   MPS3Config, MPS3ErrorCode, PutOptions, Ref, RetryOptions, S3Config, Status, SubscribeOptions, SubscribeRange,
   Transaction, ValueMeta, Written,
 } from "./mps3.js";

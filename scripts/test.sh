@@ -43,7 +43,7 @@ cargo test -p mps3-proxy --test against_bucket -- --ignored --test-threads=1
 
 step "browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
-cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser --test offline_browser --test v2_browser --test atomic_browser --test faults_browser
+cargo test --target wasm32-unknown-unknown --test s3_browser --test db_browser --test offline_browser --test v2_browser --test atomic_browser --test faults_browser --test encryption_browser
 
 step "the same conformance checks against the in-memory S3 (the browser's own bucket, which the simulation trusts too): all pass but what it does not offer"
 MPS3_ENDPOINT="local:" MPS3_BUCKET=conformance AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \

@@ -26,7 +26,10 @@ pub const CONFIG: &[&str] = &[
     "retry",
     "label",
     "log",
+    "encryption",
 ];
+/// `config.encryption`, and each of its `manifests`' settings.
+pub const ENCRYPTION: &[&str] = &["passphrase", "key", "manifests"];
 /// `config.s3Config`.
 pub const S3_CONFIG: &[&str] = &["endpoint", "region", "credentials", "forcePathStyle"];
 /// `config.s3Config.credentials`, or what its function returns.
@@ -150,6 +153,21 @@ export interface MPS3Config {
   label?: string;
   /** `true`: log to the console; a function receives each event. */
   log?: boolean | ((event: LogEvent) => void);
+  /** End-to-end encryption of values (protocol v2 manifests; a v1 one
+   *  refuses writes with "Unsupported"). Keys stay in clear. See
+   *  docs/encryption.md. */
+  encryption?: EncryptionOptions;
+}
+
+/** What values are encrypted with: a `passphrase` (stretched with
+ *  PBKDF2-SHA-256, 600,000 iterations, the salt kept with the manifest)
+ *  or a `key` the app manages (an AES-GCM `CryptoKey` with usages
+ *  "encrypt" and "decrypt"), for every manifest; `manifests` overrides
+ *  that per manifest (by its key in `defaultBucket`; `null`: in clear). */
+export interface EncryptionOptions {
+  passphrase?: string;
+  key?: CryptoKey;
+  manifests?: { [manifest: string]: { passphrase?: string; key?: CryptoKey } | null };
 }
 
 export interface RetryOptions {
@@ -252,6 +270,9 @@ export interface Inspection {
   checkpoint: number;
   writer: string;
   entries: { seq: number; writer: string; at: number; keys: string[] }[];
+  /** null: values in clear; else the id of the key new values are sealed
+   *  with (null until this client read the ring). Never a key. */
+  encryption: { key: string | null } | null;
 }
 
 /** What a key's subscriber gets beside a value: its version, and for a
@@ -400,6 +421,7 @@ mod tests {
         assert_eq!(sorted_props("ListRange"), sorted(RANGE));
         assert_eq!(sorted_props("SubscribeOptions"), sorted(SUBSCRIBE));
         assert_eq!(sorted_props("Ref"), sorted(REF));
+        assert_eq!(sorted_props("EncryptionOptions"), sorted(ENCRYPTION));
     }
 
     #[test]

@@ -294,36 +294,6 @@ async fn no_secret_goes_into_indexeddb() {
     );
 }
 
-/// Every key and value of every store of the `mps3` IndexedDB database,
-/// read with plain IndexedDB calls (not through the code under test).
-async fn idb_dump() -> String {
-    let script = r#"
-      return new Promise((resolve, reject) => {
-        const open = indexedDB.open("mps3");
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const names = Array.from(db.objectStoreNames);
-          const tx = db.transaction(names, "readonly");
-          const out = [];
-          let left = names.length;
-          for (const n of names) {
-            const s = tx.objectStore(n);
-            const keys = s.getAllKeys();
-            const values = s.getAll();
-            values.onsuccess = () => {
-              out.push(JSON.stringify([n, keys.result, values.result]));
-              if (--left === 0) { db.close(); resolve(out.join("\n")); }
-            };
-          }
-        };
-      });
-    "#;
-    let f = Function::new_no_args(script);
-    let p: js_sys::Promise = f.call0(&JsValue::NULL).unwrap().unchecked_into();
-    JsFuture::from(p).await.unwrap().as_string().unwrap()
-}
-
 #[wasm_bindgen_test]
 async fn the_local_endpoint_is_a_bucket_in_indexeddb_with_no_server() {
     let bucket = unique_bucket("local");

@@ -391,6 +391,18 @@ impl MPS3 {
         run(self.prepare_upgrade(manifest))
     }
 
+    /// Adds a key to an encrypted manifest's key ring (the default
+    /// manifest when none is given): new values are sealed with it, old
+    /// ones keep theirs and stay readable. Resolves with the new key's id;
+    /// rejects `BadInput` for a manifest not encrypted.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn rotate(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "Key")] manifest: Option<JsValue>,
+    ) -> Promise {
+        run(self.prepare_rotate(manifest))
+    }
+
     /// Moves the value of `from` to `to` in one entry: readers see the
     /// value under one key or the other, never both or neither. `from` is
     /// read in the first of `manifests` (or the default); `NotFound` when
@@ -735,6 +747,18 @@ impl MPS3 {
                 .await
                 .map(|()| JsValue::UNDEFINED)
         })
+    }
+
+    fn prepare_rotate(
+        &self,
+        manifest: Option<JsValue>,
+    ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
+        let manifest = match manifest.filter(|m| !m.is_undefined()) {
+            Some(m) => Some(convert::to_ref(&m, &self.default_bucket)?),
+            None => None,
+        };
+        let db = self.db.clone();
+        Ok(async move { db.rotate(manifest.as_ref()).await.map(JsValue::from) })
     }
 
     fn prepare_inspect(

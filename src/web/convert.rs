@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use super::log::Logger;
 use crate::engine::credentials::Credentials;
-use crate::engine::db::{Ack, DbConfig, JsonText, Protocol, Range};
+use crate::engine::db::{Ack, DbConfig, JsonText, Protocol, Range, Secret};
 use crate::engine::error::Error;
 use crate::engine::object::Ref;
 use crate::engine::s3::{Addressing, S3Config, S3};
@@ -172,6 +172,18 @@ pub fn credentials_from(creds: &JsValue) -> Result<Credentials, Error> {
     Ok(c)
 }
 
+/// `{ passphrase }` or `{ key }` (neither: `None`).
+fn secret(o: &JsValue, what: &str) -> Result<Option<Secret>, Error> {
+    let key = get(o, "key");
+    match (opt_string(o, "passphrase")?, key.is_undefined()) {
+        (Some(_), false) => Err(bad(cat!(what, " takes a passphrase or a key, not both"))),
+        (Some(p), true) if p.is_empty() => Err(bad(cat!(what, ".passphrase must not be empty"))),
+        (Some(p), true) => Ok(Some(Secret::Passphrase(p))),
+        (None, false) => Ok(Some(Secret::Key(super::cipher::add_key(&key)?))),
+        (None, true) => Ok(None),
+    }
+}
+
 /// Which clients share a durable store's keys: one endpoint, one label.
 fn namespace(endpoint: &str, label: &str) -> String {
     use crate::engine::json::quote;
@@ -257,6 +269,34 @@ pub fn config(cfg: &JsValue) -> Result<ClientConfig, Error> {
         db.offline_bytes = bytes as usize;
     }
     db.online = opt_bool(cfg, "online")?.unwrap_or(true);
+    let encryption = get(cfg, "encryption");
+    if !encryption.is_undefined() {
+        only_known(&encryption, "encryption", js_api::ENCRYPTION)?;
+        db.encryption.default = secret(&encryption, "encryption")?;
+        let each = get(&encryption, "manifests");
+        if !each.is_undefined() {
+            if !each.is_object() {
+                return Err(bad(
+                    "encryption.manifests must be an object of manifest key → settings",
+                ));
+            }
+            for name in Object::keys(each.unchecked_ref::<Object>()).iter() {
+                let key = name.as_string().unwrap_or_default();
+                let settings = get(&each, &key);
+                let s = if settings.is_null() {
+                    None
+                } else {
+                    only_known(
+                        &settings,
+                        "encryption.manifests[...]",
+                        &js_api::ENCRYPTION[..2],
+                    )?;
+                    secret(&settings, "encryption.manifests[...]")?
+                };
+                db.encryption.manifests.push((Ref::new(&bucket, &key), s));
+            }
+        }
+    }
     let label = opt_string(cfg, "label")?.unwrap_or_default();
     let log = get(cfg, "log");
     let logger = if let Some(f) = log.dyn_ref::<Function>() {

@@ -164,3 +164,42 @@ export function mps3Seed() {
 }
 export const mps3Log = (event) => console.log(event);
 export const mps3HandlerThrew = (error) => console.error("mps3: a handler threw", error);
+
+// src/web/cipher.rs: encrypted manifests' keys stay here, as
+// non-extractable CryptoKeys, named to the engine by their index. Each
+// view of the .wasm's memory is copied before the first await.
+const keys = [];
+const subtle = () => {
+  const s = globalThis.crypto?.subtle;
+  if (!s) throw new Error("encryption needs WebCrypto, which browsers give only to secure pages (https or localhost)");
+  return s;
+};
+const gcm = (iv, aad) => ({ name: "AES-GCM", iv, additionalData: aad });
+const AES = ["encrypt", "decrypt"];
+export function mps3KeyAdd(key) {
+  if (!(globalThis.CryptoKey && key instanceof CryptoKey) || key.algorithm?.name != "AES-GCM" || !AES.every((u) => key.usages.includes(u)))
+    throw new Error('encryption.key must be an AES-GCM CryptoKey with the usages "encrypt" and "decrypt"');
+  return keys.push(key) - 1;
+}
+export async function mps3DeriveKey(passphrase, salt, iterations) {
+  const s = subtle(), copy = salt.slice(), text = new TextEncoder().encode(passphrase);
+  const base = await s.importKey("raw", text, "PBKDF2", false, ["deriveKey"]);
+  const pbkdf2 = { name: "PBKDF2", hash: "SHA-256", salt: copy, iterations };
+  return keys.push(await s.deriveKey(pbkdf2, base, { name: "AES-GCM", length: 256 }, false, AES)) - 1;
+}
+export async function mps3ImportKey(raw) {
+  return keys.push(await subtle().importKey("raw", raw.slice(), "AES-GCM", false, AES)) - 1;
+}
+export async function mps3Seal(key, aad, plain) {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const body = new Uint8Array(await subtle().encrypt(gcm(iv, aad.slice()), keys[key], plain.slice()));
+  const out = new Uint8Array(12 + body.length);
+  out.set(iv);
+  out.set(body, 12);
+  return out;
+}
+export async function mps3Open(key, aad, sealed) {
+  try { return new Uint8Array(await subtle().decrypt(gcm(sealed.slice(0, 12), aad.slice()), keys[key], sealed.slice(12))); }
+  catch {}
+}
+export const mps3RandomBytes = (n) => subtle() && crypto.getRandomValues(new Uint8Array(n));

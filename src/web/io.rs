@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use crate::engine::credentials::Credentials;
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
-use crate::engine::io::{Io, LockWait, Table, Task};
+use crate::engine::io::{Io, KeyHandle, LockWait, Table, Task};
 use crate::engine::time::EpochMillis;
 
 use super::locks::WebLock;
@@ -176,6 +176,42 @@ impl Io for WebIo {
 
     fn now(&self) -> EpochMillis {
         js_sys::Date::now() as EpochMillis
+    }
+
+    // The cipher's futures handed over as they are (see `sleep`).
+    fn derive_key(
+        &self,
+        passphrase: &str,
+        salt: &[u8],
+        iterations: u32,
+    ) -> impl Future<Output = Result<KeyHandle>> {
+        super::cipher::derive(passphrase, salt, iterations)
+    }
+
+    fn import_key(&self, raw: &[u8]) -> impl Future<Output = Result<KeyHandle>> {
+        super::cipher::import(raw)
+    }
+
+    fn seal(
+        &self,
+        key: KeyHandle,
+        aad: &[u8],
+        plain: &[u8],
+    ) -> impl Future<Output = Result<Vec<u8>>> {
+        super::cipher::seal(key, aad, plain)
+    }
+
+    fn open(
+        &self,
+        key: KeyHandle,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> impl Future<Output = Option<Vec<u8>>> {
+        super::cipher::open(key, aad, sealed)
+    }
+
+    fn random_bytes(&self, n: usize) -> Result<Vec<u8>> {
+        super::cipher::random_bytes(n)
     }
 
     // The edge's own futures, handed over as they are: an `async fn`

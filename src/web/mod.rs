@@ -9,6 +9,7 @@ use crate::prelude::*;
 )]
 pub mod atomic;
 pub(crate) mod channel;
+pub(crate) mod cipher;
 #[allow(
     clippy::disallowed_methods,
     reason = "#[wasm_bindgen] on a class generates a collect (its array conversions)"
