@@ -25,8 +25,7 @@ use crate::engine::s3::base64;
 /// PBKDF2-SHA-256 iterations for a new ring: OWASP's figure for it (2023).
 pub const ITERATIONS: u32 = 600_000;
 
-/// Bytes of a data key (AES-256) and of a ring's salt.
-pub const KEY_BYTES: usize = 32;
+/// Bytes of a ring's salt.
 pub const SALT_BYTES: usize = 16;
 
 const SEALED: &str = "mps3e1:";

@@ -140,8 +140,23 @@ pub trait Io {
     ) -> impl Future<Output = Result<KeyHandle>> {
         async { Err(no_cipher()) }
     }
-    /// An AES-256 key of the bytes `raw` (a data key, just unwrapped).
-    fn import_key(&self, _raw: &[u8]) -> impl Future<Output = Result<KeyHandle>> {
+    /// A data key wrapped (sealed, see [`Io::seal`]) by `kek` with `aad`,
+    /// opened into a key; `None` if it does not open.
+    fn open_key(
+        &self,
+        _kek: KeyHandle,
+        _aad: &[u8],
+        _wrapped: &[u8],
+    ) -> impl Future<Output = Option<KeyHandle>> {
+        async { None }
+    }
+    /// A new random AES-256 data key: wrapped by `kek` with `aad` (as
+    /// [`Io::open_key`] opens it), and as a key.
+    fn new_key(
+        &self,
+        _kek: KeyHandle,
+        _aad: &[u8],
+    ) -> impl Future<Output = Result<(Vec<u8>, KeyHandle)>> {
         async { Err(no_cipher()) }
     }
     /// `plain` sealed by `key` with AES-256-GCM and associated data `aad`:

@@ -16,16 +16,20 @@ use crate::engine::io::KeyHandle;
 extern "C" {
     #[wasm_bindgen(js_name = mps3KeyAdd, catch)]
     fn key_add(key: &JsValue) -> core::result::Result<u32, JsValue>;
-    #[wasm_bindgen(js_name = mps3DeriveKey)]
-    fn derive_key(passphrase: &str, salt: &[u8], iterations: u32) -> Promise;
-    #[wasm_bindgen(js_name = mps3ImportKey)]
-    fn import_key(raw: &[u8]) -> Promise;
-    #[wasm_bindgen(js_name = mps3Seal)]
-    fn seal_bytes(key: u32, aad: &[u8], plain: &[u8]) -> Promise;
-    #[wasm_bindgen(js_name = mps3Open)]
-    fn open_bytes(key: u32, aad: &[u8], sealed: &[u8]) -> Promise;
+    #[wasm_bindgen(js_name = mps3Cipher)]
+    fn cipher(op: u32, key: u32, a: &[u8], b: &[u8], n: u32) -> Promise;
     #[wasm_bindgen(js_name = mps3RandomBytes, catch)]
     fn random_bytes_js(n: usize) -> core::result::Result<Uint8Array, JsValue>;
+}
+
+/// What each call of `mps3Cipher` does.
+#[derive(Clone, Copy)]
+pub enum Op {
+    Derive = 0,
+    OpenKey = 1,
+    Seal = 2,
+    Open = 3,
+    NewKey = 4,
 }
 
 fn unsupported(e: &JsValue) -> Error {
@@ -41,28 +45,22 @@ pub fn add_key(key: &JsValue) -> Result<KeyHandle> {
     key_add(key).map_err(|e| Error::bad_input(unsupported(&e).into_message()))
 }
 
-async fn handle(p: Promise) -> Result<KeyHandle> {
-    let v = JsFuture::from(p).await.map_err(|e| unsupported(&e))?;
-    Ok(v.as_f64().unwrap_or_default() as KeyHandle)
-}
-
-pub async fn derive(passphrase: &str, salt: &[u8], iterations: u32) -> Result<KeyHandle> {
-    handle(derive_key(passphrase, salt, iterations)).await
-}
-
-pub async fn import(raw: &[u8]) -> Result<KeyHandle> {
-    handle(import_key(raw)).await
-}
-
-pub async fn seal(key: KeyHandle, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
-    let v = JsFuture::from(seal_bytes(key, aad, plain))
+/// One operation (see `mps3Cipher`): a key's handle (`Derive`,
+/// `OpenKey`), bytes (`Seal`, `Open`), `[wrapped, handle]` (`NewKey`), or
+/// `undefined` (did not open).
+pub async fn run(op: Op, key: KeyHandle, a: &[u8], b: &[u8], n: u32) -> Result<JsValue> {
+    JsFuture::from(cipher(op as u32, key, a, b, n))
         .await
-        .map_err(|e| unsupported(&e))?;
-    Ok(Uint8Array::new(&v).to_vec())
+        .map_err(|e| unsupported(&e))
 }
 
-pub async fn open(key: KeyHandle, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-    let v = JsFuture::from(open_bytes(key, aad, sealed)).await.ok()?;
+/// What `run` gave, as a key's handle.
+pub fn handle(v: JsValue) -> KeyHandle {
+    v.as_f64().unwrap_or_default() as KeyHandle
+}
+
+/// What `run` gave, as bytes (`None`: it did not open).
+pub fn bytes(v: JsValue) -> Option<Vec<u8>> {
     (!v.is_undefined()).then(|| Uint8Array::new(&v).to_vec())
 }
 

@@ -166,40 +166,52 @@ export const mps3Log = (event) => console.log(event);
 export const mps3HandlerThrew = (error) => console.error("mps3: a handler threw", error);
 
 // src/web/cipher.rs: encrypted manifests' keys stay here, as
-// non-extractable CryptoKeys, named to the engine by their index. Each
-// view of the .wasm's memory is copied before the first await.
+// non-extractable CryptoKeys, named to the engine by their index. One
+// call for every operation (`op`), so the .wasm has one import and one
+// future for them; each view of its memory is copied before an await.
 const keys = [];
-const subtle = () => {
-  const s = globalThis.crypto?.subtle;
-  if (!s) throw new Error("encryption needs WebCrypto, which browsers give only to secure pages (https or localhost)");
-  return s;
-};
-const gcm = (iv, aad) => ({ name: "AES-GCM", iv, additionalData: aad });
 const AES = ["encrypt", "decrypt"];
 export function mps3KeyAdd(key) {
   if (!(globalThis.CryptoKey && key instanceof CryptoKey) || key.algorithm?.name != "AES-GCM" || !AES.every((u) => key.usages.includes(u)))
     throw new Error('encryption.key must be an AES-GCM CryptoKey with the usages "encrypt" and "decrypt"');
   return keys.push(key) - 1;
 }
-export async function mps3DeriveKey(passphrase, salt, iterations) {
-  const s = subtle(), copy = salt.slice(), text = new TextEncoder().encode(passphrase);
-  const base = await s.importKey("raw", text, "PBKDF2", false, ["deriveKey"]);
-  const pbkdf2 = { name: "PBKDF2", hash: "SHA-256", salt: copy, iterations };
-  return keys.push(await s.deriveKey(pbkdf2, base, { name: "AES-GCM", length: 256 }, false, AES)) - 1;
-}
-export async function mps3ImportKey(raw) {
-  return keys.push(await subtle().importKey("raw", raw.slice(), "AES-GCM", false, AES)) - 1;
-}
-export async function mps3Seal(key, aad, plain) {
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const body = new Uint8Array(await subtle().encrypt(gcm(iv, aad.slice()), keys[key], plain.slice()));
-  const out = new Uint8Array(12 + body.length);
-  out.set(iv);
-  out.set(body, 12);
-  return out;
-}
-export async function mps3Open(key, aad, sealed) {
-  try { return new Uint8Array(await subtle().decrypt(gcm(sealed.slice(0, 12), aad.slice()), keys[key], sealed.slice(12))); }
-  catch {}
-}
+const subtle = () => {
+  const s = globalThis.crypto?.subtle;
+  if (!s) throw new Error("encryption needs WebCrypto, which browsers give only to secure pages (https or localhost)");
+  return s;
+};
 export const mps3RandomBytes = (n) => subtle() && crypto.getRandomValues(new Uint8Array(n));
+// 0: derive a key from passphrase bytes `a` and salt `b` (`n` PBKDF2
+// iterations); 1: open the data key `b` wrapped by `key` with associated
+// data `a`, as a key; 2: seal `b` by `key` with associated data `a` (the
+// nonce first); 3: open it; 4: a new random data key wrapped by `key`
+// with `a`, and as a key: [wrapped, index]. A key is its index; what does
+// not open, undefined.
+export async function mps3Cipher(op, key, a, b, n) {
+  const s = subtle(), x = a.slice(), y = b.slice(), kept = (k) => keys.push(k) - 1;
+  const aes = (raw) => s.importKey("raw", raw, "AES-GCM", false, AES);
+  const seal = async (plain) => {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const body = new Uint8Array(await s.encrypt({ name: "AES-GCM", iv, additionalData: x }, keys[key], plain));
+    const out = new Uint8Array(12 + body.length);
+    out.set(iv);
+    out.set(body, 12);
+    return out;
+  };
+  const open = async () => {
+    try { return new Uint8Array(await s.decrypt({ name: "AES-GCM", iv: y.slice(0, 12), additionalData: x }, keys[key], y.slice(12))); } catch {}
+  };
+  if (op == 0) {
+    const base = await s.importKey("raw", x, "PBKDF2", false, ["deriveKey"]);
+    return kept(await s.deriveKey({ name: "PBKDF2", hash: "SHA-256", salt: y, iterations: n }, base, { name: "AES-GCM", length: 256 }, false, AES));
+  }
+  if (op == 1) {
+    const raw = await open();
+    return raw && kept(await aes(raw));
+  }
+  if (op == 2) return seal(y);
+  if (op == 3) return open();
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  return [await seal(raw), kept(await aes(raw))];
+}

@@ -12,6 +12,7 @@ use core::future::Future;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
+use super::cipher::{self, Op};
 use crate::engine::credentials::Credentials;
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::http::{HttpRequest, HttpResponse};
@@ -178,40 +179,42 @@ impl Io for WebIo {
         js_sys::Date::now() as EpochMillis
     }
 
-    // The cipher's futures handed over as they are (see `sleep`).
-    fn derive_key(
+    // The cipher: one edge call for every operation (`web::cipher`).
+    async fn derive_key(
         &self,
         passphrase: &str,
         salt: &[u8],
         iterations: u32,
-    ) -> impl Future<Output = Result<KeyHandle>> {
-        super::cipher::derive(passphrase, salt, iterations)
+    ) -> Result<KeyHandle> {
+        let v = cipher::run(Op::Derive, 0, passphrase.as_bytes(), salt, iterations).await?;
+        Ok(cipher::handle(v))
     }
 
-    fn import_key(&self, raw: &[u8]) -> impl Future<Output = Result<KeyHandle>> {
-        super::cipher::import(raw)
+    async fn open_key(&self, kek: KeyHandle, aad: &[u8], wrapped: &[u8]) -> Option<KeyHandle> {
+        let v = cipher::run(Op::OpenKey, kek, aad, wrapped, 0).await.ok()?;
+        (!v.is_undefined()).then(|| cipher::handle(v))
     }
 
-    fn seal(
-        &self,
-        key: KeyHandle,
-        aad: &[u8],
-        plain: &[u8],
-    ) -> impl Future<Output = Result<Vec<u8>>> {
-        super::cipher::seal(key, aad, plain)
+    async fn new_key(&self, kek: KeyHandle, aad: &[u8]) -> Result<(Vec<u8>, KeyHandle)> {
+        let v = cipher::run(Op::NewKey, kek, aad, &[], 0).await?;
+        let pair: &js_sys::Array = v.unchecked_ref();
+        Ok((
+            cipher::bytes(pair.get(0)).unwrap_or_default(),
+            cipher::handle(pair.get(1)),
+        ))
     }
 
-    fn open(
-        &self,
-        key: KeyHandle,
-        aad: &[u8],
-        sealed: &[u8],
-    ) -> impl Future<Output = Option<Vec<u8>>> {
-        super::cipher::open(key, aad, sealed)
+    async fn seal(&self, key: KeyHandle, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
+        let v = cipher::run(Op::Seal, key, aad, plain, 0).await?;
+        Ok(cipher::bytes(v).unwrap_or_default())
+    }
+
+    async fn open(&self, key: KeyHandle, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        cipher::bytes(cipher::run(Op::Open, key, aad, sealed, 0).await.ok()?)
     }
 
     fn random_bytes(&self, n: usize) -> Result<Vec<u8>> {
-        super::cipher::random_bytes(n)
+        cipher::random_bytes(n)
     }
 
     // The edge's own futures, handed over as they are: an `async fn`

@@ -11,12 +11,12 @@ use core::fmt;
 
 use super::{Batch, Db, JsonText};
 use crate::engine::encryption::{
-    key_aad, parse_sealed, ring_key, sealed_by, sealed_text, value_aad, Ring, KEY_BYTES, SALT_BYTES,
+    key_aad, parse_sealed, ring_key, sealed_by, sealed_text, value_aad, Ring, SALT_BYTES,
 };
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::{Io, KeyHandle};
 use crate::engine::object::Ref;
-use crate::engine::protocol::{Client, Put};
+use crate::engine::protocol::{Boxed, Client, Put};
 use crate::engine::s3::{GetOptions, GetResult, PutMode};
 
 /// What a manifest's values are encrypted with: the key-encryption key,
@@ -91,43 +91,114 @@ impl<I: Io> Db<I> {
         }
     }
 
-    /// `m`'s keys: from memory, the durable store or the bucket, made the
-    /// first time (a new ring and its first data key) by a writer.
-    async fn keys(&self, m: &Ref, fresh: bool) -> Result<Keys> {
-        let Some(secret) = self.secret(m).cloned() else {
-            return Err(Error::bad_input("this manifest is not encrypted"));
-        };
-        if !fresh {
-            if let Some(k) = self.state(m).keys.clone() {
-                return Ok(k);
-            }
-        }
-        let stored = self.state(m).ring.clone().filter(|_| !fresh);
-        let (ring, etag) = match stored {
-            Some(text) => (Ring::parse(text.as_bytes())?, None),
-            None => self.fetch_ring(m, &secret).await?,
-        };
-        let kek = match &secret {
-            Secret::Passphrase(p) => self.io.derive_key(p, &ring.salt, ring.iterations).await?,
-            Secret::Key(k) => *k,
-        };
-        let mut opened = Vec::new();
-        for (id, wrapped) in &ring.keys {
-            let Some(raw) = self.io.open(kek, &key_aad(m, id), wrapped).await else {
-                return Err(decrypt(cat!(
-                    "this client's key does not open the keys of manifest ",
-                    m.url(),
-                    " (another passphrase or key?); nothing was written"
-                )));
+    /// `m`'s keys: from memory (unless `fresh`), the durable store or the
+    /// bucket, made the first time (a new ring and its first data key).
+    /// Boxed: one copy, awaited from each place that seals or opens.
+    fn keys<'a>(&'a self, m: &'a Ref, fresh: bool) -> Boxed<'a, Keys> {
+        Box::pin(async move {
+            let Some(secret) = self.secret(m).cloned() else {
+                return Err(Error::bad_input("this manifest is not encrypted"));
             };
-            opened.push((id.clone(), self.io.import_key(&raw).await?));
-        }
-        let keys = Keys {
-            ring,
-            etag,
-            kek,
-            opened,
-        };
+            if !fresh {
+                if let Some(k) = self.state(m).keys.clone() {
+                    return Ok(k);
+                }
+            }
+            let mut stored = self.state(m).ring.clone().filter(|_| !fresh);
+            loop {
+                let (ring, etag) = match stored.take() {
+                    Some(text) => (Some(Ring::parse(text.as_bytes())?), None),
+                    None => {
+                        match Client::get(self, &m.bucket, ring_key(&m.key), GetOptions::default())
+                            .await
+                        {
+                            Ok(GetResult::Found(obj)) => {
+                                (Some(Ring::parse(&obj.body)?), obj.meta.etag)
+                            }
+                            Err(e) if e.kind == ErrorKind::NotFound => (None, None),
+                            Err(e) => return Err(e),
+                            Ok(GetResult::NotModified(_)) => {
+                                return Err(Error::bad_response("unconditional GET answered 304"))
+                            }
+                        }
+                    }
+                };
+                let new = ring.is_none();
+                if new {
+                    // Only a v2 manifest gets one.
+                    self.check_encryptable(m).await?;
+                }
+                let ring = match ring {
+                    Some(ring) => ring,
+                    None => Ring {
+                        salt: self.io.random_bytes(SALT_BYTES)?,
+                        iterations: self.cfg.encryption.iterations,
+                        keys: Vec::new(),
+                        current: String::new(),
+                    },
+                };
+                let kek = match &secret {
+                    Secret::Passphrase(p) => {
+                        self.io.derive_key(p, &ring.salt, ring.iterations).await?
+                    }
+                    Secret::Key(k) => *k,
+                };
+                let mut keys = Keys {
+                    ring,
+                    etag,
+                    kek,
+                    opened: Vec::new(),
+                };
+                for (id, wrapped) in &keys.ring.keys {
+                    let Some(key) = self.io.open_key(kek, &key_aad(m, id), wrapped).await else {
+                        return Err(decrypt(cat!(
+                            "this client's key does not open the keys of manifest ",
+                            m.url(),
+                            " (another passphrase or key?); nothing was written"
+                        )));
+                    };
+                    keys.opened.push((id.clone(), key));
+                }
+                if new {
+                    match self.add_key(m, &mut keys, PutMode::Create).await {
+                        Ok(()) => {}
+                        // Another client made it first: on theirs.
+                        Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+                self.hold(m, &keys).await;
+                return Ok(keys);
+            }
+        })
+    }
+
+    /// A new random data key in `keys`, made current, and the ring PUT
+    /// (`mode`: made, or replacing the one read).
+    async fn add_key(&self, m: &Ref, keys: &mut Keys, mode: PutMode) -> Result<()> {
+        let id = keys.ring.next_id();
+        let (wrapped, handle) = self.io.new_key(keys.kek, &key_aad(m, &id)).await?;
+        let mut ring = keys.ring.clone();
+        ring.keys.push((id.clone(), wrapped));
+        ring.current = id.clone();
+        let put = Client::put(
+            self,
+            &m.bucket,
+            ring_key(&m.key),
+            ring.to_text().into_bytes(),
+            Put::plain(mode),
+        )
+        .await?;
+        keys.ring = ring;
+        keys.etag = put.etag;
+        keys.opened.push((id, handle));
+        Ok(())
+    }
+
+    /// Keeps `keys` for `m`: in memory, and the ring (no key in it) in the
+    /// durable store with the state, so that a reload offline opens
+    /// values.
+    async fn hold(&self, m: &Ref, keys: &Keys) {
         let text = keys.ring.to_text();
         let changed = {
             let mut s = self.state(m);
@@ -135,7 +206,6 @@ impl<I: Io> Db<I> {
             let changed = s.ring.as_deref() != Some(text.as_str());
             if changed {
                 s.ring = Some(text);
-                // Stored with the state, so a reload offline opens values.
                 s.persisted = None;
             }
             changed
@@ -143,98 +213,37 @@ impl<I: Io> Db<I> {
         if changed {
             self.persist_state(m).await;
         }
-        Ok(keys)
-    }
-
-    /// The ring in the bucket, made if there is none (a v2 manifest only:
-    /// v1's readers, mps3's, could not read its values).
-    async fn fetch_ring(&self, m: &Ref, secret: &Secret) -> Result<(Ring, Option<String>)> {
-        self.check_encryptable(m).await?;
-        loop {
-            let got = Client::get(self, &m.bucket, ring_key(&m.key), GetOptions::default()).await;
-            match got {
-                Ok(GetResult::Found(obj)) => return Ok((Ring::parse(&obj.body)?, obj.meta.etag)),
-                Ok(GetResult::NotModified(_)) => {
-                    return Err(Error::bad_response("unconditional GET answered 304"))
-                }
-                Err(e) if e.kind == ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-            let mut ring = Ring {
-                salt: self.io.random_bytes(SALT_BYTES)?,
-                iterations: self.cfg.encryption.iterations,
-                keys: Vec::new(),
-                current: String::new(),
-            };
-            let kek = match secret {
-                Secret::Passphrase(p) => self.io.derive_key(p, &ring.salt, ring.iterations).await?,
-                Secret::Key(k) => *k,
-            };
-            self.add_key(m, &mut ring, kek).await?;
-            let put = Client::put(
-                self,
-                &m.bucket,
-                ring_key(&m.key),
-                ring.to_text().into_bytes(),
-                Put::plain(PutMode::Create),
-            )
-            .await;
-            match put {
-                Ok(meta) => return Ok((ring, meta.etag)),
-                // Another client made it first: read theirs.
-                Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// A new random data key in `ring`, wrapped by `kek`, made current.
-    async fn add_key(&self, m: &Ref, ring: &mut Ring, kek: KeyHandle) -> Result<()> {
-        let id = ring.next_id();
-        let raw = self.io.random_bytes(KEY_BYTES)?;
-        let wrapped = self.io.seal(kek, &key_aad(m, &id), &raw).await?;
-        ring.keys.push((id.clone(), wrapped));
-        ring.current = id;
-        Ok(())
     }
 
     /// Adds a new data key to `m`'s ring for new values (`db.rotate`); old
     /// values keep their keys and stay readable. Returns the new key's id.
-    pub async fn rotate(&self, manifest: Option<&Ref>) -> Result<String> {
-        self.ready().await;
-        self.check_live()?;
-        let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
-        for _ in 0..5 {
-            let mut keys = self.keys(&m, true).await?;
-            self.add_key(&m, &mut keys.ring, keys.kek).await?;
-            let mode = match keys.etag.clone() {
-                Some(etag) => PutMode::Update(etag),
-                None => PutMode::Overwrite,
-            };
-            let put = Client::put(
-                self,
-                &m.bucket,
-                ring_key(&m.key),
-                keys.ring.to_text().into_bytes(),
-                Put::plain(mode),
-            )
-            .await;
-            match put {
-                Ok(_) => {
-                    let id = keys.ring.current.clone();
-                    // Read back as every client will.
-                    self.keys(&m, true).await?;
-                    return Ok(id);
+    /// (Boxed: the binding's call holds a pointer, not its state.)
+    pub fn rotate<'a>(&'a self, manifest: Option<&'a Ref>) -> Boxed<'a, String> {
+        Box::pin(async move {
+            self.ready().await;
+            self.check_live()?;
+            let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
+            for _ in 0..5 {
+                let mut keys = self.keys(&m, true).await?;
+                let mode = match keys.etag.clone() {
+                    Some(etag) => PutMode::Update(etag),
+                    None => PutMode::Overwrite,
+                };
+                match self.add_key(&m, &mut keys, mode).await {
+                    Ok(()) => {
+                        self.hold(&m, &keys).await;
+                        return Ok(keys.ring.current);
+                    }
+                    // Rotated meanwhile by another client: on its ring.
+                    Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                    Err(e) => return Err(e),
                 }
-                // Rotated meanwhile by another client: on its ring.
-                Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
-                Err(e) => return Err(e),
             }
-        }
-        Err(Error::new(
-            ErrorKind::Conflict,
-            "the key ring kept changing during the rotation",
-        ))
+            Err(Error::new(
+                ErrorKind::Conflict,
+                "the key ring kept changing during the rotation",
+            ))
+        })
     }
 
     /// The key id new values of `m` are sealed with (the inspector's).
@@ -243,38 +252,41 @@ impl<I: Io> Db<I> {
     }
 
     /// A write's values sealed for `manifests`, when one is encrypted.
-    pub(super) async fn seal_batch(&self, batch: Batch, manifests: &[Ref]) -> Result<Batch> {
-        let m = manifests.first().unwrap_or(&self.cfg.default_manifest);
-        if self.secret(m).is_none() && manifests.iter().all(|m| self.secret(m).is_none()) {
-            return Ok(batch);
-        }
-        if manifests.len() > 1 {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "a write to an encrypted manifest goes to that manifest alone",
-            ));
-        }
-        let keys = self.keys(m, false).await?;
-        let id = &keys.ring.current;
-        let Some(key) = keys.handle(id) else {
-            return Err(decrypt(cat!("the key ring has no key ", id)));
-        };
-        let mut out = Vec::with_capacity(batch.len());
-        for (r, value) in batch {
-            let value = match value {
-                Some(plain) => {
-                    let url = r.url();
-                    let aad = value_aad(m, &url, id);
-                    let sealed = self.io.seal(key, &aad, plain.as_bytes()).await?;
-                    let text: JsonText = sealed_text(id, &sealed).into();
-                    self.remember_opened(&url, &text, plain);
-                    Some(text)
-                }
-                None => None,
+    /// (Boxed: the write's state machine holds a pointer, not its state.)
+    pub(super) fn seal_batch<'a>(&'a self, batch: Batch, manifests: &'a [Ref]) -> Boxed<'a, Batch> {
+        Box::pin(async move {
+            let m = manifests.first().unwrap_or(&self.cfg.default_manifest);
+            if self.secret(m).is_none() && manifests.iter().all(|m| self.secret(m).is_none()) {
+                return Ok(batch);
+            }
+            if manifests.len() > 1 {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "a write to an encrypted manifest goes to that manifest alone",
+                ));
+            }
+            let keys = self.keys(m, false).await?;
+            let id = &keys.ring.current;
+            let Some(key) = keys.handle(id) else {
+                return Err(decrypt(cat!("the key ring has no key ", id)));
             };
-            out.push((r, value));
-        }
-        Ok(out)
+            let mut out = Vec::with_capacity(batch.len());
+            for (r, value) in batch {
+                let value = match value {
+                    Some(plain) => {
+                        let url = r.url();
+                        let aad = value_aad(m, &url, id);
+                        let sealed = self.io.seal(key, &aad, plain.as_bytes()).await?;
+                        let text: JsonText = sealed_text(id, &sealed).into();
+                        self.remember_opened(&url, &text, plain);
+                        Some(text)
+                    }
+                    None => None,
+                };
+                out.push((r, value));
+            }
+            Ok(out)
+        })
     }
 
     /// The application's view of `url`'s value in `m`: opened when `m` is
@@ -293,19 +305,22 @@ impl<I: Io> Db<I> {
             return Ok(Some(plain));
         }
         let (id, sealed) = parse_sealed(&text)?;
-        let mut keys = self.keys(m, false).await?;
-        if keys.handle(id).is_none() {
-            // A key added since this client read the ring.
-            keys = self.keys(m, true).await?;
-        }
-        let Some(key) = keys.handle(id) else {
-            return Err(decrypt(cat!(
-                "the value of ",
-                url,
-                " names key ",
-                id,
-                ", which the ring lacks"
-            )));
+        // A key added since this client read the ring: read it again.
+        let mut fresh = false;
+        let key = loop {
+            if let Some(key) = self.keys(m, fresh).await?.handle(id) {
+                break key;
+            }
+            if fresh {
+                return Err(decrypt(cat!(
+                    "the value of ",
+                    url,
+                    " names key ",
+                    id,
+                    ", which the ring lacks"
+                )));
+            }
+            fresh = true;
         };
         let Some(plain) = self.io.open(key, &value_aad(m, url, id), &sealed).await else {
             return Err(decrypt(cat!(

@@ -117,8 +117,15 @@ impl Io for SimIo {
         Ok(self.cipher.derive(passphrase, salt, iterations))
     }
 
-    async fn import_key(&self, raw: &[u8]) -> Result<KeyHandle> {
-        self.cipher.import(raw)
+    async fn open_key(&self, kek: KeyHandle, aad: &[u8], wrapped: &[u8]) -> Option<KeyHandle> {
+        let raw = self.cipher.open(kek, aad, wrapped)?;
+        self.cipher.import(&raw).ok()
+    }
+
+    async fn new_key(&self, kek: KeyHandle, aad: &[u8]) -> Result<(Vec<u8>, KeyHandle)> {
+        let raw = self.random_bytes(32)?;
+        let wrapped = self.seal(kek, aad, &raw).await?;
+        Ok((wrapped, self.cipher.import(&raw)?))
     }
 
     async fn seal(&self, key: KeyHandle, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
