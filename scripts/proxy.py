@@ -11,7 +11,9 @@ as they would a real issuer's. All share one session key, so credentials
 from one work on every replica. The rules are the demo board's
 (docs/auth-proxy.md explains them): everyone signed in reads the board;
 members add notes under their own name and edit or remove only theirs,
-and like any note; a visitor (no role) reads only. Stop them with:
+and like any note; a visitor (no role) reads only; each person signed in
+keeps private notes in a manifest only they read and write (encrypted in
+their browser). Stop them with:
 kill $(cat target/proxy/pids)."""
 
 import argparse
@@ -39,6 +41,11 @@ rules = [
   { keys = "likes/{sub}/**", allow = ["delete"], roles = ["member"] },
   { keys = "image/{sub}/**", allow = ["set", "delete"], roles = ["member"], content_types = ["image/*"] },
 ]
+
+[[manifest]]
+key = "private/{sub}/manifest.json"
+read = "owner"
+rules = [{ keys = "private/{sub}/note/**", allow = ["set", "delete"], max_value_bytes = 65536 }]
 """
 
 

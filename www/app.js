@@ -393,6 +393,72 @@ async function main() {
     db.put(`note/${id}`, { text: "", by: me, at: Date.now() }).then(() => showError(null), showError);
   };
   setInterval(() => inspect(db).catch(() => {}), 2000);
+  privateNotes(cfg, local, proxy);
+}
+
+/** Private notes: a manifest of their own, encrypted in this browser with
+ *  a key stretched from the passphrase (`encryption`), so the bucket holds
+ *  only ciphertext. Another passphrase is told `Decrypt` and writes
+ *  nothing. Behind the proxy each person has their own manifest. */
+function privateNotes(cfg, local, proxy) {
+  let priv;
+  // (Keys under the prefix; behind the proxy, a manifest of one's own.)
+  const mine = user ? `private/${user.sub}/note` : "private";
+  const manifest = user ? `private/${user.sub}/manifest.json` : "private.json";
+  const fail = (e) => {
+    $("private-error").hidden = !e;
+    $("private-error").textContent = !e ? "" : e.code === "Decrypt"
+      ? "That passphrase does not open these notes (Decrypt): nothing was read or written."
+      : `${e.code ?? "Error"}: ${e.message}`;
+  };
+  $("unlock").onsubmit = (ev) => {
+    ev.preventDefault();
+    priv?.shutdown();
+    fail(null);
+    priv = new MPS3({
+      label: `${me}-private`,
+      defaultBucket: cfg.bucket,
+      defaultManifest: manifest,
+      pollFrequency: 1000,
+      ...(proxy ? { autoclean: false } : {}),
+      s3Config: local ? { endpoint: "local:" } : proxy
+        ? { endpoint: cfg.proxy.url, region: cfg.region, credentials: proxy }
+        : { endpoint: cfg.endpoint, region: cfg.region, credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } },
+      encryption: { passphrase: new FormData(ev.target).get("passphrase") },
+    });
+    window.mps3Private = priv; // for the end-to-end test
+    const shown = new Map();
+    priv.subscribe({ prefix: `${mine}/` }, (changes, error) => {
+      if (error) return fail(error);
+      fail(null);
+      $("private-add").hidden = false;
+      for (const { key, value } of changes) {
+        shown.get(key)?.remove();
+        shown.delete(key);
+        if (value === undefined) continue;
+        const li = document.createElement("li");
+        li.textContent = value.text;
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.textContent = "×";
+        remove.title = "Remove";
+        remove.onclick = () => priv.delete(key).catch(fail);
+        li.append(" ", remove);
+        shown.set(key, li);
+        $("private-notes").append(li);
+      }
+      priv.inspect().then((i) => {
+        $("private-key").textContent = i.encryption?.key ? `encrypted · key ${i.encryption.key}` : "";
+      }, () => {});
+    });
+    $("private-notes").replaceChildren();
+  };
+  $("private-add").onsubmit = (ev) => {
+    ev.preventDefault();
+    const text = new FormData(ev.target).get("text");
+    const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    priv.put(`${mine}/${id}`, { text, at: Date.now() }).then(() => ev.target.reset(), fail);
+  };
 }
 
 main().catch((e) => { showError(e); $("conn").textContent = "error"; $("conn").className = "pill error"; });

@@ -10,6 +10,7 @@
 
 use std::io::Read as _;
 
+use mps3::engine::encryption::{ring_key, Ring};
 use mps3::engine::protocol::v2::format::{parse_checkpoint, parse_slot, prefix, Entry};
 use mps3::engine::protocol::v2::INLINE_MAX_BYTES;
 use mps3::engine::protocol::V2_GUARD;
@@ -107,6 +108,8 @@ enum Object<'a> {
     Checkpoint,
     Hint,
     Probe,
+    /// An encrypted manifest's key ring (no key in clear in it).
+    KeyRing,
     /// Anything else under the manifest's v2 prefix.
     Unknown(&'a str),
 }
@@ -163,6 +166,8 @@ impl Policy {
             Object::Checkpoint
         } else if rest == "head" {
             Object::Hint
+        } else if key == ring_key(mkey) {
+            Object::KeyRing
         } else if rest.starts_with("probe/")
             && rest.len() > "probe/".len()
             && !rest[6..].contains('/')
@@ -275,6 +280,35 @@ impl Policy {
                 }
                 Ok(Allowed {
                     upstream: json_put(key, b"{}".to_vec(), PutMode::Create),
+                    slot: None,
+                    counts_against: Some(mkey.to_string()),
+                })
+            }
+            Object::KeyRing => {
+                // A shared manifest's ring replaced by one of its writers
+                // would lock out the rest: only an owner's own manifest
+                // (`{sub}` in its key) takes one, from that owner.
+                if !m.key.per_caller() || !m.key.matches(mkey, &p.sub) {
+                    return Err(S3Error::denied(format!(
+                        "only the owner of a per-person manifest keeps a key ring; {mkey} is not yours"
+                    )));
+                }
+                let mode = match (create, req.header("if-match")) {
+                    (true, _) => PutMode::Create,
+                    (false, Some(etag)) => PutMode::Update(etag.into()),
+                    (false, None) => {
+                        return Err(S3Error::denied(
+                            "a key ring is created (If-None-Match: *) or replaced as read (If-Match), never overwritten blindly",
+                        ))
+                    }
+                };
+                if req.header("content-encoding").is_some() || Ring::parse(req.body).is_err() {
+                    return Err(S3Error::denied(format!(
+                        "{key} takes a key ring, and this is not one"
+                    )));
+                }
+                Ok(Allowed {
+                    upstream: json_put(key, req.body.to_vec(), mode),
                     slot: None,
                     counts_against: Some(mkey.to_string()),
                 })
@@ -682,6 +716,46 @@ rules = [{ keys = "users/{sub}/private/**", allow = ["set", "delete"] }]
         let e = r.expect_err("refused");
         assert_eq!(e.code, "AccessDenied", "{e:?}");
         e.message
+    }
+
+    #[test]
+    fn a_key_ring_only_in_ones_own_manifest_created_or_replaced_as_read() {
+        let p = policy();
+        let ring = Ring {
+            salt: vec![1; 16],
+            iterations: 600_000,
+            keys: vec![("k1".into(), vec![2; 60])],
+            current: "k1".into(),
+        }
+        .to_text()
+        .into_bytes();
+        let mine = ring_key("users/alice/private.json");
+        let allowed = p.check(&alice(), &put(&mine, &ring, &create())).unwrap();
+        assert!(matches!(
+            allowed.upstream,
+            Upstream::Put {
+                mode: PutMode::Create,
+                ..
+            }
+        ));
+        let replace = vec![("if-match".into(), "\"etag\"".into())];
+        let allowed = p.check(&alice(), &put(&mine, &ring, &replace)).unwrap();
+        assert!(matches!(
+            allowed.upstream,
+            Upstream::Put {
+                mode: PutMode::Update(_),
+                ..
+            }
+        ));
+        let why = refused(p.check(&alice(), &put(&mine, &ring, &[])));
+        assert!(why.contains("never overwritten blindly"), "{why}");
+        let why = refused(p.check(&alice(), &put(&mine, b"{\"keys\":{}}", &create())));
+        assert!(why.contains("not one"), "{why}");
+        let board = ring_key("board/manifest.json");
+        let why = refused(p.check(&alice(), &put(&board, &ring, &create())));
+        assert!(why.contains("per-person"), "{why}");
+        let bobs = ring_key("users/bob/private.json");
+        refused(p.check(&alice(), &put(&bobs, &ring, &create())));
     }
 
     #[test]

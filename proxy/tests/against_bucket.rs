@@ -182,6 +182,7 @@ async fn every_refusal_leaves_the_bucket_unchanged() {
         }, "AccessDenied"),
         ("a listing of the whole bucket", alice.s3.list_objects_v2(BUCKET, &ListParams { prefix: None, start_after: None, max_keys: None, continuation_token: None }, now_ms()).unwrap(), "AccessDenied"),
         ("an undeclared manifest", put(&alice.s3, "elsewhere/manifest.json", b"\"v2\"", PutMode::Create), "AccessDenied"),
+        ("a key ring for a shared manifest", put(&alice.s3, &mps3::engine::encryption::ring_key(&m), mps3::engine::encryption::Ring { salt: vec![1; 16], iterations: 600_000, keys: vec![("k1".into(), vec![2; 60])], current: "k1".into() }.to_text().as_bytes(), PutMode::Create), "AccessDenied"),
     ];
     for (what, req, code) in refusals {
         let before = bucket_state(&client, &direct).await;

@@ -11,7 +11,7 @@ pub mod credentials;
 pub mod db;
 pub mod deadline;
 pub mod encode;
-pub(crate) mod encryption;
+pub mod encryption;
 pub mod error;
 pub mod http;
 pub mod io;

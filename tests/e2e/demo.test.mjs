@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const url = process.env.MPS3_DEMO_URL;
+const testbed = process.env.MPS3_TESTBED_ENDPOINT;
 const artifacts = process.env.MPS3_ARTIFACTS ?? "../../target/e2e";
 let browser;
 
@@ -291,6 +292,43 @@ test("with no server configured the board lives in the browser's own bucket", as
   await two.page.screenshot({ path: `${artifacts}/demo-local-only.png`, fullPage: true });
   assert.deepEqual([...one.errors, ...two.errors], []);
   await context.close();
+});
+
+/** Opens the private notes of `page` with `passphrase`. */
+async function unlock(page, passphrase) {
+  await page.fill("#unlock input[name=passphrase]", passphrase);
+  await page.click("#unlock button");
+}
+
+const privateNote = (page, text) => page.waitForFunction((t) =>
+  [...document.querySelectorAll("#private-notes li")].some((li) => li.textContent.startsWith(t)), text, { timeout: 20000 });
+
+test("private notes are encrypted in the browser: the bucket holds none of their text, the same passphrase reads them, another is told Decrypt", async () => {
+  assert.ok(testbed, "MPS3_TESTBED_ENDPOINT is not set: run through scripts/test.sh");
+  const secret = `private words ${Date.now()}`;
+  const one = await openBoard();
+  await unlock(one.page, "correct horse battery");
+  await one.page.locator("#private-add").waitFor({ state: "visible", timeout: 20000 });
+  await one.page.fill("#private-add input[name=text]", secret);
+  await one.page.click("#private-add button");
+  await privateNote(one.page, secret);
+  await one.page.waitForFunction(() => document.querySelector("#private-key").textContent.includes("key k1"), null, { timeout: 20000 });
+  const r = await fetch(`${testbed}/__testbed/objects?bucket=demo-board&prefix=private`);
+  const { objects } = await r.json();
+  assert.ok(objects.some((o) => o.key === "private.json.v2/keys"), "the key ring beside the log");
+  assert.ok(objects.some((o) => o.key.startsWith("private.json.v2/log/")), "the note's log entry");
+  assert.deepEqual(objects.filter((o) => (o.body ?? "").includes(secret)).map((o) => o.key), [], "no object holds the text");
+  // Another person with the passphrase reads it; one without is told so.
+  const two = await openBoard();
+  await unlock(two.page, "correct horse battery");
+  await privateNote(two.page, secret);
+  const three = await openBoard();
+  await unlock(three.page, "a wrong guess");
+  await three.page.waitForFunction(() => document.querySelector("#private-error").textContent.includes("Decrypt"), null, { timeout: 20000 });
+  assert.equal(await three.page.locator("#private-notes li").count(), 0);
+  await one.page.screenshot({ path: `${artifacts}/demo-private-notes.png`, fullPage: true });
+  assert.deepEqual([...one.errors, ...two.errors, ...three.errors], []);
+  for (const p of [one, two, three]) await p.context.close();
 });
 
 test("the board's console stays free of error lines through a minute of idle polling", async () => {

@@ -164,3 +164,26 @@ test("behind the proxy: members write their own notes and like any, a write to a
   assert.deepEqual(await board(alice.page), await board(bob.page));
   for (const p of [alice, bob, visitor]) assert.deepEqual(p.errors, []);
 });
+
+test("behind the proxy: private notes live in each person's own manifest, encrypted in the browser; another person cannot even read them", async () => {
+  const alice = await signedIn("alice");
+  const secret = `alice's secret ${Date.now()}`;
+  await alice.page.fill("#unlock input[name=passphrase]", "alice's passphrase");
+  await alice.page.click("#unlock button");
+  await alice.page.locator("#private-add").waitFor({ state: "visible", timeout: 20000 });
+  await alice.page.fill("#private-add input[name=text]", secret);
+  await alice.page.click("#private-add button");
+  await alice.page.waitForFunction((t) => [...document.querySelectorAll("#private-notes li")].some((li) => li.textContent.startsWith(t)), secret, { timeout: 20000 });
+  await alice.page.waitForFunction(() => document.querySelector("#private-key").textContent.includes("key k1"), null, { timeout: 20000 });
+  // Bob, signed in, asks for Alice's private manifest: the proxy refuses
+  // the read (and so nothing is sealed under his passphrase over hers).
+  const bob = await signedIn("bob");
+  const code = await bob.page.evaluate(async () => {
+    try {
+      await window.mps3.get("private/alice/note/x", { manifest: "private/alice/manifest.json" });
+      return "read";
+    } catch (e) { return e.code; }
+  });
+  assert.equal(code, "AccessDenied");
+  for (const p of [alice, bob]) assert.deepEqual(p.errors, []);
+});
