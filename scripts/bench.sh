@@ -63,6 +63,15 @@ for name in ["one_failure_disconnects", "default_rule"]:
     r = f[name]
     print(f"{name:<26} median {r['ms']['median']:.0f} ms, p90 {r['ms']['p90']:.0f} ms, "
           f"{r['requests_per_put']:.2f} requests per put, {r['committed']}/{r['puts']} answered committed")
+e = figures["encryption"]
+print("\nput and get, in clear and encrypted (v2; a passphrase, PBKDF2 600,000 rounds):")
+print(f"{'':<10}{'first put':>10}{'put small':>16}{'bytes':>8}{'put 8 KB':>16}{'bytes':>8}{'first get':>10}{'get':>14}")
+for name in ["plain", "encrypted"]:
+    r = e[name]
+    ms = lambda m: f"{m['median']:.0f}/{m['p90']:.0f} ms"
+    print(f"{name:<10}{r['first_put_ms']:>8.0f}ms{ms(r['put_small_ms']):>16}{r['put_small_bytes']:>8}"
+          f"{ms(r['put_large_ms']):>16}{r['put_large_bytes']:>8}{r['first_get_ms']:>8.0f}ms{ms(r['get_ms']):>14}")
+print("(median/p90; bytes: sent to the bucket per put; first put makes the key ring, first get of a new client stretches the passphrase)")
 print("wrote target/bench/ops.json")
 PY
 

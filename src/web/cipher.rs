@@ -5,6 +5,10 @@
 
 use crate::prelude::*;
 
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -45,23 +49,49 @@ pub fn add_key(key: &JsValue) -> Result<KeyHandle> {
     key_add(key).map_err(|e| Error::bad_input(unsupported(&e).into_message()))
 }
 
-/// One operation (see `mps3Cipher`): a key's handle (`Derive`,
-/// `OpenKey`), bytes (`Seal`, `Open`), `[wrapped, handle]` (`NewKey`), or
-/// `undefined` (did not open).
-pub async fn run(op: Op, key: KeyHandle, a: &[u8], b: &[u8], n: u32) -> Result<JsValue> {
-    JsFuture::from(cipher(op as u32, key, a, b, n))
-        .await
-        .map_err(|e| unsupported(&e))
+/// One operation (see `mps3Cipher`), its arguments copied by the call:
+/// a future of what it gives, read by `done` (a key's handle for
+/// `Derive` and `OpenKey`, bytes for `Seal` and `Open`, `[wrapped,
+/// handle]` for `NewKey`; `undefined`: did not open). A plain future the
+/// engine holds as it is, not one more async state machine per call.
+pub fn call<T>(
+    op: Op,
+    key: KeyHandle,
+    a: &[u8],
+    b: &[u8],
+    n: u32,
+    done: fn(Result<JsValue>) -> T,
+) -> Call<T> {
+    Call {
+        pending: JsFuture::from(cipher(op as u32, key, a, b, n)),
+        done,
+    }
 }
 
-/// What `run` gave, as a key's handle.
-pub fn handle(v: JsValue) -> KeyHandle {
+pub struct Call<T> {
+    pending: JsFuture,
+    done: fn(Result<JsValue>) -> T,
+}
+
+impl<T> Future for Call<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match Pin::new(&mut self.pending).poll(cx) {
+            Poll::Ready(v) => Poll::Ready((self.done)(v.map_err(|e| unsupported(&e)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// What `call` gave, as a key's handle.
+pub fn handle(v: &JsValue) -> KeyHandle {
     v.as_f64().unwrap_or_default() as KeyHandle
 }
 
-/// What `run` gave, as bytes (`None`: it did not open).
-pub fn bytes(v: JsValue) -> Option<Vec<u8>> {
-    (!v.is_undefined()).then(|| Uint8Array::new(&v).to_vec())
+/// What `call` gave, as bytes (`None`: it did not open).
+pub fn bytes(v: &JsValue) -> Option<Vec<u8>> {
+    (!v.is_undefined()).then(|| Uint8Array::new(v).to_vec())
 }
 
 pub fn random_bytes(n: usize) -> Result<Vec<u8>> {

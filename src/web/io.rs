@@ -179,38 +179,70 @@ impl Io for WebIo {
         js_sys::Date::now() as EpochMillis
     }
 
-    // The cipher: one edge call for every operation (`web::cipher`).
-    async fn derive_key(
+    // The cipher: one edge call for every operation (`web::cipher`),
+    // its future handed over as it is.
+    fn derive_key(
         &self,
         passphrase: &str,
         salt: &[u8],
         iterations: u32,
-    ) -> Result<KeyHandle> {
-        let v = cipher::run(Op::Derive, 0, passphrase.as_bytes(), salt, iterations).await?;
-        Ok(cipher::handle(v))
+    ) -> impl Future<Output = Result<KeyHandle>> {
+        cipher::call(
+            Op::Derive,
+            0,
+            passphrase.as_bytes(),
+            salt,
+            iterations,
+            |v| v.map(|v| cipher::handle(&v)),
+        )
     }
 
-    async fn open_key(&self, kek: KeyHandle, aad: &[u8], wrapped: &[u8]) -> Option<KeyHandle> {
-        let v = cipher::run(Op::OpenKey, kek, aad, wrapped, 0).await.ok()?;
-        (!v.is_undefined()).then(|| cipher::handle(v))
+    fn open_key(
+        &self,
+        kek: KeyHandle,
+        aad: &[u8],
+        wrapped: &[u8],
+    ) -> impl Future<Output = Option<KeyHandle>> {
+        cipher::call(Op::OpenKey, kek, aad, wrapped, 0, |v| {
+            v.ok()
+                .filter(|v| !v.is_undefined())
+                .map(|v| cipher::handle(&v))
+        })
     }
 
-    async fn new_key(&self, kek: KeyHandle, aad: &[u8]) -> Result<(Vec<u8>, KeyHandle)> {
-        let v = cipher::run(Op::NewKey, kek, aad, &[], 0).await?;
-        let pair: &js_sys::Array = v.unchecked_ref();
-        Ok((
-            cipher::bytes(pair.get(0)).unwrap_or_default(),
-            cipher::handle(pair.get(1)),
-        ))
+    fn new_key(
+        &self,
+        kek: KeyHandle,
+        aad: &[u8],
+    ) -> impl Future<Output = Result<(Vec<u8>, KeyHandle)>> {
+        cipher::call(Op::NewKey, kek, aad, &[], 0, |v| {
+            let v = v?;
+            let pair: &js_sys::Array = v.unchecked_ref();
+            Ok((
+                cipher::bytes(&pair.get(0)).unwrap_or_default(),
+                cipher::handle(&pair.get(1)),
+            ))
+        })
     }
 
-    async fn seal(&self, key: KeyHandle, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
-        let v = cipher::run(Op::Seal, key, aad, plain, 0).await?;
-        Ok(cipher::bytes(v).unwrap_or_default())
+    fn seal(
+        &self,
+        key: KeyHandle,
+        aad: &[u8],
+        plain: &[u8],
+    ) -> impl Future<Output = Result<Vec<u8>>> {
+        cipher::call(Op::Seal, key, aad, plain, 0, |v| {
+            Ok(cipher::bytes(&v?).unwrap_or_default())
+        })
     }
 
-    async fn open(&self, key: KeyHandle, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-        cipher::bytes(cipher::run(Op::Open, key, aad, sealed, 0).await.ok()?)
+    fn open(
+        &self,
+        key: KeyHandle,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> impl Future<Output = Option<Vec<u8>>> {
+        cipher::call(Op::Open, key, aad, sealed, 0, |v| cipher::bytes(&v.ok()?))
     }
 
     fn random_bytes(&self, n: usize) -> Result<Vec<u8>> {

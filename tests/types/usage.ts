@@ -49,6 +49,9 @@ async function use(db: MPS3): Promise<void> {
   await db.forget("archive/1");
   await db.upgrade();
   await db.upgrade({ bucket: "b", key: "old-manifest.json" });
+  const keyId: string = await db.rotate("private.json");
+  const sealed = (await db.inspect()).encryption;
+  if (sealed) console.log(keyId, sealed.key);
   const unsubscribe: () => void = db.subscribe("key", (v: unknown, error?: MPS3Error) => {
     if (error) console.log(error.code, error.status, error.s3Code);
     else console.log(v);
@@ -87,6 +90,14 @@ async function use(db: MPS3): Promise<void> {
 }
 
 use(new MPS3(config));
+
+// Encryption: a passphrase or an app's CryptoKey, per manifest too.
+export async function encrypted(key: CryptoKey) {
+  const db = new MPS3({ ...config, encryption: { passphrase: "p", manifests: { "clear.json": null, "app.json": { key } } } });
+  try { await db.get("a"); } catch (e) { if (e instanceof MPS3Error && e.code === "Decrypt") console.log(e.message); }
+  // @ts-expect-error: a key is a CryptoKey, not its bytes.
+  new MPS3({ ...config, encryption: { key: new Uint8Array(32) } });
+}
 
 // @ts-expect-error: a config needs defaultBucket.
 new MPS3({ s3Config: config.s3Config });
