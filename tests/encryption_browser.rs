@@ -294,4 +294,48 @@ async fn a_v1_manifest_refuses_encryption() {
     let (code, message) = refusal(db.put("a".into(), js(json!(MARKER)), none())).await;
     assert_eq!(code, "Unsupported", "{message}");
     assert!(objects(&b, "").await.is_empty(), "nothing written");
+    // Its values, in clear, read with encryption on: refused alike.
+    let plain = MPS3::new(db_config(&b, json!({"protocol": "v1"}))).unwrap();
+    ok(plain.put("a".into(), js(json!("clear")), none())).await;
+    let (code, message) = refusal(db.get("a".into(), none())).await;
+    assert_eq!(code, "Unsupported", "{message}");
+}
+
+#[wasm_bindgen_test]
+async fn transactions_and_conditional_writes_work_on_an_encrypted_manifest() {
+    let b = bucket("enc-tx").await;
+    let dbs: Vec<MPS3> = (0..3)
+        .map(|_| sealed_client(&b, passphrase("counting")))
+        .collect();
+    let counts = count_with_transactions(&dbs, 4).await;
+    assert_eq!(counts, (1..=12).collect::<Vec<_>>(), "each increment once");
+    let n = to_json(&ok(dbs[1].get("likes".into(), none())).await);
+    assert_eq!(n, json!(12));
+    // A check names a version (not secret); the value stays sealed.
+    let entry = to_json(&ok(dbs[2].get_entry("likes".into(), none())).await);
+    let version = entry["version"].clone();
+    let stale = dbs[0].atomic();
+    stale
+        .check(js(json!({"key": "likes", "version": "not-this-one"})))
+        .unwrap();
+    stale.set("likes".into(), js(json!(99))).unwrap();
+    assert_eq!(to_json(&ok(stale.commit(none())).await)["ok"], json!(false));
+    let fresh = dbs[0].atomic();
+    fresh
+        .check(js(json!({"key": "likes", "version": version})))
+        .unwrap();
+    fresh.set("likes".into(), js(json!(13))).unwrap();
+    assert_eq!(to_json(&ok(fresh.commit(none())).await)["ok"], json!(true));
+    assert_eq!(
+        to_json(&ok(dbs[2].get("likes".into(), none())).await),
+        json!(13)
+    );
+    let slots = objects(&b, "manifest.json.v2/log/").await;
+    assert!(
+        slots.iter().all(|o| !o["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"i\":\"13\"")),
+        "the value sealed in its entry"
+    );
 }

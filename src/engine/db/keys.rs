@@ -9,6 +9,8 @@ use crate::prelude::*;
 
 use core::fmt;
 
+use alloc::rc::Rc;
+
 use super::{Batch, Db, JsonText};
 use crate::engine::encryption::{
     key_aad, parse_sealed, ring_key, sealed_by, sealed_text, value_aad, Ring, SALT_BYTES,
@@ -94,7 +96,7 @@ impl<I: Io> Db<I> {
     /// `m`'s keys: from memory (unless `fresh`), the durable store or the
     /// bucket, made the first time (a new ring and its first data key).
     /// Boxed: one copy, awaited from each place that seals or opens.
-    fn keys<'a>(&'a self, m: &'a Ref, fresh: bool) -> Boxed<'a, Keys> {
+    fn keys<'a>(&'a self, m: &'a Ref, fresh: bool) -> Boxed<'a, Rc<Keys>> {
         Box::pin(async move {
             let Some(secret) = self.secret(m).cloned() else {
                 return Err(Error::bad_input("this manifest is not encrypted"));
@@ -167,6 +169,7 @@ impl<I: Io> Db<I> {
                         Err(e) => return Err(e),
                     }
                 }
+                let keys = Rc::new(keys);
                 self.hold(m, &keys).await;
                 return Ok(keys);
             }
@@ -198,7 +201,7 @@ impl<I: Io> Db<I> {
     /// Keeps `keys` for `m`: in memory, and the ring (no key in it) in the
     /// durable store with the state, so that a reload offline opens
     /// values.
-    async fn hold(&self, m: &Ref, keys: &Keys) {
+    async fn hold(&self, m: &Ref, keys: &Rc<Keys>) {
         let text = keys.ring.to_text();
         let changed = {
             let mut s = self.state(m);
@@ -224,15 +227,16 @@ impl<I: Io> Db<I> {
             self.check_live()?;
             let m = manifest.unwrap_or(&self.cfg.default_manifest).clone();
             for _ in 0..5 {
-                let mut keys = self.keys(&m, true).await?;
+                let mut keys = Keys::clone(&*self.keys(&m, true).await?);
                 let mode = match keys.etag.clone() {
                     Some(etag) => PutMode::Update(etag),
                     None => PutMode::Overwrite,
                 };
                 match self.add_key(&m, &mut keys, mode).await {
                     Ok(()) => {
-                        self.hold(&m, &keys).await;
-                        return Ok(keys.ring.current);
+                        let id = keys.ring.current.clone();
+                        self.hold(&m, &Rc::new(keys)).await;
+                        return Ok(id);
                     }
                     // Rotated meanwhile by another client: on its ring.
                     Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
@@ -304,6 +308,7 @@ impl<I: Io> Db<I> {
         if let Some(plain) = self.opened(url, &text) {
             return Ok(Some(plain));
         }
+        self.refuse_if_v1(m)?;
         let (id, sealed) = parse_sealed(&text)?;
         // A key added since this client read the ring: read it again.
         let mut fresh = false;

@@ -217,14 +217,27 @@ impl<I: Io> Db<I> {
         if self.protocol(m, true).await? == Some(Protocol::V2) {
             return Ok(());
         }
-        Err(Error::new(
+        Err(Self::not_encryptable(m))
+    }
+
+    /// `Unsupported` when `m` is known to be v1, whose values are in clear
+    /// (not `Decrypt`: nothing failed to open).
+    pub(super) fn refuse_if_v1(&self, m: &Ref) -> Result<()> {
+        if self.state(m).log.protocol() == Some(Protocol::V1) {
+            return Err(Self::not_encryptable(m));
+        }
+        Ok(())
+    }
+
+    fn not_encryptable(m: &Ref) -> Error {
+        Error::new(
             ErrorKind::Unsupported,
             cat!(
                 "manifest ",
                 m.url(),
                 " is protocol v1, whose readers (mps3's) could not read encrypted values: upgrade it, or leave it unencrypted"
             ),
-        ))
+        )
     }
 
     /// What this client knows of `m` (the default manifest when `None`),

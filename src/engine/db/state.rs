@@ -53,7 +53,7 @@ pub struct ManifestState {
     /// with the state so that a reload offline opens its values.
     pub ring: Option<String>,
     /// Its keys, opened (memory only).
-    pub keys: Option<super::keys::Keys>,
+    pub keys: Option<alloc::rc::Rc<super::keys::Keys>>,
 }
 
 impl ManifestState {

@@ -60,6 +60,9 @@ pub(crate) async fn write_entry<C: Client, W: Carried>(
     // if someone wrote meanwhile).
     let mut read = w.attempted(m).is_some() || !c.read_recently(m);
     loop {
+        // Whether the state checked below was just read: a check that
+        // fails against one read earlier proves nothing yet.
+        let fresh = read;
         if read {
             // Boxed: the read's state machine is not carried in this one.
             Box::pin(super::read::sync(c, m, false)).await?;
@@ -93,6 +96,9 @@ pub(crate) async fn write_entry<C: Client, W: Carried>(
         // Checked against the state just before slot n, the one the entry
         // will land in or lose (then checked again).
         if let Some(url) = failed_check(&c.v2_state(m), w.checks()) {
+            if !fresh {
+                continue;
+            }
             return Err(Error::new(
                 ErrorKind::Conflict,
                 cat!(url, " is not at the version the write's condition names"),

@@ -667,3 +667,33 @@ fn concurrent_transactions_in_each_client_lose_no_increment() {
     }
     assert!(conflicts > 0, "the transactions contended");
 }
+
+/// A check naming a version this client has not read yet (another client
+/// wrote it since this one's last read, and the caller learned it there)
+/// holds: the write reads the log before it concludes the check failed.
+/// Without that read a client that read recently, behind by a write,
+/// refused a current check (`CheckFailed` with nothing wrong).
+#[test]
+fn a_check_newer_than_this_clients_last_read_holds() {
+    let p = v2_params();
+    let world = quiet_world(&p, 46);
+    let a = world.client(&p, 0, 0, 1).db;
+    let b = world.client(&p, 1, 1, 2).db;
+    let out = finish(&world.exec, async move {
+        put(&a, key("n"), Some(json("1"))).await.unwrap();
+        // A has just read (its own write): it skips a read for a while.
+        put(&b, key("n"), Some(json("2"))).await.unwrap();
+        let (_, newest) = entry(&b, "n").await;
+        let outcome = a
+            .atomic(
+                vec![(key("n"), newest)],
+                vec![(key("n"), Some(json("3")))],
+                None,
+            )
+            .await
+            .unwrap();
+        (outcome, entry(&b, "n").await.0)
+    });
+    assert!(matches!(out.0, Outcome::Committed(Some(_))), "{out:?}");
+    assert_eq!(out.1.as_deref(), Some("3"));
+}

@@ -261,13 +261,27 @@ fn a_v1_manifest_refuses_encryption_and_moves_reseal() {
     p.protocol = Protocol::V1;
     let world = quiet_world(&p, 75);
     let a = world.client(&p, 0, 0, 1);
-    let db = a.db;
+    let db = a.db.clone();
     let refused = finish(&world.exec, async move {
         put(&db, key("a"), Some(json(MARKER))).await
     })
     .unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Unsupported, "{refused}");
     assert!(world.model.borrow().puts.is_empty(), "nothing written");
+    // A v1 manifest's values, in clear, read with encryption on: the same
+    // answer, not `Decrypt` (nothing failed to open).
+    let plain = Params {
+        passphrase: None,
+        ..p.clone()
+    };
+    let writer = world.client(&plain, 1, 1, 2);
+    let db = writer.db;
+    finish(&world.exec, async move {
+        put(&db, key("a"), Some(json("clear"))).await
+    })
+    .unwrap();
+    let got = read_all(&world, &a, &[key("a")]).unwrap_err();
+    assert_eq!(got.kind, ErrorKind::Unsupported, "{got}");
 
     // On v2, a move opens the value and seals it for its new key.
     let p = params("moves");
