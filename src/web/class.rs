@@ -733,14 +733,19 @@ impl MPS3 {
         Ok((self.db.subscribe(&watch, manifest.as_ref())?, handler))
     }
 
+    /// A call's optional manifest argument (`undefined`: the default).
+    fn manifest_arg(&self, manifest: Option<JsValue>) -> Result<Option<Ref>, Error> {
+        match manifest.filter(|m| !m.is_undefined()) {
+            Some(m) => Ok(Some(convert::to_ref(&m, &self.default_bucket)?)),
+            None => Ok(None),
+        }
+    }
+
     fn prepare_upgrade(
         &self,
         manifest: Option<JsValue>,
     ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
-        let manifest = match manifest.filter(|m| !m.is_undefined()) {
-            Some(m) => Some(convert::to_ref(&m, &self.default_bucket)?),
-            None => None,
-        };
+        let manifest = self.manifest_arg(manifest)?;
         let db = self.db.clone();
         Ok(async move {
             db.upgrade(manifest.as_ref())
@@ -753,10 +758,7 @@ impl MPS3 {
         &self,
         manifest: Option<JsValue>,
     ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
-        let manifest = match manifest.filter(|m| !m.is_undefined()) {
-            Some(m) => Some(convert::to_ref(&m, &self.default_bucket)?),
-            None => None,
-        };
+        let manifest = self.manifest_arg(manifest)?;
         let db = self.db.clone();
         Ok(async move { db.rotate(manifest.as_ref()).await.map(JsValue::from) })
     }

@@ -308,7 +308,7 @@ impl<I: Io> Db<I> {
         if let Some(plain) = self.opened(url, &text) {
             return Ok(Some(plain));
         }
-        self.refuse_if_v1(m)?;
+        self.refuse_if_unencryptable(m)?;
         let (id, sealed) = parse_sealed(&text)?;
         // A key added since this client read the ring: read it again.
         let mut fresh = false;

@@ -222,7 +222,7 @@ impl<I: Io> Db<I> {
 
     /// `Unsupported` when `m` is known to be v1, whose values are in clear
     /// (not `Decrypt`: nothing failed to open).
-    pub(super) fn refuse_if_v1(&self, m: &Ref) -> Result<()> {
+    pub(super) fn refuse_if_unencryptable(&self, m: &Ref) -> Result<()> {
         if self.state(m).log.protocol() == Some(Protocol::V1) {
             return Err(Self::not_encryptable(m));
         }
