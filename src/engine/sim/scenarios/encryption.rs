@@ -272,7 +272,7 @@ fn a_v1_manifest_refuses_encryption_and_moves_reseal() {
     // answer, not `Decrypt` (nothing failed to open).
     let plain = Params {
         passphrase: None,
-        ..p.clone()
+        ..p
     };
     let writer = world.client(&plain, 1, 1, 2);
     let db = writer.db;
