@@ -491,9 +491,13 @@ impl Policy {
                 }
             }
         }
-        // `listed_first`: the manifest's own key, one entry.
-        match self.manifest(prefix_param) {
-            Some(m) => max_keys == Some(1) && m.readable(p, prefix_param),
+        // `listed_first`: the manifest's own key or its key ring, one
+        // entry.
+        let mkey = prefix_param
+            .strip_suffix(".v2/keys")
+            .unwrap_or(prefix_param);
+        match self.manifest(mkey) {
+            Some(m) => max_keys == Some(1) && m.readable(p, mkey),
             None => false,
         }
     }

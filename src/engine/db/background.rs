@@ -80,6 +80,7 @@ impl<I: Io + 'static> Db<I> {
                 db.commit_in_background(pending);
             }
             db.watch_foreign();
+            db.warm_keys().await;
             // Without shared locks a lock says nothing about its holder:
             // no takeover at all.
             while db.storing() && db.io.locks_shared() && !db.is_shutdown() {

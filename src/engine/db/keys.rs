@@ -16,7 +16,7 @@ use crate::engine::encryption::{
     key_aad, parse_sealed, ring_key, sealed_by, sealed_text, value_aad, Ring, SALT_BYTES,
 };
 use crate::engine::error::{Error, ErrorKind, Result};
-use crate::engine::io::{Io, KeyHandle};
+use crate::engine::io::{Io, KeyHandle, Table};
 use crate::engine::object::Ref;
 use crate::engine::protocol::{Boxed, Client, Put};
 use crate::engine::s3::{GetOptions, GetResult, PutMode};
@@ -95,8 +95,14 @@ impl<I: Io> Db<I> {
 
     /// `m`'s keys: from memory (unless `fresh`), the durable store or the
     /// bucket, made the first time (a new ring and its first data key).
-    /// Boxed: one copy, awaited from each place that seals or opens.
     fn keys<'a>(&'a self, m: &'a Ref, fresh: bool) -> Boxed<'a, Rc<Keys>> {
+        self.load_keys(m, fresh, true)
+    }
+
+    /// [`Db::keys`], a ring not made yet made only if `create` (else
+    /// `NotFound`). Boxed: one copy, awaited from each place that seals or
+    /// opens.
+    fn load_keys<'a>(&'a self, m: &'a Ref, fresh: bool, create: bool) -> Boxed<'a, Rc<Keys>> {
         Box::pin(async move {
             let Some(secret) = self.secret(m).cloned() else {
                 return Err(Error::bad_input("this manifest is not encrypted"));
@@ -108,12 +114,20 @@ impl<I: Io> Db<I> {
             }
             let mut stored = self.state(m).ring.clone().filter(|_| !fresh);
             loop {
+                let ring_at = ring_key(&m.key);
+                // Asked first by a listing: a ring not made yet is no 404,
+                // which the browser's console would show as an error.
+                let listed = match stored {
+                    Some(_) => true,
+                    None => Client::listed_first(self, &m.bucket, &ring_at)
+                        .await?
+                        .is_some(),
+                };
                 let (ring, etag) = match stored.take() {
                     Some(text) => (Some(Ring::parse(text.as_bytes())?), None),
+                    None if !listed => (None, None),
                     None => {
-                        match Client::get(self, &m.bucket, ring_key(&m.key), GetOptions::default())
-                            .await
-                        {
+                        match Client::get(self, &m.bucket, ring_at, GetOptions::default()).await {
                             Ok(GetResult::Found(obj)) => {
                                 (Some(Ring::parse(&obj.body)?), obj.meta.etag)
                             }
@@ -126,6 +140,9 @@ impl<I: Io> Db<I> {
                     }
                 };
                 let new = ring.is_none();
+                if new && !create {
+                    return Err(Error::new(ErrorKind::NotFound, "no key ring yet"));
+                }
                 if new {
                     // Only a v2 manifest gets one.
                     self.check_encryptable(m).await?;
@@ -176,6 +193,24 @@ impl<I: Io> Db<I> {
         })
     }
 
+    /// Reads the key rings of the manifests set to be encrypted, in the
+    /// background after the restore: a page opened online can then seal
+    /// writes once offline, before it read or wrote anything (sealing
+    /// needs the ring). A ring not made yet is left to the first writer.
+    pub(super) async fn warm_keys(&self) {
+        let e = &self.cfg.encryption;
+        let mut all = vec![&self.cfg.default_manifest];
+        for (m, _) in &e.manifests {
+            all.push(m);
+        }
+        for m in all {
+            let cold = self.secret(m).is_some() && self.state(m).keys.is_none();
+            if cold && self.reachable() {
+                let _ = self.load_keys(m, false, true).await;
+            }
+        }
+    }
+
     /// A new random data key in `keys`, made current, and the ring PUT
     /// (`mode`: made, or replacing the one read).
     async fn add_key(&self, m: &Ref, keys: &mut Keys, mode: PutMode) -> Result<()> {
@@ -199,8 +234,7 @@ impl<I: Io> Db<I> {
     }
 
     /// Keeps `keys` for `m`: in memory, and the ring (no key in it) in the
-    /// durable store with the state, so that a reload offline opens
-    /// values.
+    /// durable store, so that a reload offline opens and seals values.
     async fn hold(&self, m: &Ref, keys: &Rc<Keys>) {
         let text = keys.ring.to_text();
         let changed = {
@@ -208,13 +242,13 @@ impl<I: Io> Db<I> {
             s.keys = Some(keys.clone());
             let changed = s.ring.as_deref() != Some(text.as_str());
             if changed {
-                s.ring = Some(text);
-                s.persisted = None;
+                s.ring = Some(text.clone());
             }
             changed
         };
         if changed {
-            self.persist_state(m).await;
+            let key = cat!(self.cfg.namespace, m.url(), super::store::RING_ROW);
+            self.store_put(Table::State, &key, &text).await;
         }
     }
 
@@ -268,6 +302,10 @@ impl<I: Io> Db<I> {
                     ErrorKind::Unsupported,
                     "a write to an encrypted manifest goes to that manifest alone",
                 ));
+            }
+            // Deletes alone seal nothing: no keys needed (offline too).
+            if batch.iter().all(|(_, v)| v.is_none()) {
+                return Ok(batch);
             }
             let keys = self.keys(m, false).await?;
             let id = &keys.ring.current;

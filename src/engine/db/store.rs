@@ -20,8 +20,9 @@ use crate::engine::object::Ref;
 use crate::engine::protocol::LOG_FIELD;
 use crate::engine::protocol::{files_json, files_of};
 
-/// The state row's field holding an encrypted manifest's key ring.
-const RING_FIELD: &str = "keyring";
+/// What ends the key of an encrypted manifest's key ring in the state
+/// table, beside the manifest's own row (no key is in clear in it).
+pub(super) const RING_ROW: &str = "\u{0}keyring";
 
 impl<I: Io> Db<I> {
     /// Whether the durable store is in use (configured, and not failed).
@@ -166,10 +167,6 @@ impl<I: Io> Db<I> {
                 o.set(LOG_FIELD, v);
             }
         }
-        let ring = self.state(m).ring.clone();
-        if let Some(v) = ring.and_then(|r| json::parse(r.as_bytes()).ok()) {
-            o.set(RING_FIELD, v);
-        }
         let key = cat!(self.cfg.namespace, m.url());
         if self.store_put(Table::State, &key, &o.to_pretty()).await {
             self.state(m).persisted = Some(files);
@@ -206,6 +203,12 @@ impl<I: Io> Db<I> {
             }
         };
         for (key, text) in states {
+            if let Some(url) = key[ns.len()..].strip_suffix(RING_ROW) {
+                if let Ok(m) = Ref::from_url(url) {
+                    self.state(&m).ring = Some(text);
+                }
+                continue;
+            }
             let Ok(m) = Ref::from_url(&key[ns.len()..]) else {
                 continue;
             };
@@ -214,9 +217,8 @@ impl<I: Io> Db<I> {
             };
             let files = files_of(&v);
             let log = v.get(LOG_FIELD).map(|l| l.to_pretty());
-            let mut s = self.state(&m);
-            s.restore(files, log.as_ref().map(|l| l.as_bytes()));
-            s.ring = v.get(RING_FIELD).map(|r| r.to_pretty());
+            self.state(&m)
+                .restore(files, log.as_ref().map(|l| l.as_bytes()));
         }
         let queued = match self.io.store_scan(Table::Queue, &ns).await {
             Ok(rows) => rows,

@@ -248,7 +248,21 @@ impl<I: Io> Db<I> {
                     if blocked {
                         self.tell_write_error(&p.write, &error);
                         if !keep {
-                            return Ok(Committed::HandedBack(Box::new(p), Some(error)));
+                            // Its entry may be in the log already: its
+                            // caller is not told it was refused (a refused
+                            // write leaves nothing), but that it is
+                            // settled once writes get through.
+                            let unknown = Error::new(
+                                ErrorKind::OutcomeUnknown,
+                                cat!(
+                                    "the write's entry may have been sent before the browser blocked \
+                                     its retries; it stays queued and is settled once writes get \
+                                     through (",
+                                    error.message,
+                                    ")"
+                                ),
+                            );
+                            return Ok(Committed::HandedBack(Box::new(p), Some(unknown)));
                         }
                     }
                     // No answer to its entry's PUT (never sent again

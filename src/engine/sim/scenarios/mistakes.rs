@@ -151,3 +151,49 @@ fn a_bucket_that_does_not_exist_is_an_error_not_an_empty_database() {
         assert_eq!(c.db.pending_writes(), 0, "{protocol:?}");
     }
 }
+
+/// Writes blocked by the browser after a write of this client reached the
+/// log: a later write's entry PUT may have been sent (its try is stored
+/// before each PUT, and a blocked preflight looks like a lost answer), so
+/// its caller is told `OutcomeUnknown`, not `CorsBlocked`, which would say
+/// nothing was written. The write stays queued and lands, once, when the
+/// rule is fixed. (Told `CorsBlocked`, it landed after its refusal.)
+#[test]
+fn a_write_blocked_after_its_entry_may_have_been_sent_is_unknown_not_refused() {
+    let p = quiet_params_on(Protocol::V2);
+    let world = quiet_world(&p, 63);
+    let World { exec, .. } = &world;
+    let c = world.client(&p, 0, 0, 1);
+    let db = c.db.clone();
+    finish(exec, async move { put_a(&db, "first").await }).unwrap();
+    c.db.io().blocks_writes.set(true);
+    let db = c.db.clone();
+    let told = finish(exec, async move { put_a(&db, "second").await }).unwrap_err();
+    assert_eq!(told.kind, ErrorKind::OutcomeUnknown, "{told}");
+    assert!(told.message.contains("CORS"), "{told}");
+    assert_eq!(
+        c.db.status().problem.map(|e| e.kind),
+        Some(ErrorKind::CorsBlocked),
+        "the status names the rule"
+    );
+    assert_eq!(c.db.pending_writes(), 1, "kept in the queue");
+    c.db.io().blocks_writes.set(false);
+    exec.run_until(exec.now() + 30_000);
+    assert_eq!(c.db.pending_writes(), 0, "committed once the rule is fixed");
+    let reader = world.client(&p, 1, 1, 2);
+    let got = finish(exec, async move {
+        values(&reader.db, &[Ref::new(BUCKET, "a")]).await
+    })
+    .unwrap();
+    assert_eq!(got, vec![Some(json("second"))]);
+    let second = world
+        .model
+        .borrow()
+        .puts
+        .iter()
+        .filter(|p| {
+            p.key.contains(".v2/log/") && String::from_utf8_lossy(&p.body).contains("second")
+        })
+        .count();
+    assert_eq!(second, 1, "in the log once");
+}
