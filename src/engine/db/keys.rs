@@ -79,6 +79,10 @@ impl Keys {
     }
 }
 
+/// What ends the key of an encrypted manifest's key ring in the state
+/// table, beside the manifest's own row (no key is in clear in it).
+pub(super) const RING_ROW: &str = "\u{0}keyring";
+
 fn decrypt(message: String) -> Error {
     Error::new(ErrorKind::Decrypt, message)
 }
@@ -247,7 +251,7 @@ impl<I: Io> Db<I> {
             changed
         };
         if changed {
-            let key = cat!(self.cfg.namespace, m.url(), super::store::RING_ROW);
+            let key = cat!(self.cfg.namespace, m.url(), RING_ROW);
             self.store_put(Table::State, &key, &text).await;
         }
     }

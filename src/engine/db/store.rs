@@ -20,9 +20,7 @@ use crate::engine::object::Ref;
 use crate::engine::protocol::LOG_FIELD;
 use crate::engine::protocol::{files_json, files_of};
 
-/// What ends the key of an encrypted manifest's key ring in the state
-/// table, beside the manifest's own row (no key is in clear in it).
-pub(super) const RING_ROW: &str = "\u{0}keyring";
+use super::keys::RING_ROW;
 
 impl<I: Io> Db<I> {
     /// Whether the durable store is in use (configured, and not failed).
