@@ -7,6 +7,7 @@
 
 use crate::prelude::*;
 
+use super::keys::RING_ROW;
 use super::pending::Pending;
 use super::queue::QueuedWrite;
 use super::stored_lru::StoredLru;
@@ -19,8 +20,6 @@ use crate::engine::lean::scan::number;
 use crate::engine::object::Ref;
 use crate::engine::protocol::LOG_FIELD;
 use crate::engine::protocol::{files_json, files_of};
-
-use super::keys::RING_ROW;
 
 impl<I: Io> Db<I> {
     /// Whether the durable store is in use (configured, and not failed).
