@@ -99,14 +99,8 @@ impl<I: Io> Db<I> {
 
     /// `m`'s keys: from memory (unless `fresh`), the durable store or the
     /// bucket, made the first time (a new ring and its first data key).
+    /// Boxed: one copy, awaited from each place that seals or opens.
     fn keys<'a>(&'a self, m: &'a Ref, fresh: bool) -> Boxed<'a, Rc<Keys>> {
-        self.load_keys(m, fresh, true)
-    }
-
-    /// [`Db::keys`], a ring not made yet made only if `create` (else
-    /// `NotFound`). Boxed: one copy, awaited from each place that seals or
-    /// opens.
-    fn load_keys<'a>(&'a self, m: &'a Ref, fresh: bool, create: bool) -> Boxed<'a, Rc<Keys>> {
         Box::pin(async move {
             let Some(secret) = self.secret(m).cloned() else {
                 return Err(Error::bad_input("this manifest is not encrypted"));
@@ -144,9 +138,6 @@ impl<I: Io> Db<I> {
                     }
                 };
                 let new = ring.is_none();
-                if new && !create {
-                    return Err(Error::new(ErrorKind::NotFound, "no key ring yet"));
-                }
                 if new {
                     // Only a v2 manifest gets one.
                     self.check_encryptable(m).await?;
@@ -197,10 +188,10 @@ impl<I: Io> Db<I> {
         })
     }
 
-    /// Reads the key rings of the manifests set to be encrypted, in the
-    /// background after the restore: a page opened online can then seal
-    /// writes once offline, before it read or wrote anything (sealing
-    /// needs the ring). A ring not made yet is left to the first writer.
+    /// Reads the key rings of the manifests set to be encrypted (made, for
+    /// a new manifest), in the background after the restore: a page opened
+    /// online can then seal writes once offline, before it read or wrote
+    /// anything (sealing needs the ring).
     pub(super) async fn warm_keys(&self) {
         let e = &self.cfg.encryption;
         let mut all = vec![&self.cfg.default_manifest];
@@ -210,7 +201,7 @@ impl<I: Io> Db<I> {
         for m in all {
             let cold = self.secret(m).is_some() && self.state(m).keys.is_none();
             if cold && self.reachable() {
-                let _ = self.load_keys(m, false, true).await;
+                let _ = self.keys(m, false).await;
             }
         }
     }
