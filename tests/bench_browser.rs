@@ -546,27 +546,8 @@ async fn encryption_figures() -> Value {
         let first_put_ms = now() - t;
         let small = json!({"text": "x".repeat(100), "at": 1_700_000_000_000u64});
         let large = json!("y".repeat(8192));
-        let (mut small_ms, mut large_ms) = (Vec::new(), Vec::new());
-        let mut small_bytes = 0;
-        for i in 0..20 {
-            let t = now();
-            let c = counted(&b, async {
-                ok(w.put(format!("s{i}").into(), js(small.clone()), none())).await;
-            })
-            .await;
-            small_ms.push(now() - t);
-            small_bytes += c["bytes_in"].as_u64().unwrap_or(0);
-        }
-        let mut large_bytes = 0;
-        for i in 0..5 {
-            let t = now();
-            let c = counted(&b, async {
-                ok(w.put(format!("l{i}").into(), js(large.clone()), none())).await;
-            })
-            .await;
-            large_ms.push(now() - t);
-            large_bytes += c["bytes_in"].as_u64().unwrap_or(0);
-        }
+        let (small_ms, small_bytes) = timed_puts(&b, &w, "s", 20, &small).await;
+        let (large_ms, large_bytes) = timed_puts(&b, &w, "l", 5, &large).await;
         let r = MPS3::new(db_config(&b, extra)).unwrap();
         let t = now();
         let got = ok(r.get("s0".into(), none())).await;
@@ -583,13 +564,29 @@ async fn encryption_figures() -> Value {
             json!({
                 "first_put_ms": first_put_ms,
                 "put_small_ms": median_p90(small_ms),
-                "put_small_bytes": small_bytes / 20,
+                "put_small_bytes": small_bytes,
                 "put_large_ms": median_p90(large_ms),
-                "put_large_bytes": large_bytes / 5,
+                "put_large_bytes": large_bytes,
                 "first_get_ms": first_get_ms,
                 "get_ms": median_p90(get_ms),
             }),
         );
     }
     Value::Object(out)
+}
+
+/// `n` puts of `value` by `w` under keys `<prefix><i>`: each one's
+/// milliseconds, and the bytes sent to the bucket per put.
+async fn timed_puts(b: &str, w: &MPS3, prefix: &str, n: u64, value: &Value) -> (Vec<f64>, u64) {
+    let (mut ms, mut bytes) = (Vec::new(), 0);
+    for i in 0..n {
+        let t = now();
+        let c = counted(b, async {
+            ok(w.put(format!("{prefix}{i}").into(), js(value.clone()), None)).await;
+        })
+        .await;
+        ms.push(now() - t);
+        bytes += c["bytes_in"].as_u64().unwrap_or(0);
+    }
+    (ms, bytes / n)
 }

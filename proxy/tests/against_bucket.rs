@@ -95,14 +95,7 @@ async fn every_refusal_leaves_the_bucket_unchanged() {
     let run = format!("proxy-{}", now_ms());
     let proxy = start_proxy(&bed, &run, "mps3").await;
     let client = http::client();
-    let direct = S3::new(
-        S3Config::new(
-            Some(&bed.endpoint),
-            &bed.region,
-            Credentials::new(&bed.key_id, &bed.secret),
-        )
-        .unwrap(),
-    );
+    let direct = bed.direct();
     let alice = sign_in(&client, &proxy, "alice").await;
     let bob = sign_in(&client, &proxy, "bob").await;
     let m = format!("{run}/board.json");
@@ -351,7 +344,7 @@ async fn the_compactor_checkpoints_and_collects_what_clients_behind_the_proxy_wr
                 expected.retain(|(k, _): &(Ref, String)| *k != key);
                 expected.push((key, value));
             }
-            let direct = S3::new(S3Config::new(Some(&bed.endpoint), &bed.region, Credentials::new(&bed.key_id, &bed.secret)).unwrap());
+            let direct = bed.direct();
             let keys = |state: &[(String, Option<String>)]| state.iter().map(|(k, _)| k.clone()).filter(|k| k.starts_with(&run)).collect::<Vec<_>>();
             let before = keys(&bucket_state(&client, &direct).await);
             assert!(!before.iter().any(|k| k.contains(".v2/cp/")), "a client's checkpoint got through: {before:#?}");
@@ -434,14 +427,7 @@ async fn expired_credentials_are_refreshed_and_the_write_goes_through() {
             );
             // The first request was refused as expired: the refresh was
             // needed, not skipped.
-            let direct = S3::new(
-                S3Config::new(
-                    Some(&bed.endpoint),
-                    &bed.region,
-                    Credentials::new(&bed.key_id, &bed.secret),
-                )
-                .unwrap(),
-            );
+            let direct = bed.direct();
             let state = bucket_state(&client, &direct).await;
             assert!(state
                 .iter()
@@ -460,14 +446,7 @@ async fn past_the_write_limit_the_proxy_answers_slow_down_as_its_own() {
     let run = format!("limit-{}", now_ms());
     let proxy = start_proxy_limited(&bed, &run, "mps3", 2).await;
     let client = http::client();
-    let direct = S3::new(
-        S3Config::new(
-            Some(&bed.endpoint),
-            &bed.region,
-            Credentials::new(&bed.key_id, &bed.secret),
-        )
-        .unwrap(),
-    );
+    let direct = bed.direct();
     let alice = sign_in(&client, &proxy, "alice").await;
     let m = format!("{run}/board.json");
     let aw = format!("{}-tab1", alice.writer_prefix);

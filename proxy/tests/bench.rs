@@ -12,10 +12,9 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use common::*;
-use mps3::engine::credentials::Credentials;
 use mps3::engine::db::{Ack, Change, Db, DbConfig, Watch};
 use mps3::engine::object::Ref;
-use mps3::engine::s3::{S3Config, S3};
+use mps3::engine::s3::S3;
 use mps3_proxy::http;
 use mps3_proxy::native_io::NativeIo;
 use mps3_proxy::server::now_ms;
@@ -95,12 +94,7 @@ async fn bench_through_the_proxy() {
             let client = http::client();
             let m = Ref::new(BUCKET, format!("{run}/board.json"));
             let via = engine_client(&client, &proxy, "alice", 64).await;
-            let mut s3c = S3Config::new(
-                Some(&bed.endpoint),
-                &bed.region,
-                Credentials::new(&bed.key_id, &bed.secret),
-            )
-            .unwrap();
+            let mut s3c = bed.s3_config();
             s3c.presign_reads = true;
             let mut cfg = DbConfig::new(BUCKET);
             cfg.autoclean = false;

@@ -144,10 +144,19 @@ pub fn parse_sealed(text: &str) -> Result<(&str, Vec<u8>)> {
     Ok((id, unbase64(body).ok_or_else(not)?))
 }
 
-/// The key id a sealed value's text names, if it is one.
-pub fn sealed_by(text: &str) -> Option<&str> {
-    let inner = text.strip_prefix('"')?.strip_prefix(SEALED)?;
-    Some(inner.split_once(':')?.0)
+/// What names one sealing of a value: its text up to the end of the
+/// nonce (the key id and the nonce's 16 base64 digits). A nonce is drawn
+/// afresh for each value, so it names one ciphertext: what opened once
+/// under it is that ciphertext's plaintext. (A text too short for a nonce
+/// is named by all of it.)
+pub fn sealing(text: &str) -> &str {
+    let id_end = SEALED.len()
+        + 1
+        + text
+            .get(SEALED.len() + 1..)
+            .and_then(|t| t.find(':'))
+            .unwrap_or(0);
+    text.get(..id_end + 1 + 16).unwrap_or(text)
 }
 
 /// Standard base64 (with padding) back to bytes; `None` if it is not.
@@ -221,9 +230,11 @@ mod tests {
         let bytes: Vec<u8> = (0..=255).collect();
         let text = sealed_text("k1", &bytes);
         assert!(json::parse(text.as_bytes()).is_ok());
-        assert_eq!(sealed_by(&text), Some("k1"));
         let (id, back) = parse_sealed(&text).unwrap();
         assert_eq!((id, back), ("k1", bytes));
+        // One sealing is named by its key id and nonce.
+        assert_eq!(sealing(&text), &text[..1 + "mps3e1:k1:".len() + 16]);
+        assert_eq!(sealing("\"mps3e1:k1:AB"), "\"mps3e1:k1:AB");
         for clear in [
             "{\"a\":1}",
             "\"mps3e1:k1\"",

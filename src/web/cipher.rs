@@ -37,10 +37,10 @@ pub enum Op {
 }
 
 fn unsupported(e: &JsValue) -> Error {
-    let message = js_sys::Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| "WebCrypto failed".into());
+    let mut message = super::convert::error_message(e);
+    if message.is_empty() {
+        message = "WebCrypto failed".into();
+    }
     Error::new(ErrorKind::Unsupported, message)
 }
 

@@ -34,6 +34,11 @@ pub fn bad(msg: impl Into<String>) -> Error {
     Error::bad_input(msg)
 }
 
+/// What a JavaScript exception says (`message`; empty if nothing).
+pub fn error_message(e: &JsValue) -> String {
+    get(e, "message").as_string().unwrap_or_default()
+}
+
 pub fn get(o: &JsValue, name: &str) -> JsValue {
     Reflect::get(o, &name.into()).unwrap_or(JsValue::UNDEFINED)
 }
@@ -112,13 +117,7 @@ extern "C" {
 /// what JSON cannot hold (functions, symbols, BigInt, cycles) or would
 /// hold wrongly (a Map, a Set, a typed array, binary data inside a value).
 fn to_json(value: &JsValue) -> Result<JsonText, Error> {
-    let text = json_text(value).map_err(|e| {
-        let msg = e
-            .dyn_ref::<js_sys::Error>()
-            .map(|e| String::from(e.message()))
-            .unwrap_or_default();
-        bad(cat!("value is not JSON: ", msg))
-    })?;
+    let text = json_text(value).map_err(|e| bad(cat!("value is not JSON: ", error_message(&e))))?;
     text.as_string()
         .map(JsonText::from)
         .ok_or_else(|| bad("value is not JSON (a function or symbol?)"))

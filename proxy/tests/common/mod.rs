@@ -37,6 +37,24 @@ pub fn bed() -> Bed {
     }
 }
 
+impl Bed {
+    /// The test bed's S3, with its own keys: what the proxy holds.
+    pub fn s3_config(&self) -> S3Config {
+        S3Config::new(
+            Some(&self.endpoint),
+            &self.region,
+            Credentials::new(&self.key_id, &self.secret),
+        )
+        .unwrap()
+    }
+
+    /// Requests straight to the test bed, past the proxy (to see what the
+    /// bucket holds).
+    pub fn direct(&self) -> S3 {
+        S3::new(self.s3_config())
+    }
+}
+
 /// A proxy on a free port; its URL.
 pub async fn start_proxy(bed: &Bed, run: &str, audience: &str) -> String {
     start_proxy_limited(bed, run, audience, 1000).await

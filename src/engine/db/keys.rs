@@ -13,7 +13,7 @@ use alloc::rc::Rc;
 
 use super::{Batch, Db, JsonText};
 use crate::engine::encryption::{
-    key_aad, parse_sealed, ring_key, sealed_by, sealed_text, value_aad, Ring, SALT_BYTES,
+    key_aad, parse_sealed, ring_key, sealed_text, sealing, value_aad, Ring, SALT_BYTES,
 };
 use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::io::{Io, KeyHandle, Table};
@@ -105,10 +105,14 @@ impl<I: Io> Db<I> {
             let Some(secret) = self.secret(m).cloned() else {
                 return Err(Error::bad_input("this manifest is not encrypted"));
             };
-            if !fresh {
-                if let Some(k) = self.state(m).keys.clone() {
-                    return Ok(k);
-                }
+            let held = || self.state(m).keys.clone().filter(|_| !fresh);
+            if let Some(k) = held() {
+                return Ok(k);
+            }
+            let loading = self.state(m).keys_loading.clone();
+            let _loading = loading.lock().await;
+            if let Some(k) = held() {
+                return Ok(k);
             }
             let mut stored = self.state(m).ring.clone().filter(|_| !fresh);
             loop {
@@ -382,7 +386,6 @@ impl<I: Io> Db<I> {
 
     /// `text` opened before (in memory only), for the subscribers' news.
     pub(crate) fn opened(&self, url: &str, text: &str) -> Option<JsonText> {
-        sealed_by(text)?;
         self.inner.borrow_mut().opened.get(&opened_key(url, text))
     }
 
@@ -394,11 +397,9 @@ impl<I: Io> Db<I> {
     }
 }
 
-/// What an opened value is remembered by: its key and a hash of exactly
-/// the sealed text opened (another text under the key is opened anew).
+/// What an opened value is remembered by: its key and its sealing (key
+/// id and nonce), not a hash of all of it: a large value read again is
+/// not hashed again on each read.
 pub(super) fn opened_key(url: &str, text: &str) -> (String, String) {
-    (
-        url.to_string(),
-        crate::engine::sigv4::sha256_hex(text.as_bytes()),
-    )
+    (url.to_string(), sealing(text).to_string())
 }

@@ -23,7 +23,7 @@ use crate::engine::protocol::v2::format::{
     checkpoint_key, probe_key, Entry, KeyState, LogState, Stored,
 };
 use crate::engine::protocol::v2::{checkpoint, read, write};
-use crate::engine::protocol::v2::{EntryChange, Inspection, INLINE_MAX_BYTES};
+use crate::engine::protocol::v2::{Encrypted, EntryChange, Inspection, INLINE_MAX_BYTES};
 use crate::engine::protocol::{
     unsupported, Client, Files, Freshness, Landing, Log, Protocol, Put, Waiting, V2_GUARD,
 };
@@ -249,7 +249,9 @@ impl<I: Io> Db<I> {
         let _ = self.read(super::Select::Keys(&[]), Some(&m)).await;
         let writer = self.inner.borrow().tabs.tag.clone();
         let mut inspection = self.state(&m).log.inspection(writer);
-        inspection.encryption = self.secret(&m).map(|_| self.key_id(&m));
+        inspection.encryption = self.secret(&m).map(|_| Encrypted {
+            key: self.key_id(&m),
+        });
         inspection
     }
 

@@ -54,6 +54,10 @@ pub struct ManifestState {
     pub ring: Option<String>,
     /// Its keys, opened (memory only).
     pub keys: Option<alloc::rc::Rc<super::keys::Keys>>,
+    /// One load of the keys at a time: a second caller (the background
+    /// read after the restore and a first read) takes what the first
+    /// loaded rather than stretch the passphrase again.
+    pub keys_loading: FifoLock,
 }
 
 impl ManifestState {
@@ -96,6 +100,7 @@ impl ManifestState {
             log: Log::new(session),
             ring: None,
             keys: None,
+            keys_loading: FifoLock::new(),
         }
     }
 

@@ -22,7 +22,7 @@ pub mod v2;
 
 pub use files::{files_json, files_of, FileRef, Files};
 pub use log::{Landing, Log, LOG_FIELD};
-pub use v2::{Applied, Inspection, Waiting, CHECKPOINT_EVERY};
+pub use v2::{Applied, Encrypted, Inspection, Waiting, CHECKPOINT_EVERY};
 
 /// The protocol of `m`: decided once, by its guard object (the manifest's
 /// own object: `"v2"` for a v2 log, anything else a v1 change marker). A

@@ -27,7 +27,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // (A match, not `expect`: the error's Debug would ship for a panic
     // that cannot happen.)
     let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {

@@ -6,8 +6,6 @@
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use super::*;
 use crate::engine::io::KeyHandle;
@@ -15,6 +13,8 @@ use crate::engine::io::KeyHandle;
 #[derive(Default)]
 pub(super) struct SimCipher {
     keys: RefCell<Vec<[u8; 32]>>,
+    /// Passphrases stretched: what a browser pays most for.
+    pub(super) derived: Cell<u32>,
 }
 
 impl SimCipher {
@@ -25,6 +25,7 @@ impl SimCipher {
     }
 
     pub(super) fn derive(&self, passphrase: &str, salt: &[u8], iterations: u32) -> KeyHandle {
+        self.derived.set(self.derived.get() + 1);
         self.add(pbkdf2(passphrase.as_bytes(), salt, iterations))
     }
 
@@ -67,20 +68,16 @@ impl SimCipher {
     }
 }
 
-/// PBKDF2-HMAC-SHA-256 (RFC 8018), one block: a 32-byte key.
+/// PBKDF2-HMAC-SHA-256 (RFC 8018), one block: a 32-byte key, over
+/// SigV4's HMAC.
 pub(super) fn pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
-    let mac = |data: &[u8]| -> [u8; 32] {
-        let mut m =
-            <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(password).expect("any key length");
-        m.update(data);
-        m.finalize().into_bytes().into()
-    };
+    use crate::engine::sigv4::hmac;
     let mut block = salt.to_vec();
     block.extend_from_slice(&1u32.to_be_bytes());
-    let mut u = mac(&block);
+    let mut u = hmac(password, &block);
     let mut out = u;
     for _ in 1..iterations {
-        u = mac(&u);
+        u = hmac(password, &u);
         for (o, x) in out.iter_mut().zip(u) {
             *o ^= x;
         }

@@ -291,6 +291,24 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Where `text` is in clear, if anywhere: a PUT the bucket took (entries,
+/// content, checkpoints) or a row of the device's store.
+fn where_in_clear(model: &InMemoryS3, device: &Device, text: &str) -> Option<String> {
+    if let Some(p) = model
+        .puts
+        .iter()
+        .find(|p| contains(&p.body, text.as_bytes()))
+    {
+        return Some(format!("in the bucket, in {}", p.key));
+    }
+    for ((table, key), row) in device.data.borrow().iter() {
+        if row.contains(text) {
+            return Some(format!("in the store ({table:?} {key})"));
+        }
+    }
+    None
+}
+
 /// No value the run wrote is anywhere in clear: not in any PUT the bucket
 /// took (entries, content, checkpoints), not in any device's store.
 fn no_value_in_clear(o: &Outcome) -> Verdict {
@@ -302,15 +320,8 @@ fn no_value_in_clear(o: &Outcome) -> Verdict {
     }
     let model = o.model.borrow();
     for v in &values {
-        if let Some(p) = model.puts.iter().find(|p| contains(&p.body, v.as_bytes())) {
-            return Err(format!("value {v} is in clear in the bucket, in {}", p.key));
-        }
-        for ((table, key), text) in o.device.data.borrow().iter() {
-            if text.contains(v.as_str()) {
-                return Err(format!(
-                    "value {v} is in clear in the store ({table:?} {key})"
-                ));
-            }
+        if let Some(place) = where_in_clear(&model, &o.device, v) {
+            return Err(format!("value {v} is in clear {place}"));
         }
     }
     Ok(())

@@ -75,10 +75,16 @@ pub struct Inspection {
     /// This client's writer id: what the entries it writes name (so that
     /// an app can tell its own among `recent`, and name it).
     pub writer: String,
-    /// Whether values are encrypted (`Some`), and the id of the key new
-    /// values are sealed with, once this client has read the ring (never
-    /// a key).
-    pub encryption: Option<Option<String>>,
+    /// Whether values are encrypted (`None`: in clear).
+    pub encryption: Option<Encrypted>,
+}
+
+/// An encrypted manifest, as `inspect` tells of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Encrypted {
+    /// The id of the key new values are sealed with, once this client has
+    /// read the ring (never a key).
+    pub key: Option<String>,
 }
 
 impl Inspection {
@@ -135,8 +141,8 @@ impl Inspection {
         out.push_str("],\"encryption\":");
         out.push_str(&match &self.encryption {
             None => "null".into(),
-            Some(None) => "{\"key\":null}".into(),
-            Some(Some(id)) => cat!("{\"key\":", quote(id), "}"),
+            Some(Encrypted { key: None }) => "{\"key\":null}".into(),
+            Some(Encrypted { key: Some(id) }) => cat!("{\"key\":", quote(id), "}"),
         });
         out.push('}');
         out

@@ -6,6 +6,7 @@
 use super::*;
 use crate::engine::encryption::ring_key;
 use crate::engine::error::ErrorKind;
+use crate::engine::protocol::Encrypted;
 
 /// What a subscriber heard: values, or errors' kinds.
 type Heard = Rc<RefCell<Vec<std::result::Result<Option<JsonText>, ErrorKind>>>>;
@@ -39,25 +40,10 @@ fn marked() -> Vec<(Ref, Option<JsonText>)> {
     ]
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Whether the marker is anywhere: a PUT the bucket took, an object it
 /// holds, a row of the device's store.
 fn marker_anywhere(world: &World) -> Option<String> {
-    let model = world.model.borrow();
-    for p in &model.puts {
-        if contains(&p.body, MARKER.as_bytes()) {
-            return Some(format!("PUT {}", p.key));
-        }
-    }
-    for ((table, k), text) in world.device.data.borrow().iter() {
-        if text.contains(MARKER) {
-            return Some(format!("store {table:?} {k}"));
-        }
-    }
-    None
+    where_in_clear(&world.model.borrow(), &world.device, MARKER)
 }
 
 fn read_all(world: &World, c: &Client, keys: &[Ref]) -> Result<Vec<Option<JsonText>>> {
@@ -117,7 +103,12 @@ fn values_are_sealed_everywhere_and_open_with_the_same_passphrase() {
         let db = b.db.clone();
         finish(&world.exec, async move { db.inspect(None).await })
     };
-    assert_eq!(inspection.encryption, Some(Some("k1".into())));
+    assert_eq!(
+        inspection.encryption,
+        Some(Encrypted {
+            key: Some("k1".into())
+        })
+    );
     assert!(inspection
         .to_json()
         .contains("\"encryption\":{\"key\":\"k1\"}"));
@@ -304,4 +295,28 @@ fn a_v1_manifest_refuses_encryption_and_moves_reseal() {
     let got = read_all(&world, &b, &[key("from"), key("to")]).unwrap();
     assert_eq!(got, vec![None, Some(json(MARKER))]);
     assert_eq!(marker_anywhere(&world), None);
+}
+
+/// A client started over a manifest whose ring exists, writing at once:
+/// the background read of the ring after the restore and the write's
+/// sealing load the keys once between them (one PBKDF2 stretch, the
+/// costly part).
+#[test]
+fn the_keys_are_loaded_once_when_the_start_and_a_write_race() {
+    let p = params("once");
+    let world = quiet_world(&p, 77);
+    let a = world.client(&p, 0, 0, 1);
+    let db = a.db;
+    finish(&world.exec, async move {
+        put(&db, key("small"), Some(json(MARKER))).await
+    })
+    .unwrap();
+    let b = world.client(&p, 1, 1, 2);
+    let db = b.db.clone();
+    finish(&world.exec, async move {
+        put(&db, key("other"), Some(json("x"))).await
+    })
+    .unwrap();
+    world.exec.run_until(world.exec.now() + 2_000);
+    assert_eq!(b.db.io().cipher.derived.get(), 1, "stretched once");
 }
