@@ -80,9 +80,10 @@ impl<I: Io + 'static> Db<I> {
                 db.commit_in_background(pending);
             }
             db.watch_foreign();
-            // On a task of its own: the takeovers below do not wait for it.
-            let warm = db.clone();
-            db.io.spawn(Box::pin(async move { warm.warm_keys().await }));
+            // (Before the takeovers' first pause: it ends at once for a
+            // client that encrypts nothing, and spawning it would move
+            // every such client's schedule.)
+            db.warm_keys().await;
             // Without shared locks a lock says nothing about its holder:
             // no takeover at all.
             while db.storing() && db.io.locks_shared() && !db.is_shutdown() {
