@@ -248,7 +248,7 @@ async fn a_transaction_that_throws_rejects_with_its_error_and_writes_nothing() {
 
 /// `list` as keys and values, in the order given.
 async fn listed(db: &MPS3, range: serde_json::Value) -> Vec<(String, serde_json::Value)> {
-    let all = ok(db.list(Some(js(range)), none())).await;
+    let all = ok(db.list(js(range), none())).await;
     js_sys::Array::from(&all)
         .iter()
         .map(|e| {
@@ -298,13 +298,13 @@ async fn list_reads_a_range_with_another_clients_adds_and_deletes_on_both_protoc
             vec![("note/c".into(), json!("note/c"))],
             "{protocol}"
         );
-        let all = ok(other.list(None, none())).await;
+        let all = ok(other.list(JsValue::UNDEFINED, none())).await;
         assert_eq!(
             js_sys::Array::from(&all).length(),
             4,
             "{protocol}: everything"
         );
-        let e = JsFuture::from(other.list(Some(js(json!({"prefx": "n"}))), none()))
+        let e = JsFuture::from(other.list(js(json!({"prefx": "n"})), none()))
             .await
             .unwrap_err();
         assert_eq!(field(&e, "code").as_string().as_deref(), Some("BadInput"));

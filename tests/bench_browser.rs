@@ -398,7 +398,7 @@ async fn api_figures() -> Value {
         }
         ok(db.put_all(entries.into(), None)).await;
     }
-    let range = || Some(js(json!({"prefix": "note/"})));
+    let range = || js(json!({"prefix": "note/"}));
     let reader = MPS3::new(cfg("api-reader".into())).unwrap();
     let start = now();
     let cold = ok(reader.list(range(), None)).await;

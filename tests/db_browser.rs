@@ -327,11 +327,7 @@ async fn wrong_shapes_and_misuse_are_refused_with_a_sentence_and_write_nothing()
         "option of put alone",
     )
     .await;
-    refused(
-        db.list(Some(js(json!({"limit": -1}))), none()),
-        "at least 0",
-    )
-    .await;
+    refused(db.list(js(json!({"limit": -1})), none()), "at least 0").await;
     refused(db.transaction(42.into(), none()), "callback function").await;
     // Calls that return no promise throw.
     for handler in [JsValue::UNDEFINED, "handler".into()] {

@@ -238,7 +238,10 @@ async fn a_bucket_that_does_not_exist_is_an_error_not_an_empty_database() {
         .as_string()
         .unwrap();
     assert!(message.contains("defaultBucket"), "{message}");
-    assert_eq!(err_code(db.list(none(), none())).await, "NoSuchBucket");
+    assert_eq!(
+        err_code(db.list(JsValue::UNDEFINED, none())).await,
+        "NoSuchBucket"
+    );
     assert_eq!(
         err_code(db.put("k".into(), js(json!(1)), none())).await,
         "NoSuchBucket"

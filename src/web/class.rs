@@ -57,6 +57,29 @@ enum Read {
     List,
 }
 
+/// The kinds of write. Each export names its kind and hands its
+/// arguments to `MPS3::write`, so that the exports of one argument shape
+/// compile to one shim: binaryen merges functions that differ only in
+/// constants, and a shim of its own is some 0.4 KB of WebAssembly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Put,
+    Delete,
+    PutAll,
+    Import,
+    Forget,
+    Move,
+}
+
+/// The calls about a whole manifest (`MPS3::of_manifest`, for the same
+/// reason as [`Write`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OfManifest {
+    Upgrade,
+    Rotate,
+    Inspect,
+}
+
 /// `{ key, value, version }` (`version` null when absent).
 pub(super) fn entry_object(
     key: &JsValue,
@@ -310,14 +333,7 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let content_type = options
-            .as_ref()
-            .map_or(Ok(None), |o| convert::opt_string(o, "contentType"));
-        let change = self.key(&key).and_then(|key| {
-            let value = convert::written_as(&value, content_type?.as_deref())?;
-            Ok(Change::Values(vec![(key, value)]))
-        });
-        self.change("put", options, change)
+        self.write(Write::Put, key, value, options)
     }
 
     /// Deletes `key` (same as `put(key, undefined)`).
@@ -327,8 +343,7 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        self.put(key, JsValue::UNDEFINED, Some(options))
+        self.write(Write::Delete, key, JsValue::UNDEFINED, options)
     }
 
     /// Writes several keys atomically: readers see all of them or none.
@@ -341,15 +356,7 @@ impl MPS3 {
         entries: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let change = convert::entries(&entries).and_then(|pairs| {
-            let mut batch = Vec::with_capacity(pairs.len());
-            for (k, v) in pairs {
-                let value = convert::written(&v)?;
-                batch.push((self.key(&k)?, value));
-            }
-            Ok(Change::Values(batch))
-        });
-        self.change("putAll", options, change)
+        self.write(Write::PutAll, entries, JsValue::UNDEFINED, options)
     }
 
     /// Makes the object stored under `key` itself (written by another
@@ -362,7 +369,7 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.change("import", options, self.key(&key).map(Change::Import))
+        self.write(Write::Import, key, JsValue::UNDEFINED, options)
     }
 
     /// Takes `key` out of the manifest and touches no object: a delete
@@ -374,7 +381,7 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "Key")] key: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.change("forget", options, self.key(&key).map(Change::Forget))
+        self.write(Write::Forget, key, JsValue::UNDEFINED, options)
     }
 
     /// Upgrades a protocol v1 manifest (mps3's layout; the default
@@ -388,7 +395,7 @@ impl MPS3 {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "Key")] manifest: Option<JsValue>,
     ) -> Promise {
-        run(self.prepare_upgrade(manifest))
+        self.of_manifest(OfManifest::Upgrade, manifest)
     }
 
     /// Adds a key to an encrypted manifest's key ring (the default
@@ -400,7 +407,7 @@ impl MPS3 {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "Key")] manifest: Option<JsValue>,
     ) -> Promise {
-        run(self.prepare_rotate(manifest))
+        self.of_manifest(OfManifest::Rotate, manifest)
     }
 
     /// Moves the value of `from` to `to` in one entry: readers see the
@@ -414,21 +421,48 @@ impl MPS3 {
         #[wasm_bindgen(unchecked_param_type = "Key")] to: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PutOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let change = self
-            .key(&from)
-            .and_then(|from| Ok(Change::Move(from, self.key(&to)?)));
-        self.change("move", options, change)
+        self.write(Write::Move, from, to, options)
     }
 
-    /// A write of any kind, with `put`'s options (`change` is checked
-    /// after them, so a bad option is reported first).
-    fn change(
-        &self,
-        name: &str,
-        options: Option<JsValue>,
-        change: Result<Change, Error>,
-    ) -> Promise {
-        run(self.prepare_change(name, options.unwrap_or(JsValue::UNDEFINED), change))
+    /// Every kind of write, from its two arguments (`put`'s key and
+    /// value, `move`'s keys; the others have one) and `put`'s options
+    /// (the change is checked after them, so a bad option is reported
+    /// first).
+    fn write(&self, kind: Write, a: JsValue, b: JsValue, options: Option<JsValue>) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let (name, change) = match kind {
+            Write::Put => ("put", self.put_change(a, b, &options)),
+            Write::Delete => (
+                "delete",
+                self.key(&a).map(|k| Change::Values(vec![(k, None)])),
+            ),
+            Write::PutAll => ("putAll", self.put_all_change(&a)),
+            Write::Import => ("import", self.key(&a).map(Change::Import)),
+            Write::Forget => ("forget", self.key(&a).map(Change::Forget)),
+            Write::Move => (
+                "move",
+                self.key(&a)
+                    .and_then(|from| Ok(Change::Move(from, self.key(&b)?))),
+            ),
+        };
+        run(self.prepare_change(name, options, change))
+    }
+
+    fn put_change(&self, key: JsValue, value: JsValue, options: &JsValue) -> Result<Change, Error> {
+        let content_type = convert::opt_string(options, "contentType");
+        let key = self.key(&key)?;
+        let value = convert::written_as(&value, content_type?.as_deref())?;
+        Ok(Change::Values(vec![(key, value)]))
+    }
+
+    fn put_all_change(&self, entries: &JsValue) -> Result<Change, Error> {
+        let pairs = convert::entries(entries)?;
+        let mut batch = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let value = convert::written(&v)?;
+            batch.push((self.key(&k)?, value));
+        }
+        Ok(Change::Values(batch))
     }
 
     /// The value of `key` (`undefined` when absent), reading your own
@@ -479,15 +513,10 @@ impl MPS3 {
     #[wasm_bindgen(skip_typescript)]
     pub fn list(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "ListRange")] range: Option<JsValue>,
+        range: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "GetOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.read(
-            "list",
-            Read::List,
-            range.unwrap_or(JsValue::UNDEFINED),
-            options,
-        )
+        self.read("list", Read::List, range, options)
     }
 
     /// `get`, `getEntry`, `getAll` and `list`: one engine read
@@ -505,7 +534,7 @@ impl MPS3 {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "Key")] manifest: Option<JsValue>,
     ) -> Promise {
-        run(self.prepare_inspect(manifest))
+        self.of_manifest(OfManifest::Inspect, manifest)
     }
 
     /// A conditional write to build: `.check({ key, version })` (each
@@ -741,40 +770,21 @@ impl MPS3 {
         }
     }
 
-    fn prepare_upgrade(
-        &self,
-        manifest: Option<JsValue>,
-    ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
-        let manifest = self.manifest_arg(manifest)?;
-        let db = self.db.clone();
-        Ok(async move {
-            db.upgrade(manifest.as_ref())
-                .await
-                .map(|()| JsValue::UNDEFINED)
-        })
-    }
-
-    fn prepare_rotate(
-        &self,
-        manifest: Option<JsValue>,
-    ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
-        let manifest = self.manifest_arg(manifest)?;
-        let db = self.db.clone();
-        Ok(async move { db.rotate(manifest.as_ref()).await.map(JsValue::from) })
-    }
-
-    fn prepare_inspect(
-        &self,
-        manifest: Option<JsValue>,
-    ) -> Result<impl Future<Output = Result<JsValue, Error>> + 'static, Error> {
-        let manifest = match manifest.filter(|m| !m.is_undefined()) {
-            Some(m) => Some(self.key(&m)?),
-            None => None,
+    /// `upgrade`, `rotate` and `inspect`: a manifest (the default when
+    /// none is given) and what to do with it.
+    fn of_manifest(&self, call: OfManifest, manifest: Option<JsValue>) -> Promise {
+        let manifest = match self.manifest_arg(manifest) {
+            Ok(m) => m,
+            Err(e) => return promise(Err(e)),
         };
         let db = self.db.clone();
-        Ok(async move {
-            let text = db.inspect(manifest.as_ref()).await.to_json();
-            convert::from_json(&text.into())
-        })
+        run(Ok(async move {
+            let m = manifest.as_ref();
+            match call {
+                OfManifest::Upgrade => db.upgrade(m).await.map(|()| JsValue::UNDEFINED),
+                OfManifest::Rotate => db.rotate(m).await.map(JsValue::from),
+                OfManifest::Inspect => convert::from_json(&db.inspect(m).await.to_json().into()),
+            }
+        }))
     }
 }
