@@ -12,9 +12,9 @@ use core::cell::RefCell;
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
-use super::class::{run, value};
+use super::class::{js_promise, run, value};
 use super::convert::{self, only_known};
 use super::errors::to_js_error;
 use super::io::WebIo;
@@ -185,7 +185,7 @@ pub(super) fn transaction(
         Ok(m) => m,
         Err(e) => return Promise::reject(&to_js_error(&e)),
     };
-    future_to_promise(async move {
+    js_promise(Box::pin(async move {
         let ran = db
             .transaction(manifest, |tx| {
                 let t = Transaction {
@@ -199,5 +199,5 @@ pub(super) fn transaction(
             .await;
         // The callback's own rejection passes through as it is.
         ran.map_err(|e| to_js_error(&e))?
-    })
+    }))
 }

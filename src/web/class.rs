@@ -24,13 +24,24 @@ use crate::js_api;
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = js_api::TYPESCRIPT;
 
-/// An API call's work, boxed: one `future_to_promise` serves them all.
+/// An API call's work, boxed: one wrapper serves them all.
 type Task = core::pin::Pin<Box<dyn Future<Output = Result<JsValue, Error>>>>;
+
+/// A promise's work as JavaScript sees it, boxed: one `future_to_promise`
+/// serves every call (`transaction`'s too, whose callback's rejection
+/// passes through as it is).
+pub(super) type JsTask = core::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+pub(super) fn js_promise(task: JsTask) -> Promise {
+    future_to_promise(task)
+}
 
 fn promise(prepared: Result<Task, Error>) -> Promise {
     match prepared {
         Err(e) => Promise::reject(&to_js_error(&e)),
-        Ok(fut) => future_to_promise(async move { fut.await.map_err(|e| to_js_error(&e)) }),
+        Ok(fut) => js_promise(Box::pin(
+            async move { fut.await.map_err(|e| to_js_error(&e)) },
+        )),
     }
 }
 
