@@ -10,7 +10,7 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 use core::cell::RefCell;
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -114,15 +114,11 @@ impl Atomic {
         let (checks, batch) = (self.checks.take(), self.batch.take());
         let db = self.db.clone();
         Ok(async move {
-            let outcome = db.atomic(checks, batch, manifest.as_ref()).await?;
-            let o = js_sys::Object::new();
-            let ok = matches!(outcome, Outcome::Committed(_));
-            let _ = Reflect::set(&o, &"ok".into(), &ok.into());
-            if let Outcome::Committed(version) = outcome {
-                let version = version.map_or(JsValue::NULL, JsValue::from);
-                let _ = Reflect::set(&o, &"version".into(), &version);
-            }
-            Ok(o.into())
+            let (ok, version) = match db.atomic(checks, batch, manifest.as_ref()).await? {
+                Outcome::Committed(v) => (true, v.map_or(JsValue::NULL, JsValue::from)),
+                Outcome::CheckFailed => (false, JsValue::UNDEFINED),
+            };
+            Ok(convert::object(&[("ok", ok.into()), ("version", version)]).into())
         })
     }
 }

@@ -9,11 +9,11 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 use core::future::Future;
 
-use js_sys::{Function, Map, Promise, Reflect};
+use js_sys::{Function, Map, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{self, bad, only_known};
+use super::convert::{self, bad, object, only_known};
 use super::errors::to_js_error;
 use super::io::WebIo;
 use crate::engine::db::{Acked, Change, Db, Event, JsonText, Meta, Select, Status, Watch};
@@ -97,37 +97,29 @@ pub(super) fn entry_object(
     text: Option<&JsonText>,
     version: Option<String>,
 ) -> Result<JsValue, Error> {
-    let o = js_sys::Object::new();
-    let _ = Reflect::set(&o, &"key".into(), key);
-    let _ = Reflect::set(&o, &"value".into(), &value(text)?);
-    let _ = Reflect::set(
-        &o,
-        &"version".into(),
-        &version.map_or(JsValue::NULL, JsValue::from),
-    );
-    if let Some(t) = text {
-        let _ = Reflect::set(&o, &"contentType".into(), &convert::content_type(t));
-    }
-    Ok(o.into())
+    let content_type = text.map_or(JsValue::UNDEFINED, |t| convert::content_type(t));
+    Ok(object(&[
+        ("key", key.clone()),
+        ("value", value(text)?),
+        ("version", version.map_or(JsValue::NULL, JsValue::from)),
+        ("contentType", content_type),
+    ])
+    .into())
 }
 
 /// A key subscriber's third argument: `{ version, writer?, at?, trace? }`.
 fn meta_object(m: Meta) -> JsValue {
-    let o = js_sys::Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&o, &k.into(), &v);
-    };
-    set("version", m.version.map_or(JsValue::NULL, JsValue::from));
-    if let Some(w) = m.writer {
-        set("writer", w.into());
-    }
-    if let Some(at) = m.at {
-        set("at", (at as f64).into());
-    }
-    if let Some(t) = m.trace {
-        set("trace", t.into());
-    }
-    o.into()
+    let or_undefined = |v: Option<String>| v.map_or(JsValue::UNDEFINED, JsValue::from);
+    object(&[
+        ("version", m.version.map_or(JsValue::NULL, JsValue::from)),
+        ("writer", or_undefined(m.writer)),
+        (
+            "at",
+            m.at.map_or(JsValue::UNDEFINED, |at| (at as f64).into()),
+        ),
+        ("trace", or_undefined(m.trace)),
+    ])
+    .into()
 }
 
 /// `[{ key, value, version }]` of keys read (`list`, a range's
@@ -190,23 +182,21 @@ fn function(f: JsValue, needs: &str) -> Result<Function, Error> {
 
 /// `db.status` as JavaScript sees it.
 fn status_object(s: &Status) -> JsValue {
-    let o = js_sys::Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&o, &k.into(), &v);
-    };
-    set("online", s.online.into());
-    set("connected", s.connected.into());
-    set("pendingWrites", (s.pending_writes as u32).into());
-    set(
-        "lastSyncAt",
-        s.last_sync_at.map_or(JsValue::NULL, |t| (t as f64).into()),
-    );
-    set("shutdown", s.shutdown.into());
-    set(
-        "error",
-        s.problem.as_ref().map_or(JsValue::NULL, to_js_error),
-    );
-    o.into()
+    object(&[
+        ("online", s.online.into()),
+        ("connected", s.connected.into()),
+        ("pendingWrites", (s.pending_writes as u32).into()),
+        (
+            "lastSyncAt",
+            s.last_sync_at.map_or(JsValue::NULL, |t| (t as f64).into()),
+        ),
+        ("shutdown", s.shutdown.into()),
+        (
+            "error",
+            s.problem.as_ref().map_or(JsValue::NULL, to_js_error),
+        ),
+    ])
+    .into()
 }
 
 /// Calls `f(handler)`, reporting a handler that throws.
@@ -682,16 +672,11 @@ impl MPS3 {
             // `{ committed: true, version }` once in the bucket,
             // `{ committed: false }` once queued (offline,
             // disconnected, or `await: "local"`).
-            let o = js_sys::Object::new();
             let (committed, version) = match db.write(change, &manifests, ack, trace).await? {
                 Acked::Committed(v) => (true, v.map_or(JsValue::NULL, JsValue::from)),
                 Acked::Queued => (false, JsValue::UNDEFINED),
             };
-            let _ = Reflect::set(&o, &"committed".into(), &committed.into());
-            if committed {
-                let _ = Reflect::set(&o, &"version".into(), &version);
-            }
-            Ok(o.into())
+            Ok(object(&[("committed", committed.into()), ("version", version)]).into())
         })
     }
 

@@ -43,6 +43,24 @@ pub fn get(o: &JsValue, name: &str) -> JsValue {
     Reflect::get(o, &name.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// Sets `o[name]`, unless `value` is `undefined`: such a field is left
+/// out (absent, not present as undefined).
+pub fn set(o: &Object, name: &str, value: &JsValue) {
+    if !value.is_undefined() {
+        let _ = Reflect::set(o, &name.into(), value);
+    }
+}
+
+/// A plain object of `fields` (those `undefined` left out): every object
+/// the API hands out is built here.
+pub fn object(fields: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (name, value) in fields {
+        set(&o, name, value);
+    }
+    o
+}
+
 pub fn opt_string(o: &JsValue, name: &str) -> Result<Option<String>, Error> {
     let v = get(o, name);
     if v.is_undefined() || v.is_null() {

@@ -349,7 +349,7 @@ impl Io for WebIo {
     fn log_fields(&self, kind: &str, fields: &[(&str, &str)]) {
         let e = event(kind, &[("label", self.label.as_str().into())]);
         for (k, v) in fields {
-            let _ = js_sys::Reflect::set(&e, &(*k).into(), &(*v).into());
+            super::convert::set(&e, k, &(*v).into());
         }
         self.logger.emit(&e);
     }

@@ -1,8 +1,10 @@
 //! Structured log events for the application: `{ type, label, ... }` to
 //! nowhere, the console, or the function given as `config.log`.
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Function, Object};
 use wasm_bindgen::prelude::*;
+
+use super::convert::{object, set};
 
 #[wasm_bindgen(module = "/src/web/edges.js")]
 extern "C" {
@@ -36,10 +38,9 @@ impl Logger {
 
 /// Builds a log event `{ type, ...fields }`.
 pub fn event(kind: &str, fields: &[(&str, JsValue)]) -> Object {
-    let o = Object::new();
-    let _ = Reflect::set(&o, &"type".into(), &kind.into());
-    for (k, v) in fields {
-        let _ = Reflect::set(&o, &(*k).into(), v);
+    let o = object(&[("type", kind.into())]);
+    for (name, value) in fields {
+        set(&o, name, value);
     }
     o
 }
