@@ -10,9 +10,21 @@ section, whose names (hashes dropped) match across builds. Prints the
 total, then the functions that grew and shrank most. Raw bytes, not
 gzip: a guide to where to look, which the build's gzip figure then
 judges (docs/size.md).
+
+    scripts/wasm_sizes.py --optimized OUT.wasm [--most N]
+
+writes OUT.wasm, the last release build (scripts/build.py) as the package
+ships it (wasm-bindgen's shims, wasm-opt with wasm-pack.toml's flags) but
+with its names kept, and prints its largest functions: what wasm-opt
+inlined, merged and left, which the build before wasm-opt does not show
+(an export's shim, for one).
 """
 import argparse
 import re
+import subprocess
+import tempfile
+import tomllib
+from pathlib import Path
 
 from wasm_order import leb
 
@@ -84,17 +96,44 @@ def function_sizes(path: str) -> dict:
                 i += size
     sizes = {}
     for k, size in enumerate(bodies):
-        name = re.sub(r"17h[0-9a-f]{16}E$", "", names.get(imported + k, f"#{imported + k}"))
+        name = names.get(imported + k, f"#{imported + k}")
+        # The hash, mangled or demangled (wasm-bindgen demangles).
+        name = re.sub(r"(17h[0-9a-f]{16}E|::h[0-9a-f]{16})$", "", name)
         sizes[name] = sizes.get(name, 0) + size
     return sizes
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def optimized(out: Path):
+    """The release build through wasm-bindgen and wasm-opt, names kept."""
+    with open(ROOT / "wasm-pack.toml", "rb") as f:
+        flags = tomllib.load(f)["wasm-opt"]["flags"]
+    built = ROOT / "target" / "wasm32-unknown-unknown" / "release" / "mps3.wasm"
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["wasm-bindgen", "--keep-debug", "--target", "web", "--out-dir", tmp,
+                        "--out-name", "m", built], check=True)
+        wasm_opt = ROOT / ".tools" / "node" / "node_modules" / ".bin" / "wasm-opt"
+        subprocess.run([wasm_opt, "-g", *flags, Path(tmp) / "m_bg.wasm", "-o", out], check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("old")
-    ap.add_argument("new")
+    ap.add_argument("old", nargs="?")
+    ap.add_argument("new", nargs="?")
+    ap.add_argument("--optimized", metavar="OUT")
     ap.add_argument("--most", type=int, default=25)
     args = ap.parse_args()
+    if args.optimized:
+        optimized(Path(args.optimized))
+        sizes = function_sizes(args.optimized)
+        print(f"functions' bytes: {sum(sizes.values())}")
+        for name, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:args.most]:
+            print(f"{size:7} {name[:160]}")
+        return
+    if not (args.old and args.new):
+        ap.error("give OLD.wasm and NEW.wasm, or --optimized OUT.wasm")
     old, new = function_sizes(args.old), function_sizes(args.new)
     print(f"functions' bytes: {sum(old.values())} -> {sum(new.values())} "
           f"({sum(new.values()) - sum(old.values()):+})")
