@@ -715,6 +715,10 @@ impl<I: Io> Client for Db<I> {
         s.log.read_since(now, refresh) && s.files.is_some()
     }
 
+    fn listed_recently(&self, at: EpochMillis) -> bool {
+        self.io.now() - at < self.refresh_after_ms()
+    }
+
     fn apply_v2(&self, m: &Ref, n: u64, entry: &Entry) {
         self.apply_entry_v2(m, n, entry);
     }

@@ -54,6 +54,7 @@ pub(crate) async fn choose<C: Client>(
         } else {
             // The checkpoints are listed beside the guard: a first read
             // of a v2 manifest needs them next.
+            let listed_at = c.now();
             let (guard, cps) = join2(
                 c.get_body(m, m.key.clone()),
                 c.list(&m.bucket, cat!(v2::format::prefix(&m.key), "cp/"), None),
@@ -70,7 +71,10 @@ pub(crate) async fn choose<C: Client>(
             Some(body) if body == V2_GUARD => {
                 let cps = cps?;
                 c.decide(m, Protocol::V2);
-                c.v2_state(m).checkpoints_listed = Some(cps);
+                c.v2_state(m).checkpoints_listed = Some(v2::CheckpointsListed {
+                    at: listed_at,
+                    entries: cps,
+                });
                 continue;
             }
             Some(_) if wanted == Protocol::V2 => {
@@ -245,6 +249,12 @@ pub(crate) trait Client {
     /// Whether the client read `m`'s head recently enough to trust that
     /// the slot after it is still empty when not listed there.
     fn read_recently(&self, m: &Ref) -> bool;
+    /// Whether a listing the client asked for at `at` (its clock) still
+    /// shows every checkpoint whose slots may have been collected: within
+    /// half the collection's grace, as [`Client::read_recently`] (a
+    /// checkpoint made since is younger than the grace, and collection
+    /// keeps the slots above the newest checkpoint older than it).
+    fn listed_recently(&self, at: EpochMillis) -> bool;
     /// The entry of v2 slot `n` of `m` (the next one) is applied: to the
     /// state, to what the client shows of the keys, and to its log.
     fn apply_v2(&self, m: &Ref, n: u64, entry: &v2::format::Entry);

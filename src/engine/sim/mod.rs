@@ -127,7 +127,17 @@ fn seeds() -> Vec<u64> {
 /// and was sent again after the slot was collected (404), and the writer
 /// took the head it held for current and wrote into the collected slot
 /// (a listed slot gone sends the read to the checkpoints).
-const REGRESSION_SEEDS: [u64; 9] = [2401, 2781, 4559, 11804, 17790, 21851, 21933, 26197, 32267];
+///
+/// And 20347 and 20349 (v2, encrypted; seeds 20,001-26,000): the key
+/// ring's read at start decided the protocol, listing the checkpoints
+/// (none yet), and read no log; the first read, a minute and a half on,
+/// trusted that listing, while the log had been checkpointed at its head
+/// and every slot collected, and read an empty manifest (the guard's
+/// listing is trusted only within half the grace, as a read is; scripted
+/// as `a_first_read_long_after_the_protocol_was_decided_lists_the_checkpoints_again`).
+const REGRESSION_SEEDS: [u64; 11] = [
+    2401, 2781, 4559, 11804, 17790, 20347, 20349, 21851, 21933, 26197, 32267,
+];
 
 /// The regression seeds found before stalls were simulated: they must keep
 /// the schedules they failed on, so they must draw no stalls.

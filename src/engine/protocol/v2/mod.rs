@@ -8,7 +8,10 @@ pub(crate) mod read;
 mod state;
 pub(crate) mod write;
 
-pub use state::{group, Applied, Encrypted, EntryChange, Inspection, V2State, Waiting, WrittenBy};
+pub use state::{
+    group, Applied, CheckpointsListed, Encrypted, EntryChange, Inspection, V2State, Waiting,
+    WrittenBy,
+};
 
 /// A JSON value up to this long travels in its entry: a put of a small
 /// value is one PUT. Larger ones are content objects, as in v1.

@@ -112,6 +112,12 @@ async fn load<C: Client>(c: &C, m: &Ref) -> Result<()> {
             let mut s = c.v2_state(m);
             (s.log.seq, s.checkpoints_listed.take())
         };
+        // The guard's listing is trusted only while recent: since, the
+        // log may have been checkpointed at its head and every slot
+        // collected, which no hole in the slots' listing would show.
+        let listed = listed
+            .filter(|l| c.listed_recently(l.at))
+            .map(|l| l.entries);
         // A client with no state lists the checkpoints first (if the
         // guard's read did not), then the log after the newest: the
         // listing is of the tail only, however long the history. One

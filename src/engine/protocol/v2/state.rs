@@ -30,13 +30,20 @@ pub struct V2State {
     /// Polls since the guard was last checked.
     pub polls: u32,
     /// The checkpoints as listed beside the guard's GET, for the first
-    /// read (one round trip fewer).
-    pub checkpoints_listed: Option<Vec<ListEntry>>,
+    /// read (one round trip fewer) if it comes soon enough.
+    pub checkpoints_listed: Option<CheckpointsListed>,
     /// The last entries applied, newest last: what `inspect` shows.
     pub recent: Vec<Applied>,
     /// Per key, the writer, time and trace id of the entry that last
     /// changed it, of those this client applied: a key subscriber's meta.
     pub written_by: VecMap<String, WrittenBy>,
+}
+
+/// The checkpoints of a manifest as a listing showed them, and when.
+pub struct CheckpointsListed {
+    /// The client's clock when the listing was asked for.
+    pub at: EpochMillis,
+    pub entries: Vec<ListEntry>,
 }
 
 /// Who wrote a key's value, as the entry that set it says.

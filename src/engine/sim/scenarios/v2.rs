@@ -546,3 +546,64 @@ fn a_forgotten_writer_is_settled_from_the_slot_it_tried() {
         gone.logged
     );
 }
+
+/// The checkpoints listed beside the guard's GET save a first read a round
+/// trip, but only while no checkpoint made since could have had its slots
+/// collected. A client that decided the protocol without reading the log
+/// (the key ring's read at start does, when it finds no ring) and reads
+/// much later must list them again: the log may since have been
+/// checkpointed at its head and every slot collected, and an empty
+/// listing of slots would read as an empty manifest (seeds 20347 and
+/// 20349 of the encrypted sweep).
+#[test]
+fn a_first_read_long_after_the_protocol_was_decided_lists_the_checkpoints_again() {
+    let plain = Params {
+        // A checkpoint every other entry, collected behind it at once:
+        // the log is checkpointed at its head and holds no slot.
+        checkpoint_every: 2,
+        grace_ms: 1,
+        ..v2_params()
+    };
+    let sealed = Params {
+        passphrase: Some("one passphrase".into()),
+        ..plain.clone()
+    };
+    let world = quiet_world(&plain, 36);
+    // The manifest is made (slot 1).
+    let maker = world.client(&plain, 2, 2, 3).db;
+    finish(&world.exec, async move {
+        put(&maker, Ref::new(BUCKET, "z"), Some(json("clear")))
+            .await
+            .unwrap();
+    });
+    // The reader's key ring read finds no ring: it decides the protocol
+    // (listing the checkpoints, none yet) and makes the ring.
+    let reader = world.client(&sealed, 1, 1, 2);
+    world.exec.run_until(world.exec.now() + 5_000);
+    // Slot 2, checkpointed, and slots 1 and 2 collected.
+    let writer = world.client(&sealed, 0, 0, 1).db;
+    finish(&world.exec, async move {
+        put(&writer, Ref::new(BUCKET, "a"), Some(json("one")))
+            .await
+            .unwrap();
+    });
+    world.exec.run_until(world.exec.now() + 5_000);
+    {
+        let model = world.model.borrow();
+        let slots = model
+            .bucket(BUCKET)
+            .unwrap()
+            .objects
+            .iter()
+            .filter(|(k, vs)| {
+                parse_slot(MANIFEST, k).is_some() && vs.last().is_some_and(|v| !v.delete_marker)
+            })
+            .count();
+        assert_eq!(slots, 0, "the scenario needs every slot collected");
+    }
+    let rdb = reader.db;
+    let read = finish(&world.exec, async move {
+        values(&rdb, &[Ref::new(BUCKET, "a")]).await
+    });
+    assert_eq!(read.unwrap(), vec![Some(json("one"))]);
+}
