@@ -10,7 +10,7 @@
 
 use std::io::Read as _;
 
-use mps3::engine::encryption::{ring_key, Ring};
+use mps3::engine::encryption::{ring_key, ring_manifest, Ring};
 use mps3::engine::protocol::v2::format::{parse_checkpoint, parse_slot, prefix, Entry};
 use mps3::engine::protocol::v2::INLINE_MAX_BYTES;
 use mps3::engine::protocol::V2_GUARD;
@@ -493,9 +493,7 @@ impl Policy {
         }
         // `listed_first`: the manifest's own key or its key ring, one
         // entry.
-        let mkey = prefix_param
-            .strip_suffix(".v2/keys")
-            .unwrap_or(prefix_param);
+        let mkey = ring_manifest(prefix_param).unwrap_or(prefix_param);
         match self.manifest(mkey) {
             Some(m) => max_keys == Some(1) && m.readable(p, mkey),
             None => false,

@@ -31,9 +31,18 @@ pub const SALT_BYTES: usize = 16;
 const SEALED: &str = "mps3e1:";
 const RING: &str = "mps3-keyring";
 
+/// What ends a key ring's object key, after its manifest's key.
+const RING_SUFFIX: &str = ".v2/keys";
+
 /// The key ring's object, beside the manifest's log (never collected).
 pub fn ring_key(manifest: &str) -> String {
-    cat!(manifest, ".v2/keys")
+    cat!(manifest, RING_SUFFIX)
+}
+
+/// The manifest whose key ring `key` is, if it is one (`ring_key`'s
+/// inverse).
+pub fn ring_manifest(key: &str) -> Option<&str> {
+    key.strip_suffix(RING_SUFFIX)
 }
 
 /// A manifest's key ring as stored: its data keys, each wrapped.
@@ -150,13 +159,13 @@ pub fn parse_sealed(text: &str) -> Result<(&str, Vec<u8>)> {
 /// under it is that ciphertext's plaintext. (A text too short for a nonce
 /// is named by all of it.)
 pub fn sealing(text: &str) -> &str {
-    let id_end = SEALED.len()
-        + 1
-        + text
-            .get(SEALED.len() + 1..)
-            .and_then(|t| t.find(':'))
-            .unwrap_or(0);
-    text.get(..id_end + 1 + 16).unwrap_or(text)
+    // After the opening quote and the prefix: the key id, ':', the nonce.
+    let id_at = 1 + SEALED.len();
+    let end = text
+        .get(id_at..)
+        .and_then(|t| t.find(':'))
+        .map(|colon| id_at + colon + 1 + 16);
+    end.and_then(|end| text.get(..end)).unwrap_or(text)
 }
 
 /// Standard base64 (with padding) back to bytes; `None` if it is not.

@@ -72,7 +72,7 @@ enum Read {
 /// arguments to `MPS3::write`, so that the exports of one argument shape
 /// compile to one shim: binaryen merges functions that differ only in
 /// constants, and a shim of its own is some 0.4 KB of WebAssembly.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Write {
     Put,
     Delete,
@@ -84,7 +84,7 @@ enum Write {
 
 /// The calls about a whole manifest (`MPS3::of_manifest`, for the same
 /// reason as [`Write`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum OfManifest {
     Upgrade,
     Rotate,

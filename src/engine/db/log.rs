@@ -710,9 +710,8 @@ impl<I: Io> Client for Db<I> {
     }
 
     fn read_recently(&self, m: &Ref) -> bool {
-        let (now, refresh) = (self.io.now(), self.refresh_after_ms());
         let s = self.state(m);
-        s.log.read_since(now, refresh) && s.files.is_some()
+        s.log.read_at().is_some_and(|t| self.listed_recently(t)) && s.files.is_some()
     }
 
     fn listed_recently(&self, at: EpochMillis) -> bool {

@@ -154,10 +154,13 @@ impl Log {
         matches!(self, Log::V1(s) if s.listed_at.is_some())
     }
 
-    /// Whether the head was read less than `refresh_ms` before `now` (v2:
-    /// the slot after it is still empty when not listed there).
-    pub fn read_since(&self, now: EpochMillis, refresh_ms: i64) -> bool {
-        matches!(self, Log::V2(s) if s.read_at.is_some_and(|t| now - t < refresh_ms))
+    /// When a read last found the slot after the head empty (v2; the
+    /// client's clock).
+    pub fn read_at(&self) -> Option<EpochMillis> {
+        match self {
+            Log::V2(s) => s.read_at,
+            _ => None,
+        }
     }
 
     /// Whether the value of `url` is binary, as the log records it: a v2
